@@ -1,0 +1,146 @@
+# Declarations shared by the Cython reactor (execo/_reactor.pyx).
+from posix.types cimport pid_t
+
+cdef extern from "exo_buf.h" nogil:
+    ctypedef struct exo_buf:
+        char *data
+        size_t start
+        size_t end
+        size_t cap
+    void exo_buf_init(exo_buf *b)
+    void exo_buf_free(exo_buf *b)
+    int exo_buf_append(exo_buf *b, const char *p, size_t n)
+    void exo_buf_consume(exo_buf *b, size_t n)
+    size_t exo_buf_len(const exo_buf *b)
+    const char *exo_buf_head(const exo_buf *b)
+    size_t exo_find_newline(const char *p, size_t n)
+
+cdef extern from "exo_spawn.h" nogil:
+    enum:
+        EXO_SPAWN_PTY
+        EXO_SPAWN_NEW_SESSION
+        EXO_SPAWN_NEW_PGROUP
+        EXO_SPAWN_PIDFD
+        EXO_SPAWN_PATH
+        EXO_SPAWN_NO_STDIN
+        EXO_SPAWN_MERGE_STDERR
+    ctypedef struct exo_child:
+        pid_t pid
+        int pidfd
+        int stdin_fd
+        int stdout_fd
+        int stderr_fd
+    int exo_spawn(char **argv, int flags, exo_child *out)
+    int exo_pidfd_open(pid_t pid)
+    int exo_pidfd_send_signal(int pidfd, int sig)
+    int exo_sigchld_install(int wake_fd)
+    void exo_sigchld_uninstall()
+    int exo_fd_above_std(int fd)
+
+
+cdef extern from "<poll.h>" nogil:
+    cdef struct pollfd:
+        int fd
+        short events
+        short revents
+
+
+cdef class Reactor
+
+
+cdef class Timer:
+    cdef readonly double when
+    cdef object callback
+    cdef tuple args
+    cdef readonly bint cancelled
+
+
+cdef class FdWatch:
+    cdef int fd
+    cdef int kind
+    cdef int stream
+    cdef object sink
+    cdef Reactor reactor
+    cdef Child child
+    cdef exo_buf wbuf
+    cdef bint registered
+    cdef unsigned int events
+    cdef bint close_when_drained
+    cdef bint closed
+
+
+cdef class Child:
+    cdef readonly pid_t pid
+    cdef readonly int pidfd
+    cdef readonly int stdin_fd
+    cdef readonly int stdout_fd
+    cdef readonly int stderr_fd
+    cdef readonly bint reaped
+    cdef readonly bint pty
+    cdef readonly bint own_group
+    cdef object sink
+    cdef Reactor reactor
+    cdef FdWatch stdin_watch
+    cdef FdWatch stdout_watch
+    cdef FdWatch stderr_watch
+
+
+cdef class Reactor:
+    cdef readonly str poller
+    cdef readonly str child_watcher
+    cdef public object error_handler
+    cdef int epfd
+    cdef int wakefd
+    cdef int sigchld_rfd
+    cdef int sigchld_wfd
+    cdef dict watches              # fd -> FdWatch
+    cdef dict sigchld_children     # pid -> Child, reaped by the SIGCHLD fallback
+    cdef dict children             # pid -> Child, every live child
+    cdef list timers               # heap of (when, seq, Timer)
+    cdef unsigned long long timer_seq
+    cdef list pending              # calls queued by other threads
+    cdef bint wake_armed
+    cdef bint stopping
+    cdef bint running
+    cdef unsigned long loop_thread
+    cdef char *rbuf
+    cdef bint poll_dirty
+    cdef pollfd *pfds
+    cdef Py_ssize_t pfds_cap
+    cdef Py_ssize_t npfds
+
+    cdef _install_sigchld(self)
+    cdef FdWatch _new_watch(self, int fd, int kind, int stream, object sink, Child child)
+    cdef int _add_watch(self, FdWatch w, unsigned int events) except -1
+    cdef _del_watch(self, FdWatch w)
+    cdef _close_watch(self, FdWatch w)
+    cdef bint _in_loop(self)
+    cdef _queue(self, callback, tuple args)
+    cdef _run_pending(self)
+    cdef _report(self, e)
+    cdef int _next_timeout_ms(self)
+    cdef _run_timers(self)
+    cdef bint _try_reap(self, Child child) except -1
+    cdef _on_sigchld(self)
+    cdef int _write(self, FdWatch w, data) except -1
+    cdef _writer_failed_soon(self, FdWatch w, int err)
+    cdef _writer_failed(self, FdWatch w, int err)
+    cdef _want_writable(self, FdWatch w)
+    cdef _close_writer(self, FdWatch w)
+    cdef _maybe_close_writer(self, FdWatch w)
+    cdef _on_writable(self, FdWatch w)
+    cdef int _on_readable(self, FdWatch w) except -1
+    cdef _drain_and_close(self, FdWatch w)
+    cdef _dispatch(self, int fd, unsigned int revents)
+    cdef _poll_once(self, int timeout_ms)
+
+
+cdef class Writer:
+    cdef FdWatch watch
+
+
+cdef class LineSplitter:
+    cdef exo_buf pending
+    cdef str encoding
+    cdef bint utf8
+    cdef str _decode(self, const char *p, Py_ssize_t n)

@@ -1,0 +1,861 @@
+# cython: language_level=3
+"""The I/O and child-process event loop of execo (mechanism only).
+
+One :class:`Reactor` runs in one thread.  It watches file descriptors
+(epoll, or poll() where configured), reaps its own children (a pidfd per
+child, or a SIGCHLD self-pipe with ``waitpid(pid, WNOHANG)`` over its own
+pids: never ``waitpid(-1)``), runs timers kept in a heap on the monotonic
+clock, and is woken from other threads through an eventfd.  It knows
+nothing of execo's process policy: it calls methods of a *sink* object:
+
+- ``sink._on_data(stream, data)``: ``data`` (bytes) was read from ``stream``
+- ``sink._on_eof(stream, err)``: ``stream`` reached end of file (``err`` is
+  0) or failed with errno ``err``; the reactor has closed its fd
+- ``sink._on_exit(code)``: the child ended; ``code`` is its exit status or
+  ``-signal`` when a signal ended it (the ``subprocess`` convention)
+- ``sink._on_write_error(stream, err)``: writing to ``stream`` failed
+
+All sink calls happen in the reactor thread, with the GIL held.  The GIL
+is released while waiting for events and while reading.  An exception
+raised by a sink is passed to ``Reactor.error_handler`` and the loop goes
+on.
+
+Streams are numbered like the file descriptors of the child: 0 stdin,
+1 stdout, 2 stderr.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_Decode, PyUnicode_DecodeUTF8
+from libc.stdlib cimport malloc, free
+from libc.string cimport memchr
+from libc.errno cimport errno, EAGAIN, EINTR, EIO, EPIPE, ECHILD, ENOSYS
+from posix.unistd cimport read, write, close
+from posix.types cimport pid_t
+
+import heapq
+import os
+import sys
+import threading
+
+cdef extern from "<sys/epoll.h>" nogil:
+    cdef union epoll_data_t:
+        void *ptr
+        int fd
+        unsigned int u32
+        unsigned long long u64
+    cdef struct epoll_event:
+        unsigned int events
+        epoll_data_t data
+    int epoll_create1(int flags)
+    int epoll_ctl(int epfd, int op, int fd, epoll_event *event)
+    int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout)
+    enum:
+        EPOLL_CLOEXEC
+        EPOLL_CTL_ADD
+        EPOLL_CTL_MOD
+        EPOLL_CTL_DEL
+        EPOLLIN
+        EPOLLOUT
+        EPOLLERR
+        EPOLLHUP
+
+cdef extern from "<poll.h>" nogil:
+    int poll(pollfd *fds, unsigned long nfds, int timeout)
+    enum:
+        POLLIN
+        POLLOUT
+        POLLERR
+        POLLHUP
+        POLLNVAL
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    int eventfd(unsigned int initval, int flags)
+    enum:
+        EFD_CLOEXEC
+        EFD_NONBLOCK
+
+cdef extern from "<fcntl.h>" nogil:
+    enum:
+        O_CLOEXEC
+        O_NONBLOCK
+
+cdef extern from "<unistd.h>" nogil:
+    int pipe2(int *fds, int flags)
+
+cdef extern from "<sys/wait.h>" nogil:
+    pid_t waitpid(pid_t pid, int *status, int options)
+    enum:
+        WNOHANG
+    bint WIFEXITED(int status)
+    int WEXITSTATUS(int status)
+    bint WIFSIGNALED(int status)
+    int WTERMSIG(int status)
+
+cdef extern from "<signal.h>" nogil:
+    int kill(pid_t pid, int sig)
+    int killpg(pid_t pgrp, int sig)
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    cdef struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(int clk, timespec *ts)
+    enum:
+        CLOCK_MONOTONIC
+
+cdef extern from "pythread.h":
+    unsigned long PyThread_get_thread_ident()
+
+
+# Spawn flags, re-exported for the Python layer.
+SPAWN_PTY = EXO_SPAWN_PTY
+SPAWN_NEW_SESSION = EXO_SPAWN_NEW_SESSION
+SPAWN_NEW_PGROUP = EXO_SPAWN_NEW_PGROUP
+SPAWN_PATH = EXO_SPAWN_PATH
+SPAWN_NO_STDIN = EXO_SPAWN_NO_STDIN
+SPAWN_MERGE_STDERR = EXO_SPAWN_MERGE_STDERR
+
+cdef enum:
+    READ_SIZE = 262144
+    MAX_EVENTS = 256
+
+cdef enum:  # FdWatch kinds
+    K_READ = 1
+    K_WRITE = 2
+    K_PIDFD = 3
+    K_WAKE = 4
+    K_SIGCHLD = 5
+
+cdef inline double monotonic() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+
+
+def monotonic_time():
+    """CLOCK_MONOTONIC in seconds: the clock of the reactor's timers."""
+    return monotonic()
+
+
+cdef inline int decode_status(int status) noexcept:
+    if WIFEXITED(status):
+        return WEXITSTATUS(status)
+    if WIFSIGNALED(status):
+        return -WTERMSIG(status)
+    return status
+
+
+cdef class Timer:
+    """A pending call, returned by :meth:`Reactor.call_later`."""
+
+    def cancel(self):
+        """Prevent the call if it has not run yet (thread-safe)."""
+        self.cancelled = True
+        self.callback = None
+        self.args = None
+
+
+cdef class FdWatch:
+
+    def __dealloc__(self):
+        exo_buf_free(&self.wbuf)
+
+
+cdef class Child:
+
+    def write(self, data):
+        """Queue bytes for the child's stdin (thread-safe).
+
+        Written at once as far as the pipe takes them, the rest by the
+        reactor when the pipe is writable.  Returns 0, or the errno of a
+        write error that happened right away (also reported to the sink
+        through ``_on_write_error``)."""
+        if self.stdin_watch is None or self.stdin_watch.closed or self.stdin_watch.close_when_drained:
+            return EPIPE
+        return self.reactor._write(self.stdin_watch, data)
+
+    def close_stdin(self):
+        """Close the child's stdin once the queued bytes are written."""
+        if self.stdin_watch is not None:
+            self.reactor._close_writer(self.stdin_watch)
+
+    def close_streams(self):
+        """Read what is left in stdout/stderr, then close them and report
+        eof (thread-safe): for a child that exited while a grandchild keeps
+        its pipes open."""
+        if self.reactor._in_loop():
+            self._close_streams()
+        else:
+            self.reactor._queue(self._close_streams, ())
+
+    def _close_streams(self):
+        for w in (self.stdout_watch, self.stderr_watch):
+            if w is not None and not (<FdWatch>w).closed:
+                self.reactor._drain_and_close(<FdWatch>w)
+
+    def signal(self, int sig, bint group=False):
+        """Send ``sig`` to the child (to its process group when ``group``).
+
+        A no-op once the child is reaped, so a recycled pid is never
+        signalled.  Returns 0 or an errno value."""
+        cdef int r
+        if self.reaped:
+            return 0
+        if group and self.own_group:
+            r = killpg(self.pid, sig)
+        elif self.pidfd >= 0:
+            r = exo_pidfd_send_signal(self.pidfd, sig)
+        else:
+            r = kill(self.pid, sig)
+        return errno if r < 0 else 0
+
+    def __repr__(self):
+        return "<Child pid=%d%s>" % (self.pid, " reaped" if self.reaped else "")
+
+
+cdef class Reactor:
+    """The event loop: fds, children and timers (see the module doc)."""
+
+    def __cinit__(self):
+        self.epfd = -1
+        self.wakefd = -1
+        self.sigchld_rfd = -1
+        self.sigchld_wfd = -1
+        self.rbuf = NULL
+        self.pfds = NULL
+
+    def __init__(self, poller="auto", child_watcher="auto"):
+        if poller not in ("auto", "epoll", "poll"):
+            raise ValueError("poller must be 'auto', 'epoll' or 'poll', not %r" % (poller,))
+        if child_watcher not in ("auto", "pidfd", "sigchld"):
+            raise ValueError("child_watcher must be 'auto', 'pidfd' or 'sigchld', not %r" % (child_watcher,))
+        self.watches = {}
+        self.sigchld_children = {}
+        self.children = {}
+        self.timers = []
+        self.pending = []
+        self.error_handler = None
+        self.rbuf = <char *>malloc(READ_SIZE)
+        if self.rbuf == NULL:
+            raise MemoryError()
+        if poller in ("auto", "epoll") and sys.platform.startswith("linux"):
+            self.epfd = epoll_create1(EPOLL_CLOEXEC)
+            if self.epfd < 0:
+                raise OSError(errno, os.strerror(errno))
+            self.poller = "epoll"
+        else:
+            self.poller = "poll"
+        self.wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+        if self.wakefd < 0:
+            raise OSError(errno, os.strerror(errno))
+        self.wakefd = exo_fd_above_std(self.wakefd)
+        self._add_watch(self._new_watch(self.wakefd, K_WAKE, 0, None, None), EPOLLIN)
+        if child_watcher == "auto":
+            fd = exo_pidfd_open(os.getpid())
+            if fd >= 0:
+                close(fd)
+                child_watcher = "pidfd"
+            else:
+                child_watcher = "sigchld"
+        self.child_watcher = child_watcher
+        if child_watcher == "sigchld":
+            self._install_sigchld()
+
+    def __dealloc__(self):
+        free(self.rbuf)
+        free(self.pfds)
+
+    # ---------------------------------------------------------------- setup
+
+    cdef _install_sigchld(self):
+        cdef int p[2]
+        if self.sigchld_rfd >= 0:
+            return
+        if pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0:
+            raise OSError(errno, os.strerror(errno))
+        self.sigchld_rfd = exo_fd_above_std(p[0])
+        self.sigchld_wfd = exo_fd_above_std(p[1])
+        if exo_sigchld_install(self.sigchld_wfd) < 0:
+            raise OSError(errno, os.strerror(errno))
+        self._add_watch(self._new_watch(self.sigchld_rfd, K_SIGCHLD, 0, None, None), EPOLLIN)
+
+    cdef FdWatch _new_watch(self, int fd, int kind, int stream, object sink, Child child):
+        cdef FdWatch w = FdWatch.__new__(FdWatch)
+        w.fd = fd
+        w.kind = kind
+        w.stream = stream
+        w.sink = sink
+        w.reactor = self
+        w.child = child
+        exo_buf_init(&w.wbuf)
+        return w
+
+    cdef int _add_watch(self, FdWatch w, unsigned int events) except -1:
+        """Put w in the poll set (loop thread, or before the loop runs)."""
+        cdef epoll_event ev
+        w.events = events
+        if self.epfd >= 0:
+            ev.events = events
+            ev.data.fd = w.fd
+            if epoll_ctl(self.epfd, EPOLL_CTL_ADD, w.fd, &ev) < 0:
+                raise OSError(errno, os.strerror(errno))
+        else:
+            self.poll_dirty = True
+        self.watches[w.fd] = w
+        w.registered = True
+        return 0
+
+    cdef _del_watch(self, FdWatch w):
+        cdef epoll_event ev
+        if not w.registered:
+            return
+        if self.epfd >= 0:
+            epoll_ctl(self.epfd, EPOLL_CTL_DEL, w.fd, &ev)
+        else:
+            self.poll_dirty = True
+        if self.watches.get(w.fd) is w:
+            del self.watches[w.fd]
+        w.registered = False
+
+    cdef _close_watch(self, FdWatch w):
+        self._del_watch(w)
+        if not w.closed:
+            w.closed = True
+            close(w.fd)
+        exo_buf_free(&w.wbuf)
+
+    # --------------------------------------------------------- thread hops
+
+    cdef bint _in_loop(self):
+        return self.running and PyThread_get_thread_ident() == self.loop_thread
+
+    def in_loop_thread(self):
+        """True when called from the reactor thread."""
+        return self._in_loop()
+
+    def call_soon(self, callback, *args):
+        """Run ``callback(*args)`` in the reactor thread (thread-safe)."""
+        self._queue(callback, args)
+
+    cdef _queue(self, callback, tuple args):
+        cdef unsigned long long one = 1
+        self.pending.append((callback, args))
+        if not self.wake_armed:
+            self.wake_armed = True
+            write(self.wakefd, &one, 8)
+
+    def wake(self):
+        """Wake the loop (thread-safe)."""
+        cdef unsigned long long one = 1
+        write(self.wakefd, &one, 8)
+
+    cdef _run_pending(self):
+        cdef unsigned long long v
+        read(self.wakefd, &v, 8)
+        self.wake_armed = False
+        while self.pending:
+            calls = self.pending
+            self.pending = []
+            for callback, args in calls:
+                try:
+                    callback(*args)
+                except BaseException as e:
+                    self._report(e)
+
+    cdef _report(self, e):
+        handler = self.error_handler
+        if handler is not None:
+            try:
+                handler(e)
+                return
+            except BaseException:
+                pass
+        try:
+            sys.stderr.write("execo reactor: unhandled %r\n" % (e,))
+        except BaseException:
+            pass
+
+    # --------------------------------------------------------------- timers
+
+    def call_later(self, double delay, callback, *args):
+        """Run ``callback(*args)`` in the reactor thread after ``delay``
+        seconds (monotonic clock).  Returns a :class:`Timer` (thread-safe)."""
+        cdef Timer t = Timer.__new__(Timer)
+        t.when = monotonic() + (delay if delay > 0 else 0.0)
+        t.callback = callback
+        t.args = args
+        if self._in_loop():
+            self._push_timer(t)
+        else:
+            self._queue(self._push_timer, (t,))
+        return t
+
+    def _push_timer(self, Timer t):
+        if not t.cancelled:
+            self.timer_seq += 1
+            heapq.heappush(self.timers, (t.when, self.timer_seq, t))
+
+    cdef int _next_timeout_ms(self):
+        cdef double d
+        cdef Timer t
+        while self.timers:
+            t = self.timers[0][2]
+            if t.cancelled:
+                heapq.heappop(self.timers)
+                continue
+            d = t.when - monotonic()
+            if d <= 0:
+                return 0
+            return <int>(d * 1000.0) + 1
+        return -1
+
+    cdef _run_timers(self):
+        cdef double now = monotonic()
+        cdef Timer t
+        while self.timers and self.timers[0][0] <= now:
+            t = heapq.heappop(self.timers)[2]
+            if t.cancelled:
+                continue
+            callback, args = t.callback, t.args
+            t.cancelled = True
+            t.callback = t.args = None
+            try:
+                callback(*args)
+            except BaseException as e:
+                self._report(e)
+
+    # ------------------------------------------------------------- children
+
+    def spawn(self, argv, int flags, sink, bint want_stdin=True):
+        """Start a child (callable from any thread) and watch it.
+
+        ``argv`` is a sequence of bytes; ``flags`` the SPAWN_* constants.
+        Returns a :class:`Child`; raises ``OSError`` when the child could
+        not be started (exec errors included).  The child's stdout and
+        stderr are read and its exit watched by the reactor thread, which
+        reports them to ``sink``."""
+        cdef Py_ssize_t n = len(argv), i
+        cdef char **cargv = <char **>malloc((n + 1) * sizeof(char *))
+        cdef exo_child c
+        cdef int rc
+        cdef Child child
+        if cargv == NULL:
+            raise MemoryError()
+        try:
+            args = [bytes(a) for a in argv]
+            for i in range(n):
+                cargv[i] = PyBytes_AS_STRING(args[i])
+            cargv[n] = NULL
+            if self.child_watcher == "pidfd":
+                flags |= EXO_SPAWN_PIDFD
+            if not want_stdin:
+                flags |= EXO_SPAWN_NO_STDIN
+            with nogil:
+                rc = exo_spawn(cargv, flags, &c)
+        finally:
+            free(cargv)
+        if rc != 0:
+            raise OSError(rc, os.strerror(rc))
+        child = Child.__new__(Child)
+        child.pid = c.pid
+        child.pidfd = c.pidfd
+        child.stdin_fd = c.stdin_fd
+        child.stdout_fd = c.stdout_fd
+        child.stderr_fd = c.stderr_fd
+        child.pty = (flags & EXO_SPAWN_PTY) != 0
+        child.own_group = (flags & (EXO_SPAWN_PTY | EXO_SPAWN_NEW_SESSION | EXO_SPAWN_NEW_PGROUP)) != 0
+        child.sink = sink
+        child.reactor = self
+        if c.stdin_fd >= 0:
+            child.stdin_watch = self._new_watch(c.stdin_fd, K_WRITE, 0, sink, child)
+        self.children[child.pid] = child
+        if self._in_loop():
+            self._register_child(child)
+        else:
+            self._queue(self._register_child, (child,))
+        return child
+
+    def _register_child(self, Child child):
+        if child.stdout_fd >= 0:
+            child.stdout_watch = self._new_watch(child.stdout_fd, K_READ, 1, child.sink, child)
+            self._add_watch(child.stdout_watch, EPOLLIN)
+        if child.stderr_fd >= 0:
+            child.stderr_watch = self._new_watch(child.stderr_fd, K_READ, 2, child.sink, child)
+            self._add_watch(child.stderr_watch, EPOLLIN)
+        if child.pidfd >= 0:
+            self._add_watch(self._new_watch(child.pidfd, K_PIDFD, 0, child.sink, child), EPOLLIN)
+        else:
+            # no pidfd (not supported, or the fd limit was hit opening it)
+            if self.sigchld_rfd < 0:
+                self._install_sigchld()
+            self.sigchld_children[child.pid] = child
+            self._try_reap(child)   # it may have exited before SIGCHLD was watched
+
+    cdef bint _try_reap(self, Child child) except -1:
+        cdef int status = 0
+        cdef pid_t r
+        if child.reaped:
+            return True
+        r = waitpid(child.pid, &status, WNOHANG)
+        if r == 0:
+            return False
+        child.reaped = True
+        self.children.pop(child.pid, None)
+        self.sigchld_children.pop(child.pid, None)
+        code = decode_status(status) if r == child.pid else -1   # ECHILD: somebody else reaped it
+        sink = child.sink
+        child.sink = None
+        try:
+            sink._on_exit(code)
+        except BaseException as e:
+            self._report(e)
+        return True
+
+    cdef _on_sigchld(self):
+        cdef char buf[256]
+        while read(self.sigchld_rfd, buf, sizeof(buf)) > 0:
+            pass
+        for child in list(self.sigchld_children.values()):
+            self._try_reap(<Child>child)
+
+    def live_children(self):
+        """Children not yet reaped (a list of :class:`Child`)."""
+        return list(self.children.values())
+
+    # ------------------------------------------------------------ fd watches
+
+    def add_reader(self, int fd, sink, int stream):
+        """Read ``fd`` (non-blocking, owned and closed by the reactor from now
+        on), reporting to ``sink._on_data`` / ``sink._on_eof``."""
+        w = self._new_watch(fd, K_READ, stream, sink, None)
+        if self._in_loop():
+            self._add_watch(w, EPOLLIN)
+        else:
+            self._queue(self._add_reader_watch, (w,))
+
+    def _add_reader_watch(self, FdWatch w):
+        self._add_watch(w, EPOLLIN)
+
+    def writer(self, int fd, sink, int stream):
+        """A :class:`Writer` for ``fd`` (non-blocking, owned by the reactor)."""
+        w = Writer.__new__(Writer)
+        (<Writer>w).watch = self._new_watch(fd, K_WRITE, stream, sink, None)
+        return w
+
+    cdef int _write(self, FdWatch w, data) except -1:
+        """Write now as far as possible; queue the rest for the loop."""
+        cdef const char *p
+        cdef Py_ssize_t n, r
+        if isinstance(data, str):
+            raise TypeError("write() needs bytes, not str")
+        data = bytes(data)
+        p = PyBytes_AS_STRING(data)
+        n = PyBytes_GET_SIZE(data)
+        if n == 0:
+            return 0
+        if exo_buf_len(&w.wbuf) == 0:
+            r = write(w.fd, p, n)
+            if r < 0:
+                if errno != EAGAIN and errno != EINTR:
+                    err = errno
+                    self._writer_failed_soon(w, err)
+                    return err
+                r = 0
+            p += r
+            n -= r
+            if n == 0:
+                return 0
+        if exo_buf_append(&w.wbuf, p, n) < 0:
+            raise MemoryError()
+        if self._in_loop():
+            self._want_writable(w)
+        else:
+            self._queue(self._want_writable_py, (w,))
+        return 0
+
+    cdef _writer_failed_soon(self, FdWatch w, int err):
+        exo_buf_free(&w.wbuf)
+        w.close_when_drained = True
+        if self._in_loop():
+            self._writer_failed(w, err)
+        else:
+            self._queue(self._writer_failed_py, (w, err))
+
+    def _writer_failed_py(self, FdWatch w, int err):
+        self._writer_failed(w, err)
+
+    cdef _writer_failed(self, FdWatch w, int err):
+        if w.closed:
+            return
+        self._close_watch(w)
+        sink = w.sink
+        if sink is not None:
+            try:
+                sink._on_write_error(w.stream, err)
+            except BaseException as e:
+                self._report(e)
+
+    def _want_writable_py(self, FdWatch w):
+        self._want_writable(w)
+
+    cdef _want_writable(self, FdWatch w):
+        if w.closed or w.registered or exo_buf_len(&w.wbuf) == 0:
+            return
+        self._add_watch(w, EPOLLOUT)
+
+    cdef _close_writer(self, FdWatch w):
+        w.close_when_drained = True
+        if self._in_loop():
+            self._maybe_close_writer(w)
+        else:
+            self._queue(self._maybe_close_writer_py, (w,))
+
+    def _maybe_close_writer_py(self, FdWatch w):
+        self._maybe_close_writer(w)
+
+    cdef _maybe_close_writer(self, FdWatch w):
+        if not w.closed and exo_buf_len(&w.wbuf) == 0:
+            self._close_watch(w)
+
+    cdef _on_writable(self, FdWatch w):
+        cdef Py_ssize_t r
+        cdef size_t n = exo_buf_len(&w.wbuf)
+        if n > 0:
+            # GIL held: other threads append to this buffer
+            r = write(w.fd, exo_buf_head(&w.wbuf), n)
+            if r < 0:
+                if errno == EAGAIN or errno == EINTR:
+                    return
+                self._writer_failed(w, errno)
+                return
+            exo_buf_consume(&w.wbuf, r)
+        if exo_buf_len(&w.wbuf) == 0:
+            if w.close_when_drained:
+                self._close_watch(w)
+            else:
+                self._del_watch(w)
+
+    cdef int _on_readable(self, FdWatch w) except -1:
+        """One read: 1 after data, 0 at eof or error (reported to the sink
+        and fd closed), 2 when nothing was there (EAGAIN)."""
+        cdef Py_ssize_t r
+        cdef int err = 0
+        cdef int fd = w.fd
+        with nogil:
+            r = read(fd, self.rbuf, READ_SIZE)
+            if r < 0:
+                err = errno
+        if r > 0:
+            data = PyBytes_FromStringAndSize(self.rbuf, r)
+            try:
+                w.sink._on_data(w.stream, data)
+            except BaseException as e:
+                self._report(e)
+            return 1
+        if r < 0:
+            if err == EAGAIN or err == EINTR:
+                return 2
+            if err == EIO:       # pty master once the slave side is gone
+                err = 0
+        self._close_watch(w)
+        try:
+            w.sink._on_eof(w.stream, err)
+        except BaseException as e:
+            self._report(e)
+        return 0
+
+    cdef _drain_and_close(self, FdWatch w):
+        """Read until nothing is left right now, then close and report eof."""
+        cdef int r = 1
+        cdef int k = 0
+        while r == 1 and k < 4096 and not w.closed:
+            r = self._on_readable(w)
+            k += 1
+        if not w.closed:
+            self._close_watch(w)
+            try:
+                w.sink._on_eof(w.stream, 0)
+            except BaseException as e:
+                self._report(e)
+
+    cdef _dispatch(self, int fd, unsigned int revents):
+        cdef FdWatch w = self.watches.get(fd)
+        if w is None:
+            return
+        if w.kind == K_READ:
+            self._on_readable(w)
+        elif w.kind == K_WRITE:
+            self._on_writable(w)
+        elif w.kind == K_PIDFD:
+            self._close_watch(w)
+            w.child.pidfd = -1
+            if not self._try_reap(w.child):
+                # should not happen: a readable pidfd means it exited
+                self.sigchld_children[w.child.pid] = w.child
+                if self.sigchld_rfd < 0:
+                    self._install_sigchld()
+        elif w.kind == K_WAKE:
+            self._run_pending()
+        elif w.kind == K_SIGCHLD:
+            self._on_sigchld()
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self):
+        """Run the loop in the calling thread until :meth:`stop`."""
+        cdef epoll_event events[MAX_EVENTS]
+        cdef int n, i, timeout_ms
+        self.loop_thread = PyThread_get_thread_ident()
+        self.running = True
+        try:
+            while not self.stopping:
+                timeout_ms = self._next_timeout_ms()
+                if self.epfd >= 0:
+                    with nogil:
+                        n = epoll_wait(self.epfd, events, MAX_EVENTS, timeout_ms)
+                    if n < 0:
+                        if errno != EINTR:
+                            raise OSError(errno, os.strerror(errno))
+                        n = 0
+                    for i in range(n):
+                        self._dispatch(events[i].data.fd, events[i].events)
+                else:
+                    self._poll_once(timeout_ms)
+                self._run_timers()
+        finally:
+            self.running = False
+
+    cdef _poll_once(self, int timeout_ms):
+        cdef int n, i
+        cdef Py_ssize_t k
+        cdef FdWatch w
+        if self.poll_dirty:
+            k = len(self.watches)
+            if k > self.pfds_cap:
+                free(self.pfds)
+                self.pfds = <pollfd *>malloc(k * 2 * sizeof(pollfd))
+                if self.pfds == NULL:
+                    self.pfds_cap = 0
+                    raise MemoryError()
+                self.pfds_cap = k * 2
+            i = 0
+            for w in self.watches.values():
+                self.pfds[i].fd = w.fd
+                self.pfds[i].events = POLLOUT if w.events == EPOLLOUT else POLLIN
+                self.pfds[i].revents = 0
+                i += 1
+            self.npfds = i
+            self.poll_dirty = False
+        with nogil:
+            n = poll(self.pfds, self.npfds, timeout_ms)
+        if n < 0:
+            if errno != EINTR:
+                raise OSError(errno, os.strerror(errno))
+            return
+        for i in range(self.npfds):
+            if self.pfds[i].revents:
+                self.pfds[i].revents = 0
+                self._dispatch(self.pfds[i].fd, 0)
+
+    def stop(self):
+        """Ask the loop to return (thread-safe)."""
+        self.stopping = True
+        self.wake()
+
+    def forget_after_fork(self):
+        """In a forked child: close every fd of this reactor without
+        calling any sink, and drop its state.  The parent's children are
+        not ours to reap or signal."""
+        cdef FdWatch w
+        for w in list(self.watches.values()):
+            w.registered = False
+            if not w.closed:
+                w.closed = True
+                close(w.fd)
+        for child in self.children.values():
+            (<Child>child).reaped = True
+            if (<Child>child).stdin_watch is not None and not (<Child>child).stdin_watch.closed:
+                (<Child>child).stdin_watch.closed = True
+                close((<Child>child).stdin_fd)
+        self.watches = {}
+        self.children = {}
+        self.sigchld_children = {}
+        self.timers = []
+        self.pending = []
+        if self.sigchld_wfd >= 0:
+            exo_sigchld_uninstall()
+            close(self.sigchld_wfd)
+            self.sigchld_wfd = -1
+        if self.epfd >= 0:
+            close(self.epfd)
+            self.epfd = -1
+        self.running = False
+        self.stopping = True
+
+
+cdef class Writer:
+    """Non-blocking writes to a fd through the reactor (see ``Reactor.writer``)."""
+
+    def write(self, data):
+        """Queue bytes (thread-safe); returns 0 or the errno of an
+        immediate failure."""
+        if self.watch.closed or self.watch.close_when_drained:
+            return EPIPE
+        return self.watch.reactor._write(self.watch, data)
+
+    def close(self):
+        """Close the fd once the queued bytes are written."""
+        self.watch.reactor._close_writer(self.watch)
+
+
+cdef class LineSplitter:
+    """Split a byte stream into decoded lines (each with its ``\\n``).
+
+    ``feed(data)`` returns the complete lines found so far, ``flush()``
+    the last line without a newline (or '').  Splitting is done on bytes
+    with memchr, so a multi-byte character is never cut."""
+
+    def __cinit__(self, encoding="utf-8"):
+        exo_buf_init(&self.pending)
+        self.encoding = encoding
+        self.utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+    def __dealloc__(self):
+        exo_buf_free(&self.pending)
+
+    cdef str _decode(self, const char *p, Py_ssize_t n):
+        if self.utf8:
+            return PyUnicode_DecodeUTF8(p, n, "surrogateescape")
+        return PyUnicode_Decode(p, n, self.encoding.encode(), "surrogateescape")
+
+    def feed(self, bytes data):
+        cdef const char *p = PyBytes_AS_STRING(data)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+        cdef size_t k
+        cdef list lines = []
+        if exo_buf_len(&self.pending):
+            k = exo_find_newline(p, n)
+            if k == <size_t>-1:
+                exo_buf_append(&self.pending, p, n)
+                return lines
+            exo_buf_append(&self.pending, p, k + 1)
+            lines.append(self._decode(exo_buf_head(&self.pending), exo_buf_len(&self.pending)))
+            exo_buf_consume(&self.pending, exo_buf_len(&self.pending))
+            p += k + 1
+            n -= k + 1
+        while n > 0:
+            k = exo_find_newline(p, n)
+            if k == <size_t>-1:
+                exo_buf_append(&self.pending, p, n)
+                break
+            lines.append(self._decode(p, k + 1))
+            p += k + 1
+            n -= k + 1
+        return lines
+
+    def flush(self):
+        cdef str s = self._decode(exo_buf_head(&self.pending), exo_buf_len(&self.pending)) \
+            if exo_buf_len(&self.pending) else ""
+        exo_buf_consume(&self.pending, exo_buf_len(&self.pending))
+        return s

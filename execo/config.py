@@ -1,0 +1,255 @@
+"""Global execo configuration.
+
+execo reads two module level dicts, :data:`configuration` and
+:data:`default_connection_params`. They can be changed at run time by
+modifying them directly, or at import time by defining dicts with the
+same names in the user file ``~/.execo.conf.py``: the keys found there
+replace ours (see :func:`load_configuration`).
+
+Besides the keys documented in the execo API, :data:`configuration`
+holds two keys used by the reactor (the I/O and child-handling loop):
+
+- ``poller``: which fd polling backend the reactor uses. One of
+  ``'auto'`` (the best available: epoll on Linux), ``'epoll'`` or
+  ``'poll'``. Must be set before the reactor starts (at execo import).
+- ``child_watcher``: how the reactor learns that its children have
+  exited. One of ``'auto'`` (pidfd when the kernel supports it, else
+  SIGCHLD), ``'pidfd'`` or ``'sigchld'``. Must be set before the
+  reactor starts.
+
+This module also defines the remote tool constants (:data:`SSH`,
+:data:`SCP`, :data:`TAKTUK`, :data:`CHAINPUT`), the custom log levels
+(:data:`IODEBUG`, :data:`FDEBUG`, :data:`TRACE`, :data:`DETAIL`, also
+exported by :mod:`execo.log`) and :func:`checktty`, because the default
+configuration needs them and this module must import nothing from execo.
+"""
+
+import logging
+import os
+import sys
+
+SSH = 0
+"""Remote tool: ssh."""
+SCP = 1
+"""File transfer tool: scp."""
+TAKTUK = 2
+"""Remote tool or file transfer tool: taktuk."""
+CHAINPUT = 3
+"""File transfer tool: a chain of netcat (see ``execo.action.ChainPut``)."""
+
+IODEBUG = 3
+"""Log level for very verbose I/O debugging (below ``FDEBUG``)."""
+FDEBUG = 5
+"""Log level for verbose internal debugging (below ``logging.DEBUG``)."""
+TRACE = 12
+"""Log level between ``logging.DEBUG`` and ``DETAIL``."""
+DETAIL = 15
+"""Log level between ``TRACE`` and ``logging.INFO``."""
+
+
+def checktty(f):
+    """Return True if the file object ``f`` is connected to a terminal.
+
+    Used to decide whether output should be coloured. Any object without
+    a working ``isatty()`` (or ``fileno()``) is not a tty.
+    """
+    try:
+        isatty = getattr(f, "isatty", None)
+        if callable(isatty):
+            return bool(isatty())
+        fileno = getattr(f, "fileno", None)
+        if callable(fileno):
+            return os.isatty(fileno())
+    except (OSError, ValueError):  # closed or detached stream
+        pass
+    return False
+
+
+configuration = {
+    'log_level': logging.INFO,
+    'remote_tool': SSH,
+    'fileput_tool': SCP,
+    'fileget_tool': SCP,
+    'compact_output_threshold': 4096,
+    'kill_timeout': 60,
+    'intr_period': 1,
+    'port_range': (25500, 26700),
+    'kill_childs_at_end': True,
+    'color_mode': checktty(sys.stdout) and checktty(sys.stderr),
+    'color_styles': {
+        'log_header': ('yellow',),
+        'object_repr': ('blue',),
+        'emph': ('cyan',),
+        'report_warn': ('magenta',),
+        'report_error': ('red', 'bold'),
+        'command': ('blue', 'bold'),
+        'host': ('magenta', 'bold'),
+        'user1': ('green', 'bold'),
+        'user2': ('yellow', 'bold'),
+        'user3': ('cyan', 'bold'),
+        IODEBUG: ('green', 'reverse'),
+        FDEBUG: ('green', 'reverse'),
+        logging.DEBUG: ('green',),
+        TRACE: ('green', 'bold'),
+        DETAIL: ('magenta', 'bold'),
+        logging.INFO: ('magenta',),
+        logging.WARNING: ('cyan',),
+        logging.ERROR: ('red',),
+        logging.CRITICAL: ('yellow', 'on_red'),
+    },
+    'poller': 'auto',
+    'child_watcher': 'auto',
+}
+"""Global execo configuration parameters.
+
+- ``log_level``: the log level (see module :mod:`logging`).
+- ``remote_tool``: default tool for remote processes: :data:`SSH` or
+  :data:`TAKTUK`.
+- ``fileput_tool``: default tool to put files remotely: :data:`SCP`,
+  :data:`TAKTUK` or :data:`CHAINPUT`.
+- ``fileget_tool``: default tool to get remote files: :data:`SCP` or
+  :data:`TAKTUK`.
+- ``compact_output_threshold``: only beginning and end of stdout /
+  stderr are displayed by ``execo.process.ProcessBase.dump`` when their
+  size is greater than this threshold. 0 for no threshold.
+- ``kill_timeout``: seconds to wait after a SIGTERM before killing a
+  process with SIGKILL.
+- ``intr_period``: seconds between periodic interrupt checks, so that
+  ctrl-c is handled while waiting.
+- ``port_range``: tuple (start port, end port) used by
+  ``execo.utils.get_port``; start inclusive, end exclusive.
+- ``kill_childs_at_end``: whether to send SIGTERM to all subprocesses
+  started through execo when the script ends (read at import time).
+- ``color_mode``: whether to colorize output with ANSI escape sequences.
+  Defaults to True when both stdout and stderr are terminals.
+- ``color_styles``: mapping of style identifiers (names or log levels)
+  to iterables of ANSI attribute names (see ``execo.log._ansi_styles``).
+- ``poller``: reactor polling backend: ``'auto'``, ``'epoll'`` or
+  ``'poll'``.
+- ``child_watcher``: reactor child exit detection: ``'auto'``,
+  ``'pidfd'`` or ``'sigchld'``.
+"""
+
+default_connection_params = {
+    'user': None,
+    'keyfile': None,
+    'port': None,
+    'ssh': 'ssh',
+    'scp': 'scp',
+    'taktuk': 'taktuk',
+    'ssh_options': ('-tt',
+                    '-o', 'BatchMode=yes',
+                    '-o', 'PasswordAuthentication=no',
+                    '-o', 'StrictHostKeyChecking=no',
+                    '-o', 'UserKnownHostsFile=/dev/null',
+                    '-o', 'ConnectTimeout=20'),
+    'scp_options': ('-o', 'BatchMode=yes',
+                    '-o', 'PasswordAuthentication=no',
+                    '-o', 'StrictHostKeyChecking=no',
+                    '-o', 'UserKnownHostsFile=/dev/null',
+                    '-o', 'ConnectTimeout=20',
+                    '-rp'),
+    'taktuk_options': ('-s',),
+    'taktuk_connector': 'ssh',
+    'taktuk_connector_options': ('-o', 'BatchMode=yes',
+                                 '-o', 'PasswordAuthentication=no',
+                                 '-o', 'StrictHostKeyChecking=no',
+                                 '-o', 'UserKnownHostsFile=/dev/null',
+                                 '-o', 'ConnectTimeout=20'),
+    'chainput_nc_client_timeout': 5,
+    'chainput_nc_server_timeout': 30,
+    'nc': '/bin/nc.traditional -v -v',
+    'chainput_host_retry': 5,
+    'chainput_chain_retry': 10,
+    'chainput_try_delay': 1,
+    'forwarding_timeout': 25,
+    'pty': False,
+    'host_rewrite_func': None,
+}
+"""Default connection parameters for ssh/scp/taktuk connections.
+
+Connection parameters are taken first from the ``execo.host.Host``,
+then from the ``connection_params`` given to the process or action,
+then from this dict.
+
+- ``user``, ``keyfile``, ``port``: the user, keyfile and port to
+  connect with (None: the tool's default).
+- ``ssh``, ``scp``, ``taktuk``: the commands to use.
+- ``ssh_options``, ``scp_options``, ``taktuk_options``: tuples of
+  options passed to these commands.
+- ``taktuk_connector``: the ssh-like connector command for taktuk, and
+  ``taktuk_connector_options`` its options.
+- ``nc``: the netcat command to use (for ChainPut).
+- ``chainput_nc_client_timeout``: timeout for the client connection to
+  the next hop.
+- ``chainput_nc_server_timeout``: timeout for the server to wait for the
+  incoming connection from the previous hop.
+- ``chainput_host_retry``: number of times each hop retries to connect
+  to the next hop.
+- ``chainput_chain_retry``: number of times each hop tries a new next
+  hop if all tries to the current one fail. A float (between 0.0 and
+  1.0) is a ratio of the total number of hosts in the chain.
+- ``chainput_try_delay``: delay in seconds between connection attempts.
+- ``forwarding_timeout``: max time to wait for a forwarded port.
+- ``pty``: whether to allocate a pty for ssh/scp.
+- ``host_rewrite_func``: None, or a function taking a host address and
+  returning the address to connect to.
+"""
+
+user_configuration_file = os.path.expanduser("~/.execo.conf.py")
+"""Path of the user configuration file read at import, if it exists."""
+
+
+def _check_keys(name, user_dict, reference, path):
+    """Raise ValueError if ``user_dict`` is not a dict or has keys unknown to ``reference``."""
+    if not isinstance(user_dict, dict):
+        raise ValueError("execo configuration file %s: %r must be a dict, not %s"
+                         % (path, name, type(user_dict).__name__))
+    for key in user_dict:
+        if key not in reference:
+            raise ValueError("execo configuration file %s: unknown key %r in %r"
+                             % (path, key, name))
+
+
+def load_configuration(path):
+    """Execute the python file ``path`` and apply the settings it defines.
+
+    If the file defines a dict named ``configuration`` and/or
+    ``default_connection_params``, their items replace those of the
+    module dicts of the same names. The file is executed with ``logging``,
+    ``SSH``, ``SCP``, ``TAKTUK``, ``CHAINPUT``, ``IODEBUG``, ``FDEBUG``,
+    ``TRACE`` and ``DETAIL`` already defined.
+
+    Raises ValueError (naming the file) for a syntax or execution error,
+    or for a key unknown to execo; nothing is changed in that case.
+    """
+    path = os.fspath(path)
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    namespace = {
+        '__file__': path, '__name__': '__execo_conf__', 'logging': logging,
+        'SSH': SSH, 'SCP': SCP, 'TAKTUK': TAKTUK, 'CHAINPUT': CHAINPUT,
+        'IODEBUG': IODEBUG, 'FDEBUG': FDEBUG, 'TRACE': TRACE, 'DETAIL': DETAIL,
+    }
+    try:
+        code = compile(source, path, "exec")
+    except SyntaxError as e:
+        raise ValueError("syntax error in execo configuration file %s, line %s: %s"
+                         % (path, e.lineno, e.msg)) from e
+    try:
+        exec(code, namespace)
+    except Exception as e:
+        raise ValueError("error while executing execo configuration file %s: %s: %s"
+                         % (path, type(e).__name__, e)) from e
+    updates = []
+    for name, reference in (('configuration', configuration),
+                            ('default_connection_params', default_connection_params)):
+        if name in namespace:
+            _check_keys(name, namespace[name], reference, path)
+            updates.append((reference, namespace[name]))
+    for reference, user_dict in updates:
+        reference.update(user_dict)
+
+
+if os.path.isfile(user_configuration_file):
+    load_configuration(user_configuration_file)

@@ -1,0 +1,45 @@
+"""Exceptions raised by execo."""
+
+__all__ = ['ProcessesFailed', 'ActionsFailed']
+
+
+def _as_collection(items):
+    """Keep lists, tuples and sets; turn other iterables (generators) into a list."""
+    if isinstance(items, (list, tuple, set, frozenset)):
+        return items
+    return list(items)
+
+
+def _describe(items, singular, plural):
+    """Return a message listing failed ``items`` (one per line, via str())."""
+    lines = ["%i %s failed:" % (len(items), singular if len(items) == 1 else plural)]
+    lines.extend("  " + str(item) for item in items)
+    return "\n".join(lines)
+
+
+class ProcessesFailed(Exception):
+    """Raised when one or more ``execo.process.Process`` have failed."""
+
+    def __init__(self, processes):
+        """:param processes: iterable of failed processes"""
+        processes = _as_collection(processes)
+        super().__init__(processes)
+        self.processes = processes
+        """iterable of failed processes"""
+
+    def __str__(self):
+        return _describe(self.processes, "process", "processes")
+
+
+class ActionsFailed(Exception):
+    """Raised when one or more ``execo.action.Action`` have failed."""
+
+    def __init__(self, actions):
+        """:param actions: iterable of failed actions"""
+        actions = _as_collection(actions)
+        super().__init__(actions)
+        self.actions = actions
+        """iterable of failed actions"""
+
+    def __str__(self):
+        return _describe(self.actions, "action", "actions")

@@ -1,0 +1,228 @@
+"""execo logging and terminal colours.
+
+:data:`logger` is the standard :mod:`logging` logger named ``"execo"``.
+It logs to the current ``sys.stderr`` at the level
+``configuration['log_level']``, and does not propagate to the root
+logger. Besides the usual methods, it has ``iodebug()``, ``fdebug()``,
+``trace()`` and ``detail()`` for the custom levels :data:`IODEBUG`,
+:data:`FDEBUG`, :data:`TRACE` and :data:`DETAIL`.
+
+:data:`style` colours text with ANSI escape sequences according to
+``configuration['color_styles']``, only when
+``configuration['color_mode']`` is true (by default: when stdout and
+stderr are terminals): ``style.emph("x")``, ``style.host("h")``,
+``style.set(logging.INFO, "text")``...
+"""
+
+import logging
+import sys
+
+from .config import configuration, IODEBUG, FDEBUG, TRACE, DETAIL
+
+__all__ = ['logger', 'style', 'set_style', 'IODEBUG', 'FDEBUG', 'TRACE', 'DETAIL']
+
+_ansi_styles = {
+    'default': '\033[m',
+    # attributes
+    'bold': '\033[1m',
+    'underline': '\033[4m',
+    'blink': '\033[5m',
+    'reverse': '\033[7m',
+    'concealed': '\033[8m',
+    # foreground colours
+    'black': '\033[30m',
+    'red': '\033[31m',
+    'green': '\033[32m',
+    'yellow': '\033[33m',
+    'blue': '\033[34m',
+    'magenta': '\033[35m',
+    'cyan': '\033[36m',
+    'white': '\033[37m',
+    # background colours
+    'on_black': '\033[40m',
+    'on_red': '\033[41m',
+    'on_green': '\033[42m',
+    'on_yellow': '\033[43m',
+    'on_blue': '\033[44m',
+    'on_magenta': '\033[45m',
+    'on_cyan': '\033[46m',
+    'on_white': '\033[47m',
+}
+"""ANSI escape sequences, by attribute name, usable in ``color_styles``."""
+
+
+def _style_prefix(style_id):
+    """Return the ANSI sequence for a style identifier, or '' if none or colours are off."""
+    if not configuration.get('color_mode'):
+        return ''
+    attrs = configuration.get('color_styles', {}).get(style_id) or ()
+    # unknown attribute names are ignored: logging must never fail on a typo
+    return ''.join(_ansi_styles.get(attr, '') for attr in attrs)
+
+
+def set_style(style_id, text):
+    """Return ``text`` enclosed in the ANSI codes of style ``style_id``.
+
+    ``style_id`` is a key of ``configuration['color_styles']`` (a name
+    such as ``'emph'`` or a log level number). Returns ``str(text)``
+    unchanged when colours are off or the style is unknown.
+    """
+    prefix = _style_prefix(style_id)
+    if not prefix:
+        return str(text)
+    return "%s%s%s" % (prefix, text, _ansi_styles['default'])
+
+
+class Styler:
+    """Colour text by style name: ``style.emph(text)``, ``style.set(level, text)``.
+
+    Any attribute name is accepted and looked up in
+    ``configuration['color_styles']`` at call time, so styles added to
+    the configuration are usable right away.
+    """
+
+    def set(self, style_id, text):
+        """Colour ``text`` with the style ``style_id`` (name or log level)."""
+        return set_style(style_id, text)
+
+    __call__ = set
+
+    def emph(self, text):
+        """Emphasized text."""
+        return set_style('emph', text)
+
+    def host(self, text):
+        """A host name."""
+        return set_style('host', text)
+
+    def command(self, text):
+        """A command line."""
+        return set_style('command', text)
+
+    def object_repr(self, text):
+        """The representation of an object."""
+        return set_style('object_repr', text)
+
+    def log_header(self, text):
+        """The header of a log line."""
+        return set_style('log_header', text)
+
+    def report_warn(self, text):
+        """Report line or counter with ignored failures."""
+        return set_style('report_warn', text)
+
+    def report_error(self, text):
+        """Report line or counter with failures."""
+        return set_style('report_error', text)
+
+    def user1(self, text):
+        """User defined style 1."""
+        return set_style('user1', text)
+
+    def user2(self, text):
+        """User defined style 2."""
+        return set_style('user2', text)
+
+    def user3(self, text):
+        """User defined style 3."""
+        return set_style('user3', text)
+
+    def __getattr__(self, name):
+        if name.startswith('_'):
+            raise AttributeError(name)
+        return lambda text: set_style(name, text)
+
+
+style = Styler()
+"""The :class:`Styler` used by execo modules to colour their output."""
+
+for _level, _name in ((IODEBUG, 'IODEBUG'), (FDEBUG, 'FDEBUG'),
+                      (TRACE, 'TRACE'), (DETAIL, 'DETAIL')):
+    logging.addLevelName(_level, _name)
+
+
+class ExecoLogger(logging.Logger):
+    """A :class:`logging.Logger` with methods for execo's custom levels."""
+
+    def iodebug(self, msg, *args, **kwargs):
+        """Log ``msg % args`` at level IODEBUG."""
+        if self.isEnabledFor(IODEBUG):
+            kwargs.setdefault('stacklevel', 2)
+            self.log(IODEBUG, msg, *args, **kwargs)
+
+    def fdebug(self, msg, *args, **kwargs):
+        """Log ``msg % args`` at level FDEBUG."""
+        if self.isEnabledFor(FDEBUG):
+            kwargs.setdefault('stacklevel', 2)
+            self.log(FDEBUG, msg, *args, **kwargs)
+
+    def trace(self, msg, *args, **kwargs):
+        """Log ``msg % args`` at level TRACE."""
+        if self.isEnabledFor(TRACE):
+            kwargs.setdefault('stacklevel', 2)
+            self.log(TRACE, msg, *args, **kwargs)
+
+    def detail(self, msg, *args, **kwargs):
+        """Log ``msg % args`` at level DETAIL."""
+        if self.isEnabledFor(DETAIL):
+            kwargs.setdefault('stacklevel', 2)
+            self.log(DETAIL, msg, *args, **kwargs)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A StreamHandler writing to whatever ``sys.stderr`` is at emit time.
+
+    So redirections of sys.stderr done after import (pytest, IDEs) work.
+    """
+
+    def __init__(self):
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass  # always the current sys.stderr
+
+
+class ExecoFormatter(logging.Formatter):
+    """Formatter for execo logs: date, coloured level name and message.
+
+    Below DEBUG level, the thread and function names are added. Colours
+    follow ``configuration['color_mode']`` at the time of each record.
+    """
+
+    def format(self, record):
+        record.message = record.getMessage()
+        header = self.formatTime(record, self.datefmt)
+        level = set_style(record.levelno, record.levelname)
+        if logger.getEffectiveLevel() < logging.DEBUG:
+            level += " " + set_style('log_header', "%s - %s" % (record.threadName, record.funcName))
+        text = "%s %s: %s" % (set_style('log_header', header), level, record.message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text += "\n" + record.exc_text
+        if record.stack_info:
+            text += "\n" + self.formatStack(record.stack_info)
+        return text
+
+
+logger = logging.getLogger("execo")
+"""The execo logger."""
+if not isinstance(logger, ExecoLogger):
+    # add the custom level methods without changing the global logger class
+    logger.__class__ = ExecoLogger
+logger.propagate = False
+
+for _h in list(logger.handlers):
+    if getattr(_h, '_execo_handler', False):  # module reloaded
+        logger.removeHandler(_h)
+logger_handler = _StderrHandler()
+"""The handler sending execo logs to stderr."""
+logger_handler._execo_handler = True
+logger_handler.setFormatter(ExecoFormatter())
+logger.addHandler(logger_handler)
+logger.setLevel(configuration.get('log_level', logging.INFO))

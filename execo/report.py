@@ -1,0 +1,267 @@
+"""Summaries of the results of processes, actions and other reports."""
+
+from .log import style
+from .time_utils import format_date, format_duration
+
+__all__ = ['Report']
+
+_COUNTERS = (
+    'num_processes', 'num_started', 'num_ended', 'num_errors', 'num_timeouts',
+    'num_forced_kills', 'num_non_zero_exit_codes', 'num_expect_fail',
+    'num_write_error', 'num_ok', 'num_finished_ok',
+)
+
+# (column title, stats key) of the counters shown by Report.to_string
+_COLUMNS = (
+    ('total', 'num_processes'),
+    ('startd', 'num_started'),
+    ('ended', 'num_ended'),
+    ('error', 'num_errors'),
+    ('timout', 'num_timeouts'),
+    ('fkilld', 'num_forced_kills'),
+    ('expfld', 'num_expect_fail'),
+    ('wrterr', 'num_write_error'),
+    ('ret!=0', 'num_non_zero_exit_codes'),
+    ('ok', 'num_ok'),
+    ('finok', 'num_finished_ok'),
+)
+_FAILURE_KEYS = ('num_errors', 'num_timeouts', 'num_forced_kills', 'num_expect_fail',
+                 'num_write_error', 'num_non_zero_exit_codes')
+_COUNTER_WIDTH = 7
+_DATE_WIDTH = 19     # 'YYYY-MM-DD HH:MM:SS', local time
+_LENGTH_WIDTH = 14
+_NARROW_NAME_WIDTH = 24
+_WIDE_NAME_WIDTH = 40
+
+
+def _cell(text, width):
+    """Left-justify ``text`` in ``width`` columns, cutting it if longer."""
+    return ("%-*s" % (width, text))[:width]
+
+
+def _date_cell(date):
+    """Local date and time of a unix timestamp (no time zone), '' for None."""
+    return (format_date(date) or "")[:_DATE_WIDTH]
+
+
+def _length(stats):
+    """Formatted duration between start and end dates, '' if unknown."""
+    if stats.get('start_date') is None or stats.get('end_date') is None:
+        return ""
+    return format_duration(stats['end_date'] - stats['start_date'])
+
+
+class Report:
+    """Summary of one or more ``execo.action.Action``.
+
+    A Report gathers the results of actions or (recursively) of other
+    reports. More generally it accepts any *stats object*: an object with a
+    ``stats()`` method returning a dict with the keys of
+    :meth:`empty_stats`, and a ``name`` attribute (processes, actions,
+    reports). The report keeps references to the objects, so its
+    statistics are always the current ones.
+    """
+
+    def __init__(self, stats_objects=None):
+        """
+        :param stats_objects: iterable of stats objects (or None).
+        """
+        self._stats_objects = []
+        self._name = None
+        if stats_objects is not None:
+            self.add(stats_objects)
+
+    @property
+    def name(self):
+        """Name given to this report. If None, a default name will be given."""
+        return self._name if self._name is not None else self.__class__.__name__
+
+    @name.setter
+    def name(self, value):
+        self._name = value
+
+    @property
+    def stats_objects(self):
+        """List (a copy) of the stats objects registered to this report."""
+        return list(self._stats_objects)
+
+    def _reaches(self, report):
+        """Whether ``report`` is this report or one of its (recursive) sub-reports."""
+        if self is report:
+            return True
+        return any(isinstance(o, Report) and o._reaches(report) for o in self._stats_objects)
+
+    def add(self, stats_objects):
+        """Add some sub-:class:`Report` or ``execo.action.Action`` to this report.
+
+        :param stats_objects: iterable of stats objects; a single stats
+          object is accepted too.
+        """
+        if hasattr(stats_objects, 'stats'):
+            stats_objects = [stats_objects]
+        new_objects = list(stats_objects)
+        for obj in new_objects:
+            if not callable(getattr(obj, 'stats', None)):
+                raise TypeError("cannot add %r to a Report: it has no stats() method" % (obj,))
+            if isinstance(obj, Report) and obj._reaches(self):
+                raise ValueError("cannot add %r to %r: it would make a cycle" % (obj, self))
+        self._stats_objects.extend(new_objects)
+        return self
+
+    @staticmethod
+    def empty_stats():
+        """Return a stats initialized to zero (dates None, counters 0)."""
+        stats = {'start_date': None, 'end_date': None}
+        stats.update((key, 0) for key in _COUNTERS)
+        return stats
+
+    @staticmethod
+    def aggregate_stats(stats_list):
+        """Return the stats aggregating an iterable of stats dicts.
+
+        Counters are summed; start_date is the earliest one; end_date is
+        the latest one, or None if any end_date is None. Keys other than
+        those of :meth:`empty_stats` are ignored.
+        """
+        total = Report.empty_stats()
+        start_dates = []
+        end_dates = []
+        all_ended = True
+        for stats in stats_list:
+            for key in _COUNTERS:
+                total[key] += stats.get(key, 0)
+            if stats.get('start_date') is not None:
+                start_dates.append(stats['start_date'])
+            if stats.get('end_date') is None:
+                all_ended = False
+            else:
+                end_dates.append(stats['end_date'])
+        if start_dates:
+            total['start_date'] = min(start_dates)
+        if end_dates and all_ended:
+            total['end_date'] = max(end_dates)
+        return total
+
+    def stats(self):
+        """Return a dict summarizing the statistics of all ``execo.action.Action`` and sub-:class:`Report` registered to this report.
+
+        This stats dict contains the following metrics:
+
+        - ``start_date``: earliest start date (unix timestamp) of all
+          Action or None if none have started yet.
+        - ``end_date``: latest end date (unix timestamp) of all Action or
+          None if not available (not all started, not all ended).
+        - ``num_processes``: number of processes in all Action.
+        - ``num_started``: number of processes that have started.
+        - ``num_ended``: number of processes that have ended.
+        - ``num_errors``: number of processes that went in error when
+          started.
+        - ``num_timeouts``: number of processes that had to be killed
+          (SIGTERM) after reaching their timeout.
+        - ``num_forced_kills``: number of processes that had to be
+          forcibly killed (SIGKILL) after not responding for some time.
+        - ``num_non_zero_exit_codes``: number of processes that ran
+          correctly but whose return code was != 0.
+        - ``num_expect_fail``: number of processes on which there was an
+          expect failure, i.e. the expect search did not find a match
+          before reaching the expect timeout or the stream eof/error.
+        - ``num_write_error``: number of processes on which there was a
+          write error.
+        - ``num_ok``: number of processes which:
+
+          - did not started
+          - started and not yet ended
+          - started and ended and did not went in error (or where
+            launched with flag ignore_error), did not timeout (or where
+            launched with flag ignore_timeout), and had an exit code == 0
+            (or where launched with flag ignore_exit_code).
+
+        - ``num_finished_ok``: number of processes which started, ended,
+          and are ok.
+        """
+        return Report.aggregate_stats(o.stats() for o in self._stats_objects)
+
+    @staticmethod
+    def _children(obj):
+        """Stats objects shown under ``obj`` in a report: a report's entries, an action's processes."""
+        if isinstance(obj, Report):
+            return obj._stats_objects
+        processes = getattr(obj, 'processes', None)
+        if isinstance(processes, (list, tuple)) and all(
+                callable(getattr(p, 'stats', None)) for p in processes):
+            return processes
+        return ()
+
+    def to_string(self, wide=False, brief=False):
+        """Returns a formatted string with a human-readable stats of all Action results.
+
+        Each entry shows its name, start and end dates (local time), length
+        and counters (see the header lines); sub-entries (the entries of a
+        sub-report, the processes of an action) are indented under it. A
+        Total line ends the report. Lines with failed processes are
+        highlighted when colours are on.
+
+        :param wide: if False (default), report format is designed for 80
+          columns display (two lines per entry). If True, output a (175
+          characters) wide report (one line per entry).
+        :param brief: when True, only the Total stats is output, not each
+          Action or Report stats. Default is False.
+        """
+        name_width = _WIDE_NAME_WIDTH if wide else _NARROW_NAME_WIDTH
+        titles = "".join(_cell(title, _COUNTER_WIDTH) for title, _ in _COLUMNS)
+        first = "%s %s %s %s" % (_cell("Name", name_width), _cell("start", _DATE_WIDTH),
+                                 _cell("end", _DATE_WIDTH), _cell("length", _LENGTH_WIDTH))
+        if wide:
+            header = [first + " " + titles]
+        else:
+            header = [first, "  " + titles]
+        rule = "-" * max(len(line.rstrip()) for line in header)
+        lines = [line.rstrip() for line in header] + [rule]
+
+        def format_entry(name, stats):
+            failed = stats['num_ok'] < stats['num_processes']
+            counters = []
+            for _, key in _COLUMNS:
+                cell = _cell(stats.get(key, 0), _COUNTER_WIDTH)
+                if key in _FAILURE_KEYS and stats.get(key, 0):
+                    cell = style.report_error(cell) if failed else style.report_warn(cell)
+                counters.append(cell)
+            name_cell = _cell(name, name_width)
+            if failed:
+                name_cell = style.report_error(name_cell)
+            first = "%s %s %s %s" % (name_cell, _cell(_date_cell(stats['start_date']), _DATE_WIDTH),
+                                     _cell(_date_cell(stats['end_date']), _DATE_WIDTH),
+                                     _cell(_length(stats), _LENGTH_WIDTH))
+            if wide:
+                return [(first + " " + "".join(counters)).rstrip()]
+            return [first.rstrip(), ("  " + "".join(counters)).rstrip()]
+
+        def format_tree(obj, indent, seen):
+            result = format_entry(" " * indent + str(getattr(obj, 'name', None) or type(obj).__name__),
+                                  obj.stats())
+            children = self._children(obj)
+            if id(obj) not in seen and children:
+                for child in self._sorted(children):
+                    result.extend(format_tree(child, indent + 2, seen | {id(obj)}))
+            return result
+
+        if not brief and self._stats_objects:
+            for obj in self._sorted(self._stats_objects):
+                lines.extend(format_tree(obj, 0, frozenset((id(self),))))
+            lines.append(rule)
+        lines.extend(format_entry("Total", self.stats()))
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _sorted(objects):
+        """Objects by start date, not started ones last, else in insertion order."""
+        def key(obj):
+            start = obj.stats().get('start_date')
+            return (start is None, start or 0)
+        return sorted(objects, key=key)
+
+    def __repr__(self):
+        return "<Report(name=%r, %i entries)>" % (self.name, len(self._stats_objects))
+
+    def __str__(self):
+        return self.to_string()

@@ -1,0 +1,263 @@
+/* See exo_spawn.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "exo_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+int exo_pidfd_open(pid_t pid)
+{
+#ifdef __linux__
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int exo_pidfd_send_signal(int pidfd, int sig)
+{
+#ifdef __linux__
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+    (void)pidfd; (void)sig;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int exo_fd_above_std(int fd)
+{
+    int nfd;
+    if (fd < 0 || fd > 2)
+        return fd;
+    nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return nfd;
+}
+
+static void close_if(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* A pipe with both ends close-on-exec and above the standard fds. */
+static int cloexec_pipe(int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    p[0] = exo_fd_above_std(p[0]);
+    p[1] = exo_fd_above_std(p[1]);
+    if (p[0] < 0 || p[1] < 0) {
+        int e = errno;
+        close_if(&p[0]);
+        close_if(&p[1]);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int open_pty_master(char *slave_name, size_t len)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0)
+        return -1;
+    m = exo_fd_above_std(m);
+    if (m < 0)
+        return -1;
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, slave_name, len) != 0) {
+        int e = errno;
+        close(m);
+        errno = e ? e : EIO;
+        return -1;
+    }
+    return m;
+}
+
+int exo_spawn(char *const argv[], int flags, exo_child *out)
+{
+    int in_p[2] = {-1, -1}, out_p[2] = {-1, -1}, err_p[2] = {-1, -1};
+    int master = -1, master2 = -1;
+    char slave_name[128];
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    short sflags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    pid_t pid = -1;
+    int rc = 0, fa_ok = 0, attr_ok = 0;
+
+    out->pid = -1;
+    out->pidfd = out->stdin_fd = out->stdout_fd = out->stderr_fd = -1;
+
+    if (flags & EXO_SPAWN_PTY) {
+        master = open_pty_master(slave_name, sizeof slave_name);
+        if (master < 0) { rc = errno; goto fail; }
+        master2 = fcntl(master, F_DUPFD_CLOEXEC, 3);
+        if (master2 < 0) { rc = errno; goto fail; }
+        flags |= EXO_SPAWN_NEW_SESSION;  /* needed to get a controlling tty */
+    } else {
+        if (!(flags & EXO_SPAWN_NO_STDIN) && cloexec_pipe(in_p) < 0) { rc = errno; goto fail; }
+        if (cloexec_pipe(out_p) < 0) { rc = errno; goto fail; }
+    }
+    if (!(flags & EXO_SPAWN_MERGE_STDERR) && cloexec_pipe(err_p) < 0) { rc = errno; goto fail; }
+
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) goto fail;
+    fa_ok = 1;
+    if ((rc = posix_spawnattr_init(&attr)) != 0) goto fail;
+    attr_ok = 1;
+
+    if (flags & EXO_SPAWN_PTY) {
+        /* The child is a session leader with no controlling tty (setsid
+         * runs before the file actions in glibc): opening the slave
+         * without O_NOCTTY makes it the controlling terminal. */
+        if ((rc = posix_spawn_file_actions_addopen(&fa, 0, slave_name, O_RDWR, 0)) != 0) goto fail;
+        if ((rc = posix_spawn_file_actions_adddup2(&fa, 0, 1)) != 0) goto fail;
+    } else {
+        if (flags & EXO_SPAWN_NO_STDIN) {
+            if ((rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0) goto fail;
+        } else if ((rc = posix_spawn_file_actions_adddup2(&fa, in_p[0], 0)) != 0) goto fail;
+        if ((rc = posix_spawn_file_actions_adddup2(&fa, out_p[1], 1)) != 0) goto fail;
+    }
+    if (flags & EXO_SPAWN_MERGE_STDERR) {
+        if ((rc = posix_spawn_file_actions_adddup2(&fa, 1, 2)) != 0) goto fail;
+    } else if ((rc = posix_spawn_file_actions_adddup2(&fa, err_p[1], 2)) != 0) goto fail;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    /* Like subprocess' close_fds=True: the child gets 0, 1, 2 only. */
+    if ((rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0) goto fail;
+#endif
+
+    /* Python ignores SIGPIPE and SIGXFSZ: give the child default
+     * dispositions for every signal and an empty mask. */
+    sigfillset(&all);
+    sigemptyset(&none);
+    if ((rc = posix_spawnattr_setsigdefault(&attr, &all)) != 0) goto fail;
+    if ((rc = posix_spawnattr_setsigmask(&attr, &none)) != 0) goto fail;
+    if (flags & EXO_SPAWN_NEW_SESSION) {
+#ifdef POSIX_SPAWN_SETSID
+        sflags |= POSIX_SPAWN_SETSID;
+#else
+        rc = ENOSYS; goto fail;
+#endif
+    } else if (flags & EXO_SPAWN_NEW_PGROUP) {
+        sflags |= POSIX_SPAWN_SETPGROUP;
+        if ((rc = posix_spawnattr_setpgroup(&attr, 0)) != 0) goto fail;
+    }
+    if ((rc = posix_spawnattr_setflags(&attr, sflags)) != 0) goto fail;
+
+    if (flags & EXO_SPAWN_PATH)
+        rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+    else
+        rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+    if (rc != 0) goto fail;
+
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close_if(&in_p[0]);
+    close_if(&out_p[1]);
+    close_if(&err_p[1]);
+
+    out->pid = pid;
+    if (flags & EXO_SPAWN_PIDFD)
+        out->pidfd = exo_pidfd_open(pid);  /* -1 if unsupported: caller falls back */
+    if (flags & EXO_SPAWN_PTY) {
+        out->stdin_fd = master;
+        out->stdout_fd = master2;
+    } else {
+        out->stdin_fd = in_p[1];
+        out->stdout_fd = out_p[0];
+    }
+    out->stderr_fd = err_p[0];
+    if (out->stdin_fd >= 0) set_nonblock(out->stdin_fd);
+    if (out->stdout_fd >= 0) set_nonblock(out->stdout_fd);
+    if (out->stderr_fd >= 0) set_nonblock(out->stderr_fd);
+    return 0;
+
+fail:
+    if (fa_ok) posix_spawn_file_actions_destroy(&fa);
+    if (attr_ok) posix_spawnattr_destroy(&attr);
+    close_if(&in_p[0]); close_if(&in_p[1]);
+    close_if(&out_p[0]); close_if(&out_p[1]);
+    close_if(&err_p[0]); close_if(&err_p[1]);
+    close_if(&master); close_if(&master2);
+    return rc ? rc : EIO;
+}
+
+/* ---- SIGCHLD self-pipe fallback ---- */
+
+static volatile int sigchld_fd = -1;
+static struct sigaction old_sigchld;
+static int sigchld_installed = 0;
+
+static void on_sigchld(int sig, siginfo_t *info, void *ctx)
+{
+    int saved = errno;
+    int fd = sigchld_fd;
+    if (fd >= 0) {
+        char c = 0;
+        ssize_t r = write(fd, &c, 1);  /* EAGAIN: a wake-up is already pending */
+        (void)r;
+    }
+    if (old_sigchld.sa_flags & SA_SIGINFO) {
+        if (old_sigchld.sa_sigaction)
+            old_sigchld.sa_sigaction(sig, info, ctx);
+    } else if (old_sigchld.sa_handler != SIG_DFL && old_sigchld.sa_handler != SIG_IGN
+               && old_sigchld.sa_handler != NULL) {
+        old_sigchld.sa_handler(sig);
+    }
+    errno = saved;
+}
+
+int exo_sigchld_install(int wake_fd)
+{
+    struct sigaction sa;
+    sigchld_fd = wake_fd;
+    if (sigchld_installed)
+        return 0;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigchld;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGCHLD, &sa, &old_sigchld) < 0)
+        return -1;
+    sigchld_installed = 1;
+    return 0;
+}
+
+void exo_sigchld_uninstall(void)
+{
+    if (sigchld_installed) {
+        sigaction(SIGCHLD, &old_sigchld, NULL);
+        sigchld_installed = 0;
+    }
+    sigchld_fd = -1;
+}

@@ -1,0 +1,173 @@
+"""Tests of execo.log: logger, custom levels, handler, styles."""
+
+import copy
+import importlib
+import logging
+
+import pytest
+
+import execo.log
+from execo import config, log
+from execo.config import configuration
+
+
+@pytest.fixture
+def saved_config():
+    saved = copy.deepcopy(configuration)
+    yield
+    configuration.clear()
+    configuration.update(saved)
+
+
+@pytest.fixture
+def records():
+    """Capture execo log records at every level."""
+    captured = []
+
+    class ListHandler(logging.Handler):
+        def emit(self, record):
+            captured.append(record)
+
+    handler = ListHandler(level=1)
+    old_level = log.logger.level
+    log.logger.addHandler(handler)
+    log.logger.setLevel(1)
+    yield captured
+    log.logger.removeHandler(handler)
+    log.logger.setLevel(old_level)
+
+
+def execo_handlers():
+    return [h for h in logging.getLogger("execo").handlers
+            if getattr(h, '_execo_handler', False)]
+
+
+def test_logger_is_the_execo_logger():
+    assert log.logger is logging.getLogger("execo")
+    assert log.logger.propagate is False
+
+
+def test_logger_level_from_configuration():
+    assert log.logger.level == configuration['log_level']
+
+
+def test_level_constants_reexported():
+    assert (log.IODEBUG, log.FDEBUG, log.TRACE, log.DETAIL) == (
+        config.IODEBUG, config.FDEBUG, config.TRACE, config.DETAIL)
+
+
+@pytest.mark.parametrize("level,name", [(3, 'IODEBUG'), (5, 'FDEBUG'), (12, 'TRACE'),
+                                        (15, 'DETAIL')])
+def test_level_names_registered(level, name):
+    assert logging.getLevelName(level) == name
+    assert logging.getLevelName(name) == level
+
+
+def test_custom_level_methods(records):
+    log.logger.iodebug("io %s", 1)
+    log.logger.fdebug("fd %s", 2)
+    log.logger.trace("tr %s", 3)
+    log.logger.detail("de %s", 4)
+    assert [(r.levelno, r.getMessage()) for r in records] == [
+        (3, "io 1"), (5, "fd 2"), (12, "tr 3"), (15, "de 4")]
+    # the caller is reported, not execo/log.py
+    assert all(r.funcName == "test_custom_level_methods" for r in records)
+
+
+def test_custom_level_methods_respect_level(records):
+    log.logger.setLevel(logging.DEBUG)
+    log.logger.iodebug("hidden")
+    log.logger.fdebug("hidden")
+    log.logger.trace("shown")
+    assert [r.getMessage() for r in records] == ["shown"]
+
+
+def test_single_handler_after_reload():
+    assert len(execo_handlers()) == 1
+    importlib.reload(execo.log)
+    try:
+        assert len(execo_handlers()) == 1
+        assert execo.log.logger is logging.getLogger("execo")
+    finally:
+        importlib.reload(execo.log)
+
+
+def test_logs_go_to_current_stderr(capsys, saved_config):
+    configuration['color_mode'] = False
+    log.logger.warning("something %s", "happened")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    line = captured.err.strip()
+    assert line.endswith("WARNING: something happened")
+    assert "\033[" not in line
+
+
+def test_logs_coloured_when_color_mode(capsys, saved_config):
+    configuration['color_mode'] = True
+    log.logger.error("bad")
+    err = capsys.readouterr().err
+    assert "\033[31mERROR\033[m" in err
+    assert err.rstrip().endswith("bad")
+
+
+def test_log_exception_traceback(capsys, saved_config):
+    configuration['color_mode'] = False
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        log.logger.exception("failed")
+    err = capsys.readouterr().err
+    assert "failed" in err
+    assert "Traceback" in err and "RuntimeError: boom" in err
+
+
+def test_thread_and_function_shown_below_debug(capsys, saved_config):
+    configuration['color_mode'] = False
+    old = log.logger.level
+    log.logger.setLevel(log.FDEBUG)
+    try:
+        log.logger.fdebug("x")
+    finally:
+        log.logger.setLevel(old)
+    err = capsys.readouterr().err
+    assert "FDEBUG MainThread - test_thread_and_function_shown_below_debug: x" in err
+
+
+def test_style_plain_when_colours_off(saved_config):
+    configuration['color_mode'] = False
+    for f in (log.style.emph, log.style.host, log.style.command, log.style.report_error,
+              log.style.report_warn, log.style.object_repr, log.style.log_header,
+              log.style.user1, log.style.user2, log.style.user3):
+        assert f("text") == "text"
+    assert log.style.set(logging.INFO, 42) == "42"
+
+
+def test_style_ansi_when_colours_on(saved_config):
+    configuration['color_mode'] = True
+    assert log.style.emph("x") == "\033[36mx\033[m"
+    assert log.style.report_error("x") == "\033[31m\033[1mx\033[m"
+    assert log.style.host("h") == "\033[35m\033[1mh\033[m"
+    assert log.style.command("c") == "\033[34m\033[1mc\033[m"
+    assert log.style.object_repr("o") == "\033[34mo\033[m"
+    assert log.style.log_header("l") == "\033[33ml\033[m"
+    assert log.style.report_warn("w") == "\033[35mw\033[m"
+    assert log.style.set(logging.CRITICAL, "c") == "\033[33m\033[41mc\033[m"
+    assert log.set_style('emph', "x") == log.style.emph("x")
+
+
+def test_style_unknown_or_new_names(saved_config):
+    configuration['color_mode'] = True
+    assert log.style.no_such_style("x") == "x"
+    configuration['color_styles']['mine'] = ('green', 'underline', 'not_an_attr')
+    assert log.style.mine("x") == "\033[32m\033[4mx\033[m"
+    with pytest.raises(AttributeError):
+        log.style._private
+
+
+def test_ansi_styles_cover_default_color_styles():
+    for attrs in configuration['color_styles'].values():
+        for attr in attrs:
+            assert log._ansi_styles[attr].startswith("\033[")
+    for name in ('bold', 'reverse', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan',
+                 'white', 'on_red', 'default'):
+        assert name in log._ansi_styles
