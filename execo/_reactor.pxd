@@ -34,7 +34,7 @@ cdef extern from "exo_spawn.h" nogil:
     int exo_pidfd_open(pid_t pid)
     int exo_pidfd_send_signal(int pidfd, int sig)
     int exo_sigchld_install(int wake_fd)
-    void exo_sigchld_uninstall()
+    void exo_sigchld_uninstall(int wake_fd)
     int exo_fd_above_std(int fd)
 
 

@@ -763,6 +763,16 @@ cdef class Reactor:
         self.stopping = True
         self.wake()
 
+    def close(self):
+        """Release every fd of a stopped reactor (its children are left
+        alone, unreaped)."""
+        if self.running:
+            raise RuntimeError("stop the reactor and wait for its thread before close()")
+        self.forget_after_fork()
+        if self.wakefd >= 0:
+            close(self.wakefd)
+            self.wakefd = -1
+
     def forget_after_fork(self):
         """In a forked child: close every fd of this reactor without
         calling any sink, and drop its state.  The parent's children are
@@ -784,9 +794,10 @@ cdef class Reactor:
         self.timers = []
         self.pending = []
         if self.sigchld_wfd >= 0:
-            exo_sigchld_uninstall()
+            exo_sigchld_uninstall(self.sigchld_wfd)
             close(self.sigchld_wfd)
             self.sigchld_wfd = -1
+            self.sigchld_rfd = -1   # closed with the watches
         if self.epfd >= 0:
             close(self.epfd)
             self.epfd = -1

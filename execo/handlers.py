@@ -248,10 +248,6 @@ class ExpectOutputHandler(ProcessOutputHandler):
             self._scan(process, stream, st, notifications)
         self._notify(notifications)
 
-    def _forget(self, process, stream):
-        with self._lock:
-            self._states.pop((process, stream), None)
-
     def read(self, process, stream, string, eof, error):
         """When there is a match, the match position in the process stream
         becomes the new position from which subsequent searches on the

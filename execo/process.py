@@ -233,8 +233,12 @@ class ProcessBase(object):
         self._chunks = {STDOUT: [], STDERR: []}
         self._texts = {STDOUT: ("", 0, None), STDERR: ("", 0, None)}
         self._eof = {STDOUT: False, STDERR: False}
-        for stream, handler in getattr(self._tls, "expect_handlers", {}).items():
-            handler._forget(self, stream)
+        # the thread-local expect handlers of every thread are dropped
+        for stream, handler in getattr(self, "_expect_handlers", ()):
+            handlers = self.stdout_handlers if stream == STDOUT else self.stderr_handlers
+            if handler in handlers:
+                handlers.remove(handler)
+        self._expect_handlers = []
         self._tls = threading.local()
 
     # ------------------------------------------------------------ output
@@ -476,6 +480,7 @@ class ProcessBase(object):
                 initial = "" if start_from_current else (self._collected_text_locked(stream) or "")
                 handler._attach(self, stream, initial, self._eof[stream])
                 (self.stdout_handlers if stream == STDOUT else self.stderr_handlers).append(handler)
+                self._expect_handlers.append((stream, handler))
         return handler
 
     def expect(self, regexes, timeout=False, stream=STDOUT, backtrack_size=2000, start_from_current=False):

@@ -212,20 +212,26 @@ fail:
     return rc ? rc : EIO;
 }
 
-/* ---- SIGCHLD self-pipe fallback ---- */
+/* ---- SIGCHLD self-pipe fallback ----
+ * Several reactors may watch SIGCHLD (a test may run its own beside the
+ * process-wide one): each registers its wake fd in a small table. */
 
-static volatile int sigchld_fd = -1;
+#define EXO_MAX_SIGCHLD_FDS 16
+static volatile sig_atomic_t sigchld_fds[EXO_MAX_SIGCHLD_FDS];
 static struct sigaction old_sigchld;
 static int sigchld_installed = 0;
 
 static void on_sigchld(int sig, siginfo_t *info, void *ctx)
 {
     int saved = errno;
-    int fd = sigchld_fd;
-    if (fd >= 0) {
-        char c = 0;
-        ssize_t r = write(fd, &c, 1);  /* EAGAIN: a wake-up is already pending */
-        (void)r;
+    int i;
+    for (i = 0; i < EXO_MAX_SIGCHLD_FDS; i++) {
+        int fd = sigchld_fds[i];
+        if (fd > 0) {
+            char c = 0;
+            ssize_t r = write(fd, &c, 1);  /* EAGAIN: a wake-up is already pending */
+            (void)r;
+        }
     }
     if (old_sigchld.sa_flags & SA_SIGINFO) {
         if (old_sigchld.sa_sigaction)
@@ -240,24 +246,41 @@ static void on_sigchld(int sig, siginfo_t *info, void *ctx)
 int exo_sigchld_install(int wake_fd)
 {
     struct sigaction sa;
-    sigchld_fd = wake_fd;
-    if (sigchld_installed)
-        return 0;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigchld;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NOCLDSTOP;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGCHLD, &sa, &old_sigchld) < 0)
+    int i, slot = -1;
+    for (i = 0; i < EXO_MAX_SIGCHLD_FDS; i++) {
+        if (sigchld_fds[i] == wake_fd)
+            return 0;
+        if (slot < 0 && sigchld_fds[i] <= 0)
+            slot = i;
+    }
+    if (slot < 0) {
+        errno = ENOSPC;
         return -1;
-    sigchld_installed = 1;
+    }
+    if (!sigchld_installed) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_sigchld;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NOCLDSTOP;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGCHLD, &sa, &old_sigchld) < 0)
+            return -1;
+        sigchld_installed = 1;
+    }
+    sigchld_fds[slot] = wake_fd;
     return 0;
 }
 
-void exo_sigchld_uninstall(void)
+void exo_sigchld_uninstall(int wake_fd)
 {
-    if (sigchld_installed) {
+    int i, left = 0;
+    for (i = 0; i < EXO_MAX_SIGCHLD_FDS; i++) {
+        if (sigchld_fds[i] == wake_fd)
+            sigchld_fds[i] = 0;
+        else if (sigchld_fds[i] > 0)
+            left = 1;
+    }
+    if (!left && sigchld_installed) {
         sigaction(SIGCHLD, &old_sigchld, NULL);
         sigchld_installed = 0;
     }
-    sigchld_fd = -1;
 }

@@ -38,10 +38,11 @@ int exo_pidfd_open(pid_t pid);
 /* Send sig to the process referred to by pidfd (no pid reuse race). */
 int exo_pidfd_send_signal(int pidfd, int sig);
 
-/* SIGCHLD fallback: install a handler writing one byte to wake_fd
- * (non-blocking) on every SIGCHLD, chaining to a previous handler. */
+/* SIGCHLD fallback: on every SIGCHLD write one byte to each registered
+ * wake fd (non-blocking), chaining to the previous handler.  The handler
+ * is installed with the first fd and removed with the last. */
 int exo_sigchld_install(int wake_fd);
-void exo_sigchld_uninstall(void);
+void exo_sigchld_uninstall(int wake_fd);
 
 /* Make fd >= 3 (so dup2 onto 0/1/2 in the child never aliases it). */
 int exo_fd_above_std(int fd);

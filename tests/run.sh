@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install what the tests need, build execo, run the test suite.
+# Usage: bash tests/run.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+
+# Debian packages: a C compiler and Python headers for the reactor, and the
+# real tools the tests drive (sshd, taktuk, netcat, socat, iproute2, procps).
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    need=""
+    for pkg in gcc libc6-dev procps openssh-server openssh-client taktuk netcat-traditional socat iproute2; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
+    done
+    if [ -n "$need" ]; then
+        echo "installing Debian packages:$need"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends $need >/dev/null
+    fi
+fi
+
+# Python packages, and the compiled reactor built in the source tree so
+# that the tests run against this checkout.
+$PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel pytest pytest-timeout
+$PY setup.py -q build_ext --inplace 2>&1 | grep -v -e "^running" -e "Warning" -e "warnings.warn" || true
+$PY -c "import execo._reactor" 
+
+exec $PY -m pytest -q -p no:cacheprovider "$@"

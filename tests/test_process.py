@@ -1,0 +1,1054 @@
+"""Tests of execo.process.ProcessBase / Process / get_process, written from
+the API spec (docs/execo-api), with real processes (no mocks)."""
+
+import errno
+import hashlib
+import locale
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+
+import pytest
+
+import execo
+from execo.config import configuration
+from execo.process import ProcessBase, Process, get_process, STDOUT, STDERR
+from execo.report import Report
+
+PY = sys.executable
+ENC = locale.getpreferredencoding(False)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+FLAGS = ("ignore_exit_code", "nolog_exit_code", "ignore_timeout", "nolog_timeout",
+         "ignore_error", "nolog_error", "ignore_expect_fail", "nolog_expect_fail",
+         "ignore_write_error", "nolog_write_error")
+
+
+# ------------------------------------------------------------------ helpers
+
+def finish(p, timeout=20):
+    """Wait for p with a bound, failing (and killing it) if it does not end."""
+    p.wait(timeout)
+    if not p.ended:
+        try:
+            p.kill(signal.SIGKILL)
+        finally:
+            pytest.fail("process did not end within %ss: %r" % (timeout, p))
+    return p
+
+
+def pid_state(pid):
+    """'gone', or the one-letter state of pid in /proc."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return "gone"
+    return data[data.rindex(")") + 2]
+
+
+def pid_dead(pid):
+    return pid_state(pid) in ("gone", "Z", "X")
+
+
+def wait_until(pred, timeout=5.0, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def my_children():
+    """(pid, state) of the direct children of this process."""
+    me = os.getpid()
+    res = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rindex(")") + 2:].split()
+        if int(rest[1]) == me:
+            res.append((int(d), rest[0]))
+    return res
+
+
+def zombies():
+    return [pid for pid, st in my_children() if st == "Z"]
+
+
+def nfds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+class LogCapture(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def text(self):
+        return "\n".join(r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "")
+                         for r in self.records)
+
+
+@pytest.fixture
+def execo_log():
+    lg = logging.getLogger("execo")
+    h = LogCapture()
+    lg.addHandler(h)
+    yield h
+    lg.removeHandler(h)
+
+
+@pytest.fixture
+def saved_config():
+    saved = dict(configuration)
+    yield configuration
+    configuration.clear()
+    configuration.update(saved)
+
+
+# ----------------------------------------------------- construction, attributes
+
+def test_processbase_defaults():
+    p = ProcessBase("echo hi")
+    assert p.cmd == "echo hi"
+    assert p.timeout is None
+    for flag in FLAGS:
+        assert getattr(p, flag) is False, flag
+    assert p.default_expect_timeout is None
+    assert p.default_stdout_handler is True
+    assert p.default_stderr_handler is True
+    assert list(p.lifecycle_handlers) == []
+    assert list(p.stdout_handlers) == []
+    assert list(p.stderr_handlers) == []
+    assert isinstance(p.name, str) and p.name
+    assert p.host is None
+    assert p.started is False and p.ended is False
+    assert p.start_date is None and p.end_date is None
+    assert p.error is False and p.error_reason is None
+    assert p.exit_code is None
+    assert p.timeout_date is None
+    assert not p.timeouted
+    assert p.killed is False and p.forced_kill is False
+    assert p.expect_fail is False and p.write_error is False
+    assert not p.stdout and not p.stderr
+    assert p.ok is True
+    assert p.finished_ok is False
+    assert p.running is False
+    assert isinstance(p.started_event, threading.Event) and not p.started_event.is_set()
+    assert isinstance(p.ended_event, threading.Event) and not p.ended_event.is_set()
+    assert hasattr(p.started_condition, "wait") and hasattr(p.started_condition, "notify_all")
+    assert hasattr(p.ended_condition, "wait") and hasattr(p.ended_condition, "notify_all")
+
+
+def test_process_defaults():
+    p = Process("echo hi")
+    assert isinstance(p, ProcessBase)
+    assert p.shell is False
+    assert p.pty is False
+    assert p.kill_subprocesses is None
+    assert p.pid is None
+    assert p.stdin_fd is None and p.stdout_fd is None and p.stderr_fd is None
+    assert p.host is None
+    assert p.timeout is None
+    assert p.started is False and p.ended is False
+    assert p.ok is True and p.finished_ok is False and p.running is False
+
+
+def test_constructor_parameters_stored():
+    lh = execo.ProcessLifecycleHandler()
+    oh = execo.ProcessOutputHandler()
+    eh = execo.ProcessOutputHandler()
+    kw = dict((flag, True) for flag in FLAGS)
+    p = Process(("echo", "x"), shell=True, pty=True, kill_subprocesses=False, timeout=7,
+                default_expect_timeout=3, default_stdout_handler=False,
+                default_stderr_handler=False, lifecycle_handlers=[lh],
+                stdout_handlers=[oh], stderr_handlers=[eh], name="myname", **kw)
+    assert p.cmd == ("echo", "x")
+    assert p.shell is True and p.pty is True and p.kill_subprocesses is False
+    assert p.timeout == 7
+    assert p.default_expect_timeout == 3
+    assert p.default_stdout_handler is False and p.default_stderr_handler is False
+    assert list(p.lifecycle_handlers) == [lh]
+    assert list(p.stdout_handlers) == [oh]
+    assert list(p.stderr_handlers) == [eh]
+    assert p.name == "myname"
+    for flag in FLAGS:
+        assert getattr(p, flag) is True, flag
+
+
+def test_repr():
+    assert repr(Process("iperf -s")) == "Process('iperf -s')"
+    p = Process("iperf -s")
+    assert repr(p.start() if False else p) == "Process('iperf -s')"
+    assert repr(Process("ls", shell=True)).startswith("Process('ls'")
+    assert "shell=True" in repr(Process("ls", shell=True))
+
+
+def test_name_default_and_settable():
+    p = Process("echo hello")
+    assert isinstance(p.name, str) and p.name
+    p.name = "other"
+    assert p.name == "other"
+    q = Process("echo hello", name="given")
+    assert q.name == "given"
+    q.run(5)
+    assert q.name == "given"
+
+
+def test_get_process():
+    p = get_process("echo hi")
+    assert type(p) is Process
+    assert p.cmd == "echo hi"
+    p = get_process("echo hi", shell=True, timeout=5)
+    assert type(p) is Process and p.shell is True and p.timeout == 5
+    finish(p.run())
+    assert p.stdout == "hi\n"
+
+
+def test_example_from_spec():
+    server = Process("sleep 30")
+    server.ignore_exit_code = server.nolog_exit_code = True
+    assert server.start() is server
+    client = Process("sleep 0.3").start()
+    assert client.started is True
+    assert client.ended is False
+    assert client.wait(10) is client
+    assert client.ended is True
+    assert server.ended is False
+    assert server.kill() is server
+    assert server.wait(10) is server
+    assert server.ended is True
+
+
+# ------------------------------------------------------------ lifecycle API
+
+def test_methods_return_self():
+    p = Process("true")
+    assert p.start() is p
+    assert p.wait(10) is p
+    assert p.ended
+    assert p.reset() is p
+    assert p.run(10) is p
+    assert p.ended
+    q = Process("sleep 30").start()
+    assert q.kill() is q
+    finish(q)
+
+
+def test_attributes_lifecycle():
+    p = Process("sleep 0.5")
+    t0 = time.time()
+    p.start()
+    try:
+        assert p.started is True
+        assert p.ended is False
+        assert p.running is True
+        assert p.ok is True
+        assert p.finished_ok is False
+        assert isinstance(p.pid, int) and p.pid > 0
+        assert p.start_date is not None and t0 - 1 <= p.start_date <= time.time() + 1
+        assert p.end_date is None
+        assert p.exit_code is None
+        assert p.timeouted is None  # still running, no timeout reached
+        assert p.started_event.is_set()
+        assert not p.ended_event.is_set()
+        assert p.stdin_fd is not None and p.stdout_fd is not None and p.stderr_fd is not None
+    finally:
+        finish(p)
+    assert p.ended is True
+    assert p.running is False
+    assert p.end_date is not None and p.end_date >= p.start_date
+    assert p.end_date - p.start_date >= 0.4
+    assert p.exit_code == 0
+    assert p.timeouted is False
+    assert p.killed is False and p.forced_kill is False
+    assert p.error is False and p.error_reason is None
+    assert p.ok is True and p.finished_ok is True
+    assert p.ended_event.is_set()
+
+
+def test_start_twice_raises():
+    p = Process("true").start()
+    with pytest.raises(Exception):
+        p.start()
+    finish(p)
+    with pytest.raises(Exception):
+        p.start()
+
+
+def test_wait_before_start_raises():
+    p = Process("true")
+    with pytest.raises(Exception):
+        p.wait()
+
+
+def test_reset_and_restart():
+    p = Process("echo again", ignore_exit_code=False)
+    finish(p.run(10))
+    assert p.stdout == "again\n"
+    first_pid = p.pid
+    p.reset()
+    assert p.started is False and p.ended is False
+    assert p.start_date is None and p.end_date is None
+    assert p.exit_code is None
+    assert p.pid is None
+    assert not p.stdout and not p.stderr
+    assert not p.started_event.is_set() and not p.ended_event.is_set()
+    assert p.ok is True and p.finished_ok is False
+    finish(p.run(10))
+    assert p.finished_ok
+    assert p.stdout == "again\n"
+    assert p.pid != first_pid or p.pid is not None
+
+
+def test_reset_running_kills_first():
+    p = Process("sleep 30").start()
+    pid = p.pid
+    t0 = time.monotonic()
+    p.reset()
+    assert time.monotonic() - t0 < 10
+    assert p.started is False and p.ended is False
+    assert wait_until(lambda: pid_dead(pid))
+    finish(p.start())  # restartable
+    p.kill()
+    finish(p)
+
+
+# ---------------------------------------------------------------- ok semantics
+
+def test_ok_exit_code():
+    p = finish(Process("false").run(10))
+    assert p.exit_code == 1
+    assert p.ok is False and p.finished_ok is False
+    p = finish(Process("sh -c 'exit 3'", ignore_exit_code=True).run(10))
+    assert p.exit_code == 3
+    assert p.ok is True and p.finished_ok is True
+
+
+def test_exit_code_values():
+    for code in (0, 1, 42, 255):
+        p = finish(Process(("sh", "-c", "exit %d" % code), nolog_exit_code=True).run(10))
+        assert p.exit_code == code
+
+
+def test_ok_before_start_and_while_running():
+    p = Process("false")
+    assert p.ok is True and p.finished_ok is False
+    p = Process("sh -c 'sleep 0.3; exit 1'").start()
+    assert p.ok is True and p.finished_ok is False and p.running is True
+    finish(p)
+    assert p.ok is False and p.running is False
+
+
+@pytest.mark.parametrize("cmd", ["/nonexistent/dir/no_such_cmd", "no_such_command_execo_xyz"])
+def test_error_missing_executable(cmd):
+    p = Process(cmd, nolog_error=True)
+    p.start()  # no exception
+    finish(p)
+    assert p.error is True
+    assert p.error_reason == errno.ENOENT
+    assert p.ok is False
+    assert p.finished_ok is False
+    assert p.exit_code is None
+    assert p.ended is True
+    assert p.ended_event.is_set()
+
+
+def test_error_missing_executable_run_and_ignore_error():
+    p = Process("/nonexistent/dir/no_such_cmd", ignore_error=True, nolog_error=True)
+    assert p.run(10) is p
+    assert p.error is True and p.error_reason == errno.ENOENT
+    assert p.ok is True
+    assert p.finished_ok is True
+
+
+def test_error_logged_unless_nolog(execo_log):
+    finish(Process("/nonexistent/dir/no_such_cmd").run(5))
+    n = len(execo_log.records)
+    assert n >= 1 and any(r.levelno >= logging.WARNING for r in execo_log.records)
+    execo_log.records.clear()
+    finish(Process("/nonexistent/dir/no_such_cmd", nolog_error=True).run(5))
+    assert not [r for r in execo_log.records if r.levelno >= logging.WARNING]
+
+
+def test_exit_code_logged_unless_nolog(execo_log):
+    finish(Process("false").run(5))
+    assert any(r.levelno >= logging.WARNING for r in execo_log.records)
+    execo_log.records.clear()
+    finish(Process("false", nolog_exit_code=True).run(5))
+    assert not [r for r in execo_log.records if r.levelno >= logging.WARNING]
+
+
+# ------------------------------------------------------------------- cmd forms
+
+def test_str_cmd_split_like_shlex():
+    p = finish(Process("echo 'a  b'   \"c d\" $HOME").run(10))
+    assert p.stdout == "a  b c d $HOME\n"
+
+
+def test_tuple_cmd():
+    p = finish(Process(("echo", "a  b", "$HOME", "'q'")).run(10))
+    assert p.stdout == "a  b $HOME 'q'\n"
+
+
+def test_shell_true():
+    p = finish(Process("echo $((1+2)) | tr 3 X; echo out2 >&2", shell=True).run(10))
+    assert p.stdout == "X\n"
+    assert p.stderr == "out2\n"
+    assert p.finished_ok
+    q = finish(Process("echo $((1+2))").run(10))
+    assert q.stdout == "$((1+2))\n"
+
+
+def test_shell_true_exit_code():
+    p = finish(Process("exit 7", shell=True, nolog_exit_code=True).run(10))
+    assert p.exit_code == 7 and not p.ok
+
+
+# --------------------------------------------------------------------- timeout
+
+def test_timeout():
+    p = Process("sleep 100", timeout=1, nolog_timeout=True)
+    t0 = time.monotonic()
+    p.start()
+    assert p.timeout_date is not None
+    assert abs(p.timeout_date - (p.start_date + 1)) < 0.01
+    finish(p, 10)
+    elapsed = time.monotonic() - t0
+    assert 0.9 <= elapsed < 2.0
+    assert p.timeouted is True
+    assert p.ok is False and p.finished_ok is False
+    assert p.ended
+
+
+def test_timeout_ignored():
+    p = Process("sleep 100", timeout=1, ignore_timeout=True, nolog_timeout=True)
+    t0 = time.monotonic()
+    finish(p.run(), 10)
+    assert time.monotonic() - t0 < 2.0
+    assert p.timeouted is True
+    assert p.ok is True and p.finished_ok is True
+
+
+def test_timeout_not_reached():
+    p = finish(Process("true", timeout=10).run())
+    assert p.timeouted is False
+    assert p.finished_ok
+
+
+def test_timeout_shell_kills_tree():
+    t0 = time.monotonic()
+    p = finish(Process("sleep 100; echo never", shell=True, timeout=1, nolog_timeout=True).run(), 10)
+    assert time.monotonic() - t0 < 2.0
+    assert p.timeouted is True and "never" not in p.stdout
+
+
+def test_timeout_logged_unless_nolog(execo_log):
+    finish(Process("sleep 100", timeout=0.3).run(), 10)
+    assert any(r.levelno >= logging.WARNING for r in execo_log.records)
+    execo_log.records.clear()
+    finish(Process("sleep 100", timeout=0.3, nolog_timeout=True).run(), 10)
+    assert not [r for r in execo_log.records if r.levelno >= logging.WARNING]
+
+
+def test_run_with_wait_timeout_returns_early():
+    p = Process("sleep 30")
+    t0 = time.monotonic()
+    assert p.run(timeout=0.5) is p
+    assert time.monotonic() - t0 < 3
+    assert p.running and not p.ended
+    p.kill()
+    finish(p)
+
+
+# ------------------------------------------------------------------------ kill
+
+TERM_REPORTER = textwrap.dedent("""
+    import signal, sys, time
+    def h(sig, frame):
+        print("got", sig, flush=True)
+        sys.exit(3)
+    signal.signal(signal.SIGTERM, h)
+    signal.signal(signal.SIGUSR1, h)
+    print("ready", flush=True)
+    time.sleep(30)
+""")
+
+IGNORE_TERM = textwrap.dedent("""
+    import signal, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("ready", flush=True)
+    time.sleep(30)
+""")
+
+
+def test_kill_default_sigterm():
+    p = Process((PY, "-c", TERM_REPORTER)).start()
+    assert p.expect("ready", timeout=10)[0] == 0
+    p.kill()
+    finish(p, 10)
+    assert "got %d" % signal.SIGTERM in p.stdout
+    assert p.exit_code == 3
+    assert p.killed is True
+    assert p.ok is True  # signals sent by kill ignore the exit code
+    assert p.finished_ok is True
+    assert p.forced_kill is False
+
+
+def test_kill_other_signal():
+    p = Process((PY, "-c", TERM_REPORTER)).start()
+    assert p.expect("ready", timeout=10)[0] == 0
+    p.kill(signal.SIGUSR1)
+    finish(p, 10)
+    assert "got %d" % signal.SIGUSR1 in p.stdout
+    assert p.killed is True and p.ok is True
+
+
+def test_kill_sleep_exit_code():
+    p = Process("sleep 30").start()
+    p.kill()
+    finish(p, 10)
+    assert p.killed is True
+    assert p.exit_code == -signal.SIGTERM
+    assert p.ok is True and p.timeouted is False
+
+
+def test_kill_no_log_of_exit_code(execo_log):
+    p = Process("sleep 30").start()
+    p.kill()
+    finish(p, 10)
+    assert not [r for r in execo_log.records if r.levelno >= logging.WARNING]
+
+
+def test_forced_kill_after_auto_force_kill_timeout():
+    p = Process((PY, "-c", IGNORE_TERM)).start()
+    assert p.expect("ready", timeout=10)[0] == 0
+    t0 = time.monotonic()
+    p.kill(auto_force_kill_timeout=1)
+    p.wait(10)
+    elapsed = time.monotonic() - t0
+    assert p.ended
+    assert 0.9 <= elapsed < 2.5
+    assert p.killed is True
+    assert p.forced_kill is True
+    assert p.exit_code == -signal.SIGKILL
+    assert p.ok is True
+
+
+def test_no_forced_kill_when_disabled():
+    p = Process((PY, "-c", IGNORE_TERM)).start()
+    try:
+        assert p.expect("ready", timeout=10)[0] == 0
+        p.kill(auto_force_kill_timeout=False)
+        p.wait(1.5)
+        assert not p.ended
+        assert p.forced_kill is False
+    finally:
+        p.kill(signal.SIGKILL)
+        finish(p)
+    assert p.exit_code == -signal.SIGKILL
+
+
+def test_forced_kill_config_kill_timeout(saved_config):
+    configuration["kill_timeout"] = 1
+    p = Process((PY, "-c", IGNORE_TERM)).start()
+    assert p.expect("ready", timeout=10)[0] == 0
+    t0 = time.monotonic()
+    p.kill()
+    p.wait(10)
+    assert p.ended and time.monotonic() - t0 < 2.5
+    assert p.forced_kill is True
+
+
+def test_timeout_then_forced_kill(saved_config):
+    configuration["kill_timeout"] = 1
+    p = Process((PY, "-c", IGNORE_TERM), timeout=1, nolog_timeout=True).start()
+    t0 = time.monotonic()
+    p.wait(10)
+    assert p.ended and time.monotonic() - t0 < 3.5
+    assert p.timeouted is True and p.forced_kill is True
+    assert p.ok is False
+
+
+def _pidfile_process(tmp_path, **kw):
+    pidfile = tmp_path / "gc.pid"
+    p = Process("sleep 60 & echo $! > %s; wait" % pidfile, shell=True, **kw).start()
+    assert wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 10)
+    return p, int(pidfile.read_text().strip())
+
+
+def test_kill_shell_kills_grandchildren(tmp_path):
+    p, gc = _pidfile_process(tmp_path)
+    assert not pid_dead(gc)
+    p.kill()
+    finish(p, 10)
+    assert wait_until(lambda: pid_dead(gc), 5), "grandchild %d still alive" % gc
+
+
+def test_kill_subprocesses_true_without_shell(tmp_path):
+    pidfile = tmp_path / "gc.pid"
+    p = Process(("sh", "-c", "sleep 60 & echo $! > %s; wait" % pidfile),
+                kill_subprocesses=True).start()
+    assert wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 10)
+    gc = int(pidfile.read_text().strip())
+    p.kill()
+    finish(p, 10)
+    assert wait_until(lambda: pid_dead(gc), 5)
+
+
+def test_kill_subprocesses_false_with_shell(tmp_path):
+    p, gc = _pidfile_process(tmp_path, kill_subprocesses=False)
+    try:
+        p.kill()
+        finish(p, 10)
+        # only the shell got the signal: its child survives
+        assert not pid_dead(gc)
+    finally:
+        try:
+            os.kill(gc, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_context_manager_kills():
+    with Process("sleep 30").start() as p:
+        assert p.running
+        pid = p.pid
+    p.wait(10)
+    assert p.ended and p.killed
+    assert wait_until(lambda: pid_dead(pid))
+
+
+def test_context_manager_kills_on_exception():
+    with pytest.raises(RuntimeError):
+        with Process("sleep 30").start() as p:
+            raise RuntimeError("boom")
+    finish(p, 10)
+    assert p.killed
+
+
+def test_kill_ended_process_is_harmless():
+    p = finish(Process("true").run(10))
+    assert p.kill() is p
+    assert p.ok and p.exit_code == 0
+
+
+# --------------------------------------------------------------------- pty
+
+def test_pty_child_sees_tty():
+    p = finish(Process(("sh", "-c", "test -t 0 && test -t 1 && ! test -t 2 && tty"), pty=True).run(10))
+    assert p.exit_code == 0, (p.stdout, p.stderr)
+    assert "/dev/" in p.stdout
+
+
+def test_no_pty_child_sees_pipes():
+    p = finish(Process(("sh", "-c", "test -t 0 || test -t 1 || test -t 2 || echo notty"),
+                       nolog_exit_code=True).run(10))
+    assert p.stdout == "notty\n"
+
+
+def test_pty_stderr_is_separate_pipe():
+    p = finish(Process(("sh", "-c", "echo out; echo err >&2"), pty=True).run(10))
+    assert "err" not in p.stdout
+    assert p.stderr == "err\n"
+    assert "out" in p.stdout
+
+
+def test_pty_session_leader():
+    p = finish(Process((PY, "-c", "import os; print(os.getsid(0) == os.getpid())"), pty=True).run(10))
+    assert p.stdout.strip() == "True"
+
+
+def test_pty_kill():
+    p = Process("sleep 30", pty=True).start()
+    p.kill()
+    finish(p, 10)
+    assert p.killed and p.ok
+
+
+# --------------------------------------------------------------------- stdin
+
+def test_write_to_cat_echoes():
+    p = Process("cat").start()
+    try:
+        p.write("hello world\n")
+        idx, mo = p.expect("hello (w\\w+)", timeout=10)
+        assert idx == 0 and mo.group(1) == "world"
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_print_to_process():
+    p = Process("cat").start()
+    try:
+        print("printed line", file=p)
+        if hasattr(p, "flush"):
+            p.flush()
+        assert p.expect("printed line\n", timeout=10)[0] == 0
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_close_stdin():
+    if not hasattr(Process, "close_stdin"):
+        pytest.skip("Process has no close_stdin")
+    p = Process("cat").start()
+    p.write("abc\n")
+    p.write("def")
+    p.close_stdin()
+    finish(p, 10)
+    assert p.stdout == "abc\ndef"
+    assert p.finished_ok
+
+
+def test_write_large_input():
+    data = "".join("line %06d\n" % i for i in range(100000))  # ~1.2 MB, > pipe buffer
+    p = Process("cat").start()
+    p.write(data)
+    p.close_stdin() if hasattr(p, "close_stdin") else None
+    if not hasattr(p, "close_stdin"):
+        p.expect("line 099999\n", timeout=20)
+        p.kill()
+    finish(p, 20)
+    assert p.stdout == data
+
+
+def test_write_to_ended_process_sets_write_error():
+    p = finish(Process("true", nolog_write_error=True).run(10))
+    assert p.ok
+    p.write("data\n")
+    assert wait_until(lambda: p.write_error, 5)
+    assert p.write_error is True
+    assert p.ok is False
+    assert p.finished_ok is False
+
+
+def test_write_error_ignored():
+    p = finish(Process("true", ignore_write_error=True, nolog_write_error=True).run(10))
+    p.write("data\n")
+    assert wait_until(lambda: p.write_error, 5)
+    assert p.ok is True and p.finished_ok is True
+
+
+def test_write_to_process_not_reading_stdin_that_exits():
+    # process closes its stdin then exits: the write fails with EPIPE
+    p = Process(("sh", "-c", "exec 0<&-; sleep 0.3"), nolog_write_error=True).start()
+    time.sleep(0.1)
+    p.write("x" * 200000)
+    finish(p, 10)
+    assert wait_until(lambda: p.write_error, 5)
+    assert p.ok is False
+
+
+# -------------------------------------------------------------------- output
+
+def test_stdout_stderr_separate():
+    p = finish(Process(("sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2")).run(10))
+    assert p.stdout == "out1\nout2\n"
+    assert p.stderr == "err1\nerr2\n"
+
+
+def test_default_stdout_handler_false():
+    p = finish(Process(("sh", "-c", "echo out; echo err >&2"), default_stdout_handler=False).run(10))
+    assert not p.stdout
+    assert p.stderr == "err\n"
+    q = finish(Process(("sh", "-c", "echo out; echo err >&2"), default_stderr_handler=False).run(10))
+    assert q.stdout == "out\n"
+    assert not q.stderr
+
+
+def test_output_100mb_byte_exact():
+    n = 100_000_000
+    script = textwrap.dedent("""
+        import hashlib, sys
+        n = %d
+        h = hashlib.sha256()
+        block = bytes(range(256)) * 4096
+        out = sys.stdout.buffer
+        i = 0
+        sent = 0
+        while sent < n:
+            b = (b"%%d:" %% i) + block
+            b = b[:n - sent]
+            h.update(b)
+            out.write(b)
+            sent += len(b)
+            i += 1
+        out.flush()
+        sys.stderr.write(h.hexdigest())
+    """ % n)
+    p = Process((PY, "-c", script)).start()
+    finish(p, 60)
+    assert p.finished_ok, p.stderr[:500]
+    raw = p.stdout.encode(ENC, "surrogateescape")
+    assert len(raw) == n
+    assert hashlib.sha256(raw).hexdigest() == p.stderr
+
+
+def test_non_utf8_bytes_round_trip():
+    data = bytes(range(256)) + b"\xff\xfe\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x90\x28\xbc" + "é€😀".encode()
+    p = finish(Process((PY, "-c", "import sys; sys.stdout.buffer.write(%r); sys.stderr.buffer.write(%r)"
+                        % (data, data[::-1]))).run(10))
+    assert p.stdout.encode(ENC, "surrogateescape") == data
+    assert p.stderr.encode(ENC, "surrogateescape") == data[::-1]
+
+
+def test_multibyte_char_split_across_reads():
+    # a utf-8 char cut between two writes separated by a sleep
+    script = ("import sys, time; o = sys.stdout.buffer; e = 'é€'.encode();"
+              "o.write(e[:1]); o.flush(); time.sleep(0.3); o.write(e[1:3]); o.flush();"
+              "time.sleep(0.3); o.write(e[3:]); o.flush()")
+    p = finish(Process((PY, "-c", script)).run(10))
+    assert p.stdout == "é€"
+
+
+def test_stdout_readable_while_running():
+    p = Process(("sh", "-c", "echo first; sleep 30")).start()
+    try:
+        assert wait_until(lambda: p.stdout == "first\n", 10)
+    finally:
+        p.kill()
+        finish(p)
+
+
+# --------------------------------------------------------------- stats, events
+
+def test_stats_keys_and_counts():
+    keys = set(Report.empty_stats())
+    okp = finish(Process("true").run(10))
+    s = okp.stats()
+    assert set(s) == keys
+    assert s["num_processes"] == 1 and s["num_started"] == 1 and s["num_ended"] == 1
+    assert s["num_ok"] == 1 and s["num_finished_ok"] == 1
+    assert s["num_errors"] == 0 and s["num_timeouts"] == 0 and s["num_forced_kills"] == 0
+    assert s["num_non_zero_exit_codes"] == 0
+    assert s["num_expect_fail"] == 0 and s["num_write_error"] == 0
+    assert s["start_date"] == okp.start_date and s["end_date"] == okp.end_date
+
+    errp = finish(Process("/nonexistent/no_such_cmd", nolog_error=True).run(10))
+    s = errp.stats()
+    assert set(s) == keys
+    assert s["num_errors"] == 1 and s["num_ok"] == 0 and s["num_finished_ok"] == 0
+    assert s["num_timeouts"] == 0
+    assert s["num_non_zero_exit_codes"] == 0
+
+    top = finish(Process("sleep 100", timeout=0.3, nolog_timeout=True).run(), 10)
+    s = top.stats()
+    assert set(s) == keys
+    assert s["num_timeouts"] == 1 and s["num_ok"] == 0 and s["num_finished_ok"] == 0
+    assert s["num_errors"] == 0 and s["num_ended"] == 1
+
+    nz = finish(Process("false", nolog_exit_code=True).run(10))
+    s = nz.stats()
+    assert s["num_non_zero_exit_codes"] == 1 and s["num_ok"] == 0 and s["num_finished_ok"] == 0
+
+    fresh = Process("true").stats()
+    assert set(fresh) == keys
+    assert fresh["num_processes"] == 1 and fresh["num_started"] == 0 and fresh["num_ended"] == 0
+    assert fresh["num_ok"] == 1 and fresh["num_finished_ok"] == 0
+    assert fresh["start_date"] is None and fresh["end_date"] is None
+
+
+def test_stats_in_report():
+    ps = [finish(Process("true").run(10)), finish(Process("false", nolog_exit_code=True).run(10))]
+    r = Report(ps)
+    s = r.stats()
+    assert s["num_processes"] == 2 and s["num_ok"] == 1 and s["num_non_zero_exit_codes"] == 1
+
+
+def test_events_and_conditions():
+    p = Process("sleep 0.5")
+    seen = []
+
+    def waiter():
+        with p.ended_condition:
+            seen.append(p.ended_condition.wait_for(lambda: p.ended, timeout=10))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    p.start()
+    assert p.started_event.wait(5)
+    assert p.ended_event.wait(10)
+    t.join(10)
+    assert seen == [True]
+    assert p.ended
+
+
+def test_started_condition_notified():
+    p = Process("true")
+    seen = []
+
+    def waiter():
+        with p.started_condition:
+            seen.append(p.started_condition.wait_for(lambda: p.started, timeout=10))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.1)
+    p.start()
+    t.join(10)
+    finish(p)
+    assert seen == [True]
+
+
+# --------------------------------------------------------- scale, fds, zombies
+
+def test_2000_true_at_once():
+    ps = [Process("true") for _ in range(2000)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.wait(60)
+    assert all(p.ended for p in ps)
+    bad = [p for p in ps if not p.finished_ok]
+    assert not bad, str(bad[0]) if bad else ""
+
+
+def test_no_fd_leak_no_zombie():
+    # warm up (lazy init of anything)
+    finish(Process("true").run(10))
+    before = nfds()
+    ps = [Process(("sh", "-c", "echo o; echo e >&2")) for _ in range(1000)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.wait(60)
+    assert all(p.finished_ok for p in ps)
+    assert all(p.stdout == "o\n" and p.stderr == "e\n" for p in ps)
+    assert wait_until(lambda: nfds() <= before + 3, 5), (before, nfds())
+    assert wait_until(lambda: not zombies(), 5), zombies()
+
+
+def test_no_fd_leak_with_errors_kills_timeouts_pty():
+    finish(Process("true", pty=True).run(10))
+    before = nfds()
+    ps = []
+    for i in range(20):
+        ps.append(Process("/nonexistent/x", nolog_error=True))
+        ps.append(Process("sleep 30"))
+        ps.append(Process("sleep 30", timeout=0.2, nolog_timeout=True))
+        ps.append(Process("echo pty", pty=True))
+        ps.append(Process("sleep 30 & echo x", shell=True))
+    for p in ps:
+        p.start()
+    for p in ps:
+        if p.cmd == "sleep 30" and not p.timeout:
+            p.kill()
+    for p in ps:
+        finish(p, 20)
+    assert wait_until(lambda: nfds() <= before + 3, 5), (before, nfds())
+    assert wait_until(lambda: not zombies(), 5), zombies()
+    # clean the background sleeps of the shell ones
+    subprocess.run(["pkill", "-P", "1", "-x", "sleep"], stderr=subprocess.DEVNULL) if False else None
+
+
+def test_end_with_background_grandchild_holding_pipes():
+    # the shell exits while its background child keeps stdout open: the
+    # process must still end (bounded), with what was output
+    t0 = time.monotonic()
+    p = finish(Process("sleep 20 & echo done", shell=True).run(), 15)
+    assert p.stdout.startswith("done")
+    assert p.exit_code == 0
+    assert time.monotonic() - t0 < 10
+
+
+# ------------------------------------------------------------ SIGINT and fork
+
+SIGINT_SCRIPT = textwrap.dedent("""
+    import sys
+    import execo
+    p = execo.Process("sleep 30").start()
+    print(p.pid, flush=True)
+    p.wait()
+    print("wait returned", flush=True)
+""")
+
+
+def test_sigint_interrupts_wait_in_main_thread():
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    child = subprocess.Popen([PY, "-c", SIGINT_SCRIPT], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        line = child.stdout.readline()
+        sleep_pid = int(line.strip())
+        time.sleep(1)
+        t0 = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=10)
+        elapsed = time.monotonic() - t0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert elapsed < 4
+    assert "KeyboardInterrupt" in err
+    assert "wait returned" not in out
+    assert child.returncode != 0
+    assert wait_until(lambda: pid_dead(sleep_pid), 5), "sleep %d left behind" % sleep_pid
+
+
+def test_kill_childs_at_end_on_normal_exit():
+    env = dict(os.environ, PYTHONPATH=REPO)
+    script = "import execo; p = execo.Process('sleep 30').start(); print(p.pid, flush=True)"
+    r = subprocess.run([PY, "-c", script], capture_output=True, text=True, env=env, timeout=20)
+    pid = int(r.stdout.strip())
+    assert wait_until(lambda: pid_dead(pid), 5)
+
+
+def test_forked_child_can_run_processes():
+    rfd, wfd = os.pipe()
+    parent_p = Process("sh -c 'sleep 0.5; echo parent'").start()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            os.close(rfd)
+            p = Process("echo hi").run(10)
+            q = Process(("sh", "-c", "echo two; exit 2"), nolog_exit_code=True).run(10)
+            msg = "%r|%r|%r|%r" % (p.stdout, p.exit_code, q.stdout, q.exit_code)
+            os.write(wfd, msg.encode())
+            code = 0
+        except BaseException as e:
+            try:
+                os.write(wfd, ("EXC %r" % (e,)).encode())
+            except BaseException:
+                pass
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    try:
+        chunks = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            b = os.read(rfd, 4096)
+            if not b:
+                break
+            chunks.append(b)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(rfd)
+    msg = b"".join(chunks).decode()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, msg
+    assert msg == "%r|%r|%r|%r" % ("hi\n", 0, "two\n", 2)
+    # the parent still works
+    finish(parent_p, 10)
+    assert parent_p.stdout == "parent\n" and parent_p.finished_ok
+    assert finish(Process("echo after").run(10)).stdout == "after\n"

@@ -1,0 +1,262 @@
+"""The compiled reactor on its own, with every poller x child watcher.
+
+Each test runs a private Reactor in its own thread (the process-wide one
+is left alone), so both backends and both ways of reaping children are
+exercised in one pytest run."""
+
+import errno
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from execo import _reactor
+
+BACKENDS = [("epoll", "pidfd"), ("epoll", "sigchld"), ("poll", "pidfd"), ("poll", "sigchld")]
+
+
+@pytest.fixture(params=BACKENDS, ids=["-".join(b) for b in BACKENDS])
+def reactor(request):
+    poller, watcher = request.param
+    r = _reactor.Reactor(poller=poller, child_watcher=watcher)
+    assert r.poller == poller and r.child_watcher == watcher
+    errors = []
+    r.error_handler = errors.append
+    t = threading.Thread(target=r.run, daemon=True)
+    t.start()
+    yield r
+    r.stop()
+    t.join(5)
+    assert not t.is_alive()
+    r.close()
+    assert errors == []
+
+
+class Sink(object):
+    """Records what the reactor reports; `done` when exit + both eofs."""
+
+    def __init__(self, expected_eofs=2):
+        self.data = {1: [], 2: []}
+        self.eofs = {}
+        self.exit = None
+        self.write_errors = []
+        self.expected = expected_eofs + 1
+        self.events = 0
+        self.done = threading.Event()
+        self.threads = set()
+
+    def _tick(self):
+        self.threads.add(threading.get_ident())
+        self.events += 1
+        if self.events == self.expected:
+            self.done.set()
+
+    def _on_data(self, stream, data):
+        self.threads.add(threading.get_ident())
+        self.data[stream].append(data)
+
+    def _on_eof(self, stream, err):
+        self.eofs[stream] = err
+        self._tick()
+
+    def _on_exit(self, code):
+        self.exit = code
+        self._tick()
+
+    def _on_write_error(self, stream, err):
+        self.write_errors.append((stream, err))
+
+    def out(self, stream=1):
+        return b"".join(self.data[stream])
+
+
+def sh(cmd):
+    return [b"/bin/sh", b"-c", cmd.encode()]
+
+
+def test_exit_code_output_and_stderr(reactor):
+    s = Sink()
+    reactor.spawn(sh("echo out; echo err >&2; exit 7"), _reactor.SPAWN_NEW_PGROUP, s)
+    assert s.done.wait(10)
+    assert s.exit == 7
+    assert s.out(1) == b"out\n" and s.out(2) == b"err\n"
+    assert s.eofs == {1: 0, 2: 0}
+    assert threading.get_ident() not in s.threads
+
+
+def test_killed_by_signal_is_negative(reactor):
+    s = Sink()
+    child = reactor.spawn([b"sleep", b"30"], _reactor.SPAWN_PATH | _reactor.SPAWN_NEW_PGROUP, s)
+    assert child.signal(signal.SIGKILL, False) == 0
+    assert s.done.wait(10)
+    assert s.exit == -signal.SIGKILL
+    assert child.reaped
+    assert child.signal(signal.SIGTERM, False) == 0  # no-op once reaped
+
+
+def test_exec_error_is_oserror_not_child(reactor):
+    with pytest.raises(OSError) as e:
+        reactor.spawn([b"/nonexistent/program"], 0, Sink())
+    assert e.value.errno == errno.ENOENT
+    with pytest.raises(OSError) as e:
+        reactor.spawn([b"/etc/passwd"], 0, Sink())
+    assert e.value.errno == errno.EACCES
+    assert reactor.live_children() == []
+
+
+def test_stdin_write_and_close(reactor):
+    s = Sink()
+    child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH, s)
+    payload = os.urandom(3 * 1024 * 1024)   # larger than a pipe: queued
+    assert child.write(payload) == 0
+    child.close_stdin()
+    assert s.done.wait(20)
+    assert s.out() == payload
+    assert s.exit == 0
+
+
+def test_write_after_reader_gone_reports_epipe(reactor):
+    s = Sink()
+    child = reactor.spawn(sh("exec 0<&-; sleep 0.2"), 0, s)
+    assert s.done.wait(10)
+    err = child.write(b"x" * 100000)
+    deadline = time.time() + 5
+    while err == 0 and not s.write_errors and time.time() < deadline:
+        time.sleep(0.01)
+    assert err == errno.EPIPE or s.write_errors == [(0, errno.EPIPE)]
+
+
+def test_group_signal_reaches_grandchildren(reactor, tmp_path):
+    pidfile = tmp_path / "pid"
+    s = Sink()
+    child = reactor.spawn(sh("sleep 30 & echo $! > %s; wait" % pidfile), _reactor.SPAWN_NEW_PGROUP, s)
+    deadline = time.time() + 5
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.01)
+    grandchild = int(pidfile.read_text())
+    assert child.signal(signal.SIGTERM, True) == 0
+    assert s.done.wait(10)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % grandchild) as f:
+                if f.read().split(") ")[1][0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("grandchild survived a group SIGTERM")
+
+
+def test_pty_child_has_controlling_tty(reactor):
+    s = Sink()
+    reactor.spawn(sh("test -t 0 && test -t 1 && ! test -t 2 && tty"), _reactor.SPAWN_PTY, s)
+    assert s.done.wait(10)
+    assert s.exit == 0
+    assert s.out().strip().startswith(b"/dev/pts/")
+
+
+def test_close_streams_when_grandchild_keeps_pipe(reactor):
+    s = Sink()
+    child = reactor.spawn(sh("echo before; sleep 30 & exit 0"), _reactor.SPAWN_NEW_PGROUP, s)
+    deadline = time.time() + 5
+    while s.exit is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert s.exit == 0 and not s.done.is_set()
+    child.close_streams()
+    assert s.done.wait(5)
+    assert s.out() == b"before\n"
+    os.killpg(child.pid, signal.SIGKILL)
+
+
+def test_many_children_all_reaped(reactor):
+    sinks = [Sink() for _ in range(300)]
+    for i, s in enumerate(sinks):
+        reactor.spawn([b"sh", b"-c", b"exit %d" % (i % 5)], _reactor.SPAWN_PATH, s)
+    for i, s in enumerate(sinks):
+        assert s.done.wait(30)
+        assert s.exit == i % 5
+    assert reactor.live_children() == []
+
+
+def test_timers_order_and_cancel(reactor):
+    fired = []
+    done = threading.Event()
+    reactor.call_later(0.2, fired.append, "b")
+    reactor.call_later(0.05, fired.append, "a")
+    cancelled = reactor.call_later(0.1, fired.append, "never")
+    cancelled.cancel()
+    reactor.call_later(0.3, done.set)
+    assert done.wait(5)
+    assert fired == ["a", "b"]
+
+
+def test_call_soon_runs_in_loop_thread(reactor):
+    got = []
+    done = threading.Event()
+    reactor.call_soon(lambda: (got.append(reactor.in_loop_thread()), done.set()))
+    assert done.wait(5)
+    assert got == [True]
+    assert not reactor.in_loop_thread()
+
+
+def test_error_in_sink_is_reported_and_loop_survives(reactor):
+    caught = []
+    reactor.error_handler = caught.append
+
+    class Bad(Sink):
+        def _on_data(self, stream, data):
+            raise RuntimeError("boom")
+
+    s = Bad()
+    reactor.spawn(sh("echo hi"), 0, s)
+    assert s.done.wait(10)
+    assert [type(e) for e in caught] == [RuntimeError]
+    reactor.error_handler = None
+    s2 = Sink()
+    reactor.spawn(sh("echo again"), 0, s2)
+    assert s2.done.wait(10) and s2.out() == b"again\n"
+    del caught[:]
+
+
+def test_add_reader_and_writer(reactor):
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    s = Sink(expected_eofs=1)
+    s.expected = 1
+    reactor.add_reader(r, s, 1)
+    writer = reactor.writer(w, s, 0)
+    assert writer.write(b"hello ") == 0
+    assert writer.write(b"world") == 0
+    writer.close()
+    assert s.done.wait(5)
+    assert s.out() == b"hello world"
+    assert writer.write(b"late") == errno.EPIPE
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_line_splitter(encoding):
+    ls = _reactor.LineSplitter(encoding)
+    text = "a\u00e9b\nsecond line\n\nno newline"
+    data = text.encode(encoding)
+    lines = []
+    for i in range(len(data)):            # worst case: one byte at a time
+        lines += ls.feed(data[i:i + 1])
+    assert lines == ["a\u00e9b\n", "second line\n", "\n"]
+    assert ls.flush() == "no newline"
+    assert ls.flush() == ""
+
+
+def test_line_splitter_surrogateescape():
+    ls = _reactor.LineSplitter("utf-8")
+    assert ls.feed(b"\xff\xfe ok\nrest") == ["\udcff\udcfe ok\n"]
+    assert ls.flush().encode("utf-8", "surrogateescape") == b"rest"
+
+
+def test_bad_configuration_values():
+    with pytest.raises(ValueError):
+        _reactor.Reactor(poller="kqueue-on-linux")
+    with pytest.raises(ValueError):
+        _reactor.Reactor(child_watcher="waitpid-1")
