@@ -131,13 +131,25 @@ def _compile_regexes(regexes):
 
 
 class _StreamState(object):
-    """Search state of one (process, stream) in an ExpectOutputHandler."""
-    __slots__ = ("buf", "pending", "eof")
+    """Search state of one (process, stream) in an ExpectOutputHandler.
+
+    Text received while no expect() is pending is kept as a list of parts
+    and joined once, at the next search (no quadratic concatenation)."""
+    __slots__ = ("buf", "parts", "pending", "eof")
 
     def __init__(self, buf):
         self.buf = buf          # received text from the search position on
+        self.parts = []         # received, not yet searched
         self.pending = False    # a match is awaited by the current expect()
         self.eof = False
+
+    def text(self):
+        """buf with the unsearched parts joined in."""
+        if self.parts:
+            self.parts.insert(0, self.buf)
+            self.buf = "".join(self.parts)
+            self.parts = []
+        return self.buf
 
 
 class ExpectOutputHandler(ProcessOutputHandler):
@@ -268,8 +280,8 @@ class ExpectOutputHandler(ProcessOutputHandler):
                         text = string
                 st = self._states[k] = _StreamState(text)
                 st.pending = self._regexes is not None
-            else:
-                st.buf += string
+            elif string:
+                st.parts.append(string)
             if eof or error:
                 st.eof = True
             self._scan(process, stream, st, notifications)
@@ -278,10 +290,11 @@ class ExpectOutputHandler(ProcessOutputHandler):
     def _scan(self, process, stream, st, notifications):
         # lock held
         if st.pending and self._regexes is not None:
+            buf = st.text()
             for re_index, r in enumerate(self._regexes):
-                mo = r.search(st.buf)
+                mo = r.search(buf)
                 if mo is not None:
-                    st.buf = st.buf[mo.end():]
+                    st.buf = buf[mo.end():]
                     st.pending = False
                     notifications.append((self._callback, self._condition, process, stream, re_index, mo))
                     return
@@ -289,8 +302,8 @@ class ExpectOutputHandler(ProcessOutputHandler):
                 st.pending = False
                 notifications.append((self._callback, self._condition, process, stream, None, None))
                 return
-            if self.backtrack_size is not None and len(st.buf) > self.backtrack_size:
-                st.buf = st.buf[len(st.buf) - self.backtrack_size:] if self.backtrack_size else ""
+            if self.backtrack_size is not None and len(buf) > self.backtrack_size:
+                st.buf = buf[len(buf) - self.backtrack_size:] if self.backtrack_size else ""
 
     def _notify(self, notifications):
         for callback, condition, process, stream, re_index, mo in notifications:

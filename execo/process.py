@@ -200,9 +200,11 @@ class ProcessBase(object):
         self._tls = threading.local()
         self.started_event = threading.Event()
         self.ended_event = threading.Event()
-        # each Event notifies its own Condition when set: expose them
-        self.started_condition = self.started_event._cond
-        self.ended_condition = self.ended_event._cond
+        # reentrant, so that a thread holding a condition may start() or
+        # kill() the process, then wait on it
+        self._cond_lock = threading.RLock()
+        self.started_condition = threading.Condition(self._cond_lock)
+        self.ended_condition = threading.Condition(self._cond_lock)
         self._common_reset()
 
     @staticmethod
@@ -444,6 +446,16 @@ class ProcessBase(object):
             self._common_reset()
         return self
 
+    def _set_started(self):
+        self.started_event.set()
+        with self.started_condition:
+            self.started_condition.notify_all()
+
+    def _set_ended_event(self):
+        self.ended_event.set()
+        with self.ended_condition:
+            self.ended_condition.notify_all()
+
     def _call_lifecycle(self, what):
         for handler in list(self.lifecycle_handlers):
             try:
@@ -625,6 +637,8 @@ class Process(ProcessBase):
         self.stdout_fd = None
         self.stderr_fd = None
         self._child = None
+        self._start_notified = False
+        self._end_deferred = False
         self._exit_status = None
         self._timers = []
         self._line_splitters = {}
@@ -685,17 +699,28 @@ class Process(ProcessBase):
                 child = reactor.spawn(argv, flags, self)
             except OSError as e:
                 self._start_failed(e)
-                return self
-            self._child = child
-            self.pid = child.pid
-            self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
-            self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
-            self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
-            if self.timeout is not None:
-                self._timers.append(reactor.call_later(self.timeout, self._on_timeout))
-        logger.debug("%s %s", style.emph("start:"), self)
-        self.started_event.set()
+                failed = True
+            else:
+                failed = False
+                self._child = child
+                self.pid = child.pid
+                self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
+                self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
+                self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
+                if self.timeout is not None:
+                    self._timers.append(reactor.call_later(self.timeout, self._on_timeout))
+        # notifications and handlers run without the process lock held
+        if not failed and logger.isEnabledFor(10):
+            logger.debug("%s %s", style.emph("start:"), self)
+        self._set_started()
         self._call_lifecycle("start")
+        with self._lock:
+            # the process may have ended meanwhile: its end notifications
+            # were deferred so that handlers always see start before end
+            self._start_notified = True
+            end_now = failed or self._end_deferred
+        if end_now:
+            self._notify_end()
         return self
 
     def _start_failed(self, e):
@@ -707,11 +732,6 @@ class Process(ProcessBase):
         self.timeouted = False
         self._eof[STDOUT] = self._eof[STDERR] = True
         self._close_targets()
-        self.started_event.set()
-        self._call_lifecycle("start")
-        self._log_terminated()
-        self._call_lifecycle("end")
-        self.ended_event.set()
 
     def _open_targets(self):
         """Filenames among the output handlers are opened at start."""
@@ -758,22 +778,14 @@ class Process(ProcessBase):
                     if type(h).read is ProcessOutputHandler.read:
                         # line handler: lines split in C, no decoding of the chunk
                         if lines is None:
-                            splitter = self._line_splitters.get(stream)
-                            if splitter is None:
-                                splitter = self._line_splitters[stream] = _reactor.LineSplitter(ENCODING)
-                            lines = splitter.feed(data) if data else []
-                            last = splitter.flush() if (eof or error) else ""
+                            lines, last = self._split_lines(stream, data, eof or error)
                         for line in lines:
                             h.read_line(self, stream, line, False, False)
                         if last:
                             h.read_line(self, stream, last, eof, error)
                     else:
                         if text is None:
-                            decoder = self._decoders.get(stream)
-                            if decoder is None:
-                                decoder = self._decoders[stream] = \
-                                    codecs.getincrementaldecoder(ENCODING)("surrogateescape")
-                            text = decoder.decode(data, eof or error)
+                            text = self._decode(stream, data, eof or error)
                         h.read(self, stream, text, eof, error)
                 elif isinstance(h, int):
                     if data:
@@ -787,17 +799,13 @@ class Process(ProcessBase):
                             f.close()
                             del self._targets[(stream, h)]
                 elif hasattr(h, "write"):
-                    if data:
-                        if isinstance(h, io.TextIOBase):
-                            if text is None:
-                                decoder = self._decoders.get(stream)
-                                if decoder is None:
-                                    decoder = self._decoders[stream] = \
-                                        codecs.getincrementaldecoder(ENCODING)("surrogateescape")
-                                text = decoder.decode(data, False)
+                    if _wants_text(h):
+                        if text is None:
+                            text = self._decode(stream, data, eof or error)
+                        if text:
                             h.write(text)
-                        else:
-                            h.write(data)
+                    elif data:
+                        h.write(data)
                     if eof or error:
                         flush = getattr(h, "flush", None)
                         if flush is not None:
@@ -807,6 +815,23 @@ class Process(ProcessBase):
             except Exception:
                 logger.exception("%s handler %r of %s raised an exception",
                                  stream_name(stream), h, self)
+
+    def _split_lines(self, stream, data, final):
+        """Complete lines of data (split in C) and, when final, the last
+        line without newline."""
+        splitter = self._line_splitters.get(stream)
+        if splitter is None:
+            splitter = self._line_splitters[stream] = _reactor.LineSplitter(ENCODING)
+        lines = splitter.feed(data) if data else []
+        return lines, (splitter.flush() if final else "")
+
+    def _decode(self, stream, data, final):
+        """data decoded incrementally (a character cut between two reads
+        is decoded whole)."""
+        decoder = self._decoders.get(stream)
+        if decoder is None:
+            decoder = self._decoders[stream] = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
+        return decoder.decode(data, final)
 
     def _on_exit(self, code):
         with self._lock:
@@ -854,13 +879,19 @@ class Process(ProcessBase):
                 self.timeouted = False
             self.ended = True
             child = self._child
+            self._end_deferred = not self._start_notified
+            end_now = not self._end_deferred
         if child is not None:
             child.close_stdin()
         self._close_targets()
+        if end_now:
+            self._notify_end()
+        return True
+
+    def _notify_end(self):
         self._log_terminated()
         self._call_lifecycle("end")
-        self.ended_event.set()
-        return True
+        self._set_ended_event()
 
     # ---------------------------------------------------------- control
 
@@ -952,6 +983,18 @@ class Process(ProcessBase):
         self.write_error = True
         if not self.nolog_write_error:
             logger.warning("%s %s: %s", style.emph("write error to stdin of"), self, os.strerror(err))
+
+
+def _wants_text(f):
+    """Whether the file object f takes str (else bytes)."""
+    if isinstance(f, io.TextIOBase):
+        return True
+    if isinstance(f, (io.RawIOBase, io.BufferedIOBase)):
+        return False
+    mode = getattr(f, "mode", None)
+    if isinstance(mode, str):
+        return "b" not in mode
+    return hasattr(f, "encoding")
 
 
 def _write_all(fd, data):

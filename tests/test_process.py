@@ -194,8 +194,10 @@ def test_constructor_parameters_stored():
 
 def test_repr():
     assert repr(Process("iperf -s")) == "Process('iperf -s')"
-    p = Process("iperf -s")
-    assert repr(p.start() if False else p) == "Process('iperf -s')"
+    p = Process("sleep 30")
+    assert repr(p.start()) == "Process('sleep 30')"
+    assert repr(p.kill()) == "Process('sleep 30')"
+    assert repr(finish(p)) == "Process('sleep 30')"
     assert repr(Process("ls", shell=True)).startswith("Process('ls'")
     assert "shell=True" in repr(Process("ls", shell=True))
 
@@ -325,7 +327,8 @@ def test_reset_running_kills_first():
     assert time.monotonic() - t0 < 10
     assert p.started is False and p.ended is False
     assert wait_until(lambda: pid_dead(pid))
-    finish(p.start())  # restartable
+    p.start()  # restartable
+    assert p.running and p.pid is not None
     p.kill()
     finish(p)
 
@@ -551,12 +554,30 @@ def test_forced_kill_after_auto_force_kill_timeout():
     assert p.ok is True
 
 
+IGNORE_INT = textwrap.dedent("""
+    import signal, time
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print("ready", flush=True)
+    time.sleep(30)
+""")
+
+
+def test_forced_kill_after_sigint():
+    p = Process((PY, "-c", IGNORE_INT)).start()
+    assert p.expect("ready", timeout=10)[0] == 0
+    t0 = time.monotonic()
+    p.kill(signal.SIGINT, auto_force_kill_timeout=1)
+    p.wait(10)
+    assert p.ended and 0.9 <= time.monotonic() - t0 < 2.5
+    assert p.forced_kill is True and p.killed is True and p.ok is True
+
+
 def test_no_forced_kill_when_disabled():
     p = Process((PY, "-c", IGNORE_TERM)).start()
     try:
         assert p.expect("ready", timeout=10)[0] == 0
         p.kill(auto_force_kill_timeout=False)
-        p.wait(1.5)
+        p.wait(1.2)
         assert not p.ended
         assert p.forced_kill is False
     finally:
@@ -588,7 +609,7 @@ def test_timeout_then_forced_kill(saved_config):
 
 def _pidfile_process(tmp_path, **kw):
     pidfile = tmp_path / "gc.pid"
-    p = Process("sleep 60 & echo $! > %s; wait" % pidfile, shell=True, **kw).start()
+    p = Process("sleep 60 >/dev/null 2>&1 & echo $! > %s; wait" % pidfile, shell=True, **kw).start()
     assert wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 10)
     return p, int(pidfile.read_text().strip())
 
@@ -821,7 +842,7 @@ def test_multibyte_char_split_across_reads():
 
 
 def test_stdout_readable_while_running():
-    p = Process(("sh", "-c", "echo first; sleep 30")).start()
+    p = Process(("sh", "-c", "echo first; exec sleep 30")).start()
     try:
         assert wait_until(lambda: p.stdout == "first\n", 10)
     finally:
@@ -909,6 +930,56 @@ def test_started_condition_notified():
     assert seen == [True]
 
 
+def _bounded_thread(fn, timeout=1.5):
+    res = []
+
+    def target():
+        res.append(fn())
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "deadlock: call did not return within %ss" % timeout
+    return res[0]
+
+
+def test_started_condition_held_while_starting():
+    """The usual condition pattern: hold the condition, start, wait on it."""
+    p = Process("true")
+
+    def use():
+        with p.started_condition:
+            p.start()
+            p.started_condition.wait_for(lambda: p.started, 5)
+        return p.started
+
+    assert _bounded_thread(use) is True
+    finish(p)
+
+
+def test_ended_condition_held_while_starting():
+    p = Process("sleep 0.2")
+
+    def use():
+        with p.ended_condition:
+            p.start()
+            return p.ended_condition.wait_for(lambda: p.ended, 10)
+
+    assert _bounded_thread(use, 15) is True
+
+
+def test_ended_condition_held_while_starting_error_process():
+    p = Process("/nonexistent/no_such_cmd", nolog_error=True)
+
+    def use():
+        with p.ended_condition:
+            p.start()
+            return p.ended_condition.wait_for(lambda: p.ended, 5)
+
+    assert _bounded_thread(use) is True
+    assert p.error
+
+
 # --------------------------------------------------------- scale, fds, zombies
 
 def test_2000_true_at_once():
@@ -946,7 +1017,7 @@ def test_no_fd_leak_with_errors_kills_timeouts_pty():
         ps.append(Process("sleep 30"))
         ps.append(Process("sleep 30", timeout=0.2, nolog_timeout=True))
         ps.append(Process("echo pty", pty=True))
-        ps.append(Process("sleep 30 & echo x", shell=True))
+        ps.append(Process("sleep 0.2 & echo x", shell=True))
     for p in ps:
         p.start()
     for p in ps:
@@ -956,8 +1027,6 @@ def test_no_fd_leak_with_errors_kills_timeouts_pty():
         finish(p, 20)
     assert wait_until(lambda: nfds() <= before + 3, 5), (before, nfds())
     assert wait_until(lambda: not zombies(), 5), zombies()
-    # clean the background sleeps of the shell ones
-    subprocess.run(["pkill", "-P", "1", "-x", "sleep"], stderr=subprocess.DEVNULL) if False else None
 
 
 def test_end_with_background_grandchild_holding_pipes():
@@ -1052,3 +1121,198 @@ def test_forked_child_can_run_processes():
     finish(parent_p, 10)
     assert parent_p.stdout == "parent\n" and parent_p.finished_ok
     assert finish(Process("echo after").run(10)).stdout == "after\n"
+
+
+SIGINT_EXPECT_SCRIPT = textwrap.dedent("""
+    import execo
+    p = execo.Process("sleep 30").start()
+    print(p.pid, flush=True)
+    p.expect("never", timeout=None)
+    print("expect returned", flush=True)
+""")
+
+
+def test_sigint_interrupts_expect_in_main_thread():
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    child = subprocess.Popen([PY, "-c", SIGINT_EXPECT_SCRIPT], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        sleep_pid = int(child.stdout.readline().strip())
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=10)
+        elapsed = time.monotonic() - t0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert elapsed < 4
+    assert "KeyboardInterrupt" in err
+    assert "expect returned" not in out
+    assert wait_until(lambda: pid_dead(sleep_pid), 5)
+
+
+FORK_EXIT_SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    import execo
+    parent_p = execo.Process("sleep 30").start()
+    pid = os.fork()
+    if pid == 0:
+        p = execo.Process("echo from-child").run(10)
+        sys.stdout.write("child:" + p.stdout)
+        sys.stdout.flush()
+        sys.exit(0)   # normal exit: atexit hooks run in the child
+    _, status = os.waitpid(pid, 0)
+    time.sleep(0.3)
+    print("child-status", os.WEXITSTATUS(status))
+    print("parent-running", parent_p.running)
+    parent_p.kill()
+    parent_p.wait(10)
+    print("parent-killed", parent_p.ended, parent_p.killed)
+""")
+
+
+def test_fork_child_exit_does_not_kill_parent_processes():
+    env = dict(os.environ, PYTHONPATH=REPO)
+    r = subprocess.run([PY, "-c", FORK_EXIT_SCRIPT], capture_output=True, text=True, env=env,
+                       timeout=30)
+    assert "child:from-child" in r.stdout, r.stderr
+    assert "child-status 0" in r.stdout
+    assert "parent-running True" in r.stdout, r.stdout + r.stderr
+    assert "parent-killed True True" in r.stdout
+
+
+# ------------------------------------------------------------------- more
+
+def test_eacces_non_executable(tmp_path):
+    f = tmp_path / "notexec.sh"
+    f.write_text("#!/bin/sh\necho hi\n")
+    os.chmod(f, 0o644)
+    p = finish(Process(str(f), nolog_error=True).run(10))
+    assert p.error is True
+    assert p.error_reason == errno.EACCES
+    assert p.ok is False and p.exit_code is None
+
+
+def test_expect_on_error_process_returns_none():
+    p = Process("/nonexistent/cmd", nolog_error=True, nolog_expect_fail=True).start()
+    res = []
+    t = threading.Thread(target=lambda: res.append(p.expect("x", timeout=None)), daemon=True)
+    t.start()
+    t.join(5)
+    assert res == [(None, None)]
+
+
+def test_attributes_settable_after_construction():
+    p = Process("sleep 100", nolog_timeout=True)
+    p.timeout = 0.5
+    t0 = time.monotonic()
+    finish(p.run(), 10)
+    assert time.monotonic() - t0 < 1.5
+    assert p.timeouted is True and not p.ok
+    p.ignore_timeout = True
+    assert p.ok is True and p.finished_ok is True
+    q = finish(Process("false", nolog_exit_code=True).run(10))
+    assert not q.ok
+    q.ignore_exit_code = True
+    assert q.ok and q.finished_ok
+
+
+def test_write_error_logged_unless_nolog(execo_log):
+    p = finish(Process("true").run(10))
+    p.write("x\n")
+    assert wait_until(lambda: p.write_error, 5)
+    assert any(r.levelno >= logging.WARNING for r in execo_log.records)
+    execo_log.records.clear()
+    q = finish(Process("true", nolog_write_error=True).run(10))
+    q.write("x\n")
+    assert wait_until(lambda: q.write_error, 5)
+    assert not [r for r in execo_log.records if r.levelno >= logging.WARNING]
+
+
+def test_many_concurrent_outputs_exact():
+    n = 100
+    size = 200_000
+    ps = [Process("yes %d- | head -c %d; echo e%d >&2" % (i, size, i), shell=True)
+          for i in range(n)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        finish(p, 60)
+    for i, p in enumerate(ps):
+        assert p.stdout == ("%d-\n" % i * size)[:size]
+        assert p.stderr == "e%d\n" % i
+
+
+def test_end_handler_can_start_another_process():
+    chained = []
+
+    class Chain(execo.ProcessLifecycleHandler):
+        def end(self, process):
+            chained.append(Process("echo chained").start())
+
+    p = finish(Process("true", lifecycle_handlers=[Chain()]).run(10))
+    assert p.finished_ok
+    assert wait_until(lambda: chained, 5)
+    q = finish(chained[0], 10)
+    assert q.stdout == "chained\n" and q.finished_ok
+
+
+def test_output_handler_can_kill_and_read_process():
+    seen = []
+
+    class KillOnReady(execo.ProcessOutputHandler):
+        def read(self, process, stream, string, eof, error):
+            seen.append(process.stdout)  # reading stdout from a handler must not deadlock
+            if "ready" in string:
+                process.kill()
+
+    p = finish(Process(("sh", "-c", "echo ready; exec sleep 30"),
+                       stdout_handlers=[KillOnReady()]).start(), 10)
+    assert p.killed and p.ok
+    assert p.stdout == "ready\n"
+
+
+KILL_AT_END_SCRIPT = textwrap.dedent("""
+    import sys, time
+    import execo
+    %s
+    p = execo.Process("sleep 60 & echo $!; wait", shell=True).start()
+    q = execo.Process("sleep 60").start()
+    p.expect(r"\\d+", timeout=10)
+    print(p.stdout.strip(), q.pid, flush=True)
+""")
+
+
+def _run_kill_at_end_script(tmp_path, pre=""):
+    env = dict(os.environ, PYTHONPATH=REPO, HOME=str(tmp_path))
+    r = subprocess.run([PY, "-c", KILL_AT_END_SCRIPT % pre], capture_output=True, text=True,
+                       env=env, timeout=30)
+    gc, direct = [int(x) for x in r.stdout.split()]
+    return gc, direct
+
+
+def test_kill_childs_at_end_kills_grandchildren_in_group(tmp_path):
+    gc, direct = _run_kill_at_end_script(tmp_path)
+    assert wait_until(lambda: pid_dead(direct) and pid_dead(gc), 5), (pid_state(direct), pid_state(gc))
+
+
+def test_kill_childs_at_end_change_after_import_ignored(tmp_path):
+    gc, direct = _run_kill_at_end_script(
+        tmp_path, "execo.configuration['kill_childs_at_end'] = False")
+    assert wait_until(lambda: pid_dead(direct) and pid_dead(gc), 5)
+
+
+def test_kill_childs_at_end_disabled_in_conf_file(tmp_path):
+    (tmp_path / ".execo.conf.py").write_text("configuration = {'kill_childs_at_end': False}\n")
+    gc, direct = _run_kill_at_end_script(tmp_path)
+    try:
+        time.sleep(0.5)
+        assert not pid_dead(direct) and not pid_dead(gc)
+    finally:
+        for pid in (direct, gc):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -1,0 +1,604 @@
+#!/usr/bin/env python3
+"""execo benchmarks: each workload on this project's execo and, in the same
+run, its limit, its peers (subprocess, asyncio) and execo 2.8.2.
+
+    python bench/run.py [--quick] [--only NAME ...] [--runs K] [--no-ref]
+                        [--json out.json]
+
+Every measurement runs in a fresh interpreter (bench/worker.py, shared by this
+project's execo and execo 2.8.2). Each value is the median of --runs runs
+(default 3); the runs of a row are interleaved (execo, limit, peers, execo,
+...) so that machine noise hits them alike. See bench/README.md.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORKER = os.path.join(HERE, "worker.py")
+VENV = os.path.join(HERE, ".venv-execo282")
+VENV_PY = os.path.join(VENV, "bin", "python")
+REF_VERSION = "2.8.2"
+
+MB = 1000 * 1000
+
+# name -> what it is, for --only and the README
+WORKLOAD_NAMES = ["spawn_all", "spawn_seq", "stdout_bytes", "stdout_lines", "line_handler",
+                  "expect_after", "expect_roundtrip", "procs", "fanout_stub"]
+ALIASES = {"idle": "procs", "memory": "procs", "kill_wait": "procs", "spawn": None,
+           "stdout": None, "expect": None}
+GROUPS = {"spawn": ["spawn_all", "spawn_seq"], "stdout": ["stdout_bytes", "stdout_lines"],
+          "expect": ["expect_after", "expect_roundtrip"]}
+
+
+def log(msg):
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------ sizes
+
+
+def params(quick):
+    """Workload parameters: (project and peers, execo 2.8.2). 2.8.2 is much
+    slower (quadratic output collection, ~5 ms per spawn): it runs at smaller
+    sizes, shown in its column, so that it stays under the cap."""
+    big = 100 * MB if quick else 1000 * MB
+    ref_mb = 16 * MB if quick else 32 * MB
+    return {
+        "spawn_all": ({"n": 2000}, {"n": 500 if quick else 2000}),
+        "spawn_seq": ({"n": 500}, {"n": 100 if quick else 500}),
+        "stdout_bytes": ({"size": big}, {"size": ref_mb}),
+        "stdout_lines": ({"size": big}, {"size": ref_mb}),
+        "line_handler": ({"size": big}, {"size": ref_mb}),
+        "expect_after": ({"size": 100 * MB}, {"size": ref_mb}),
+        "expect_roundtrip": ({"n": 1000}, {"n": 1000}),
+        "procs": ({"n": 4000, "idle_s": 5}, {"n": 1000 if quick else 2000, "idle_s": 5}),
+    }
+
+
+# ------------------------------------------------------------ running
+
+
+class Runner(object):
+    def __init__(self, runs, timeout, ref_cap, tmpdir):
+        self.runs = runs
+        self.timeout = timeout
+        self.ref_cap = ref_cap
+        self.tmpdir = tmpdir
+        self.problems = []
+
+    def _exec(self, argv, env, timeout):
+        """Run argv in its own session, killed (TERM, then KILL) at timeout.
+        Returns (stdout, stderr, rc, timed_out)."""
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                             cwd=self.tmpdir, start_new_session=True, text=True)
+        try:
+            out, err = p.communicate(timeout=timeout)
+            return out, err, p.returncode, False
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except OSError:
+                pass
+            try:
+                out, err = p.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                out, err = p.communicate()
+            return out, err, p.returncode, True
+
+    def worker(self, spec, ref=False):
+        """One measurement by bench/worker.py. Returns a dict, with
+        'timeout': True or 'error': text when it did not complete."""
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        if ref:
+            py, timeout = VENV_PY, self.ref_cap
+            env.pop("BENCH_EXECO_SRC", None)
+        else:
+            py, timeout = sys.executable, self.timeout
+            env["BENCH_EXECO_SRC"] = ROOT
+        out, err, rc, timed_out = self._exec([py, WORKER, json.dumps(spec)], env, timeout)
+        if timed_out:
+            return {"timeout": True, "cap": timeout}
+        for line in out.splitlines():
+            if line.startswith("RESULT "):
+                res = json.loads(line[7:])
+                if err.strip():
+                    res["stderr"] = err.strip()[-2000:]
+                return res
+        return {"error": "rc=%s: %s" % (rc, (err.strip() or out.strip())[-1500:])}
+
+    def c_loop(self, binary, mode, n, pipes):
+        out, err, rc, timed_out = self._exec([binary, mode, str(n), str(pipes)], None,
+                                             self.timeout)
+        if timed_out or rc != 0:
+            return {"error": "C loop %s %s: rc=%s %s" % (mode, n, rc, err.strip())}
+        secs = float(out.strip())
+        return {"seconds": secs, "rate": n / secs, "check": "ok"}
+
+    def series(self, label, jobs):
+        """jobs: {impl_name: callable() -> result dict}. Runs them `runs`
+        times, interleaved; returns {impl_name: summary}."""
+        results = {k: [] for k in jobs}
+        dead = set()
+        for i in range(self.runs):
+            for k, job in jobs.items():
+                if k in dead:
+                    continue
+                t0 = time.time()
+                r = job()
+                results[k].append(r)
+                status = ("TIMEOUT" if r.get("timeout") else
+                          "ERROR" if r.get("error") else r.get("check", "?"))
+                log("  %-14s %-22s run %d/%d %6.1fs  %s" % (label, k, i + 1, self.runs,
+                                                           time.time() - t0, status[:100]))
+                if r.get("timeout") or r.get("error"):
+                    dead.add(k)  # capped or broken: no point in repeating
+        return {k: summarize(v) for k, v in results.items()}
+
+
+def summarize(runs):
+    s = {"runs": runs}
+    good = [r for r in runs if not r.get("timeout") and not r.get("error")]
+    bad = [r for r in runs if r.get("timeout") or r.get("error")]
+    if bad:
+        b = bad[0]
+        if b.get("timeout"):
+            s["timeout"] = True
+            s["cap"] = b["cap"]
+        else:
+            s["error"] = b["error"]
+        return s
+    med = {}
+    for key in good[0]:
+        vals = [r[key] for r in good if isinstance(r.get(key), (int, float))
+                and not isinstance(r.get(key), bool)]
+        if len(vals) == len(good):
+            med[key] = statistics.median(vals)
+    s["median"] = med
+    checks = [r.get("check", "ok") for r in good]
+    s["check"] = "ok" if all(c == "ok" for c in checks) else next(c for c in checks if c != "ok")
+    for key in ("execo_version", "execo_file"):
+        if key in good[0]:
+            s[key] = good[0][key]
+    errs = [r["stderr"] for r in good if r.get("stderr")]
+    if errs:
+        s["stderr"] = errs[0]
+    return s
+
+
+# ------------------------------------------------------------ helpers
+
+
+def compile_c(tmpdir):
+    src = os.path.join(HERE, "spawnloop.c")
+    exe = os.path.join(tmpdir, "spawnloop")
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        return None, "no C compiler"
+    r = subprocess.run([cc, "-O2", "-o", exe, src], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, "compile failed: " + r.stderr[-500:]
+    return exe, None
+
+
+def ensure_ref_venv():
+    """Create bench/.venv-execo282 with execo 2.8.2 from PyPI on first use.
+    Returns None when usable, else the reason."""
+    def ok():
+        if not os.path.exists(VENV_PY):
+            return False
+        r = subprocess.run([VENV_PY, "-c", "from importlib.metadata import version; "
+                            "print(version('execo'))"], capture_output=True, text=True,
+                           cwd=tempfile.gettempdir())
+        return r.returncode == 0 and r.stdout.strip() == REF_VERSION
+    if ok():
+        return None
+    log("creating %s with execo %s (first use)..." % (VENV, REF_VERSION))
+    if not os.path.exists(VENV_PY):
+        r = subprocess.run([sys.executable, "-m", "venv", VENV], capture_output=True, text=True)
+        if r.returncode != 0:
+            return "venv creation failed: " + r.stderr[-500:]
+    r = subprocess.run([VENV_PY, "-m", "pip", "install", "-q", "execo==%s" % REF_VERSION],
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not ok():
+        return "pip install execo==%s failed: %s" % (REF_VERSION, r.stderr[-500:])
+    return None
+
+
+def machine_info():
+    info = {"nproc": os.cpu_count(), "kernel": platform.release(),
+            "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import resource
+        info["rlimit_nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except Exception:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            info["mem_total"] = f.readline().split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return info
+
+
+def fmt_secs(s):
+    if s is None:
+        return "-"
+    if s < 0.01:
+        return "%.2f ms" % (s * 1000)
+    if s < 10:
+        return "%.3g s" % s
+    return "%.1f s" % s
+
+
+def fmt_size(size):
+    if size >= 1000 * MB:
+        return "%g GB" % (size / 1000.0 / MB)
+    return "%g MB" % (size / float(MB))
+
+
+def med(summary, key="seconds"):
+    if not summary or "median" not in summary:
+        return None
+    return summary["median"].get(key)
+
+
+def failed_text(summary):
+    if summary is None:
+        return "-"
+    if summary.get("timeout"):
+        return "> cap (%ds)" % summary["cap"]
+    if summary.get("error"):
+        return "ERROR"
+    return None
+
+
+def val(summary, fmt):
+    """Formatted median, or why there is none; '(!)' marks a failed check."""
+    ft = failed_text(summary)
+    if ft:
+        return ft
+    s = fmt(summary["median"])
+    if summary.get("check") != "ok":
+        s += " (!check)"
+    return s
+
+
+def pct(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    return "%.0f%%" % (100.0 * a / b)
+
+
+# ------------------------------------------------------------ workloads
+
+
+def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
+    """Returns a list of table rows (dicts) and the raw summaries."""
+    W = lambda **spec: (lambda: runner.worker(spec))
+    R = lambda **spec: (lambda: runner.worker(spec, ref=True))
+    raw = {}
+    rows = []
+    if name in ("spawn_all", "spawn_seq"):
+        n = p["n"]
+        mode = "all" if name == "spawn_all" else "seq"
+        jobs = {"execo": W(workload=name, impl="execo", **p)}
+        if cexe:
+            jobs["c"] = lambda: runner.c_loop(cexe, mode, n, 0)
+            jobs["c_pipes"] = lambda: runner.c_loop(cexe, mode, n, 1)
+        jobs["subprocess"] = W(workload=name, impl="subprocess", **p)
+        jobs["asyncio"] = W(workload=name, impl="asyncio", **p)
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **pref)
+        raw = runner.series(name, jobs)
+        r = lambda m: "%s (%.0f/s)" % (fmt_secs(m["seconds"]), m["rate"])
+        e, c, cp = med(raw["execo"], "rate"), med(raw.get("c"), "rate"), med(raw.get("c_pipes"), "rate")
+        what = ("%d x `true`: start all, then wait all" % n if mode == "all"
+                else "%d x `true`: run() one after another" % n)
+        rows.append({
+            "workload": name, "what": what,
+            "execo": val(raw["execo"], r),
+            "limit": "C posix_spawn %s; with 3 pipes+pgroup %s" % (
+                val(raw.get("c"), r), val(raw.get("c_pipes"), r)),
+            "ratio": "%s of C; %s of C+pipes" % (pct(e, c), pct(e, cp)),
+            "target": ">= 80% of C" if mode == "all" else "",
+            "peers": "subprocess %s; asyncio %s" % (val(raw["subprocess"], r),
+                                                     val(raw["asyncio"], r)),
+            "ref": ref_text(raw.get("ref"), r, pref["n"] != n and "N=%d" % pref["n"], with_ref,
+                            ref_ok),
+        })
+    elif name in ("stdout_bytes", "stdout_lines"):
+        size = p["size"]
+        jobs = {"execo": W(workload=name, impl="execo", **p),
+                "cat": W(workload=name, impl="cat", **p),
+                "pyraw": W(workload=name, impl="pyraw", **p),
+                "subprocess": W(workload=name, impl="subprocess", **p),
+                "asyncio": W(workload=name, impl="asyncio", **p)}
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **pref)
+        raw = runner.series(name, jobs)
+        r = lambda m: "%s (%.0f MB/s)" % (fmt_secs(m["seconds"]), m["rate"])
+        e = med(raw["execo"], "rate")
+        what = ("%s of zeros, no newline" % fmt_size(size) if name == "stdout_bytes"
+                else "%s of 64-byte lines" % fmt_size(size))
+        rows.append({
+            "workload": name, "what": what + ", collected in Process.stdout",
+            "execo": val(raw["execo"], r),
+            "limit": "cat > /dev/null %s; os.read loop %s" % (val(raw["cat"], r),
+                                                              val(raw["pyraw"], r)),
+            "ratio": "%s of cat; %s of os.read" % (pct(e, med(raw["cat"], "rate")),
+                                                   pct(e, med(raw["pyraw"], "rate"))),
+            "target": ">= 50% of cat",
+            "peers": "subprocess.run %s; asyncio %s" % (val(raw["subprocess"], r),
+                                                         val(raw["asyncio"], r)),
+            "ref": ref_text(raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]),
+                            with_ref, ref_ok),
+        })
+    elif name == "line_handler":
+        size = p["size"]
+        jobs = {"execo": W(workload=name, impl="execo", **p),
+                "pyraw": W(workload=name, impl="pyraw", **p),
+                "subprocess": W(workload=name, impl="subprocess", **p),
+                "asyncio": W(workload=name, impl="asyncio", **p)}
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **pref)
+        raw = runner.series(name, jobs)
+        r = lambda m: "%s (%.2f M lines/s)" % (fmt_secs(m["seconds"]), m["rate"])
+        e = med(raw["execo"], "rate")
+        rows.append({
+            "workload": name,
+            "what": "read_line handler counting %s of 64-byte lines (%.3g M lines)" % (
+                fmt_size(size), size / 64e6),
+            "execo": val(raw["execo"], r),
+            "limit": "os.read+split+call/line %s" % val(raw["pyraw"], r),
+            "ratio": pct(e, med(raw["pyraw"], "rate")),
+            "target": ">= 1.5 M lines/s",
+            "peers": "subprocess text iter %s; asyncio readline %s" % (
+                val(raw["subprocess"], r), val(raw["asyncio"], r)),
+            "ref": ref_text(raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]),
+                            with_ref, ref_ok),
+        })
+    elif name == "expect_after":
+        size = p["size"]
+        jobs = {"execo": W(workload=name, impl="execo", **p),
+                "execo_collect": W(workload=name, impl="execo_collect", **p),
+                "pyraw": W(workload=name, impl="pyraw", **p)}
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **pref)
+            jobs["ref_collect"] = R(workload=name, impl="execo_collect", **pref)
+        raw = runner.series(name, jobs)
+        r = lambda m: fmt_secs(m["seconds"])
+        e, c = med(raw["execo"]), med(raw["execo_collect"])
+        reft = ref_text(raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]),
+                        with_ref, ref_ok)
+        if raw.get("ref") and raw.get("ref_collect") and med(raw["ref"]) and med(raw["ref_collect"]):
+            reft += " (collect %s: %.2gx)" % (fmt_secs(med(raw["ref_collect"])),
+                                              med(raw["ref"]) / med(raw["ref_collect"]))
+        rows.append({
+            "workload": name,
+            "what": "expect() of a marker after %s of 64-byte lines" % fmt_size(size),
+            "execo": val(raw["execo"], r),
+            "limit": "execo collecting the same output %s" % val(raw["execo_collect"], r),
+            "ratio": "%.2fx" % (e / c) if e and c else "-",
+            "target": "<= 1.5x collect",
+            "peers": "os.read+find %s" % val(raw["pyraw"], r),
+            "ref": reft,
+        })
+    elif name == "expect_roundtrip":
+        n = p["n"]
+        jobs = {"execo": W(workload=name, impl="execo", **p),
+                "pyraw": W(workload=name, impl="pyraw", **p),
+                "asyncio": W(workload=name, impl="asyncio", **p)}
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **pref)
+        raw = runner.series(name, jobs)
+        r = lambda m: "%s (%.0f/s)" % (fmt_secs(m["seconds"]), m["rate"])
+        rows.append({
+            "workload": name, "what": "%d sequential write()/expect() round trips with cat" % n,
+            "execo": val(raw["execo"], r),
+            "limit": "os.write/os.read %s" % val(raw["pyraw"], r),
+            "ratio": pct(med(raw["execo"], "rate"), med(raw["pyraw"], "rate")),
+            "target": "< 1 s",
+            "peers": "asyncio write/readline %s" % val(raw["asyncio"], r),
+            "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+        })
+    elif name == "procs":
+        n = p["n"]
+        jobs = {"execo": W(workload=name, impl="execo", **p),
+                "subprocess": W(workload=name, impl="subprocess", **p)}
+        if cexe:
+            jobs["c_kill"] = lambda: runner.c_loop(cexe, "kill", n, 1)
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **pref)
+        raw = runner.series(name, jobs)
+        nref = pref["n"] != n and "N=%d" % pref["n"]
+        ex, sp, rf = raw["execo"], raw["subprocess"], raw.get("ref")
+        idle = lambda m: "%.3f%% of a core" % m["idle_cpu_pct"]
+        kw = lambda m: fmt_secs(m["kill_wait_seconds"])
+        mem = lambda m: "%.1f KiB, %.1f fds" % (m["rss_per_proc_kib"], m["fds_per_proc"])
+        start = lambda m: "started in %s" % fmt_secs(m["start_seconds"])
+        rows.append({
+            "workload": "idle", "what": "parent CPU over %gs with %d running `sleep 1000`"
+                                        % (p["idle_s"], n),
+            "execo": val(ex, idle), "limit": "0", "ratio": "-", "target": "< 0.5% of a core",
+            "peers": "subprocess.Popen %s" % val(sp, idle),
+            "ref": ref_text(rf, idle, nref, with_ref, ref_ok),
+        })
+        rows.append({
+            "workload": "kill_wait", "what": "kill() then wait() of the %d `sleep 1000`" % n,
+            "execo": val(ex, kw),
+            "limit": "C kill+waitpid %s" % val(raw.get("c_kill"), lambda m: fmt_secs(m["seconds"])),
+            "ratio": pct(med(raw.get("c_kill")), med(ex, "kill_wait_seconds")),
+            "target": "< 2 s",
+            "peers": "subprocess terminate+wait %s" % val(sp, kw),
+            "ref": ref_text(rf, kw, nref, with_ref, ref_ok),
+        })
+        rows.append({
+            "workload": "memory", "what": "RSS growth and fds per running Process, N=%d" % n,
+            "execo": val(ex, mem) + "; " + val(ex, start),
+            "limit": "-", "ratio": "-", "target": "< 20 KiB (below Popen)",
+            "peers": "subprocess.Popen (3 pipes) %s; %s" % (val(sp, mem), val(sp, start)),
+            "ref": ref_text(rf, lambda m: mem(m) + "; " + start(m), nref, with_ref, ref_ok),
+        })
+    elif name == "fanout_stub":
+        rows.append({"workload": "fanout_stub",
+                     "what": "Remote-like fan-out of 2000 processes through a stub ssh",
+                     "execo": "skipped: needs the remote issue", "limit": "-", "ratio": "-",
+                     "target": "", "peers": "-", "ref": "-"})
+    else:
+        raise ValueError(name)
+    for k, s in raw.items():
+        who = "execo %s" % REF_VERSION if k.startswith("ref") else ("execo" if k.startswith("execo") else k)
+        if s.get("timeout") and not k.startswith("ref"):
+            runner.problems.append("%s/%s: TIMEOUT after %ss (hung?)" % (name, k, s["cap"]))
+        elif s.get("error"):
+            runner.problems.append("%s/%s (%s): %s" % (name, k, who, s["error"]))
+        elif s.get("check") not in (None, "ok"):
+            runner.problems.append("%s/%s (%s): check failed: %s" % (name, k, who, s["check"]))
+        if s.get("stderr") and k.startswith("execo"):
+            runner.problems.append("%s/%s wrote to stderr: %s" % (name, k, s["stderr"][:300]))
+    return rows, raw
+
+
+def ref_text(summary, fmt, scaled, with_ref, ref_ok):
+    if not with_ref:
+        return "not run"
+    if ref_ok is not True:
+        return "unavailable"
+    t = val(summary, fmt)
+    if scaled:
+        t += " [%s]" % scaled
+    return t
+
+
+# ------------------------------------------------------------ table
+
+
+COLS = [("workload", "workload"), ("execo", "execo"), ("limit", "limit"),
+        ("ratio", "ratio to limit"), ("target", "target"), ("peers", "peers"),
+        ("ref", "execo %s" % REF_VERSION)]
+
+
+def markdown_table(rows):
+    lines = ["| " + " | ".join(h for _, h in COLS) + " |",
+             "|" + "|".join("---" for _ in COLS) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(str(r.get(k, "")).replace("|", "\\|") for k, _ in COLS)
+                     + " |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="100 MB instead of 1 GB, smaller execo 2.8.2 sizes")
+    ap.add_argument("--only", nargs="+", metavar="NAME",
+                    help="workloads to run: %s (or idle/memory/kill_wait = procs, "
+                         "spawn, stdout, expect)" % ", ".join(WORKLOAD_NAMES))
+    ap.add_argument("--runs", type=int, default=3, help="runs per measurement (median; >= 3)")
+    ap.add_argument("--no-ref", action="store_true", help="skip execo %s" % REF_VERSION)
+    ap.add_argument("--ref-cap", type=float, default=120.0,
+                    help="timeout of one execo %s run, s (default 120)" % REF_VERSION)
+    ap.add_argument("--timeout", type=float, default=300.0,
+                    help="timeout of one other run, s (default 300): reported as a hang")
+    ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"),
+                    help="where to write the results (default bench/results/latest.json)")
+    args = ap.parse_args()
+
+    names = WORKLOAD_NAMES
+    if args.only:
+        names = []
+        for n in args.only:
+            if n in GROUPS:
+                names += GROUPS[n]
+            elif n in ALIASES and ALIASES[n]:
+                names.append(ALIASES[n])
+            elif n in WORKLOAD_NAMES:
+                names.append(n)
+            else:
+                ap.error("unknown workload %r" % n)
+        names = [n for n in WORKLOAD_NAMES if n in names]
+
+    t_start = time.time()
+    tmpdir = tempfile.mkdtemp(prefix="execo-bench-")
+    try:
+        cexe, cerr = compile_c(tmpdir)
+        if cerr:
+            log("C loop unavailable: " + cerr)
+        ref_ok = True
+        if not args.no_ref:
+            reason = ensure_ref_venv()
+            if reason:
+                log("execo %s unavailable: %s" % (REF_VERSION, reason))
+                ref_ok = reason
+        runner = Runner(args.runs, args.timeout, args.ref_cap, tmpdir)
+        allp = params(args.quick)
+        rows, raw = [], {}
+        for name in names:
+            log("== %s" % name)
+            p, pref = allp.get(name, ({}, {}))
+            rws, r = run_workload(name, runner, p, pref, cexe, ref_ok, not args.no_ref)
+            rows += rws
+            raw[name] = {"params": p, "ref_params": pref, "results": r}
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+    elapsed = time.time() - t_start
+    info = machine_info()
+    date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    table = markdown_table(rows)
+    print()
+    print("execo benchmarks, %s mode, median of %d runs, %s" % (
+        "quick" if args.quick else "full", args.runs, date))
+    print("machine: %s x %s, Linux %s, Python %s" % (
+        info.get("nproc"), info.get("cpu", "?"), info.get("kernel"), info.get("python")))
+    print()
+    print(table)
+    print()
+    if runner.problems:
+        print("problems:")
+        for pb in runner.problems:
+            print("  - " + pb)
+    print("total %.0f s" % elapsed)
+
+    out = {"date": date, "mode": "quick" if args.quick else "full", "runs": args.runs,
+           "machine": info, "elapsed_seconds": elapsed, "rows": rows, "workloads": raw,
+           "problems": runner.problems, "table_markdown": table,
+           "ref": {"version": REF_VERSION, "available": ref_ok is True,
+                   "reason": None if ref_ok is True else ref_ok}}
+    d = os.path.dirname(os.path.abspath(args.json))
+    os.makedirs(d, exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(out, f, indent=1)
+    log("wrote %s" % args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

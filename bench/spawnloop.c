@@ -1,0 +1,100 @@
+/* Limit for the spawn workloads: a plain C posix_spawn + waitpid loop.
+ * Compiled by bench/run.py into a temporary directory.
+ *
+ *   spawnloop all  N PIPES   spawn N `true`, then waitpid all      -> seconds
+ *   spawnloop seq  N PIPES   spawn+waitpid N `true`, one by one     -> seconds
+ *   spawnloop kill N PIPES   spawn N `sleep 1000`, then time kill(SIGTERM)
+ *                            of all + waitpid of all                -> seconds
+ * PIPES=1: give each child 3 pipes (stdin/stdout/stderr, O_CLOEXEC in the
+ * parent) and its own process group, like execo and subprocess do.
+ * Prints the elapsed time in seconds on stdout. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct { pid_t pid; int fds[3]; } child_t;
+
+static void spawn_one(child_t *c, char *const argv[], int pipes) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int p[3][2], i, rc;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    c->fds[0] = c->fds[1] = c->fds[2] = -1;
+    if (pipes) {
+        for (i = 0; i < 3; i++) {
+            if (pipe2(p[i], O_CLOEXEC) < 0) { perror("pipe2"); exit(2); }
+        }
+        /* child side: stdin = read end of pipe 0, stdout/stderr = write ends */
+        posix_spawn_file_actions_adddup2(&fa, p[0][0], 0);
+        posix_spawn_file_actions_adddup2(&fa, p[1][1], 1);
+        posix_spawn_file_actions_adddup2(&fa, p[2][1], 2);
+        posix_spawnattr_setpgroup(&at, 0);
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    }
+    rc = posix_spawnp(&c->pid, argv[0], &fa, &at, argv, environ);
+    if (rc != 0) { fprintf(stderr, "posix_spawnp: %s\n", strerror(rc)); exit(2); }
+    if (pipes) {
+        close(p[0][0]); close(p[1][1]); close(p[2][1]);
+        c->fds[0] = p[0][1]; c->fds[1] = p[1][0]; c->fds[2] = p[2][0];
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+}
+
+static void reap(child_t *c) {
+    int st, i;
+    while (waitpid(c->pid, &st, 0) < 0) {
+        if (errno != EINTR) { perror("waitpid"); exit(2); }
+    }
+    for (i = 0; i < 3; i++) if (c->fds[i] >= 0) close(c->fds[i]);
+}
+
+int main(int argc, char **argv) {
+    char *true_argv[] = {"true", NULL};
+    char *sleep_argv[] = {"sleep", "1000", NULL};
+    const char *mode;
+    int n, pipes, i;
+    child_t *cs;
+    double t0, t1;
+    if (argc != 4) { fprintf(stderr, "usage: %s all|seq|kill N PIPES\n", argv[0]); return 2; }
+    mode = argv[1]; n = atoi(argv[2]); pipes = atoi(argv[3]);
+    cs = calloc(n, sizeof(child_t));
+    if (strcmp(mode, "all") == 0) {
+        t0 = now();
+        for (i = 0; i < n; i++) spawn_one(&cs[i], true_argv, pipes);
+        for (i = 0; i < n; i++) reap(&cs[i]);
+        t1 = now();
+    } else if (strcmp(mode, "seq") == 0) {
+        t0 = now();
+        for (i = 0; i < n; i++) { spawn_one(&cs[i], true_argv, pipes); reap(&cs[i]); }
+        t1 = now();
+    } else if (strcmp(mode, "kill") == 0) {
+        for (i = 0; i < n; i++) spawn_one(&cs[i], sleep_argv, pipes);
+        usleep(200000);
+        t0 = now();
+        for (i = 0; i < n; i++) kill(cs[i].pid, SIGTERM);
+        for (i = 0; i < n; i++) reap(&cs[i]);
+        t1 = now();
+    } else {
+        fprintf(stderr, "unknown mode %s\n", mode); return 2;
+    }
+    printf("%.6f\n", t1 - t0);
+    return 0;
+}

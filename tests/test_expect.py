@@ -1,0 +1,654 @@
+"""Tests of ExpectOutputHandler and ProcessBase.expect, written from the API
+spec, with real processes."""
+
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+from execo.process import Process, ExpectOutputHandler, ProcessOutputHandler, STDOUT, STDERR
+
+PY = sys.executable
+
+
+def finish(p, timeout=20):
+    p.wait(timeout)
+    if not p.ended:
+        try:
+            p.kill(signal.SIGKILL)
+        finally:
+            pytest.fail("process did not end within %ss: %r" % (timeout, p))
+    return p
+
+
+def bounded(fn, timeout=15):
+    """Run fn() in a thread; fail if it does not return within timeout."""
+    res = []
+
+    def target():
+        try:
+            res.append(("ok", fn()))
+        except BaseException as e:  # pragma: no cover - reported below
+            res.append(("exc", e))
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        pytest.fail("call did not return within %ss" % timeout)
+    kind, val = res[0]
+    if kind == "exc":
+        raise val
+    return val
+
+
+class Cat(object):
+    """A running `cat` process, killed at the end of the with block."""
+
+    def __init__(self, **kw):
+        self.p = Process("cat", **kw)
+
+    def __enter__(self):
+        return self.p.start()
+
+    def __exit__(self, *a):
+        self.p.kill()
+        finish(self.p)
+        return False
+
+
+class Recorder(object):
+    def __init__(self):
+        self.calls = []
+        self.cond = threading.Condition()
+
+    def __call__(self, process, stream, re_index, mo):
+        with self.cond:
+            self.calls.append((process, stream, re_index, mo))
+            self.cond.notify_all()
+
+    def wait_n(self, n, timeout=10):
+        with self.cond:
+            return self.cond.wait_for(lambda: len(self.calls) >= n, timeout)
+
+
+# ====================================================== ExpectOutputHandler
+
+def test_handler_is_output_handler():
+    assert issubclass(ExpectOutputHandler, ProcessOutputHandler)
+
+
+def test_handler_callback_args_and_regex_list_index():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect(["nomatch", r"val=(\d+)"], callback=rec)
+    p = Process(("sh", "-c", "echo val=42"), stdout_handlers=[h])
+    finish(p.run(10))
+    assert rec.wait_n(1)
+    proc, stream, idx, mo = rec.calls[0]
+    assert proc is p
+    assert stream == STDOUT
+    assert idx == 1
+    assert mo.group(1) == "42"
+    assert len(rec.calls) == 1  # one expect, one notification
+
+
+def test_handler_eof_without_match_calls_back_with_none():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect("never", callback=rec)
+    p = finish(Process("echo something", stdout_handlers=[h]).run(10))
+    assert rec.wait_n(1)
+    assert rec.calls == [(p, STDOUT, None, None)]
+
+
+def test_handler_on_stderr():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect("on (err)", callback=rec)
+    p = finish(Process(("sh", "-c", "echo on out; echo on err >&2"), stderr_handlers=[h]).run(10))
+    assert rec.wait_n(1)
+    assert rec.calls[0][0] is p and rec.calls[0][1] == STDERR and rec.calls[0][2] == 0
+    assert rec.calls[0][3].group(1) == "err"
+
+
+def test_handler_condition_notified():
+    cond = threading.Condition()
+    h = ExpectOutputHandler()
+    h.expect("ping", condition=cond)
+    p = Process(("sh", "-c", "sleep 0.5; echo ping; exec sleep 30"), stdout_handlers=[h])
+    try:
+        with cond:
+            p.start()
+            assert cond.wait(10), "condition not notified"
+        assert "ping" in p.stdout
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_handler_callback_and_condition_together():
+    cond = threading.Condition()
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect("x", callback=rec, condition=cond)
+    p = Process(("sh", "-c", "sleep 0.3; echo x"), stdout_handlers=[h])
+    with cond:
+        p.start()
+        assert cond.wait(10)
+    finish(p)
+    assert rec.wait_n(1) and rec.calls[0][2] == 0
+
+
+def test_handler_several_processes_independent_positions():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect(r"tok(\d)", callback=rec)
+    ps = [Process(("sh", "-c", "sleep 0.%d; echo tok%d; echo tok9" % (i, i)), stdout_handlers=[h])
+          for i in range(4)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        finish(p)
+    assert rec.wait_n(4)
+    by_proc = dict((c[0], c) for c in rec.calls)
+    assert len(rec.calls) == 4 and set(by_proc) == set(ps)
+    for i, p in enumerate(ps):
+        assert by_proc[p][2] == 0 and by_proc[p][3].group(1) == str(i)
+    # a second expect continues each process from the end of its own match
+    rec2 = Recorder()
+    h.expect(r"tok(\d)", callback=rec2)
+    assert rec2.wait_n(4)
+    assert len(rec2.calls) == 4
+    assert set(c[0] for c in rec2.calls) == set(ps)
+    assert all(c[3].group(1) == "9" for c in rec2.calls)
+    # a third: nothing left, eof everywhere -> None
+    rec3 = Recorder()
+    h.expect(r"tok(\d)", callback=rec3)
+    assert rec3.wait_n(4)
+    assert all(c[2] is None and c[3] is None for c in rec3.calls)
+
+
+def test_handler_added_before_expect():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    p = Process(("sh", "-c", "echo early-data; exec sleep 30"), stdout_handlers=[h]).start()
+    try:
+        deadline = time.monotonic() + 10
+        while "early-data" not in p.stdout and time.monotonic() < deadline:
+            time.sleep(0.02)
+        h.expect("early-(data)", callback=rec)
+        assert rec.wait_n(1)
+        assert rec.calls[0][0] is p and rec.calls[0][2] == 0
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_handler_compiled_regex():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect(re.compile(r"^second$", re.MULTILINE), callback=rec)
+    finish(Process(("sh", "-c", "echo first; echo second"), stdout_handlers=[h]).run(10))
+    assert rec.wait_n(1) and rec.calls[0][2] == 0
+    assert rec.calls[0][3].group(0) == "second"
+
+
+def test_handler_string_regex_is_multiline():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect(r"^b(\w)$", callback=rec)
+    finish(Process(("sh", "-c", "echo a1; echo b2; echo c3"), stdout_handlers=[h]).run(10))
+    assert rec.wait_n(1) and rec.calls[0][2] == 0 and rec.calls[0][3].group(1) == "2"
+
+
+def test_handler_bad_regex_raises_at_call():
+    h = ExpectOutputHandler()
+    with pytest.raises(re.error):
+        h.expect("(unclosed")
+    with pytest.raises(re.error):
+        h.expect(["ok", "[bad"])
+
+
+@pytest.mark.parametrize("bad", [42, 3.5, object(), [1], ["ok", None]])
+def test_handler_bad_type_raises_typeerror(bad):
+    h = ExpectOutputHandler()
+    with pytest.raises(TypeError):
+        h.expect(bad)
+
+
+def test_handler_match_split_across_reads():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect("hello", callback=rec)
+    with Cat(stdout_handlers=[h]) as p:
+        p.write("hel")
+        time.sleep(0.3)
+        assert rec.calls == []
+        p.write("lo")
+        assert rec.wait_n(1)
+        assert rec.calls[0][2] == 0 and rec.calls[0][3].group(0) == "hello"
+
+
+def test_handler_backtrack_size_limits_search():
+    # expect pending before data: the text searched at the second read is
+    # only the last backtrack_size characters of the first read + new data
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect("hello world", callback=rec, backtrack_size=3)
+    p = Process("cat", stdout_handlers=[h]).start()
+    p.write("hello")
+    time.sleep(0.4)
+    p.write(" world")
+    time.sleep(0.4)
+    p.close_stdin() if hasattr(p, "close_stdin") else p.kill()
+    finish(p)
+    assert rec.wait_n(1)
+    assert rec.calls == [(p, STDOUT, None, None)]
+
+
+def test_handler_backtrack_size_large_enough_matches():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect("hello world", callback=rec, backtrack_size=5)
+    with Cat(stdout_handlers=[h]) as p:
+        p.write("hello")
+        time.sleep(0.4)
+        p.write(" world")
+        assert rec.wait_n(1)
+        assert rec.calls[0][2] == 0
+
+
+def test_handler_backtrack_size_none_searches_everything():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect(r"START.*END", callback=rec, backtrack_size=None)
+    with Cat(stdout_handlers=[h]) as p:
+        p.write("START")
+        time.sleep(0.2)
+        for _ in range(3):
+            p.write("x" * 5000)
+            time.sleep(0.1)
+        p.write("END")
+        assert rec.wait_n(1)
+        assert rec.calls[0][2] == 0
+        assert len(rec.calls[0][3].group(0)) == 5 + 15000 + 3
+
+
+def test_handler_start_from_current_false_sees_earlier_output():
+    rec = Recorder()
+    p = Process(("sh", "-c", "echo early; sleep 0.5; echo late; exec sleep 30")).start()
+    try:
+        deadline = time.monotonic() + 10
+        while "early" not in p.stdout and time.monotonic() < deadline:
+            time.sleep(0.02)
+        h = ExpectOutputHandler()
+        h.expect(["early", "late"], callback=rec, start_from_current=False)
+        p.stdout_handlers.append(h)
+        assert rec.wait_n(1)
+        assert rec.calls[0][2] == 0  # from the beginning of the stream
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_handler_start_from_current_true_skips_earlier_output():
+    rec = Recorder()
+    p = Process(("sh", "-c", "echo early; sleep 0.5; echo late; exec sleep 30")).start()
+    try:
+        deadline = time.monotonic() + 10
+        while "early" not in p.stdout and time.monotonic() < deadline:
+            time.sleep(0.02)
+        h = ExpectOutputHandler()
+        h.expect(["early", "late"], callback=rec, start_from_current=True)
+        p.stdout_handlers.append(h)
+        assert rec.wait_n(1)
+        assert rec.calls[0][2] == 1  # "early" was output before monitoring
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_handler_callback_exception_does_not_break_process():
+    def bad_cb(*a):
+        raise RuntimeError("callback boom")
+
+    h = ExpectOutputHandler()
+    h.expect("x", callback=bad_cb)
+    p = finish(Process(("sh", "-c", "echo x; echo y"), stdout_handlers=[h]).run(10))
+    assert p.finished_ok and p.stdout == "x\ny\n"
+
+
+# ============================================================ Process.expect
+
+def test_expect_returns_index_and_match():
+    with Cat() as p:
+        p.write("abc 123\n")
+        idx, mo = p.expect([r"zzz", r"(\d+)"], timeout=10)
+        assert idx == 1
+        assert mo.group(1) == "123"
+        assert isinstance(mo, re.Match)
+
+
+def test_expect_single_string_index_zero():
+    with Cat() as p:
+        p.write("needle\n")
+        assert p.expect("needle", timeout=10)[0] == 0
+
+
+def test_expect_compiled_regex():
+    with Cat() as p:
+        p.write("Foo\n")
+        idx, mo = p.expect(re.compile("foo", re.IGNORECASE), timeout=10)
+        assert idx == 0 and mo.group(0) == "Foo"
+
+
+def test_expect_bad_regex_and_type():
+    with Cat() as p:
+        with pytest.raises(re.error):
+            p.expect("(bad", timeout=1)
+        with pytest.raises(TypeError):
+            p.expect(12, timeout=1)
+
+
+def test_expect_match_split_across_writes():
+    with Cat() as p:
+        def writer():
+            time.sleep(0.3)
+            p.write("hel")
+            time.sleep(0.3)
+            p.write("lo")
+        t = threading.Thread(target=writer)
+        t.start()
+        idx, mo = bounded(lambda: p.expect("hello", timeout=10))
+        t.join()
+        assert idx == 0 and mo.group(0) == "hello"
+        assert p.expect_fail is False and p.ok
+
+
+def test_expect_timeout_sets_expect_fail():
+    with Cat(nolog_expect_fail=True) as p:
+        t0 = time.monotonic()
+        assert p.expect("never", timeout=0.5) == (None, None)
+        el = time.monotonic() - t0
+        assert 0.4 <= el < 1.5
+        assert p.expect_fail is True
+        assert p.ok is False
+    assert p.ended and p.killed
+    assert p.ok is False and p.finished_ok is False
+
+
+def test_expect_fail_ignored():
+    with Cat(ignore_expect_fail=True, nolog_expect_fail=True) as p:
+        assert p.expect("never", timeout=0.3) == (None, None)
+        assert p.expect_fail is True
+        assert p.ok is True
+    assert p.finished_ok is True
+
+
+def test_expect_fail_logged_unless_nolog():
+    lg = logging.getLogger("execo")
+    records = []
+
+    class H(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    h = H(logging.DEBUG)
+    lg.addHandler(h)
+    try:
+        with Cat() as p:
+            p.expect("never", timeout=0.2)
+        assert any(r.levelno >= logging.WARNING for r in records)
+        records.clear()
+        with Cat(nolog_expect_fail=True) as p:
+            p.expect("never", timeout=0.2)
+        assert not [r for r in records if r.levelno >= logging.WARNING]
+    finally:
+        lg.removeHandler(h)
+
+
+def test_expect_default_expect_timeout():
+    with Cat(default_expect_timeout=0.5, nolog_expect_fail=True) as p:
+        t0 = time.monotonic()
+        assert bounded(lambda: p.expect("never")) == (None, None)
+        assert 0.4 <= time.monotonic() - t0 < 1.5
+        assert p.expect_fail
+
+
+def test_expect_explicit_timeout_overrides_default():
+    with Cat(default_expect_timeout=30, nolog_expect_fail=True) as p:
+        t0 = time.monotonic()
+        assert bounded(lambda: p.expect("never", timeout=0.3)) == (None, None)
+        assert time.monotonic() - t0 < 1.5
+
+
+def test_expect_timeout_none_waits_until_match():
+    with Cat(default_expect_timeout=0.2) as p:
+        def writer():
+            time.sleep(0.8)
+            p.write("late\n")
+        t = threading.Thread(target=writer)
+        t.start()
+        idx, mo = bounded(lambda: p.expect("late", timeout=None))
+        t.join()
+        assert idx == 0 and not p.expect_fail
+
+
+def test_expect_eof_returns_none_quickly():
+    p = Process(("sh", "-c", "sleep 0.3; echo abc"), nolog_expect_fail=True).start()
+    t0 = time.monotonic()
+    assert bounded(lambda: p.expect("xyz", timeout=None)) == (None, None)
+    assert time.monotonic() - t0 < 5
+    assert p.expect_fail
+    finish(p)
+    assert not p.ok
+
+
+def test_expect_stderr():
+    p = Process(("sh", "-c", "echo outdata; echo errdata >&2; exec sleep 30")).start()
+    try:
+        idx, mo = bounded(lambda: p.expect("err(data)", stream=STDERR, timeout=10))
+        assert idx == 0 and mo.group(1) == "data"
+        idx, mo = bounded(lambda: p.expect("out(data)", stream=STDOUT, timeout=10))
+        assert idx == 0
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_expect_stderr_not_on_stdout():
+    p = Process(("sh", "-c", "echo errdata >&2"), nolog_expect_fail=True).start()
+    assert bounded(lambda: p.expect("errdata", timeout=5)) == (None, None)
+    finish(p)
+
+
+def test_successive_expects_advance():
+    with Cat() as p:
+        p.write("a1 a2 a3\n")
+        got = [p.expect(r"a(\d)", timeout=10)[1].group(1) for _ in range(3)]
+        assert got == ["1", "2", "3"]
+        p.write("a4\n")
+        assert p.expect(r"a(\d)", timeout=10)[1].group(1) == "4"
+
+
+def test_expect_after_timeout_continues():
+    with Cat(nolog_expect_fail=True) as p:
+        p.write("one\n")
+        assert p.expect("one", timeout=5)[0] == 0
+        assert p.expect("two", timeout=0.2) == (None, None)
+        p.write("two\n")
+        assert p.expect("two", timeout=5)[0] == 0
+
+
+def test_expect_on_ended_process_finds_earlier_output():
+    p = finish(Process(("sh", "-c", "echo alpha; echo beta")).run(10))
+    (idx, mo), (idx2, mo2) = bounded(lambda: (p.expect("beta", timeout=5),
+                                              p.expect("alpha", timeout=5)))
+    assert idx == 0 and mo.group(0) == "beta"
+    assert idx2 is None and mo2 is None  # same thread: position advanced past beta
+    # another thread has its own position: from the beginning of the stream
+    idx3, mo3 = bounded(lambda: p.expect("alpha", timeout=5))
+    assert idx3 == 0 and mo3.group(0) == "alpha"
+
+
+def test_expect_start_from_current():
+    p = Process(("sh", "-c", "echo early; sleep 0.6; echo late; exec sleep 30")).start()
+    try:
+        deadline = time.monotonic() + 10
+        while "early" not in p.stdout and time.monotonic() < deadline:
+            time.sleep(0.02)
+        idx, _ = bounded(lambda: p.expect(["early", "late"], start_from_current=True, timeout=10))
+        assert idx == 1
+        # another thread, from the beginning of the stream
+        idx2, _ = bounded(lambda: p.expect(["early", "late"], timeout=10))
+        assert idx2 == 0
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_expect_backtrack_size():
+    with Cat(nolog_expect_fail=True) as p:
+        res = []
+
+        def exp():
+            res.append(p.expect("hello world", backtrack_size=3, timeout=1.2))
+
+        t = threading.Thread(target=exp)
+        t.start()
+        time.sleep(0.3)
+        p.write("hello")
+        time.sleep(0.4)
+        p.write(" world")
+        t.join(10)
+        assert res == [(None, None)]
+
+
+def test_expect_pty():
+    p = Process(("sh", "-c", "read x; echo got-$x"), pty=True).start()
+    try:
+        p.write("abc\n")
+        idx, mo = bounded(lambda: p.expect("got-(\\w+)", timeout=10))
+        assert idx == 0 and mo.group(1) == "abc"
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_expect_many_threads_many_processes():
+    ps = [Process(("sh", "-c", "sleep 0.%d; echo tok%d; exec sleep 30" % (i, i))).start()
+          for i in range(8)]
+    results = {}
+
+    def exp(i):
+        results[i] = ps[i].expect(r"tok(\d)", timeout=10)
+
+    try:
+        threads = [threading.Thread(target=exp, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+        assert len(results) == 8
+        for i in range(8):
+            idx, mo = results[i]
+            assert idx == 0 and mo.group(1) == str(i)
+    finally:
+        for p in ps:
+            p.kill()
+        for p in ps:
+            finish(p)
+
+
+def test_expect_many_threads_same_process_thread_local():
+    results = {}
+    with Cat() as p:
+        barrier = threading.Barrier(9)
+
+        def exp(i):
+            got = []
+            barrier.wait(10)
+            for _ in range(3):
+                idx, mo = p.expect(r"x(\d)", timeout=10)
+                got.append(mo.group(1) if mo else None)
+            results[i] = got
+
+        threads = [threading.Thread(target=exp, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        barrier.wait(10)
+        for k in range(3):
+            time.sleep(0.2)
+            p.write("x%d\n" % k)
+        for t in threads:
+            t.join(15)
+    assert len(results) == 8
+    for i in range(8):
+        assert results[i] == ["0", "1", "2"], (i, results[i])
+
+
+def test_expect_same_thread_two_processes_independent():
+    with Cat() as a, Cat() as b:
+        a.write("A1 A2\n")
+        b.write("B1\n")
+        assert a.expect(r"A(\d)", timeout=5)[1].group(1) == "1"
+        assert b.expect(r"B(\d)", timeout=5)[1].group(1) == "1"
+        assert a.expect(r"A(\d)", timeout=5)[1].group(1) == "2"
+
+
+def test_expect_does_not_consume_stdout():
+    with Cat() as p:
+        p.write("keep me\n")
+        p.expect("keep", timeout=5)
+        assert p.stdout == "keep me\n"
+
+
+def test_expect_large_output_then_match():
+    p = Process((PY, "-c", "import sys; sys.stdout.write('x' * 3000000 + 'MARK')")).start()
+    idx, mo = bounded(lambda: p.expect("MARK", timeout=20))
+    finish(p)
+    assert idx == 0
+
+
+def test_expect_after_reset():
+    p = Process(("sh", "-c", "echo first-run"))
+    finish(p.run(10))
+    assert p.expect("first-run", timeout=5)[0] == 0
+    p.reset()
+    p.cmd = ("sh", "-c", "echo second-run")
+    finish(p.run(10))
+    idx, mo = bounded(lambda: p.expect("(first|second)-run", timeout=5))
+    assert idx == 0 and mo.group(1) == "second"
+
+
+def test_handler_on_both_streams_independent():
+    rec = Recorder()
+    h = ExpectOutputHandler()
+    h.expect(r"v(\d)", callback=rec)
+    p = finish(Process(("sh", "-c", "echo v1; echo v2 >&2"), stdout_handlers=[h],
+                       stderr_handlers=[h]).run(10))
+    assert rec.wait_n(2)
+    got = sorted((c[1], c[3].group(1)) for c in rec.calls)
+    assert got == [(STDOUT, "1"), (STDERR, "2")]
+    assert all(c[0] is p for c in rec.calls)
+
+
+def test_expect_interactive_dialogue():
+    p = Process(("sh", "-c", "echo 'name?'; read n; echo \"hello $n\"; echo 'age?'; read a; "
+                 "echo \"$n is $a\""), ).start()
+    try:
+        assert p.expect(r"name\?", timeout=10)[0] == 0
+        p.write("bob\n")
+        assert p.expect(r"hello bob", timeout=10)[0] == 0
+        assert p.expect(r"age\?", timeout=10)[0] == 0
+        p.write("42\n")
+        idx, mo = p.expect(r"(\w+) is (\d+)", timeout=10)
+        assert idx == 0 and mo.groups() == ("bob", "42")
+    finally:
+        finish(p)
+    assert p.finished_ok
