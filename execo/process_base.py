@@ -1,0 +1,544 @@
+"""ProcessBase: the state, output, expect and reporting shared by every
+kind of process (local, remote, taktuk-fed, serial).
+
+It holds no way to start or stop a process: :class:`execo.process.Process`
+and its subclasses do.  Output arrives from the reactor thread as byte
+chunks; it is decoded lazily (locale encoding, surrogateescape, so any
+byte round-trips).
+"""
+
+import codecs
+import errno
+import locale
+import os
+import signal
+import threading
+import time
+
+from .config import configuration
+from .handlers import STDOUT, STDERR, ExpectOutputHandler
+from .log import logger, style
+from .report import Report
+from .time_utils import format_unixts, get_seconds
+from .utils import compact_output, name_from_cmdline
+
+ENCODING = locale.getpreferredencoding(False) or "utf-8"
+"""Encoding of process output and input (the locale's, with surrogateescape
+so that any byte round-trips)."""
+
+EOF_GRACE_AFTER_EXIT = 2.0
+"""Seconds to wait, after a process exited, for its stdout/stderr to reach
+eof.  A background grandchild may keep the pipes open forever: after this
+grace what is readable is drained, the pipes are closed and the process
+ends."""
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, int)) and value is not None:
+        raise TypeError("%s must be a boolean, not %r" % (name, value))
+
+
+def _check_cmd(cmd):
+    if isinstance(cmd, str):
+        return cmd
+    if isinstance(cmd, (tuple, list)):
+        if not cmd:
+            raise ValueError("empty command")
+        for a in cmd:
+            if not isinstance(a, (str, bytes, os.PathLike)):
+                raise TypeError("command arguments must be str, bytes or paths, not %r" % (a,))
+        return tuple(cmd) if isinstance(cmd, list) else cmd
+    raise TypeError("cmd must be a str or a tuple of str, not %s" % (type(cmd).__name__,))
+
+
+def _wait_event(event, timeout):
+    """Wait for a threading.Event with an optional timeout, waking every
+    configuration['intr_period'] so that Ctrl-C is handled promptly.
+    Returns True if the event is set."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        period = configuration.get("intr_period") or 1
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return event.is_set()
+            period = min(period, remaining)
+        if event.wait(period):
+            return True
+
+
+class ProcessBase(object):
+    """An almost abstract base class for all kinds of processes.
+
+    There are no abstract methods, but a :class:`execo.process.ProcessBase`
+    by itself is almost useless, it only provides accessors to data shared
+    with all subclasses, but no way to start it or stop it. These methods
+    have to be implemented in concrete subclasses.
+
+    It is possible to register custom lifecycle and output handlers to the
+    process, in order to provide specific actions or stdout/stderr parsing
+    when needed. See :class:`execo.process.ProcessLifecycleHandler` and
+    :class:`execo.process.ProcessOutputHandler`.
+
+    A ProcessBase and its subclasses can act as a context manager object,
+    allowing to write code such as::
+
+     with Process(...).start() as p:
+       [...do something...]
+
+    When exiting the contex manager scope, the process is automatically
+    killed.
+    """
+
+    #: Process command line: string or tuple containing the command and args to run.
+    cmd = None
+    #: Remote host, if relevant
+    host = None
+
+    def __init__(self, cmd, timeout=None, ignore_exit_code=False, nolog_exit_code=False,
+                 ignore_timeout=False, nolog_timeout=False, ignore_error=False, nolog_error=False,
+                 ignore_expect_fail=False, nolog_expect_fail=False, ignore_write_error=False,
+                 nolog_write_error=False, default_expect_timeout=None, default_stdout_handler=True,
+                 default_stderr_handler=True, lifecycle_handlers=None, stdout_handlers=None,
+                 stderr_handlers=None, name=None):
+        """
+        :param cmd: string or tuple containing the command and args to run.
+        :param timeout: Timeout (in seconds, or None for no timeout) after
+          which the process will automatically be sent a SIGTERM.
+        :param ignore_exit_code: Boolean. If True, a process with a return
+          code != 0 will still be considered ok.
+        :param nolog_exit_code: Boolean. If False, termination of a process
+          with a return code != 0 will cause a warning in logs.
+        :param ignore_timeout: Boolean. If True, a process which reaches its
+          timeout will be sent a SIGTERM, but will still be considered ok
+          (but it will most probably have an exit code != 0).
+        :param nolog_timeout: Boolean. If False, a process which reaches its
+          timeout and is sent a SIGTERM will cause a warning in logs.
+        :param ignore_error: Boolean. If True, a process raising an OS level
+          error will still be considered ok.
+        :param nolog_error: Boolean. If False, a process raising an OS level
+          error will cause a warning in logs.
+        :param ignore_expect_fail: Boolean. If True, on a failure to find an
+          expect match the process will still be considered ok.
+        :param nolog_expect_fail: Boolean. If False, a failure to find an
+          expect match will cause a warning in logs.
+        :param ignore_write_error: Boolean. If True, on a write error to the
+          process stdin, the process will still be considered ok.
+        :param nolog_write_error: Boolean. If False, on a write error to the
+          process stdin, will cause a warning in the logs.
+        :param default_expect_timeout: The default timeout for expect
+          invocations when no explicit timeout is given. Defaults to None,
+          meaning no timeout.
+        :param default_stdout_handler: If True, a default handler sends
+          stdout stream output to the member string self.stdout.
+        :param default_stderr_handler: if True, a default handler sends
+          stderr stream output to the member string self.stderr.
+        :param lifecycle_handlers: List of instances of
+          :class:`execo.process.ProcessLifecycleHandler` for being notified
+          of process lifecycle events.
+        :param stdout_handlers: List which can contain instances of
+          :class:`execo.process.ProcessOutputHandler` for handling activity
+          on process stdout, or existing file descriptors (positive
+          integer), or existing file objects, or filenames, to which stdout
+          will be sent. If a filename is given, it will be opened in write
+          mode, and closed on eof.
+        :param stderr_handlers: same as stdout_handlers, for stderr.
+        :param name: User-friendly name. A default is generated and can be
+          changed.
+        """
+        self.cmd = _check_cmd(cmd)
+        self.timeout = get_seconds(timeout)
+        if self.timeout is not None and self.timeout < 0:
+            raise ValueError("timeout must be >= 0 or None, not %r" % (timeout,))
+        for flag_name, value in (("ignore_exit_code", ignore_exit_code), ("nolog_exit_code", nolog_exit_code),
+                                 ("ignore_timeout", ignore_timeout), ("nolog_timeout", nolog_timeout),
+                                 ("ignore_error", ignore_error), ("nolog_error", nolog_error),
+                                 ("ignore_expect_fail", ignore_expect_fail),
+                                 ("nolog_expect_fail", nolog_expect_fail),
+                                 ("ignore_write_error", ignore_write_error),
+                                 ("nolog_write_error", nolog_write_error),
+                                 ("default_stdout_handler", default_stdout_handler),
+                                 ("default_stderr_handler", default_stderr_handler)):
+            _check_bool(flag_name, value)
+        self.ignore_exit_code = ignore_exit_code
+        self.nolog_exit_code = nolog_exit_code
+        self.ignore_timeout = ignore_timeout
+        self.nolog_timeout = nolog_timeout
+        self.ignore_error = ignore_error
+        self.nolog_error = nolog_error
+        self.ignore_expect_fail = ignore_expect_fail
+        self.nolog_expect_fail = nolog_expect_fail
+        self.ignore_write_error = ignore_write_error
+        self.nolog_write_error = nolog_write_error
+        self.default_expect_timeout = get_seconds(default_expect_timeout)
+        self.default_stdout_handler = default_stdout_handler
+        self.default_stderr_handler = default_stderr_handler
+        self.lifecycle_handlers = self._handler_list("lifecycle_handlers", lifecycle_handlers)
+        self.stdout_handlers = self._handler_list("stdout_handlers", stdout_handlers)
+        self.stderr_handlers = self._handler_list("stderr_handlers", stderr_handlers)
+        if name is not None and not isinstance(name, str):
+            raise TypeError("name must be a str, not %r" % (name,))
+        self.name = name if name is not None else name_from_cmdline(self.cmd)
+        self._lock = threading.RLock()
+        self._io_lock = threading.Lock()
+        self._tls = threading.local()
+        self.started_event = threading.Event()
+        self.ended_event = threading.Event()
+        # reentrant, so that a thread holding a condition may start() or
+        # kill() the process, then wait on it
+        self._cond_lock = threading.RLock()
+        self.started_condition = threading.Condition(self._cond_lock)
+        self.ended_condition = threading.Condition(self._cond_lock)
+        self._common_reset()
+
+    @staticmethod
+    def _handler_list(what, handlers):
+        if handlers is None:
+            return []
+        if isinstance(handlers, (str, bytes)) or not hasattr(handlers, "__iter__"):
+            raise TypeError("%s must be a list, not %r" % (what, handlers))
+        return list(handlers)
+
+    def _common_reset(self):
+        """Runtime state, as in a new process (constructor and reset())."""
+        self.started = False
+        self.start_date = None
+        self.ended = False
+        self.end_date = None
+        self.error = False
+        self.error_reason = None
+        self.exit_code = None
+        self.timeout_date = None
+        self.timeouted = None
+        self.killed = False
+        self.forced_kill = False
+        self.expect_fail = False
+        self.write_error = False
+        self.started_event.clear()
+        self.ended_event.clear()
+        self._chunks = {STDOUT: [], STDERR: []}
+        self._texts = {STDOUT: ("", 0, None), STDERR: ("", 0, None)}
+        self._eof = {STDOUT: False, STDERR: False}
+        # the thread-local expect handlers of every thread are dropped
+        for stream, handler in getattr(self, "_expect_handlers", ()):
+            handlers = self.stdout_handlers if stream == STDOUT else self.stderr_handlers
+            if handler in handlers:
+                handlers.remove(handler)
+        self._expect_handlers = []
+        self._tls = threading.local()
+
+    # ------------------------------------------------------------ output
+
+    def _collected_text(self, stream):
+        """Decoded text collected so far on stream (None when the default
+        handler of that stream is off).  Decoding is lazy and incremental:
+        the reactor only keeps byte chunks."""
+        with self._io_lock:
+            return self._collected_text_locked(stream)
+
+    def _collected_text_locked(self, stream):
+        if not (self.default_stdout_handler if stream == STDOUT else self.default_stderr_handler):
+            return None
+        text, ndone, decoder = self._texts[stream]
+        chunks = self._chunks[stream]
+        eof = self._eof[stream]
+        if ndone < len(chunks) or (eof and decoder is not None):
+            if decoder is None:
+                decoder = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
+            new = decoder.decode(b"".join(chunks[ndone:]), eof)
+            if new:
+                text = text + new if text else new
+            if eof:
+                decoder = None
+            self._texts[stream] = (text, len(chunks), decoder)
+        return text
+
+    @property
+    def stdout(self):
+        """Process stdout (str, decoded with the locale encoding and
+        surrogateescape)."""
+        return self._collected_text(STDOUT) or ""
+
+    @stdout.setter
+    def stdout(self, value):
+        self._set_text(STDOUT, value)
+
+    @property
+    def stderr(self):
+        """Process stderr (str, decoded with the locale encoding and
+        surrogateescape)."""
+        return self._collected_text(STDERR) or ""
+
+    @stderr.setter
+    def stderr(self, value):
+        self._set_text(STDERR, value)
+
+    def _set_text(self, stream, value):
+        with self._io_lock:
+            data = value.encode(ENCODING, "surrogateescape") if isinstance(value, str) else bytes(value)
+            self._chunks[stream] = [data] if data else []
+            self._texts[stream] = ("", 0, None)
+
+    # ---------------------------------------------------------- state
+
+    @property
+    def running(self):
+        """If the process is currently running."""
+        return self.started and not self.ended
+
+    @property
+    def ok(self):
+        """Check process is ok.
+
+        A process is ok, if:
+
+        - did not failed on an expect invocation (or was instructed to
+          ignore it)
+        - has no write error (or was instructed to ignore it)
+        - it is not yet started or not yet ended
+        - it started and ended and:
+
+          - has no error (or was instructed to ignore them)
+          - did not timeout (or was instructed to ignore it)
+          - returned 0 (or was instructed to ignore a non zero exit code)
+        """
+        if self.expect_fail and not self.ignore_expect_fail:
+            return False
+        if self.write_error and not self.ignore_write_error:
+            return False
+        if not self.started or not self.ended:
+            return True
+        if self.error:
+            return bool(self.ignore_error)
+        return bool((not self.timeouted or self.ignore_timeout)
+                    and (self.exit_code == 0 or self.ignore_exit_code or self.killed))
+
+    @property
+    def finished_ok(self):
+        """Check process has ran and is ok.
+
+        A process is finished_ok if it has started and ended and it is ok.
+        """
+        return self.started and self.ended and self.ok
+
+    def stats(self):
+        """Return a dict summarizing the statistics of this process.
+
+        see :meth:`execo.report.Report.stats`.
+        """
+        stats = Report.empty_stats()
+        stats["start_date"] = self.start_date
+        stats["end_date"] = self.end_date
+        stats["num_processes"] = 1
+        stats["num_started"] = int(bool(self.started))
+        stats["num_ended"] = int(bool(self.ended))
+        stats["num_errors"] = int(bool(self.error))
+        stats["num_timeouts"] = int(bool(self.timeouted))
+        stats["num_forced_kills"] = int(bool(self.forced_kill))
+        stats["num_expect_fail"] = int(bool(self.expect_fail))
+        stats["num_write_error"] = int(bool(self.write_error))
+        stats["num_non_zero_exit_codes"] = int(bool(
+            self.started and self.ended and not self.error and self.exit_code != 0))
+        stats["num_ok"] = int(self.ok)
+        stats["num_finished_ok"] = int(self.finished_ok)
+        return stats
+
+    # ---------------------------------------------------------- display
+
+    def _args(self):
+        return [repr(self.cmd)] + ProcessBase._kwargs(self)
+
+    def _kwargs(self):
+        kwargs = []
+        if self.timeout is not None:
+            kwargs.append("timeout=%r" % (self.timeout,))
+        for flag in ("ignore_exit_code", "nolog_exit_code", "ignore_timeout", "nolog_timeout",
+                     "ignore_error", "nolog_error", "ignore_expect_fail", "nolog_expect_fail",
+                     "ignore_write_error", "nolog_write_error"):
+            if getattr(self, flag):
+                kwargs.append("%s=%r" % (flag, getattr(self, flag)))
+        if self.default_expect_timeout is not None:
+            kwargs.append("default_expect_timeout=%r" % (self.default_expect_timeout,))
+        if self.default_stdout_handler is not True:
+            kwargs.append("default_stdout_handler=%r" % (self.default_stdout_handler,))
+        if self.default_stderr_handler is not True:
+            kwargs.append("default_stderr_handler=%r" % (self.default_stderr_handler,))
+        return kwargs
+
+    def _infos(self):
+        infos = ["name=%s" % (self.name,),
+                 "started=%s" % (self.started,),
+                 "start_date=%s" % (format_unixts(self.start_date) if self.start_date else None,),
+                 "ended=%s" % (self.ended,),
+                 "end_date=%s" % (format_unixts(self.end_date) if self.end_date else None,),
+                 "killed=%s" % (self.killed,),
+                 "error=%s" % (self.error,),
+                 "error_reason=%s" % (_errno_text(self.error_reason),),
+                 "timeouted=%s" % (self.timeouted,),
+                 "expect_fail=%s" % (self.expect_fail,),
+                 "write_error=%s" % (self.write_error,),
+                 "exit_code=%s" % (self.exit_code,),
+                 "ok=%s" % (self.ok,)]
+        if self.forced_kill:
+            infos.append("forced_kill=%s" % (self.forced_kill,))
+        return infos
+
+    def __repr__(self):
+        return "%s(%s)" % (self.__class__.__name__, ", ".join(self._args()))
+
+    def __str__(self):
+        return "<%s(%s)>" % (style.object_repr(self.__class__.__name__),
+                             ", ".join(self._args() + self._infos()))
+
+    def dump(self):
+        """A multi-line description: the process, its stdout and stderr
+        (only their beginning and end beyond
+        ``configuration['compact_output_threshold']``)."""
+        return "%s\n%s\n%s\n%s\n%s" % (str(self), style.emph("stdout:"), compact_output(self.stdout),
+                                       style.emph("stderr:"), compact_output(self.stderr))
+
+    # --------------------------------------------------------- lifecycle
+
+    def __enter__(self):
+        """Context manager enter function: returns self"""
+        return self
+
+    def __exit__(self, t, v, traceback):
+        """Context manager leave function: kills the process"""
+        self.kill()
+        return False
+
+    def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
+        """Send a signal to the process (implemented by subclasses)."""
+        raise NotImplementedError
+
+    def wait(self, timeout=None):
+        """Wait for the process end (implemented by subclasses)."""
+        raise NotImplementedError
+
+    def reset(self):
+        """Reinitialize a process so that it can later be restarted.
+
+        If it is running, this method will first kill it then wait for its
+        termination before reseting;
+        """
+        if self.started and not self.ended:
+            self.kill()
+            self.wait()
+        self._call_lifecycle("reset")
+        with self._lock:
+            self._common_reset()
+        return self
+
+    def _set_started(self):
+        self.started_event.set()
+        with self.started_condition:
+            self.started_condition.notify_all()
+
+    def _set_ended_event(self):
+        self.ended_event.set()
+        with self.ended_condition:
+            self.ended_condition.notify_all()
+
+    def _call_lifecycle(self, what):
+        for handler in list(self.lifecycle_handlers):
+            try:
+                getattr(handler, what)(self)
+            except Exception:
+                logger.exception("process lifecycle handler %r %s() raised an exception for %s",
+                                 handler, what, self)
+
+    def _log_terminated(self):
+        warn = ((self.error and not self.nolog_error)
+                or (self.timeouted and not self.nolog_timeout)
+                or (not self.error and self.exit_code != 0
+                    and not (self.nolog_exit_code or self.killed)))
+        if warn:
+            logger.warning("%s %s", style.emph("terminated:"), self.dump())
+        elif logger.isEnabledFor(10):
+            logger.debug("%s %s", style.emph("terminated:"), self.dump())
+
+    # ------------------------------------------------------------ expect
+
+    def _expect_handler(self, stream, start_from_current):
+        """This thread's ExpectOutputHandler on stream, attached on first use.
+
+        Attaching happens under the output lock, so the handler sees every
+        byte exactly once: what was collected before (unless
+        start_from_current) and what arrives after."""
+        handlers = getattr(self._tls, "expect_handlers", None)
+        if handlers is None:
+            handlers = self._tls.expect_handlers = {}
+        handler = handlers.get(stream)
+        if handler is None:
+            handler = handlers[stream] = ExpectOutputHandler()
+            with self._io_lock:
+                initial = "" if start_from_current else (self._collected_text_locked(stream) or "")
+                handler._attach(self, stream, initial, self._eof[stream])
+                (self.stdout_handlers if stream == STDOUT else self.stderr_handlers).append(handler)
+                self._expect_handlers.append((stream, handler))
+        return handler
+
+    def expect(self, regexes, timeout=False, stream=STDOUT, backtrack_size=2000, start_from_current=False):
+        """searches the process output stream(s) for some regex. It
+        mimics/takes ideas from Don Libes expect, or python-pexpect.
+
+        It is an easier-to-use frontend for
+        :class:`execo.process.ExpectOutputHandler`.
+
+        It waits for a regex to match, then returns tuple (regex index,
+        match object), or (None, None) if timeout reached, or if eof
+        reached, or stream in error, without any match.
+
+        It uses thread local storage such that concurrent expects in
+        parallel threads do not interfere which each other.
+
+        :param regexes: a regex or list of regexes. May be given as string
+          or as compiled regexes.
+        :param timeout: wait timeout after which it returns (None, None) if
+          no match was found. If False (the default): use the default
+          expect timeout. If None: no timeout.
+        :param stream: stream to monitor for this process, STDOUT or STDERR.
+        :param backtrack_size: see :meth:`ExpectOutputHandler.expect`.
+        :param start_from_current: boolean. If True: when a process is
+          monitored by this handler for the first time, the regex matching
+          is started from the position in the stream at the time that this
+          output hander starts receiving data. If False: when a process is
+          monitored by this handler for the first time, the regex matching
+          is started from the beginning of the stream.
+        """
+        if stream not in (STDOUT, STDERR):
+            raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
+        if timeout is False:
+            timeout = self.default_expect_timeout
+        timeout = get_seconds(timeout)
+        done = threading.Event()
+        result = []
+
+        def on_match(process, stream_, re_index, mo):
+            if not result:
+                result.append((re_index, mo))
+            done.set()
+
+        handler = self._expect_handler(stream, start_from_current)
+        handler.expect(regexes, callback=on_match, backtrack_size=backtrack_size,
+                       start_from_current=start_from_current)
+        try:
+            _wait_event(done, timeout)
+        finally:
+            if not done.is_set():
+                handler._cancel()
+        re_index, mo = result[0] if result else (None, None)
+        if re_index is None:
+            self._notify_expect_fail(regexes)
+        return re_index, mo
+
+    def _notify_expect_fail(self, regexes):
+        self.expect_fail = True
+        if not self.nolog_expect_fail:
+            logger.warning("%s %r in %s", style.emph("expect failed for"), regexes, self)
+
+
+def _errno_text(err):
+    if err is None:
+        return None
+    return "%s (%s)" % (errno.errorcode.get(err, err), os.strerror(err)) if isinstance(err, int) else str(err)
