@@ -48,6 +48,16 @@ cdef extern from "<poll.h>" nogil:
 cdef class Reactor
 
 
+cdef class Collector:
+    cdef char *data
+    cdef size_t size
+    cdef size_t cap
+    cdef public bint keep
+    cdef public bint notify
+    cdef int reserve(self, size_t n) except -1
+    cdef int append(self, const char *p, size_t n) except -1
+
+
 cdef class Timer:
     cdef readonly double when
     cdef object callback
@@ -62,6 +72,8 @@ cdef class FdWatch:
     cdef object sink
     cdef Reactor reactor
     cdef Child child
+    cdef Collector collector
+    cdef bint pipe_grown
     cdef exo_buf wbuf
     cdef bint registered
     cdef unsigned int events
@@ -111,6 +123,7 @@ cdef class Reactor:
 
     cdef _install_sigchld(self)
     cdef FdWatch _new_watch(self, int fd, int kind, int stream, object sink, Child child)
+    cdef _deliver(self, FdWatch w, const char *p, Py_ssize_t n)
     cdef int _add_watch(self, FdWatch w, unsigned int events) except -1
     cdef _del_watch(self, FdWatch w)
     cdef _close_watch(self, FdWatch w)
@@ -130,6 +143,7 @@ cdef class Reactor:
     cdef _maybe_close_writer(self, FdWatch w)
     cdef _on_writable(self, FdWatch w)
     cdef int _on_readable(self, FdWatch w) except -1
+    cdef int _read_once(self, FdWatch w) except -1
     cdef _drain_and_close(self, FdWatch w)
     cdef _dispatch(self, int fd, unsigned int revents)
     cdef _poll_once(self, int timeout_ms)

@@ -25,8 +25,9 @@ Streams are numbered like the file descriptors of the child: 0 stdin,
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.unicode cimport PyUnicode_Decode, PyUnicode_DecodeUTF8
-from libc.stdlib cimport malloc, free
+from cpython.unicode cimport PyUnicode_Decode, PyUnicode_DecodeUTF8, PyUnicode_DecodeUTF8Stateful
+from libc.stdlib cimport malloc, free, realloc
+from libc.string cimport memcpy
 from libc.string cimport memchr
 from libc.errno cimport errno, EAGAIN, EINTR, EIO, EPIPE, ECHILD, ENOSYS
 from posix.unistd cimport read, write, close
@@ -75,9 +76,11 @@ cdef extern from "<sys/eventfd.h>" nogil:
         EFD_NONBLOCK
 
 cdef extern from "<fcntl.h>" nogil:
+    int fcntl(int fd, int cmd, ...)
     enum:
         O_CLOEXEC
         O_NONBLOCK
+        F_SETPIPE_SZ
 
 cdef extern from "<unistd.h>" nogil:
     int pipe2(int *fds, int flags)
@@ -117,7 +120,11 @@ SPAWN_NO_STDIN = EXO_SPAWN_NO_STDIN
 SPAWN_MERGE_STDERR = EXO_SPAWN_MERGE_STDERR
 
 cdef enum:
-    READ_SIZE = 262144
+    READ_SIZE = 262144         # reads handed to Python callbacks
+    COLLECT_READ = 1048576     # reads straight into a Collector
+    PIPE_FULL = 65536          # a read this big: the writer is fast
+    BIG_PIPE = 1048576         # ... so give its pipe 1 MiB (fewer wake-ups)
+    MAX_READS = 16             # reads of one fd per wake-up while it fills them
     MAX_EVENTS = 256
 
 cdef enum:  # FdWatch kinds
@@ -144,6 +151,89 @@ cdef inline int decode_status(int status) noexcept:
     if WIFSIGNALED(status):
         return -WTERMSIG(status)
     return status
+
+
+cdef class Collector:
+    """Bytes of one output stream, kept in one growing C buffer.
+
+    The reactor reads straight into it while ``keep`` and not
+    ``notify``: no Python object per read.  With ``notify``, every read
+    goes to the sink's ``_on_data`` instead (which may ``add()`` it), so
+    that handlers see each byte exactly once, in order."""
+
+    def __cinit__(self, bint keep=True):
+        self.data = NULL
+        self.size = 0
+        self.cap = 0
+        self.keep = keep
+        self.notify = False
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef int reserve(self, size_t n) except -1:
+        cdef size_t ncap
+        cdef char *nd
+        if self.cap - self.size >= n:
+            return 0
+        ncap = self.cap if self.cap else 65536
+        while ncap - self.size < n:
+            ncap *= 2
+        nd = <char *>realloc(self.data, ncap)   # large blocks: mremap, no copy
+        if nd == NULL:
+            raise MemoryError()
+        self.data = nd
+        self.cap = ncap
+        return 0
+
+    cdef int append(self, const char *p, size_t n) except -1:
+        self.reserve(n)
+        memcpy(self.data + self.size, p, n)
+        self.size += n
+        return 0
+
+    def __len__(self):
+        return self.size
+
+    def add(self, data):
+        """Append bytes (from the reactor thread: the reactor may be
+        reading into this buffer)."""
+        cdef const unsigned char[:] view = memoryview(data).cast("B")
+        if view.shape[0]:
+            self.append(<const char *>&view[0], view.shape[0])
+
+    def shrink(self):
+        """Give back the unused capacity (at eof)."""
+        cdef char *nd
+        if self.cap > self.size and self.size > 0:
+            nd = <char *>realloc(self.data, self.size)
+            if nd != NULL:
+                self.data = nd
+                self.cap = self.size
+
+    def getbytes(self, Py_ssize_t start=0, Py_ssize_t end=-1):
+        """A copy of bytes[start:end] (end -1: up to the end)."""
+        if end < 0 or <size_t>end > self.size:
+            end = self.size
+        if start < 0:
+            start = 0
+        if start >= end:
+            return b""
+        return PyBytes_FromStringAndSize(self.data + start, end - start)
+
+    def decode_utf8(self, Py_ssize_t start, bint final):
+        """(text, next_start): bytes[start:] decoded as UTF-8 with
+        surrogateescape.  Unless final, an incomplete character at the end
+        is left for the next call."""
+        cdef Py_ssize_t consumed = 0
+        cdef Py_ssize_t n
+        if start < 0 or <size_t>start >= self.size:
+            return "", self.size
+        n = self.size - start
+        if final:
+            return PyUnicode_DecodeUTF8(self.data + start, n, "surrogateescape"), self.size
+        text = PyUnicode_DecodeUTF8Stateful(self.data + start, n, "surrogateescape", &consumed)
+        return text, start + consumed
 
 
 cdef class Timer:
@@ -427,14 +517,16 @@ cdef class Reactor:
 
     # ------------------------------------------------------------- children
 
-    def spawn(self, argv, int flags, sink, bint want_stdin=True):
+    def spawn(self, argv, int flags, sink, bint want_stdin=True, Collector stdout=None,
+              Collector stderr=None):
         """Start a child (callable from any thread) and watch it.
 
         ``argv`` is a sequence of bytes; ``flags`` the SPAWN_* constants.
         Returns a :class:`Child`; raises ``OSError`` when the child could
         not be started (exec errors included).  The child's stdout and
         stderr are read and its exit watched by the reactor thread, which
-        reports them to ``sink``."""
+        reports them to ``sink``.  ``stdout`` and ``stderr`` are optional
+        :class:`Collector` objects for the two streams."""
         cdef Py_ssize_t n = len(argv), i
         cdef char **cargv = <char **>malloc((n + 1) * sizeof(char *))
         cdef exo_child c
@@ -469,6 +561,12 @@ cdef class Reactor:
         child.reactor = self
         if c.stdin_fd >= 0:
             child.stdin_watch = self._new_watch(c.stdin_fd, K_WRITE, 0, sink, child)
+        if c.stdout_fd >= 0:
+            child.stdout_watch = self._new_watch(c.stdout_fd, K_READ, 1, sink, child)
+            child.stdout_watch.collector = stdout
+        if c.stderr_fd >= 0:
+            child.stderr_watch = self._new_watch(c.stderr_fd, K_READ, 2, sink, child)
+            child.stderr_watch.collector = stderr
         self.children[child.pid] = child
         if self._in_loop():
             self._register_child(child)
@@ -477,11 +575,9 @@ cdef class Reactor:
         return child
 
     def _register_child(self, Child child):
-        if child.stdout_fd >= 0:
-            child.stdout_watch = self._new_watch(child.stdout_fd, K_READ, 1, child.sink, child)
+        if child.stdout_watch is not None:
             self._add_watch(child.stdout_watch, EPOLLIN)
-        if child.stderr_fd >= 0:
-            child.stderr_watch = self._new_watch(child.stderr_fd, K_READ, 2, child.sink, child)
+        if child.stderr_watch is not None:
             self._add_watch(child.stderr_watch, EPOLLIN)
         if child.pidfd >= 0:
             self._add_watch(self._new_watch(child.pidfd, K_PIDFD, 0, child.sink, child), EPOLLIN)
@@ -525,10 +621,12 @@ cdef class Reactor:
 
     # ------------------------------------------------------------ fd watches
 
-    def add_reader(self, int fd, sink, int stream):
+    def add_reader(self, int fd, sink, int stream, Collector collector=None):
         """Read ``fd`` (non-blocking, owned and closed by the reactor from now
-        on), reporting to ``sink._on_data`` / ``sink._on_eof``."""
+        on), into ``collector`` when given, reporting to ``sink._on_data``
+        / ``sink._on_eof``."""
         w = self._new_watch(fd, K_READ, stream, sink, None)
+        w.collector = collector
         if self._in_loop():
             self._add_watch(w, EPOLLIN)
         else:
@@ -637,22 +735,52 @@ cdef class Reactor:
                 self._del_watch(w)
 
     cdef int _on_readable(self, FdWatch w) except -1:
-        """One read: 1 after data, 0 at eof or error (reported to the sink
-        and fd closed), 2 when nothing was there (EAGAIN)."""
+        """Read while the fd fills whole reads (a fast writer), at most
+        MAX_READS times, then let other fds have their turn."""
+        cdef int r = 1
+        cdef int k = 0
+        while r == 1 and k < MAX_READS and not w.closed:
+            r = self._read_once(w)
+            k += 1
+        return r
+
+    cdef int _read_once(self, FdWatch w) except -1:
+        """One read: 1 when it was full (more may be waiting), 3 after a
+        partial read, 0 at eof or error (reported to the sink, fd closed),
+        2 when nothing was there (EAGAIN)."""
         cdef Py_ssize_t r
         cdef int err = 0
         cdef int fd = w.fd
+        cdef Collector col = w.collector
+        cdef char *dst
+        cdef size_t want
+        if col is not None and col.keep and not col.notify:
+            col.reserve(COLLECT_READ)
+            dst = col.data + col.size
+            want = col.cap - col.size
+        else:
+            dst = self.rbuf
+            want = READ_SIZE
         with nogil:
-            r = read(fd, self.rbuf, READ_SIZE)
+            r = read(fd, dst, want)
             if r < 0:
                 err = errno
         if r > 0:
-            data = PyBytes_FromStringAndSize(self.rbuf, r)
-            try:
-                w.sink._on_data(w.stream, data)
-            except BaseException as e:
-                self._report(e)
-            return 1
+            if dst == self.rbuf:
+                if col is not None and col.keep and not col.notify:
+                    col.append(dst, r)     # notify was switched off meanwhile
+                elif col is None or col.notify:
+                    self._deliver(w, dst, r)
+            elif col.notify:
+                # a handler was attached during the read: this chunk is
+                # not collected yet, hand it over like any notified chunk
+                self._deliver(w, dst, r)
+            else:
+                col.size += r
+            if r >= PIPE_FULL and not w.pipe_grown:
+                w.pipe_grown = True
+                fcntl(fd, F_SETPIPE_SZ, <int>BIG_PIPE)   # best effort
+            return 1 if <size_t>r == want or r >= PIPE_FULL else 3
         if r < 0:
             if err == EAGAIN or err == EINTR:
                 return 2
@@ -665,12 +793,19 @@ cdef class Reactor:
             self._report(e)
         return 0
 
+    cdef _deliver(self, FdWatch w, const char *p, Py_ssize_t n):
+        data = PyBytes_FromStringAndSize(p, n)
+        try:
+            w.sink._on_data(w.stream, data)
+        except BaseException as e:
+            self._report(e)
+
     cdef _drain_and_close(self, FdWatch w):
         """Read until nothing is left right now, then close and report eof."""
         cdef int r = 1
         cdef int k = 0
-        while r == 1 and k < 4096 and not w.closed:
-            r = self._on_readable(w)
+        while (r == 1 or r == 3) and k < 4096 and not w.closed:
+            r = self._read_once(w)
             k += 1
         if not w.closed:
             self._close_watch(w)

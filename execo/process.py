@@ -162,8 +162,11 @@ class Process(ProcessBase):
             if self.timeout is not None:
                 self.timeout_date = self.start_date + self.timeout
             reactor = get_reactor()
+            out, err = self._collectors[STDOUT], self._collectors[STDERR]
+            out.keep = bool(self.default_stdout_handler)
+            err.keep = bool(self.default_stderr_handler)
             try:
-                child = reactor.spawn(argv, flags, self)
+                child = reactor.spawn(argv, flags, self, stdout=out, stderr=err)
             except OSError as e:
                 self._start_failed(e)
                 failed = True
@@ -219,10 +222,13 @@ class Process(ProcessBase):
     # --------------------------------------------------- reactor callbacks
 
     def _on_data(self, stream, data):
+        """Output for the handlers (the reactor collects by itself while
+        there are none)."""
         with self._io_lock:
-            if self.default_stdout_handler if stream == STDOUT else self.default_stderr_handler:
-                self._chunks[stream].append(data)
-            handlers = self.stdout_handlers if stream == STDOUT else self.stderr_handlers
+            collector = self._collectors[stream]
+            if collector.keep:
+                collector.add(data)
+            handlers = self._stdout_handlers if stream == STDOUT else self._stderr_handlers
             if not handlers:
                 return
             handlers = list(handlers)
@@ -231,7 +237,8 @@ class Process(ProcessBase):
     def _on_eof(self, stream, err):
         with self._io_lock:
             self._eof[stream] = True
-            handlers = list(self.stdout_handlers if stream == STDOUT else self.stderr_handlers)
+            self._collectors[stream].shrink()
+            handlers = list(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
         self._dispatch(stream, handlers, b"", True, err != 0)
         self._maybe_ended()
 

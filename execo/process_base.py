@@ -15,8 +15,9 @@ import signal
 import threading
 import time
 
+from . import _reactor
 from .config import configuration
-from .handlers import STDOUT, STDERR, ExpectOutputHandler
+from .handlers import STDOUT, STDERR, ExpectOutputHandler, stream_name
 from .log import logger, style
 from .report import Report
 from .time_utils import format_unixts, get_seconds
@@ -31,6 +32,45 @@ EOF_GRACE_AFTER_EXIT = 2.0
 eof.  A background grandchild may keep the pipes open forever: after this
 grace what is readable is drained, the pipes are closed and the process
 ends."""
+
+_UTF8 = codecs.lookup(ENCODING).name == "utf-8"
+
+
+class _HandlerList(list):
+    """A process's list of output handlers.  Making it non-empty turns on
+    the delivery of every read to the handlers (otherwise the reactor
+    collects output in C without calling Python at all)."""
+
+    def __init__(self, collector_of, items=()):
+        list.__init__(self, items)
+        self._collector_of = collector_of
+        self._changed()
+
+    def _changed(self):
+        if len(self):
+            self._collector_of().notify = True
+        return self
+
+    def append(self, item):
+        list.append(self, item)
+        self._changed()
+
+    def extend(self, items):
+        list.extend(self, items)
+        self._changed()
+
+    def insert(self, index, item):
+        list.insert(self, index, item)
+        self._changed()
+
+    def __setitem__(self, index, value):
+        list.__setitem__(self, index, value)
+        self._changed()
+
+    def __iadd__(self, items):
+        list.extend(self, items)
+        return self._changed()
+
 
 def _check_bool(name, value):
     if not isinstance(value, (bool, int)) and value is not None:
@@ -173,14 +213,13 @@ class ProcessBase(object):
         self.default_stdout_handler = default_stdout_handler
         self.default_stderr_handler = default_stderr_handler
         self.lifecycle_handlers = self._handler_list("lifecycle_handlers", lifecycle_handlers)
-        self.stdout_handlers = self._handler_list("stdout_handlers", stdout_handlers)
-        self.stderr_handlers = self._handler_list("stderr_handlers", stderr_handlers)
         if name is not None and not isinstance(name, str):
             raise TypeError("name must be a str, not %r" % (name,))
         self.name = name if name is not None else name_from_cmdline(self.cmd)
         self._lock = threading.RLock()
         self._io_lock = threading.Lock()
         self._tls = threading.local()
+        self._stdout_handlers = self._stderr_handlers = ()
         self.started_event = threading.Event()
         self.ended_event = threading.Event()
         # reentrant, so that a thread holding a condition may start() or
@@ -189,6 +228,8 @@ class ProcessBase(object):
         self.started_condition = threading.Condition(self._cond_lock)
         self.ended_condition = threading.Condition(self._cond_lock)
         self._common_reset()
+        self.stdout_handlers = stdout_handlers
+        self.stderr_handlers = stderr_handlers
 
     @staticmethod
     def _handler_list(what, handlers):
@@ -215,7 +256,10 @@ class ProcessBase(object):
         self.write_error = False
         self.started_event.clear()
         self.ended_event.clear()
-        self._chunks = {STDOUT: [], STDERR: []}
+        # output bytes live in C buffers the reactor reads into; decoded
+        # text is cached as (text, byte offset decoded up to, decoder)
+        self._collectors = {STDOUT: _reactor.Collector(bool(self.default_stdout_handler)),
+                            STDERR: _reactor.Collector(bool(self.default_stderr_handler))}
         self._texts = {STDOUT: ("", 0, None), STDERR: ("", 0, None)}
         self._eof = {STDOUT: False, STDERR: False}
         # the thread-local expect handlers of every thread are dropped
@@ -225,31 +269,35 @@ class ProcessBase(object):
                 handlers.remove(handler)
         self._expect_handlers = []
         self._tls = threading.local()
+        for stream, handlers in ((STDOUT, self._stdout_handlers), (STDERR, self._stderr_handlers)):
+            self._collectors[stream].notify = len(handlers) > 0
 
     # ------------------------------------------------------------ output
 
     def _collected_text(self, stream):
         """Decoded text collected so far on stream (None when the default
         handler of that stream is off).  Decoding is lazy and incremental:
-        the reactor only keeps byte chunks."""
+        the reactor only keeps bytes."""
         with self._io_lock:
             return self._collected_text_locked(stream)
 
     def _collected_text_locked(self, stream):
-        if not (self.default_stdout_handler if stream == STDOUT else self.default_stderr_handler):
+        collector = self._collectors[stream]
+        if not collector.keep:
             return None
-        text, ndone, decoder = self._texts[stream]
-        chunks = self._chunks[stream]
-        eof = self._eof[stream]
-        if ndone < len(chunks) or (eof and decoder is not None):
-            if decoder is None:
-                decoder = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
-            new = decoder.decode(b"".join(chunks[ndone:]), eof)
+        text, offset, decoder = self._texts[stream]
+        if offset < len(collector):
+            final = self._eof[stream]
+            if _UTF8:
+                new, offset = collector.decode_utf8(offset, final)
+            else:
+                if decoder is None:
+                    decoder = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
+                new = decoder.decode(collector.getbytes(offset), final)
+                offset = len(collector)
             if new:
                 text = text + new if text else new
-            if eof:
-                decoder = None
-            self._texts[stream] = (text, len(chunks), decoder)
+            self._texts[stream] = (text, offset, decoder)
         return text
 
     @property
@@ -273,10 +321,41 @@ class ProcessBase(object):
         self._set_text(STDERR, value)
 
     def _set_text(self, stream, value):
+        """Replace what was collected so far; later output is appended."""
+        if not isinstance(value, str):
+            raise TypeError("%s must be a str" % (stream_name(stream),))
         with self._io_lock:
-            data = value.encode(ENCODING, "surrogateescape") if isinstance(value, str) else bytes(value)
-            self._chunks[stream] = [data] if data else []
-            self._texts[stream] = ("", 0, None)
+            self._texts[stream] = (value, len(self._collectors[stream]), None)
+
+    @property
+    def stdout_handlers(self):
+        """List which can contain instances of
+        :class:`execo.process.ProcessOutputHandler` for handling activity on
+        process stdout, or existing file descriptors (positive integer), or
+        existing file objects, or filenames, to which stdout will be sent.
+        If a filename is given, it will be opened in write mode, and closed
+        on eof."""
+        return self._stdout_handlers
+
+    @stdout_handlers.setter
+    def stdout_handlers(self, handlers):
+        self._stdout_handlers = _HandlerList(self._collectors_of(STDOUT),
+                                             self._handler_list("stdout_handlers", handlers))
+
+    @property
+    def stderr_handlers(self):
+        """Same as stdout_handlers, for stderr."""
+        return self._stderr_handlers
+
+    @stderr_handlers.setter
+    def stderr_handlers(self, handlers):
+        self._stderr_handlers = _HandlerList(self._collectors_of(STDERR),
+                                             self._handler_list("stderr_handlers", handlers))
+
+    def _collectors_of(self, stream):
+        """A callable giving the current collector of stream (a reset
+        makes new ones)."""
+        return lambda: self._collectors[stream]
 
     # ---------------------------------------------------------- state
 
@@ -472,6 +551,9 @@ class ProcessBase(object):
         if handler is None:
             handler = handlers[stream] = ExpectOutputHandler()
             with self._io_lock:
+                # from now on every read reaches the handlers (see
+                # _HandlerList): the snapshot and the reads do not overlap
+                self._collectors[stream].notify = True
                 initial = "" if start_from_current else (self._collected_text_locked(stream) or "")
                 handler._attach(self, stream, initial, self._eof[stream])
                 (self.stdout_handlers if stream == STDOUT else self.stderr_handlers).append(handler)

@@ -79,12 +79,11 @@ static int cloexec_pipe(int p[2])
     return 0;
 }
 
+/* Our fds were just opened with no status flag but their access mode
+ * (which F_SETFL ignores): one syscall instead of F_GETFL + F_SETFL. */
 static int set_nonblock(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -1;
-    return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    return fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 static int open_pty_master(char *slave_name, size_t len)
@@ -111,7 +110,7 @@ int exo_spawn(char *const argv[], int flags, exo_child *out)
     char slave_name[128];
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    sigset_t all, none;
+    sigset_t dflt, none;
     short sflags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
     pid_t pid = -1;
     int rc = 0, fa_ok = 0, attr_ok = 0;
@@ -151,16 +150,21 @@ int exo_spawn(char *const argv[], int flags, exo_child *out)
     if (flags & EXO_SPAWN_MERGE_STDERR) {
         if ((rc = posix_spawn_file_actions_adddup2(&fa, 1, 2)) != 0) goto fail;
     } else if ((rc = posix_spawn_file_actions_adddup2(&fa, err_p[1], 2)) != 0) goto fail;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    /* Like subprocess' close_fds=True: the child gets 0, 1, 2 only. */
-    if ((rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0) goto fail;
-#endif
+    /* No closefrom(3): every fd Python and execo open is close-on-exec
+     * (PEP 446), and closing them at exec happens after the parent is
+     * released from posix_spawn, while closefrom would run inside the
+     * vfork window, costing the parent O(open fds) per spawn. */
 
-    /* Python ignores SIGPIPE and SIGXFSZ: give the child default
-     * dispositions for every signal and an empty mask. */
-    sigfillset(&all);
+    /* Python ignores SIGPIPE and SIGXFSZ: restore their default in the
+     * child (as subprocess does; handled signals are reset by exec
+     * anyway), with an empty signal mask. */
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+#ifdef SIGXFSZ
+    sigaddset(&dflt, SIGXFSZ);
+#endif
     sigemptyset(&none);
-    if ((rc = posix_spawnattr_setsigdefault(&attr, &all)) != 0) goto fail;
+    if ((rc = posix_spawnattr_setsigdefault(&attr, &dflt)) != 0) goto fail;
     if ((rc = posix_spawnattr_setsigmask(&attr, &none)) != 0) goto fail;
     if (flags & EXO_SPAWN_NEW_SESSION) {
 #ifdef POSIX_SPAWN_SETSID
