@@ -28,7 +28,8 @@ def test_process_suite_with_backend(tmp_path, poller, watcher):
     files = [os.path.join(HERE, f) for f in PROCESS_TESTS if os.path.exists(os.path.join(HERE, f))]
     assert files
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"] + files,
+        [sys.executable, "-m", "pytest", "-q", "-x", "-rf", "-p", "no:cacheprovider"] + files,
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-3000:]
+    failed = [line for line in run.stdout.splitlines() if line.startswith(("FAILED", "ERROR", "E "))]
+    assert run.returncode == 0, "\n".join(failed[:40]) + "\n----\n" + run.stdout[-4000:] + run.stderr[-2000:]
     assert " passed" in run.stdout
