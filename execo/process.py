@@ -204,12 +204,17 @@ class Process(ProcessBase):
         self._close_targets()
 
     def _open_targets(self):
-        """Filenames among the output handlers are opened at start."""
+        """Filenames among the output handlers are opened at start (an
+        unwritable one raises here, before anything is started)."""
         self._targets = {}
-        for stream, handlers in ((STDOUT, self.stdout_handlers), (STDERR, self.stderr_handlers)):
-            for h in handlers:
-                if isinstance(h, (str, os.PathLike)) and (stream, h) not in self._targets:
-                    self._targets[(stream, h)] = open(h, "wb")
+        try:
+            for stream, handlers in ((STDOUT, self.stdout_handlers), (STDERR, self.stderr_handlers)):
+                for h in handlers:
+                    if isinstance(h, (str, os.PathLike)) and (stream, h) not in self._targets:
+                        self._targets[(stream, h)] = open(h, "wb")
+        except OSError:
+            self._close_targets()
+            raise
 
     def _close_targets(self):
         for f in self._targets.values():

@@ -610,3 +610,33 @@ def test_handlers_with_pty():
                        stdout_handlers=[h], stderr_handlers=[e]).run(10))
     assert [l.rstrip("\r\n") for l in h.lines()] == ["on-tty"]
     assert e.data() == "on-err\n"
+
+
+def test_unwritable_filename_handler_raises_at_start(tmp_path):
+    p = Process("echo hi", shell=True, stdout_handlers=[str(tmp_path / "missing-dir" / "out")])
+    with pytest.raises(OSError):
+        p.start()
+    assert not p.started
+
+
+def test_handler_added_to_running_process_gets_later_output():
+    """Output is collected in C while no handler listens; adding one to the
+    running process's list turns delivery on for what comes next."""
+    got = []
+
+    class Lines(ProcessOutputHandler):
+        def read_line(self, process, stream, string, eof, error):
+            got.append(string)
+
+    p = Process(("sh", "-c", "echo early; read x; echo late"))
+    p.start()
+    deadline = time.time() + 10
+    while "early" not in p.stdout and time.time() < deadline:   # no expect(): no handler yet
+        time.sleep(0.01)
+    assert p.stdout == "early\n"
+    p.stdout_handlers.append(Lines())
+    p.write("go\n")
+    p.wait(10)
+    assert p.ended and p.ok
+    assert got == ["late\n"]
+    assert p.stdout == "early\nlate\n"
