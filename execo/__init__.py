@@ -18,6 +18,9 @@ from .exception import ProcessesFailed
 from .handlers import (STDOUT, STDERR, ProcessLifecycleHandler, ProcessOutputHandler,
                        ExpectOutputHandler)
 from .process import ProcessBase, Process, get_process
+from .action import (Action, Local, ParallelActions, SequentialActions, ActionLifecycleHandler,
+                     wait_any_actions, wait_all_actions, filter_bad_hosts)
+from .substitutions import remote_substitute
 
 __version__ = "3.0.0.dev0"
 
@@ -27,4 +30,6 @@ __all__ = [
     "get_unixts", "get_seconds", "format_date", "format_duration", "memoize", "get_port",
     "ProcessesFailed", "STDOUT", "STDERR", "ProcessLifecycleHandler", "ProcessOutputHandler",
     "ExpectOutputHandler", "ProcessBase", "Process", "get_process",
+    "Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
+    "wait_any_actions", "wait_all_actions", "filter_bad_hosts", "remote_substitute",
 ]

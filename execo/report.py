@@ -183,9 +183,16 @@ class Report:
 
     @staticmethod
     def _children(obj):
-        """Stats objects shown under ``obj`` in a report: a report's entries, an action's processes."""
+        """Stats objects shown under ``obj`` in a report: a report's
+        entries, a compound action's sub-actions, an action's processes."""
         if isinstance(obj, Report):
             return obj._stats_objects
+        actions = getattr(obj, 'actions', None)
+        if isinstance(actions, (list, tuple)) and all(
+                callable(getattr(a, 'stats', None)) for a in actions):
+            # ParallelActions / SequentialActions: their sub-actions, or
+            # nothing when hide_subactions
+            return () if getattr(obj, 'hide_subactions', False) else actions
         processes = getattr(obj, 'processes', None)
         if isinstance(processes, (list, tuple)) and all(
                 callable(getattr(p, 'stats', None)) for p in processes):

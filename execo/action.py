@@ -1,0 +1,693 @@
+"""Actions: sets of processes run in parallel, started, waited for, killed
+and reported on together.
+
+An :class:`Action` knows it has ended when all its processes (or, for
+:class:`ParallelActions` / :class:`SequentialActions`, all its sub-actions)
+have ended.  Process ends are counted by a
+:class:`execo.process.ProcessLifecycleHandler` that each action appends to
+its processes' lifecycle handlers: no thread per action or per process,
+the counting happens in execo's reactor thread.  The action's own
+lifecycle handlers' ``end()`` is called once, in the thread where its last
+process (or sub-action) ended, usually the reactor thread: keep it short.
+
+Waiting (:meth:`Action.wait`, :func:`wait_any_actions`,
+:func:`wait_all_actions`) blocks on threading primitives, waking every
+``configuration['intr_period']`` so that Ctrl-C is handled.
+"""
+
+import threading
+import time
+
+from .config import configuration
+from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
+from .host import Host
+from .log import logger, style
+from .process import Process
+from .process_base import _wait_event
+from .report import Report
+from .time_utils import get_seconds
+from .utils import name_from_cmdline
+
+__all__ = ["Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
+           "wait_any_actions", "wait_all_actions", "filter_bad_hosts"]
+
+# notified (notify_all) whenever any action ends: wait_any_actions and
+# wait_all_actions wait on it instead of using a thread per action
+_actions_ended_condition = threading.Condition(threading.Lock())
+
+
+class ActionLifecycleHandler(object):
+    """Abstract handler for :class:`execo.action.Action` lifecycle."""
+
+    def start(self, action):
+        """Handle :class:`execo.action.Action`'s start.
+
+        :param action: The Action which starts.
+        """
+        pass
+
+    def end(self, action):
+        """Handle :class:`execo.action.Action`'s end.
+
+        :param action: The Action which ends.
+        """
+        pass
+
+    def reset(self, action):
+        """Handle :class:`execo.action.Action`'s reset.
+
+        :param action: the Action which is reset.
+        """
+        pass
+
+
+class _ActionProcessLH(ProcessLifecycleHandler):
+    """Counts the ends of an action's processes (reactor thread)."""
+
+    def __init__(self, action):
+        super(_ActionProcessLH, self).__init__()
+        self.action = action
+
+    def end(self, process):
+        self.action._child_ended(process)
+
+    def __repr__(self):
+        return "<_ActionProcessLH of %s>" % (self.action.name,)
+
+
+class Action(object):
+    """Abstract base class. A set of parallel processes.
+
+    An :class:`execo.action.Action` can be started
+    (:meth:`execo.action.Action.start`), killed
+    (:meth:`execo.action.Action.kill`). One can wait
+    (:meth:`execo.action.Action.wait`) for an Action, it means waiting for
+    all processes in the Action to finish. An Action can be run
+    (:meth:`execo.action.Action.run`), it means start it then wait for it
+    to complete.
+
+    An Action and its subclasses can act as a context manager object,
+    allowing to write code such as::
+
+     with Remote(...).start() as r:
+       [...do something...]
+
+    When exiting the contex manager scope, the remote is automatically
+    killed.
+
+    Subclasses made of processes set ``self.processes`` to a list of
+    :class:`execo.process.ProcessBase` (the setter attaches the handler
+    counting their ends); start, kill, reset, wait, expect, write and
+    stats then work on them.
+    """
+
+    #: User-friendly name. A default is generated and can be changed.
+    name = None
+    #: List of instances of :class:`execo.action.ActionLifecycleHandler` for
+    #: being notified of action lifecycle events.
+    lifecycle_handlers = None
+    #: The default timeout for expect invocations when no explicit timeout
+    #: is given. Defaults to None, meaning no timeout.
+    default_expect_timeout = None
+    #: whether this Action was started (boolean)
+    started = None
+    #: whether this Action has ended (boolean)
+    ended = None
+
+    def __init__(self, lifecycle_handlers=None, name=None, default_expect_timeout=None):
+        """
+        :param lifecycle_handlers: List of instances of
+          :class:`execo.action.ActionLifecycleHandler` for being notified
+          of action lifecycle events.
+        :param name: User-friendly name. A default is generated and can be
+          changed.
+        :param default_expect_timeout: The default timeout for expect
+          invocations when no explicit timeout is given. Defaults to None,
+          meaning no timeout.
+        """
+        if lifecycle_handlers is None:
+            self.lifecycle_handlers = []
+        elif isinstance(lifecycle_handlers, (str, bytes)) or not hasattr(lifecycle_handlers, "__iter__"):
+            raise TypeError("lifecycle_handlers must be a list, not %r" % (lifecycle_handlers,))
+        else:
+            self.lifecycle_handlers = list(lifecycle_handlers)
+        if name is not None and not isinstance(name, str):
+            raise TypeError("name must be a str, not %r" % (name,))
+        self.name = name if name is not None else self._default_name()
+        self.default_expect_timeout = get_seconds(default_expect_timeout)
+        self._lock = threading.RLock()
+        self._ended_event = threading.Event()
+        self._parents = []          # ParallelActions / SequentialActions containing this action
+        self._process_lh = _ActionProcessLH(self)
+        self._processes = []
+        self._common_reset()
+
+    def _default_name(self):
+        return self.__class__.__name__
+
+    def _common_reset(self):
+        self.started = False
+        self.ended = False
+        self._ended_children = set()
+        self._ended_event.clear()
+
+    # ------------------------------------------------------------ processes
+
+    @property
+    def processes(self):
+        """Iterable of all :class:`execo.process.ProcessBase`"""
+        return self._processes
+
+    @processes.setter
+    def processes(self, processes):
+        processes = list(processes)
+        new_ids = set(id(p) for p in processes)
+        for p in self._processes:
+            if id(p) not in new_ids:
+                try:
+                    p.lifecycle_handlers.remove(self._process_lh)
+                except ValueError:
+                    pass
+        for p in processes:
+            if not any(h is self._process_lh for h in p.lifecycle_handlers):
+                p.lifecycle_handlers.append(self._process_lh)
+        self._processes = processes
+
+    def _children(self):
+        """What must end for this action to end (its processes)."""
+        return self._processes
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _call_lifecycle(self, what):
+        for handler in list(self.lifecycle_handlers):
+            try:
+                getattr(handler, what)(self)
+            except Exception:
+                logger.exception("action lifecycle handler %r %s() raised an exception for %s",
+                                 handler, what, self)
+
+    def _child_ended(self, child):
+        """A process (or sub-action) ended: thread-safe count; the action
+        ends with the last one."""
+        with self._lock:
+            if self.ended:
+                return
+            self._ended_children.add(id(child))
+            done = self.started and len(self._ended_children) >= len(self._children())
+        if done:
+            self._notify_end()
+
+    def _check_end(self):
+        """After start: end at once if everything already ended (or there
+        is nothing to run)."""
+        with self._lock:
+            done = (self.started and not self.ended
+                    and len(self._ended_children) >= len(self._children()))
+        if done:
+            self._notify_end()
+
+    def _notify_end(self):
+        with self._lock:
+            if self.ended:
+                return
+            self.ended = True
+        if logger.isEnabledFor(10):
+            logger.debug("%s %s", style.emph("end:"), self)
+        self._call_lifecycle("end")
+        self._ended_event.set()
+        with _actions_ended_condition:
+            _actions_ended_condition.notify_all()
+        for parent in list(self._parents):
+            try:
+                parent._subaction_ended(self)
+            except Exception:
+                logger.exception("error notifying %s of the end of %s", parent, self)
+
+    def start(self):
+        """Start all processes.
+
+        return self
+        """
+        with self._lock:
+            if self.started:
+                raise ValueError("Actions may be started only once: %r" % (self,))
+            self.started = True
+        if logger.isEnabledFor(10):
+            logger.debug("%s %s", style.emph("start:"), self)
+        self._call_lifecycle("start")
+        self._start_children()
+        self._check_end()
+        return self
+
+    def _start_children(self):
+        for p in self._processes:
+            p.start()
+
+    def kill(self):
+        """Kill all processes not yet ended.
+
+        Returns immediately, without waiting for processes to be actually
+        killed.
+
+        return self
+        """
+        for p in list(self._processes):
+            if p.started and not p.ended:
+                p.kill()
+        return self
+
+    def wait(self, timeout=None):
+        """Wait for all processes to complete.
+
+        return self
+        """
+        if not self.started:
+            raise ValueError("Trying to wait an action which has not been started: %r" % (self,))
+        _wait_event(self._ended_event, get_seconds(timeout))
+        return self
+
+    def run(self, timeout=None):
+        """Start all processes then wait for them to complete.
+
+        return self
+        """
+        return self.start().wait(timeout)
+
+    def reset(self):
+        """Reinitialize an Action so that it can later be restarted.
+
+        If it is running, this method will first kill it then wait for its
+        termination before reseting.
+        """
+        if self.started and not self.ended:
+            self.kill()
+            self.wait()
+        self._call_lifecycle("reset")
+        self._reset_children()
+        with self._lock:
+            self._common_reset()
+        return self
+
+    def _reset_children(self):
+        for p in self._processes:
+            p.reset()
+
+    def __enter__(self):
+        """Context manager enter function: returns self"""
+        return self
+
+    def __exit__(self, t, v, traceback):
+        """Context manager leave function: kills the action"""
+        self.kill()
+        return False
+
+    # ------------------------------------------------------------ i/o
+
+    def write(self, s):
+        """Write on the standard inputs of all processes.
+
+        Allows actions to behave as file-like objects. You can for example
+        print to an action.
+        """
+        for p in list(self.processes):
+            p.write(s)
+
+    def flush(self):
+        """File-like no-op (process writes are handed to the reactor at once)."""
+
+    def expect(self, regexes, timeout=False, stream=STDOUT, backtrack_size=2000, start_from_current=False):
+        """searches the process output stream(s) for some regex. It
+        mimics/takes ideas from Don Libes expect, or python-pexpect, but in
+        parallel on several processes.
+
+        It is an easier-to-use frontend for
+        :class:`execo.process.ExpectOutputHandler`.
+
+        It waits for a regex to match on all processes. Then it returns a
+        list of tuples (process, regex index, match object). For processes
+        / streams for which there was no match before reaching the timeout
+        or the stream is eof or error, the tuple is (process, None, None).
+        The returned list has the same process sort order than
+        self.processes.
+
+        It uses thread local storage such that concurrent expects in
+        parallel threads do not interfere which each other.
+
+        :param regexes: a regex or list of regexes. May be given as string
+          or as compiled regexes.
+        :param timeout: wait timeout after which it returns (None, None)
+          if no match was found. If False (the default): use the default
+          expect timeout. If None: no timeout.
+        :param stream: stream to monitor for this process, STDOUT or
+          STDERR.
+        :param backtrack_size: see
+          :meth:`execo.process.ExpectOutputHandler.expect`.
+        :param start_from_current: boolean. If True: when a process is
+          monitored by this handler for the first time, the regex matching
+          is started from the position in the stream at the time that this
+          output hander starts receiving data. If False: when a process is
+          monitored by this handler for the first time, the regex matching
+          is started from the beginning of the stream.
+        """
+        if stream not in (STDOUT, STDERR):
+            raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
+        if timeout is False:
+            timeout = self.default_expect_timeout
+        timeout = get_seconds(timeout)
+        processes = list(self.processes)
+        results = [None] * len(processes)
+        lock = threading.Lock()
+        done = threading.Event()
+        remaining = [len(processes)]
+        if not processes:
+            done.set()
+
+        def make_callback(i):
+            def on_match(process, stream_, re_index, mo):
+                with lock:
+                    if results[i] is not None:
+                        return
+                    results[i] = (re_index, mo)
+                    remaining[0] -= 1
+                    if remaining[0] == 0:
+                        done.set()
+            return on_match
+
+        handlers = []
+        try:
+            for i, p in enumerate(processes):
+                handler = p._expect_handler(stream, start_from_current)
+                handlers.append(handler)
+                handler.expect(regexes, callback=make_callback(i), backtrack_size=backtrack_size,
+                               start_from_current=start_from_current)
+            _wait_event(done, timeout)
+        finally:
+            if not done.is_set():
+                for handler in handlers:
+                    handler._cancel()
+        with lock:
+            final = list(results)
+        out = []
+        for p, r in zip(processes, final):
+            re_index, mo = r if r is not None else (None, None)
+            if re_index is None:
+                p._notify_expect_fail(regexes)
+            out.append((p, re_index, mo))
+        return out
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def ok(self):
+        """Returns a boolean indicating if all processes are ok.
+
+        refer to :meth:`execo.process.ProcessBase.ok` for detailed
+        semantics of being ok for a process.
+        """
+        return all(p.ok for p in self.processes)
+
+    @property
+    def finished_ok(self):
+        """Action has started, ended, and is not in error."""
+        return bool(self.started and self.ended and self.ok)
+
+    def stats(self):
+        """Return a dict summarizing the statistics of all processes of
+        this Action.
+
+        see :meth:`execo.report.Report.stats`.
+        """
+        return Report.aggregate_stats(p.stats() for p in self.processes)
+
+    # ------------------------------------------------------------ display
+
+    def _args(self):
+        return self._kwargs()
+
+    def _kwargs(self):
+        kwargs = []
+        if self.name != self._default_name():
+            kwargs.append("name=%r" % (self.name,))
+        if self.default_expect_timeout is not None:
+            kwargs.append("default_expect_timeout=%r" % (self.default_expect_timeout,))
+        return kwargs
+
+    def _infos(self):
+        return ["name=%s" % (self.name,), "started=%s" % (self.started,),
+                "ended=%s" % (self.ended,), "num_processes=%i" % (len(self.processes),),
+                "ok=%s" % (self.ok,)]
+
+    def __repr__(self):
+        return "%s(%s)" % (self.__class__.__name__, ", ".join(self._args()))
+
+    def __str__(self):
+        return "<%s(%s)>" % (style.object_repr(self.__class__.__name__),
+                             ", ".join(self._args() + self._infos()))
+
+
+class Local(Action):
+    """Launch a command localy."""
+
+    #: the command to run
+    cmd = None
+    #: Dict of keyword arguments passed to instanciated processes.
+    process_args = None
+
+    def __init__(self, cmd, process_args=None, **kwargs):
+        """
+        :param cmd: the command to run.
+        :param process_args: Dict of keyword arguments passed to
+          instanciated processes.
+        """
+        self.cmd = cmd
+        self.process_args = dict(process_args) if process_args is not None else {}
+        super(Local, self).__init__(**kwargs)
+        self.processes = [Process(self.cmd, **self.process_args)]
+
+    def _default_name(self):
+        return name_from_cmdline(self.cmd)
+
+    def _args(self):
+        args = [repr(self.cmd)]
+        if self.process_args:
+            args.append("process_args=%r" % (self.process_args,))
+        return args + Action._args(self)
+
+
+class _ActionsContainer(Action):
+    """Common part of ParallelActions and SequentialActions: an action
+    whose children are sub-actions."""
+
+    #: Wether to hide sub actions in stats.
+    hide_subactions = None
+
+    def __init__(self, actions, **kwargs):
+        if isinstance(actions, Action):
+            actions = [actions]
+        self.actions = list(actions)
+        for a in self.actions:
+            if not isinstance(a, Action):
+                raise TypeError("%s needs Actions, not %r" % (self.__class__.__name__, a))
+        super(_ActionsContainer, self).__init__(**kwargs)
+        self.hide_subactions = False
+        for a in self.actions:
+            a._parents.append(self)
+
+    def _default_name(self):
+        return "%s %i actions" % (self.__class__.__name__, len(self.actions))
+
+    def _args(self):
+        return [repr(self.actions)] + Action._args(self)
+
+    @property
+    def processes(self):
+        """Iterable of all :class:`execo.process.ProcessBase` of all
+        sub-actions."""
+        return [p for a in self.actions for p in a.processes]
+
+    @processes.setter
+    def processes(self, processes):
+        raise AttributeError("the processes of a %s are those of its sub-actions"
+                             % (self.__class__.__name__,))
+
+    def _children(self):
+        return self.actions
+
+    def _subaction_ended(self, action):
+        self._child_ended(action)
+
+    def kill(self):
+        for a in list(self.actions):
+            a.kill()
+        return self
+
+    def _reset_children(self):
+        for a in self.actions:
+            a.reset()
+
+    def stats(self):
+        """Aggregated stats of the sub-actions (the same totals whether or
+        not sub-actions are hidden)."""
+        return Report.aggregate_stats(a.stats() for a in self.actions)
+
+
+class ParallelActions(_ActionsContainer):
+    """An :class:`execo.action.Action` running several sub-Actions in
+    parallel.
+
+    Will start, kill, wait, run every action in parallel.
+    """
+
+    def _start_children(self):
+        for a in list(self.actions):
+            a.start()
+
+
+class SequentialActions(_ActionsContainer):
+    """An :class:`execo.action.Action` running several sub-actions
+    sequentially.
+
+    Will start, kill, wait, run every Action sequentially: each sub-action
+    is started when the previous one has ended (from the end notification
+    of the previous one, no thread is blocked waiting).  After a kill, the
+    sub-actions not yet started are not started and the sequence ends when
+    the running one ends.
+    """
+
+    def _common_reset(self):
+        super(SequentialActions, self)._common_reset()
+        self._next = 0            # index of the next sub-action to start
+        self._killed = False
+        self._advance_requests = 0
+        self._advancing = False
+
+    def _start_children(self):
+        self._advance()
+
+    def _check_end(self):
+        pass  # the sequence ends from _advance
+
+    def _subaction_ended(self, action):
+        self._advance()
+
+    def _advance(self):
+        """Start the next sub-action, or end.  A trampoline: a sub-action
+        ending while another thread (or this one, deeper in the stack)
+        is starting the next ones only adds a request, so a long sequence
+        of immediately failing sub-actions does not recurse."""
+        with self._lock:
+            self._advance_requests += 1
+            if self._advancing:
+                return
+            self._advancing = True
+        while True:
+            with self._lock:
+                if self._advance_requests == 0 or self.ended:
+                    self._advancing = False
+                    return
+                self._advance_requests -= 1
+                if self._killed or self._next >= len(self.actions):
+                    finish = True
+                else:
+                    finish = False
+                    action = self.actions[self._next]
+                    self._next += 1
+            if finish:
+                self._advancing_end()
+                return
+            else:
+                action.start()
+                if self._killed:
+                    action.kill()
+
+    def _advancing_end(self):
+        with self._lock:
+            self._advancing = False
+            self._advance_requests = 0
+        self._notify_end()
+
+    def kill(self):
+        with self._lock:
+            self._killed = self.started
+        return super(SequentialActions, self).kill()
+
+
+def _check_actions(actions):
+    if isinstance(actions, Action):
+        actions = [actions]
+    actions = list(actions)
+    for a in actions:
+        if not isinstance(a, Action):
+            raise TypeError("not an Action: %r" % (a,))
+    return actions
+
+
+def _wait_actions(actions, timeout, enough):
+    timeout = get_seconds(timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with _actions_ended_condition:
+        while True:
+            ended = [a for a in actions if a._ended_event.is_set()]
+            if enough(ended):
+                return ended
+            period = configuration.get("intr_period") or 1
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return ended
+                period = min(period, remaining)
+            _actions_ended_condition.wait(period)
+
+
+def wait_any_actions(actions, timeout=None):
+    """Wait for any of the actions given to terminate.
+
+    :param actions: An iterable of :class:`execo.action.Action`.
+    :param timeout: Optional timeout in any type supported by
+      :func:`execo.time_utils.get_seconds`.
+
+    returns: iterable of :class:`execo.action.Action` which have
+    terminated (a list, in the order of ``actions``; empty if the
+    timeout was reached first).
+    """
+    actions = _check_actions(actions)
+    return _wait_actions(actions, timeout, lambda ended: len(ended) > 0 or not actions)
+
+
+def wait_all_actions(actions, timeout=None):
+    """Wait for all of the actions given to terminate.
+
+    :param actions: An iterable of :class:`execo.action.Action`.
+    :param timeout: Optional timeout in any type supported by
+      :func:`execo.time_utils.get_seconds`.
+
+    returns: iterable of :class:`execo.action.Action` which have
+    terminated (a list, in the order of ``actions``: all of them unless
+    the timeout was reached first).
+    """
+    actions = _check_actions(actions)
+    return _wait_actions(actions, timeout, lambda ended: len(ended) == len(actions))
+
+
+def filter_bad_hosts(action, hosts):
+    """Returns the list of host filtered from any host where any process
+    of the action has failed.
+
+    :param action: The action from which the processes are checked
+    :param hosts: The iterable of hosts or host addesses to be filtered
+      and returned as a list
+    """
+    bad = set()
+    for p in action.processes:
+        host = getattr(p, "host", None)
+        if host is not None and not p.ok:
+            bad.add(_address(host))
+    return [h for h in hosts if _address(h) not in bad]
+
+
+def _address(host):
+    if isinstance(host, Host):
+        return host.address
+    address = getattr(host, "address", None)
+    return address if address is not None else str(host)

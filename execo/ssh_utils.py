@@ -1,0 +1,179 @@
+"""Builders of ssh, scp and ssh port-forwarding command lines.
+
+Pure functions: they read :data:`execo.config.default_connection_params`
+but do no I/O. Connection parameters are resolved key by key:
+
+1. for ``user``, ``keyfile`` and ``port``: the :class:`execo.host.Host`
+   attribute, where False means "use the next level" and None means
+   "none" (the option is not passed at all);
+2. the ``connection_params`` argument (a dict which may hold only some
+   keys; a value of False also falls through to the next level);
+3. :data:`execo.config.default_connection_params`.
+
+``host_rewrite_func`` (when not None) is applied to the host address.
+When ``pty`` is true, ``-tt`` is given to ssh (unless it is already in
+``ssh_options``, as it is by default).
+"""
+
+import shlex
+
+from . import config
+from .host import Host
+
+__all__ = ["make_connection_params", "resolve_connection_params", "get_rewritten_host_address",
+           "get_ssh_command", "get_ssh_argv", "get_scp_command", "get_scp_put_argv",
+           "get_scp_get_argv", "get_port_forward_argv", "scp_host_spec"]
+
+_AUTH_KEYS = ("user", "keyfile", "port")
+
+
+def make_connection_params(connection_params=None, default_params=None):
+    """Return a new dict: ``default_params`` (default:
+    :data:`execo.config.default_connection_params`) updated with the
+    items of ``connection_params`` whose value is not False."""
+    if default_params is None:
+        default_params = config.default_connection_params
+    params = dict(default_params)
+    if connection_params:
+        for key, value in connection_params.items():
+            if value is not False:
+                params[key] = value
+    return params
+
+
+def resolve_connection_params(host=None, connection_params=None):
+    """The connection params for connecting to ``host``: a new dict with
+    every key of :func:`make_connection_params`, ``user``, ``keyfile`` and
+    ``port`` taken from ``host`` first when they are not False there."""
+    params = make_connection_params(connection_params)
+    if host is not None and not isinstance(host, str):
+        for key in _AUTH_KEYS:
+            value = getattr(host, key, False)
+            if value is not False:
+                params[key] = value
+    return params
+
+
+def get_rewritten_host_address(address, connection_params=None):
+    """``address`` passed through the ``host_rewrite_func`` of the
+    (already resolved, or to be merged with the defaults)
+    ``connection_params``, when there is one."""
+    if isinstance(address, Host):
+        address = address.address
+    if connection_params is None or "host_rewrite_func" not in connection_params:
+        func = make_connection_params(connection_params).get("host_rewrite_func")
+    else:
+        func = connection_params["host_rewrite_func"]
+    if func:
+        address = func(address)
+    return address
+
+
+def _split_command(cmd):
+    """A command (str, possibly with spaces and arguments, or a sequence)
+    as a list of arguments."""
+    if isinstance(cmd, str):
+        return shlex.split(cmd)
+    return [str(a) for a in cmd]
+
+
+def _resolved(host, connection_params):
+    if isinstance(host, str):
+        host = Host(host)
+    return host, resolve_connection_params(host, connection_params)
+
+
+def get_ssh_command(host=None, connection_params=None):
+    """The ssh argv (a tuple) up to, but excluding, the host address: the
+    ssh command, ``ssh_options``, ``-tt`` if ``pty`` (and not already
+    there), then ``-l user``, ``-i keyfile``, ``-p port`` for those which
+    are not None."""
+    host, params = _resolved(host, connection_params)
+    argv = _split_command(params["ssh"])
+    options = list(params.get("ssh_options") or ())
+    argv += options
+    if params.get("pty") and "-tt" not in options:
+        argv.append("-tt")
+    if params.get("user") is not None:
+        argv += ["-l", str(params["user"])]
+    if params.get("keyfile") is not None:
+        argv += ["-i", str(params["keyfile"])]
+    if params.get("port") is not None:
+        argv += ["-p", str(params["port"])]
+    return tuple(argv)
+
+
+def get_ssh_argv(host, remote_cmd, connection_params=None):
+    """The full ssh argv (tuple) running ``remote_cmd`` on ``host``:
+    :func:`get_ssh_command`, the (rewritten) host address, then the
+    remote command as one argument (a sequence is joined with spaces, as
+    ssh itself would do)."""
+    host, params = _resolved(host, connection_params)
+    if not isinstance(remote_cmd, str):
+        remote_cmd = " ".join(str(a) for a in remote_cmd)
+    return get_ssh_command(host, connection_params) + (
+        get_rewritten_host_address(host.address, params), remote_cmd)
+
+
+def get_scp_command(host=None, connection_params=None):
+    """The scp argv (tuple) before the file arguments: the scp command,
+    ``scp_options``, then ``-i keyfile`` and ``-P port`` when not None
+    (the user goes into the remote file specifications)."""
+    host, params = _resolved(host, connection_params)
+    argv = _split_command(params["scp"])
+    argv += list(params.get("scp_options") or ())
+    if params.get("keyfile") is not None:
+        argv += ["-i", str(params["keyfile"])]
+    if params.get("port") is not None:
+        argv += ["-P", str(params["port"])]
+    return tuple(argv)
+
+
+def scp_host_spec(host, connection_params=None):
+    """``[user@]address`` for scp remote paths (an IPv6 address is put
+    between brackets)."""
+    host, params = _resolved(host, connection_params)
+    address = get_rewritten_host_address(host.address, params)
+    if ":" in address and not address.startswith("["):
+        address = "[%s]" % (address,)
+    if params.get("user") is not None:
+        address = "%s@%s" % (params["user"], address)
+    return address
+
+
+def _as_list(files):
+    if isinstance(files, str):
+        return [files]
+    return [str(f) for f in files]
+
+
+def get_scp_put_argv(host, local_files, remote_location=".", connection_params=None):
+    """scp argv (tuple) copying ``local_files`` (a path or a sequence of
+    paths) to ``[user@]host:remote_location``."""
+    return get_scp_command(host, connection_params) + tuple(_as_list(local_files)) + (
+        "%s:%s" % (scp_host_spec(host, connection_params), remote_location),)
+
+
+def get_scp_get_argv(host, remote_files, local_location=".", connection_params=None):
+    """scp argv (tuple) copying ``remote_files`` (a path or a sequence of
+    paths) of ``host`` to ``local_location``."""
+    spec = scp_host_spec(host, connection_params)
+    return get_scp_command(host, connection_params) + tuple(
+        "%s:%s" % (spec, f) for f in _as_list(remote_files)) + (str(local_location),)
+
+
+def get_port_forward_argv(host, remote_host, remote_port, local_port, bind_address="127.0.0.1",
+                          connection_params=None):
+    """ssh argv (tuple) forwarding ``bind_address:local_port`` to
+    ``remote_host:remote_port`` as seen from ``host``:
+    ``ssh ... -L bind:local_port:remote_host:remote_port -N host``."""
+    host, params = _resolved(host, connection_params)
+    if bind_address is None:
+        bind_address = "127.0.0.1"
+    if ":" in bind_address and not bind_address.startswith("["):
+        bind_address = "[%s]" % (bind_address,)
+    if ":" in str(remote_host) and not str(remote_host).startswith("["):
+        remote_host = "[%s]" % (remote_host,)
+    spec = "%s:%d:%s:%d" % (bind_address, int(local_port), remote_host, int(remote_port))
+    return get_ssh_command(host, connection_params) + (
+        "-L", spec, "-N", get_rewritten_host_address(host.address, params))

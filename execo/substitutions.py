@@ -1,0 +1,151 @@
+"""Substitutions in the command lines of :class:`execo.action.Remote`,
+:class:`execo.action.TaktukRemote` and in the paths of
+:class:`execo.action.Put` and :class:`execo.action.Get`.
+
+- ``{{{host}}}`` is replaced by the address of the host the string
+  applies to;
+- ``{{<expression>}}`` is replaced by
+  ``<expression>[index % len(<expression>)]``, the expression being
+  evaluated in the context (globals, locals) where the action was created
+  (see :func:`get_caller_context`).
+
+Only the strings given by the caller are evaluated, in the caller's own
+context: this is the same trust as the caller's code.
+"""
+
+import re
+import sys
+
+__all__ = ["remote_substitute", "get_caller_context", "frame_transparent", "SubstitutionError"]
+
+_HOST_TAG = "{{{host}}}"
+# an expression is everything between {{ and the next }}
+_EXPR_RE = re.compile(r"\{\{((?:(?!\}\}).)+)\}\}", re.DOTALL)
+
+
+class SubstitutionError(ValueError):
+    """An expression of a ``{{<expression>}}`` substitution could not be
+    evaluated, or did not give a sequence.  The message names the
+    expression; the original exception is chained (``__cause__``)."""
+
+    def __init__(self, message, expression=None):
+        super(SubstitutionError, self).__init__(message)
+        #: the expression (text between ``{{`` and ``}}``)
+        self.expression = expression
+
+
+def _host_address(host):
+    address = getattr(host, "address", None)
+    return str(host) if address is None else str(address)
+
+
+def remote_substitute(string, all_hosts, index, frame_context):
+    """Perform some tag substitutions in a specific context.
+
+    :param string: the string onto which to perfom the substitution.
+    :param all_hosts: an iterable of :class:`execo.host.Host` which is the
+      context into which the substitution will be made. all_hosts[index]
+      is the :class:`execo.host.Host` to which this string applies.
+      (Plain address strings are accepted too.)
+    :param index: the index in all_hosts of the :class:`execo.host.Host`
+      to which this string applies.
+    :param frame_context: a tuple of mappings (globals, locals) in the
+      context of which the expressions (if any) will be evaluated.
+
+    - Replaces all occurences of the literal string ``{{{host}}}`` by the
+      :class:`execo.host.Host` address itself.
+    - Replaces all occurences of ``{{<expression>}}`` in the following
+      way: ``<expression>`` must be a python expression, which will be
+      evaluated in the context of frame_context (globals and locals), and
+      which must return a sequence. ``{{<expression>}}`` will be replaced
+      by ``<expression>[index % len(<expression>)]``.
+
+    Raises :class:`SubstitutionError` (a ValueError) naming the
+    expression when it cannot be evaluated or does not give a sequence.
+    """
+    if not isinstance(string, str):
+        raise TypeError("remote_substitute needs a str, not %r" % (type(string).__name__,))
+    if _HOST_TAG in string:
+        if not isinstance(all_hosts, (list, tuple)):
+            all_hosts = list(all_hosts)
+        string = string.replace(_HOST_TAG, _host_address(all_hosts[index]))
+    if "{{" not in string:
+        return string
+    if frame_context is None:
+        frame_context = ({}, {})
+    glob, loc = frame_context
+    if glob is None:
+        glob = {}
+    if loc is not None and loc is not glob and len(loc):
+        # one namespace (locals over globals) as the globals of eval: a
+        # comprehension or lambda in the expression then sees the caller's
+        # locals too (with separate locals, it would not before Python 3.12)
+        namespace = dict(glob)
+        namespace.update(loc)
+        glob, loc = namespace, None
+
+    def subst(mo):
+        expression = mo.group(1)
+        try:
+            sequence = eval(expression, glob) if loc is None else eval(expression, glob, loc)
+        except Exception as e:
+            raise SubstitutionError("substitution of {{%s}}: evaluating %r raised %s: %s"
+                                    % (expression, expression, type(e).__name__, e),
+                                    expression) from e
+        try:
+            n = len(sequence)
+            value = sequence[index % n]
+        except ZeroDivisionError as e:
+            raise SubstitutionError("substitution of {{%s}}: %r is an empty sequence"
+                                    % (expression, expression), expression) from e
+        except Exception as e:
+            raise SubstitutionError("substitution of {{%s}}: %r must evaluate to a sequence, not %r"
+                                    % (expression, expression, type(sequence).__name__),
+                                    expression) from e
+        return str(value)
+
+    return _EXPR_RE.sub(subst, string)
+
+
+_transparent_codes = set()
+
+
+def frame_transparent(func):
+    """Decorator: frames of ``func`` are skipped by
+    :func:`get_caller_context` (for factories such as
+    ``ActionFactory.get_remote`` which create actions on behalf of their
+    caller)."""
+    code = getattr(func, "__code__", None)
+    if code is not None:
+        _transparent_codes.add(code)
+    return func
+
+
+def get_caller_context(obj=None, depth=0):
+    """Return a tuple (globals, locals) of the calling context.
+
+    Call it from an action constructor: it returns the context of the code
+    which created the action, going up from the caller of this function:
+
+    - ``depth`` more frames;
+    - then every frame whose local ``self`` is ``obj`` (the constructors of
+      ``obj``'s class and of its base classes: ``Put.__init__`` calling
+      ``Remote.__init__``...);
+    - then every frame of a function marked with
+      :func:`frame_transparent` (action factories).
+
+    So a Remote created inside a user function sees that function's
+    locals, and a Remote created by execo itself (inside ChainPut, ...)
+    sees the locals of the execo function which created it.
+    """
+    frame = sys._getframe(1 + depth)
+    while frame.f_back is not None:
+        code = frame.f_code
+        if code in _transparent_codes:
+            frame = frame.f_back
+            continue
+        if obj is not None and "self" in code.co_varnames and frame.f_locals.get("self") is obj:
+            frame = frame.f_back
+            continue
+        break
+    return (frame.f_globals, frame.f_locals)

@@ -1,0 +1,255 @@
+"""Tests of execo.ssh_process (SshProcess, PortForwarder) and of
+get_process with a host, against real OpenSSH daemons on loopback
+addresses (the ``sshd`` fixture of conftest.py): no mock of ssh."""
+
+import os
+import signal
+import socket
+import socketserver
+import subprocess
+import threading
+import time
+
+import pytest
+
+from execo.host import Host
+from execo.process import Process, get_process
+from execo.ssh_process import PortForwarder, SshProcess
+
+
+def finish(p, timeout=30):
+    p.wait(timeout)
+    if not p.ended:
+        p.kill(signal.SIGKILL)
+        pytest.fail("process did not end within %ss: %s" % (timeout, p))
+    return p
+
+
+def wait_until(pred, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+
+
+def lines(text):
+    """Output lines, whether they end with \\n or (through -tt) \\r\\n."""
+    return text.replace("\r\n", "\n").splitlines()
+
+
+def test_echo_and_hostname(sshd):
+    p = SshProcess('echo $((6*7)); hostname', sshd.hosts[4])
+    assert p.host.address == '127.0.0.5'
+    finish(p.run())
+    assert p.ok and p.finished_ok and p.exit_code == 0, p
+    out = lines(p.stdout)
+    assert out == ['42', socket.gethostname()], repr(p.stdout)
+
+
+def test_host_address_with_connection_params(sshd):
+    p = SshProcess('echo $((6*7))', '127.0.0.5', connection_params=sshd.connection_params)
+    finish(p.run())
+    assert p.ok and lines(p.stdout) == ['42'], p.dump() if hasattr(p, 'dump') else p
+
+
+def test_attributes_and_repr(sshd):
+    h = sshd.hosts[0]
+    p = SshProcess('uptime', h, connection_params={'pty': False})
+    assert p.remote_cmd == 'uptime'
+    assert p.connection_params == {'pty': False}
+    assert p.host == h and p.host is not h
+    assert isinstance(p.cmd, tuple) and p.cmd[-2:] == ('127.0.0.1', 'uptime')
+    assert p.shell is False
+    assert isinstance(p, Process)
+    assert repr(SshProcess('cmd', Host('h'))) == "SshProcess('cmd', Host('h'))"
+
+
+def test_stderr_separate_without_tty(sshd):
+    p = SshProcess('echo out; echo err >&2', sshd.hosts[1],
+                   connection_params=sshd.connection_params_without_tty())
+    finish(p.run())
+    assert p.ok, p
+    assert p.stdout == 'out\n'
+    assert p.stderr == 'err\n'
+
+
+def test_no_rc_file_noise(sshd):
+    for params in (sshd.connection_params_without_tty(), sshd.connection_params):
+        p = finish(SshProcess('true', sshd.hosts[2], connection_params=params).run())
+        assert p.ok and p.stdout == '' and p.stderr == '', p
+    p = finish(SshProcess('echo x', sshd.hosts[2],
+                          connection_params=sshd.connection_params_without_tty()).run())
+    assert p.stdout == 'x\n' and p.stderr == ''
+
+
+def test_exit_code_propagated(sshd):
+    p = finish(SshProcess('exit 3', sshd.hosts[3], nolog_exit_code=True).run())
+    assert p.exit_code == 3
+    assert not p.ok and not p.error and not p.timeouted
+    p = finish(SshProcess('exit 3', sshd.hosts[3], ignore_exit_code=True,
+                          nolog_exit_code=True).run())
+    assert p.exit_code == 3 and p.ok
+
+
+def test_unknown_user_fails_255(sshd):
+    h = Host(sshd.hosts[0], user='no_such_user_execo')
+    p = finish(SshProcess('true', h, nolog_exit_code=True).run())
+    assert p.exit_code == 255 and not p.ok and not p.error
+
+
+def test_wrong_key_fails_255(sshd, tmp_path):
+    key = str(tmp_path / "wrong_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    p = finish(SshProcess('true', Host(sshd.hosts[0], keyfile=key), nolog_exit_code=True).run())
+    assert p.exit_code == 255 and not p.ok
+
+
+def test_connection_refused_255(sshd):
+    # host attributes are the first level: port 2299 has no daemon
+    h = Host('127.0.0.1', port=2299)
+    p = SshProcess('true', h, connection_params=sshd.connection_params, nolog_exit_code=True)
+    finish(p.run())
+    assert p.exit_code == 255 and not p.ok and not p.error
+    assert 'refused' in p.stderr.lower()
+
+
+def _remote_sleeps(user):
+    r = subprocess.run(["pgrep", "-u", user, "-f", "sleep 60"], stdout=subprocess.PIPE)
+    return r.stdout.split()
+
+
+def test_kill_ends_remote_command(sshd):
+    assert not _remote_sleeps(sshd.user)
+    p = SshProcess('sleep 60', sshd.hosts[6], nolog_exit_code=True)
+    assert '-tt' in p.cmd
+    p.start()
+    try:
+        assert wait_until(lambda: _remote_sleeps(sshd.user)), "remote sleep never started"
+        p.kill()
+        finish(p, 20)
+        assert p.killed
+        assert wait_until(lambda: not _remote_sleeps(sshd.user)), "remote sleep still running"
+    finally:
+        if not p.ended:
+            p.kill(signal.SIGKILL)
+
+
+def test_timeout_ends_remote_command(sshd):
+    p = SshProcess('sleep 60', sshd.hosts[7], timeout=1, nolog_timeout=True, nolog_exit_code=True)
+    t0 = time.monotonic()
+    finish(p.run())
+    assert time.monotonic() - t0 < 15
+    assert p.timeouted and not p.ok
+    assert wait_until(lambda: not _remote_sleeps(sshd.user))
+
+
+def test_write_to_remote_stdin(sshd):
+    p = SshProcess('read a; echo got $a', sshd.hosts[8],
+                   connection_params=sshd.connection_params_without_tty())
+    p.start()
+    p.write('hello\n')
+    finish(p)
+    assert p.ok and p.stdout == 'got hello\n'
+
+
+def test_get_process_with_host(sshd):
+    p = get_process('echo $((6*7))', host=sshd.hosts[4])
+    assert isinstance(p, SshProcess)
+    finish(p.run())
+    assert lines(p.stdout) == ['42']
+    p = get_process('echo remote', host='127.0.0.2', connection_params=sshd.connection_params)
+    assert type(p) is SshProcess and p.host == Host('127.0.0.2')
+    assert lines(finish(p.run()).stdout) == ['remote']
+    p = get_process('echo local', host=None)
+    assert type(p) is Process
+
+
+def test_many_hosts_in_parallel(sshd):
+    procs = [SshProcess('echo $SSH_CONNECTION', h) for h in sshd.hosts]
+    for p in procs:
+        p.start()
+    for p in procs:
+        finish(p)
+    for h, p in zip(sshd.hosts, procs):
+        assert p.ok, p
+        assert lines(p.stdout)[0].split()[2] == h.address
+
+
+class _EchoHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            self.request.sendall(data)
+
+
+@pytest.fixture
+def echo_server():
+    server = socketserver.ThreadingTCPServer(('127.0.0.1', 0), _EchoHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_port_forwarder(sshd, echo_server):
+    fw = PortForwarder(sshd.hosts[9], '127.0.0.1', echo_server, nolog_exit_code=True)
+    assert isinstance(fw, SshProcess)
+    assert isinstance(fw.local_port, int) and fw.bind_address == '127.0.0.1'
+    assert not fw.forwarding.is_set()
+    fw.start()
+    try:
+        assert fw.forwarding.wait(20), fw
+        with socket.create_connection(('127.0.0.1', fw.local_port), timeout=10) as s:
+            payload = os.urandom(100000)
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            received = b''
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        assert received == payload
+        assert fw.running
+        fw.kill()
+        finish(fw)
+        assert fw.ended and fw.killed
+    finally:
+        if not fw.ended:
+            fw.kill(signal.SIGKILL)
+
+
+def test_port_forwarder_explicit_port(sshd, echo_server):
+    from execo.utils import get_port
+    port = get_port()
+    fw = PortForwarder(sshd.hosts[10], '127.0.0.1', echo_server, local_port=port,
+                       bind_address='127.0.0.1', nolog_exit_code=True)
+    assert fw.local_port == port
+    fw.start()
+    try:
+        assert fw.forwarding.wait(20)
+        with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+            s.sendall(b'ping')
+            assert s.recv(4) == b'ping'
+    finally:
+        fw.kill()
+        finish(fw)
+
+
+def test_port_forwarder_failure_leaves_event_unset(sshd, echo_server):
+    h = Host('127.0.0.1', port=2299)  # no daemon there
+    params = dict(sshd.connection_params, forwarding_timeout=2)
+    fw = PortForwarder(h, '127.0.0.1', echo_server, connection_params=params,
+                       nolog_exit_code=True)
+    finish(fw.run())
+    assert fw.exit_code == 255 and not fw.ok
+    assert not fw.forwarding.wait(0.5)

@@ -1,0 +1,155 @@
+"""Tests of execo.substitutions (remote_substitute and caller context
+capture), written from the API spec."""
+
+import pytest
+
+from execo.host import Host
+from execo.substitutions import (remote_substitute, get_caller_context, frame_transparent,
+                                 SubstitutionError)
+
+MODULE_LEVEL_LIST = ["g0", "g1"]
+
+
+def ctx(**loc):
+    return (globals(), loc)
+
+
+def test_spec_example_six_hosts_three_hosts():
+    hosts1 = [Host(x) for x in "abcdef"]
+    hosts2 = [Host(x) for x in "123"]
+    cmd = "iperf -c {{[host.address for host in hosts2]}}"
+    context = (globals(), {"hosts2": hosts2})
+    got = [remote_substitute(cmd, hosts1, i, context) for i in range(len(hosts1))]
+    assert got == ["iperf -c 1", "iperf -c 2", "iperf -c 3",
+                   "iperf -c 1", "iperf -c 2", "iperf -c 3"]
+    mapping = dict(zip((h.address for h in hosts1), (g.split()[-1] for g in got)))
+    assert mapping == {"a": "1", "b": "2", "c": "3", "d": "1", "e": "2", "f": "3"}
+
+
+def test_host_tag_host_and_str():
+    hosts = [Host("node-1"), Host("node-2", user="u", port=2222)]
+    assert remote_substitute("ping {{{host}}}", hosts, 0, ctx()) == "ping node-1"
+    assert remote_substitute("{{{host}}}:{{{host}}}", hosts, 1, ctx()) == "node-2:node-2"
+    assert remote_substitute("x{{{host}}}y", ["plain", "other"], 1, ctx()) == "xothery"
+
+
+def test_host_and_expression_together():
+    hosts = [Host("h%i" % i) for i in range(4)]
+    files = ["f0", "f1"]
+    out = [remote_substitute("scp {{files}} {{{host}}}:/tmp/{{ranks}}", hosts, i,
+                             ctx(files=files, ranks=list(range(10, 14)))) for i in range(4)]
+    assert out == ["scp f0 h0:/tmp/10", "scp f1 h1:/tmp/11", "scp f0 h2:/tmp/12", "scp f1 h3:/tmp/13"]
+
+
+def test_no_tags_unchanged():
+    s = "echo { } {x} {{ nothing"
+    assert remote_substitute(s, [Host("a")], 0, ctx()) == s
+
+
+def test_str_conversion_and_globals():
+    hosts = [Host("a"), Host("b"), Host("c")]
+    assert [remote_substitute("n={{[1.5, None]}}", hosts, i, ctx()) for i in range(3)] == \
+        ["n=1.5", "n=None", "n=1.5"]
+    assert remote_substitute("{{MODULE_LEVEL_LIST}}", hosts, 1, ctx()) == "g1"
+
+
+def test_locals_override_globals():
+    assert remote_substitute("{{MODULE_LEVEL_LIST}}", ["a"], 0,
+                             ctx(MODULE_LEVEL_LIST=["local"])) == "local"
+
+
+def test_string_is_a_sequence():
+    assert [remote_substitute("{{'xyz'}}", ["a"] * 4, i, ctx()) for i in range(4)] == ["x", "y", "z", "x"]
+
+
+def test_bad_expression_names_it():
+    with pytest.raises(SubstitutionError) as ei:
+        remote_substitute("echo {{undefined_name_xyz}}", [Host("a")], 0, ctx())
+    assert "undefined_name_xyz" in str(ei.value)
+    assert isinstance(ei.value, ValueError)
+    assert isinstance(ei.value.__cause__, NameError)
+    assert ei.value.expression == "undefined_name_xyz"
+
+
+def test_not_a_sequence_names_it():
+    with pytest.raises(ValueError) as ei:
+        remote_substitute("echo {{42}}", [Host("a")], 0, ctx())
+    assert "42" in str(ei.value)
+    with pytest.raises(ValueError) as ei:
+        remote_substitute("echo {{[]}}", [Host("a")], 0, ctx())
+    assert "[]" in str(ei.value)
+
+
+def test_syntax_error_names_it():
+    with pytest.raises(SubstitutionError) as ei:
+        remote_substitute("echo {{1 +* 2}}", [Host("a")], 0, ctx())
+    assert "1 +* 2" in str(ei.value)
+
+
+# ----------------------------------------------------------- frame context
+
+class FakeAction(object):
+    """Mimics an action constructor chain capturing its caller context."""
+
+    def __init__(self, cmd, hosts):
+        self.cmd = cmd
+        self.hosts = hosts
+        self.context = get_caller_context(self)
+        self.cmds = [remote_substitute(cmd, hosts, i, self.context) for i in range(len(hosts))]
+
+
+class FakeSubAction(FakeAction):
+    def __init__(self, cmd, hosts):
+        local_in_subclass = ["WRONG"]  # noqa: F841 (must not be seen)
+        super(FakeSubAction, self).__init__(cmd, hosts)
+
+
+@frame_transparent
+def fake_factory(cmd, hosts):
+    inside_factory = ["WRONG"]  # noqa: F841
+    return FakeSubAction(cmd, hosts)
+
+
+def test_caller_context_sees_function_locals():
+    def user_function():
+        ports = [5001, 5002]
+        return FakeAction("nc {{{host}}} {{ports}}", ["a", "b", "c"])
+    a = user_function()
+    assert a.cmds == ["nc a 5001", "nc b 5002", "nc c 5001"]
+    assert a.context[1]["ports"] == [5001, 5002]
+    assert a.context[0] is globals()
+
+
+def test_caller_context_skips_constructor_chain_of_subclasses():
+    local_in_subclass = ["right"]  # noqa: F841
+    a = FakeSubAction("{{local_in_subclass}}", ["h"])
+    assert a.cmds == ["right"]
+
+
+def test_caller_context_skips_transparent_factories():
+    inside_factory = ["right"]  # noqa: F841
+    a = fake_factory("{{inside_factory}}", ["h"])
+    assert a.cmds == ["right"]
+
+
+def test_caller_context_without_obj_and_depth():
+    def helper():
+        return get_caller_context()
+
+    def helper_up():
+        return get_caller_context(depth=1)
+
+    marker = "here"  # noqa: F841
+    g, l = helper()
+    assert "marker" not in l  # helper's own frame
+    g, l = helper_up()
+    assert l["marker"] == "here"
+    assert g is globals()
+
+
+def test_closure_and_comprehension_in_expression():
+    def user_function():
+        base = 10
+        names = ["n%i" % i for i in range(3)]
+        return FakeAction("{{[n + str(base) for n in names]}}", ["a", "b", "c", "d"])
+    assert user_function().cmds == ["n010", "n110", "n210", "n010"]
