@@ -17,7 +17,7 @@ from .utils import memoize, get_port
 from .exception import ProcessesFailed
 from .handlers import (STDOUT, STDERR, ProcessLifecycleHandler, ProcessOutputHandler,
                        ExpectOutputHandler)
-from .process import ProcessBase, Process, get_process
+from .process import ProcessBase, Process, SshProcess, PortForwarder, get_process
 from .action import (Action, Local, ParallelActions, SequentialActions, ActionLifecycleHandler,
                      wait_any_actions, wait_all_actions, filter_bad_hosts)
 from .substitutions import remote_substitute
@@ -29,7 +29,7 @@ __all__ = [
     "logger", "Host", "get_hosts_list", "get_hosts_set", "Report", "Timer", "sleep",
     "get_unixts", "get_seconds", "format_date", "format_duration", "memoize", "get_port",
     "ProcessesFailed", "STDOUT", "STDERR", "ProcessLifecycleHandler", "ProcessOutputHandler",
-    "ExpectOutputHandler", "ProcessBase", "Process", "get_process",
+    "ExpectOutputHandler", "ProcessBase", "Process", "SshProcess", "PortForwarder", "get_process",
     "Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
     "wait_any_actions", "wait_all_actions", "filter_bad_hosts", "remote_substitute",
 ]

@@ -495,3 +495,10 @@ def get_process(*args, **kwargs):
         return SshProcess(*args, **kwargs)
     kwargs.pop("host", None)
     return Process(*args, **kwargs)
+
+
+# Remote processes live in their own module; the spec names them
+# execo.process.SshProcess and execo.process.PortForwarder.
+from .ssh_process import SshProcess, PortForwarder  # noqa: E402  (needs Process above)
+
+__all__ += ["SshProcess", "PortForwarder"]
