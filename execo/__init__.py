@@ -19,7 +19,8 @@ from .handlers import (STDOUT, STDERR, ProcessLifecycleHandler, ProcessOutputHan
                        ExpectOutputHandler)
 from .process import ProcessBase, Process, SshProcess, PortForwarder, get_process
 from .action import (Action, Local, ParallelActions, SequentialActions, ActionLifecycleHandler,
-                     wait_any_actions, wait_all_actions, filter_bad_hosts)
+                     wait_any_actions, wait_all_actions, filter_bad_hosts, Remote, Put, Get,
+                     ActionFactory, default_action_factory, get_remote, get_fileput, get_fileget)
 from .substitutions import remote_substitute
 
 __version__ = "3.0.0.dev0"
@@ -32,4 +33,6 @@ __all__ = [
     "ExpectOutputHandler", "ProcessBase", "Process", "SshProcess", "PortForwarder", "get_process",
     "Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
     "wait_any_actions", "wait_all_actions", "filter_bad_hosts", "remote_substitute",
+    "Remote", "Put", "Get", "ActionFactory", "default_action_factory", "get_remote",
+    "get_fileput", "get_fileget",
 ]

@@ -691,3 +691,10 @@ def _address(host):
         return host.address
     address = getattr(host, "address", None)
     return address if address is not None else str(host)
+
+# remote actions (execo.remote imports Action from this module: keep this import last)
+from .remote import (Remote, Put, Get, ActionFactory, default_action_factory,  # noqa: E402
+                     get_remote, get_fileput, get_fileget)
+
+__all__ += ["Remote", "Put", "Get", "ActionFactory", "default_action_factory",
+            "get_remote", "get_fileput", "get_fileget"]

@@ -1,0 +1,329 @@
+"""Remote actions over ssh/scp: :class:`Remote`, :class:`Put`, :class:`Get`,
+and :class:`ActionFactory` choosing the connector tool.
+
+:class:`Remote` runs one :class:`execo.ssh_process.SshProcess` per host;
+:class:`Put` and :class:`Get` run one scp :class:`execo.process.Process`
+per host (its ``host`` attribute set, so that
+:func:`execo.action.filter_bad_hosts` works). Command lines and paths
+go through :func:`execo.substitutions.remote_substitute`, evaluated in the
+context (globals, locals) where the action was created.
+
+These classes are re-exported by :mod:`execo.action` (which imports this
+module at its end).
+"""
+
+from .action import Action
+from .config import configuration, SSH, SCP, TAKTUK, CHAINPUT
+from .host import get_hosts_list
+from .process import Process
+from .ssh_process import SshProcess
+from .ssh_utils import get_scp_get_argv, get_scp_put_argv
+from .substitutions import frame_transparent, get_caller_context, remote_substitute
+
+__all__ = ["Remote", "Put", "Get", "ActionFactory", "default_action_factory",
+           "get_remote", "get_fileput", "get_fileget"]
+
+
+def _substitute_list(strings, hosts, index, context):
+    if isinstance(strings, str):
+        strings = [strings]
+    return [remote_substitute(str(s), hosts, index, context) for s in strings]
+
+
+class Remote(Action):
+    """Launch a command remotely on several host, with ssh or a similar
+    remote connection tool.
+
+    One ssh process is launched for each connection.
+    """
+
+    #: The command to run remotely. substitions described in
+    #: :func:`execo.substitutions.remote_substitute` will be performed.
+    cmd = None
+    #: Iterable of :class:`execo.host.Host` to which to connect and run the command.
+    hosts = None
+    #: A dict similar to :data:`execo.config.default_connection_params`
+    #: whose values will override those in default_connection_params for
+    #: connection.
+    connection_params = None
+    #: Dict of keyword arguments passed to instanciated processes.
+    process_args = None
+
+    def __init__(self, cmd, hosts, connection_params=None, process_args=None, **kwargs):
+        """
+        :param cmd: the command to run remotely. substitions described in
+          :func:`execo.substitutions.remote_substitute` will be performed.
+        :param hosts: iterable of :class:`execo.host.Host` (or addresses)
+          to which to connect and run the command (order kept).
+        :param connection_params: a dict similar to
+          :data:`execo.config.default_connection_params` whose values will
+          override those in default_connection_params for connection.
+        :param process_args: Dict of keyword arguments passed to
+          instanciated processes.
+        """
+        # the frame creating the action (skipping subclass constructors
+        # and frame_transparent factories)
+        self._caller_context = get_caller_context(self)
+        self.cmd = cmd
+        self.hosts = get_hosts_list(hosts)
+        self.connection_params = connection_params
+        self.process_args = dict(process_args) if process_args is not None else {}
+        super(Remote, self).__init__(**kwargs)
+        self.processes = self._make_processes()
+
+    def _make_processes(self):
+        processes = []
+        for index, host in enumerate(self.hosts):
+            cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)
+            processes.append(SshProcess(cmd, host, connection_params=self.connection_params,
+                                        **self.process_args))
+        return processes
+
+    def _default_name(self):
+        return "%s %s on %i hosts" % (self.__class__.__name__, self._what(), len(self.hosts))
+
+    def _what(self):
+        return repr(self.cmd)
+
+    def _args(self):
+        args = [repr(self.cmd), repr(self.hosts)]
+        if self.connection_params:
+            args.append("connection_params=%r" % (self.connection_params,))
+        if self.process_args:
+            args.append("process_args=%r" % (self.process_args,))
+        return args + Action._args(self)
+
+    def write(self, s):
+        """Write on the Remote processes standard inputs
+
+        Allows Remote instances to behave as file-like objects. You can
+        for example print to a Remote.
+        """
+        for p in list(self.processes):
+            p.write(s)
+
+
+class Put(Remote):
+    """Copy local files to several remote host, with scp or a similar
+    connection tool."""
+
+    #: An iterable of string of file paths. substitions described in
+    #: :func:`execo.substitutions.remote_substitute` will be performed.
+    local_files = None
+    #: The directory on the remote hosts were the files will be copied.
+    #: substitions described in
+    #: :func:`execo.substitutions.remote_substitute` will be performed.
+    remote_location = None
+
+    def __init__(self, hosts, local_files, remote_location=".", connection_params=None, **kwargs):
+        """
+        :param hosts: iterable of :class:`execo.host.Host` onto which to
+          copy the files.
+        :param local_files: an iterable of string of file paths (or a
+          single path).
+        :param remote_location: the directory on the remote hosts were the
+          files will be copied.
+        :param connection_params: a dict similar to
+          :data:`execo.config.default_connection_params` whose values will
+          override those in default_connection_params for connection.
+        """
+        self.local_files = [local_files] if isinstance(local_files, str) else list(local_files)
+        self.remote_location = remote_location
+        super(Put, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
+
+    def _make_processes(self):
+        processes = []
+        for index, host in enumerate(self.hosts):
+            files = _substitute_list(self.local_files, self.hosts, index, self._caller_context)
+            location = remote_substitute(str(self.remote_location), self.hosts, index,
+                                         self._caller_context)
+            argv = get_scp_put_argv(host, files, location, self.connection_params)
+            p = Process(argv, shell=False, **self.process_args)
+            p.host = host
+            processes.append(p)
+        return processes
+
+    def _what(self):
+        return "%r -> %r" % (self.local_files, self.remote_location)
+
+    def _args(self):
+        args = [repr(self.hosts), repr(self.local_files)]
+        if self.remote_location != ".":
+            args.append("remote_location=%r" % (self.remote_location,))
+        if self.connection_params:
+            args.append("connection_params=%r" % (self.connection_params,))
+        if self.process_args:
+            args.append("process_args=%r" % (self.process_args,))
+        return args + Action._args(self)
+
+
+class Get(Remote):
+    """Copy remote files from several remote host to a local directory,
+    with scp or a similar connection tool."""
+
+    #: Iterable of string of file paths. substitions described in
+    #: :func:`execo.substitutions.remote_substitute` will be performed.
+    remote_files = None
+    #: The local directory were the files will be copied. substitions
+    #: described in :func:`execo.substitutions.remote_substitute` will be
+    #: performed.
+    local_location = None
+
+    def __init__(self, hosts, remote_files, local_location=".", connection_params=None, **kwargs):
+        """
+        :param hosts: iterable of :class:`execo.host.Host` from which to
+          get the files.
+        :param remote_files: iterable of string of file paths (or a single
+          path).
+        :param local_location: the local directory were the files will be
+          copied.
+        :param connection_params: a dict similar to
+          :data:`execo.config.default_connection_params` whose values will
+          override those in default_connection_params for connection.
+        """
+        self.remote_files = [remote_files] if isinstance(remote_files, str) else list(remote_files)
+        self.local_location = local_location
+        super(Get, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
+
+    def _make_processes(self):
+        processes = []
+        for index, host in enumerate(self.hosts):
+            files = _substitute_list(self.remote_files, self.hosts, index, self._caller_context)
+            location = remote_substitute(str(self.local_location), self.hosts, index,
+                                         self._caller_context)
+            argv = get_scp_get_argv(host, files, location, self.connection_params)
+            p = Process(argv, shell=False, **self.process_args)
+            p.host = host
+            processes.append(p)
+        return processes
+
+    def _what(self):
+        return "%r -> %r" % (self.remote_files, self.local_location)
+
+    def _args(self):
+        args = [repr(self.hosts), repr(self.remote_files)]
+        if self.local_location != ".":
+            args.append("local_location=%r" % (self.local_location,))
+        if self.connection_params:
+            args.append("connection_params=%r" % (self.connection_params,))
+        if self.process_args:
+            args.append("process_args=%r" % (self.process_args,))
+        return args + Action._args(self)
+
+
+_TOOL_NAMES = {SSH: "SSH", SCP: "SCP", TAKTUK: "TAKTUK", CHAINPUT: "CHAINPUT"}
+
+#: kind -> {tool: class or name of the class in execo.action (resolved at
+#: call time, so that TaktukRemote, TaktukPut, TaktukGet, ChainPut slot in
+#: once they exist)}
+_ACTION_TABLE = {
+    "remote": {SSH: "Remote", TAKTUK: "TaktukRemote"},
+    "fileput": {SCP: "Put", TAKTUK: "TaktukPut", CHAINPUT: "ChainPut"},
+    "fileget": {SCP: "Get", TAKTUK: "TaktukGet"},
+}
+
+
+def _tool_name(tool):
+    return _TOOL_NAMES.get(tool, repr(tool))
+
+
+def _action_class(kind, tool):
+    table = _ACTION_TABLE[kind]
+    if tool not in table:
+        raise ValueError("invalid %s_tool %s: must be one of %s"
+                         % (kind, _tool_name(tool), ", ".join(_tool_name(t) for t in table)))
+    cls = table[tool]
+    if isinstance(cls, str):
+        from . import action
+        resolved = getattr(action, cls, None)
+        if resolved is None:
+            resolved = globals().get(cls)
+        if resolved is None:
+            raise NotImplementedError("%s_tool %s (%s) is not implemented yet"
+                                      % (kind, _tool_name(tool), cls))
+        cls = resolved
+    return cls
+
+
+class ActionFactory(object):
+    """Instanciate multiple remote process execution and file copies using
+    configurable connector tools: ssh, scp, taktuk"""
+
+    def __init__(self, remote_tool=None, fileput_tool=None, fileget_tool=None):
+        """
+        :param remote_tool: can be :data:`execo.config.SSH` or
+          :data:`execo.config.TAKTUK`
+        :param fileput_tool: can be :data:`execo.config.SCP`,
+          :data:`execo.config.TAKTUK` or :data:`execo.config.CHAINPUT`
+        :param fileget_tool: can be :data:`execo.config.SCP` or
+          :data:`execo.config.TAKTUK`
+
+        None (the default) means: ``configuration['remote_tool']``
+        (``'fileput_tool'``, ``'fileget_tool'``) at the time an action is
+        instanciated.
+        """
+        for kind, tool in (("remote", remote_tool), ("fileput", fileput_tool),
+                           ("fileget", fileget_tool)):
+            if tool is not None and tool not in _ACTION_TABLE[kind]:
+                raise ValueError("invalid %s_tool %s: must be one of %s"
+                                 % (kind, _tool_name(tool),
+                                    ", ".join(_tool_name(t) for t in _ACTION_TABLE[kind])))
+        self.remote_tool = remote_tool
+        self.fileput_tool = fileput_tool
+        self.fileget_tool = fileget_tool
+
+    def _tool(self, kind):
+        tool = getattr(self, kind + "_tool")
+        if tool is None:
+            tool = configuration.get(kind + "_tool")
+        return tool
+
+    def _class(self, kind):
+        return _action_class(kind, self._tool(kind))
+
+    @frame_transparent
+    def get_remote(self, *args, **kwargs):
+        """Instanciates a :class:`execo.action.Remote` or
+        :class:`execo.action.TaktukRemote`"""
+        return self._class("remote")(*args, **kwargs)
+
+    @frame_transparent
+    def get_fileput(self, *args, **kwargs):
+        """Instanciates a :class:`execo.action.Put`,
+        :class:`execo.action.TaktukPut` or :class:`execo.action.ChainPut`"""
+        return self._class("fileput")(*args, **kwargs)
+
+    @frame_transparent
+    def get_fileget(self, *args, **kwargs):
+        """Instanciates a :class:`execo.action.Get` or
+        :class:`execo.action.TaktukGet`"""
+        return self._class("fileget")(*args, **kwargs)
+
+    def __repr__(self):
+        return "ActionFactory(remote_tool=%r, fileput_tool=%r, fileget_tool=%r)" % (
+            self.remote_tool, self.fileput_tool, self.fileget_tool)
+
+
+#: the default :class:`ActionFactory` (tools from :data:`execo.config.configuration`)
+default_action_factory = ActionFactory()
+
+
+@frame_transparent
+def get_remote(*args, **kwargs):
+    """Instanciates a :class:`execo.action.Remote` or
+    :class:`execo.action.TaktukRemote` with the default factory"""
+    return default_action_factory.get_remote(*args, **kwargs)
+
+
+@frame_transparent
+def get_fileput(*args, **kwargs):
+    """Instanciates a :class:`execo.action.Put` or
+    :class:`execo.action.TaktukPut` with the default factory"""
+    return default_action_factory.get_fileput(*args, **kwargs)
+
+
+@frame_transparent
+def get_fileget(*args, **kwargs):
+    """Instanciates a :class:`execo.action.Get` or
+    :class:`execo.action.TaktukGet` with the default factory"""
+    return default_action_factory.get_fileget(*args, **kwargs)
