@@ -5,7 +5,6 @@ ssh or scp."""
 import os
 import signal
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -19,6 +18,8 @@ from execo.remote import (ActionFactory, Get, Put, Remote, default_action_factor
 from execo.report import Report
 from execo.ssh_process import SshProcess
 
+from helpers import wait_until
+
 
 def finish(action, timeout=60):
     action.wait(timeout)
@@ -28,20 +29,6 @@ def finish(action, timeout=60):
                 p.kill(signal.SIGKILL)
         pytest.fail("action did not end within %ss: %s" % (timeout, action))
     return action
-
-
-def wait_until(pred, timeout=15.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-
-
-def lines(text):
-    return text.replace("\r\n", "\n").splitlines()
 
 
 def _remote_sleeps(user):

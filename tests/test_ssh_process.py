@@ -16,6 +16,8 @@ from execo.host import Host
 from execo.process import Process, get_process
 from execo.ssh_process import PortForwarder, SshProcess
 
+from helpers import lines, wait_until
+
 
 def finish(p, timeout=30):
     p.wait(timeout)
@@ -23,21 +25,6 @@ def finish(p, timeout=30):
         p.kill(signal.SIGKILL)
         pytest.fail("process did not end within %ss: %s" % (timeout, p))
     return p
-
-
-def wait_until(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-
-
-def lines(text):
-    """Output lines, whether they end with \\n or (through -tt) \\r\\n."""
-    return text.replace("\r\n", "\n").splitlines()
 
 
 def test_echo_and_hostname(sshd):
