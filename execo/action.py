@@ -19,11 +19,11 @@ import threading
 import time
 
 from .config import configuration
-from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
+from .handlers import STDOUT, ProcessLifecycleHandler
 from .host import Host
 from .log import logger, style
 from .process import Process
-from .process_base import _wait_event
+from .process_base import _wait_event, expect_all
 from .report import Report
 from .time_utils import get_seconds
 from .utils import name_from_cmdline
@@ -350,51 +350,10 @@ class Action(object):
           monitored by this handler for the first time, the regex matching
           is started from the beginning of the stream.
         """
-        if stream not in (STDOUT, STDERR):
-            raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
-        if timeout is False:
-            timeout = self.default_expect_timeout
-        timeout = get_seconds(timeout)
         processes = list(self.processes)
-        results = [None] * len(processes)
-        lock = threading.Lock()
-        done = threading.Event()
-        remaining = [len(processes)]
-        if not processes:
-            done.set()
-
-        def make_callback(i):
-            def on_match(process, stream_, re_index, mo):
-                with lock:
-                    if results[i] is not None:
-                        return
-                    results[i] = (re_index, mo)
-                    remaining[0] -= 1
-                    if remaining[0] == 0:
-                        done.set()
-            return on_match
-
-        handlers = []
-        try:
-            for i, p in enumerate(processes):
-                handler = p._expect_handler(stream, start_from_current)
-                handlers.append(handler)
-                handler.expect(regexes, callback=make_callback(i), backtrack_size=backtrack_size,
-                               start_from_current=start_from_current)
-            _wait_event(done, timeout)
-        finally:
-            if not done.is_set():
-                for handler in handlers:
-                    handler._cancel()
-        with lock:
-            final = list(results)
-        out = []
-        for p, r in zip(processes, final):
-            re_index, mo = r if r is not None else (None, None)
-            if re_index is None:
-                p._notify_expect_fail(regexes)
-            out.append((p, re_index, mo))
-        return out
+        matches = expect_all(processes, regexes, timeout, stream, backtrack_size, start_from_current,
+                             self.default_expect_timeout)
+        return [(p, re_index, mo) for p, (re_index, mo) in zip(processes, matches)]
 
     # ------------------------------------------------------------ state
 

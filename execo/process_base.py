@@ -588,36 +588,62 @@ class ProcessBase(object):
           monitored by this handler for the first time, the regex matching
           is started from the beginning of the stream.
         """
-        if stream not in (STDOUT, STDERR):
-            raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
-        if timeout is False:
-            timeout = self.default_expect_timeout
-        timeout = get_seconds(timeout)
-        done = threading.Event()
-        result = []
-
-        def on_match(process, stream_, re_index, mo):
-            if not result:
-                result.append((re_index, mo))
-            done.set()
-
-        handler = self._expect_handler(stream, start_from_current)
-        handler.expect(regexes, callback=on_match, backtrack_size=backtrack_size,
-                       start_from_current=start_from_current)
-        try:
-            _wait_event(done, timeout)
-        finally:
-            if not done.is_set():
-                handler._cancel()
-        re_index, mo = result[0] if result else (None, None)
-        if re_index is None:
-            self._notify_expect_fail(regexes)
-        return re_index, mo
+        return expect_all([self], regexes, timeout, stream, backtrack_size, start_from_current,
+                          self.default_expect_timeout)[0]
 
     def _notify_expect_fail(self, regexes):
         self.expect_fail = True
         if not self.nolog_expect_fail:
             logger.warning("%s %r in %s", style.emph("expect failed for"), regexes, self)
+
+
+def expect_all(processes, regexes, timeout, stream, backtrack_size, start_from_current,
+               default_timeout):
+    """expect() on several processes at once, sharing one timeout: a list
+    of (regex index, match object), or (None, None) for a process without
+    a match (which gets expect_fail), in the order of processes.
+
+    Each process uses its thread-local ExpectOutputHandler, so concurrent
+    expects from several threads do not interfere."""
+    if stream not in (STDOUT, STDERR):
+        raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
+    timeout = get_seconds(default_timeout if timeout is False else timeout)
+    results = [None] * len(processes)
+    lock = threading.Lock()
+    done = threading.Event()
+    remaining = [len(processes)]
+    if not processes:
+        done.set()
+
+    def make_callback(i):
+        def on_match(process, stream_, re_index, mo):
+            with lock:
+                if results[i] is not None:
+                    return
+                results[i] = (re_index, mo)
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    done.set()
+        return on_match
+
+    handlers = []
+    try:
+        for i, p in enumerate(processes):
+            handler = p._expect_handler(stream, start_from_current)
+            handlers.append(handler)
+            handler.expect(regexes, callback=make_callback(i), backtrack_size=backtrack_size,
+                           start_from_current=start_from_current)
+        _wait_event(done, timeout)
+    finally:
+        if not done.is_set():
+            for handler in handlers:
+                handler._cancel()
+    with lock:
+        final = [r if r is not None else (None, None) for r in results]
+    for p, (re_index, mo) in zip(processes, final):
+        if re_index is None:
+            p._notify_expect_fail(regexes)
+    return final
 
 
 def _errno_text(err):
