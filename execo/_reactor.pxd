@@ -1,5 +1,6 @@
 # Declarations shared by the Cython reactor (execo/_reactor.pyx).
 from posix.types cimport pid_t
+from cpython.object cimport PyObject
 
 cdef extern from "exo_buf.h" nogil:
     ctypedef struct exo_buf:
@@ -14,6 +15,7 @@ cdef extern from "exo_buf.h" nogil:
     size_t exo_buf_len(const exo_buf *b)
     const char *exo_buf_head(const exo_buf *b)
     size_t exo_find_newline(const char *p, size_t n)
+    int exo_is_ascii(const char *p, size_t n)
 
 cdef extern from "exo_spawn.h" nogil:
     enum:
@@ -49,6 +51,9 @@ cdef class Reactor
 
 
 cdef class Collector:
+    cdef PyObject *text     # str whose character buffer is data, or NULL
+    cdef bint shared        # text was handed out: data is read-only now
+    cdef public bint ascii  # every byte so far is < 0x80
     cdef char *data
     cdef size_t size
     cdef size_t cap
@@ -120,8 +125,10 @@ cdef class Reactor:
     cdef pollfd *pfds
     cdef Py_ssize_t pfds_cap
     cdef Py_ssize_t npfds
+    cdef int last_child_fd         # highest fd of the last spawned child
 
     cdef _install_sigchld(self)
+    cdef bint _fd_table_crowded(self)
     cdef FdWatch _new_watch(self, int fd, int kind, int stream, object sink, Child child)
     cdef _deliver(self, FdWatch w, const char *p, Py_ssize_t n)
     cdef int _add_watch(self, FdWatch w, unsigned int events) except -1

@@ -26,12 +26,22 @@ Streams are numbered like the file descriptors of the child: 0 stdin,
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_Decode, PyUnicode_DecodeUTF8, PyUnicode_DecodeUTF8Stateful
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF, Py_CLEAR
 from libc.stdlib cimport malloc, free, realloc
 from libc.string cimport memcpy
 from libc.string cimport memchr
 from libc.errno cimport errno, EAGAIN, EINTR, EIO, EPIPE, ECHILD, ENOSYS
 from posix.unistd cimport read, write, close
 from posix.types cimport pid_t
+from posix.resource cimport rlimit, rlim_t, getrlimit, RLIMIT_NOFILE, RLIM_INFINITY
+
+cdef extern from "Python.h":
+    # a compact ASCII str is a header and a char array: the Collector
+    # reads into that array while it is the object's sole owner
+    object _str_new "PyUnicode_New"(Py_ssize_t size, Py_UCS4 maxchar)
+    int _str_resize "PyUnicode_Resize"(PyObject **p, Py_ssize_t length) except -1
+    void *_str_data "PyUnicode_DATA"(object o)
 
 import heapq
 import os
@@ -154,14 +164,22 @@ cdef inline int decode_status(int status) noexcept:
 
 
 cdef class Collector:
-    """Bytes of one output stream, kept in one growing C buffer.
+    """Bytes of one output stream, kept in one growing buffer.
 
     The reactor reads straight into it while ``keep`` and not
     ``notify``: no Python object per read.  With ``notify``, every read
     goes to the sink's ``_on_data`` instead (which may ``add()`` it), so
-    that handlers see each byte exactly once, in order."""
+    that handlers see each byte exactly once, in order.
+
+    The buffer is the character array of a private ASCII ``str`` object:
+    when the whole output turns out to be ASCII (the common case), the
+    collected text is that object itself (:meth:`ascii_text`), without a
+    decoding pass and without a second copy of the output in memory."""
 
     def __cinit__(self, bint keep=True):
+        self.text = NULL
+        self.shared = False
+        self.ascii = True
         self.data = NULL
         self.size = 0
         self.cap = 0
@@ -169,26 +187,38 @@ cdef class Collector:
         self.notify = False
 
     def __dealloc__(self):
-        free(self.data)
+        Py_XDECREF(self.text)
 
     cdef int reserve(self, size_t n) except -1:
+        """Room for n more bytes (with the GIL: this may move data)."""
         cdef size_t ncap
-        cdef char *nd
-        if self.cap - self.size >= n:
+        cdef PyObject *old
+        if self.cap - self.size >= n and not self.shared:
             return 0
-        ncap = self.cap if self.cap else 65536
+        ncap = self.cap if self.cap > 65536 else 65536
         while ncap - self.size < n:
             ncap *= 2
-        nd = <char *>realloc(self.data, ncap)   # large blocks: mremap, no copy
-        if nd == NULL:
-            raise MemoryError()
-        self.data = nd
+        if self.text != NULL and not self.shared:
+            # sole owner: grown in place (large blocks: mremap, no copy)
+            _str_resize(&self.text, ncap)
+        else:
+            fresh = _str_new(ncap, 127)
+            if self.size:
+                memcpy(_str_data(fresh), self.data, self.size)
+            old = self.text
+            Py_INCREF(fresh)
+            self.text = <PyObject *>fresh
+            self.shared = False
+            Py_XDECREF(old)
+        self.data = <char *>_str_data(<object>self.text)
         self.cap = ncap
         return 0
 
     cdef int append(self, const char *p, size_t n) except -1:
         self.reserve(n)
         memcpy(self.data + self.size, p, n)
+        if self.ascii and not exo_is_ascii(p, n):
+            self.ascii = False
         self.size += n
         return 0
 
@@ -203,13 +233,33 @@ cdef class Collector:
             self.append(<const char *>&view[0], view.shape[0])
 
     def shrink(self):
-        """Give back the unused capacity (at eof)."""
-        cdef char *nd
-        if self.cap > self.size and self.size > 0:
-            nd = <char *>realloc(self.data, self.size)
-            if nd != NULL:
-                self.data = nd
-                self.cap = self.size
+        """Give back the unused capacity (at eof, from the reactor
+        thread)."""
+        if self.text == NULL or self.shared or self.cap == self.size:
+            return
+        if self.size == 0:
+            Py_CLEAR(self.text)
+            self.data = NULL
+            self.cap = 0
+            return
+        try:
+            _str_resize(&self.text, self.size)
+        except MemoryError:
+            return
+        self.data = <char *>_str_data(<object>self.text)
+        self.cap = self.size
+
+    def ascii_text(self):
+        """All the bytes as a str, without copying them, when they are
+        all ASCII and the buffer was shrunk to its size (at eof); else
+        None.  The buffer is read-only afterwards: a later append copies
+        it first."""
+        if self.size == 0:
+            return ""
+        if self.text == NULL or not self.ascii or self.cap != self.size:
+            return None
+        self.shared = True
+        return <object>self.text
 
     def getbytes(self, Py_ssize_t start=0, Py_ssize_t end=-1):
         """A copy of bytes[start:end] (end -1: up to the end)."""
@@ -539,7 +589,7 @@ cdef class Reactor:
             for i in range(n):
                 cargv[i] = PyBytes_AS_STRING(args[i])
             cargv[n] = NULL
-            if self.child_watcher == "pidfd":
+            if self.child_watcher == "pidfd" and not self._fd_table_crowded():
                 flags |= EXO_SPAWN_PIDFD
             if not want_stdin:
                 flags |= EXO_SPAWN_NO_STDIN
@@ -549,6 +599,7 @@ cdef class Reactor:
             free(cargv)
         if rc != 0:
             raise OSError(rc, os.strerror(rc))
+        self.last_child_fd = max(c.stdout_fd, c.stderr_fd, c.pidfd)
         child = Child.__new__(Child)
         child.pid = c.pid
         child.pidfd = c.pidfd
@@ -573,6 +624,19 @@ cdef class Reactor:
         else:
             self._queue(self._register_child, (child,))
         return child
+
+    cdef bint _fd_table_crowded(self):
+        """True when the fd table is more than 3/4 full (the kernel hands
+        out the lowest free fd, so the last child's fds tell how full it
+        is).  Children spawned then are reaped through SIGCHLD instead of a
+        pidfd: 3 fds each instead of 4, and room is left for the fds of the
+        application itself."""
+        cdef rlimit rl
+        if self.last_child_fd < 768:
+            return False
+        if getrlimit(RLIMIT_NOFILE, &rl) != 0 or rl.rlim_cur == RLIM_INFINITY:
+            return False
+        return <rlim_t>self.last_child_fd >= rl.rlim_cur // 4 * 3
 
     def _register_child(self, Child child):
         if child.stdout_watch is not None:
@@ -754,6 +818,7 @@ cdef class Reactor:
         cdef Collector col = w.collector
         cdef char *dst
         cdef size_t want
+        cdef bint asc = True
         if col is not None and col.keep and not col.notify:
             col.reserve(COLLECT_READ)
             dst = col.data + col.size
@@ -765,6 +830,8 @@ cdef class Reactor:
             r = read(fd, dst, want)
             if r < 0:
                 err = errno
+            elif r > 0 and dst != self.rbuf and col.ascii:
+                asc = exo_is_ascii(dst, r)
         if r > 0:
             if dst == self.rbuf:
                 if col is not None and col.keep and not col.notify:
@@ -777,6 +844,8 @@ cdef class Reactor:
                 self._deliver(w, dst, r)
             else:
                 col.size += r
+                if not asc:
+                    col.ascii = False
             if r >= PIPE_FULL and not w.pipe_grown:
                 w.pipe_grown = True
                 fcntl(fd, F_SETPIPE_SZ, <int>BIG_PIPE)   # best effort

@@ -10,7 +10,8 @@ timers); this module owns its lifecycle:
 - at interpreter exit, with ``configuration['kill_childs_at_end']``, every
   live child (its whole process group when it has one) gets SIGTERM;
 - the RLIMIT_NOFILE soft limit is raised to the hard limit, since every
-  running child costs file descriptors (three pipes and a pidfd).
+  running child costs file descriptors (three pipes and a pidfd; no
+  pidfd once the fd table is 3/4 full: see the reactor).
 """
 
 import atexit

@@ -261,6 +261,7 @@ class ProcessBase(object):
         self._collectors = {STDOUT: _reactor.Collector(bool(self.default_stdout_handler)),
                             STDERR: _reactor.Collector(bool(self.default_stderr_handler))}
         self._texts = {STDOUT: ("", 0, None), STDERR: ("", 0, None)}
+        self._texts_replaced = set()    # streams whose text was set by the user
         self._eof = {STDOUT: False, STDERR: False}
         # the thread-local expect handlers of every thread are dropped
         for stream, handler in getattr(self, "_expect_handlers", ()):
@@ -288,7 +289,13 @@ class ProcessBase(object):
         text, offset, decoder = self._texts[stream]
         if offset < len(collector):
             final = self._eof[stream]
-            if _UTF8:
+            whole = None
+            if final and _UTF8 and stream not in self._texts_replaced:
+                # all ASCII: the collector's buffer is the text (no copy)
+                whole = collector.ascii_text()
+            if whole is not None:
+                text, offset, new = whole, len(collector), None
+            elif _UTF8:
                 new, offset = collector.decode_utf8(offset, final)
             else:
                 if decoder is None:
@@ -326,6 +333,7 @@ class ProcessBase(object):
             raise TypeError("%s must be a str" % (stream_name(stream),))
         with self._io_lock:
             self._texts[stream] = (value, len(self._collectors[stream]), None)
+            self._texts_replaced.add(stream)
 
     @property
     def stdout_handlers(self):

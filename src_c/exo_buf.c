@@ -2,6 +2,7 @@
 #include "exo_buf.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 void exo_buf_init(exo_buf *b)
@@ -67,4 +68,32 @@ size_t exo_find_newline(const char *p, size_t n)
 {
     const char *q = memchr(p, '\n', n);
     return q ? (size_t)(q - p) : (size_t)-1;
+}
+
+int exo_is_ascii(const char *p, size_t n)
+{
+    /* a word at a time: OR the words of a block, test the high bits once
+     * per block (memory-bound on large buffers) */
+    const unsigned char *s = (const unsigned char *)p;
+    while (n && ((uintptr_t)s & (sizeof(uint64_t) - 1))) {
+        if (*s & 0x80)
+            return 0;
+        s++;
+        n--;
+    }
+    while (n >= 64) {
+        const uint64_t *w = (const uint64_t *)s;
+        uint64_t acc = w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7];
+        if (acc & UINT64_C(0x8080808080808080))
+            return 0;
+        s += 64;
+        n -= 64;
+    }
+    while (n) {
+        if (*s & 0x80)
+            return 0;
+        s++;
+        n--;
+    }
+    return 1;
 }

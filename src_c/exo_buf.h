@@ -24,4 +24,7 @@ static inline const char *exo_buf_head(const exo_buf *b) { return b->data + b->s
 /* Offset of the first '\n' in p[0:n], or (size_t)-1 when there is none. */
 size_t exo_find_newline(const char *p, size_t n);
 
+/* 1 when every byte of p[0:n] is ASCII (< 0x80), else 0. */
+int exo_is_ascii(const char *p, size_t n);
+
 #endif

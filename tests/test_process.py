@@ -841,6 +841,32 @@ def test_multibyte_char_split_across_reads():
     assert p.stdout == "é€"
 
 
+def test_large_ascii_stdout_then_non_ascii_tail():
+    # ASCII for megabytes, then one non-ASCII byte at the very end: the
+    # text must still be decoded, not taken as ASCII
+    script = ("import sys; o = sys.stdout.buffer; o.write(b'a' * 3000000); o.flush();"
+              "o.write('\u00e9'.encode() + b'\\xff')")
+    p = finish(Process((PY, "-c", script)).run(30))
+    assert len(p.stdout) == 3000002
+    assert p.stdout.endswith("a\u00e9\udcff") and p.stdout.count("a") == 3000000
+
+
+def test_stdout_read_during_and_after_output_is_whole():
+    p = Process(("sh", "-c", "echo first; sleep 0.5; head -c 2000000 /dev/zero | tr '\\0' z; echo")).start()
+    assert wait_until(lambda: p.stdout == "first\n", 10)
+    finish(p)
+    assert p.stdout == "first\n" + "z" * 2000000 + "\n"
+    assert p.stdout is p.stdout          # decoded once, cached
+
+
+def test_stdout_set_by_user_then_more_output_appended():
+    p = Process(("sh", "-c", "echo one; sleep 0.5; echo two")).start()
+    assert wait_until(lambda: p.stdout == "one\n", 10)
+    p.stdout = "replaced\n"
+    finish(p)
+    assert p.stdout == "replaced\ntwo\n"
+
+
 def test_stdout_readable_while_running():
     p = Process(("sh", "-c", "echo first; exec sleep 30")).start()
     try:
@@ -1027,6 +1053,36 @@ def test_no_fd_leak_with_errors_kills_timeouts_pty():
         finish(p, 20)
     assert wait_until(lambda: nfds() <= before + 3, 5), (before, nfds())
     assert wait_until(lambda: not zombies(), 5), zombies()
+
+
+def test_near_the_fd_limit_children_cost_three_fds():
+    # with a 2000-fd table, 4 fds per child would allow < 500 children;
+    # past 3/4 of the table, children are reaped through SIGCHLD (no
+    # pidfd), so more fit, and the one that does not fit is an EMFILE
+    # error on that Process only; all the others are reaped normally
+    script = textwrap.dedent("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (2000, 2000))
+        import errno, execo
+        ps = []
+        while True:
+            p = execo.Process("sleep 60", nolog_error=True).start()
+            if p.error:
+                assert p.error_reason == errno.EMFILE, p.error_reason
+                break
+            ps.append(p)
+        for q in ps:
+            q.kill()
+        for q in ps:
+            q.wait(60)
+        assert all(q.ended and q.killed and q.exit_code == -15 for q in ps)
+        print(len(ps))
+    """)
+    r = subprocess.run([PY, "-c", script], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert r.returncode == 0, r.stderr[-2000:]
+    n = int(r.stdout.split()[-1])
+    assert n > 2000 // 4, n
 
 
 def test_end_with_background_grandchild_holding_pipes():

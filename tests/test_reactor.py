@@ -260,3 +260,66 @@ def test_bad_configuration_values():
         _reactor.Reactor(poller="kqueue-on-linux")
     with pytest.raises(ValueError):
         _reactor.Reactor(child_watcher="waitpid-1")
+
+
+# ----------------------------------------------------------------- Collector
+
+def test_collector_ascii_text_is_the_buffer_itself():
+    c = _reactor.Collector()
+    c.add(b"x" * 200000)
+    c.add(b"end\n")
+    assert c.ascii_text() is None          # not shrunk yet: still growing
+    c.shrink()
+    text = c.ascii_text()
+    assert text == "x" * 200000 + "end\n"
+    assert c.ascii_text() is text          # no copy, same object
+    assert len(c) == 200004
+
+
+def test_collector_non_ascii_is_decoded_not_shared():
+    c = _reactor.Collector()
+    c.add(b"a" * 100000)
+    c.add("é".encode() + b"\xff")
+    c.shrink()
+    assert c.ascii is False
+    assert c.ascii_text() is None
+    text, end = c.decode_utf8(0, True)
+    assert text == "a" * 100000 + "é\udcff" and end == len(c)
+
+
+def test_collector_append_after_sharing_leaves_shared_text_alone():
+    c = _reactor.Collector()
+    c.add(b"hello")
+    c.shrink()
+    text = c.ascii_text()
+    assert text == "hello"
+    c.add(b" world")
+    assert text == "hello" and hash(text) == hash("hello")
+    assert c.getbytes() == b"hello world"
+    c.shrink()
+    assert c.ascii_text() == "hello world"
+
+
+def test_collector_empty_releases_its_buffer():
+    c = _reactor.Collector()
+    c.add(b"")
+    c.shrink()
+    assert len(c) == 0 and c.ascii_text() == "" and c.getbytes() == b""
+
+
+def test_reactor_collects_into_collector_and_tracks_ascii(reactor):
+    n = 1200000
+    for tail, is_ascii in (("", True), ("\\351", False)):
+        sink = Sink()
+        out, err = _reactor.Collector(), _reactor.Collector()
+        cmd = "head -c %d /dev/zero | tr '\\0' 'q'; printf '%s'" % (n, tail)
+        reactor.spawn(sh(cmd), _reactor.SPAWN_NEW_PGROUP, sink, stdout=out, stderr=err)
+        assert sink.done.wait(30)
+        assert sink.data[1] == []              # read straight into the collector
+        out.shrink()
+        assert out.ascii is is_ascii
+        if is_ascii:
+            assert out.ascii_text() == "q" * n
+        else:
+            assert len(out) == n + 1 and out.getbytes()[-2:] == b"q\xe9"
+            assert out.ascii_text() is None
