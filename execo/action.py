@@ -633,16 +633,24 @@ def filter_bad_hosts(action, hosts):
     """Returns the list of host filtered from any host where any process
     of the action has failed.
 
+    A :class:`~execo.host.Host` is dropped when it equals (address, user,
+    keyfile and port) the host of a failed process; a host address (str)
+    when it is the address of the host of a failed process.
+
     :param action: The action from which the processes are checked
     :param hosts: The iterable of hosts or host addesses to be filtered
       and returned as a list
     """
-    bad = set()
+    bad_hosts = set()
+    bad_addresses = set()
     for p in action.processes:
         host = getattr(p, "host", None)
         if host is not None and not p.ok:
-            bad.add(_address(host))
-    return [h for h in hosts if _address(h) not in bad]
+            if isinstance(host, Host):
+                bad_hosts.add(host)
+            bad_addresses.add(_address(host))
+    return [h for h in hosts
+            if (h not in bad_hosts if isinstance(h, Host) else _address(h) not in bad_addresses)]
 
 
 def _address(host):

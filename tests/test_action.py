@@ -649,6 +649,16 @@ def test_filter_bad_hosts():
     assert isinstance(filter_bad_hosts(r, (ha,)), list)
 
 
+def test_filter_bad_hosts_compares_hosts_by_all_fields():
+    # same address, other port: a different host, not dropped; an
+    # address string is dropped when any failed host has that address
+    good, bad = Host("n1", port=22), Host("n1", port=1)
+    r = _FakeRemote([(good, "true"), (bad, "false")]).run(timeout=20)
+    assert filter_bad_hosts(r, [good, bad]) == [good]
+    assert filter_bad_hosts(r, [Host("n1", port=22, user="u")]) == [Host("n1", port=22, user="u")]
+    assert filter_bad_hosts(r, ["n1", "n2"]) == ["n2"]
+
+
 def test_filter_bad_hosts_all_ok_and_local():
     r = _FakeRemote([(Host("x"), "true")]).run(timeout=20)
     assert filter_bad_hosts(r, ["x", Host("y")]) == ["x", Host("y")]

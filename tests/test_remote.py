@@ -4,7 +4,9 @@ ssh or scp."""
 
 import os
 import signal
+import socket
 import subprocess
+import threading
 import uuid
 
 import pytest
@@ -20,6 +22,11 @@ from execo.ssh_process import SshProcess
 
 from helpers import wait_until
 
+# a loopback address outside the sshd fixture's default 127.0.0.1..32, so
+# that filter_bad_hosts given addresses (str) tells it from the good hosts;
+# the port is an ephemeral one, so no daemon can be there
+SILENT_ADDRESS = '127.0.0.254'
+
 
 def finish(action, timeout=60):
     action.wait(timeout)
@@ -34,6 +41,68 @@ def finish(action, timeout=60):
 def _remote_sleeps(user):
     r = subprocess.run(["pgrep", "-u", user, "-f", "sleep 60"], stdout=subprocess.PIPE)
     return r.stdout.split()
+
+
+def _ssh_options_connect_timeout(options, connect_timeout):
+    """``options`` without any ``-o ConnectTimeout=...`` pair, plus
+    ``-o ConnectTimeout=connect_timeout`` unless that is None (ssh keeps
+    the first value given for an option: appending would not override)."""
+    options = list(options)
+    kept = []
+    i = 0
+    while i < len(options):
+        if options[i] == '-o' and i + 1 < len(options) \
+                and options[i + 1].lower().startswith('connecttimeout'):
+            i += 2
+            continue
+        kept.append(options[i])
+        i += 1
+    if connect_timeout is not None:
+        kept += ['-o', 'ConnectTimeout=%s' % (connect_timeout,)]
+    return tuple(kept)
+
+
+class SilentListener(object):
+    """A TCP listener which accepts connections and never writes (nor
+    reads): the accepted sockets stay open until :meth:`close`."""
+
+    def __init__(self, address):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((address, 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.address, self.port = self.sock.getsockname()
+        self.accepted = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, name='silent-listener',
+                                        daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@pytest.fixture
+def silent_listener():
+    listener = SilentListener(SILENT_ADDRESS)
+    try:
+        yield listener
+    finally:
+        listener.close()
 
 
 # ---------------------------------------------------------------- Remote
@@ -102,6 +171,82 @@ def test_remote_failures_are_data(sshd, tmp_path):
     assert [h.address for h in kept] == [h.address for h in good]
     assert filter_bad_hosts(r, [h.address for h in hosts]) == [h.address for h in good]
     assert r.stats()['num_non_zero_exit_codes'] == 2
+
+
+def _silent_mix(sshd, silent_listener, good_slice):
+    silent = Host(SILENT_ADDRESS, user=sshd.user, keyfile=sshd.keyfile, port=silent_listener.port)
+    good = sshd.hosts[good_slice]
+    hosts = [good[0], silent] + list(good[1:])
+    return silent, good, hosts
+
+
+def test_silent_host_ends_by_connect_timeout(sshd, silent_listener):
+    # accepts TCP, never sends the ssh banner: ssh's ConnectTimeout also
+    # bounds the banner exchange
+    silent, good, hosts = _silent_mix(sshd, silent_listener, slice(20, 23))
+    params = sshd.connection_params_without_tty()
+    params['ssh_options'] = _ssh_options_connect_timeout(params['ssh_options'], 2)
+    r = Remote('echo ok {{{host}}}', hosts, connection_params=params,
+               process_args={'nolog_exit_code': True})
+    finish(r.run())
+    assert r.ended and not r.ok and not r.finished_ok
+    p = r.processes[1]
+    assert p.host == silent
+    assert 'ConnectTimeout=2' in p.cmd
+    assert p.ended and p.exit_code == 255, p
+    assert not p.ok and not p.finished_ok and not p.error and not p.timeouted and not p.killed, p
+    assert 'banner exchange' in p.stderr, p.stderr
+    assert silent_listener.accepted, "ssh never connected to the silent listener"
+    for h, q in zip(hosts, r.processes):
+        if q is not p:
+            assert q.host == h
+            assert q.finished_ok and q.stdout == 'ok %s\n' % (h.address,), q
+    assert filter_bad_hosts(r, hosts) == list(good)
+    assert filter_bad_hosts(r, [h.address for h in hosts]) == [h.address for h in good]
+    s = r.stats()
+    assert s['num_non_zero_exit_codes'] == 1 and s['num_timeouts'] == 0
+    assert s['num_finished_ok'] == len(good)
+
+
+def test_silent_host_sshprocess_connect_timeout(sshd, silent_listener):
+    params = sshd.connection_params_without_tty()
+    params['ssh_options'] = _ssh_options_connect_timeout(params['ssh_options'], 2)
+    silent = Host(SILENT_ADDRESS, port=silent_listener.port)
+    p = SshProcess('echo never', silent, connection_params=params, nolog_exit_code=True)
+    p.run(60)
+    assert p.ended, p
+    assert p.exit_code == 255 and not p.ok and not p.finished_ok and not p.timeouted, p
+    assert p.stdout == ''
+    assert 'banner exchange' in p.stderr, p.stderr
+
+
+def test_silent_host_ends_by_action_timeout(sshd, silent_listener):
+    # no ConnectTimeout at all: only the processes' timeout ends the silent one
+    silent, good, hosts = _silent_mix(sshd, silent_listener, slice(23, 27))
+    params = sshd.connection_params_without_tty()
+    params['ssh_options'] = _ssh_options_connect_timeout(params['ssh_options'], None)
+    assert not any('connecttimeout' in o.lower() for o in params['ssh_options'])
+    r = Remote('echo ok {{{host}}}', hosts, connection_params=params,
+               process_args={'timeout': 5, 'nolog_timeout': True})
+    assert all(p.timeout == 5 for p in r.processes)
+    finish(r.run())
+    assert r.ended and not r.ok and not r.finished_ok
+    p = r.processes[1]
+    assert p.host == silent
+    assert not any('connecttimeout' in str(a).lower() for a in p.cmd)
+    assert p.ended and p.timeouted and p.killed and not p.error, p
+    assert not p.ok and not p.finished_ok, p
+    assert p.exit_code != 0, p
+    assert p.stdout == ''
+    assert silent_listener.accepted, "ssh never connected to the silent listener"
+    for h, q in zip(hosts, r.processes):
+        if q is not p:
+            assert q.host == h
+            assert q.finished_ok and not q.timeouted and q.stdout == 'ok %s\n' % (h.address,), q
+    assert filter_bad_hosts(r, hosts) == list(good)
+    assert filter_bad_hosts(r, [h.address for h in hosts]) == [h.address for h in good]
+    s = r.stats()
+    assert s['num_timeouts'] == 1 and s['num_finished_ok'] == len(good)
 
 
 def test_expect_over_remote(sshd):
