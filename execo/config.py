@@ -165,6 +165,7 @@ default_connection_params = {
     'forwarding_timeout': 25,
     'pty': False,
     'host_rewrite_func': None,
+    'ssh_connection_sharing': False,
 }
 """Default connection parameters for ssh/scp/taktuk connections.
 
@@ -194,6 +195,13 @@ then from this dict.
 - ``pty``: whether to allocate a pty for ssh/scp.
 - ``host_rewrite_func``: None, or a function taking a host address and
   returning the address to connect to.
+- ``ssh_connection_sharing`` (beyond the original execo): False (the
+  default), True, or a number of seconds: ssh and scp connections to the
+  same destination share one OpenSSH master connection
+  (ControlMaster/ControlPersist, sockets in a private directory), so that
+  a second action on the same hosts skips the connection handshake; True
+  keeps an idle master 300 s, a number that many seconds. See
+  ``execo.ssh_sharing``.
 """
 
 user_configuration_file = os.path.expanduser("~/.execo.conf.py")

@@ -12,13 +12,16 @@ but do no I/O. Connection parameters are resolved key by key:
 
 ``host_rewrite_func`` (when not None) is applied to the host address.
 When ``pty`` is true, ``-tt`` is given to ssh (unless it is already in
-``ssh_options``, as it is by default).
+``ssh_options``, as it is by default). When ``ssh_connection_sharing`` is
+true, ssh and scp (not port forwarding) share one connection per
+destination (see :mod:`execo.ssh_sharing`).
 """
 
 import shlex
 
 from . import config
 from .host import Host
+from .ssh_sharing import sharing_options
 
 __all__ = ["make_connection_params", "resolve_connection_params", "get_rewritten_host_address",
            "get_ssh_command", "get_ssh_argv", "get_scp_command", "get_scp_put_argv",
@@ -85,13 +88,20 @@ def _resolved(host, connection_params):
 
 def get_ssh_command(host=None, connection_params=None):
     """The ssh argv (a tuple) up to, but excluding, the host address: the
-    ssh command, ``ssh_options``, ``-tt`` if ``pty`` (and not already
+    ssh command, ``ssh_options``, the connection sharing options if
+    ``ssh_connection_sharing``, ``-tt`` if ``pty`` (and not already
     there), then ``-l user``, ``-i keyfile``, ``-p port`` for those which
     are not None."""
+    return _ssh_command(host, connection_params, True)
+
+
+def _ssh_command(host, connection_params, shared):
     host, params = _resolved(host, connection_params)
     argv = _split_command(params["ssh"])
     options = list(params.get("ssh_options") or ())
     argv += options
+    if shared:
+        argv += sharing_options(params.get("ssh_connection_sharing"), argv[:1])
     if params.get("pty") and "-tt" not in options:
         argv.append("-tt")
     if params.get("user") is not None:
@@ -122,6 +132,8 @@ def get_scp_command(host=None, connection_params=None):
     host, params = _resolved(host, connection_params)
     argv = _split_command(params["scp"])
     argv += list(params.get("scp_options") or ())
+    argv += sharing_options(params.get("ssh_connection_sharing"),
+                            _split_command(params["ssh"])[:1])
     if params.get("keyfile") is not None:
         argv += ["-i", str(params["keyfile"])]
     if params.get("port") is not None:
@@ -175,5 +187,6 @@ def get_port_forward_argv(host, remote_host, remote_port, local_port, bind_addre
     if ":" in str(remote_host) and not str(remote_host).startswith("["):
         remote_host = "[%s]" % (remote_host,)
     spec = "%s:%d:%s:%d" % (bind_address, int(local_port), remote_host, int(remote_port))
-    return get_ssh_command(host, connection_params) + (
+    # never through a shared master: the forwarding would outlive us
+    return _ssh_command(host, connection_params, False) + (
         "-L", spec, "-N", get_rewritten_host_address(host.address, params))
