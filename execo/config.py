@@ -165,7 +165,6 @@ default_connection_params = {
     'forwarding_timeout': 25,
     'pty': False,
     'host_rewrite_func': None,
-    'ssh_connection_sharing': False,
 }
 """Default connection parameters for ssh/scp/taktuk connections.
 
@@ -195,8 +194,9 @@ then from this dict.
 - ``pty``: whether to allocate a pty for ssh/scp.
 - ``host_rewrite_func``: None, or a function taking a host address and
   returning the address to connect to.
-- ``ssh_connection_sharing`` (beyond the original execo): False (the
-  default), True, or a number of seconds: ssh and scp connections to the
+- ``ssh_connection_sharing`` (beyond the original execo, absent from
+  this dict unless set, which means False): False, True, or a number of
+  seconds: ssh and scp connections to the
   same destination share one OpenSSH master connection
   (ControlMaster/ControlPersist, sockets in a private directory), so that
   a second action on the same hosts skips the connection handshake; True
@@ -208,13 +208,19 @@ user_configuration_file = os.path.expanduser("~/.execo.conf.py")
 """Path of the user configuration file read at import, if it exists."""
 
 
+OPTIONAL_CONNECTION_PARAMS = ('ssh_connection_sharing',)
+"""Keys that ``default_connection_params`` and ``connection_params`` may
+hold beyond the original ones (absent by default)."""
+
+
 def _check_keys(name, user_dict, reference, path):
     """Raise ValueError if ``user_dict`` is not a dict or has keys unknown to ``reference``."""
     if not isinstance(user_dict, dict):
         raise ValueError("execo configuration file %s: %r must be a dict, not %s"
                          % (path, name, type(user_dict).__name__))
+    optional = OPTIONAL_CONNECTION_PARAMS if name == 'default_connection_params' else ()
     for key in user_dict:
-        if key not in reference:
+        if key not in reference and key not in optional:
             raise ValueError("execo configuration file %s: unknown key %r in %r"
                              % (path, key, name))
 

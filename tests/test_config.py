@@ -207,6 +207,15 @@ def test_load_configuration_unknown_key(tmp_path, saved_config):
     assert (configuration, default_connection_params) == before
 
 
+def test_load_configuration_accepts_optional_connection_params(tmp_path, saved_config):
+    assert 'ssh_connection_sharing' not in default_connection_params
+    path = write(tmp_path / "conf.py", "default_connection_params = {'ssh_connection_sharing': 60}\n")
+    config.load_configuration(path)
+    assert default_connection_params['ssh_connection_sharing'] == 60
+    from execo.ssh_utils import get_ssh_argv
+    assert "ControlPersist=60" in get_ssh_argv("h", "true")
+
+
 def test_load_configuration_unknown_configuration_key(tmp_path, saved_config):
     path = write(tmp_path / "conf.py", "configuration = {'kill_timeuot': 5}\n")
     with pytest.raises(ValueError, match="kill_timeuot"):
