@@ -215,7 +215,7 @@ class ProcessBase(object):
         self.lifecycle_handlers = self._handler_list("lifecycle_handlers", lifecycle_handlers)
         if name is not None and not isinstance(name, str):
             raise TypeError("name must be a str, not %r" % (name,))
-        self.name = name if name is not None else name_from_cmdline(self.cmd)
+        self._name = name    # None: made from the command when first read
         self._lock = threading.RLock()
         self._io_lock = threading.Lock()
         self._tls = threading.local()
@@ -272,6 +272,22 @@ class ProcessBase(object):
         self._tls = threading.local()
         for stream, handlers in ((STDOUT, self._stdout_handlers), (STDERR, self._stderr_handlers)):
             self._collectors[stream].notify = len(handlers) > 0
+
+    @property
+    def name(self):
+        """User-friendly name: given, or a short form of the command
+        (computed when first read: cheap construction of thousands)."""
+        if self._name is None:
+            self._name = name_from_cmdline(self._name_source())
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = value
+
+    def _name_source(self):
+        """What the default name is made from."""
+        return self.cmd
 
     # ------------------------------------------------------------ output
 

@@ -17,7 +17,7 @@ from .process import Process
 from .process_base import ProcessBase
 from .ssh_utils import get_port_forward_argv, get_ssh_argv, resolve_connection_params
 from .time_utils import get_seconds
-from .utils import get_port, name_from_cmdline
+from .utils import get_port
 
 __all__ = ["SshProcess", "PortForwarder"]
 
@@ -62,8 +62,9 @@ class SshProcess(Process):
         name = kwargs.pop("name", None)
         super(SshProcess, self).__init__(self._build_cmd(host, connection_params), shell=False,
                                          name=name, **kwargs)
-        if name is None:
-            self.name = name_from_cmdline(cmd)
+
+    def _name_source(self):
+        return self.remote_cmd
 
     def _build_cmd(self, host, connection_params):
         return get_ssh_argv(host, self.remote_cmd, connection_params)

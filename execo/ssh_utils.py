@@ -17,6 +17,7 @@ true, ssh and scp (not port forwarding) share one connection per
 destination (see :mod:`execo.ssh_sharing`).
 """
 
+import functools
 import shlex
 
 from . import config
@@ -76,8 +77,14 @@ def _split_command(cmd):
     """A command (str, possibly with spaces and arguments, or a sequence)
     as a list of arguments."""
     if isinstance(cmd, str):
-        return shlex.split(cmd)
+        return list(_shlex_split(cmd))
     return [str(a) for a in cmd]
+
+
+@functools.lru_cache(maxsize=64)
+def _shlex_split(cmd):
+    # the same few commands are split once per host: cache them
+    return tuple(shlex.split(cmd))
 
 
 def _resolved(host, connection_params):

@@ -240,3 +240,11 @@ def test_port_forwarder_failure_leaves_event_unset(sshd, echo_server):
     finish(fw.run())
     assert fw.exit_code == 255 and not fw.ok
     assert not fw.forwarding.wait(0.5)
+
+
+def test_sshprocess_name_is_made_from_the_remote_command():
+    p = SshProcess("uptime  -p", Host("h1"))
+    assert p.name == "uptime -p"
+    p.name = "mine"
+    assert p.name == "mine"
+    assert SshProcess("true", Host("h1"), name="given").name == "given"
