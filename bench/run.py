@@ -24,22 +24,34 @@ import sys
 import tempfile
 import time
 
+import worker as W_  # bench/worker.py: the stub ssh, its argv layout, host names
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKER = os.path.join(HERE, "worker.py")
 VENV = os.path.join(HERE, ".venv-execo282")
 VENV_PY = os.path.join(VENV, "bin", "python")
 REF_VERSION = "2.8.2"
+CLUSH_VENV = os.path.join(HERE, ".venv-clush")
+CLUSH_VENV_BIN = os.path.join(CLUSH_VENV, "bin", "clush")
+
+# The connection_params items that turn execo's opt-in ssh connection
+# sharing (ControlMaster/ControlPersist, execo.ssh_sharing) on, for the
+# remote64_shared row: the remote64 Remote run twice in one interpreter.
+SHARED_CONNECTION_PARAMS = {"ssh_connection_sharing": 60}
 
 MB = 1000 * 1000
 
 # name -> what it is, for --only and the README
 WORKLOAD_NAMES = ["spawn_all", "spawn_seq", "stdout_bytes", "stdout_lines", "line_handler",
-                  "expect_after", "expect_roundtrip", "procs", "fanout_stub"]
+                  "expect_after", "expect_roundtrip", "procs", "fanout_stub", "remote64",
+                  "remote64_shared"]
 ALIASES = {"idle": "procs", "memory": "procs", "kill_wait": "procs", "spawn": None,
-           "stdout": None, "expect": None}
+           "stdout": None, "expect": None, "remote": None}
 GROUPS = {"spawn": ["spawn_all", "spawn_seq"], "stdout": ["stdout_bytes", "stdout_lines"],
-          "expect": ["expect_after", "expect_roundtrip"]}
+          "expect": ["expect_after", "expect_roundtrip"],
+          "remote": ["fanout_stub", "remote64", "remote64_shared"]}
+REMOTE_HOSTS = 64  # loopback sshd hosts of the remote64 rows (4 daemons of 16)
 
 
 def log(msg):
@@ -65,6 +77,9 @@ def params(quick):
         "expect_after": ({"size": 100 * MB}, {"size": ref_mb}),
         "expect_roundtrip": ({"n": 1000}, {"n": 1000}),
         "procs": ({"n": 4000, "idle_s": 5}, {"n": 500 if quick else 2000, "idle_s": 5}),
+        "fanout_stub": ({"n": 2000}, {"n": 500 if quick else 2000}),
+        "remote64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
+        "remote64_shared": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
     }
 
 
@@ -78,6 +93,89 @@ class Runner(object):
         self.ref_cap = ref_cap
         self.tmpdir = tmpdir
         self.problems = []
+        self._stub = None
+        self._sshd = None       # (helper Popen, info dict) or (None, error text)
+        self._clush = None      # (path, version) or (None, error text)
+
+    # -- shared fixtures of the remote rows, made on first use
+
+    def stub_ssh(self):
+        """Path of the stub "ssh" script (worker.STUB_SSH) in tmpdir."""
+        if self._stub is None:
+            path = os.path.join(self.tmpdir, "stub-ssh")
+            with open(path, "w") as f:
+                f.write(W_.STUB_SSH)
+            os.chmod(path, 0o755)
+            self._stub = path
+        return self._stub
+
+    def sshd(self):
+        """The loopback sshd daemons of tests/fixtures/sshd.py on
+        127.0.0.1..REMOTE_HOSTS, started once per bench run by a
+        `worker.py --sshd N` helper that keeps them until its stdin is
+        closed (stop_sshd). Returns (info dict, None) or (None, reason)."""
+        if self._sshd is None:
+            env = dict(os.environ)
+            env.pop("PYTHONPATH", None)
+            env["BENCH_EXECO_SRC"] = ROOT
+            errpath = os.path.join(self.tmpdir, "sshd-helper.err")
+            log("starting %d loopback sshd hosts (tests/fixtures/sshd.py)..." % REMOTE_HOSTS)
+            with open(errpath, "w") as errf:
+                p = subprocess.Popen([sys.executable, WORKER, "--sshd", str(REMOTE_HOSTS)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf,
+                                     env=env, cwd=self.tmpdir, start_new_session=True, text=True)
+            import select
+            line = ""
+            if select.select([p.stdout], [], [], 120)[0]:
+                line = p.stdout.readline()
+            if line.startswith("SSHD "):
+                self._sshd = (p, json.loads(line[5:]))
+            else:
+                try:
+                    p.kill()
+                except OSError:
+                    pass
+                p.wait()
+                with open(errpath) as f:
+                    err = f.read().strip()
+                self._sshd = (None, "sshd helper failed: rc=%s %s" % (p.returncode, err[-800:]))
+        p, info = self._sshd
+        return (info, None) if p is not None else (None, info)
+
+    def stop_sshd(self):
+        if not self._sshd or self._sshd[0] is None:
+            return
+        p, info = self._sshd
+        self._sshd = None
+        try:
+            p.stdin.close()  # the helper stops its daemons and exits
+            p.wait(30)
+        except (OSError, subprocess.TimeoutExpired):
+            p.kill()
+            p.wait()
+            for pid in info.get("daemon_pids", []):  # the daemons it could not stop
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except OSError:
+                    pass
+
+    def clush(self):
+        """(path of clush, version) or (None, reason): ClusterShell in
+        bench/.venv-clush (pip, on first use), else a system clush (apt
+        package clustershell, installed when root and pip failed)."""
+        if self._clush is None:
+            self._clush = ensure_clush()
+        return self._clush
+
+    def clush_conf(self):
+        """A private clush.conf: no system/user config, no colors, our timeouts."""
+        path = os.path.join(self.tmpdir, "clush.conf")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write("[Main]\nfanout: 64\nconnect_timeout: 20\ncommand_timeout: 0\n"
+                        "color: never\nfd_max: 16384\nhistory_size: 0\nmaxrc: no\n"
+                        "node_count: yes\nverbosity: 1\n")
+        return path
 
     def _exec(self, argv, env, timeout):
         """Run argv in its own session, killed (TERM, then KILL) at timeout.
@@ -134,6 +232,28 @@ class Runner(object):
         if len(nums) > 1:
             res["start_seconds"] = nums[1]
         return res
+
+    def c_fanout(self, binary, n, stub):
+        """The C loop spawning the same stub-ssh argvs as a Remote
+        (worker.stub_argv), 3 pipes + pgroup each, reading each stdout."""
+        argv = [binary, "fanout", str(n), "1", W_.FANOUT_HOSTFMT, W_.FANOUT_CMDFMT,
+                stub] + list(W_.DEFAULT_SSH_OPTIONS)
+        out, err, rc, timed_out = self._exec(argv, None, self.timeout)
+        if timed_out or rc != 0:
+            return {"error": "C fanout %s: rc=%s %s" % (n, rc, err.strip())}
+        secs, bad = out.split()
+        secs, bad = float(secs), int(bad)
+        return {"seconds": secs, "rate": n / secs,
+                "check": "ok" if bad == 0 else "%d/%d failed or wrong output" % (bad, n)}
+
+    def c_memwrite(self, binary, size):
+        """mmap + memset of size bytes in a fresh process."""
+        out, err, rc, timed_out = self._exec([binary, "memwrite", str(size), "0"], None,
+                                             self.timeout)
+        if timed_out or rc != 0:
+            return {"error": "C memwrite %s: rc=%s %s" % (size, rc, err.strip())}
+        secs = float(out.split()[0])
+        return {"seconds": secs, "rate": size / secs / 1e6, "check": "ok"}
 
     def series(self, label, jobs):
         """jobs: {impl_name: callable() -> result dict}. Runs them `runs`
@@ -223,6 +343,36 @@ def ensure_ref_venv():
     if r.returncode != 0 or not ok():
         return "pip install execo==%s failed: %s" % (REF_VERSION, r.stderr[-500:])
     return None
+
+
+def ensure_clush():
+    """ClusterShell's clush for the remote64 row: bench/.venv-clush (created
+    with python -m venv + pip install ClusterShell on first use; git-ignored),
+    else a system clush (apt-get install clustershell when root).
+    Returns (path, version) or (None, reason)."""
+    def version(path):
+        r = subprocess.run([path, "--version"], capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+    if os.path.exists(CLUSH_VENV_BIN) and version(CLUSH_VENV_BIN):
+        return CLUSH_VENV_BIN, version(CLUSH_VENV_BIN)
+    log("creating %s with ClusterShell (first use)..." % CLUSH_VENV)
+    why = ""
+    r = subprocess.run([sys.executable, "-m", "venv", CLUSH_VENV], capture_output=True, text=True)
+    if r.returncode == 0:
+        r = subprocess.run([os.path.join(CLUSH_VENV, "bin", "python"), "-m", "pip", "install",
+                            "-q", "ClusterShell"], capture_output=True, text=True)
+    if r.returncode == 0 and version(CLUSH_VENV_BIN):
+        return CLUSH_VENV_BIN, version(CLUSH_VENV_BIN)
+    why = "pip install ClusterShell failed: " + r.stderr.strip()[-300:]
+    system = shutil.which("clush")
+    if not system and os.geteuid() == 0 and shutil.which("apt-get"):
+        log("pip failed; apt-get install clustershell...")
+        subprocess.run(["apt-get", "install", "-y", "-q", "clustershell"], capture_output=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        system = shutil.which("clush")
+    if system and version(system):
+        return system, version(system)
+    return None, why + "; no system clush"
 
 
 def machine_info():
@@ -342,6 +492,9 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
                 "pyraw": W(workload=name, impl="pyraw", **p),
                 "subprocess": W(workload=name, impl="subprocess", **p),
                 "asyncio": W(workload=name, impl="asyncio", **p)}
+        if cexe:
+            # the floor of any collector keeping the output in memory
+            jobs["memwrite"] = lambda: runner.c_memwrite(cexe, size)
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **pref)
         raw = runner.series(name, jobs)
@@ -352,10 +505,11 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         rows.append({
             "workload": name, "what": what + ", collected in Process.stdout",
             "execo": val(raw["execo"], r),
-            "limit": "cat > /dev/null %s; os.read loop %s" % (val(raw["cat"], r),
-                                                              val(raw["pyraw"], r)),
-            "ratio": "%s of cat; %s of os.read" % (pct(e, med(raw["cat"], "rate")),
-                                                   pct(e, med(raw["pyraw"], "rate"))),
+            "limit": "cat > /dev/null %s; os.read loop %s; fresh memory write %s" % (
+                val(raw["cat"], r), val(raw["pyraw"], r), val(raw.get("memwrite"), r)),
+            "ratio": "%s of cat; %s of os.read; %s of mem write" % (
+                pct(e, med(raw["cat"], "rate")), pct(e, med(raw["pyraw"], "rate")),
+                pct(e, med(raw.get("memwrite"), "rate"))),
             "target": ">= 50% of cat",
             "peers": "subprocess.run %s; asyncio %s" % (val(raw["subprocess"], r),
                                                          val(raw["asyncio"], r)),
@@ -472,10 +626,88 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             "ref": ref_text(rf, lambda m: mem(m) + "; " + start(m), nref, with_ref, ref_ok),
         })
     elif name == "fanout_stub":
-        rows.append({"workload": "fanout_stub",
-                     "what": "Remote-like fan-out of 2000 processes through a stub ssh",
-                     "execo": "skipped: needs the remote issue", "limit": "-", "ratio": "-",
-                     "target": "", "peers": "-", "ref": "-"})
+        n = p["n"]
+        stub = runner.stub_ssh()
+        jobs = {"execo": W(workload=name, impl="execo", stub=stub, **p)}
+        if cexe:
+            jobs["c"] = lambda: runner.c_fanout(cexe, n, stub)
+        jobs["subprocess"] = W(workload=name, impl="subprocess", stub=stub, **p)
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", stub=stub, **pref)
+        raw = runner.series(name, jobs)
+        r = lambda m: "%s (%.0f/s)" % (fmt_secs(m["seconds"]), m["rate"])
+        rb = lambda m: r(m) + "; build %s" % fmt_secs(m.get("build_seconds"))
+        rows.append({
+            "workload": name,
+            "what": "Remote(%r) to %d host names through a stub ssh, start to all ended"
+                    % (W_.FANOUT_CMD, n),
+            "execo": val(raw["execo"], rb),
+            "limit": "C posix_spawn of the same stub argvs (3 pipes+pgroup, read stdout) %s"
+                     % val(raw.get("c"), r),
+            "ratio": "%s of C" % pct(med(raw["execo"], "rate"), med(raw.get("c"), "rate")),
+            "target": "all ok",
+            "peers": "subprocess.Popen (3 pipes) + communicate %s" % val(raw["subprocess"], r),
+            "ref": ref_text(raw.get("ref"), rb, pref["n"] != n and "N=%d" % pref["n"], with_ref,
+                            ref_ok),
+        })
+    elif name == "remote64":
+        info, why = runner.sshd()
+        clush, cver = runner.clush()
+        if info is None:
+            rows.append(skipped_row(name, "sshd unavailable", why))
+            runner.problems.append("%s: %s" % (name, why))
+            return rows, raw
+        sp = remote_spec(info, p["n_hosts"])
+        jobs = {"execo": W(workload=name, impl="execo", **sp),
+                "sshloop": W(workload=name, impl="sshloop", **sp)}
+        if clush:
+            jobs["clush"] = W(workload=name, impl="clush", clush=clush,
+                              clush_conf=runner.clush_conf(), **sp)
+        else:
+            runner.problems.append("%s: clush unavailable: %s" % (name, cver))
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **remote_spec(info, pref["n_hosts"]))
+        raw = runner.series(name, jobs)
+        r = lambda m: fmt_secs(m["seconds"])
+        rc = lambda m: "%s (incl. start-up %s)" % (fmt_secs(m["seconds"]),
+                                                   fmt_secs(m.get("startup_seconds")))
+        nh = p["n_hosts"]
+        rows.append({
+            "workload": name,
+            "what": "Remote(%r) to %d loopback sshd hosts (ssh -tt, ed25519 key), all at once"
+                    % (W_.REMOTE_CMD, nh),
+            "execo": val(raw["execo"], r),
+            "limit": "bash `ssh ... $h & done; wait` (same argv) %s" % val(raw["sshloop"], r),
+            "ratio": "%s of ssh loop" % pct(med(raw["sshloop"]), med(raw["execo"])),
+            "target": "",
+            "peers": "clush -f %d %s" % (nh, val(raw.get("clush"), rc) if clush else
+                                         "unavailable"),
+            "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+        })
+        if clush and "clush" in raw:
+            raw["clush"]["clush_version"] = cver
+    elif name == "remote64_shared":
+        info, why = runner.sshd()
+        if info is None:
+            rows.append(skipped_row(name, "sshd unavailable", why))
+            runner.problems.append("%s: %s" % (name, why))
+            return rows, raw
+        sp = remote_spec(info, p["n_hosts"])
+        jobs = {"execo": W(workload=name, impl="execo", share_params=SHARED_CONNECTION_PARAMS,
+                           **sp),
+                "execo_unshared": W(workload="remote64", impl="execo", **sp)}
+        raw = runner.series(name, jobs)
+        first, second = med(raw["execo"]), med(raw["execo"], "second_seconds")
+        rows.append({
+            "workload": name,
+            "what": "the remote64 Remote twice with ssh connection sharing on",
+            "execo": val(raw["execo"], lambda m: "first %s; second %s" % (
+                fmt_secs(m["seconds"]), fmt_secs(m["second_seconds"]))),
+            "limit": "execo without sharing %s" % val(raw["execo_unshared"],
+                                                      lambda m: fmt_secs(m["seconds"])),
+            "ratio": "second/first %.2fx" % (second / first) if first and second else "-",
+            "target": "", "peers": "-", "ref": "n/a (no sharing in %s)" % REF_VERSION,
+        })
     else:
         raise ValueError(name)
     for k, s in raw.items():
@@ -489,6 +721,19 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         if s.get("stderr") and k.startswith("execo"):
             runner.problems.append("%s/%s wrote to stderr: %s" % (name, k, s["stderr"][:300]))
     return rows, raw
+
+
+def remote_spec(info, n_hosts):
+    """The worker spec items of the remote64 rows: the first n_hosts daemons'
+    addresses and how to log in (tests/fixtures/sshd.py's connection_params)."""
+    return {"hosts": info["hosts"][:n_hosts], "port": info["port"], "user": info["user"],
+            "keyfile": info["keyfile"], "ssh_options": info["ssh_options"]}
+
+
+def skipped_row(name, text, why):
+    return {"workload": name, "what": text, "execo": "skipped: " + text, "limit": "-",
+            "ratio": "-", "target": "", "peers": "-", "ref": "-",
+            **({"why": why} if why else {})}
 
 
 def ref_text(summary, fmt, scaled, with_ref, ref_ok):
@@ -553,6 +798,7 @@ def main():
 
     t_start = time.time()
     tmpdir = tempfile.mkdtemp(prefix="execo-bench-")
+    runner = None
     try:
         cexe, cerr = compile_c(tmpdir)
         if cerr:
@@ -573,6 +819,8 @@ def main():
             rows += rws
             raw[name] = {"params": p, "ref_params": pref, "results": r}
     finally:
+        if runner is not None:
+            runner.stop_sshd()
         shutil.rmtree(tmpdir, ignore_errors=True)
 
     elapsed = time.time() - t_start

@@ -5,6 +5,17 @@
  *   spawnloop seq  N PIPES   spawn+waitpid N `true`, one by one     -> seconds
  *   spawnloop kill N PIPES   spawn N `sleep 1000`, then time kill(SIGTERM)
  *                            of all + waitpid of all   -> seconds, spawn seconds
+ *   spawnloop fanout N PIPES HOSTFMT CMDFMT PROG [ARG...]
+ *                            spawn N `PROG ARG... HOST CMD` (the argv layout
+ *                            of ssh), HOST = HOSTFMT % i, CMD = CMDFMT % HOST,
+ *                            then read each child's stdout to EOF and waitpid
+ *                            all  -> seconds, number of children that failed
+ *                            (exit status != 0, or HOST not in their stdout;
+ *                            PIPES must be 1 for the output check)
+ *   spawnloop memwrite SIZE 0
+ *                            mmap SIZE bytes of fresh anonymous memory and
+ *                            memset them: the floor of any collector keeping
+ *                            SIZE bytes of output in memory -> seconds
  * PIPES=1: give each child 3 pipes (stdin/stdout/stderr, O_CLOEXEC in the
  * parent) and its own process group, like execo and subprocess do.
  * Prints the elapsed time in seconds on stdout (kill: then the time it
@@ -17,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,12 +71,70 @@ static void spawn_one(child_t *c, char *const argv[], int pipes) {
     posix_spawnattr_destroy(&at);
 }
 
-static void reap(child_t *c) {
+static int reap(child_t *c) {
     int st, i;
     while (waitpid(c->pid, &st, 0) < 0) {
         if (errno != EINTR) { perror("waitpid"); exit(2); }
     }
     for (i = 0; i < 3; i++) if (c->fds[i] >= 0) close(c->fds[i]);
+    return st;
+}
+
+/* read fd to EOF into buf (truncated to size-1, NUL-terminated) */
+static void read_all(int fd, char *buf, size_t size) {
+    size_t len = 0;
+    ssize_t r;
+    char sink[4096];
+    for (;;) {
+        if (len < size - 1) r = read(fd, buf + len, size - 1 - len);
+        else r = read(fd, sink, sizeof sink);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (len < size - 1) len += r;
+    }
+    buf[len] = 0;
+}
+
+static int fanout(int n, int pipes, const char *hostfmt, const char *cmdfmt, int nfixed,
+                  char **fixed, double *secs) {
+    child_t *cs = calloc(n, sizeof(child_t));
+    char **argv = calloc(nfixed + 3, sizeof(char *));
+    char (*hosts)[256] = calloc(n, 256);
+    char (*cmds)[512] = calloc(n, 512);
+    char out[512];
+    int i, bad = 0;
+    double t0;
+    for (i = 0; i < n; i++) {   /* argv strings made before the clock */
+        snprintf(hosts[i], 256, hostfmt, i);
+        snprintf(cmds[i], 512, cmdfmt, hosts[i]);
+    }
+    memcpy(argv, fixed, nfixed * sizeof(char *));
+    t0 = now();
+    for (i = 0; i < n; i++) {
+        argv[nfixed] = hosts[i];
+        argv[nfixed + 1] = cmds[i];
+        argv[nfixed + 2] = NULL;
+        spawn_one(&cs[i], argv, pipes);
+    }
+    for (i = 0; i < n; i++) {
+        out[0] = 0;
+        if (cs[i].fds[1] >= 0) read_all(cs[i].fds[1], out, sizeof out);
+        if (reap(&cs[i]) != 0 || (pipes && !strstr(out, hosts[i]))) bad++;
+    }
+    *secs = now() - t0;
+    return bad;
+}
+
+static double memwrite(size_t size) {
+    double t0 = now(), t1;
+    unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                            -1, 0);
+    if (p == MAP_FAILED) { perror("mmap"); exit(2); }
+    memset(p, 0xab, size);
+    t1 = now();
+    if (p[size / 2] != 0xab) exit(3);   /* keep the memset */
+    munmap(p, size);
+    return t1 - t0;
 }
 
 int main(int argc, char **argv) {
@@ -74,8 +144,24 @@ int main(int argc, char **argv) {
     int n, pipes, i;
     child_t *cs;
     double t0, t1, spawn_secs = -1;
-    if (argc != 4) { fprintf(stderr, "usage: %s all|seq|kill N PIPES\n", argv[0]); return 2; }
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s all|seq|kill N PIPES | fanout N PIPES HOSTFMT CMDFMT PROG"
+                " [ARG...] | memwrite SIZE 0\n", argv[0]);
+        return 2;
+    }
     mode = argv[1]; n = atoi(argv[2]); pipes = atoi(argv[3]);
+    if (strcmp(mode, "fanout") == 0) {
+        int bad;
+        if (argc < 7) { fprintf(stderr, "fanout: missing HOSTFMT CMDFMT PROG\n"); return 2; }
+        bad = fanout(n, pipes, argv[4], argv[5], argc - 6, argv + 6, &t0);
+        printf("%.6f %d\n", t0, bad);
+        return 0;
+    }
+    if (strcmp(mode, "memwrite") == 0) {
+        printf("%.6f\n", memwrite((size_t)strtoull(argv[2], NULL, 10)));
+        return 0;
+    }
+    if (argc != 4) { fprintf(stderr, "%s: too many arguments\n", mode); return 2; }
     cs = calloc(n, sizeof(child_t));
     if (strcmp(mode, "all") == 0) {
         t0 = now();

@@ -16,7 +16,13 @@ Only the code between the two clock readings is measured; correctness checks
 Written to run on both execos: only the API that both have is used
 (Process(cmd, shell=...), start/wait/run/stdout/expect/write/kill, ok,
 ProcessOutputHandler.read_line called with 3 args by 2.8.2 and 5 by this
-project).
+project; Remote(cmd, hosts, connection_params) with ``{{{host}}}``, and
+connection_params keys ssh, ssh_options, user, keyfile, port).
+
+Also run by run.py as ``worker.py --sshd N``: starts the private sshd
+daemons of tests/fixtures/sshd.py on 127.0.0.1..N, prints one line
+``SSHD {json}`` (addresses, port, user, keyfile, ssh options) and keeps
+them running until its stdin is closed (then stops them and exits).
 """
 
 import json
@@ -524,6 +530,252 @@ def procs(spec):
     return out
 
 
+# ----------------------------------------------------- remote fan-out
+
+# execo's default ssh_options (the same tuple in execo 2.8.2): a Remote with
+# only connection_params={'ssh': STUB} runs STUB + these + host + command.
+DEFAULT_SSH_OPTIONS = ('-tt',
+                       '-o', 'BatchMode=yes',
+                       '-o', 'PasswordAuthentication=no',
+                       '-o', 'StrictHostKeyChecking=no',
+                       '-o', 'UserKnownHostsFile=/dev/null',
+                       '-o', 'ConnectTimeout=20')
+
+# the stub "ssh": drops the options and the host (the argv layout of
+# execo.ssh_utils.get_ssh_argv, and of 2.8.2's SshProcess: ssh OPTIONS...
+# HOST COMMAND, COMMAND one argument) and runs the command, its last
+# argument, in the stub's own shell (no second exec)
+STUB_SSH = """#!/bin/sh
+# stub ssh (execo bench): ignore options and host, run the last argument here
+for c; do :; done
+eval "$c"
+"""
+FANOUT_HOSTFMT = "h%04d.stub"        # 2000 distinct host names
+FANOUT_CMD = "echo {{{host}}}"       # per-host command (both execos substitute it)
+FANOUT_CMDFMT = "echo %s"            # the same for the C loop and Popen
+
+
+def fanout_hosts(n):
+    return [FANOUT_HOSTFMT % i for i in range(n)]
+
+
+def stub_argv(stub, host):
+    """The argv execo builds for FANOUT_CMD on host through the stub."""
+    return (stub,) + DEFAULT_SSH_OPTIONS + (host, FANOUT_CMDFMT % host)
+
+
+def fanout_stub(spec):
+    """Remote of `echo {{{host}}}` to n distinct host names through the stub
+    ssh spec["stub"]: seconds from start() to all ended (building the Remote
+    and its n processes is build_seconds, reported apart); check: all ok,
+    each stdout is its host name, and execo's argv is the one the C and
+    Popen loops spawn."""
+    n, impl, stub = spec["n"], spec["impl"], spec["stub"]
+    hosts = fanout_hosts(n)
+    out = {}
+    if impl == "execo":
+        execo = import_execo()
+        execo.Process("true").run()
+        t0 = time.perf_counter()
+        r = execo.Remote(FANOUT_CMD, hosts, connection_params={"ssh": stub})
+        t1 = time.perf_counter()
+        r.start()
+        r.wait()
+        t2 = time.perf_counter()
+        out["build_seconds"], secs = t1 - t0, t2 - t1
+        outs = [(p.ok, p.stdout) for p in r.processes]
+        argv0 = tuple(r.processes[0].cmd)
+        problems = []
+        if argv0 != stub_argv(stub, hosts[0]):
+            problems.append("argv %r, the limit spawns %r" % (argv0, stub_argv(stub, hosts[0])))
+        if not r.ok:
+            problems.append("Remote not ok")
+    elif impl == "subprocess":
+        import subprocess
+        argvs = [stub_argv(stub, h) for h in hosts]
+        PI = subprocess.PIPE
+
+        def go():
+            ps = [subprocess.Popen(a, stdin=PI, stdout=PI, stderr=PI) for a in argvs]
+            res = []
+            for p in ps:
+                o, e = p.communicate()
+                res.append((p.returncode == 0, o.decode()))
+            return res
+        secs, outs = timed(go)
+        problems = []
+    else:
+        raise ValueError(impl)
+    bad = [(h, o) for h, o in zip(hosts, outs) if not (o[0] and o[1] == h + "\n")]
+    if bad:
+        problems.append("%d/%d not ok or wrong output, e.g. %s: %r" % (len(bad), n, bad[0][0],
+                                                                        bad[0][1]))
+    out.update({"seconds": secs, "rate": n / secs,
+                "check": "ok" if not problems else "; ".join(problems)})
+    return out
+
+
+# ----------------------------------------------------- real loopback sshd
+
+REMOTE_CMD = "echo ok"
+SSHD_PORT = 2400  # first port tried for the bench's daemons
+
+
+def _remote_params(spec):
+    """connection_params for the daemons (ssh_options as a tuple: 2.8.2
+    concatenates it to a tuple)."""
+    return {"user": spec["user"], "keyfile": spec["keyfile"], "port": spec["port"],
+            "ssh_options": tuple(spec["ssh_options"])}
+
+
+def ssh_prefix(spec):
+    """ssh argv before the host, as this project's execo builds it."""
+    return (["ssh"] + list(spec["ssh_options"]) +
+            ["-l", spec["user"], "-i", spec["keyfile"], "-p", str(spec["port"])])
+
+
+def _count_ok_lines(text, hosts):
+    """clush output: "HOST: ok" lines; plain loop: "ok" lines."""
+    lines = [l.strip() for l in text.replace("\r", "").splitlines() if l.strip()]
+    if hosts:
+        got = set(l.split(":", 1)[0] for l in lines if l.endswith(": ok"))
+        return len(got & set(hosts))
+    return sum(1 for l in lines if l == "ok")
+
+
+def remote64(spec):
+    """`echo ok` on the len(spec["hosts"]) loopback sshd hosts, all at once:
+    execo Remote, a plain bash `ssh ... &` loop (same argv), or clush
+    -f N (same ssh options). seconds: from start to all ended (execo:
+    Remote built before the clock; clush: includes its interpreter start-up,
+    measured apart as startup_seconds by `clush --version`)."""
+    hosts, impl = spec["hosts"], spec["impl"]
+    n = len(hosts)
+    out = {}
+    import subprocess
+    if impl == "execo":
+        execo = import_execo()
+        execo.Process("true").run()
+        r = execo.Remote(REMOTE_CMD, hosts, connection_params=_remote_params(spec))
+
+        def go():
+            r.start()
+            r.wait()
+        secs, _ = timed(go)
+        bad = [p for p in r.processes if not (p.ok and p.stdout.strip() == "ok")]
+        if bad:
+            check = "%d/%d not ok, e.g. %s stdout=%r stderr=%r" % (
+                len(bad), n, bad[0].host, bad[0].stdout[-200:], bad[0].stderr[-300:])
+        else:
+            check = "ok" if r.ok else "Remote not ok"
+    elif impl == "sshloop":
+        import shlex
+        pre = " ".join(shlex.quote(a) for a in ssh_prefix(spec))
+        script = "for h in %s; do %s \"$h\" %s & done; wait" % (
+            " ".join(hosts), pre, shlex.quote(REMOTE_CMD))
+        secs, res = timed(lambda: subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        good = _count_ok_lines(res.stdout.decode(), None)
+        check = "ok" if good == n else "%d/%d ok lines; stderr: %s" % (
+            good, n, res.stderr.decode()[-300:])
+    elif impl == "clush":
+        import shlex
+        clush = spec["clush"]
+        opts = " ".join(shlex.quote(a) for a in list(spec["ssh_options"]) +
+                        ["-i", spec["keyfile"], "-p", str(spec["port"])])
+        argv = [clush, "--conf", spec["clush_conf"], "-n", "-S", "-f", str(n), "-l", spec["user"],
+                "-o", opts, "-w", ",".join(hosts), REMOTE_CMD]
+        t0 = time.perf_counter()
+        subprocess.run([clush, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out["startup_seconds"] = time.perf_counter() - t0
+        secs, res = timed(lambda: subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        good = _count_ok_lines(res.stdout.decode(), hosts)
+        check = "ok" if (good == n and res.returncode == 0) else "rc=%d, %d/%d ok; %s" % (
+            res.returncode, good, n, (res.stderr.decode() or res.stdout.decode())[-300:])
+    else:
+        raise ValueError(impl)
+    out.update({"seconds": secs, "rate": n / secs, "check": check})
+    return out
+
+
+def remote64_shared(spec):
+    """First vs second Remote to the same hosts with execo's opt-in ssh
+    connection sharing (spec["share_params"], e.g. ssh_connection_sharing):
+    the first run sets up one master connection per host, the second runs
+    in them. seconds = first run, second_seconds = second run; the masters
+    are closed afterwards, outside the timing."""
+    hosts = spec["hosts"]
+    execo = import_execo()
+    from execo import ssh_sharing
+    execo.Process("true").run()
+    params = _remote_params(spec)
+    params.update(spec["share_params"])
+    try:
+        secs, r1 = timed(lambda: execo.Remote(REMOTE_CMD, hosts, connection_params=params).run())
+        secs2, r2 = timed(lambda: execo.Remote(REMOTE_CMD, hosts, connection_params=params).run())
+        masters = len(os.listdir(ssh_sharing.control_dir()))
+    finally:
+        ssh_sharing.close_shared_connections()
+    bad = [p for r in (r1, r2) for p in r.processes if not (p.ok and p.stdout.strip() == "ok")]
+    if bad:
+        check = "%d not ok, e.g. %s stderr=%r" % (len(bad), bad[0].host, bad[0].stderr[-300:])
+    elif masters != len(hosts):
+        check = "%d shared masters for %d hosts" % (masters, len(hosts))
+    else:
+        check = "ok"
+    return {"seconds": secs, "second_seconds": secs2, "rate": len(hosts) / secs,
+            "check": check}
+
+
+def sshd_helper(n):
+    """Start the test sshd daemons on 127.0.0.1..n, print their parameters,
+    keep them until stdin is closed."""
+    root = os.environ.get("BENCH_EXECO_SRC") or os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, root)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "bench_sshd_fixture", os.path.join(root, "tests", "fixtures", "sshd.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    # A port of our own (not the tests' 2222-2298), so that a test session
+    # starting its daemons at the same time cannot pick the same port: sshd
+    # only logs a failed bind of one ListenAddress, and the fixture's
+    # readiness check would then accept the other session's daemon.
+    h, why = None, []
+    for port in range(SSHD_PORT, SSHD_PORT + 20):
+        try:
+            h = mod.start_sshd(num_addresses=n, port=port)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # busy port: pytest.fail (OutcomeException) or RuntimeError
+            why.append("port %d: %s" % (port, e))
+            continue
+        bind_errors = []
+        for name in sorted(os.listdir(h.workdir)):
+            if name.endswith(".log"):
+                with open(os.path.join(h.workdir, name), errors="replace") as f:
+                    bind_errors += [l.strip() for l in f if "Bind to port" in l]
+        if not bind_errors:
+            break
+        why.append("port %d: %s" % (port, bind_errors[0]))
+        h.stop()
+        h = None
+    if h is None:
+        raise SystemExit("could not start sshd: " + "; ".join(why)[-1500:])
+    try:
+        params = h.connection_params
+        sys.stdout.write("SSHD " + json.dumps({
+            "hosts": list(h.addresses), "port": h.port, "user": h.user, "keyfile": h.keyfile,
+            "ssh_options": list(params["ssh_options"]),
+            "daemon_pids": [p.pid for p, _ in h.daemons]}) + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()  # until run.py closes our stdin (or dies)
+    finally:
+        h.stop()
+
+
 def gc_collect():
     import gc
     gc.collect()
@@ -538,6 +790,9 @@ WORKLOADS = {
     "expect_after": expect_after,
     "expect_roundtrip": expect_roundtrip,
     "procs": procs,
+    "fanout_stub": fanout_stub,
+    "remote64": remote64,
+    "remote64_shared": remote64_shared,
 }
 
 
@@ -548,6 +803,8 @@ def _on_term(signum, frame):
 
 def main():
     signal.signal(signal.SIGTERM, _on_term)
+    if sys.argv[1] == "--sshd":
+        return sshd_helper(int(sys.argv[2]))
     spec = json.loads(sys.argv[1])
     res = WORKLOADS[spec["workload"]](spec)
     res.update(INFO)
