@@ -17,10 +17,11 @@ from .utils import memoize, get_port
 from .exception import ProcessesFailed
 from .handlers import (STDOUT, STDERR, ProcessLifecycleHandler, ProcessOutputHandler,
                        ExpectOutputHandler)
-from .process import ProcessBase, Process, SshProcess, PortForwarder, get_process
+from .process import ProcessBase, Process, SshProcess, PortForwarder, TaktukProcess, get_process
 from .action import (Action, Local, ParallelActions, SequentialActions, ActionLifecycleHandler,
                      wait_any_actions, wait_all_actions, filter_bad_hosts, Remote, Put, Get,
-                     ActionFactory, default_action_factory, get_remote, get_fileput, get_fileget)
+                     ActionFactory, default_action_factory, get_remote, get_fileput, get_fileget,
+                     TaktukRemote, TaktukPut, TaktukGet)
 from .substitutions import remote_substitute
 
 __version__ = "3.0.0.dev0"
@@ -34,5 +35,5 @@ __all__ = [
     "Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
     "wait_any_actions", "wait_all_actions", "filter_bad_hosts", "remote_substitute",
     "Remote", "Put", "Get", "ActionFactory", "default_action_factory", "get_remote",
-    "get_fileput", "get_fileget",
+    "get_fileput", "get_fileget", "TaktukProcess", "TaktukRemote", "TaktukPut", "TaktukGet",
 ]

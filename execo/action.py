@@ -665,3 +665,8 @@ from .remote import (Remote, Put, Get, ActionFactory, default_action_factory,  #
 
 __all__ += ["Remote", "Put", "Get", "ActionFactory", "default_action_factory",
             "get_remote", "get_fileput", "get_fileget"]
+
+# taktuk actions (execo.taktuk imports Action from this module)
+from .taktuk import TaktukRemote, TaktukPut, TaktukGet  # noqa: E402
+
+__all__ += ["TaktukRemote", "TaktukPut", "TaktukGet"]

@@ -11,9 +11,7 @@ stdin, stdout and stderr pipes (with ``pty=True``: the pty master twice and
 the stderr pipe) and a pidfd (none with the SIGCHLD child watcher).
 """
 
-import codecs
 import errno
-import io
 import os
 import shlex
 import signal
@@ -23,7 +21,7 @@ from . import _reactor
 from .conductor import get_reactor
 from .config import configuration
 from .handlers import (STDOUT, STDERR, ExpectOutputHandler, ProcessLifecycleHandler,
-                       ProcessOutputHandler, stream_name)
+                       ProcessOutputHandler)
 from .log import logger, style
 from .process_base import (ENCODING, EOF_GRACE_AFTER_EXIT, ProcessBase, _check_bool,
                            _wait_event)
@@ -108,9 +106,6 @@ class Process(ProcessBase):
         self._end_deferred = False
         self._exit_status = None
         self._timers = []
-        self._line_splitters = {}
-        self._decoders = {}
-        self._targets = {}
 
     def _kwargs(self):
         kwargs = []
@@ -202,115 +197,6 @@ class Process(ProcessBase):
         self.timeouted = False
         self._eof[STDOUT] = self._eof[STDERR] = True
         self._close_targets()
-
-    def _open_targets(self):
-        """Filenames among the output handlers are opened at start (an
-        unwritable one raises here, before anything is started)."""
-        self._targets = {}
-        try:
-            for stream, handlers in ((STDOUT, self.stdout_handlers), (STDERR, self.stderr_handlers)):
-                for h in handlers:
-                    if isinstance(h, (str, os.PathLike)) and (stream, h) not in self._targets:
-                        self._targets[(stream, h)] = open(h, "wb")
-        except OSError:
-            self._close_targets()
-            raise
-
-    def _close_targets(self):
-        for f in self._targets.values():
-            try:
-                f.close()
-            except OSError:
-                pass
-        self._targets = {}
-
-    # --------------------------------------------------- reactor callbacks
-
-    def _on_data(self, stream, data):
-        """Output for the handlers (the reactor collects by itself while
-        there are none)."""
-        with self._io_lock:
-            collector = self._collectors[stream]
-            if collector.keep:
-                collector.add(data)
-            handlers = self._stdout_handlers if stream == STDOUT else self._stderr_handlers
-            if not handlers:
-                return
-            handlers = list(handlers)
-        self._dispatch(stream, handlers, data, False, False)
-
-    def _on_eof(self, stream, err):
-        with self._io_lock:
-            self._eof[stream] = True
-            self._collectors[stream].shrink()
-            handlers = list(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
-        self._dispatch(stream, handlers, b"", True, err != 0)
-        self._maybe_ended()
-
-    def _dispatch(self, stream, handlers, data, eof, error):
-        """Send output to the user's handlers (reactor thread)."""
-        text = None
-        lines = None
-        for h in handlers:
-            try:
-                if isinstance(h, ProcessOutputHandler):
-                    if type(h).read is ProcessOutputHandler.read:
-                        # line handler: lines split in C, no decoding of the chunk
-                        if lines is None:
-                            lines, last = self._split_lines(stream, data, eof or error)
-                        for line in lines:
-                            h.read_line(self, stream, line, False, False)
-                        if last:
-                            h.read_line(self, stream, last, eof, error)
-                    else:
-                        if text is None:
-                            text = self._decode(stream, data, eof or error)
-                        h.read(self, stream, text, eof, error)
-                elif isinstance(h, int):
-                    if data:
-                        _write_all(h, data)
-                elif isinstance(h, (str, os.PathLike)):
-                    f = self._targets.get((stream, h))
-                    if f is not None:
-                        if data:
-                            f.write(data)
-                        if eof or error:
-                            f.close()
-                            del self._targets[(stream, h)]
-                elif hasattr(h, "write"):
-                    if _wants_text(h):
-                        if text is None:
-                            text = self._decode(stream, data, eof or error)
-                        if text:
-                            h.write(text)
-                    elif data:
-                        h.write(data)
-                    if eof or error:
-                        flush = getattr(h, "flush", None)
-                        if flush is not None:
-                            flush()
-                else:
-                    raise TypeError("invalid output handler %r" % (h,))
-            except Exception:
-                logger.exception("%s handler %r of %s raised an exception",
-                                 stream_name(stream), h, self)
-
-    def _split_lines(self, stream, data, final):
-        """Complete lines of data (split in C) and, when final, the last
-        line without newline."""
-        splitter = self._line_splitters.get(stream)
-        if splitter is None:
-            splitter = self._line_splitters[stream] = _reactor.LineSplitter(ENCODING)
-        lines = splitter.feed(data) if data else []
-        return lines, (splitter.flush() if final else "")
-
-    def _decode(self, stream, data, final):
-        """data decoded incrementally (a character cut between two reads
-        is decoded whole)."""
-        decoder = self._decoders.get(stream)
-        if decoder is None:
-            decoder = self._decoders[stream] = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
-        return decoder.decode(data, final)
 
     def _on_exit(self, code):
         with self._lock:
@@ -464,25 +350,6 @@ class Process(ProcessBase):
             logger.warning("%s %s: %s", style.emph("write error to stdin of"), self, os.strerror(err))
 
 
-def _wants_text(f):
-    """Whether the file object f takes str (else bytes)."""
-    if isinstance(f, io.TextIOBase):
-        return True
-    if isinstance(f, (io.RawIOBase, io.BufferedIOBase)):
-        return False
-    mode = getattr(f, "mode", None)
-    if isinstance(mode, str):
-        return "b" not in mode
-    return hasattr(f, "encoding")
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
 def get_process(*args, **kwargs):
     """Instanciates a :class:`execo.process.Process` or
     :class:`execo.process.SshProcess`, depending on the existence of host
@@ -502,3 +369,8 @@ def get_process(*args, **kwargs):
 from .ssh_process import SshProcess, PortForwarder  # noqa: E402  (needs Process above)
 
 __all__ += ["SshProcess", "PortForwarder"]
+
+# the process of one host of a taktuk action (execo.action.TaktukRemote)
+from .taktuk_process import TaktukProcess  # noqa: E402
+
+__all__ += ["TaktukProcess"]

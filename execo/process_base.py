@@ -9,6 +9,7 @@ byte round-trips).
 
 import codecs
 import errno
+import io
 import locale
 import os
 import signal
@@ -17,7 +18,7 @@ import time
 
 from . import _reactor
 from .config import configuration
-from .handlers import STDOUT, STDERR, ExpectOutputHandler, stream_name
+from .handlers import STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name
 from .log import logger, style
 from .report import Report
 from .time_utils import format_unixts, get_seconds
@@ -263,6 +264,9 @@ class ProcessBase(object):
         self._texts = {STDOUT: ("", 0, None), STDERR: ("", 0, None)}
         self._texts_replaced = set()    # streams whose text was set by the user
         self._eof = {STDOUT: False, STDERR: False}
+        self._line_splitters = {}
+        self._decoders = {}
+        self._targets = {}
         # the thread-local expect handlers of every thread are dropped
         for stream, handler in getattr(self, "_expect_handlers", ()):
             handlers = self.stdout_handlers if stream == STDOUT else self.stderr_handlers
@@ -350,6 +354,123 @@ class ProcessBase(object):
         with self._io_lock:
             self._texts[stream] = (value, len(self._collectors[stream]), None)
             self._texts_replaced.add(stream)
+
+    # ------------------------------------------------ output dispatch
+    # Output arrives as byte chunks (from the reactor thread for a local
+    # process, from a parser for taktuk-fed ones) through _on_data and
+    # _on_eof; subclasses end the process in _maybe_ended.
+
+    def _open_targets(self):
+        """Filenames among the output handlers are opened at start (an
+        unwritable one raises here, before anything is started)."""
+        self._targets = {}
+        try:
+            for stream, handlers in ((STDOUT, self.stdout_handlers), (STDERR, self.stderr_handlers)):
+                for h in handlers:
+                    if isinstance(h, (str, os.PathLike)) and (stream, h) not in self._targets:
+                        self._targets[(stream, h)] = open(h, "wb")
+        except OSError:
+            self._close_targets()
+            raise
+
+    def _close_targets(self):
+        for f in self._targets.values():
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._targets = {}
+
+    def _on_data(self, stream, data):
+        """Output for the handlers (the reactor collects by itself while
+        there are none)."""
+        with self._io_lock:
+            collector = self._collectors[stream]
+            if collector.keep:
+                collector.add(data)
+            handlers = self._stdout_handlers if stream == STDOUT else self._stderr_handlers
+            if not handlers:
+                return
+            handlers = list(handlers)
+        self._dispatch(stream, handlers, data, False, False)
+
+    def _on_eof(self, stream, err):
+        with self._io_lock:
+            self._eof[stream] = True
+            self._collectors[stream].shrink()
+            handlers = list(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
+        self._dispatch(stream, handlers, b"", True, err != 0)
+        self._maybe_ended()
+
+    def _dispatch(self, stream, handlers, data, eof, error):
+        """Send output to the user's handlers (reactor thread)."""
+        text = None
+        lines = None
+        for h in handlers:
+            try:
+                if isinstance(h, ProcessOutputHandler):
+                    if type(h).read is ProcessOutputHandler.read:
+                        # line handler: lines split in C, no decoding of the chunk
+                        if lines is None:
+                            lines, last = self._split_lines(stream, data, eof or error)
+                        for line in lines:
+                            h.read_line(self, stream, line, False, False)
+                        if last:
+                            h.read_line(self, stream, last, eof, error)
+                    else:
+                        if text is None:
+                            text = self._decode(stream, data, eof or error)
+                        h.read(self, stream, text, eof, error)
+                elif isinstance(h, int):
+                    if data:
+                        _write_all(h, data)
+                elif isinstance(h, (str, os.PathLike)):
+                    f = self._targets.get((stream, h))
+                    if f is not None:
+                        if data:
+                            f.write(data)
+                        if eof or error:
+                            f.close()
+                            del self._targets[(stream, h)]
+                elif hasattr(h, "write"):
+                    if _wants_text(h):
+                        if text is None:
+                            text = self._decode(stream, data, eof or error)
+                        if text:
+                            h.write(text)
+                    elif data:
+                        h.write(data)
+                    if eof or error:
+                        flush = getattr(h, "flush", None)
+                        if flush is not None:
+                            flush()
+                else:
+                    raise TypeError("invalid output handler %r" % (h,))
+            except Exception:
+                logger.exception("%s handler %r of %s raised an exception",
+                                 stream_name(stream), h, self)
+
+    def _split_lines(self, stream, data, final):
+        """Complete lines of data (split in C) and, when final, the last
+        line without newline."""
+        splitter = self._line_splitters.get(stream)
+        if splitter is None:
+            splitter = self._line_splitters[stream] = _reactor.LineSplitter(ENCODING)
+        lines = splitter.feed(data) if data else []
+        return lines, (splitter.flush() if final else "")
+
+    def _decode(self, stream, data, final):
+        """data decoded incrementally (a character cut between two reads
+        is decoded whole)."""
+        decoder = self._decoders.get(stream)
+        if decoder is None:
+            decoder = self._decoders[stream] = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
+        return decoder.decode(data, final)
+
+    def _maybe_ended(self):
+        """End the process if everything it waits for happened; returns
+        whether it has ended (subclasses)."""
+        return self.ended
 
     @property
     def stdout_handlers(self):
@@ -674,3 +795,22 @@ def _errno_text(err):
     if err is None:
         return None
     return "%s (%s)" % (errno.errorcode.get(err, err), os.strerror(err)) if isinstance(err, int) else str(err)
+
+
+def _wants_text(f):
+    """Whether the file object f takes str (else bytes)."""
+    if isinstance(f, io.TextIOBase):
+        return True
+    if isinstance(f, (io.RawIOBase, io.BufferedIOBase)):
+        return False
+    mode = getattr(f, "mode", None)
+    if isinstance(mode, str):
+        return "b" not in mode
+    return hasattr(f, "encoding")
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]

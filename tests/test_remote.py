@@ -476,15 +476,12 @@ def test_action_factory_choices(sshd):
     assert isinstance(default_action_factory, ActionFactory)
 
 
-def test_action_factory_not_implemented_tools():
-    hosts = [Host('h1')]
-    for factory, method, name in (
-            (ActionFactory(remote_tool=TAKTUK), 'get_remote', 'TAKTUK'),
-            (ActionFactory(fileput_tool=TAKTUK), 'get_fileput', 'TAKTUK'),
-            (ActionFactory(fileput_tool=CHAINPUT), 'get_fileput', 'CHAINPUT'),
-            (ActionFactory(fileget_tool=TAKTUK), 'get_fileget', 'TAKTUK')):
-        with pytest.raises(NotImplementedError, match=name):
-            getattr(factory, method)(*(('true', hosts) if method == 'get_remote' else (hosts, ['a'])))
+def test_action_factory_taktuk_choices():
+    from execo.action import TaktukGet, TaktukPut, TaktukRemote
+    hosts = [Host('h1'), Host('h2')]
+    assert type(ActionFactory(remote_tool=TAKTUK).get_remote('true', hosts)) is TaktukRemote
+    assert type(ActionFactory(fileput_tool=TAKTUK).get_fileput(hosts, ['a'])) is TaktukPut
+    assert type(ActionFactory(fileget_tool=TAKTUK).get_fileget(hosts, ['a'])) is TaktukGet
 
 
 def test_action_factory_invalid_tools():
@@ -501,10 +498,8 @@ def test_action_factory_none_means_configuration_at_call_time():
     old = configuration['remote_tool']
     try:
         configuration['remote_tool'] = TAKTUK
-        with pytest.raises(NotImplementedError):
-            f.get_remote('true', ['h'])
-        with pytest.raises(NotImplementedError):
-            get_remote('true', ['h'])
+        assert type(f.get_remote('true', ['h'])).__name__ == 'TaktukRemote'
+        assert type(get_remote('true', ['h'])).__name__ == 'TaktukRemote'
         configuration['remote_tool'] = SSH
         assert type(f.get_remote('true', ['h'])) is Remote
     finally:

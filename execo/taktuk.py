@@ -1,0 +1,604 @@
+"""Tree-based fan-out with taktuk: :class:`TaktukRemote`, :class:`TaktukPut`,
+:class:`TaktukGet`.
+
+One ``taktuk`` process runs per action; it deploys itself through a tree
+of ssh connections (``taktuk_connector``) and runs each host's command.
+Its output is multiplexed: every record is framed by output templates
+(``-o stream=...``) as a header line giving the stream, the host's
+position on the taktuk command line, its rank, and the byte length of the
+payload that follows. A length prefix, not a separator, so that any output
+(separators, binary data, lines of megabytes, no final newline) goes
+through unchanged. :class:`_TaktukParser` reads those records and feeds one
+:class:`execo.taktuk_process.TaktukProcess` per host.
+
+Each host's command is given to taktuk as ``sh -c "$(echo <base64> | base64
+-d)"``: taktuk parses its command line (and again on the remote node for
+per-host commands) and gives meaning to brackets and escape characters; a
+base64 string has none of them, so any command runs exactly as with ssh.
+
+Beyond execo 2.8.2: killing a TaktukRemote (or one of its processes, or a
+timeout) kills the remote commands (``taktuk kill``), and the action works
+on Python 3.
+"""
+
+import base64
+import getpass
+import shlex
+import threading
+
+from .action import Action
+from .conductor import get_reactor
+from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
+from .host import get_hosts_list
+from .log import logger
+from .process import Process
+from .ssh_utils import get_rewritten_host_address, make_connection_params, resolve_connection_params
+from .substitutions import get_caller_context, remote_substitute
+from .taktuk_process import TaktukProcess
+from .time_utils import get_seconds
+
+__all__ = ["TaktukRemote", "TaktukPut", "TaktukGet"]
+
+# output templates: a header line, then (for payload records) the bytes
+_TEMPLATES = (
+    "-o", 'output="O $position $rank ".length($line.$eol)."\\n$line$eol"',
+    "-o", 'error="E $position $rank ".length($line.$eol)."\\n$line$eol"',
+    "-o", 'status="S $position $rank $line\\n"',
+    "-o", 'connector="C $position $peer_position ".length($line)."\\n$line\\n"',
+    "-o", 'state="T $position $rank $peer_position $line\\n"',
+    "-o", 'info="I $position ".length($line)."\\n$line\\n"',
+    "-o", 'taktuk="K $position ".length($line)."\\n$line\\n"',
+    "-o", 'message="M $position ".length($line)."\\n$line\\n"',
+    "-o", 'default="D $position ".length($line)."\\n$line\\n"',
+)
+
+# taktuk state codes (taktuk(1), "state" stream)
+CONNECTION_FAILED = 3
+CONNECTION_LOST = 5
+COMMAND_STARTED = 6
+COMMAND_FAILED = 7
+COMMAND_TERMINATED = 8
+FILE_RECEPTION_STARTED = 13
+FILE_RECEPTION_FAILED = 14
+FILE_RECEPTION_TERMINATED = 15
+FILE_SEND_FAILED = 16
+
+TAKTUK_END_GRACE = 5.0
+"""Seconds given to taktuk to quit by itself after a kill before it is
+killed."""
+
+
+class _TaktukParser(object):
+    """Incremental parser of taktuk's templated output (a file-like
+    output handler of the taktuk process: it gets bytes)."""
+
+    def __init__(self, action):
+        self.action = action
+        self.buf = bytearray()
+        self.need = None        # (header fields, payload length, trailing newline)
+
+    def write(self, data):
+        self.buf += data
+        buf = self.buf
+        pos = 0
+        while True:
+            if self.need is None:
+                nl = buf.find(b"\n", pos)
+                if nl < 0:
+                    break
+                header = bytes(buf[pos:nl])
+                pos = nl + 1
+                try:
+                    self.need = self._header(header)
+                except (ValueError, IndexError):
+                    # not one of our records: taktuk (or perl) talking
+                    self.action._taktuk_diagnostic(header)
+                    continue
+                if self.need is None:
+                    continue
+            fields, n, trailing = self.need
+            if len(buf) - pos < n + trailing:
+                break
+            payload = bytes(buf[pos:pos + n])
+            pos += n + trailing
+            self.need = None
+            self.action._taktuk_record(fields, payload)
+        del buf[:pos]
+
+    def flush(self):
+        pass
+
+    def _header(self, header):
+        """(fields, payload length, trailing newline length) of a payload
+        record, or None once a header-only record was handled."""
+        kind = header[:1]
+        fields = header.decode("ascii").split(" ")
+        if kind in (b"O", b"E"):
+            return fields, int(fields[3]), 0
+        if kind in (b"C", b"I", b"K", b"M", b"D"):
+            return fields, int(fields[-1]), 1
+        if kind in (b"S", b"T"):
+            self.action._taktuk_record(fields, None)
+            return None
+        raise ValueError(header)
+
+
+class _TaktukEndLH(ProcessLifecycleHandler):
+    def __init__(self, action):
+        super(_TaktukEndLH, self).__init__()
+        self.action = action
+
+    def end(self, process):
+        self.action._taktuk_ended(process)
+
+
+class _HostEndLH(ProcessLifecycleHandler):
+    def __init__(self, action):
+        super(_HostEndLH, self).__init__()
+        self.action = action
+
+    def end(self, process):
+        self.action._host_ended(process)
+
+
+class TaktukRemote(Action):
+    """Launch a command remotely on several host, with taktuk.
+
+    One taktuk instance is ran, which itself connects to hosts through an
+    ssh tree.
+
+    Behavior should be identical to :class:`execo.action.Remote`. Current
+    limitation are:
+
+    - we can provide per-host user with taktuk, but we cannot provide
+      per-host port or keyfile, so a check is made that all hosts and
+      connection_params have the same port / keyfile (or None). If not,
+      an exception is raised during initialization.
+    - writing to the remote processes' stdin is not supported.
+
+    Unlike execo 2.8.2, killing a TaktukRemote kills the remote commands
+    (through taktuk's ``kill``).
+    """
+
+    #: The command to run remotely. substitions described in
+    #: :func:`execo.substitutions.remote_substitute` will be performed.
+    cmd = None
+    #: Iterable of :class:`execo.host.Host` to which to connect and run the command.
+    hosts = None
+    #: A dict similar to :data:`execo.config.default_connection_params`
+    #: whose values will override those in default_connection_params for
+    #: connection.
+    connection_params = None
+    #: Dict of keyword arguments passed to instanciated processes.
+    process_args = None
+
+    def __init__(self, cmd, hosts, connection_params=None, process_args=None, **kwargs):
+        """
+        :param cmd: the command to run remotely. substitions described in
+          :func:`execo.substitutions.remote_substitute` will be performed.
+        :param hosts: iterable of :class:`execo.host.Host` to which to
+          connect and run the command.
+        :param connection_params: a dict similar to
+          :data:`execo.config.default_connection_params` whose values will
+          override those in default_connection_params for connection.
+        :param process_args: Dict of keyword arguments passed to
+          instanciated processes.
+        """
+        self._caller_context = get_caller_context(self)
+        self.cmd = cmd
+        self.hosts = get_hosts_list(hosts)
+        self.connection_params = connection_params
+        self.process_args = dict(process_args) if process_args is not None else {}
+        super(TaktukRemote, self).__init__(**kwargs)
+        self._port, self._keyfile = self._common_port_and_keyfile()
+        self._host_lh = _HostEndLH(self)
+        self.processes = self._make_processes()
+        for p in self.processes:
+            p.lifecycle_handlers.append(self._host_lh)
+        self._taktuk = None
+        self._taktuk_lock = threading.Lock()
+
+    def _make_processes(self):
+        processes = []
+        for index, host in enumerate(self.hosts):
+            cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)
+            processes.append(TaktukProcess(cmd, host, **self.process_args))
+        return processes
+
+    def _default_name(self):
+        return "%s %r on %i hosts" % (self.__class__.__name__, self.cmd, len(self.hosts))
+
+    def _args(self):
+        args = [repr(self.cmd), repr(self.hosts)]
+        if self.connection_params:
+            args.append("connection_params=%r" % (self.connection_params,))
+        if self.process_args:
+            args.append("process_args=%r" % (self.process_args,))
+        return args + Action._args(self)
+
+    def _common_port_and_keyfile(self):
+        ports, keyfiles = set(), set()
+        for host in self.hosts:
+            params = resolve_connection_params(host, self.connection_params)
+            ports.add(params.get("port"))
+            keyfiles.add(params.get("keyfile"))
+        if len(ports) > 1:
+            raise ValueError("%s: taktuk cannot use per-host ports; the hosts and "
+                             "connection_params give %s" % (self.__class__.__name__, sorted(map(str, ports))))
+        if len(keyfiles) > 1:
+            raise ValueError("%s: taktuk cannot use per-host keyfiles; the hosts and "
+                             "connection_params give %s" % (self.__class__.__name__, sorted(map(str, keyfiles))))
+        return (ports.pop() if ports else None), (keyfiles.pop() if keyfiles else None)
+
+    # ------------------------------------------------------ taktuk argv
+
+    def _taktuk_argv(self):
+        params = make_connection_params(self.connection_params)
+        argv = _split(params["taktuk"]) + list(_TEMPLATES) + list(params.get("taktuk_options") or ())
+        connector = _split(params["taktuk_connector"]) + list(params.get("taktuk_connector_options") or ())
+        if self._port is not None:
+            connector += ["-p", str(self._port)]
+        if self._keyfile is not None:
+            connector += ["-i", str(self._keyfile)]
+        argv += ["-c", " ".join(shlex.quote(a) for a in connector)]
+        user = None
+        for index, host in enumerate(self.hosts):
+            host_user = resolve_connection_params(host, self.connection_params).get("user")
+            if host_user is None and user is not None:
+                host_user = getpass.getuser()   # taktuk's -l cannot be unset
+            if host_user is not None and host_user != user:
+                argv += ["-l", str(host_user)]
+                user = host_user
+            argv += ["-m", get_rewritten_host_address(host.address, self.connection_params)]
+            argv += self._host_args(index)
+        return argv + self._commands()
+
+    def _host_args(self, index):
+        """taktuk arguments given to the taktuk instance of host index."""
+        return ["-[", "exec", "[", _shell_command(self.processes[index].remote_cmd), "]", "-]"]
+
+    def _commands(self):
+        """taktuk commands run by the root after deployment."""
+        return []
+
+    # ------------------------------------------------------------ control
+
+    def _start_children(self):
+        with self._taktuk_lock:
+            self._positions = {}     # taktuk position (str) -> process
+            self._ranks = {}         # process -> taktuk rank
+            self._diagnostics = []
+            self._quit_sent = False
+            for index, p in enumerate(self.processes):
+                self._positions[str(index + 1)] = p
+                p._kill_hook = self._kill_process
+            if not self.processes:
+                return
+            self._taktuk = Process(self._taktuk_argv(), shell=False,
+                                   default_stdout_handler=False, default_stderr_handler=False,
+                                   stdout_handlers=[_TaktukParser(self)],
+                                   stderr_handlers=[_TaktukParser(self)],
+                                   lifecycle_handlers=[_TaktukEndLH(self)],
+                                   ignore_exit_code=True, nolog_exit_code=True,
+                                   name="taktuk of %s" % (self.name,))
+            taktuk = self._taktuk
+        taktuk.start()
+        if taktuk.error:
+            logger.error("unable to start taktuk for %s: %s", self, taktuk)
+
+    def _send(self, command):
+        taktuk = self._taktuk
+        if taktuk is not None and taktuk.started and not taktuk.ended:
+            taktuk.write(command + "\n")
+
+    def _kill_process(self, process, sig):
+        rank = self._ranks.get(process)
+        if rank is not None:
+            self._send("%s kill %d" % (rank, int(sig)))
+
+    def kill(self):
+        """Kill all processes not yet ended, the remote commands included.
+
+        Returns immediately, without waiting for processes to be actually
+        killed.
+
+        return self
+        """
+        taktuk = self._taktuk
+        for p in self.processes:
+            if not p.ended:
+                p.killed = True
+        if taktuk is not None and not taktuk.ended:
+            self._send("broadcast kill")
+            self._quit()
+            get_reactor().call_later(TAKTUK_END_GRACE, self._kill_taktuk)
+        return self
+
+    def _kill_taktuk(self):
+        taktuk = self._taktuk
+        if taktuk is not None and not taktuk.ended:
+            taktuk.kill()
+
+    def _quit(self):
+        with self._taktuk_lock:
+            if self._quit_sent:
+                return
+            self._quit_sent = True
+        self._send("quit")
+        taktuk = self._taktuk
+        if taktuk is not None:
+            taktuk.close_stdin()
+
+    def wait(self, timeout=None):
+        """Wait for all processes to complete (and taktuk to exit).
+
+        return self
+        """
+        super(TaktukRemote, self).wait(timeout)
+        taktuk = self._taktuk
+        if self.ended and taktuk is not None and taktuk.started:
+            taktuk.wait(get_seconds(timeout) if timeout is not None else TAKTUK_END_GRACE * 2)
+        return self
+
+    def _reset_children(self):
+        super(TaktukRemote, self)._reset_children()
+        self._taktuk = None
+
+    def write(self, s):
+        """Not supported with taktuk (raises NotImplementedError)."""
+        raise NotImplementedError("%s: writing to the remote processes' stdin is not supported"
+                                  % (self.__class__.__name__,))
+
+    # ---------------------------------------------------- taktuk events
+
+    def _host_ended(self, process):
+        if all(p.ended for p in self.processes):
+            self._quit()
+
+    def _taktuk_ended(self, taktuk):
+        """taktuk exited: whatever did not end cannot end otherwise."""
+        reason = "taktuk ended (%s)" % (
+            "exit code %s" % (taktuk.exit_code,) if not taktuk.error else taktuk.error_reason,)
+        if self._diagnostics:
+            reason += ": " + self._diagnostics[-1]
+        for p in self.processes:
+            if not p.ended:
+                p._taktuk_end(reason)
+
+    def _taktuk_diagnostic(self, text):
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        text = text.strip()
+        if text:
+            self._diagnostics.append(text)
+            del self._diagnostics[:-20]
+            logger.debug("taktuk of %s: %s", self.name, text)
+
+    def _process_at(self, position):
+        return self._positions.get(position)
+
+    def _taktuk_record(self, fields, payload):
+        kind = fields[0]
+        if kind == "O" or kind == "E":
+            p = self._process_at(fields[1])
+            if p is not None:
+                if not p.started:
+                    p.start()
+                p._on_data(STDOUT if kind == "O" else STDERR, payload)
+        elif kind == "T":
+            self._state(fields[1], fields[2], fields[3], int(fields[4]))
+        elif kind == "S":
+            p = self._process_at(fields[1])
+            if p is not None:
+                p._taktuk_status(int(fields[3]))
+        elif kind == "C":
+            p = self._process_at(fields[2])
+            if p is not None:
+                p._on_data(STDERR, payload + b"\n")
+        else:
+            # taktuk's own messages: those of a host's node go to its stderr
+            p = self._process_at(fields[1]) if kind == "K" else None
+            if p is not None and not p.ended:
+                p._on_data(STDERR, payload + b"\n")
+            else:
+                self._taktuk_diagnostic(payload)
+
+    def _state(self, position, rank, peer_position, code):
+        if code in (CONNECTION_FAILED, CONNECTION_LOST):
+            p = self._process_at(peer_position)
+            if p is not None and not p.ended:
+                p._taktuk_end("connection failed" if code == CONNECTION_FAILED else "connection lost")
+            return
+        p = self._process_at(position)
+        if p is None:
+            return
+        if rank != "-1":
+            self._ranks[p] = rank
+        self._host_state(p, code, peer_position)
+
+    def _host_state(self, p, code, peer_position):
+        if code == COMMAND_STARTED:
+            if not p.started:
+                p.start()
+        elif code == COMMAND_FAILED:
+            p._taktuk_end("command failed")
+        elif code == COMMAND_TERMINATED:
+            p._taktuk_end()
+
+
+class _FileTransfer(TaktukRemote):
+    """TaktukPut and TaktukGet: one process per host that ends when every
+    file was transferred (or failed)."""
+
+    def _host_args(self, index):
+        return []
+
+    def _start_children(self):
+        self._transfers = dict((p, [0, 0]) for p in self.processes)   # done, failed
+        super(_FileTransfer, self)._start_children()
+
+    def _files_count(self):
+        return len(self._files())
+
+    def _transfer(self, p, failed):
+        if p.ended:
+            return
+        if not p.started:
+            p.start()
+        counts = self._transfers[p]
+        counts[1 if failed else 0] += 1
+        if counts[0] + counts[1] >= self._files_count():
+            # like scp: a failed transfer is exit code 1 (the host was
+            # reached: not an error), its reason in stderr
+            if counts[1]:
+                p._on_data(STDERR, ("%d of %d file transfers failed\n"
+                                    % (counts[1], self._files_count())).encode())
+            p._taktuk_status(256 if counts[1] else 0)
+            p._taktuk_end()
+
+
+class TaktukPut(_FileTransfer):
+    """Copy local files to several remote host, with taktuk."""
+
+    #: Iterable of string of file paths. substitions described in
+    #: :func:`execo.substitutions.remote_substitute` will not be
+    #: performed, but taktuk substitutions can be used.
+    local_files = None
+    #: The directory on the remote hosts were the files will be copied.
+    #: substitions described in
+    #: :func:`execo.substitutions.remote_substitute` will not be
+    #: performed, but taktuk substitutions can be used.
+    remote_location = None
+
+    def __init__(self, hosts, local_files, remote_location=".", connection_params=None, **kwargs):
+        """
+        :param hosts: iterable of :class:`execo.host.Host` onto which to
+          copy the files.
+        :param local_files: an iterable of string of file paths (or one path).
+        :param remote_location: the directory on the remote hosts were the
+          files will be copied.
+        :param connection_params: a dict similar to
+          :data:`execo.config.default_connection_params` whose values will
+          override those in default_connection_params for connection.
+        """
+        self.local_files = [local_files] if isinstance(local_files, str) else [str(f) for f in local_files]
+        self.remote_location = remote_location
+        super(TaktukPut, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
+
+    def _make_processes(self):
+        return [TaktukProcess("taktuk put %s to %s" % (" ".join(self.local_files), self.remote_location),
+                              host, **self.process_args)
+                for host in self.hosts]
+
+    def _files(self):
+        return self.local_files
+
+    def _default_name(self):
+        return "%s %r to %i hosts" % (self.__class__.__name__, self.local_files, len(self.hosts))
+
+    def _args(self):
+        return [repr(self.hosts), repr(self.local_files), repr(self.remote_location)] + Action._args(self)
+
+    def _commands(self):
+        commands = []
+        for f in self.local_files:
+            commands += ["synchronize", "broadcast", "put", "[", f, "]", "[", str(self.remote_location), "]", ";"]
+        return commands
+
+    def _host_state(self, p, code, peer_position):
+        # the receiving node reports its receptions
+        if code == FILE_RECEPTION_STARTED:
+            if not p.started:
+                p.start()
+        elif code in (FILE_RECEPTION_TERMINATED, FILE_RECEPTION_FAILED):
+            self._transfer(p, code == FILE_RECEPTION_FAILED)
+
+    def _state(self, position, rank, peer_position, code):
+        if code == FILE_SEND_FAILED and position == "0":
+            # the root could not send a file (missing source): every host fails it
+            for p in self.processes:
+                self._transfer(p, True)
+            return
+        super(TaktukPut, self)._state(position, rank, peer_position, code)
+
+
+class TaktukGet(_FileTransfer):
+    """Copy remote files from several remote host to a local directory, with taktuk."""
+
+    #: Iterable of string of file paths. Substitions described in
+    #: :func:`execo.substitutions.remote_substitute` will not be
+    #: performed, but taktuk substitutions can be used.
+    remote_files = None
+    #: The local directory were the files will be copied. Substitions
+    #: described in :func:`execo.substitutions.remote_substitute` will
+    #: not be performed, but taktuk substitutions can be used.
+    local_location = None
+
+    def __init__(self, hosts, remote_files, local_location=".", connection_params=None, **kwargs):
+        """
+        :param hosts: iterable of :class:`execo.host.Host` from which to
+          get the files.
+        :param remote_files: an iterable of string of file paths (or one path).
+        :param local_location: the local directory were the files will be
+          copied.
+        :param connection_params: a dict similar to
+          :data:`execo.config.default_connection_params` whose values will
+          override those in default_connection_params for connection.
+        """
+        self.remote_files = [remote_files] if isinstance(remote_files, str) else [str(f) for f in remote_files]
+        self.local_location = local_location
+        super(TaktukGet, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
+
+    def _make_processes(self):
+        return [TaktukProcess("taktuk get %s to %s" % (" ".join(self.remote_files), self.local_location),
+                              host, **self.process_args)
+                for host in self.hosts]
+
+    def _files(self):
+        return self.remote_files
+
+    def _default_name(self):
+        return "%s %r from %i hosts" % (self.__class__.__name__, self.remote_files, len(self.hosts))
+
+    def _args(self):
+        return [repr(self.hosts), repr(self.remote_files), repr(self.local_location)] + Action._args(self)
+
+    def _commands(self):
+        commands = []
+        for f in self.remote_files:
+            commands += ["synchronize", "broadcast", "get", "[", f, "]", "[", str(self.local_location), "]", ";"]
+        return commands
+
+    def _state(self, position, rank, peer_position, code):
+        if code in (FILE_RECEPTION_STARTED, FILE_RECEPTION_TERMINATED, FILE_RECEPTION_FAILED) \
+                and position == "0":
+            # the root receives from the host at peer_position
+            p = self._process_at(peer_position)
+            if p is not None:
+                if code == FILE_RECEPTION_STARTED:
+                    if not p.started:
+                        p.start()
+                else:
+                    self._transfer(p, code == FILE_RECEPTION_FAILED)
+            return
+        if code == FILE_SEND_FAILED:
+            p = self._process_at(position)
+            if p is not None:
+                self._transfer(p, True)
+            return
+        super(TaktukGet, self)._state(position, rank, peer_position, code)
+
+    def _host_state(self, p, code, peer_position):
+        pass
+
+
+def _split(cmd):
+    if isinstance(cmd, str):
+        return shlex.split(cmd)
+    return [str(a) for a in cmd]
+
+
+def _shell_command(cmd):
+    """cmd as a taktuk exec argument free of anything taktuk would parse."""
+    encoded = base64.b64encode(cmd.encode("utf-8", "surrogateescape")).decode("ascii")
+    return 'sh -c "$(echo %s | base64 -d)"' % (encoded,)

@@ -1,0 +1,172 @@
+""":class:`TaktukProcess`: the process of one host of a taktuk action.
+
+It is not an OS process of ours: one ``taktuk`` process runs for a whole
+:class:`execo.taktuk.TaktukRemote` (or TaktukPut/TaktukGet), and its
+multiplexed output is parsed and fed to one TaktukProcess per host. The
+action calls :meth:`TaktukProcess.start` when the remote command really
+started, feeds output through ``_on_data`` (the same dispatch to handlers
+and collectors as a local process), then ends it with the exit status,
+or with an error (connection failed, taktuk died). Kills and timeouts go
+back to taktuk through a callback set by the action (``taktuk kill`` of
+that host's command).
+"""
+
+import signal
+import time
+
+from .conductor import get_reactor
+from .config import configuration
+from .handlers import STDOUT, STDERR
+from .host import Host
+from .log import logger, style
+from .process_base import ProcessBase, _wait_event
+from .time_utils import get_seconds
+
+__all__ = ["TaktukProcess"]
+
+
+def exit_code_of_wait_status(status):
+    """A raw wait status (as taktuk reports it) as an exit code: the exit
+    status, or ``-signal`` when a signal ended the command (the
+    convention of :class:`execo.process.Process`)."""
+    if status & 0x7f:
+        return -(status & 0x7f)
+    return (status >> 8) & 0xff
+
+
+class TaktukProcess(ProcessBase):
+    """Dummy process similar to :class:`execo.process.SshProcess`.
+
+    Fed by its taktuk action; it cannot run by itself.
+    """
+
+    #: The command executed remotely
+    remote_cmd = None
+
+    def __init__(self, cmd, host, **kwargs):
+        """
+        :param cmd: the command run on the host.
+        :param host: :class:`execo.host.Host` (or address) it runs on.
+
+        Other keyword arguments are those of
+        :class:`execo.process.ProcessBase`.
+        """
+        self.host = Host(host)
+        self.remote_cmd = cmd
+        super(TaktukProcess, self).__init__(cmd, **kwargs)
+
+    def _common_reset(self):
+        super(TaktukProcess, self)._common_reset()
+        self._exit_status = None
+        self._finished = False
+        self._timers = []
+        self._kill_hook = None      # set by the action: f(process, sig)
+
+    def _args(self):
+        return [repr(self.remote_cmd), repr(self.host)]
+
+    def _name_source(self):
+        return self.remote_cmd
+
+    # ------------------------------------------------ driven by the action
+
+    def start(self):
+        """Notify TaktukProcess of actual remote process start.
+
+        This method is intended to be used by
+        :class:`execo.action.TaktukRemote`.
+        """
+        with self._lock:
+            if self.started:
+                raise ValueError("unable to start an already started process: %r" % (self,))
+            self.started = True
+            self.start_date = time.time()
+            if self.timeout is not None:
+                self.timeout_date = self.start_date + self.timeout
+                self._timers.append(get_reactor().call_later(self.timeout, self._on_timeout))
+        if logger.isEnabledFor(10):
+            logger.debug("%s %s", style.emph("start:"), self)
+        self._set_started()
+        self._call_lifecycle("start")
+        return self
+
+    def _taktuk_status(self, status):
+        """The remote command's raw wait status."""
+        with self._lock:
+            self._exit_status = exit_code_of_wait_status(status)
+
+    def _taktuk_end(self, error_reason=None):
+        """The remote command is over (or could not run: error_reason).
+        Reactor thread, like every taktuk callback."""
+        if not self.started:
+            self.start()
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+            if error_reason is not None and self._exit_status is None:
+                self.error = True
+                self.error_reason = error_reason
+            for t in self._timers:
+                t.cancel()
+            self._timers = []
+        for stream in (STDOUT, STDERR):
+            if not self._eof[stream]:
+                self._on_eof(stream, 0)
+        self._maybe_ended()
+
+    def _maybe_ended(self):
+        with self._lock:
+            if self.ended or not self._finished or not (self._eof[STDOUT] and self._eof[STDERR]):
+                return self.ended
+            self.exit_code = self._exit_status
+            self.end_date = time.time()
+            if self.timeouted is None:
+                self.timeouted = False
+            self.ended = True
+        self._close_targets()
+        self._log_terminated()
+        self._call_lifecycle("end")
+        self._set_ended_event()
+        return True
+
+    # ------------------------------------------------------------ control
+
+    def _on_timeout(self):
+        if self.ended:
+            return
+        self.timeouted = True
+        self.kill()
+
+    def _on_force_kill(self):
+        if self.ended:
+            return
+        self.forced_kill = True
+        self.kill(signal.SIGKILL)
+
+    def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
+        """Send a signal to the remote command (through taktuk).
+
+        :param auto_force_kill_timeout: as for :meth:`execo.process.Process.kill`.
+        """
+        with self._lock:
+            hook = self._kill_hook
+            if not self.started or self.ended or hook is None:
+                return self
+            self.killed = True
+            if sig in (signal.SIGTERM, signal.SIGINT) and auto_force_kill_timeout not in (None, False):
+                if auto_force_kill_timeout is True:
+                    kill_timeout = get_seconds(configuration.get("kill_timeout"))
+                else:
+                    kill_timeout = get_seconds(auto_force_kill_timeout)
+                if kill_timeout is not None:
+                    self._timers.append(get_reactor().call_later(kill_timeout, self._on_force_kill))
+        hook(self, sig)
+        return self
+
+    def wait(self, timeout=None):
+        """Wait for the end of the remote command."""
+        if not self.started:
+            raise ValueError("trying to wait a process which has not been started: %r" % (self,))
+        _wait_event(self.ended_event, get_seconds(timeout))
+        return self
