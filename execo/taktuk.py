@@ -268,6 +268,7 @@ class TaktukRemote(Action):
             self._positions = {}     # taktuk position (str) -> process
             self._ranks = {}         # process -> taktuk rank
             self._diagnostics = []
+            self._host_diagnostics = {}
             self._quit_sent = False
             for index, p in enumerate(self.processes):
                 self._positions[str(index + 1)] = p
@@ -374,6 +375,10 @@ class TaktukRemote(Action):
             del self._diagnostics[:-20]
             logger.debug("taktuk of %s: %s", self.name, text)
 
+    def _reason(self, p, what):
+        detail = self._host_diagnostics.get(p)
+        return "%s: %s" % (what, detail) if detail else what
+
     def _process_at(self, position):
         return self._positions.get(position)
 
@@ -396,12 +401,12 @@ class TaktukRemote(Action):
             if p is not None:
                 p._on_data(STDERR, payload + b"\n")
         else:
-            # taktuk's own messages: those of a host's node go to its stderr
+            # taktuk's own messages: not the command's output (kept apart
+            # from stderr), but a host's last one explains its failure
             p = self._process_at(fields[1]) if kind == "K" else None
-            if p is not None and not p.ended:
-                p._on_data(STDERR, payload + b"\n")
-            else:
-                self._taktuk_diagnostic(payload)
+            if p is not None:
+                self._host_diagnostics[p] = payload.decode("utf-8", "replace").strip()
+            self._taktuk_diagnostic(payload)
 
     def _state(self, position, rank, peer_position, code):
         if code in (CONNECTION_FAILED, CONNECTION_LOST):
@@ -421,7 +426,7 @@ class TaktukRemote(Action):
             if not p.started:
                 p.start()
         elif code == COMMAND_FAILED:
-            p._taktuk_end("command failed")
+            p._taktuk_end(self._reason(p, "command failed"))
         elif code == COMMAND_TERMINATED:
             p._taktuk_end()
 
@@ -451,8 +456,8 @@ class _FileTransfer(TaktukRemote):
             # like scp: a failed transfer is exit code 1 (the host was
             # reached: not an error), its reason in stderr
             if counts[1]:
-                p._on_data(STDERR, ("%d of %d file transfers failed\n"
-                                    % (counts[1], self._files_count())).encode())
+                p._on_data(STDERR, ("%s\n" % (self._reason(p, "%d of %d file transfers failed" % (
+                    counts[1], self._files_count())),)).encode())
             p._taktuk_status(256 if counts[1] else 0)
             p._taktuk_end()
 

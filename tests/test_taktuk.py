@@ -308,3 +308,40 @@ def test_factory_taktuk_file_tools(sshd, params, shared_dir, tmp_path):
     finish(get.run())
     assert get.finished_ok
     assert open(os.path.join(shared_dir, 'h-2')).read() == 'via factory\n'
+
+
+# ------------------------------------------------------------ many hosts
+
+STUB_CONNECTOR = r"""#!/bin/sh
+# stub taktuk connector: skip the ssh options and the host, run the rest
+# (the remote taktuk engine) locally
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -[BbcDEeFIiJLlmOopQRSWw]) shift 2 ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+shift
+# a real remote engine does not inherit the local engine's TAKTUK_* variables
+for v in $(env | sed -n 's/^\(TAKTUK_[A-Za-z_]*\)=.*/\1/p'); do unset "$v"; done
+exec /bin/sh -c "$*"
+"""
+
+
+def test_taktuk_remote_100_hosts_through_a_stub_connector(tmp_path):
+    # 100 taktuk engines (a tree built by taktuk itself) whose outputs
+    # interleave on one stream: each host gets exactly its own lines
+    stub = tmp_path / 'connector'
+    stub.write_text(STUB_CONNECTOR)
+    stub.chmod(0o755)
+    hosts = [Host('stub-%03d' % i) for i in range(100)]
+    r = TaktukRemote('for i in 1 2 3; do echo {{{host}}} $i; echo err {{{host}}} >&2; done',
+                     hosts, connection_params={'taktuk_connector': str(stub),
+                                               'taktuk_connector_options': ()})
+    finish(r.run(), 120)
+    assert r.finished_ok, [p for p in r.processes if not p.ok][:3]
+    for p in r.processes:
+        a = p.host.address
+        assert p.stdout == ''.join('%s %d\n' % (a, i) for i in (1, 2, 3)), p
+        assert p.stderr == 'err %s\n' % (a,) * 3, p
