@@ -45,13 +45,15 @@ MB = 1000 * 1000
 # name -> what it is, for --only and the README
 WORKLOAD_NAMES = ["spawn_all", "spawn_seq", "stdout_bytes", "stdout_lines", "line_handler",
                   "expect_after", "expect_roundtrip", "procs", "fanout_stub", "remote64",
-                  "remote64_shared"]
+                  "remote64_shared", "taktuk64", "put16"]
 ALIASES = {"idle": "procs", "memory": "procs", "kill_wait": "procs", "spawn": None,
-           "stdout": None, "expect": None, "remote": None}
+           "stdout": None, "expect": None, "remote": None, "taktuk": None}
 GROUPS = {"spawn": ["spawn_all", "spawn_seq"], "stdout": ["stdout_bytes", "stdout_lines"],
           "expect": ["expect_after", "expect_roundtrip"],
-          "remote": ["fanout_stub", "remote64", "remote64_shared"]}
+          "remote": ["fanout_stub", "remote64", "remote64_shared"],
+          "taktuk": ["taktuk64", "put16"]}
 REMOTE_HOSTS = 64  # loopback sshd hosts of the remote64 rows (4 daemons of 16)
+PUT_SIZE = 50 * 1000 * 1000  # put16: the random file broadcast to PUT_HOSTS hosts
 
 
 def log(msg):
@@ -80,6 +82,9 @@ def params(quick):
         "fanout_stub": ({"n": 2000}, {"n": 500 if quick else 2000}),
         "remote64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
         "remote64_shared": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
+        "taktuk64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
+        "put16": ({"n_hosts": W_.PUT_HOSTS, "size": PUT_SIZE},
+                  {"n_hosts": W_.PUT_HOSTS, "size": PUT_SIZE}),
     }
 
 
@@ -96,6 +101,7 @@ class Runner(object):
         self._stub = None
         self._sshd = None       # (helper Popen, info dict) or (None, error text)
         self._clush = None      # (path, version) or (None, error text)
+        self._put_src = None    # (path, sha256) of put16's random file
 
     # -- shared fixtures of the remote rows, made on first use
 
@@ -166,6 +172,25 @@ class Runner(object):
         if self._clush is None:
             self._clush = ensure_clush()
         return self._clush
+
+    def put_source(self, size):
+        """put16's source: size random bytes in tmpdir (made once per run),
+        and the directory under which each measurement makes its
+        destinations: world-writable, since the copies are written by the
+        test user (tmpdir itself becomes traversable, not readable)."""
+        if self._put_src is None:
+            import hashlib
+            path = os.path.join(self.tmpdir, W_.PUT_BASENAME)
+            data = os.urandom(size)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chmod(path, 0o644)
+            dest_root = os.path.join(self.tmpdir, "put")
+            os.mkdir(dest_root)
+            os.chmod(dest_root, 0o777)
+            os.chmod(self.tmpdir, 0o711)
+            self._put_src = (path, hashlib.sha256(data).hexdigest(), dest_root)
+        return self._put_src
 
     def clush_conf(self):
         """A private clush.conf: no system/user config, no colors, our timeouts."""
@@ -268,23 +293,30 @@ class Runner(object):
                 r = job()
                 results[k].append(r)
                 status = ("TIMEOUT" if r.get("timeout") else
-                          "ERROR" if r.get("error") else r.get("check", "?"))
+                          "ERROR" if r.get("error") else
+                          "fails: " + r["fails"] if r.get("fails") else
+                          "not available" if r.get("na") else r.get("check", "?"))
                 log("  %-14s %-22s run %d/%d %6.1fs  %s" % (label, k, i + 1, self.runs,
                                                            time.time() - t0, status[:100]))
-                if r.get("timeout") or r.get("error"):
-                    dead.add(k)  # capped or broken: no point in repeating
+                if r.get("timeout") or r.get("error") or r.get("fails") or r.get("na"):
+                    dead.add(k)  # capped, broken or absent: no point in repeating
         return {k: summarize(v) for k, v in results.items()}
 
 
 def summarize(runs):
     s = {"runs": runs}
-    good = [r for r in runs if not r.get("timeout") and not r.get("error")]
-    bad = [r for r in runs if r.get("timeout") or r.get("error")]
+    failed = lambda r: r.get("timeout") or r.get("error") or r.get("fails") or r.get("na")
+    good = [r for r in runs if not failed(r)]
+    bad = [r for r in runs if failed(r)]
     if bad:
         b = bad[0]
         if b.get("timeout"):
             s["timeout"] = True
             s["cap"] = b["cap"]
+        elif b.get("fails"):
+            s["fails"] = b["fails"]   # the implementation raised (e.g. 2.8.2 on Python 3)
+        elif b.get("na"):
+            s["na"] = b["na"]         # the implementation is not there
         else:
             s["error"] = b["error"]
         return s
@@ -428,6 +460,10 @@ def failed_text(summary):
         return "> cap (%ds)" % summary["cap"]
     if summary.get("error"):
         return "ERROR"
+    if summary.get("fails"):
+        return "fails: " + summary["fails"][:120]
+    if summary.get("na"):
+        return "not available"
     return None
 
 
@@ -708,6 +744,75 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             "ratio": "second/first %.2fx" % (second / first) if first and second else "-",
             "target": "", "peers": "-", "ref": "n/a (no sharing in %s)" % REF_VERSION,
         })
+    elif name == "taktuk64":
+        info, why = runner.sshd()
+        if info is None:
+            rows.append(skipped_row(name, "sshd unavailable", why))
+            runner.problems.append("%s: %s" % (name, why))
+            return rows, raw
+        sp = remote_spec(info, p["n_hosts"])
+        jobs = {"execo": W(workload=name, impl="execo", **sp),
+                "taktuk": W(workload=name, impl="taktuk", **sp),
+                "execo_remote": W(workload=name, impl="execo_remote", **sp)}
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **remote_spec(info, pref["n_hosts"]))
+        raw = runner.series(name, jobs)
+        r = lambda m: fmt_secs(m["seconds"])
+        nh = p["n_hosts"]
+        rows.append({
+            "workload": name,
+            "what": "TaktukRemote(%r) to %d loopback sshd hosts (one taktuk, ssh tree)"
+                    % (W_.TAKTUK_CMD, nh),
+            "execo": "TaktukRemote %s" % val(raw["execo"], r),
+            "limit": "plain `taktuk -s ... broadcast exec [ %s ]` %s" % (W_.TAKTUK_CMD,
+                                                                        val(raw["taktuk"], r)),
+            "ratio": "%s of taktuk" % pct(med(raw["taktuk"]), med(raw["execo"])),
+            "target": "",
+            "peers": "execo Remote (one ssh -tt per host) %s" % val(raw["execo_remote"], r),
+            "ref": ref_text(raw.get("ref"), lambda m: "TaktukRemote " + r(m), False, with_ref,
+                            ref_ok, "TaktukRemote "),
+        })
+    elif name == "put16":
+        info, why = runner.sshd()
+        if info is None:
+            rows.append(skipped_row(name, "sshd unavailable", why))
+            runner.problems.append("%s: %s" % (name, why))
+            return rows, raw
+        src, sha, dest_root = runner.put_source(p["size"])
+        sp = dict(remote_spec(info, p["n_hosts"]), src=src, sha256=sha, dest_root=dest_root)
+        impls = [("put", "execo_put"), ("scploop", "scploop"), ("taktukput", "execo_taktukput"),
+                 ("taktuk", "taktuk"), ("chainput", "execo_chainput")]
+        jobs = {}
+        for impl, key in impls:
+            jobs[key] = W(workload=name, impl=impl, **sp)
+        if with_ref and ref_ok:
+            spr = dict(sp, **remote_spec(info, pref["n_hosts"]))
+            for impl in ("put", "taktukput", "chainput"):
+                jobs["ref_" + impl] = R(workload=name, impl=impl, **spr)
+        raw = runner.series(name, jobs)
+        r = lambda m: "%s (%.0f MB/s)" % (fmt_secs(m["seconds"]), m["rate"])
+        nh = p["n_hosts"]
+        ref = ref_text(raw.get("ref_put"), lambda m: "Put " + r(m), False, with_ref, ref_ok,
+                       "Put ")
+        if with_ref and ref_ok is True:
+            ref += "; TaktukPut %s; ChainPut %s" % (val(raw.get("ref_taktukput"), r),
+                                                    val(raw.get("ref_chainput"), r))
+        rows.append({
+            "workload": name,
+            "what": "copy a %s random file to %d loopback sshd hosts, start to all ended "
+                    "(MB/s: all copies)" % (fmt_size(p["size"]), nh),
+            "execo": "Put (scp) %s; TaktukPut %s; ChainPut %s" % (
+                val(raw["execo_put"], r), val(raw["execo_taktukput"], r),
+                val(raw["execo_chainput"], r)),
+            "limit": "scp loop (Put's argvs) %s; plain `taktuk -s ... broadcast put` %s" % (
+                val(raw["scploop"], r), val(raw["taktuk"], r)),
+            "ratio": "Put %s of scp loop; TaktukPut %s of taktuk" % (
+                pct(med(raw["scploop"]), med(raw["execo_put"])),
+                pct(med(raw["taktuk"]), med(raw["execo_taktukput"]))),
+            "target": "",
+            "peers": "-",
+            "ref": ref,
+        })
     else:
         raise ValueError(name)
     for k, s in raw.items():
@@ -716,6 +821,10 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             runner.problems.append("%s/%s: TIMEOUT after %ss (hung?)" % (name, k, s["cap"]))
         elif s.get("error"):
             runner.problems.append("%s/%s (%s): %s" % (name, k, who, s["error"]))
+        elif s.get("fails") and not k.startswith("ref"):
+            runner.problems.append("%s/%s (%s) fails: %s" % (name, k, who, s["fails"]))
+        elif s.get("na") and not k.startswith("ref"):
+            runner.problems.append("%s/%s (%s) not available: %s" % (name, k, who, s["na"]))
         elif s.get("check") not in (None, "ok"):
             runner.problems.append("%s/%s (%s): check failed: %s" % (name, k, who, s["check"]))
         if s.get("stderr") and k.startswith("execo"):
@@ -727,7 +836,8 @@ def remote_spec(info, n_hosts):
     """The worker spec items of the remote64 rows: the first n_hosts daemons'
     addresses and how to log in (tests/fixtures/sshd.py's connection_params)."""
     return {"hosts": info["hosts"][:n_hosts], "port": info["port"], "user": info["user"],
-            "keyfile": info["keyfile"], "ssh_options": info["ssh_options"]}
+            "keyfile": info["keyfile"], "ssh_options": info["ssh_options"],
+            "scp_options": info.get("scp_options")}
 
 
 def skipped_row(name, text, why):
@@ -736,12 +846,16 @@ def skipped_row(name, text, why):
             **({"why": why} if why else {})}
 
 
-def ref_text(summary, fmt, scaled, with_ref, ref_ok):
+def ref_text(summary, fmt, scaled, with_ref, ref_ok, prefix=""):
+    """The execo 2.8.2 cell; prefix names what ran when the cell would
+    otherwise only say that it failed."""
     if not with_ref:
         return "not run"
     if ref_ok is not True:
         return "unavailable"
     t = val(summary, fmt)
+    if failed_text(summary):
+        t = prefix + t
     if scaled:
         t += " [%s]" % scaled
     return t
@@ -771,7 +885,7 @@ def main():
                     help="100 MB instead of 1 GB, smaller execo 2.8.2 sizes")
     ap.add_argument("--only", nargs="+", metavar="NAME",
                     help="workloads to run: %s (or idle/memory/kill_wait = procs, "
-                         "spawn, stdout, expect)" % ", ".join(WORKLOAD_NAMES))
+                         "groups %s)" % (", ".join(WORKLOAD_NAMES), ", ".join(GROUPS)))
     ap.add_argument("--runs", type=int, default=3, help="runs per measurement (median; >= 3)")
     ap.add_argument("--no-ref", action="store_true", help="skip execo %s" % REF_VERSION)
     ap.add_argument("--ref-cap", type=float, default=120.0,

@@ -17,7 +17,12 @@ Written to run on both execos: only the API that both have is used
 (Process(cmd, shell=...), start/wait/run/stdout/expect/write/kill, ok,
 ProcessOutputHandler.read_line called with 3 args by 2.8.2 and 5 by this
 project; Remote(cmd, hosts, connection_params) with ``{{{host}}}``, and
-connection_params keys ssh, ssh_options, user, keyfile, port).
+connection_params keys ssh, ssh_options, user, keyfile, port; for the
+taktuk rows Host(address, user=, keyfile=, port=), TaktukRemote, Put,
+TaktukPut and ChainPut, with connection_params keys ssh_options,
+scp_options, taktuk_connector_options). An execo that raises instead of
+running (2.8.2's taktuk actions on Python 3) gives ``{"fails": reason}``;
+an implementation that is not there (execo.chainput) ``{"na": reason}``.
 
 Also run by run.py as ``worker.py --sshd N``: starts the private sshd
 daemons of tests/fixtures/sshd.py on 127.0.0.1..N, prints one line
@@ -728,6 +733,24 @@ def remote64_shared(spec):
             "check": check}
 
 
+def _key_for_inner_nodes(h):
+    """taktuk's inner nodes run as the test user on the "remote" hosts and
+    connect further (work stealing) with the same connector, hence the
+    same -i KEY: the test user must be able to read the key, else those
+    hosts fail with 'Load key ...: Permission denied'. The fixture chowns
+    its key to the test user when run as root (newer fixtures do it
+    themselves); root's ssh still reads it."""
+    import pwd
+    if os.geteuid() != 0:
+        return
+    try:
+        pw = pwd.getpwnam(h.user)
+    except KeyError:
+        return
+    if pw.pw_uid != 0 and os.stat(h.keyfile).st_uid != pw.pw_uid:
+        os.chown(h.keyfile, pw.pw_uid, pw.pw_gid)
+
+
 def sshd_helper(n):
     """Start the test sshd daemons on 127.0.0.1..n, print their parameters,
     keep them until stdin is closed."""
@@ -765,15 +788,298 @@ def sshd_helper(n):
     if h is None:
         raise SystemExit("could not start sshd: " + "; ".join(why)[-1500:])
     try:
+        _key_for_inner_nodes(h)
         params = h.connection_params
         sys.stdout.write("SSHD " + json.dumps({
             "hosts": list(h.addresses), "port": h.port, "user": h.user, "keyfile": h.keyfile,
             "ssh_options": list(params["ssh_options"]),
+            "scp_options": list(params["scp_options"]),
             "daemon_pids": [p.pid for p, _ in h.daemons]}) + "\n")
         sys.stdout.flush()
         sys.stdin.read()  # until run.py closes our stdin (or dies)
     finally:
         h.stop()
+
+
+# ------------------------------------------------ taktuk, file broadcast
+
+TAKTUK_CMD = "echo ok"           # taktuk64: the same command as remote64
+PUT_HOSTS = 16                   # put16: hosts of the file broadcast
+PUT_BASENAME = "payload.bin"     # put16: name of the random file
+
+
+def _hosts(execo, spec):
+    """execo Hosts with user, keyfile and port (both execos have them)."""
+    return [execo.Host(a, user=spec["user"], keyfile=spec["keyfile"], port=spec["port"])
+            for a in spec["hosts"]]
+
+
+def connector_options(spec):
+    """taktuk_connector_options: the remote64 ssh options without -tt (a
+    connector must not get a tty: taktuk talks its protocol through it).
+    Port and keyfile are not in them: TaktukRemote appends -p/-i from the
+    hosts (one port and one keyfile for all)."""
+    return tuple(o for o in spec["ssh_options"] if o != "-tt")
+
+
+def taktuk_connector(spec):
+    """The connector string the raw taktuk gets with -c (what execo's
+    TaktukRemote builds: ssh + options + -p PORT -i KEY)."""
+    import shlex
+    return " ".join(shlex.quote(a) for a in ["ssh"] + list(connector_options(spec)) +
+                    ["-p", str(spec["port"]), "-i", spec["keyfile"]])
+
+
+def _raw_taktuk_argv(spec, commands, extra=()):
+    argv = ["taktuk", "-s", "-c", taktuk_connector(spec)] + list(extra) + ["-l", spec["user"]]
+    for h in spec["hosts"]:
+        argv += ["-m", h]
+    return argv + list(commands)
+
+
+def _fails(e):
+    """{"fails": "Type: message (file:line function)"} for an exception
+    raised by execo (the innermost frame says where)."""
+    import traceback
+    text = "%s: %s" % (type(e).__name__, e)
+    tb = traceback.extract_tb(e.__traceback__)
+    if tb:
+        f = tb[-1]
+        text += " (%s:%d %s)" % (os.path.basename(f.filename), f.lineno, f.name)
+    return {"fails": text.strip()[:300]}
+
+
+def taktuk64(spec):
+    """`echo ok` on the len(spec["hosts"]) loopback sshd hosts: execo
+    TaktukRemote (one taktuk, a tree of ssh connections), execo Remote
+    (one ssh per host, the remote64 argv) or the plain `taktuk -s ...
+    broadcast exec [ echo ok ]`. seconds: start to all ended (execo:
+    action built before the clock). Check: every host ok with stdout `ok`.
+    An exception from execo (2.8.2's TaktukRemote on Python 3) is reported
+    as {"fails": reason}."""
+    import subprocess
+    hosts, impl = spec["hosts"], spec["impl"]
+    n = len(hosts)
+    out = {}
+    if impl in ("execo", "execo_remote"):
+        execo = import_execo()
+        execo.Process("true").run()
+        try:
+            if impl == "execo":
+                r = execo.TaktukRemote(TAKTUK_CMD, _hosts(execo, spec), connection_params={
+                    "taktuk_connector_options": connector_options(spec)})
+            else:
+                r = execo.Remote(TAKTUK_CMD, _hosts(execo, spec),
+                                 connection_params={"ssh_options": tuple(spec["ssh_options"])})
+
+            def go():
+                r.start()
+                r.wait()
+            secs, _ = timed(go)
+        except Exception as e:
+            return _fails(e)
+        procs = list(r.processes)
+        bad = [p for p in procs if not (p.ok and p.stdout.strip() == "ok")]
+        if len(procs) != n:
+            check = "%d processes for %d hosts" % (len(procs), n)
+        elif bad:
+            check = "%d/%d not ok, e.g. %s error=%s stdout=%r stderr=%r" % (
+                len(bad), n, _addr(bad[0]), getattr(bad[0], "error_reason", None),
+                bad[0].stdout[-200:], bad[0].stderr[-300:])
+        else:
+            check = "ok" if r.ok else "action not ok"
+    elif impl == "taktuk":
+        import re
+        argv = _raw_taktuk_argv(spec, ["broadcast", "exec", "[", TAKTUK_CMD, "]"])
+        secs, res = timed(lambda: subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        # default output template: "HOST-RANK: echo ok (PID): output > ok"
+        got = set()
+        for line in res.stdout.decode(errors="replace").splitlines():
+            m = re.match(r"^(\S+)-\d+: .* output > ok$", line)
+            if m:
+                got.add(m.group(1))
+        good = len(got & set(hosts))
+        check = "ok" if (good == n and res.returncode == 0) else "rc=%d, %d/%d hosts said ok; %s" % (
+            res.returncode, good, n, (res.stderr.decode(errors="replace") or
+                                      res.stdout.decode(errors="replace"))[-300:])
+    else:
+        raise ValueError(impl)
+    out.update({"seconds": secs, "rate": n / secs, "check": check})
+    return out
+
+
+def _sha256(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def _check_copies(paths, sha):
+    """"ok" when every path exists with the expected sha256."""
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        return "%d/%d copies missing, e.g. %s" % (len(missing), len(paths), missing[0])
+    wrong = [p for p in paths if _sha256(p) != sha]
+    if wrong:
+        return "%d/%d copies differ (sha256), e.g. %s" % (len(wrong), len(paths), wrong[0])
+    return "ok"
+
+
+def _bad_procs(procs, n):
+    bad = [p for p in procs if not p.ok]
+    if len(procs) != n:
+        return "%d processes for %d hosts" % (len(procs), n)
+    if bad:
+        return "%d/%d not ok, e.g. %s error=%s exit=%s stderr=%r" % (
+            len(bad), n, _addr(bad[0]), getattr(bad[0], "error_reason", None),
+            bad[0].exit_code, bad[0].stderr[-300:])
+    return None
+
+
+def _addr(p):
+    h = getattr(p, "host", None)
+    return getattr(h, "address", h)
+
+
+def _run_action(action):
+    def go():
+        action.start()
+        action.wait()
+    return timed(go)[0]
+
+
+def put16(spec):
+    """Copy spec["src"] (random bytes, sha256 spec["sha256"]) to the
+    len(spec["hosts"]) loopback hosts, which share one filesystem: every
+    implementation gets its own fresh destination directory under
+    spec["dest_root"] (world-writable: the copies are written by the test
+    user), removed afterwards (outside the timing).
+
+    - put: execo Put (scp), remote_location DEST/{{{host}}}: one directory
+      per host, every copy checked.
+    - scploop: the Put's own scp argvs in a bash `& ... wait` loop.
+    - taktukput: execo TaktukPut to DEST/all. taktuk expands $host/$rank/
+      $position in a put's destination with the values of the *sending*
+      node, the same for every receiver: all hosts write DEST/all/FILE, so
+      the file is checked once, and every host's process must be ok (each
+      receiving node reported its reception terminated).
+    - taktuk: plain `taktuk -s ... broadcast put [ SRC ] [ DEST/all ]`;
+      check rc 0, one "reception terminated" state per host, the file.
+    - chainput: execo.chainput.ChainPut if importable (else {"na": ...}),
+      to DEST/{{{host}}} when its remote_location is substituted per host
+      (checked), else to DEST/all.
+    """
+    import shutil
+    import subprocess
+    import uuid
+    hosts, impl, src, sha = spec["hosts"], spec["impl"], spec["src"], spec["sha256"]
+    n = len(hosts)
+    base = os.path.basename(src)
+    dest = os.path.join(spec["dest_root"], "%s-%s" % (impl, uuid.uuid4().hex[:8]))
+
+    def mkdir(path):
+        os.makedirs(path)
+        os.chmod(path, 0o777)
+    mkdir(dest)
+    per_host = [os.path.join(dest, h) for h in hosts]
+    for d in per_host:
+        mkdir(d)
+    shared = os.path.join(dest, "all")
+    mkdir(shared)
+    out = {}
+    try:
+        if impl in ("put", "scploop", "taktukput", "chainput"):
+            execo = import_execo()
+            execo.Process("true").run()
+        if impl in ("put", "scploop"):
+            try:
+                put = execo.Put(_hosts(execo, spec), [src], os.path.join(dest, "{{{host}}}"),
+                                connection_params={"scp_options": tuple(spec["scp_options"])})
+            except Exception as e:
+                return _fails(e)
+            if impl == "put":
+                try:
+                    secs = _run_action(put)
+                except Exception as e:
+                    return _fails(e)
+                check = _bad_procs(list(put.processes), n) or _check_copies(
+                    [os.path.join(d, base) for d in per_host], sha)
+            else:
+                import shlex
+                cmds = [" ".join(shlex.quote(str(a)) for a in p.cmd) for p in put.processes]
+                script = "".join("%s & " % c for c in cmds) + "wait"
+                secs, res = timed(lambda: subprocess.run(
+                    ["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE))
+                check = _check_copies([os.path.join(d, base) for d in per_host], sha)
+                if check == "ok" and res.stderr.strip():
+                    check = "stderr: %s" % res.stderr.decode(errors="replace")[-300:]
+        elif impl == "taktukput":
+            try:
+                tp = execo.TaktukPut(_hosts(execo, spec), [src], shared, connection_params={
+                    "taktuk_connector_options": connector_options(spec)})
+                secs = _run_action(tp)
+            except Exception as e:
+                return _fails(e)
+            check = _bad_procs(list(tp.processes), n) or _check_copies(
+                [os.path.join(shared, base)], sha)
+        elif impl == "chainput":
+            try:
+                from execo.chainput import ChainPut
+            except ImportError as e:
+                if os.environ.get("BENCH_EXECO_SRC") or not hasattr(execo, "ChainPut"):
+                    return {"na": "execo.chainput not importable: %s" % e}
+                ChainPut = execo.ChainPut    # execo 2.8.2's (execo.action)
+            try:
+                cp = ChainPut(_hosts(execo, spec), [src], os.path.join(dest, "{{{host}}}"),
+                              connection_params={"ssh_options": tuple(spec["ssh_options"]),
+                                                 "scp_options": tuple(spec["scp_options"]),
+                                                 "taktuk_connector_options":
+                                                     connector_options(spec)})
+                secs = _run_action(cp)
+            except Exception as e:
+                return _fails(e)
+            receivers = getattr(cp, "receivers", None)
+            if receivers is not None:     # this project's: one receiver per host
+                check = _bad_procs(list(receivers), n) or (None if cp.ok else "ChainPut not ok")
+            else:
+                check = None if cp.ok else "ChainPut not ok"
+            if check is None:
+                copies = [os.path.join(d, base) for d in per_host]
+                if not any(os.path.exists(c) for c in copies):   # not substituted per host
+                    copies = [os.path.join(dest, "{{{host}}}", base)]
+                out["copies_checked"] = len(copies)
+                check = _check_copies(copies, sha)
+        elif impl == "taktuk":
+            # one state line per host whose reception terminated (state 15)
+            tmpl = 'state=($line == 15)?"RECEIVED $host\\n":undef'
+            argv = _raw_taktuk_argv(spec, ["broadcast", "put", "[", src, "]", "[", shared, "]"],
+                                    extra=["-o", tmpl])
+            secs, res = timed(lambda: subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                                     stdout=subprocess.PIPE,
+                                                     stderr=subprocess.PIPE))
+            text = res.stdout.decode(errors="replace")
+            got = set(l.split(" ", 1)[1].strip() for l in text.splitlines()
+                      if l.startswith("RECEIVED "))
+            good = len(got & set(hosts))
+            check = _check_copies([os.path.join(shared, base)], sha)
+            if check == "ok" and (good != n or res.returncode != 0):
+                check = "rc=%d, %d/%d hosts received; %s" % (
+                    res.returncode, good, n, (res.stderr.decode(errors="replace") or text)[-300:])
+        else:
+            raise ValueError(impl)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+    size = os.path.getsize(src)
+    out.update({"seconds": secs, "rate": n * size / secs / 1e6, "check": check})
+    return out
 
 
 def gc_collect():
@@ -793,6 +1099,8 @@ WORKLOADS = {
     "fanout_stub": fanout_stub,
     "remote64": remote64,
     "remote64_shared": remote64_shared,
+    "taktuk64": taktuk64,
+    "put16": put16,
 }
 
 
