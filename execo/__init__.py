@@ -21,7 +21,7 @@ from .process import ProcessBase, Process, SshProcess, PortForwarder, TaktukProc
 from .action import (Action, Local, ParallelActions, SequentialActions, ActionLifecycleHandler,
                      wait_any_actions, wait_all_actions, filter_bad_hosts, Remote, Put, Get,
                      ActionFactory, default_action_factory, get_remote, get_fileput, get_fileget,
-                     TaktukRemote, TaktukPut, TaktukGet)
+                     TaktukRemote, TaktukPut, TaktukGet, ChainPut)
 from .substitutions import remote_substitute
 
 __version__ = "3.0.0.dev0"
@@ -36,4 +36,5 @@ __all__ = [
     "wait_any_actions", "wait_all_actions", "filter_bad_hosts", "remote_substitute",
     "Remote", "Put", "Get", "ActionFactory", "default_action_factory", "get_remote",
     "get_fileput", "get_fileget", "TaktukProcess", "TaktukRemote", "TaktukPut", "TaktukGet",
+    "ChainPut",
 ]

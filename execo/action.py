@@ -556,7 +556,16 @@ class SequentialActions(_ActionsContainer):
                 self._advancing_end()
                 return
             else:
-                action.start()
+                try:
+                    action.start()
+                except Exception:
+                    # a sub-action that cannot start stops the sequence,
+                    # which still ends (whichever thread was advancing it)
+                    logger.exception("%s: starting %s failed: the sequence stops", self, action)
+                    with self._lock:
+                        self._killed = True
+                    self._advancing_end()
+                    return
                 if self._killed:
                     action.kill()
 
@@ -670,3 +679,8 @@ __all__ += ["Remote", "Put", "Get", "ActionFactory", "default_action_factory",
 from .taktuk import TaktukRemote, TaktukPut, TaktukGet  # noqa: E402
 
 __all__ += ["TaktukRemote", "TaktukPut", "TaktukGet"]
+
+# chained broadcast (execo.chainput imports Remote and SequentialActions)
+from .chainput import ChainPut  # noqa: E402
+
+__all__ += ["ChainPut"]

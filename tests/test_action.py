@@ -674,3 +674,15 @@ def test_custom_action_with_processes_setter_counts_ends():
     assert r.ended and all(p.ended for p in r.processes)
     assert lh.count("end") == 1
     assert r.stats()["num_finished_ok"] == 20
+
+
+def test_sequential_actions_end_when_a_sub_action_cannot_start():
+    class Unstartable(Action):
+        def _start_children(self):
+            raise RuntimeError("boom")
+    first, bad, never = Local("true"), Unstartable(), Local("true")
+    s = SequentialActions([first, bad, never]).start()
+    s.wait(10)
+    assert s.ended
+    assert first.ended and first.ok
+    assert not never.started

@@ -1,0 +1,560 @@
+"""ChainPut: broadcast local files to many hosts through a chain of netcat
+copies, localhost -> host1 -> host2 -> ... -> hostN, all hops at once
+(idea taken from kastafior).
+
+How it works (see also the comments of ``execo/chainput_hop.sh``, the
+helper script shipped with execo, which runs on both ends):
+
+- **receivers**: one :class:`ChainPutReceiver` (an
+  :class:`execo.process.SshProcess`) per host runs the helper script
+  (``sh -c SCRIPT``, the script being part of the ssh command line: nothing
+  is installed on the hosts). It listens for one connection, forwards the
+  stream as it arrives to the next host of the chain, and extracts it into
+  ``remote_location``.
+- **hop addressing**: every receiver listens on *its own TCP port* (one
+  :func:`execo.utils.get_port` each, from ``configuration['port_range']``),
+  on every address of its host. Receivers sharing one kernel (the loopback
+  test hosts 127.0.0.1..N, or several users on one host) thus never
+  collide, and nothing depends on how a host name resolves on the host
+  itself. A hop connects to the next host's (rewritten) address and port.
+  With more hosts than ports in ``port_range``, ports are reused in turn:
+  the hosts sharing a port must then be separate machines.
+- **start**: the receivers are started first; the sender (a local
+  :class:`ChainPutSender` running the same script) starts once every
+  receiver printed that it listens or ended (failed), or at the latest
+  after half of ``chainput_nc_server_timeout``. It sends only to the
+  receivers which are listening, so a host whose ssh failed at once is not
+  even tried.
+- **retries**: each hop (the sender too) tries its next host
+  ``chainput_host_retry`` times, ``chainput_try_delay`` seconds apart, then
+  the following hosts, up to ``chainput_chain_retry`` more hosts (an int,
+  or a float: a ratio of the number of hosts). A netcat which could not
+  connect has read nothing, so the next host gets the whole stream. A hop
+  forwards only once it received a valid stream header: a receiver that
+  was skipped (or got nothing) never feeds the hosts after it.
+- **end-to-end check**: the stream starts with the sender's ``sha256sum``
+  of every regular file sent (computed on localhost just before sending);
+  after extraction each receiver checks the files it wrote against them
+  (``sha256sum -c``) and exits with status 6 and a "checksum mismatch"
+  message on stderr when they differ. A receiver which got nothing (its
+  predecessors unreachable) fails with status 3, one whose extraction
+  failed with status 5.
+- **failures are data**: a host's failure (ssh failure, netcat or tar
+  missing there, nothing received, bad checksum) is the result of its
+  receiver process; the other hosts go on. If the local sender fails (a
+  local file is missing, nobody could be reached), the receivers still
+  running are killed and marked in error (``error_reason`` tells why).
+  netcat missing on localhost is the only exception, raised by the
+  constructor (nothing is started).
+
+Requirements: a Bourne shell, netcat (``nc`` connection param; the options
+used are netcat-traditional's: ``-l -p PORT -w T`` and ``-w T -q 0``),
+tar, tee, mkfifo, find, sha256sum (or shasum), on localhost and on the
+hosts; direct TCP connections from each host to the next ones. The
+transfer is neither encrypted nor authenticated.
+"""
+
+import math
+import os
+import shlex
+import shutil
+import threading
+
+from .action import Action, ParallelActions, SequentialActions
+from .conductor import get_reactor
+from .handlers import ProcessLifecycleHandler, ProcessOutputHandler
+from .host import get_hosts_list
+from .log import logger, style
+from .process import Process
+from .remote import Remote
+from .ssh_process import SshProcess
+from .ssh_utils import get_rewritten_host_address, make_connection_params, resolve_connection_params
+from .substitutions import get_caller_context, remote_substitute
+from .utils import get_port
+
+__all__ = ["ChainPut", "ChainPutReceiver", "ChainPutSender"]
+
+SCRIPT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chainput_hop.sh")
+"""The helper script run by every hop (shipped with execo)."""
+
+READY_MARK = "execo-chainput-ready"
+"""What a receiver prints on its stdout just before it listens."""
+
+_script_cache = []
+
+
+def _script():
+    """The helper script as sent on command lines: without its comment
+    lines and blank lines (read once)."""
+    if not _script_cache:
+        with open(SCRIPT_PATH) as f:
+            lines = [line.rstrip() for line in f]
+        lines = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        _script_cache.append("\n".join(lines) + "\n")
+    return _script_cache[0]
+
+
+def _check_local_tools(nc):
+    """Raise FileNotFoundError with a clear message if what the sender
+    needs is missing on localhost."""
+    words = shlex.split(nc) if isinstance(nc, str) else [str(w) for w in nc or ()]
+    if not words:
+        raise ValueError("ChainPut: empty netcat command (connection param 'nc')")
+    if shutil.which(words[0]) is None:
+        raise FileNotFoundError("ChainPut needs netcat on localhost: command %r (connection param"
+                                " 'nc' = %r) not found" % (words[0], nc))
+    for tool in ("sh", "tar", "tee", "mkfifo", "find"):
+        if shutil.which(tool) is None:
+            raise FileNotFoundError("ChainPut needs %r on localhost: not found" % (tool,))
+    if shutil.which("sha256sum") is None and shutil.which("shasum") is None:
+        raise FileNotFoundError("ChainPut needs sha256sum (or shasum) on localhost: not found")
+
+
+def _int_param(params, key, minimum):
+    value = params.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise ValueError("connection param %r must be a number >= %s, not %r" % (key, minimum, value))
+    return value
+
+
+class _Settings(object):
+    """The chainput_* connection params, validated, as the script takes them."""
+
+    def __init__(self, params, num_hosts):
+        nc = params.get("nc")
+        if isinstance(nc, (list, tuple)):
+            nc = " ".join(shlex.quote(str(w)) for w in nc)
+        self.nc = nc
+        self.client_timeout = max(1, int(math.ceil(
+            _int_param(params, "chainput_nc_client_timeout", 0))))
+        server_timeout = params.get("chainput_nc_server_timeout")
+        if server_timeout is None:
+            self.server_timeout = 0
+        else:
+            self.server_timeout = int(math.ceil(
+                _int_param(params, "chainput_nc_server_timeout", 0)))
+        self.host_retry = max(1, int(_int_param(params, "chainput_host_retry", 0)))
+        chain_retry = params.get("chainput_chain_retry")
+        if isinstance(chain_retry, float):
+            if not 0.0 <= chain_retry <= 1.0:
+                raise ValueError("connection param 'chainput_chain_retry' as a float is a ratio of"
+                                 " the number of hosts, between 0.0 and 1.0, not %r" % (chain_retry,))
+            self.chain_retry = int(chain_retry * num_hosts)
+        else:
+            self.chain_retry = int(_int_param(params, "chainput_chain_retry", 0))
+        self.try_delay = float(_int_param(params, "chainput_try_delay", 0))
+
+    def common_args(self):
+        return [self.nc, str(self.client_timeout)]
+
+    def retry_args(self):
+        delay = ("%.3f" % (self.try_delay,)).rstrip("0").rstrip(".") or "0"
+        return [str(self.host_retry), delay]
+
+
+def _candidates(pairs):
+    """"ADDR PORT ADDR PORT ..." for the script."""
+    return " ".join("%s %d" % (address, port) for address, port in pairs)
+
+
+class ChainPutReceiver(SshProcess):
+    """The receiving end of a :class:`ChainPut` on one host: an ssh process
+    running the chain's helper script, which listens on :attr:`port`,
+    forwards the stream to the next hosts and extracts it into
+    :attr:`remote_location`, then checks the files' sha256 sums.
+
+    Its exit code tells what went wrong (its stderr says it in words): 3
+    nothing received, 4 not a chainput stream, 5 extraction failed, 6
+    checksum mismatch, 7 destination directory problem, 127 netcat (or
+    another needed command) missing on the host, 255 ssh failure."""
+
+    #: The TCP port this receiver listens on.
+    port = None
+    #: The destination directory on the host (after substitutions).
+    remote_location = None
+    #: Index of the host in the chain (0: the first after localhost).
+    chain_index = None
+
+    def __init__(self, cmd, host, port, remote_location, chain_index, connection_params=None,
+                 **kwargs):
+        self.port = port
+        self.remote_location = remote_location
+        self.chain_index = chain_index
+        super(ChainPutReceiver, self).__init__(cmd, host, connection_params=connection_params,
+                                               **kwargs)
+
+    def _name_source(self):
+        return "chainput receiver %s:%s" % (self.host.address, self.remote_location)
+
+    def _args(self):
+        return [repr(self.host), "port=%r" % (self.port,),
+                "remote_location=%r" % (self.remote_location,)] + self._process_kwargs()
+
+
+class ChainPutSender(Process):
+    """The sending end of a :class:`ChainPut`, on localhost: runs the
+    chain's helper script, which sums and tars the local files and sends
+    the stream to the first reachable receiver. Its command line is made
+    when it starts (the receivers which are listening at that time)."""
+
+    #: The local files sent.
+    local_files = None
+    #: (address, port) of the receivers it may send to, in chain order (set
+    #: at start).
+    candidates = None
+
+    def __init__(self, local_files, settings, **kwargs):
+        self.local_files = list(local_files)
+        self._settings = settings
+        self.candidates = []
+        kwargs.setdefault("kill_subprocesses", True)
+        kwargs.setdefault("name", "chainput sender")
+        super(ChainPutSender, self).__init__(self._argv_for([]), shell=False, **kwargs)
+
+    def _argv_for(self, candidates):
+        s = self._settings
+        argv = ["/bin/sh", "-c", _script(), "execo-chainput", "send"] + s.common_args() + \
+            s.retry_args() + [_candidates(candidates)]
+        for f in self.local_files:
+            directory, base = os.path.split(os.path.abspath(f))
+            argv += [directory, base]
+        return tuple(argv)
+
+    def start(self):
+        self.cmd = self._argv_for(self.candidates)
+        return super(ChainPutSender, self).start()
+
+    def _args(self):
+        return [repr(self.local_files)] + self._kwargs()
+
+
+class _ReadyHandler(ProcessOutputHandler):
+    """Sees the ready line of a receiver (reactor thread)."""
+
+    def __init__(self, copy):
+        super(_ReadyHandler, self).__init__()
+        self.copy = copy
+
+    def read_line(self, process, stream, string, eof, error):
+        if READY_MARK in string:
+            self.copy._receiver_ready(process)
+
+
+class _ReceiverEndHandler(ProcessLifecycleHandler):
+    """Runs before the action counting ends: marks the receivers killed
+    because the sender failed."""
+
+    def __init__(self, copy):
+        super(_ReceiverEndHandler, self).__init__()
+        self.copy = copy
+
+    def end(self, process):
+        self.copy._receiver_ended(process)
+
+
+class _SenderEndHandler(ProcessLifecycleHandler):
+
+    def __init__(self, copy):
+        super(_SenderEndHandler, self).__init__()
+        self.copy = copy
+
+    def end(self, process):
+        self.copy._sender_ended(process)
+
+
+class _ChainPutReceivers(Remote):
+    """The receivers of a ChainPut (one per host)."""
+
+    def __init__(self, chainput, copy):
+        self._chainput = chainput
+        self._copy = copy
+        super(_ChainPutReceivers, self).__init__(
+            None, chainput.hosts, connection_params=chainput.connection_params,
+            name="ChainPut receivers on %i hosts" % (len(chainput.hosts),))
+
+    def _make_processes(self):
+        cp = self._chainput
+        processes = []
+        for index, host in enumerate(self.hosts):
+            location = remote_substitute(str(cp.remote_location), self.hosts, index,
+                                         cp._caller_context)
+            p = ChainPutReceiver("true", host, None, location, index,
+                                 connection_params=self.connection_params,
+                                 lifecycle_handlers=[_ReceiverEndHandler(self._copy)],
+                                 stdout_handlers=[_ReadyHandler(self._copy)])
+            p.chain_address = get_rewritten_host_address(
+                host.address, resolve_connection_params(host, self.connection_params))
+            processes.append(p)
+        self._assign_ports(processes)
+        return processes
+
+    def _assign_ports(self, processes=None):
+        """A new port for every receiver (at construction and at each
+        reset: a receiver of a killed run may still hold its port), and
+        the command lines which follow from them."""
+        s = self._chainput._settings
+        if processes is None:
+            processes = self.processes
+        for p in processes:
+            p.port = get_port()
+        for index, p in enumerate(processes):
+            following = [(q.chain_address, q.port)
+                         for q in processes[index + 1:index + 2 + s.chain_retry]]
+            args = ["recv"] + s.common_args() + [str(s.server_timeout)] + s.retry_args() + \
+                [p.host.address, str(p.port), _candidates(following), p.remote_location]
+            p.remote_cmd = "sh -c %s execo-chainput %s" % (
+                shlex.quote(_script()), " ".join(shlex.quote(a) for a in args))
+            p.cmd = p._build_cmd(p.host, p.connection_params)
+
+    def _what(self):
+        return "%r -> %r" % (self._chainput.local_files, self._chainput.remote_location)
+
+    def _args(self):
+        return [repr(self.hosts)] + Action._args(self)
+
+
+class _ChainPutSend(Action):
+    """The local sender of a ChainPut."""
+
+    def __init__(self, chainput, copy):
+        super(_ChainPutSend, self).__init__(name="ChainPut sender")
+        self.processes = [ChainPutSender(chainput.local_files, chainput._settings,
+                                         lifecycle_handlers=[_SenderEndHandler(copy)])]
+
+
+class _ChainPutCopy(ParallelActions):
+    """The receivers, then the sender once they listen, all running
+    together."""
+
+    def __init__(self, chainput):
+        self._chainput = chainput
+        self._state_lock = threading.Lock()
+        self._timer = None
+        self.receivers = _ChainPutReceivers(chainput, self)
+        self.sender = _ChainPutSend(chainput, self)
+        super(_ChainPutCopy, self).__init__([self.receivers, self.sender],
+                                            name="ChainPut copy to %i hosts" % (len(chainput.hosts),))
+
+    def _common_reset(self):
+        super(_ChainPutCopy, self)._common_reset()
+        with self._state_lock:
+            timer, self._timer = self._timer, None
+            self._ready = set()
+            self._receivers_started = False
+            self._sender_started = False
+            self._sender_skipped = False
+            self._killed = False
+            self._aborted = None
+        if timer is not None:
+            timer.cancel()
+
+    def _reset_children(self):
+        super(_ChainPutCopy, self)._reset_children()
+        self.receivers._assign_ports()
+
+    def _children(self):
+        if self._sender_skipped:
+            return [self.receivers]
+        return self.actions
+
+    def _start_children(self):
+        self.receivers.start()
+        with self._state_lock:
+            self._receivers_started = True
+        server_timeout = self._chainput._settings.server_timeout
+        delay = server_timeout / 2.0 if server_timeout else 30.0
+        timer = get_reactor().call_later(delay, self._start_sender, True)
+        with self._state_lock:
+            if self._sender_started or self._killed:
+                timer.cancel()
+            else:
+                self._timer = timer
+        self._start_sender()
+
+    def _receiver_ready(self, process):
+        with self._state_lock:
+            self._ready.add(id(process))
+        self._start_sender()
+
+    def _start_sender(self, force=False):
+        """Start the sender once every receiver listens or ended (or when
+        forced by the deadline), sending to those which listen."""
+        with self._state_lock:
+            if not self._receivers_started or self._sender_started or self._killed:
+                return
+            receivers = self.receivers.processes
+            if not force and any(not p.ended and id(p) not in self._ready for p in receivers):
+                return
+            self._sender_started = True
+            timer, self._timer = self._timer, None
+            ready = [p for p in receivers if id(p) in self._ready and not p.ended]
+            waiting = [p for p in receivers if id(p) not in self._ready and not p.ended]
+        if timer is not None:
+            timer.cancel()
+        if waiting:
+            logger.warning("%s: %i of %i receivers not listening yet, the sender starts without"
+                           " them: %s", self._chainput.name, len(waiting), len(receivers),
+                           ", ".join(p.host.address for p in waiting))
+        sender = self.sender.processes[0]
+        sender.candidates = [(p.chain_address, p.port)
+                             for p in ready][:1 + self._chainput._settings.chain_retry]
+        self.sender.start()
+
+    def _sender_ended(self, process):
+        """A failed sender: nothing (more) will come, the receivers still
+        waiting are killed, and marked in error (a killed process is ok
+        otherwise)."""
+        if process.ok:
+            return
+        running = [p for p in self.receivers.processes if p.started and not p.ended]
+        if not running:
+            return
+        with self._state_lock:
+            if self._killed:
+                return
+            self._aborted = ("chainput: transfer aborted: the local sender failed (exit code %s): %s"
+                             % (process.exit_code, _last_line(process.stderr) or process.error_reason))
+        logger.warning("%s %s: %s", style.emph("ChainPut failed:"), self._chainput.name,
+                       self._aborted)
+        for p in running:
+            p.kill()
+
+    def _receiver_ended(self, process):
+        with self._state_lock:
+            aborted = self._aborted
+        if aborted is not None and process.killed and not process.error:
+            process.error = True
+            process.error_reason = aborted
+        self._start_sender()
+
+    def kill(self):
+        with self._state_lock:
+            self._killed = True
+            skip = self.started and not self._sender_started
+            if skip:
+                self._sender_skipped = True
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        super(_ChainPutCopy, self).kill()
+        if skip:
+            self._check_end()
+        return self
+
+
+def _last_line(text):
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _unique_hosts(hosts):
+    seen = set()
+    unique = []
+    for h in hosts:
+        if h not in seen:
+            seen.add(h)
+            unique.append(h)
+    return unique
+
+
+class ChainPut(SequentialActions):
+    """Broadcast local files to several remote host, with an unencrypted,
+    unauthenticated chain of host to host copies (idea taken from
+    kastafior).
+
+    Each broadcast is performed with a chain copy (simultaneously: host0
+    sending to host1, host1 sending to host2, ... hostN to hostN+1)
+
+    ChainPut relies on:
+
+    - running a bourne shell and netcat being available both on remote
+      hosts and on localhost.
+
+    - direct TCP connections allowed between any nodes among localhost
+      and remote hosts. The exact chain of TCP connections is: localhost
+      to first remote host, first remote host to second remote host, and
+      so on up to the last remote host.
+
+    On the security side, data transfers are not crypted, and ChainPut
+    briefly opens a TCP server socket on each remote host, accepting any
+    data without authentication. Insecure temporary files are used. It is
+    thus intended to be used in a secured network environment.
+
+    Every host checks the sha256 sums of the files it wrote against those
+    computed on localhost: its process (a :class:`ChainPutReceiver`,
+    among :attr:`processes`, with its ``host``) fails otherwise. See the
+    module :mod:`execo.chainput` for how the chain is built (one port per
+    hop, retries, the sender starting once the receivers listen).
+    """
+
+    #: Iterable of :class:`execo.host.Host` onto which to copy the files
+    #: (duplicates removed, order kept).
+    hosts = None
+    #: Iterable of source files or directories (local paths, no
+    #: substitution: the same stream goes to every host).
+    local_files = None
+    #: Destination directory on the remote hosts (created if needed; ``~``
+    #: or ``~/`` at its start is the remote home). Substitutions described
+    #: in :func:`execo.substitutions.remote_substitute` are performed (a
+    #: per-host directory such as ``'dir/{{{host}}}'``).
+    remote_location = None
+    #: A dict similar to :data:`execo.config.default_connection_params`
+    #: whose values will override those in default_connection_params for
+    #: connection.
+    connection_params = None
+
+    def __init__(self, hosts, local_files, remote_location=".", connection_params=None, **kwargs):
+        """
+        :param hosts: iterable of :class:`execo.host.Host` onto which to
+          copy the files.
+        :param local_files: iterable of source file (local pathes), or a
+          single path.
+        :param remote_location: destination directory (remote path).
+        :param connection_params: a dict similar to
+          :data:`execo.config.default_connection_params` whose values will
+          override those in default_connection_params for connection.
+
+        Raises FileNotFoundError when netcat (the ``nc`` connection param),
+        tar or sha256sum are missing on localhost.
+        """
+        self._caller_context = get_caller_context(self)
+        self.hosts = _unique_hosts(get_hosts_list(hosts))
+        if isinstance(local_files, (str, bytes, os.PathLike)):
+            local_files = [local_files]
+        self.local_files = [os.fsdecode(f) for f in local_files]
+        if not self.local_files:
+            raise ValueError("ChainPut needs at least one local file")
+        for f in self.local_files:
+            if not os.path.basename(os.path.abspath(f)):
+                raise ValueError("ChainPut cannot send %r (no file name)" % (f,))
+        self.remote_location = remote_location
+        self.connection_params = connection_params
+        params = make_connection_params(connection_params)
+        self._settings = _Settings(params, len(self.hosts))
+        _check_local_tools(self._settings.nc)
+        actions = [_ChainPutCopy(self)] if self.hosts else []
+        super(ChainPut, self).__init__(actions, **kwargs)
+
+    def _default_name(self):
+        return "%s %s to %i hosts" % (self.__class__.__name__,
+                                      ", ".join(os.path.basename(os.path.abspath(f))
+                                                for f in self.local_files), len(self.hosts))
+
+    def _args(self):
+        args = [repr(self.hosts), repr(self.local_files)]
+        if self.remote_location != ".":
+            args.append("remote_location=%r" % (self.remote_location,))
+        if self.connection_params:
+            args.append("connection_params=%r" % (self.connection_params,))
+        return args + Action._args(self)
+
+    @property
+    def receivers(self):
+        """The :class:`ChainPutReceiver` processes, one per host, in chain
+        order."""
+        return list(self.actions[0].receivers.processes) if self.actions else []
+
+    @property
+    def sender(self):
+        """The local :class:`ChainPutSender` process (None without hosts)."""
+        return self.actions[0].sender.processes[0] if self.actions else None
