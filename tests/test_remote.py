@@ -476,12 +476,14 @@ def test_action_factory_choices(sshd):
     assert isinstance(default_action_factory, ActionFactory)
 
 
-def test_action_factory_taktuk_choices():
+def test_action_factory_taktuk_and_chainput_choices():
     from execo.action import TaktukGet, TaktukPut, TaktukRemote
     hosts = [Host('h1'), Host('h2')]
     assert type(ActionFactory(remote_tool=TAKTUK).get_remote('true', hosts)) is TaktukRemote
     assert type(ActionFactory(fileput_tool=TAKTUK).get_fileput(hosts, ['a'])) is TaktukPut
     assert type(ActionFactory(fileget_tool=TAKTUK).get_fileget(hosts, ['a'])) is TaktukGet
+    from execo.action import ChainPut
+    assert type(ActionFactory(fileput_tool=CHAINPUT).get_fileput(hosts, ['/etc/hostname'])) is ChainPut
 
 
 def test_action_factory_invalid_tools():
