@@ -19,6 +19,7 @@ from execo.remote import ActionFactory, Remote
 from execo.report import Report
 from execo.taktuk import _TaktukParser
 
+from fixtures.sshd import CLIENT_OPTIONS
 from helpers import wait_until
 
 UNREACHABLE = '127.0.0.200'     # no daemon there: connection refused
@@ -123,6 +124,22 @@ def test_taktuk_remote_32_hosts_substitutions_and_an_unreachable_host(sshd, para
         assert p.ok == (i % 2 == 0)
     s = r.stats()
     assert s['num_processes'] == 33 and s['num_ended'] == 33 and s['num_errors'] == 1
+
+
+def test_taktuk_authentication_failure_is_recorded_on_that_host(sshd, params):
+    # a user the key does not log in: taktuk's per-host -l, then ssh refuses
+    hosts = list(sshd.hosts[:3])
+    hosts.insert(1, Host(sshd.hosts[3].address, user='nobody', keyfile=sshd.keyfile, port=sshd.port))
+    # (the fixture's connector options pin -l to the test user: not here)
+    r = finish(TaktukRemote('echo {{{host}}}', hosts,
+                            connection_params=dict(params, user=None,
+                                                   taktuk_connector_options=CLIENT_OPTIONS),
+                            process_args={'nolog_error': True}).run())
+    assert [p.ok for p in r.processes] == [True, False, True, True]
+    denied = r.processes[1]
+    assert denied.error and denied.error_reason == 'connection failed'
+    assert 'Permission denied' in denied.stderr, denied.stderr
+    assert [p.stdout for p in r.processes if p.ok] == ['%s\n' % h.address for h in hosts if h.user != 'nobody']
 
 
 def test_taktuk_output_is_passed_through_byte_exact(sshd, params):
