@@ -17,7 +17,8 @@ from .utils import memoize, get_port
 from .exception import ProcessesFailed
 from .handlers import (STDOUT, STDERR, ProcessLifecycleHandler, ProcessOutputHandler,
                        ExpectOutputHandler)
-from .process import ProcessBase, Process, SshProcess, PortForwarder, TaktukProcess, get_process
+from .process import (ProcessBase, Process, SshProcess, PortForwarder, TaktukProcess, Serial,
+                      get_process)
 from .action import (Action, Local, ParallelActions, SequentialActions, ActionLifecycleHandler,
                      wait_any_actions, wait_all_actions, filter_bad_hosts, Remote, Put, Get,
                      ActionFactory, default_action_factory, get_remote, get_fileput, get_fileget,
@@ -36,5 +37,5 @@ __all__ = [
     "wait_any_actions", "wait_all_actions", "filter_bad_hosts", "remote_substitute",
     "Remote", "Put", "Get", "ActionFactory", "default_action_factory", "get_remote",
     "get_fileput", "get_fileget", "TaktukProcess", "TaktukRemote", "TaktukPut", "TaktukGet",
-    "ChainPut",
+    "ChainPut", "Serial",
 ]

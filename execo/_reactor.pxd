@@ -156,6 +156,10 @@ cdef class Reactor:
     cdef _poll_once(self, int timeout_ms)
 
 
+cdef class Reader:
+    cdef FdWatch watch
+
+
 cdef class Writer:
     cdef FdWatch watch
 

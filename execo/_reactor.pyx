@@ -688,13 +688,16 @@ cdef class Reactor:
     def add_reader(self, int fd, sink, int stream, Collector collector=None):
         """Read ``fd`` (non-blocking, owned and closed by the reactor from now
         on), into ``collector`` when given, reporting to ``sink._on_data``
-        / ``sink._on_eof``."""
+        / ``sink._on_eof``.  Returns a :class:`Reader` (to stop reading)."""
         w = self._new_watch(fd, K_READ, stream, sink, None)
         w.collector = collector
         if self._in_loop():
             self._add_watch(w, EPOLLIN)
         else:
             self._queue(self._add_reader_watch, (w,))
+        r = Reader.__new__(Reader)
+        (<Reader>r).watch = w
+        return r
 
     def _add_reader_watch(self, FdWatch w):
         self._add_watch(w, EPOLLIN)
@@ -1007,6 +1010,26 @@ cdef class Reactor:
             self.epfd = -1
         self.running = False
         self.stopping = True
+
+
+cdef class Reader:
+    """A fd read by the reactor (see ``Reactor.add_reader``)."""
+
+    def close(self):
+        """Read what is readable now, then close the fd and report eof to
+        the sink (thread-safe; a no-op once closed)."""
+        if self.watch.reactor._in_loop():
+            self._close()
+        else:
+            self.watch.reactor._queue(self._close, ())
+
+    def _close(self):
+        if not self.watch.closed:
+            self.watch.reactor._drain_and_close(self.watch)
+
+    @property
+    def closed(self):
+        return self.watch.closed
 
 
 cdef class Writer:

@@ -374,3 +374,8 @@ __all__ += ["SshProcess", "PortForwarder"]
 from .taktuk_process import TaktukProcess  # noqa: E402
 
 __all__ += ["TaktukProcess"]
+
+# a local serial port as a process (pyserial, optional)
+from .serial_port import Serial  # noqa: E402
+
+__all__ += ["Serial"]

@@ -1,0 +1,209 @@
+""":class:`Serial`: a local serial port as a process.
+
+The device is opened with pyserial (raw, the given speed, 8N1, no flow
+control, an exclusive lock so that a port already used by another execo
+Serial is reported busy) and its file descriptor is handed to the reactor
+like a child's pipes: what the port receives is the process's stdout (no
+stderr), :meth:`Serial.write` sends to the port. No helper process
+(``stty``/``cat``) is involved.
+
+The "process" runs until it is killed (or its timeout fires), or until
+the device goes away (end of file): then it ends with exit code 0 (ok; a
+kill also counts as ok, as for any process). Opening errors (missing
+device, permission, busy) make it end at once with ``error`` set and
+``error_reason`` the errno, logged like any process error.
+
+pyserial is an optional dependency: ``pip install 'execo[serial]'``.
+"""
+
+import errno
+import os
+import signal
+import time
+
+from .conductor import get_reactor
+from .handlers import STDOUT, STDERR
+from .log import logger, style
+from .process import Process
+from .process_base import ENCODING
+
+__all__ = ["Serial"]
+
+
+def _pyserial():
+    try:
+        import serial
+    except ImportError:
+        raise ImportError("execo's Serial needs pyserial: pip install 'execo[serial]' "
+                          "(or pip install pyserial)") from None
+    return serial
+
+
+class Serial(Process):
+    """Create a connection to a serial port."""
+
+    #: the serial device
+    device = None
+    #: serial port speed
+    speed = None
+
+    def __init__(self, device, speed, **kwargs):
+        """
+        :param device: the serial device
+        :param speed: serial port speed
+
+        Other keyword arguments are those of :class:`execo.process.Process`
+        (``shell`` and ``pty`` do not apply).
+        """
+        _pyserial()      # a missing pyserial is an error at the call
+        if not isinstance(speed, int) or isinstance(speed, bool) or speed <= 0:
+            raise ValueError("speed must be a positive int, not %r" % (speed,))
+        self.device = os.fspath(device)
+        self.speed = speed
+        kwargs.pop("shell", None)
+        kwargs.pop("pty", None)
+        super(Serial, self).__init__("serial %s %d" % (self.device, speed), **kwargs)
+
+    def _common_reset(self):
+        super(Serial, self)._common_reset()
+        self._reader = None
+        self._writer = None
+        self._closing = False
+
+    def _args(self):
+        return [repr(self.device), repr(self.speed)]
+
+    def _kwargs(self):
+        return [k for k in super(Serial, self)._kwargs()
+                if not k.startswith(("shell=", "pty=", "kill_subprocesses="))]
+
+    def _name_source(self):
+        return "serial %s" % (self.device,)
+
+    # ------------------------------------------------------------ control
+
+    def start(self):
+        """Open the serial port."""
+        serial = _pyserial()
+        with self._lock:
+            if self.started:
+                raise ValueError("unable to start an already started process: %r" % (self,))
+            self._open_targets()
+            self.started = True
+            self.start_date = time.time()
+            if self.timeout is not None:
+                self.timeout_date = self.start_date + self.timeout
+            failed = False
+            try:
+                port = serial.Serial(self.device, self.speed, bytesize=serial.EIGHTBITS,
+                                     parity=serial.PARITY_NONE, stopbits=serial.STOPBITS_ONE,
+                                     xonxoff=False, rtscts=False, dsrdtr=False, timeout=0,
+                                     exclusive=True)
+            except (serial.SerialException, OSError, ValueError) as e:
+                err = getattr(e, "errno", None)
+                self._start_failed(_OpenError(err if err is not None else str(e)))
+                failed = True
+            else:
+                # two fds of the port's open file (the reactor owns and
+                # closes each); its exclusive lock lives as long as they do
+                try:
+                    rfd = os.dup(port.fileno())
+                    wfd = os.dup(port.fileno())
+                finally:
+                    port.close()
+                os.set_blocking(rfd, False)
+                reactor = get_reactor()
+                out = self._collectors[STDOUT]
+                out.keep = bool(self.default_stdout_handler)
+                self._eof[STDERR] = True     # a serial port has no stderr
+                self._reader = reactor.add_reader(rfd, self, STDOUT, out)
+                self._writer = reactor.writer(wfd, self, 0)
+                self.stdout_fd, self.stdin_fd = rfd, wfd
+                if self.timeout is not None:
+                    self._timers.append(reactor.call_later(self.timeout, self._on_timeout))
+        if not failed and logger.isEnabledFor(10):
+            logger.debug("%s %s", style.emph("start:"), self)
+        self._set_started()
+        self._call_lifecycle("start")
+        with self._lock:
+            self._start_notified = True
+            end_now = failed or self._end_deferred
+        if end_now:
+            self._notify_end()
+        return self
+
+    def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
+        """Close the serial port (whatever the signal): the process ends."""
+        with self._lock:
+            if not self.started or self.ended or self._closing:
+                return self
+            self.killed = True
+            self._closing = True
+            reader, writer = self._reader, self._writer
+        if writer is not None:
+            writer.close()
+        if reader is not None:
+            reader.close()
+        return self
+
+    def write(self, s):
+        """Write to the serial port (str is encoded with the locale's
+        encoding and surrogateescape)."""
+        if isinstance(s, str):
+            data = s.encode(ENCODING, "surrogateescape")
+        elif isinstance(s, (bytes, bytearray, memoryview)):
+            data = bytes(s)
+        else:
+            raise TypeError("write() needs str or bytes, not %s" % (type(s).__name__,))
+        if not self.started:
+            raise ValueError("cannot write to a process which has not been started: %r" % (self,))
+        writer = self._writer
+        err = writer.write(data) if writer is not None and not self.ended else errno.EPIPE
+        if err:
+            self._set_write_error(err)
+        return len(s)
+
+    def close_stdin(self):
+        """Stop writing to the port (it stays open for reading)."""
+        writer = self._writer
+        if writer is not None:
+            writer.close()
+
+    # --------------------------------------------------- reactor callbacks
+
+    def _on_eof(self, stream, err):
+        if err and not self._closing:
+            with self._lock:
+                self.error = True
+                self.error_reason = err
+        super(Serial, self)._on_eof(stream, err)
+
+    def _maybe_ended(self):
+        with self._lock:
+            if self.ended or not self._eof[STDOUT]:
+                return self.ended
+            for t in self._timers:
+                t.cancel()
+            self._timers = []
+            self.exit_code = None if self.error else 0
+            self.end_date = time.time()
+            if self.timeouted is None:
+                self.timeouted = False
+            self.ended = True
+            self._end_deferred = not self._start_notified
+            end_now = not self._end_deferred
+            writer = self._writer
+        if writer is not None:
+            writer.close()
+        self._close_targets()
+        if end_now:
+            self._notify_end()
+        return True
+
+
+class _OpenError(Exception):
+    """An error opening the port, with its errno (or message)."""
+
+    def __init__(self, reason):
+        super(_OpenError, self).__init__(reason)
+        self.errno = reason
