@@ -236,6 +236,24 @@ def test_add_reader_and_writer(reactor):
     assert writer.write(b"late") == errno.EPIPE
 
 
+def test_reader_close_drains_then_reports_eof(reactor):
+    # the writer end stays open: only Reader.close() ends the reading
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        s = Sink(expected_eofs=1)
+        s.expected = 1
+        reader = reactor.add_reader(r, s, 1)
+        os.write(w, b"pending bytes")
+        assert not reader.closed
+        reader.close()
+        assert s.done.wait(5)
+        assert s.out() == b"pending bytes" and s.eofs == {1: 0}
+        assert reader.closed
+        reader.close()              # idempotent
+    finally:
+        os.close(w)
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
 def test_line_splitter(encoding):
     ls = _reactor.LineSplitter(encoding)
