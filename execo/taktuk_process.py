@@ -79,6 +79,10 @@ class TaktukProcess(ProcessBase):
         with self._lock:
             if self.started:
                 raise ValueError("unable to start an already started process: %r" % (self,))
+            try:
+                self._open_targets()     # filenames among the output handlers
+            except OSError:
+                logger.exception("cannot open an output file of %s", self)
             self.started = True
             self.start_date = time.time()
             if self.timeout is not None:

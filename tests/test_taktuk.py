@@ -215,6 +215,16 @@ def test_expect_and_report_over_a_taktuk_remote(sshd, params):
     assert 'TaktukRemote' in report.to_string()
 
 
+def test_taktuk_process_output_to_a_file_handler(sshd, params, tmp_path):
+    target = tmp_path / 'out.txt'
+    r = TaktukRemote('echo to file; echo more', sshd.hosts[:1], connection_params=params,
+                     process_args={'stdout_handlers': [str(target)]})
+    finish(r.run())
+    assert r.finished_ok
+    assert target.read_text() == 'to file\nmore\n'
+    assert r.processes[0].stdout == 'to file\nmore\n'
+
+
 def test_taktuk_remote_needs_one_port_and_one_keyfile(sshd):
     with pytest.raises(ValueError, match='port'):
         TaktukRemote('true', [Host('a', port=22), Host('b', port=2222)])
