@@ -18,11 +18,11 @@ from .exception import ProcessesFailed
 from .handlers import (STDOUT, STDERR, ProcessLifecycleHandler, ProcessOutputHandler,
                        ExpectOutputHandler)
 from .process import (ProcessBase, Process, SshProcess, PortForwarder, TaktukProcess, Serial,
-                      get_process)
+                      SerialSsh, get_process)
 from .action import (Action, Local, ParallelActions, SequentialActions, ActionLifecycleHandler,
                      wait_any_actions, wait_all_actions, filter_bad_hosts, Remote, Put, Get,
                      ActionFactory, default_action_factory, get_remote, get_fileput, get_fileget,
-                     TaktukRemote, TaktukPut, TaktukGet, ChainPut)
+                     TaktukRemote, TaktukPut, TaktukGet, ChainPut, RemoteSerial)
 from .substitutions import remote_substitute
 
 __version__ = "3.0.0.dev0"
@@ -37,5 +37,5 @@ __all__ = [
     "wait_any_actions", "wait_all_actions", "filter_bad_hosts", "remote_substitute",
     "Remote", "Put", "Get", "ActionFactory", "default_action_factory", "get_remote",
     "get_fileput", "get_fileget", "TaktukProcess", "TaktukRemote", "TaktukPut", "TaktukGet",
-    "ChainPut", "Serial",
+    "ChainPut", "Serial", "SerialSsh", "RemoteSerial",
 ]

@@ -684,3 +684,8 @@ __all__ += ["TaktukRemote", "TaktukPut", "TaktukGet"]
 from .chainput import ChainPut  # noqa: E402
 
 __all__ += ["ChainPut"]
+
+# serial ports of several remote hosts (a Remote)
+from .remote_serial import RemoteSerial  # noqa: E402
+
+__all__ += ["RemoteSerial"]

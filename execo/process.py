@@ -379,3 +379,8 @@ __all__ += ["TaktukProcess"]
 from .serial_port import Serial  # noqa: E402
 
 __all__ += ["Serial"]
+
+# the serial port of a remote host, over ssh
+from .serial_remote import SerialSsh  # noqa: E402
+
+__all__ += ["SerialSsh"]

@@ -12,7 +12,9 @@ but do no I/O. Connection parameters are resolved key by key:
 
 ``host_rewrite_func`` (when not None) is applied to the host address.
 When ``pty`` is true, ``-tt`` is given to ssh (unless it is already in
-``ssh_options``, as it is by default). When ``ssh_connection_sharing`` is
+``ssh_options``, as it is by default); with a tty, ``-e none`` turns off
+ssh's escape character (unless ``-e`` is in ``ssh_options``), so that
+"~." written to a process's stdin is data. When ``ssh_connection_sharing`` is
 true, ssh and scp (not port forwarding) share one connection per
 destination (see :mod:`execo.ssh_sharing`).
 """
@@ -111,6 +113,10 @@ def _ssh_command(host, connection_params, shared):
         argv += sharing_options(params.get("ssh_connection_sharing"), argv[:1])
     if params.get("pty") and "-tt" not in options:
         argv.append("-tt")
+    if ("-tt" in argv or "-t" in argv) and "-e" not in options:
+        # with a tty ssh interprets "~." etc. at line starts of what we
+        # write to its stdin: data, not commands
+        argv += ["-e", "none"]
     if params.get("user") is not None:
         argv += ["-l", str(params["user"])]
     if params.get("keyfile") is not None:

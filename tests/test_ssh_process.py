@@ -248,3 +248,13 @@ def test_sshprocess_name_is_made_from_the_remote_command():
     p.name = "mine"
     assert p.name == "mine"
     assert SshProcess("true", Host("h1"), name="given").name == "given"
+
+
+def test_tilde_dot_written_to_a_tty_ssh_is_data(sshd, tmp_path):
+    # with -tt, ssh would take "~." at a line start as "disconnect"
+    p = SshProcess("stty raw -echo; head -c 25", sshd.hosts[0], connection_params=sshd.connection_params)
+    p.start()
+    p.write(b"some data\n~.more data\n~~x\n")
+    p.wait(20)
+    assert p.ended and p.exit_code == 0, p
+    assert p.stdout.replace("\r", "").endswith("some data\n~.more data\n~~x")

@@ -10,6 +10,7 @@ from execo.ssh_utils import (get_port_forward_argv, get_rewritten_host_address, 
                              get_scp_put_argv, get_ssh_argv, get_ssh_command,
                              make_connection_params, resolve_connection_params)
 
+NO_ESCAPE = ('-e', 'none')
 SSH_OPTS = ('-tt', '-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no',
             '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
             '-o', 'ConnectTimeout=20')
@@ -35,9 +36,10 @@ def test_spec_default_options():
 
 
 def test_ssh_argv_defaults(defaults):
-    assert get_ssh_argv(Host('h1'), 'echo hi') == ('ssh',) + SSH_OPTS + ('h1', 'echo hi')
+    # with the default -tt, ssh's escape character is turned off
+    assert get_ssh_argv(Host('h1'), 'echo hi') == ('ssh',) + SSH_OPTS + NO_ESCAPE + ('h1', 'echo hi')
     # a plain address is accepted too
-    assert get_ssh_argv('h1', 'echo hi') == ('ssh',) + SSH_OPTS + ('h1', 'echo hi')
+    assert get_ssh_argv('h1', 'echo hi') == ('ssh',) + SSH_OPTS + NO_ESCAPE + ('h1', 'echo hi')
 
 
 def test_ssh_argv_remote_command_is_one_argument(defaults):
@@ -101,9 +103,9 @@ def test_host_rewrite_func(defaults):
 
 def test_pty_adds_tt_once(defaults):
     assert get_ssh_argv('h', 'c', {'ssh_options': ('-q',), 'pty': True}) == (
-        'ssh', '-q', '-tt', 'h', 'c')
+        'ssh', '-q', '-tt') + NO_ESCAPE + ('h', 'c')
     # already in the default options: not repeated
-    assert get_ssh_argv('h', 'c', {'pty': True}) == ('ssh',) + SSH_OPTS + ('h', 'c')
+    assert get_ssh_argv('h', 'c', {'pty': True}) == ('ssh',) + SSH_OPTS + NO_ESCAPE + ('h', 'c')
     assert get_ssh_argv('h', 'c', {'ssh_options': ('-q',), 'pty': False}) == ('ssh', '-q', 'h', 'c')
 
 
@@ -133,8 +135,17 @@ def test_scp_ipv6_address(defaults):
 def test_port_forward_argv(defaults):
     h = Host('gw', user='u', port=2222)
     assert get_port_forward_argv(h, 'db', 5432, 7000) == (
-        ('ssh',) + SSH_OPTS + ('-l', 'u', '-p', '2222', '-L', '127.0.0.1:7000:db:5432', '-N', 'gw'))
+        ('ssh',) + SSH_OPTS + NO_ESCAPE + ('-l', 'u', '-p', '2222', '-L', '127.0.0.1:7000:db:5432', '-N', 'gw'))
     assert get_port_forward_argv('gw', 'localhost', 80, 8080, '0.0.0.0', {'ssh_options': ()}) == (
         'ssh', '-L', '0.0.0.0:8080:localhost:80', '-N', 'gw')
     assert get_port_forward_argv('gw', 'x', 1, 2, None, {'ssh_options': ()}) == (
         'ssh', '-L', '127.0.0.1:2:x:1', '-N', 'gw')
+
+
+def test_escape_character_off_with_a_tty():
+    from execo.ssh_utils import get_ssh_argv
+    argv = get_ssh_argv("h", "cat", {"ssh_options": ("-tt",)})
+    assert argv[argv.index("-e") + 1] == "none"
+    assert "-e" not in get_ssh_argv("h", "cat", {"ssh_options": ()})
+    mine = get_ssh_argv("h", "cat", {"ssh_options": ("-tt", "-e", "^")})
+    assert mine.count("-e") == 1 and "^" in mine
