@@ -204,6 +204,40 @@ then from this dict.
   ``execo.ssh_sharing``.
 """
 
+STRICT_SSH_CONNECTION_PARAMS = {
+    'ssh_options': ('-tt',
+                    '-o', 'BatchMode=yes',
+                    '-o', 'PasswordAuthentication=no',
+                    '-o', 'StrictHostKeyChecking=yes',
+                    '-o', 'ConnectTimeout=20'),
+    'scp_options': ('-o', 'BatchMode=yes',
+                    '-o', 'PasswordAuthentication=no',
+                    '-o', 'StrictHostKeyChecking=yes',
+                    '-o', 'ConnectTimeout=20',
+                    '-rp'),
+    'taktuk_connector_options': ('-o', 'BatchMode=yes',
+                                 '-o', 'PasswordAuthentication=no',
+                                 '-o', 'StrictHostKeyChecking=yes',
+                                 '-o', 'ConnectTimeout=20'),
+}
+"""A stricter preset for :data:`default_connection_params`: host keys are
+checked against the user's known_hosts (``StrictHostKeyChecking=yes``, the
+default ``UserKnownHostsFile``) instead of being accepted blindly.
+
+The defaults (like execo 2.x) trade that check for convenience on
+freshly reinstalled testbed nodes whose host keys change at each
+deployment: ``StrictHostKeyChecking=no`` with ``UserKnownHostsFile=/dev/null``
+accepts any host key, so a man in the middle on the network path is not
+detected. Use the preset on networks you do not control, e.g. in
+``~/.execo.conf.py``::
+
+    default_connection_params = dict(STRICT_SSH_CONNECTION_PARAMS)
+
+(the name is defined in the file's namespace)
+
+or per action: ``Remote(cmd, hosts, connection_params=STRICT_SSH_CONNECTION_PARAMS)``.
+"""
+
 user_configuration_file = os.path.expanduser("~/.execo.conf.py")
 """Path of the user configuration file read at import, if it exists."""
 
@@ -244,6 +278,7 @@ def load_configuration(path):
         '__file__': path, '__name__': '__execo_conf__', 'logging': logging,
         'SSH': SSH, 'SCP': SCP, 'TAKTUK': TAKTUK, 'CHAINPUT': CHAINPUT,
         'IODEBUG': IODEBUG, 'FDEBUG': FDEBUG, 'TRACE': TRACE, 'DETAIL': DETAIL,
+        'STRICT_SSH_CONNECTION_PARAMS': STRICT_SSH_CONNECTION_PARAMS,
     }
     try:
         code = compile(source, path, "exec")

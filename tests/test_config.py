@@ -274,3 +274,14 @@ def test_no_user_configuration_file(tmp_path):
         env_update={'HOME': str(tmp_path)}, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ['60', str(tmp_path / ".execo.conf.py")]
+
+
+def test_strict_ssh_preset_checks_host_keys(tmp_path, saved_config):
+    from execo.config import STRICT_SSH_CONNECTION_PARAMS
+    from execo.ssh_utils import get_ssh_argv, get_scp_put_argv
+    argv = get_ssh_argv("h", "true", STRICT_SSH_CONNECTION_PARAMS)
+    assert "StrictHostKeyChecking=yes" in argv and "UserKnownHostsFile=/dev/null" not in argv
+    assert "StrictHostKeyChecking=yes" in get_scp_put_argv("h", "f", ".", STRICT_SSH_CONNECTION_PARAMS)
+    path = write(tmp_path / "conf.py", "default_connection_params = dict(STRICT_SSH_CONNECTION_PARAMS)\n")
+    config.load_configuration(path)
+    assert default_connection_params['ssh_options'] == STRICT_SSH_CONNECTION_PARAMS['ssh_options']
