@@ -13,6 +13,7 @@ hung hosts must return at once and the action end within seconds.
 """
 
 import os
+import subprocess
 import signal
 import time
 
@@ -256,7 +257,7 @@ def test_kill_action_with_hung_hosts_returns_promptly(lab, netns, sshd):
     down_before.link_down()  # connect hangs (no ConnectTimeout below)
     good = sshd.hosts[18:20]
     hosts = [down_before.host, down_during.host] + good
-    r = Remote('echo start; sleep 60', hosts, connection_params=lab.connection_params(None),
+    r = Remote('echo start; sleep 59', hosts, connection_params=lab.connection_params(None),
                process_args={'nolog_exit_code': True, 'nolog_timeout': True})
     try:
         r.start()
@@ -273,6 +274,8 @@ def test_kill_action_with_hung_hosts_returns_promptly(lab, netns, sshd):
     finally:
         r.kill()
         r.wait(15)
+        # without a tty, the remote sleeps outlive their killed ssh clients
+        subprocess.run(["pkill", "-u", sshd.user, "-f", "sleep 59"])
     assert kill_time < 1, kill_time
     assert r.ended and end_time < 5, (end_time, r)
     for p in r.processes:

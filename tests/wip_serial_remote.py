@@ -1,3 +1,5 @@
+# Not collected by pytest yet (file name): these tests pass alone but some fail
+# when run after the rest of the suite (under investigation, issue 6).
 """Tests of execo.serial_remote (SerialSsh) and execo.remote_serial (RemoteSerial) on real
 pseudo-terminal pairs made by socat, through the loopback OpenSSH daemons
 of the ``sshd`` fixture: no mock of ssh nor of the serial port.
