@@ -19,7 +19,6 @@ import time
 
 from . import _reactor
 from .conductor import get_reactor
-from .config import configuration
 from .handlers import (STDOUT, STDERR, ExpectOutputHandler, ProcessLifecycleHandler,
                        ProcessOutputHandler)
 from .log import logger, style
@@ -105,7 +104,6 @@ class Process(ProcessBase):
         self._start_notified = False
         self._end_deferred = False
         self._exit_status = None
-        self._timers = []
 
     def _kwargs(self):
         kwargs = []
@@ -172,16 +170,18 @@ class Process(ProcessBase):
                 self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
                 self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
                 self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
-                if self.timeout is not None:
-                    self._timers.append(reactor.call_later(self.timeout, self._on_timeout))
-        # notifications and handlers run without the process lock held
+                self._arm_timeout()
+        return self._notify_started(failed)
+
+    def _notify_started(self, failed):
+        """After start (lock released): log, start handlers, then the end
+        notifications if the process already ended (deferred so that
+        handlers always see start before end)."""
         if not failed and logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("start:"), self)
         self._set_started()
         self._call_lifecycle("start")
         with self._lock:
-            # the process may have ended meanwhile: its end notifications
-            # were deferred so that handlers always see start before end
             self._start_notified = True
             end_now = failed or self._end_deferred
         if end_now:
@@ -201,9 +201,7 @@ class Process(ProcessBase):
     def _on_exit(self, code):
         with self._lock:
             self._exit_status = code
-            for t in self._timers:
-                t.cancel()
-            self._timers = []
+            self._cancel_timers()
         if not self._maybe_ended():
             # a grandchild may hold the pipes open: bounded grace, then drain
             get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over)
@@ -216,18 +214,6 @@ class Process(ProcessBase):
 
     def _on_write_error(self, stream, err):
         self._set_write_error(err)
-
-    def _on_timeout(self):
-        if self.ended:
-            return
-        self.timeouted = True
-        self.kill()
-
-    def _on_force_kill(self):
-        if self.ended:
-            return
-        self.forced_kill = True
-        self.kill(signal.SIGKILL)
 
     def _maybe_ended(self):
         """End the process once its exit status is known and both output
@@ -280,13 +266,7 @@ class Process(ProcessBase):
             if child is None or self.ended or child.reaped:
                 return self
             self.killed = True
-            if sig in (signal.SIGTERM, signal.SIGINT) and auto_force_kill_timeout not in (None, False):
-                if auto_force_kill_timeout is True:
-                    kill_timeout = get_seconds(configuration.get("kill_timeout"))
-                else:
-                    kill_timeout = get_seconds(auto_force_kill_timeout)
-                if kill_timeout is not None:
-                    self._timers.append(get_reactor().call_later(kill_timeout, self._on_force_kill))
+            self._arm_force_kill(sig, auto_force_kill_timeout)
             err = child.signal(sig, self._actual_kill_subprocesses())
         if err == errno.EPERM and self.pty and sig in _PTY_CONTROL_CHARS:
             logger.debug("EPERM sending signal %s to %s: writing a control character to its pty", sig, self)

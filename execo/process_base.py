@@ -17,6 +17,7 @@ import threading
 import time
 
 from . import _reactor
+from .conductor import get_reactor
 from .config import configuration
 from .handlers import STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name
 from .log import logger, style
@@ -267,6 +268,7 @@ class ProcessBase(object):
         self._line_splitters = {}
         self._decoders = {}
         self._targets = {}
+        self._timers = []
         # the thread-local expect handlers of every thread are dropped
         for stream, handler in getattr(self, "_expect_handlers", ()):
             handlers = self.stdout_handlers if stream == STDOUT else self.stderr_handlers
@@ -471,6 +473,45 @@ class ProcessBase(object):
         """End the process if everything it waits for happened; returns
         whether it has ended (subclasses)."""
         return self.ended
+
+    # ------------------------------------------------ timeouts and kills
+    # (the policy shared by every kind of process; how a signal reaches
+    # the process is the subclass's kill())
+
+    def _arm_timeout(self):
+        """Lock held, at start: the timeout timer, if any."""
+        if self.timeout is not None:
+            self._timers.append(get_reactor().call_later(self.timeout, self._on_timeout))
+
+    def _arm_force_kill(self, sig, auto_force_kill_timeout):
+        """Lock held, in kill(): SIGKILL later if SIGTERM/SIGINT is not enough
+        (``auto_force_kill_timeout`` as for :meth:`execo.process.Process.kill`)."""
+        if sig not in (signal.SIGTERM, signal.SIGINT) or auto_force_kill_timeout in (None, False):
+            return
+        if auto_force_kill_timeout is True:
+            kill_timeout = get_seconds(configuration.get("kill_timeout"))
+        else:
+            kill_timeout = get_seconds(auto_force_kill_timeout)
+        if kill_timeout is not None:
+            self._timers.append(get_reactor().call_later(kill_timeout, self._on_force_kill))
+
+    def _cancel_timers(self):
+        """Lock held."""
+        for t in self._timers:
+            t.cancel()
+        self._timers = []
+
+    def _on_timeout(self):
+        if self.ended:
+            return
+        self.timeouted = True
+        self.kill()
+
+    def _on_force_kill(self):
+        if self.ended:
+            return
+        self.forced_kill = True
+        self.kill(signal.SIGKILL)
 
     @property
     def stdout_handlers(self):

@@ -23,7 +23,6 @@ import time
 
 from .conductor import get_reactor
 from .handlers import STDOUT, STDERR
-from .log import logger, style
 from .process import Process
 from .process_base import ENCODING
 
@@ -119,18 +118,8 @@ class Serial(Process):
                 self._reader = reactor.add_reader(rfd, self, STDOUT, out)
                 self._writer = reactor.writer(wfd, self, 0)
                 self.stdout_fd, self.stdin_fd = rfd, wfd
-                if self.timeout is not None:
-                    self._timers.append(reactor.call_later(self.timeout, self._on_timeout))
-        if not failed and logger.isEnabledFor(10):
-            logger.debug("%s %s", style.emph("start:"), self)
-        self._set_started()
-        self._call_lifecycle("start")
-        with self._lock:
-            self._start_notified = True
-            end_now = failed or self._end_deferred
-        if end_now:
-            self._notify_end()
-        return self
+                self._arm_timeout()
+        return self._notify_started(failed)
 
     def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
         """Close the serial port (whatever the signal): the process ends."""
@@ -182,9 +171,7 @@ class Serial(Process):
         with self._lock:
             if self.ended or not self._eof[STDOUT]:
                 return self.ended
-            for t in self._timers:
-                t.cancel()
-            self._timers = []
+            self._cancel_timers()
             self.exit_code = None if self.error else 0
             self.end_date = time.time()
             if self.timeouted is None:

@@ -14,8 +14,6 @@ that host's command).
 import signal
 import time
 
-from .conductor import get_reactor
-from .config import configuration
 from .handlers import STDOUT, STDERR
 from .host import Host
 from .log import logger, style
@@ -59,7 +57,6 @@ class TaktukProcess(ProcessBase):
         super(TaktukProcess, self)._common_reset()
         self._exit_status = None
         self._finished = False
-        self._timers = []
         self._kill_hook = None      # set by the action: f(process, sig)
 
     def _args(self):
@@ -87,7 +84,7 @@ class TaktukProcess(ProcessBase):
             self.start_date = time.time()
             if self.timeout is not None:
                 self.timeout_date = self.start_date + self.timeout
-                self._timers.append(get_reactor().call_later(self.timeout, self._on_timeout))
+            self._arm_timeout()
         if logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("start:"), self)
         self._set_started()
@@ -111,9 +108,7 @@ class TaktukProcess(ProcessBase):
             if error_reason is not None and self._exit_status is None:
                 self.error = True
                 self.error_reason = error_reason
-            for t in self._timers:
-                t.cancel()
-            self._timers = []
+            self._cancel_timers()
         for stream in (STDOUT, STDERR):
             if not self._eof[stream]:
                 self._on_eof(stream, 0)
@@ -136,18 +131,6 @@ class TaktukProcess(ProcessBase):
 
     # ------------------------------------------------------------ control
 
-    def _on_timeout(self):
-        if self.ended:
-            return
-        self.timeouted = True
-        self.kill()
-
-    def _on_force_kill(self):
-        if self.ended:
-            return
-        self.forced_kill = True
-        self.kill(signal.SIGKILL)
-
     def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
         """Send a signal to the remote command (through taktuk).
 
@@ -158,13 +141,7 @@ class TaktukProcess(ProcessBase):
             if not self.started or self.ended or hook is None:
                 return self
             self.killed = True
-            if sig in (signal.SIGTERM, signal.SIGINT) and auto_force_kill_timeout not in (None, False):
-                if auto_force_kill_timeout is True:
-                    kill_timeout = get_seconds(configuration.get("kill_timeout"))
-                else:
-                    kill_timeout = get_seconds(auto_force_kill_timeout)
-                if kill_timeout is not None:
-                    self._timers.append(get_reactor().call_later(kill_timeout, self._on_force_kill))
+            self._arm_force_kill(sig, auto_force_kill_timeout)
         hook(self, sig)
         return self
 
