@@ -110,7 +110,8 @@ cdef class Reactor:
     cdef int wakefd
     cdef int sigchld_rfd
     cdef int sigchld_wfd
-    cdef dict watches              # fd -> FdWatch
+    cdef dict watches              # fd -> FdWatch, those in the poll set
+    cdef set owned                 # every FdWatch whose fd is still open
     cdef dict sigchld_children     # pid -> Child, reaped by the SIGCHLD fallback
     cdef dict children             # pid -> Child, every live child
     cdef list timers               # heap of (when, seq, Timer)

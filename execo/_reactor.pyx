@@ -371,6 +371,7 @@ cdef class Reactor:
         if child_watcher not in ("auto", "pidfd", "sigchld"):
             raise ValueError("child_watcher must be 'auto', 'pidfd' or 'sigchld', not %r" % (child_watcher,))
         self.watches = {}
+        self.owned = set()
         self.sigchld_children = {}
         self.children = {}
         self.timers = []
@@ -429,6 +430,7 @@ cdef class Reactor:
         w.reactor = self
         w.child = child
         exo_buf_init(&w.wbuf)
+        self.owned.add(w)
         return w
 
     cdef int _add_watch(self, FdWatch w, unsigned int events) except -1:
@@ -463,6 +465,7 @@ cdef class Reactor:
         if not w.closed:
             w.closed = True
             close(w.fd)
+        self.owned.discard(w)
         exo_buf_free(&w.wbuf)
 
     # --------------------------------------------------------- thread hops
@@ -985,16 +988,16 @@ cdef class Reactor:
         calling any sink, and drop its state.  The parent's children are
         not ours to reap or signal."""
         cdef FdWatch w
-        for w in list(self.watches.values()):
+        # every fd the reactor owns, polled or not: readers not yet in the
+        # poll set, the stdin of children (reaped or not) nobody closed...
+        for w in list(self.owned):
             w.registered = False
             if not w.closed:
                 w.closed = True
                 close(w.fd)
         for child in self.children.values():
             (<Child>child).reaped = True
-            if (<Child>child).stdin_watch is not None and not (<Child>child).stdin_watch.closed:
-                (<Child>child).stdin_watch.closed = True
-                close((<Child>child).stdin_fd)
+        self.owned = set()
         self.watches = {}
         self.children = {}
         self.sigchld_children = {}

@@ -182,6 +182,32 @@ def test_many_children_all_reaped(reactor):
     assert reactor.live_children() == []
 
 
+def _open_fds():
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_close_releases_every_fd():
+    """close() releases the fds of reaped children whose stdin nobody
+    closed, and of readers queued but never polled: no leak per child."""
+    before = _open_fds()
+    r = _reactor.Reactor()
+    t = threading.Thread(target=r.run, daemon=True)
+    t.start()
+    sinks = [Sink() for _ in range(20)]
+    for s in sinks:
+        r.spawn([b"true"], _reactor.SPAWN_PATH, s)   # stdin left open
+    assert all(s.done.wait(10) for s in sinks)
+    r.stop()
+    t.join(5)
+    rfd, wfd = os.pipe()
+    os.close(wfd)
+    r.add_reader(rfd, Sink(), 1)                     # queued, the loop is gone
+    w = r.writer(os.dup(1), Sink(), 0)
+    assert len(_open_fds() - before) >= 22
+    r.close()
+    assert _open_fds() - before == set()
+
+
 def test_timers_order_and_cancel(reactor):
     fired = []
     done = threading.Event()

@@ -82,12 +82,13 @@ class FakeDevice(threading.Thread):
                         self.burst_sha = hashlib.sha256(data).hexdigest()
                         self.send(data)
                     elif line == b"quit":
-                        os.close(self.fd)
                         return
                     else:
                         self.send(b"echo: " + line + b"\r\n$ ")
         except OSError:
             return
+        finally:
+            os.close(self.fd)   # the fake device's end of the pair
 
 
 class BytesCollector(ProcessOutputHandler):

@@ -1,5 +1,3 @@
-# Not collected by pytest yet (file name): these tests pass alone but some fail
-# when run after the rest of the suite (under investigation, issue 6).
 """Tests of execo.serial_remote (SerialSsh) and execo.remote_serial (RemoteSerial) on real
 pseudo-terminal pairs made by socat, through the loopback OpenSSH daemons
 of the ``sshd`` fixture: no mock of ssh nor of the serial port.
@@ -103,17 +101,21 @@ class FakeDevice(threading.Thread):
 
     def send(self, data):
         view = memoryview(data)
+        poller = select.poll()
+        poller.register(self.fd, select.POLLOUT)
         while view and not self.stop_event.is_set():
-            _, w, _ = select.select([], [self.fd], [], 0.2)
-            if w:
+            if poller.poll(200):
                 n = os.write(self.fd, view[:65536])
                 view = view[n:]
 
     def run(self):
         try:
+            # poll(), not select(): this test process may have more than
+            # 1024 fds open, and select() fails on fds above that
+            poller = select.poll()
+            poller.register(self.fd, select.POLLIN)
             while not self.stop_event.is_set():
-                r, _, _ = select.select([self.fd], [], [], 0.2)
-                if not r:
+                if not poller.poll(200):
                     continue
                 try:
                     data = os.read(self.fd, 65536)
