@@ -565,8 +565,9 @@ def fanout_hosts(n):
 
 
 def stub_argv(stub, host):
-    """The argv execo builds for FANOUT_CMD on host through the stub."""
-    return (stub,) + DEFAULT_SSH_OPTIONS + (host, FANOUT_CMDFMT % host)
+    """The argv execo builds for FANOUT_CMD on host through the stub (with
+    a remote tty, -tt, execo also passes ``-e none``: no escape character)."""
+    return (stub,) + DEFAULT_SSH_OPTIONS + ("-e", "none", host, FANOUT_CMDFMT % host)
 
 
 def fanout_stub(spec):

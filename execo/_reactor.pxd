@@ -84,6 +84,7 @@ cdef class FdWatch:
     cdef unsigned int events
     cdef bint close_when_drained
     cdef bint closed
+    cdef bint paused               # a reader taken out of the poll set on request
 
 
 cdef class Child:
@@ -135,6 +136,7 @@ cdef class Reactor:
     cdef int _add_watch(self, FdWatch w, unsigned int events) except -1
     cdef _del_watch(self, FdWatch w)
     cdef _close_watch(self, FdWatch w)
+    cdef _set_reading(self, FdWatch w, bint on)
     cdef bint _in_loop(self)
     cdef _queue(self, callback, tuple args)
     cdef _run_pending(self)

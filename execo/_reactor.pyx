@@ -329,6 +329,14 @@ cdef class Child:
         else:
             self.reactor._queue(self._close_streams, ())
 
+    def set_reading(self, int stream, bint on):
+        """Stop (``on`` false) or resume reading stdout (1) or stderr (2)
+        (thread-safe): backpressure for a consumer that lags behind.  The
+        child blocks on a full pipe meanwhile; nothing is lost."""
+        w = self.stdout_watch if stream == 1 else self.stderr_watch if stream == 2 else None
+        if w is not None:
+            self.reactor._set_reading_soon(w, on)
+
     def _close_streams(self):
         for w in (self.stdout_watch, self.stderr_watch):
             if w is not None and not (<FdWatch>w).closed:
@@ -467,6 +475,24 @@ cdef class Reactor:
             close(w.fd)
         self.owned.discard(w)
         exo_buf_free(&w.wbuf)
+
+    def _set_reading_soon(self, FdWatch w, bint on):
+        if self._in_loop():
+            self._set_reading(w, on)
+        else:
+            self._queue(self._set_reading_py, (w, on))
+
+    def _set_reading_py(self, FdWatch w, bint on):
+        self._set_reading(w, on)
+
+    cdef _set_reading(self, FdWatch w, bint on):
+        w.paused = not on
+        if w.closed or w.kind != K_READ:
+            return
+        if w.paused and w.registered:
+            self._del_watch(w)
+        elif not w.paused and not w.registered:
+            self._add_watch(w, EPOLLIN)
 
     # --------------------------------------------------------- thread hops
 
@@ -642,10 +668,9 @@ cdef class Reactor:
         return <rlim_t>self.last_child_fd >= rl.rlim_cur // 4 * 3
 
     def _register_child(self, Child child):
-        if child.stdout_watch is not None:
-            self._add_watch(child.stdout_watch, EPOLLIN)
-        if child.stderr_watch is not None:
-            self._add_watch(child.stderr_watch, EPOLLIN)
+        for w in (child.stdout_watch, child.stderr_watch):
+            if w is not None and not (<FdWatch>w).paused and not (<FdWatch>w).registered:
+                self._add_watch(<FdWatch>w, EPOLLIN)
         if child.pidfd >= 0:
             self._add_watch(self._new_watch(child.pidfd, K_PIDFD, 0, child.sink, child), EPOLLIN)
         else:
@@ -703,7 +728,8 @@ cdef class Reactor:
         return r
 
     def _add_reader_watch(self, FdWatch w):
-        self._add_watch(w, EPOLLIN)
+        if not w.closed and not w.paused and not w.registered:
+            self._add_watch(w, EPOLLIN)
 
     def writer(self, int fd, sink, int stream):
         """A :class:`Writer` for ``fd`` (non-blocking, owned by the reactor)."""
@@ -809,7 +835,7 @@ cdef class Reactor:
         MAX_READS times, then let other fds have their turn."""
         cdef int r = 1
         cdef int k = 0
-        while r == 1 and k < MAX_READS and not w.closed:
+        while r == 1 and k < MAX_READS and not w.closed and not w.paused:
             r = self._read_once(w)
             k += 1
         return r
@@ -1029,6 +1055,10 @@ cdef class Reader:
     def _close(self):
         if not self.watch.closed:
             self.watch.reactor._drain_and_close(self.watch)
+
+    def set_reading(self, bint on):
+        """Stop (``on`` false) or resume reading (thread-safe)."""
+        self.watch.reactor._set_reading_soon(self.watch, on)
 
     @property
     def closed(self):

@@ -6,9 +6,9 @@ An :class:`Action` knows it has ended when all its processes (or, for
 have ended.  Process ends are counted by a
 :class:`execo.process.ProcessLifecycleHandler` that each action appends to
 its processes' lifecycle handlers: no thread per action or per process,
-the counting happens in execo's reactor thread.  The action's own
+the counting happens in execo's handler threads.  The action's own
 lifecycle handlers' ``end()`` is called once, in the thread where its last
-process (or sub-action) ended, usually the reactor thread: keep it short.
+process (or sub-action) ended, usually a handler thread.
 
 Waiting (:meth:`Action.wait`, :func:`wait_any_actions`,
 :func:`wait_all_actions`) blocks on threading primitives, waking every
@@ -62,7 +62,7 @@ class ActionLifecycleHandler(object):
 
 
 class _ActionProcessLH(ProcessLifecycleHandler):
-    """Counts the ends of an action's processes (reactor thread)."""
+    """Counts the ends of an action's processes (handler threads)."""
 
     def __init__(self, action):
         super(_ActionProcessLH, self).__init__()

@@ -229,7 +229,7 @@ class ChainPutSender(Process):
 
 
 class _ReadyHandler(ProcessOutputHandler):
-    """Sees the ready line of a receiver (reactor thread)."""
+    """Sees the ready line of a receiver (a handler thread)."""
 
     def __init__(self, copy):
         super(_ReadyHandler, self).__init__()

@@ -1,8 +1,10 @@
 """Process handlers: lifecycle notifications, output handling, expect.
 
-Handlers are called from execo's reactor thread: keep them short (a
-handler that blocks delays every other process's I/O).  An exception
-raised by a handler is logged and the loop goes on.
+Handlers are called from execo's handler threads (see
+:mod:`execo.handler_threads`), never from the reactor thread: the calls
+of one process come one at a time and in order; a handler that blocks
+holds up its own process only.  An exception raised by a handler is
+logged and the process goes on.
 """
 
 import re

@@ -2,7 +2,8 @@
 
 A :class:`Process` is an operating system process watched by execo's
 reactor thread (see :mod:`execo.conductor`), which reads its stdout and
-stderr as they come, reaps it, fires its timeout and calls its handlers.
+stderr as they come, reaps it and fires its timeout; its handlers are
+called in order from execo's handler threads (:mod:`execo.handler_threads`).
 This module is the policy: when a process is ok, what is logged, what a
 kill or a timeout means.  The mechanism lives in :mod:`execo._reactor`.
 
@@ -68,8 +69,9 @@ class Process(ProcessBase):
       >>> server.ended
       True
 
-    Output handlers, lifecycle end handlers and timeouts run in the
-    reactor thread.
+    Timeouts fire in the reactor thread; output handlers and lifecycle
+    end handlers run in execo's handler threads, one call at a time per
+    process, in order.
     """
 
     def __init__(self, cmd, shell=False, pty=False, kill_subprocesses=None, **kwargs):
@@ -150,6 +152,7 @@ class Process(ProcessBase):
             if self.started:
                 raise ValueError("unable to start an already started process: %r" % (self,))
             self._open_targets()
+            self._strand.hold()     # handlers see start first (released by _notify_started)
             self.started = True
             self.start_date = time.time()
             if self.timeout is not None:
@@ -177,15 +180,18 @@ class Process(ProcessBase):
         """After start (lock released): log, start handlers, then the end
         notifications if the process already ended (deferred so that
         handlers always see start before end)."""
-        if not failed and logger.isEnabledFor(10):
-            logger.debug("%s %s", style.emph("start:"), self)
-        self._set_started()
-        self._call_lifecycle("start")
-        with self._lock:
-            self._start_notified = True
-            end_now = failed or self._end_deferred
-        if end_now:
-            self._notify_end()
+        try:
+            if not failed and logger.isEnabledFor(10):
+                logger.debug("%s %s", style.emph("start:"), self)
+            self._set_started()
+            self._call_lifecycle("start")
+            with self._lock:
+                self._start_notified = True
+                end_now = failed or self._end_deferred
+            if end_now:
+                self._notify_end()
+        finally:
+            self._strand.release()   # the output and end calls queued meanwhile
         return self
 
     def _start_failed(self, e):
@@ -196,15 +202,26 @@ class Process(ProcessBase):
         self.end_date = time.time()
         self.timeouted = False
         self._eof[STDOUT] = self._eof[STDERR] = True
+        self._eof_read[STDOUT] = self._eof_read[STDERR] = True
         self._close_targets()
 
     def _on_exit(self, code):
         with self._lock:
             self._exit_status = code
             self._cancel_timers()
-        if not self._maybe_ended():
+            streams_open = ((self.stdout_fd is not None and not self._eof_read[STDOUT]) or
+                            (self.stderr_fd is not None and not self._eof_read[STDERR]))
+        self._post_end_check()
+        if streams_open:
             # a grandchild may hold the pipes open: bounded grace, then drain
             get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over)
+
+    def _on_backlog(self, paused):
+        with self._lock:
+            child = self._child
+        if child is not None:
+            child.set_reading(STDOUT, not paused)
+            child.set_reading(STDERR, not paused)
 
     def _end_grace_over(self):
         with self._lock:
@@ -217,7 +234,7 @@ class Process(ProcessBase):
 
     def _maybe_ended(self):
         """End the process once its exit status is known and both output
-        streams reached eof (reactor thread)."""
+        streams reached eof (in the strand, after the handlers' calls)."""
         with self._lock:
             if self.ended or self._exit_status is None:
                 return self.ended

@@ -4,7 +4,9 @@ kind of process (local, remote, taktuk-fed, serial).
 It holds no way to start or stop a process: :class:`execo.process.Process`
 and its subclasses do.  Output arrives from the reactor thread as byte
 chunks; it is decoded lazily (locale encoding, surrogateescape, so any
-byte round-trips).
+byte round-trips).  User handlers are called through the process's
+:class:`execo.handler_threads.Strand`: in order, one at a time, in a
+handler thread, never in the reactor thread.
 """
 
 import codecs
@@ -19,6 +21,7 @@ import time
 from . import _reactor
 from .conductor import get_reactor
 from .config import configuration
+from .handler_threads import Strand
 from .handlers import STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name
 from .log import logger, style
 from .report import Report
@@ -264,7 +267,9 @@ class ProcessBase(object):
                             STDERR: _reactor.Collector(bool(self.default_stderr_handler))}
         self._texts = {STDOUT: ("", 0, None), STDERR: ("", 0, None)}
         self._texts_replaced = set()    # streams whose text was set by the user
-        self._eof = {STDOUT: False, STDERR: False}
+        self._eof = {STDOUT: False, STDERR: False}        # eof given to the handlers
+        self._eof_read = {STDOUT: False, STDERR: False}   # eof seen by the reader
+        self._strand = Strand(self._on_backlog)
         self._line_splitters = {}
         self._decoders = {}
         self._targets = {}
@@ -310,7 +315,7 @@ class ProcessBase(object):
             return None
         text, offset, decoder = self._texts[stream]
         if offset < len(collector):
-            final = self._eof[stream]
+            final = self._eof_read[stream]
             whole = None
             if final and _UTF8 and stream not in self._texts_replaced:
                 # all ASCII: the collector's buffer is the text (no copy)
@@ -360,7 +365,9 @@ class ProcessBase(object):
     # ------------------------------------------------ output dispatch
     # Output arrives as byte chunks (from the reactor thread for a local
     # process, from a parser for taktuk-fed ones) through _on_data and
-    # _on_eof; subclasses end the process in _maybe_ended.
+    # _on_eof. The collectors are fed at once; the handlers, then the end
+    # (subclasses' _maybe_ended, posted with _post_end_check), are called
+    # in order through the strand (execo.handler_threads).
 
     def _open_targets(self):
         """Filenames among the output handlers are opened at start (an
@@ -393,19 +400,44 @@ class ProcessBase(object):
             handlers = self._stdout_handlers if stream == STDOUT else self._stderr_handlers
             if not handlers:
                 return
-            handlers = list(handlers)
-        self._dispatch(stream, handlers, data, False, False)
+            handlers = tuple(handlers)
+        self._strand.post_output(self._dispatch_chunks, (stream, handlers), data,
+                                 _needs_isolation(handlers))
 
     def _on_eof(self, stream, err):
+        """The stream reached end of file (err: errno of a read error, or 0)."""
+        with self._io_lock:
+            self._eof_read[stream] = True
+            self._collectors[stream].shrink()
+            isolate = _needs_isolation(self._stdout_handlers if stream == STDOUT
+                                       else self._stderr_handlers)
+        self._strand.post(self._deliver_eof, (stream, err), isolate)
+        self._post_end_check()
+
+    def _dispatch_chunks(self, key, chunks):
+        stream, handlers = key
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._dispatch(stream, handlers, data, False, False)
+
+    def _deliver_eof(self, stream, err):
+        # in the strand: an expect() attaching meanwhile either is in this
+        # list or sees _eof set (same lock)
         with self._io_lock:
             self._eof[stream] = True
-            self._collectors[stream].shrink()
             handlers = list(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
-        self._dispatch(stream, handlers, b"", True, err != 0)
-        self._maybe_ended()
+        if handlers:
+            self._dispatch(stream, handlers, b"", True, err != 0)
+
+    def _post_end_check(self):
+        """Run _maybe_ended after the handler calls already posted."""
+        self._strand.post(self._maybe_ended, (), bool(self.lifecycle_handlers))
+
+    def _on_backlog(self, paused):
+        """The handlers lag more than HIGH_WATER bytes behind (paused), or
+        caught up: stop or resume reading (subclasses with a reader)."""
 
     def _dispatch(self, stream, handlers, data, eof, error):
-        """Send output to the user's handlers (reactor thread)."""
+        """Send output to the user's handlers (in the strand)."""
         text = None
         lines = None
         for h in handlers:
@@ -736,6 +768,7 @@ class ProcessBase(object):
         handler = handlers.get(stream)
         if handler is None:
             handler = handlers[stream] = ExpectOutputHandler()
+            handler._execo_inline = True    # execo's own callbacks: never blocks
             with self._io_lock:
                 # from now on every read reaches the handlers (see
                 # _HandlerList): the snapshot and the reads do not overlap
@@ -830,6 +863,16 @@ def expect_all(processes, regexes, timeout, stream, backtrack_size, start_from_c
         if re_index is None:
             p._notify_expect_fail(regexes)
     return final
+
+
+def _needs_isolation(handlers):
+    """Whether some handler may run user code (then calls go to a handler
+    thread); expect()'s own handlers only search a bounded window and set
+    an event, so they may run inline in the reactor thread."""
+    for h in handlers:
+        if not getattr(h, "_execo_inline", False):
+            return True
+    return False
 
 
 def _errno_text(err):

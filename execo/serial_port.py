@@ -88,6 +88,7 @@ class Serial(Process):
             if self.started:
                 raise ValueError("unable to start an already started process: %r" % (self,))
             self._open_targets()
+            self._strand.hold()     # handlers see start first (released by _notify_started)
             self.started = True
             self.start_date = time.time()
             if self.timeout is not None:
@@ -114,7 +115,7 @@ class Serial(Process):
                 reactor = get_reactor()
                 out = self._collectors[STDOUT]
                 out.keep = bool(self.default_stdout_handler)
-                self._eof[STDERR] = True     # a serial port has no stderr
+                self._eof[STDERR] = self._eof_read[STDERR] = True   # a serial port has no stderr
                 self._reader = reactor.add_reader(rfd, self, STDOUT, out)
                 self._writer = reactor.writer(wfd, self, 0)
                 self.stdout_fd, self.stdin_fd = rfd, wfd
@@ -166,6 +167,11 @@ class Serial(Process):
                 self.error = True
                 self.error_reason = err
         super(Serial, self)._on_eof(stream, err)
+
+    def _on_backlog(self, paused):
+        reader = self._reader
+        if reader is not None:
+            reader.set_reading(not paused)
 
     def _maybe_ended(self):
         with self._lock:

@@ -98,7 +98,7 @@ class TaktukProcess(ProcessBase):
 
     def _taktuk_end(self, error_reason=None):
         """The remote command is over (or could not run: error_reason).
-        Reactor thread, like every taktuk callback."""
+        In the taktuk process's strand, like every taktuk callback."""
         if not self.started:
             self.start()
         with self._lock:
@@ -110,9 +110,9 @@ class TaktukProcess(ProcessBase):
                 self.error_reason = error_reason
             self._cancel_timers()
         for stream in (STDOUT, STDERR):
-            if not self._eof[stream]:
+            if not self._eof_read[stream]:
                 self._on_eof(stream, 0)
-        self._maybe_ended()
+        self._post_end_check()
 
     def _maybe_ended(self):
         with self._lock:
