@@ -15,9 +15,15 @@ Waiting (:meth:`Action.wait`, :func:`wait_any_actions`,
 ``configuration['intr_period']`` so that Ctrl-C is handled.
 """
 
+from __future__ import annotations
+
 import threading
 import time
+from types import TracebackType
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Optional, Set, Tuple, Type,
+                    TypeVar, Union)
 
+from . import aio
 from .config import configuration
 from .handlers import STDOUT, ProcessLifecycleHandler
 from .host import Host
@@ -27,6 +33,17 @@ from .process_base import _wait_event, expect_all
 from .report import Report
 from .time_utils import get_seconds
 from .utils import name_from_cmdline
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+    from .handlers import RegexesLike
+    from .process_base import CmdLike, ProcessBase
+    from .time_utils import DurationLike
+
+_A = TypeVar("_A", bound="Action")
+_AC = TypeVar("_AC", bound="_ActionsContainer")
+_SA = TypeVar("_SA", bound="SequentialActions")
 
 __all__ = ["Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
            "wait_any_actions", "wait_all_actions", "filter_bad_hosts"]
@@ -39,21 +56,21 @@ _actions_ended_condition = threading.Condition(threading.Lock())
 class ActionLifecycleHandler(object):
     """Abstract handler for :class:`execo.action.Action` lifecycle."""
 
-    def start(self, action):
+    def start(self, action: Action) -> None:
         """Handle :class:`execo.action.Action`'s start.
 
         :param action: The Action which starts.
         """
         pass
 
-    def end(self, action):
+    def end(self, action: Action) -> None:
         """Handle :class:`execo.action.Action`'s end.
 
         :param action: The Action which ends.
         """
         pass
 
-    def reset(self, action):
+    def reset(self, action: Action) -> None:
         """Handle :class:`execo.action.Action`'s reset.
 
         :param action: the Action which is reset.
@@ -64,14 +81,14 @@ class ActionLifecycleHandler(object):
 class _ActionProcessLH(ProcessLifecycleHandler):
     """Counts the ends of an action's processes (handler threads)."""
 
-    def __init__(self, action):
+    def __init__(self, action: Action) -> None:
         super(_ActionProcessLH, self).__init__()
         self.action = action
 
-    def end(self, process):
+    def end(self, process: ProcessBase) -> None:
         self.action._child_ended(process)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<_ActionProcessLH of %s>" % (self.action.name,)
 
 
@@ -102,19 +119,20 @@ class Action(object):
     """
 
     #: User-friendly name. A default is generated and can be changed.
-    name = None
+    name: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: List of instances of :class:`execo.action.ActionLifecycleHandler` for
     #: being notified of action lifecycle events.
-    lifecycle_handlers = None
+    lifecycle_handlers: List[ActionLifecycleHandler] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: The default timeout for expect invocations when no explicit timeout
     #: is given. Defaults to None, meaning no timeout.
-    default_expect_timeout = None
+    default_expect_timeout: Optional[float] = None
     #: whether this Action was started (boolean)
-    started = None
+    started: bool = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: whether this Action has ended (boolean)
-    ended = None
+    ended: bool = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, lifecycle_handlers=None, name=None, default_expect_timeout=None):
+    def __init__(self, lifecycle_handlers: Optional[Iterable[ActionLifecycleHandler]] = None,
+                 name: Optional[str] = None, default_expect_timeout: Optional[DurationLike] = None) -> None:
         """
         :param lifecycle_handlers: List of instances of
           :class:`execo.action.ActionLifecycleHandler` for being notified
@@ -137,29 +155,29 @@ class Action(object):
         self.default_expect_timeout = get_seconds(default_expect_timeout)
         self._lock = threading.RLock()
         self._ended_event = threading.Event()
-        self._parents = []          # ParallelActions / SequentialActions containing this action
+        self._parents: List[_ActionsContainer] = []          # ParallelActions / SequentialActions containing this action
         self._process_lh = _ActionProcessLH(self)
-        self._processes = []
+        self._processes: List[ProcessBase] = []
         self._common_reset()
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         return self.__class__.__name__
 
-    def _common_reset(self):
+    def _common_reset(self) -> None:
         self.started = False
         self.ended = False
-        self._ended_children = set()
+        self._ended_children: Set[int] = set()
         self._ended_event.clear()
 
     # ------------------------------------------------------------ processes
 
     @property
-    def processes(self):
+    def processes(self) -> List[ProcessBase]:
         """Iterable of all :class:`execo.process.ProcessBase`"""
         return self._processes
 
     @processes.setter
-    def processes(self, processes):
+    def processes(self, processes: Iterable[ProcessBase]) -> None:
         processes = list(processes)
         new_ids = set(id(p) for p in processes)
         for p in self._processes:
@@ -173,13 +191,13 @@ class Action(object):
                 p.lifecycle_handlers.append(self._process_lh)
         self._processes = processes
 
-    def _children(self):
+    def _children(self) -> List[Any]:
         """What must end for this action to end (its processes)."""
         return self._processes
 
     # ------------------------------------------------------------ lifecycle
 
-    def _call_lifecycle(self, what):
+    def _call_lifecycle(self, what: str) -> None:
         for handler in list(self.lifecycle_handlers):
             try:
                 getattr(handler, what)(self)
@@ -187,7 +205,7 @@ class Action(object):
                 logger.exception("action lifecycle handler %r %s() raised an exception for %s",
                                  handler, what, self)
 
-    def _child_ended(self, child):
+    def _child_ended(self, child: Union[ProcessBase, Action]) -> None:
         """A process (or sub-action) ended: thread-safe count; the action
         ends with the last one."""
         with self._lock:
@@ -198,7 +216,7 @@ class Action(object):
         if done:
             self._notify_end()
 
-    def _check_end(self):
+    def _check_end(self) -> None:
         """After start: end at once if everything already ended (or there
         is nothing to run)."""
         with self._lock:
@@ -207,7 +225,7 @@ class Action(object):
         if done:
             self._notify_end()
 
-    def _notify_end(self):
+    def _notify_end(self) -> None:
         with self._lock:
             if self.ended:
                 return
@@ -218,13 +236,14 @@ class Action(object):
         self._ended_event.set()
         with _actions_ended_condition:
             _actions_ended_condition.notify_all()
+        aio.fire_end_callbacks(self)
         for parent in list(self._parents):
             try:
                 parent._subaction_ended(self)
             except Exception:
                 logger.exception("error notifying %s of the end of %s", parent, self)
 
-    def start(self):
+    def start(self: _A) -> _A:
         """Start all processes.
 
         return self
@@ -240,11 +259,11 @@ class Action(object):
         self._check_end()
         return self
 
-    def _start_children(self):
+    def _start_children(self) -> None:
         for p in self._processes:
-            p.start()
+            p.start()  # type: ignore[attr-defined]  # every concrete process class has start(), not ProcessBase
 
-    def kill(self):
+    def kill(self: _A) -> _A:
         """Kill all processes not yet ended.
 
         Returns immediately, without waiting for processes to be actually
@@ -257,7 +276,7 @@ class Action(object):
                 p.kill()
         return self
 
-    def wait(self, timeout=None):
+    def wait(self: _A, timeout: Optional[DurationLike] = None) -> _A:
         """Wait for all processes to complete.
 
         return self
@@ -267,14 +286,21 @@ class Action(object):
         _wait_event(self._ended_event, get_seconds(timeout))
         return self
 
-    def run(self, timeout=None):
+    async def wait_async(self: _A, timeout: Optional[DurationLike] = None) -> _A:
+        """Like :meth:`wait`, in an asyncio event loop: ``await
+        action.wait_async()`` (no thread per wait). Returns the action."""
+        if not self.started:
+            raise ValueError("Trying to wait an action which has not been started: %r" % (self,))
+        return await aio.wait_async(self, self._ended_event.is_set, timeout)
+
+    def run(self: _A, timeout: Optional[DurationLike] = None) -> _A:
         """Start all processes then wait for them to complete.
 
         return self
         """
         return self.start().wait(timeout)
 
-    def reset(self):
+    def reset(self: _A) -> _A:
         """Reinitialize an Action so that it can later be restarted.
 
         If it is running, this method will first kill it then wait for its
@@ -289,34 +315,37 @@ class Action(object):
             self._common_reset()
         return self
 
-    def _reset_children(self):
+    def _reset_children(self) -> None:
         for p in self._processes:
             p.reset()
 
-    def __enter__(self):
+    def __enter__(self: _A) -> _A:
         """Context manager enter function: returns self"""
         return self
 
-    def __exit__(self, t, v, traceback):
+    def __exit__(self, t: Optional[Type[BaseException]], v: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> Literal[False]:
         """Context manager leave function: kills the action"""
         self.kill()
         return False
 
     # ------------------------------------------------------------ i/o
 
-    def write(self, s):
+    def write(self, s: Union[str, bytes, bytearray, memoryview]) -> None:
         """Write on the standard inputs of all processes.
 
         Allows actions to behave as file-like objects. You can for example
         print to an action.
         """
         for p in list(self.processes):
-            p.write(s)
+            p.write(s)  # type: ignore[attr-defined]  # Process.write(); TaktukRemote overrides write()
 
-    def flush(self):
+    def flush(self) -> None:
         """File-like no-op (process writes are handed to the reactor at once)."""
 
-    def expect(self, regexes, timeout=False, stream=STDOUT, backtrack_size=2000, start_from_current=False):
+    def expect(self, regexes: RegexesLike, timeout: Union[Literal[False], None, DurationLike] = False,
+               stream: int = STDOUT, backtrack_size: Optional[int] = 2000, start_from_current: bool = False
+               ) -> List[Tuple[ProcessBase, Optional[int], Optional[Match[str]]]]:
         """searches the process output stream(s) for some regex. It
         mimics/takes ideas from Don Libes expect, or python-pexpect, but in
         parallel on several processes.
@@ -358,7 +387,7 @@ class Action(object):
     # ------------------------------------------------------------ state
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         """Returns a boolean indicating if all processes are ok.
 
         refer to :meth:`execo.process.ProcessBase.ok` for detailed
@@ -367,11 +396,11 @@ class Action(object):
         return all(p.ok for p in self.processes)
 
     @property
-    def finished_ok(self):
+    def finished_ok(self) -> bool:
         """Action has started, ended, and is not in error."""
         return bool(self.started and self.ended and self.ok)
 
-    def stats(self):
+    def stats(self) -> Dict[str, Any]:
         """Return a dict summarizing the statistics of all processes of
         this Action.
 
@@ -381,10 +410,10 @@ class Action(object):
 
     # ------------------------------------------------------------ display
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return self._kwargs()
 
-    def _kwargs(self):
+    def _kwargs(self) -> List[str]:
         kwargs = []
         if self.name != self._default_name():
             kwargs.append("name=%r" % (self.name,))
@@ -392,15 +421,15 @@ class Action(object):
             kwargs.append("default_expect_timeout=%r" % (self.default_expect_timeout,))
         return kwargs
 
-    def _infos(self):
+    def _infos(self) -> List[str]:
         return ["name=%s" % (self.name,), "started=%s" % (self.started,),
                 "ended=%s" % (self.ended,), "num_processes=%i" % (len(self.processes),),
                 "ok=%s" % (self.ok,)]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%s(%s)" % (self.__class__.__name__, ", ".join(self._args()))
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "<%s(%s)>" % (style.object_repr(self.__class__.__name__),
                              ", ".join(self._args() + self._infos()))
 
@@ -409,11 +438,11 @@ class Local(Action):
     """Launch a command localy."""
 
     #: the command to run
-    cmd = None
+    cmd: CmdLike = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: Dict of keyword arguments passed to instanciated processes.
-    process_args = None
+    process_args: Dict[str, Any] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, cmd, process_args=None, **kwargs):
+    def __init__(self, cmd: CmdLike, process_args: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param cmd: the command to run.
         :param process_args: Dict of keyword arguments passed to
@@ -424,10 +453,10 @@ class Local(Action):
         super(Local, self).__init__(**kwargs)
         self.processes = [Process(self.cmd, **self.process_args)]
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         return name_from_cmdline(self.cmd)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.cmd)]
         if self.process_args:
             args.append("process_args=%r" % (self.process_args,))
@@ -439,9 +468,9 @@ class _ActionsContainer(Action):
     whose children are sub-actions."""
 
     #: Wether to hide sub actions in stats.
-    hide_subactions = None
+    hide_subactions: bool = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, actions, **kwargs):
+    def __init__(self, actions: Union[Action, Iterable[Action]], **kwargs: Any) -> None:
         if isinstance(actions, Action):
             actions = [actions]
         self.actions = list(actions)
@@ -453,39 +482,39 @@ class _ActionsContainer(Action):
         for a in self.actions:
             a._parents.append(self)
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         return "%s %i actions" % (self.__class__.__name__, len(self.actions))
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.actions)] + Action._args(self)
 
     @property
-    def processes(self):
+    def processes(self) -> List[ProcessBase]:
         """Iterable of all :class:`execo.process.ProcessBase` of all
         sub-actions."""
         return [p for a in self.actions for p in a.processes]
 
     @processes.setter
-    def processes(self, processes):
+    def processes(self, processes: Iterable[ProcessBase]) -> None:
         raise AttributeError("the processes of a %s are those of its sub-actions"
                              % (self.__class__.__name__,))
 
-    def _children(self):
+    def _children(self) -> List[Any]:
         return self.actions
 
-    def _subaction_ended(self, action):
+    def _subaction_ended(self, action: Action) -> None:
         self._child_ended(action)
 
-    def kill(self):
+    def kill(self: _AC) -> _AC:
         for a in list(self.actions):
             a.kill()
         return self
 
-    def _reset_children(self):
+    def _reset_children(self) -> None:
         for a in self.actions:
             a.reset()
 
-    def stats(self):
+    def stats(self) -> Dict[str, Any]:
         """Aggregated stats of the sub-actions (the same totals whether or
         not sub-actions are hidden)."""
         return Report.aggregate_stats(a.stats() for a in self.actions)
@@ -498,7 +527,7 @@ class ParallelActions(_ActionsContainer):
     Will start, kill, wait, run every action in parallel.
     """
 
-    def _start_children(self):
+    def _start_children(self) -> None:
         for a in list(self.actions):
             a.start()
 
@@ -514,23 +543,23 @@ class SequentialActions(_ActionsContainer):
     the running one ends.
     """
 
-    def _common_reset(self):
+    def _common_reset(self) -> None:
         super(SequentialActions, self)._common_reset()
         self._next = 0            # index of the next sub-action to start
         self._killed = False
         self._advance_requests = 0
         self._advancing = False
 
-    def _start_children(self):
+    def _start_children(self) -> None:
         self._advance()
 
-    def _check_end(self):
+    def _check_end(self) -> None:
         pass  # the sequence ends from _advance
 
-    def _subaction_ended(self, action):
+    def _subaction_ended(self, action: Action) -> None:
         self._advance()
 
-    def _advance(self):
+    def _advance(self) -> None:
         """Start the next sub-action, or end.  A trampoline: a sub-action
         ending while another thread (or this one, deeper in the stack)
         is starting the next ones only adds a request, so a long sequence
@@ -569,19 +598,19 @@ class SequentialActions(_ActionsContainer):
                 if self._killed:
                     action.kill()
 
-    def _advancing_end(self):
+    def _advancing_end(self) -> None:
         with self._lock:
             self._advancing = False
             self._advance_requests = 0
         self._notify_end()
 
-    def kill(self):
+    def kill(self: _SA) -> _SA:
         with self._lock:
             self._killed = self.started
         return super(SequentialActions, self).kill()
 
 
-def _check_actions(actions):
+def _check_actions(actions: Union[Action, Iterable[Action]]) -> List[Action]:
     if isinstance(actions, Action):
         actions = [actions]
     actions = list(actions)
@@ -591,7 +620,8 @@ def _check_actions(actions):
     return actions
 
 
-def _wait_actions(actions, timeout, enough):
+def _wait_actions(actions: List[Action], timeout: Optional[DurationLike],
+                  enough: Callable[[List[Action]], bool]) -> List[Action]:
     timeout = get_seconds(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     with _actions_ended_condition:
@@ -608,7 +638,7 @@ def _wait_actions(actions, timeout, enough):
             _actions_ended_condition.wait(period)
 
 
-def wait_any_actions(actions, timeout=None):
+def wait_any_actions(actions: Union[Action, Iterable[Action]], timeout: Optional[DurationLike] = None) -> List[Action]:
     """Wait for any of the actions given to terminate.
 
     :param actions: An iterable of :class:`execo.action.Action`.
@@ -623,7 +653,7 @@ def wait_any_actions(actions, timeout=None):
     return _wait_actions(actions, timeout, lambda ended: len(ended) > 0 or not actions)
 
 
-def wait_all_actions(actions, timeout=None):
+def wait_all_actions(actions: Union[Action, Iterable[Action]], timeout: Optional[DurationLike] = None) -> List[Action]:
     """Wait for all of the actions given to terminate.
 
     :param actions: An iterable of :class:`execo.action.Action`.
@@ -638,7 +668,7 @@ def wait_all_actions(actions, timeout=None):
     return _wait_actions(actions, timeout, lambda ended: len(ended) == len(actions))
 
 
-def filter_bad_hosts(action, hosts):
+def filter_bad_hosts(action: Action, hosts: Iterable[Union[str, Host]]) -> List[Union[str, Host]]:
     """Returns the list of host filtered from any host where any process
     of the action has failed.
 
@@ -662,7 +692,7 @@ def filter_bad_hosts(action, hosts):
             if (h not in bad_hosts if isinstance(h, Host) else _address(h) not in bad_addresses)]
 
 
-def _address(host):
+def _address(host: object) -> str:
     if isinstance(host, Host):
         return host.address
     address = getattr(host, "address", None)

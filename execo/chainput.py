@@ -54,11 +54,14 @@ hosts; direct TCP connections from each host to the next ones. The
 transfer is neither encrypted nor authenticated.
 """
 
+from __future__ import annotations
+
 import math
 import os
 import shlex
 import shutil
 import threading
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, TypeVar, Union
 
 from .action import Action, ParallelActions, SequentialActions
 from .conductor import get_reactor
@@ -72,6 +75,14 @@ from .ssh_utils import get_rewritten_host_address, make_connection_params, resol
 from .substitutions import get_caller_context, remote_substitute
 from .utils import get_port
 
+if TYPE_CHECKING:
+    from . import _reactor
+    from .host import Host, HostsLike
+    from .process_base import ProcessBase
+
+_CPS = TypeVar("_CPS", bound="ChainPutSender")
+_CPC = TypeVar("_CPC", bound="_ChainPutCopy")
+
 __all__ = ["ChainPut", "ChainPutReceiver", "ChainPutSender"]
 
 SCRIPT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chainput_hop.sh")
@@ -80,10 +91,10 @@ SCRIPT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chainput
 READY_MARK = "execo-chainput-ready"
 """What a receiver prints on its stdout just before it listens."""
 
-_script_cache = []
+_script_cache: List[str] = []
 
 
-def _script():
+def _script() -> str:
     """The helper script as sent on command lines: without its comment
     lines and blank lines (read once)."""
     if not _script_cache:
@@ -94,7 +105,7 @@ def _script():
     return _script_cache[0]
 
 
-def _check_local_tools(nc):
+def _check_local_tools(nc: Union[str, Iterable[object], None]) -> None:
     """Raise FileNotFoundError with a clear message if what the sender
     needs is missing on localhost."""
     words = shlex.split(nc) if isinstance(nc, str) else [str(w) for w in nc or ()]
@@ -110,7 +121,7 @@ def _check_local_tools(nc):
         raise FileNotFoundError("ChainPut needs sha256sum (or shasum) on localhost: not found")
 
 
-def _int_param(params, key, minimum):
+def _int_param(params: Mapping[str, Any], key: str, minimum: float) -> float:
     value = params.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
         raise ValueError("connection param %r must be a number >= %s, not %r" % (key, minimum, value))
@@ -120,11 +131,11 @@ def _int_param(params, key, minimum):
 class _Settings(object):
     """The chainput_* connection params, validated, as the script takes them."""
 
-    def __init__(self, params, num_hosts):
+    def __init__(self, params: Mapping[str, Any], num_hosts: int) -> None:
         nc = params.get("nc")
         if isinstance(nc, (list, tuple)):
             nc = " ".join(shlex.quote(str(w)) for w in nc)
-        self.nc = nc
+        self.nc: str = nc  # type: ignore[assignment]  # None or empty: rejected by _check_local_tools()
         self.client_timeout = max(1, int(math.ceil(
             _int_param(params, "chainput_nc_client_timeout", 0))))
         server_timeout = params.get("chainput_nc_server_timeout")
@@ -144,15 +155,15 @@ class _Settings(object):
             self.chain_retry = int(_int_param(params, "chainput_chain_retry", 0))
         self.try_delay = float(_int_param(params, "chainput_try_delay", 0))
 
-    def common_args(self):
+    def common_args(self) -> List[str]:
         return [self.nc, str(self.client_timeout)]
 
-    def retry_args(self):
+    def retry_args(self) -> List[str]:
         delay = ("%.3f" % (self.try_delay,)).rstrip("0").rstrip(".") or "0"
         return [str(self.host_retry), delay]
 
 
-def _candidates(pairs):
+def _candidates(pairs: Iterable[Tuple[str, int]]) -> str:
     """"ADDR PORT ADDR PORT ..." for the script."""
     return " ".join("%s %d" % (address, port) for address, port in pairs)
 
@@ -169,24 +180,25 @@ class ChainPutReceiver(SshProcess):
     another needed command) missing on the host, 255 ssh failure."""
 
     #: The TCP port this receiver listens on.
-    port = None
+    port: Optional[int] = None
     #: The destination directory on the host (after substitutions).
-    remote_location = None
+    remote_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: Index of the host in the chain (0: the first after localhost).
-    chain_index = None
+    chain_index: int = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
+    chain_address: str
 
-    def __init__(self, cmd, host, port, remote_location, chain_index, connection_params=None,
-                 **kwargs):
+    def __init__(self, cmd: str, host: Union[str, Host], port: Optional[int], remote_location: str, chain_index: int,
+                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         self.port = port
         self.remote_location = remote_location
         self.chain_index = chain_index
         super(ChainPutReceiver, self).__init__(cmd, host, connection_params=connection_params,
                                                **kwargs)
 
-    def _name_source(self):
+    def _name_source(self) -> str:
         return "chainput receiver %s:%s" % (self.host.address, self.remote_location)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.host), "port=%r" % (self.port,),
                 "remote_location=%r" % (self.remote_location,)] + self._process_kwargs()
 
@@ -198,12 +210,12 @@ class ChainPutSender(Process):
     when it starts (the receivers which are listening at that time)."""
 
     #: The local files sent.
-    local_files = None
+    local_files: List[str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: (address, port) of the receivers it may send to, in chain order (set
     #: at start).
-    candidates = None
+    candidates: List[Tuple[str, int]] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, local_files, settings, **kwargs):
+    def __init__(self, local_files: Iterable[str], settings: _Settings, **kwargs: Any) -> None:
         self.local_files = list(local_files)
         self._settings = settings
         self.candidates = []
@@ -211,7 +223,7 @@ class ChainPutSender(Process):
         kwargs.setdefault("name", "chainput sender")
         super(ChainPutSender, self).__init__(self._argv_for([]), shell=False, **kwargs)
 
-    def _argv_for(self, candidates):
+    def _argv_for(self, candidates: Iterable[Tuple[str, int]]) -> Tuple[str, ...]:
         s = self._settings
         argv = ["/bin/sh", "-c", _script(), "execo-chainput", "send"] + s.common_args() + \
             s.retry_args() + [_candidates(candidates)]
@@ -220,22 +232,22 @@ class ChainPutSender(Process):
             argv += [directory, base]
         return tuple(argv)
 
-    def start(self):
+    def start(self: _CPS) -> _CPS:
         self.cmd = self._argv_for(self.candidates)
         return super(ChainPutSender, self).start()
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.local_files)] + self._kwargs()
 
 
 class _ReadyHandler(ProcessOutputHandler):
     """Sees the ready line of a receiver (a handler thread)."""
 
-    def __init__(self, copy):
+    def __init__(self, copy: _ChainPutCopy) -> None:
         super(_ReadyHandler, self).__init__()
         self.copy = copy
 
-    def read_line(self, process, stream, string, eof, error):
+    def read_line(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         if READY_MARK in string:
             self.copy._receiver_ready(process)
 
@@ -244,35 +256,35 @@ class _ReceiverEndHandler(ProcessLifecycleHandler):
     """Runs before the action counting ends: marks the receivers killed
     because the sender failed."""
 
-    def __init__(self, copy):
+    def __init__(self, copy: _ChainPutCopy) -> None:
         super(_ReceiverEndHandler, self).__init__()
         self.copy = copy
 
-    def end(self, process):
+    def end(self, process: ProcessBase) -> None:
         self.copy._receiver_ended(process)
 
 
 class _SenderEndHandler(ProcessLifecycleHandler):
 
-    def __init__(self, copy):
+    def __init__(self, copy: _ChainPutCopy) -> None:
         super(_SenderEndHandler, self).__init__()
         self.copy = copy
 
-    def end(self, process):
+    def end(self, process: ProcessBase) -> None:
         self.copy._sender_ended(process)
 
 
 class _ChainPutReceivers(Remote):
     """The receivers of a ChainPut (one per host)."""
 
-    def __init__(self, chainput, copy):
+    def __init__(self, chainput: ChainPut, copy: _ChainPutCopy) -> None:
         self._chainput = chainput
         self._copy = copy
         super(_ChainPutReceivers, self).__init__(
             None, chainput.hosts, connection_params=chainput.connection_params,
             name="ChainPut receivers on %i hosts" % (len(chainput.hosts),))
 
-    def _make_processes(self):
+    def _make_processes(self) -> List[ChainPutReceiver]:  # type: ignore[override]  # (list invariance)
         cp = self._chainput
         processes = []
         for index, host in enumerate(self.hosts):
@@ -288,7 +300,15 @@ class _ChainPutReceivers(Remote):
         self._assign_ports(processes)
         return processes
 
-    def _assign_ports(self, processes=None):
+    if TYPE_CHECKING:
+        # for the type checker only: the processes here are ChainPutReceiver
+        @property  # type: ignore[override]
+        def processes(self) -> List[ChainPutReceiver]: ...
+
+        @processes.setter
+        def processes(self, processes: Iterable[ProcessBase]) -> None: ...
+
+    def _assign_ports(self, processes: Optional[List[ChainPutReceiver]] = None) -> None:
         """A new port for every receiver (at construction and at each
         reset: a receiver of a killed run may still hold its port), and
         the command lines which follow from them."""
@@ -301,22 +321,30 @@ class _ChainPutReceivers(Remote):
             following = [(q.chain_address, q.port)
                          for q in processes[index + 1:index + 2 + s.chain_retry]]
             args = ["recv"] + s.common_args() + [str(s.server_timeout)] + s.retry_args() + \
-                [p.host.address, str(p.port), _candidates(following), p.remote_location]
+                [p.host.address, str(p.port), _candidates(following), p.remote_location]  # type: ignore[arg-type]  # ports: all set above
             p.remote_cmd = "sh -c %s execo-chainput %s" % (
                 shlex.quote(_script()), " ".join(shlex.quote(a) for a in args))
             p.cmd = p._build_cmd(p.host, p.connection_params)
 
-    def _what(self):
+    def _what(self) -> str:
         return "%r -> %r" % (self._chainput.local_files, self._chainput.remote_location)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.hosts)] + Action._args(self)
 
 
 class _ChainPutSend(Action):
     """The local sender of a ChainPut."""
 
-    def __init__(self, chainput, copy):
+    if TYPE_CHECKING:
+        # for the type checker only: the process here is a ChainPutSender
+        @property  # type: ignore[override]
+        def processes(self) -> List[ChainPutSender]: ...
+
+        @processes.setter
+        def processes(self, processes: Iterable[ProcessBase]) -> None: ...
+
+    def __init__(self, chainput: ChainPut, copy: _ChainPutCopy) -> None:
         super(_ChainPutSend, self).__init__(name="ChainPut sender")
         self.processes = [ChainPutSender(chainput.local_files, chainput._settings,
                                          lifecycle_handlers=[_SenderEndHandler(copy)])]
@@ -326,38 +354,38 @@ class _ChainPutCopy(ParallelActions):
     """The receivers, then the sender once they listen, all running
     together."""
 
-    def __init__(self, chainput):
+    def __init__(self, chainput: ChainPut) -> None:
         self._chainput = chainput
         self._state_lock = threading.Lock()
-        self._timer = None
+        self._timer: Optional[_reactor.Timer] = None
         self.receivers = _ChainPutReceivers(chainput, self)
         self.sender = _ChainPutSend(chainput, self)
         super(_ChainPutCopy, self).__init__([self.receivers, self.sender],
                                             name="ChainPut copy to %i hosts" % (len(chainput.hosts),))
 
-    def _common_reset(self):
+    def _common_reset(self) -> None:
         super(_ChainPutCopy, self)._common_reset()
         with self._state_lock:
             timer, self._timer = self._timer, None
-            self._ready = set()
+            self._ready: Set[int] = set()
             self._receivers_started = False
             self._sender_started = False
             self._sender_skipped = False
             self._killed = False
-            self._aborted = None
+            self._aborted: Optional[str] = None
         if timer is not None:
             timer.cancel()
 
-    def _reset_children(self):
+    def _reset_children(self) -> None:
         super(_ChainPutCopy, self)._reset_children()
         self.receivers._assign_ports()
 
-    def _children(self):
+    def _children(self) -> List[Any]:
         if self._sender_skipped:
             return [self.receivers]
         return self.actions
 
-    def _start_children(self):
+    def _start_children(self) -> None:
         self.receivers.start()
         with self._state_lock:
             self._receivers_started = True
@@ -371,12 +399,12 @@ class _ChainPutCopy(ParallelActions):
                 self._timer = timer
         self._start_sender()
 
-    def _receiver_ready(self, process):
+    def _receiver_ready(self, process: ProcessBase) -> None:
         with self._state_lock:
             self._ready.add(id(process))
         self._start_sender()
 
-    def _start_sender(self, force=False):
+    def _start_sender(self, force: bool = False) -> None:
         """Start the sender once every receiver listens or ended (or when
         forced by the deadline), sending to those which listen."""
         with self._state_lock:
@@ -396,11 +424,11 @@ class _ChainPutCopy(ParallelActions):
                            " them: %s", self._chainput.name, len(waiting), len(receivers),
                            ", ".join(p.host.address for p in waiting))
         sender = self.sender.processes[0]
-        sender.candidates = [(p.chain_address, p.port)
+        sender.candidates = [(p.chain_address, p.port)  # type: ignore[assignment]  # ports: set by _assign_ports()
                              for p in ready][:1 + self._chainput._settings.chain_retry]
         self.sender.start()
 
-    def _sender_ended(self, process):
+    def _sender_ended(self, process: ProcessBase) -> None:
         """A failed sender: nothing (more) will come, the receivers still
         waiting are killed, and marked in error (a killed process is ok
         otherwise)."""
@@ -419,7 +447,7 @@ class _ChainPutCopy(ParallelActions):
         for p in running:
             p.kill()
 
-    def _receiver_ended(self, process):
+    def _receiver_ended(self, process: ProcessBase) -> None:
         with self._state_lock:
             aborted = self._aborted
         if aborted is not None and process.killed and not process.error:
@@ -427,7 +455,7 @@ class _ChainPutCopy(ParallelActions):
             process.error_reason = aborted
         self._start_sender()
 
-    def kill(self):
+    def kill(self: _CPC) -> _CPC:
         with self._state_lock:
             self._killed = True
             skip = self.started and not self._sender_started
@@ -442,13 +470,13 @@ class _ChainPutCopy(ParallelActions):
         return self
 
 
-def _last_line(text):
+def _last_line(text: Optional[str]) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 
-def _unique_hosts(hosts):
-    seen = set()
+def _unique_hosts(hosts: Iterable[Host]) -> List[Host]:
+    seen: Set[Host] = set()
     unique = []
     for h in hosts:
         if h not in seen:
@@ -489,21 +517,25 @@ class ChainPut(SequentialActions):
 
     #: Iterable of :class:`execo.host.Host` onto which to copy the files
     #: (duplicates removed, order kept).
-    hosts = None
+    hosts: List[Host] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: Iterable of source files or directories (local paths, no
     #: substitution: the same stream goes to every host).
-    local_files = None
+    local_files: List[str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: Destination directory on the remote hosts (created if needed; ``~``
     #: or ``~/`` at its start is the remote home). Substitutions described
     #: in :func:`execo.substitutions.remote_substitute` are performed (a
     #: per-host directory such as ``'dir/{{{host}}}'``).
-    remote_location = None
+    remote_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: A dict similar to :data:`execo.config.default_connection_params`
     #: whose values will override those in default_connection_params for
     #: connection.
-    connection_params = None
+    connection_params: Optional[Dict[str, Any]] = None
 
-    def __init__(self, hosts, local_files, remote_location=".", connection_params=None, **kwargs):
+    def __init__(self, hosts: HostsLike,
+                 local_files: Union[str, bytes, os.PathLike[str], os.PathLike[bytes],
+                                    Iterable[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]]],
+                 remote_location: str = ".", connection_params: Optional[Dict[str, Any]] = None,
+                 **kwargs: Any) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` onto which to
           copy the files.
@@ -535,12 +567,12 @@ class ChainPut(SequentialActions):
         actions = [_ChainPutCopy(self)] if self.hosts else []
         super(ChainPut, self).__init__(actions, **kwargs)
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         return "%s %s to %i hosts" % (self.__class__.__name__,
                                       ", ".join(os.path.basename(os.path.abspath(f))
                                                 for f in self.local_files), len(self.hosts))
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.hosts), repr(self.local_files)]
         if self.remote_location != ".":
             args.append("remote_location=%r" % (self.remote_location,))
@@ -549,12 +581,12 @@ class ChainPut(SequentialActions):
         return args + Action._args(self)
 
     @property
-    def receivers(self):
+    def receivers(self) -> List[ChainPutReceiver]:
         """The :class:`ChainPutReceiver` processes, one per host, in chain
         order."""
-        return list(self.actions[0].receivers.processes) if self.actions else []
+        return list(self.actions[0].receivers.processes) if self.actions else []  # type: ignore[attr-defined]  # a _ChainPutCopy
 
     @property
-    def sender(self):
+    def sender(self) -> Optional[ChainPutSender]:
         """The local :class:`ChainPutSender` process (None without hosts)."""
-        return self.actions[0].sender.processes[0] if self.actions else None
+        return self.actions[0].sender.processes[0] if self.actions else None  # type: ignore[attr-defined]  # a _ChainPutCopy

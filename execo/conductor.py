@@ -14,22 +14,25 @@ timers); this module owns its lifecycle:
   pidfd once the fd table is 3/4 full: see the reactor).
 """
 
+from __future__ import annotations
+
 import atexit
 import os
 import resource
 import signal
 import threading
+from typing import Optional
 
 from . import _reactor
 from .config import configuration
 from .log import logger
 
 _lock = threading.Lock()
-_reactor_obj = None
+_reactor_obj: Optional[_reactor.Reactor] = None
 _kill_at_end = bool(configuration.get("kill_childs_at_end", True))
 
 
-def _raise_fd_limit():
+def _raise_fd_limit() -> None:
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard == resource.RLIM_INFINITY or soft < hard:
@@ -39,12 +42,12 @@ def _raise_fd_limit():
         pass
 
 
-def _log_reactor_error(exc):
+def _log_reactor_error(exc: BaseException) -> None:
     logger.error("exception in execo's reactor thread (the loop goes on)",
                  exc_info=(type(exc), exc, exc.__traceback__))
 
 
-def _start_reactor():
+def _start_reactor() -> _reactor.Reactor:
     r = _reactor.Reactor(poller=configuration.get("poller", "auto"),
                          child_watcher=configuration.get("child_watcher", "auto"))
     r.error_handler = _log_reactor_error
@@ -53,7 +56,7 @@ def _start_reactor():
     return r
 
 
-def get_reactor():
+def get_reactor() -> _reactor.Reactor:
     """The process-wide :class:`execo._reactor.Reactor`, started if needed."""
     global _reactor_obj
     r = _reactor_obj
@@ -65,7 +68,7 @@ def get_reactor():
     return r
 
 
-def _after_fork_in_child():
+def _after_fork_in_child() -> None:
     global _reactor_obj, _lock
     old = _reactor_obj
     _reactor_obj = None
@@ -74,7 +77,7 @@ def _after_fork_in_child():
         old.forget_after_fork()
 
 
-def _kill_children_at_exit():
+def _kill_children_at_exit() -> None:
     r = _reactor_obj
     if r is None or not _kill_at_end:
         return

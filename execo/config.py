@@ -24,9 +24,12 @@ exported by :mod:`execo.log`) and :func:`checktty`, because the default
 configuration needs them and this module must import nothing from execo.
 """
 
+from __future__ import annotations
+
 import logging
 import os
 import sys
+from typing import Any, Dict, Tuple, Union
 
 SSH = 0
 """Remote tool: ssh."""
@@ -47,7 +50,7 @@ DETAIL = 15
 """Log level between ``TRACE`` and ``logging.INFO``."""
 
 
-def checktty(f):
+def checktty(f: object) -> bool:
     """Return True if the file object ``f`` is connected to a terminal.
 
     Used to decide whether output should be coloured. Any object without
@@ -65,7 +68,7 @@ def checktty(f):
     return False
 
 
-configuration = {
+configuration: Dict[str, Any] = {
     'log_level': logging.INFO,
     'remote_tool': SSH,
     'fileput_tool': SCP,
@@ -130,7 +133,7 @@ configuration = {
   ``'pidfd'`` or ``'sigchld'``.
 """
 
-default_connection_params = {
+default_connection_params: Dict[str, Any] = {
     'user': None,
     'keyfile': None,
     'port': None,
@@ -238,16 +241,16 @@ detected. Use the preset on networks you do not control, e.g. in
 or per action: ``Remote(cmd, hosts, connection_params=STRICT_SSH_CONNECTION_PARAMS)``.
 """
 
-user_configuration_file = os.path.expanduser("~/.execo.conf.py")
+user_configuration_file: str = os.path.expanduser("~/.execo.conf.py")
 """Path of the user configuration file read at import, if it exists."""
 
 
-OPTIONAL_CONNECTION_PARAMS = ('ssh_connection_sharing',)
+OPTIONAL_CONNECTION_PARAMS: Tuple[str, ...] = ('ssh_connection_sharing',)
 """Keys that ``default_connection_params`` and ``connection_params`` may
 hold beyond the original ones (absent by default)."""
 
 
-def _check_keys(name, user_dict, reference, path):
+def _check_keys(name: str, user_dict: object, reference: Dict[str, Any], path: str) -> None:
     """Raise ValueError if ``user_dict`` is not a dict or has keys unknown to ``reference``."""
     if not isinstance(user_dict, dict):
         raise ValueError("execo configuration file %s: %r must be a dict, not %s"
@@ -259,7 +262,7 @@ def _check_keys(name, user_dict, reference, path):
                              % (path, key, name))
 
 
-def load_configuration(path):
+def load_configuration(path: Union[str, os.PathLike[str]]) -> None:
     """Execute the python file ``path`` and apply the settings it defines.
 
     If the file defines a dict named ``configuration`` and/or
@@ -274,7 +277,7 @@ def load_configuration(path):
     path = os.fspath(path)
     with open(path, encoding="utf-8") as f:
         source = f.read()
-    namespace = {
+    namespace: Dict[str, Any] = {
         '__file__': path, '__name__': '__execo_conf__', 'logging': logging,
         'SSH': SSH, 'SCP': SCP, 'TAKTUK': TAKTUK, 'CHAINPUT': CHAINPUT,
         'IODEBUG': IODEBUG, 'FDEBUG': FDEBUG, 'TRACE': TRACE, 'DETAIL': DETAIL,

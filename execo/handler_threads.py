@@ -27,10 +27,13 @@ reads paused (the child blocks on a full pipe, as it would with a slow
 reader) until the backlog falls under :data:`LOW_WATER`.
 """
 
+from __future__ import annotations
+
 import collections
 import os
 import threading
 import time
+from typing import Deque
 
 from .log import logger
 
@@ -63,7 +66,7 @@ class HandlerPool(object):
 
     def __init__(self):
         self._cond = threading.Condition(threading.Lock())
-        self._ready = collections.deque()   # strands with queued calls
+        self._ready: Deque[Strand] = collections.deque()   # strands with queued calls
         self._workers = []
         self._idle = 0
         self._check_armed = False
@@ -73,14 +76,16 @@ class HandlerPool(object):
         """Queue a strand that has calls to run (any thread)."""
         with self._cond:
             self._ready.append(strand)
-            if self._idle:
-                self._cond.notify()
-                return
             if not self._workers:
                 self._start_worker()
                 return
-            arm = not self._check_armed
-            self._check_armed = True
+            if self._idle:
+                self._cond.notify()
+            # more work than idle threads (the idle count lags behind the
+            # wake-ups): watch for a thread stuck in a call
+            arm = len(self._ready) > self._idle and not self._check_armed
+            if arm:
+                self._check_armed = True
         if arm:
             self._arm_check()
 
@@ -93,12 +98,12 @@ class HandlerPool(object):
         a thread if one is stuck in a call."""
         now = time.monotonic()
         with self._cond:
-            if not self._ready or self._idle:
+            if not self._ready:
                 self._check_armed = False
                 return
             stuck = any(w.busy_since is not None and now - w.busy_since >= STALL_SECONDS
                         for w in self._workers)
-            if stuck and len(self._workers) < MAX_THREADS:
+            if stuck and not self._idle and len(self._workers) < MAX_THREADS:
                 self._start_worker()
         self._arm_check()
 

@@ -7,10 +7,23 @@ holds up its own process only.  An exception raised by a handler is
 logged and the process goes on.
 """
 
+from __future__ import annotations
+
 import re
 import threading
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Match, Optional, Pattern, Tuple, Union
 
 from .log import logger
+
+if TYPE_CHECKING:
+    from .process_base import ProcessBase
+
+    #: a regex or several, as accepted by :meth:`ExpectOutputHandler.expect`
+    RegexesLike = Union[str, Pattern[str], List[Union[str, Pattern[str]]], Tuple[Union[str, Pattern[str]], ...]]
+    #: an expect callback: ``callback(process, stream, re_index, mo)``
+    ExpectCallback = Callable[[ProcessBase, int, Optional[int], Optional[Match[str]]], object]
+    _Notification = Tuple[Optional[ExpectCallback], Optional[threading.Condition], ProcessBase, int,
+                          Optional[int], Optional[Match[str]]]
 
 STDOUT = 1
 """Identifier of a process's standard output stream (see expect())."""
@@ -20,7 +33,7 @@ STDERR = 2
 _STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr"}
 
 
-def stream_name(stream):
+def stream_name(stream: int) -> str:
     """'stdout' or 'stderr' for STDOUT or STDERR."""
     return _STREAM_NAMES.get(stream, str(stream))
 
@@ -28,21 +41,21 @@ def stream_name(stream):
 class ProcessLifecycleHandler(object):
     """Abstract handler for :class:`execo.process.ProcessBase` lifecycle."""
 
-    def start(self, process):
+    def start(self, process: ProcessBase) -> None:
         """Handle :class:`execo.process.ProcessBase`'s start.
 
         :param process: The ProcessBase which starts.
         """
         pass
 
-    def end(self, process):
+    def end(self, process: ProcessBase) -> None:
         """Handle :class:`execo.process.ProcessBase`'s end.
 
         :param process: The ProcessBase which ends.
         """
         pass
 
-    def reset(self, process):
+    def reset(self, process: ProcessBase) -> None:
         """Handle :class:`execo.process.ProcessBase`'s reset.
 
         :param process: The ProcessBase which is reset.
@@ -57,11 +70,11 @@ class ProcessOutputHandler(object):
     to get it line by line (each line with its trailing newline; a last
     line without newline is delivered at eof, with ``eof=True``)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         """ProcessOutputHandler constructor. Call it in inherited classes."""
-        self._buffers = {}
+        self._buffers: Dict[Tuple[ProcessBase, int], str] = {}
 
-    def read(self, process, stream, string, eof, error):
+    def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read from a :class:`execo.process.ProcessBase`'s stream.
 
         The default implementation splits the output in lines and calls
@@ -91,7 +104,7 @@ class ProcessOutputHandler(object):
         elif rest:
             buffers[k] = rest
 
-    def read_line(self, process, stream, string, eof, error):
+    def read_line(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read line by line from a :class:`execo.process.ProcessBase`'s stream.
 
         :param process: the ProcessBase which outputs the line
@@ -105,7 +118,7 @@ class ProcessOutputHandler(object):
         pass
 
 
-def _compile_regexes(regexes):
+def _compile_regexes(regexes: RegexesLike) -> List[Pattern[str]]:
     """A list of compiled regexes from a regex or a list of them.
 
     Strings are compiled with re.MULTILINE; a bad regex or a bad type
@@ -119,7 +132,7 @@ def _compile_regexes(regexes):
                         % (type(regexes).__name__,))
     if not regexes:
         raise ValueError("expect() needs at least one regex")
-    compiled = []
+    compiled: List[Pattern[str]] = []
     for r in regexes:
         if isinstance(r, re.Pattern):
             if not isinstance(r.pattern, str):
@@ -139,13 +152,13 @@ class _StreamState(object):
     and joined once, at the next search (no quadratic concatenation)."""
     __slots__ = ("buf", "parts", "pending", "eof")
 
-    def __init__(self, buf):
+    def __init__(self, buf: str) -> None:
         self.buf = buf          # received text from the search position on
-        self.parts = []         # received, not yet searched
+        self.parts: List[str] = []         # received, not yet searched
         self.pending = False    # a match is awaited by the current expect()
         self.eof = False
 
-    def text(self):
+    def text(self) -> str:
         """buf with the unsearched parts joined in."""
         if self.parts:
             self.parts.insert(0, self.buf)
@@ -179,18 +192,21 @@ class ExpectOutputHandler(ProcessOutputHandler):
     searched text are kept.
     """
 
-    def __init__(self):
+    _execo_inline: bool
+
+    def __init__(self) -> None:
         super(ExpectOutputHandler, self).__init__()
         self._lock = threading.RLock()
-        self._states = {}
-        self._regexes = None
-        self._callback = None
-        self._condition = None
-        self.backtrack_size = 2000
+        self._states: Dict[Tuple[ProcessBase, int], _StreamState] = {}
+        self._regexes: Optional[List[Pattern[str]]] = None
+        self._callback: Optional[ExpectCallback] = None
+        self._condition: Optional[threading.Condition] = None
+        self.backtrack_size: Optional[int] = 2000
         self.start_from_current = False
 
-    def expect(self, regexes, callback=None, condition=None, backtrack_size=2000,
-               start_from_current=False):
+    def expect(self, regexes: RegexesLike, callback: Optional[ExpectCallback] = None,
+               condition: Optional[threading.Condition] = None, backtrack_size: Optional[int] = 2000,
+               start_from_current: bool = False) -> None:
         """
         :param regexes: a regex or list of regexes. May be given as string
           or as compiled regexes (If given as compiled regexes, do not
@@ -229,7 +245,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             raise TypeError("callback must be callable")
         if backtrack_size is not None and (not isinstance(backtrack_size, int) or backtrack_size < 0):
             raise ValueError("backtrack_size must be None or an int >= 0, not %r" % (backtrack_size,))
-        notifications = []
+        notifications: List[_Notification] = []
         with self._lock:
             self._regexes = compiled
             self._callback = callback
@@ -241,7 +257,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
                 self._scan(process, stream, st, notifications)
         self._notify(notifications)
 
-    def _cancel(self):
+    def _cancel(self) -> None:
         """Stop the current expect (used by Process.expect on timeout)."""
         with self._lock:
             self._regexes = None
@@ -250,10 +266,10 @@ class ExpectOutputHandler(ProcessOutputHandler):
             for st in self._states.values():
                 st.pending = False
 
-    def _attach(self, process, stream, initial_text, eof=False):
+    def _attach(self, process: ProcessBase, stream: int, initial_text: str, eof: bool = False) -> None:
         """Start monitoring (process, stream) with initial_text already
         received; searches it at once if an expect is pending."""
-        notifications = []
+        notifications: List[_Notification] = []
         with self._lock:
             st = _StreamState(initial_text)
             st.eof = eof
@@ -262,15 +278,16 @@ class ExpectOutputHandler(ProcessOutputHandler):
             self._scan(process, stream, st, notifications)
         self._notify(notifications)
 
-    def read(self, process, stream, string, eof, error):
+    def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """When there is a match, the match position in the process stream
         becomes the new position from which subsequent searches on the
         same process / stream."""
-        notifications = []
+        notifications: List[_Notification] = []
         with self._lock:
             k = (process, stream)
             st = self._states.get(k)
             if st is None:
+                text: Optional[str]
                 if self.start_from_current:
                     text = string
                 else:
@@ -289,7 +306,8 @@ class ExpectOutputHandler(ProcessOutputHandler):
             self._scan(process, stream, st, notifications)
         self._notify(notifications)
 
-    def _scan(self, process, stream, st, notifications):
+    def _scan(self, process: ProcessBase, stream: int, st: _StreamState,
+              notifications: List[_Notification]) -> None:
         # lock held
         if st.pending and self._regexes is not None:
             buf = st.text()
@@ -307,7 +325,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             if self.backtrack_size is not None and len(buf) > self.backtrack_size:
                 st.buf = buf[len(buf) - self.backtrack_size:] if self.backtrack_size else ""
 
-    def _notify(self, notifications):
+    def _notify(self, notifications: List[_Notification]) -> None:
         for callback, condition, process, stream, re_index, mo in notifications:
             if callback is not None:
                 try:

@@ -1,6 +1,14 @@
 """Hosts to connect to, and helpers to build lists and sets of them."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, List, Literal, Set, Tuple, Union
+
 __all__ = ['Host', 'get_hosts_list', 'get_hosts_set']
+
+if TYPE_CHECKING:
+    #: one host or several, as accepted by :func:`get_hosts_list`
+    HostsLike = Union[str, "Host", Iterable[Union[str, "Host"]]]
 
 _FIELDS = ('user', 'keyfile', 'port')
 
@@ -31,10 +39,15 @@ class Host:
     True
     """
 
-    address = None
+    address: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets a str
     """the host address"""
+    user: Union[str, None, Literal[False]]
+    keyfile: Union[str, None, Literal[False]]
+    port: Union[int, None, Literal[False]]
 
-    def __init__(self, address, user=False, keyfile=False, port=False):
+    def __init__(self, address: Union[str, Host], user: Union[str, None, Literal[False]] = False,
+                 keyfile: Union[str, None, Literal[False]] = False,
+                 port: Union[int, None, Literal[False]] = False) -> None:
         """
         :param address: (string or :class:`Host`) the host address or
           another :class:`Host` instance which will be copied into this new
@@ -70,18 +83,18 @@ class Host:
         if port is not False:
             self.port = port
 
-    def _key(self):
+    def _key(self) -> Tuple[str, Union[str, None, bool], Union[str, None, bool], Union[int, None, bool]]:
         return (self.address, self.user, self.keyfile, self.port)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Host):
             return NotImplemented
         return self._key() == other._key()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._key())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = [repr(self.address)]
         for field in _FIELDS:
             value = getattr(self, field)
@@ -89,7 +102,7 @@ class Host:
                 args.append("%s=%r" % (field, value))
         return "Host(%s)" % ", ".join(args)
 
-    def __str__(self):
+    def __str__(self) -> str:
         """``[user@]address[:port]``."""
         text = self.address
         if self.user:
@@ -99,14 +112,14 @@ class Host:
         return text
 
 
-def _iter_hosts(hosts):
+def _iter_hosts(hosts: HostsLike) -> Iterable[Union[str, Host]]:
     """Iterate over ``hosts``, a single Host or str being taken as one host."""
     if isinstance(hosts, (str, Host)):
         return (hosts,)
     return hosts
 
 
-def get_hosts_list(hosts):
+def get_hosts_list(hosts: HostsLike) -> List[Host]:
     """Deep copy an iterable of :class:`Host` or hostnames to a list of :class:`Host`.
 
     order is preserved (duplicates too). A single :class:`Host` or string
@@ -115,6 +128,6 @@ def get_hosts_list(hosts):
     return [Host(host) for host in _iter_hosts(hosts)]
 
 
-def get_hosts_set(hosts):
+def get_hosts_set(hosts: HostsLike) -> Set[Host]:
     """Deep copy an iterable of :class:`Host` or hostnames to a set of :class:`Host`."""
     return set(get_hosts_list(hosts))

@@ -14,8 +14,11 @@ stderr are terminals): ``style.emph("x")``, ``style.host("h")``,
 ``style.set(logging.INFO, "text")``...
 """
 
+from __future__ import annotations
+
 import logging
 import sys
+from typing import Any, Callable, TextIO, Union, cast
 
 from .config import configuration, IODEBUG, FDEBUG, TRACE, DETAIL
 
@@ -51,7 +54,7 @@ _ansi_styles = {
 """ANSI escape sequences, by attribute name, usable in ``color_styles``."""
 
 
-def _style_prefix(style_id):
+def _style_prefix(style_id: Union[str, int]) -> str:
     """Return the ANSI sequence for a style identifier, or '' if none or colours are off."""
     if not configuration.get('color_mode'):
         return ''
@@ -60,7 +63,7 @@ def _style_prefix(style_id):
     return ''.join(_ansi_styles.get(attr, '') for attr in attrs)
 
 
-def set_style(style_id, text):
+def set_style(style_id: Union[str, int], text: object) -> str:
     """Return ``text`` enclosed in the ANSI codes of style ``style_id``.
 
     ``style_id`` is a key of ``configuration['color_styles']`` (a name
@@ -81,53 +84,53 @@ class Styler:
     the configuration are usable right away.
     """
 
-    def set(self, style_id, text):
+    def set(self, style_id: Union[str, int], text: object) -> str:
         """Colour ``text`` with the style ``style_id`` (name or log level)."""
         return set_style(style_id, text)
 
     __call__ = set
 
-    def emph(self, text):
+    def emph(self, text: object) -> str:
         """Emphasized text."""
         return set_style('emph', text)
 
-    def host(self, text):
+    def host(self, text: object) -> str:
         """A host name."""
         return set_style('host', text)
 
-    def command(self, text):
+    def command(self, text: object) -> str:
         """A command line."""
         return set_style('command', text)
 
-    def object_repr(self, text):
+    def object_repr(self, text: object) -> str:
         """The representation of an object."""
         return set_style('object_repr', text)
 
-    def log_header(self, text):
+    def log_header(self, text: object) -> str:
         """The header of a log line."""
         return set_style('log_header', text)
 
-    def report_warn(self, text):
+    def report_warn(self, text: object) -> str:
         """Report line or counter with ignored failures."""
         return set_style('report_warn', text)
 
-    def report_error(self, text):
+    def report_error(self, text: object) -> str:
         """Report line or counter with failures."""
         return set_style('report_error', text)
 
-    def user1(self, text):
+    def user1(self, text: object) -> str:
         """User defined style 1."""
         return set_style('user1', text)
 
-    def user2(self, text):
+    def user2(self, text: object) -> str:
         """User defined style 2."""
         return set_style('user2', text)
 
-    def user3(self, text):
+    def user3(self, text: object) -> str:
         """User defined style 3."""
         return set_style('user3', text)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Callable[[object], str]:
         if name.startswith('_'):
             raise AttributeError(name)
         return lambda text: set_style(name, text)
@@ -144,25 +147,25 @@ for _level, _name in ((IODEBUG, 'IODEBUG'), (FDEBUG, 'FDEBUG'),
 class ExecoLogger(logging.Logger):
     """A :class:`logging.Logger` with methods for execo's custom levels."""
 
-    def iodebug(self, msg, *args, **kwargs):
+    def iodebug(self, msg: object, *args: Any, **kwargs: Any) -> None:
         """Log ``msg % args`` at level IODEBUG."""
         if self.isEnabledFor(IODEBUG):
             kwargs.setdefault('stacklevel', 2)
             self.log(IODEBUG, msg, *args, **kwargs)
 
-    def fdebug(self, msg, *args, **kwargs):
+    def fdebug(self, msg: object, *args: Any, **kwargs: Any) -> None:
         """Log ``msg % args`` at level FDEBUG."""
         if self.isEnabledFor(FDEBUG):
             kwargs.setdefault('stacklevel', 2)
             self.log(FDEBUG, msg, *args, **kwargs)
 
-    def trace(self, msg, *args, **kwargs):
+    def trace(self, msg: object, *args: Any, **kwargs: Any) -> None:
         """Log ``msg % args`` at level TRACE."""
         if self.isEnabledFor(TRACE):
             kwargs.setdefault('stacklevel', 2)
             self.log(TRACE, msg, *args, **kwargs)
 
-    def detail(self, msg, *args, **kwargs):
+    def detail(self, msg: object, *args: Any, **kwargs: Any) -> None:
         """Log ``msg % args`` at level DETAIL."""
         if self.isEnabledFor(DETAIL):
             kwargs.setdefault('stacklevel', 2)
@@ -175,15 +178,17 @@ class _StderrHandler(logging.StreamHandler):
     So redirections of sys.stderr done after import (pytest, IDEs) work.
     """
 
-    def __init__(self):
+    _execo_handler: bool
+
+    def __init__(self) -> None:
         logging.Handler.__init__(self)
 
     @property
-    def stream(self):
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value):
+    def stream(self, value: object) -> None:
         pass  # always the current sys.stderr
 
 
@@ -194,7 +199,7 @@ class ExecoFormatter(logging.Formatter):
     follow ``configuration['color_mode']`` at the time of each record.
     """
 
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
         header = self.formatTime(record, self.datefmt)
         level = set_style(record.levelno, record.levelname)
@@ -210,7 +215,7 @@ class ExecoFormatter(logging.Formatter):
         return text
 
 
-logger = logging.getLogger("execo")
+logger: ExecoLogger = cast(ExecoLogger, logging.getLogger("execo"))
 """The execo logger."""
 if not isinstance(logger, ExecoLogger):
     # add the custom level methods without changing the global logger class

@@ -12,11 +12,14 @@ stdin, stdout and stderr pipes (with ``pty=True``: the pty master twice and
 the stderr pipe) and a pidfd (none with the SIGCHLD child watcher).
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import shlex
 import signal
 import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypeVar, Union
 
 from . import _reactor
 from .conductor import get_reactor
@@ -27,10 +30,22 @@ from .process_base import (ENCODING, EOF_GRACE_AFTER_EXIT, ProcessBase, _check_b
                            _wait_event)
 from .time_utils import get_seconds
 
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from .process_base import CmdLike
+
+    class _HasErrno(Protocol):
+        @property
+        def errno(self) -> Union[int, str, None]: ...
+    from .time_utils import DurationLike
+
+_PR = TypeVar("_PR", bound="Process")
+
 __all__ = ["ProcessBase", "Process", "get_process", "STDOUT", "STDERR",
            "ProcessLifecycleHandler", "ProcessOutputHandler", "ExpectOutputHandler"]
 
-_PTY_CONTROL_CHARS = {signal.SIGINT: b"\x03", signal.SIGTERM: b"\x03", signal.SIGKILL: b"\x03",
+_PTY_CONTROL_CHARS: Dict[int, bytes] = {signal.SIGINT: b"\x03", signal.SIGTERM: b"\x03", signal.SIGKILL: b"\x03",
                       signal.SIGQUIT: b"\x1c", signal.SIGTSTP: b"\x1a"}
 
 
@@ -74,7 +89,8 @@ class Process(ProcessBase):
     process, in order.
     """
 
-    def __init__(self, cmd, shell=False, pty=False, kill_subprocesses=None, **kwargs):
+    def __init__(self, cmd: CmdLike, shell: bool = False, pty: bool = False,
+                 kill_subprocesses: Optional[bool] = None, **kwargs: Any) -> None:
         """
         :param cmd: string or tuple containing the command and args to run.
         :param shell: Whether or not to use a shell to run the cmd. See
@@ -96,18 +112,18 @@ class Process(ProcessBase):
         self.pty = pty
         self.kill_subprocesses = kill_subprocesses
 
-    def _common_reset(self):
+    def _common_reset(self) -> None:
         super(Process, self)._common_reset()
-        self.pid = None
-        self.stdin_fd = None
-        self.stdout_fd = None
-        self.stderr_fd = None
-        self._child = None
+        self.pid: Optional[int] = None
+        self.stdin_fd: Optional[int] = None
+        self.stdout_fd: Optional[int] = None
+        self.stderr_fd: Optional[int] = None
+        self._child: Optional[_reactor.Child] = None
         self._start_notified = False
         self._end_deferred = False
-        self._exit_status = None
+        self._exit_status: Optional[int] = None
 
-    def _kwargs(self):
+    def _kwargs(self) -> List[str]:
         kwargs = []
         if self.shell:
             kwargs.append("shell=%r" % (self.shell,))
@@ -117,20 +133,21 @@ class Process(ProcessBase):
             kwargs.append("kill_subprocesses=%r" % (self.kill_subprocesses,))
         return kwargs
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return ProcessBase._args(self) + Process._kwargs(self)
 
-    def _infos(self):
+    def _infos(self) -> List[str]:
         return ProcessBase._infos(self) + ["pid=%s" % (self.pid,)]
 
-    def _actual_kill_subprocesses(self):
+    def _actual_kill_subprocesses(self) -> bool:
         if self.kill_subprocesses is None:
             return bool(self.shell)
         return bool(self.kill_subprocesses)
 
-    def _argv(self):
+    def _argv(self) -> List[bytes]:
         """The argv to execute, as bytes."""
         cmd = self.cmd
+        argv: Sequence[Union[str, bytes, os.PathLike[str]]]
         if self.shell:
             if isinstance(cmd, str):
                 argv = ["/bin/sh", "-c", cmd]
@@ -144,7 +161,7 @@ class Process(ProcessBase):
 
     # --------------------------------------------------------------- start
 
-    def start(self):
+    def start(self: _PR) -> _PR:
         """Start the subprocess."""
         argv = self._argv()
         flags = _reactor.SPAWN_PATH | (_reactor.SPAWN_PTY if self.pty else _reactor.SPAWN_NEW_PGROUP)
@@ -176,7 +193,7 @@ class Process(ProcessBase):
                 self._arm_timeout()
         return self._notify_started(failed)
 
-    def _notify_started(self, failed):
+    def _notify_started(self: _PR, failed: bool) -> _PR:
         """After start (lock released): log, start handlers, then the end
         notifications if the process already ended (deferred so that
         handlers always see start before end)."""
@@ -194,7 +211,7 @@ class Process(ProcessBase):
             self._strand.release()   # the output and end calls queued meanwhile
         return self
 
-    def _start_failed(self, e):
+    def _start_failed(self, e: _HasErrno) -> None:
         # lock held
         self.error = True
         self.error_reason = e.errno
@@ -205,7 +222,7 @@ class Process(ProcessBase):
         self._eof_read[STDOUT] = self._eof_read[STDERR] = True
         self._close_targets()
 
-    def _on_exit(self, code):
+    def _on_exit(self, code: int) -> None:
         with self._lock:
             self._exit_status = code
             self._cancel_timers()
@@ -216,23 +233,23 @@ class Process(ProcessBase):
             # a grandchild may hold the pipes open: bounded grace, then drain
             get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over)
 
-    def _on_backlog(self, paused):
+    def _on_backlog(self, paused: bool) -> None:
         with self._lock:
             child = self._child
         if child is not None:
             child.set_reading(STDOUT, not paused)
             child.set_reading(STDERR, not paused)
 
-    def _end_grace_over(self):
+    def _end_grace_over(self) -> None:
         with self._lock:
             child = self._child
         if child is not None and not self.ended:
             child.close_streams()
 
-    def _on_write_error(self, stream, err):
+    def _on_write_error(self, stream: int, err: int) -> None:
         self._set_write_error(err)
 
-    def _maybe_ended(self):
+    def _maybe_ended(self) -> bool:
         """End the process once its exit status is known and both output
         streams reached eof (in the strand, after the handlers' calls)."""
         with self._lock:
@@ -256,14 +273,15 @@ class Process(ProcessBase):
             self._notify_end()
         return True
 
-    def _notify_end(self):
+    def _notify_end(self) -> None:
         self._log_terminated()
         self._call_lifecycle("end")
         self._set_ended_event()
 
     # ---------------------------------------------------------- control
 
-    def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
+    def kill(self: _PR, sig: int = signal.SIGTERM,
+             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _PR:
         """Send a signal (default: SIGTERM) to the subprocess.
 
         :param sig: the signal to send
@@ -292,18 +310,18 @@ class Process(ProcessBase):
             logger.debug("unable to send signal %s to %s: %s", sig, self, os.strerror(err))
         return self
 
-    def wait(self, timeout=None):
+    def wait(self: _PR, timeout: Optional[DurationLike] = None) -> _PR:
         """Wait for the subprocess end."""
         if not self.started:
             raise ValueError("trying to wait a process which has not been started: %r" % (self,))
         _wait_event(self.ended_event, get_seconds(timeout))
         return self
 
-    def run(self, timeout=None):
+    def run(self: _PR, timeout: Optional[DurationLike] = None) -> _PR:
         """Start subprocess then wait for its end."""
         return self.start().wait(timeout)
 
-    def write(self, s):
+    def write(self, s: Union[str, bytes, bytearray, memoryview]) -> int:
         """Write on the Process standard input
 
         Allows process instances to behave as file-like objects. You can
@@ -329,17 +347,17 @@ class Process(ProcessBase):
             self._set_write_error(err)
         return len(s)
 
-    def flush(self):
+    def flush(self) -> None:
         """File-like no-op: write() hands data to the reactor at once."""
 
-    def close_stdin(self):
+    def close_stdin(self) -> None:
         """Close the process's standard input (once queued input is written),
         so that it reads end of file."""
         child = self._child
         if child is not None:
             child.close_stdin()
 
-    def _set_write_error(self, err):
+    def _set_write_error(self, err: int) -> None:
         if self.write_error:
             return
         self.write_error = True
@@ -347,7 +365,7 @@ class Process(ProcessBase):
             logger.warning("%s %s: %s", style.emph("write error to stdin of"), self, os.strerror(err))
 
 
-def get_process(*args, **kwargs):
+def get_process(*args: Any, **kwargs: Any) -> Process:
     """Instanciates a :class:`execo.process.Process` or
     :class:`execo.process.SshProcess`, depending on the existence of host
     keyword argument"""

@@ -9,6 +9,8 @@ byte round-trips).  User handlers are called through the process's
 handler thread, never in the reactor thread.
 """
 
+from __future__ import annotations
+
 import codecs
 import errno
 import io
@@ -17,8 +19,11 @@ import os
 import signal
 import threading
 import time
+from types import TracebackType
+from typing import (IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Optional, Sequence,
+                    Set, Tuple, Type, TypeVar, Union)
 
-from . import _reactor
+from . import _reactor, aio
 from .conductor import get_reactor
 from .config import configuration
 from .handler_threads import Strand
@@ -27,6 +32,26 @@ from .log import logger, style
 from .report import Report
 from .time_utils import format_unixts, get_seconds
 from .utils import compact_output, name_from_cmdline
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+    from .handlers import ProcessLifecycleHandler, RegexesLike
+    from .host import Host
+    from .time_utils import DurationLike
+
+    #: a command: a shell command line, or a program and its arguments
+    CmdLike = Union[str, Tuple[Union[str, bytes, "os.PathLike[str]"], ...], List[str],
+                    List[Union[str, bytes, "os.PathLike[str]"]]]
+    #: a command as kept in :attr:`ProcessBase.cmd` (lists become tuples)
+    Cmd = Union[str, Tuple[Union[str, bytes, "os.PathLike[str]"], ...]]
+    #: what stdout_handlers / stderr_handlers may hold: handlers, fds,
+    #: file names or file objects
+    OutputHandlerLike = Union[ProcessOutputHandler, int, str, "os.PathLike[str]", IO[Any]]
+    #: the result of expect(): (regex index, match object) or (None, None)
+    ExpectResult = Tuple[Optional[int], Optional[Match[str]]]
+
+_P = TypeVar("_P", bound="ProcessBase")
 
 ENCODING = locale.getpreferredencoding(False) or "utf-8"
 """Encoding of process output and input (the locale's, with surrogateescape
@@ -41,48 +66,48 @@ ends."""
 _UTF8 = codecs.lookup(ENCODING).name == "utf-8"
 
 
-class _HandlerList(list):
+class _HandlerList(List[Any]):
     """A process's list of output handlers.  Making it non-empty turns on
     the delivery of every read to the handlers (otherwise the reactor
     collects output in C without calling Python at all)."""
 
-    def __init__(self, collector_of, items=()):
+    def __init__(self, collector_of: Callable[[], _reactor.Collector], items: Iterable[Any] = ()) -> None:
         list.__init__(self, items)
         self._collector_of = collector_of
         self._changed()
 
-    def _changed(self):
+    def _changed(self) -> _HandlerList:
         if len(self):
             self._collector_of().notify = True
         return self
 
-    def append(self, item):
+    def append(self, item: Any) -> None:
         list.append(self, item)
         self._changed()
 
-    def extend(self, items):
+    def extend(self, items: Iterable[Any]) -> None:
         list.extend(self, items)
         self._changed()
 
-    def insert(self, index, item):
+    def insert(self, index: Any, item: Any) -> None:
         list.insert(self, index, item)
         self._changed()
 
-    def __setitem__(self, index, value):
+    def __setitem__(self, index: Any, value: Any) -> None:
         list.__setitem__(self, index, value)
         self._changed()
 
-    def __iadd__(self, items):
+    def __iadd__(self, items: Iterable[Any]) -> _HandlerList:  # type: ignore[misc]  # list's own __iadd__ is typed as returning Self
         list.extend(self, items)
         return self._changed()
 
 
-def _check_bool(name, value):
+def _check_bool(name: str, value: object) -> None:
     if not isinstance(value, (bool, int)) and value is not None:
         raise TypeError("%s must be a boolean, not %r" % (name, value))
 
 
-def _check_cmd(cmd):
+def _check_cmd(cmd: CmdLike) -> Cmd:
     if isinstance(cmd, str):
         return cmd
     if isinstance(cmd, (tuple, list)):
@@ -95,7 +120,7 @@ def _check_cmd(cmd):
     raise TypeError("cmd must be a str or a tuple of str, not %s" % (type(cmd).__name__,))
 
 
-def _wait_event(event, timeout):
+def _wait_event(event: threading.Event, timeout: Optional[float]) -> bool:
     """Wait for a threading.Event with an optional timeout, waking every
     configuration['intr_period'] so that Ctrl-C is handled promptly.
     Returns True if the event is set."""
@@ -135,16 +160,20 @@ class ProcessBase(object):
     """
 
     #: Process command line: string or tuple containing the command and args to run.
-    cmd = None
+    cmd: Cmd = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: Remote host, if relevant
-    host = None
+    host: Optional[Host] = None
 
-    def __init__(self, cmd, timeout=None, ignore_exit_code=False, nolog_exit_code=False,
-                 ignore_timeout=False, nolog_timeout=False, ignore_error=False, nolog_error=False,
-                 ignore_expect_fail=False, nolog_expect_fail=False, ignore_write_error=False,
-                 nolog_write_error=False, default_expect_timeout=None, default_stdout_handler=True,
-                 default_stderr_handler=True, lifecycle_handlers=None, stdout_handlers=None,
-                 stderr_handlers=None, name=None):
+    def __init__(self, cmd: CmdLike, timeout: Optional[DurationLike] = None, ignore_exit_code: bool = False,
+                 nolog_exit_code: bool = False, ignore_timeout: bool = False, nolog_timeout: bool = False,
+                 ignore_error: bool = False, nolog_error: bool = False, ignore_expect_fail: bool = False,
+                 nolog_expect_fail: bool = False, ignore_write_error: bool = False,
+                 nolog_write_error: bool = False, default_expect_timeout: Optional[DurationLike] = None,
+                 default_stdout_handler: bool = True, default_stderr_handler: bool = True,
+                 lifecycle_handlers: Optional[Iterable[ProcessLifecycleHandler]] = None,
+                 stdout_handlers: Optional[Iterable[OutputHandlerLike]] = None,
+                 stderr_handlers: Optional[Iterable[OutputHandlerLike]] = None,
+                 name: Optional[str] = None) -> None:
         """
         :param cmd: string or tuple containing the command and args to run.
         :param timeout: Timeout (in seconds, or None for no timeout) after
@@ -220,11 +249,13 @@ class ProcessBase(object):
         self.lifecycle_handlers = self._handler_list("lifecycle_handlers", lifecycle_handlers)
         if name is not None and not isinstance(name, str):
             raise TypeError("name must be a str, not %r" % (name,))
-        self._name = name    # None: made from the command when first read
+        self._name: Optional[str] = name    # None: made from the command when first read
         self._lock = threading.RLock()
         self._io_lock = threading.Lock()
         self._tls = threading.local()
-        self._stdout_handlers = self._stderr_handlers = ()
+        self._stdout_handlers: _HandlerList
+        self._stderr_handlers: _HandlerList
+        self._stdout_handlers = self._stderr_handlers = ()  # type: ignore[assignment]  # until the setters below
         self.started_event = threading.Event()
         self.ended_event = threading.Event()
         # reentrant, so that a thread holding a condition may start() or
@@ -237,24 +268,24 @@ class ProcessBase(object):
         self.stderr_handlers = stderr_handlers
 
     @staticmethod
-    def _handler_list(what, handlers):
+    def _handler_list(what: str, handlers: Optional[Iterable[Any]]) -> List[Any]:
         if handlers is None:
             return []
         if isinstance(handlers, (str, bytes)) or not hasattr(handlers, "__iter__"):
             raise TypeError("%s must be a list, not %r" % (what, handlers))
         return list(handlers)
 
-    def _common_reset(self):
+    def _common_reset(self) -> None:
         """Runtime state, as in a new process (constructor and reset())."""
         self.started = False
-        self.start_date = None
+        self.start_date: Optional[float] = None
         self.ended = False
-        self.end_date = None
+        self.end_date: Optional[float] = None
         self.error = False
-        self.error_reason = None
-        self.exit_code = None
-        self.timeout_date = None
-        self.timeouted = None
+        self.error_reason: Optional[Union[int, str]] = None
+        self.exit_code: Optional[int] = None
+        self.timeout_date: Optional[float] = None
+        self.timeouted: Optional[bool] = None
         self.killed = False
         self.forced_kill = False
         self.expect_fail = False
@@ -265,27 +296,28 @@ class ProcessBase(object):
         # text is cached as (text, byte offset decoded up to, decoder)
         self._collectors = {STDOUT: _reactor.Collector(bool(self.default_stdout_handler)),
                             STDERR: _reactor.Collector(bool(self.default_stderr_handler))}
-        self._texts = {STDOUT: ("", 0, None), STDERR: ("", 0, None)}
-        self._texts_replaced = set()    # streams whose text was set by the user
+        self._texts: Dict[int, Tuple[str, int, Optional[codecs.IncrementalDecoder]]] = {
+            STDOUT: ("", 0, None), STDERR: ("", 0, None)}
+        self._texts_replaced: Set[int] = set()    # streams whose text was set by the user
         self._eof = {STDOUT: False, STDERR: False}        # eof given to the handlers
         self._eof_read = {STDOUT: False, STDERR: False}   # eof seen by the reader
         self._strand = Strand(self._on_backlog)
-        self._line_splitters = {}
-        self._decoders = {}
-        self._targets = {}
-        self._timers = []
+        self._line_splitters: Dict[int, _reactor.LineSplitter] = {}
+        self._decoders: Dict[int, codecs.IncrementalDecoder] = {}
+        self._targets: Dict[Tuple[int, Any], IO[bytes]] = {}
+        self._timers: List[_reactor.Timer] = []
         # the thread-local expect handlers of every thread are dropped
         for stream, handler in getattr(self, "_expect_handlers", ()):
             handlers = self.stdout_handlers if stream == STDOUT else self.stderr_handlers
             if handler in handlers:
                 handlers.remove(handler)
-        self._expect_handlers = []
+        self._expect_handlers: List[Tuple[int, ExpectOutputHandler]] = []
         self._tls = threading.local()
         for stream, handlers in ((STDOUT, self._stdout_handlers), (STDERR, self._stderr_handlers)):
             self._collectors[stream].notify = len(handlers) > 0
 
     @property
-    def name(self):
+    def name(self) -> str:
         """User-friendly name: given, or a short form of the command
         (computed when first read: cheap construction of thousands)."""
         if self._name is None:
@@ -293,23 +325,23 @@ class ProcessBase(object):
         return self._name
 
     @name.setter
-    def name(self, value):
+    def name(self, value: Optional[str]) -> None:
         self._name = value
 
-    def _name_source(self):
+    def _name_source(self) -> Union[str, Iterable[object]]:
         """What the default name is made from."""
         return self.cmd
 
     # ------------------------------------------------------------ output
 
-    def _collected_text(self, stream):
+    def _collected_text(self, stream: int) -> Optional[str]:
         """Decoded text collected so far on stream (None when the default
         handler of that stream is off).  Decoding is lazy and incremental:
         the reactor only keeps bytes."""
         with self._io_lock:
             return self._collected_text_locked(stream)
 
-    def _collected_text_locked(self, stream):
+    def _collected_text_locked(self, stream: int) -> Optional[str]:
         collector = self._collectors[stream]
         if not collector.keep:
             return None
@@ -335,26 +367,26 @@ class ProcessBase(object):
         return text
 
     @property
-    def stdout(self):
+    def stdout(self) -> str:
         """Process stdout (str, decoded with the locale encoding and
         surrogateescape)."""
         return self._collected_text(STDOUT) or ""
 
     @stdout.setter
-    def stdout(self, value):
+    def stdout(self, value: str) -> None:
         self._set_text(STDOUT, value)
 
     @property
-    def stderr(self):
+    def stderr(self) -> str:
         """Process stderr (str, decoded with the locale encoding and
         surrogateescape)."""
         return self._collected_text(STDERR) or ""
 
     @stderr.setter
-    def stderr(self, value):
+    def stderr(self, value: str) -> None:
         self._set_text(STDERR, value)
 
-    def _set_text(self, stream, value):
+    def _set_text(self, stream: int, value: str) -> None:
         """Replace what was collected so far; later output is appended."""
         if not isinstance(value, str):
             raise TypeError("%s must be a str" % (stream_name(stream),))
@@ -369,7 +401,7 @@ class ProcessBase(object):
     # (subclasses' _maybe_ended, posted with _post_end_check), are called
     # in order through the strand (execo.handler_threads).
 
-    def _open_targets(self):
+    def _open_targets(self) -> None:
         """Filenames among the output handlers are opened at start (an
         unwritable one raises here, before anything is started)."""
         self._targets = {}
@@ -382,7 +414,7 @@ class ProcessBase(object):
             self._close_targets()
             raise
 
-    def _close_targets(self):
+    def _close_targets(self) -> None:
         for f in self._targets.values():
             try:
                 f.close()
@@ -390,21 +422,21 @@ class ProcessBase(object):
                 pass
         self._targets = {}
 
-    def _on_data(self, stream, data):
+    def _on_data(self, stream: int, data: bytes) -> None:
         """Output for the handlers (the reactor collects by itself while
         there are none)."""
         with self._io_lock:
             collector = self._collectors[stream]
             if collector.keep:
                 collector.add(data)
-            handlers = self._stdout_handlers if stream == STDOUT else self._stderr_handlers
+            handlers: Sequence[Any] = self._stdout_handlers if stream == STDOUT else self._stderr_handlers
             if not handlers:
                 return
             handlers = tuple(handlers)
         self._strand.post_output(self._dispatch_chunks, (stream, handlers), data,
                                  _needs_isolation(handlers))
 
-    def _on_eof(self, stream, err):
+    def _on_eof(self, stream: int, err: int) -> None:
         """The stream reached end of file (err: errno of a read error, or 0)."""
         with self._io_lock:
             self._eof_read[stream] = True
@@ -414,12 +446,12 @@ class ProcessBase(object):
         self._strand.post(self._deliver_eof, (stream, err), isolate)
         self._post_end_check()
 
-    def _dispatch_chunks(self, key, chunks):
+    def _dispatch_chunks(self, key: Tuple[int, Tuple[Any, ...]], chunks: List[bytes]) -> None:
         stream, handlers = key
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._dispatch(stream, handlers, data, False, False)
 
-    def _deliver_eof(self, stream, err):
+    def _deliver_eof(self, stream: int, err: int) -> None:
         # in the strand: an expect() attaching meanwhile either is in this
         # list or sees _eof set (same lock)
         with self._io_lock:
@@ -428,15 +460,15 @@ class ProcessBase(object):
         if handlers:
             self._dispatch(stream, handlers, b"", True, err != 0)
 
-    def _post_end_check(self):
+    def _post_end_check(self) -> None:
         """Run _maybe_ended after the handler calls already posted."""
         self._strand.post(self._maybe_ended, (), bool(self.lifecycle_handlers))
 
-    def _on_backlog(self, paused):
+    def _on_backlog(self, paused: bool) -> None:
         """The handlers lag more than HIGH_WATER bytes behind (paused), or
         caught up: stop or resume reading (subclasses with a reader)."""
 
-    def _dispatch(self, stream, handlers, data, eof, error):
+    def _dispatch(self, stream: int, handlers: Iterable[Any], data: bytes, eof: bool, error: bool) -> None:
         """Send output to the user's handlers (in the strand)."""
         text = None
         lines = None
@@ -484,7 +516,7 @@ class ProcessBase(object):
                 logger.exception("%s handler %r of %s raised an exception",
                                  stream_name(stream), h, self)
 
-    def _split_lines(self, stream, data, final):
+    def _split_lines(self, stream: int, data: bytes, final: bool) -> Tuple[List[str], str]:
         """Complete lines of data (split in C) and, when final, the last
         line without newline."""
         splitter = self._line_splitters.get(stream)
@@ -493,7 +525,7 @@ class ProcessBase(object):
         lines = splitter.feed(data) if data else []
         return lines, (splitter.flush() if final else "")
 
-    def _decode(self, stream, data, final):
+    def _decode(self, stream: int, data: bytes, final: bool) -> str:
         """data decoded incrementally (a character cut between two reads
         is decoded whole)."""
         decoder = self._decoders.get(stream)
@@ -501,7 +533,7 @@ class ProcessBase(object):
             decoder = self._decoders[stream] = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
         return decoder.decode(data, final)
 
-    def _maybe_ended(self):
+    def _maybe_ended(self) -> bool:
         """End the process if everything it waits for happened; returns
         whether it has ended (subclasses)."""
         return self.ended
@@ -510,12 +542,12 @@ class ProcessBase(object):
     # (the policy shared by every kind of process; how a signal reaches
     # the process is the subclass's kill())
 
-    def _arm_timeout(self):
+    def _arm_timeout(self) -> None:
         """Lock held, at start: the timeout timer, if any."""
         if self.timeout is not None:
             self._timers.append(get_reactor().call_later(self.timeout, self._on_timeout))
 
-    def _arm_force_kill(self, sig, auto_force_kill_timeout):
+    def _arm_force_kill(self, sig: int, auto_force_kill_timeout: Union[bool, None, DurationLike]) -> None:
         """Lock held, in kill(): SIGKILL later if SIGTERM/SIGINT is not enough
         (``auto_force_kill_timeout`` as for :meth:`execo.process.Process.kill`)."""
         if sig not in (signal.SIGTERM, signal.SIGINT) or auto_force_kill_timeout in (None, False):
@@ -527,26 +559,26 @@ class ProcessBase(object):
         if kill_timeout is not None:
             self._timers.append(get_reactor().call_later(kill_timeout, self._on_force_kill))
 
-    def _cancel_timers(self):
+    def _cancel_timers(self) -> None:
         """Lock held."""
         for t in self._timers:
             t.cancel()
         self._timers = []
 
-    def _on_timeout(self):
+    def _on_timeout(self) -> None:
         if self.ended:
             return
         self.timeouted = True
         self.kill()
 
-    def _on_force_kill(self):
+    def _on_force_kill(self) -> None:
         if self.ended:
             return
         self.forced_kill = True
         self.kill(signal.SIGKILL)
 
     @property
-    def stdout_handlers(self):
+    def stdout_handlers(self) -> List[OutputHandlerLike]:
         """List which can contain instances of
         :class:`execo.process.ProcessOutputHandler` for handling activity on
         process stdout, or existing file descriptors (positive integer), or
@@ -556,21 +588,21 @@ class ProcessBase(object):
         return self._stdout_handlers
 
     @stdout_handlers.setter
-    def stdout_handlers(self, handlers):
+    def stdout_handlers(self, handlers: Optional[Iterable[OutputHandlerLike]]) -> None:
         self._stdout_handlers = _HandlerList(self._collectors_of(STDOUT),
                                              self._handler_list("stdout_handlers", handlers))
 
     @property
-    def stderr_handlers(self):
+    def stderr_handlers(self) -> List[OutputHandlerLike]:
         """Same as stdout_handlers, for stderr."""
         return self._stderr_handlers
 
     @stderr_handlers.setter
-    def stderr_handlers(self, handlers):
+    def stderr_handlers(self, handlers: Optional[Iterable[OutputHandlerLike]]) -> None:
         self._stderr_handlers = _HandlerList(self._collectors_of(STDERR),
                                              self._handler_list("stderr_handlers", handlers))
 
-    def _collectors_of(self, stream):
+    def _collectors_of(self, stream: int) -> Callable[[], _reactor.Collector]:
         """A callable giving the current collector of stream (a reset
         makes new ones)."""
         return lambda: self._collectors[stream]
@@ -578,12 +610,12 @@ class ProcessBase(object):
     # ---------------------------------------------------------- state
 
     @property
-    def running(self):
+    def running(self) -> bool:
         """If the process is currently running."""
         return self.started and not self.ended
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         """Check process is ok.
 
         A process is ok, if:
@@ -610,14 +642,14 @@ class ProcessBase(object):
                     and (self.exit_code == 0 or self.ignore_exit_code or self.killed))
 
     @property
-    def finished_ok(self):
+    def finished_ok(self) -> bool:
         """Check process has ran and is ok.
 
         A process is finished_ok if it has started and ended and it is ok.
         """
         return self.started and self.ended and self.ok
 
-    def stats(self):
+    def stats(self) -> Dict[str, Any]:
         """Return a dict summarizing the statistics of this process.
 
         see :meth:`execo.report.Report.stats`.
@@ -641,10 +673,10 @@ class ProcessBase(object):
 
     # ---------------------------------------------------------- display
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.cmd)] + ProcessBase._kwargs(self)
 
-    def _kwargs(self):
+    def _kwargs(self) -> List[str]:
         kwargs = []
         if self.timeout is not None:
             kwargs.append("timeout=%r" % (self.timeout,))
@@ -661,7 +693,7 @@ class ProcessBase(object):
             kwargs.append("default_stderr_handler=%r" % (self.default_stderr_handler,))
         return kwargs
 
-    def _infos(self):
+    def _infos(self) -> List[str]:
         infos = ["name=%s" % (self.name,),
                  "started=%s" % (self.started,),
                  "start_date=%s" % (format_unixts(self.start_date) if self.start_date else None,),
@@ -679,14 +711,14 @@ class ProcessBase(object):
             infos.append("forced_kill=%s" % (self.forced_kill,))
         return infos
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%s(%s)" % (self.__class__.__name__, ", ".join(self._args()))
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "<%s(%s)>" % (style.object_repr(self.__class__.__name__),
                              ", ".join(self._args() + self._infos()))
 
-    def dump(self):
+    def dump(self) -> str:
         """A multi-line description: the process, its stdout and stderr
         (only their beginning and end beyond
         ``configuration['compact_output_threshold']``)."""
@@ -695,24 +727,42 @@ class ProcessBase(object):
 
     # --------------------------------------------------------- lifecycle
 
-    def __enter__(self):
+    def __enter__(self: _P) -> _P:
         """Context manager enter function: returns self"""
         return self
 
-    def __exit__(self, t, v, traceback):
+    def __exit__(self, t: Optional[Type[BaseException]], v: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> Literal[False]:
         """Context manager leave function: kills the process"""
         self.kill()
         return False
 
-    def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
+    def kill(self: _P, sig: int = signal.SIGTERM,
+             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _P:
         """Send a signal to the process (implemented by subclasses)."""
         raise NotImplementedError
 
-    def wait(self, timeout=None):
+    def wait(self: _P, timeout: Optional[DurationLike] = None) -> _P:
         """Wait for the process end (implemented by subclasses)."""
         raise NotImplementedError
 
-    def reset(self):
+    async def wait_async(self: _P, timeout: Optional[DurationLike] = None) -> _P:
+        """Like :meth:`wait`, in an asyncio event loop: ``await
+        process.wait_async()``. No thread per wait: the end of the
+        process resolves the wait through ``loop.call_soon_threadsafe``.
+        Returns the process (ended or not, after a timeout)."""
+        if not self.started:
+            raise ValueError("trying to wait a process which has not been started: %r" % (self,))
+        return await aio.wait_async(self, self.ended_event.is_set, timeout)
+
+    def lines_async(self, stream: int = STDOUT, start_from_current: bool = False):
+        """``async for line in process.lines_async():`` the lines of stdout
+        (or ``stream=STDERR``) with their end of line, as they come, until
+        end of file; from the beginning of the output unless
+        ``start_from_current``."""
+        return aio.lines_async(self, stream, start_from_current)
+
+    def reset(self: _P) -> _P:
         """Reinitialize a process so that it can later be restarted.
 
         If it is running, this method will first kill it then wait for its
@@ -726,17 +776,18 @@ class ProcessBase(object):
             self._common_reset()
         return self
 
-    def _set_started(self):
+    def _set_started(self) -> None:
         self.started_event.set()
         with self.started_condition:
             self.started_condition.notify_all()
 
-    def _set_ended_event(self):
+    def _set_ended_event(self) -> None:
         self.ended_event.set()
         with self.ended_condition:
             self.ended_condition.notify_all()
+        aio.fire_end_callbacks(self)
 
-    def _call_lifecycle(self, what):
+    def _call_lifecycle(self, what: str) -> None:
         for handler in list(self.lifecycle_handlers):
             try:
                 getattr(handler, what)(self)
@@ -744,7 +795,7 @@ class ProcessBase(object):
                 logger.exception("process lifecycle handler %r %s() raised an exception for %s",
                                  handler, what, self)
 
-    def _log_terminated(self):
+    def _log_terminated(self) -> None:
         warn = ((self.error and not self.nolog_error)
                 or (self.timeouted and not self.nolog_timeout)
                 or (not self.error and self.exit_code != 0
@@ -756,7 +807,7 @@ class ProcessBase(object):
 
     # ------------------------------------------------------------ expect
 
-    def _expect_handler(self, stream, start_from_current):
+    def _expect_handler(self, stream: int, start_from_current: bool) -> ExpectOutputHandler:
         """This thread's ExpectOutputHandler on stream, attached on first use.
 
         Attaching happens under the output lock, so the handler sees every
@@ -779,7 +830,9 @@ class ProcessBase(object):
                 self._expect_handlers.append((stream, handler))
         return handler
 
-    def expect(self, regexes, timeout=False, stream=STDOUT, backtrack_size=2000, start_from_current=False):
+    def expect(self, regexes: RegexesLike, timeout: Union[Literal[False], None, DurationLike] = False,
+               stream: int = STDOUT, backtrack_size: Optional[int] = 2000,
+               start_from_current: bool = False) -> ExpectResult:
         """searches the process output stream(s) for some regex. It
         mimics/takes ideas from Don Libes expect, or python-pexpect.
 
@@ -810,14 +863,16 @@ class ProcessBase(object):
         return expect_all([self], regexes, timeout, stream, backtrack_size, start_from_current,
                           self.default_expect_timeout)[0]
 
-    def _notify_expect_fail(self, regexes):
+    def _notify_expect_fail(self, regexes: RegexesLike) -> None:
         self.expect_fail = True
         if not self.nolog_expect_fail:
             logger.warning("%s %r in %s", style.emph("expect failed for"), regexes, self)
 
 
-def expect_all(processes, regexes, timeout, stream, backtrack_size, start_from_current,
-               default_timeout):
+def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
+               timeout: Union[Literal[False], None, DurationLike], stream: int,
+               backtrack_size: Optional[int], start_from_current: bool,
+               default_timeout: Optional[DurationLike]) -> List[ExpectResult]:
     """expect() on several processes at once, sharing one timeout: a list
     of (regex index, match object), or (None, None) for a process without
     a match (which gets expect_fail), in the order of processes.
@@ -827,15 +882,15 @@ def expect_all(processes, regexes, timeout, stream, backtrack_size, start_from_c
     if stream not in (STDOUT, STDERR):
         raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
     timeout = get_seconds(default_timeout if timeout is False else timeout)
-    results = [None] * len(processes)
+    results: List[Optional[ExpectResult]] = [None] * len(processes)
     lock = threading.Lock()
     done = threading.Event()
     remaining = [len(processes)]
     if not processes:
         done.set()
 
-    def make_callback(i):
-        def on_match(process, stream_, re_index, mo):
+    def make_callback(i: int) -> Callable[[ProcessBase, int, Optional[int], Optional[Match[str]]], None]:
+        def on_match(process: ProcessBase, stream_: int, re_index: Optional[int], mo: Optional[Match[str]]) -> None:
             with lock:
                 if results[i] is not None:
                     return
@@ -845,7 +900,7 @@ def expect_all(processes, regexes, timeout, stream, backtrack_size, start_from_c
                     done.set()
         return on_match
 
-    handlers = []
+    handlers: List[ExpectOutputHandler] = []
     try:
         for i, p in enumerate(processes):
             handler = p._expect_handler(stream, start_from_current)
@@ -865,7 +920,7 @@ def expect_all(processes, regexes, timeout, stream, backtrack_size, start_from_c
     return final
 
 
-def _needs_isolation(handlers):
+def _needs_isolation(handlers: Iterable[Any]) -> bool:
     """Whether some handler may run user code (then calls go to a handler
     thread); expect()'s own handlers only search a bounded window and set
     an event, so they may run inline in the reactor thread."""
@@ -875,13 +930,13 @@ def _needs_isolation(handlers):
     return False
 
 
-def _errno_text(err):
+def _errno_text(err: Optional[Union[int, str]]) -> Optional[str]:
     if err is None:
         return None
     return "%s (%s)" % (errno.errorcode.get(err, err), os.strerror(err)) if isinstance(err, int) else str(err)
 
 
-def _wants_text(f):
+def _wants_text(f: object) -> bool:
     """Whether the file object f takes str (else bytes)."""
     if isinstance(f, io.TextIOBase):
         return True
@@ -893,7 +948,7 @@ def _wants_text(f):
     return hasattr(f, "encoding")
 
 
-def _write_all(fd, data):
+def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)

@@ -12,6 +12,11 @@ These classes are re-exported by :mod:`execo.action` (which imports this
 module at its end).
 """
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Type, Union
+
 from .action import Action
 from .config import configuration, SSH, SCP, TAKTUK, CHAINPUT
 from .host import get_hosts_list
@@ -20,11 +25,19 @@ from .ssh_process import SshProcess
 from .ssh_utils import get_scp_get_argv, get_scp_put_argv
 from .substitutions import frame_transparent, get_caller_context, remote_substitute
 
+if TYPE_CHECKING:
+    from .host import Host, HostsLike
+    from .process_base import ProcessBase
+
+    #: a path or several (each path may hold substitutions)
+    PathsLike = Union[str, Iterable[Union[str, "os.PathLike[str]"]]]
+
 __all__ = ["Remote", "Put", "Get", "ActionFactory", "default_action_factory",
            "get_remote", "get_fileput", "get_fileget"]
 
 
-def _substitute_list(strings, hosts, index, context):
+def _substitute_list(strings: PathsLike, hosts: List[Host], index: int,
+                     context: Tuple[Dict[str, Any], Dict[str, Any]]) -> List[str]:
     if isinstance(strings, str):
         strings = [strings]
     return [remote_substitute(str(s), hosts, index, context) for s in strings]
@@ -39,17 +52,18 @@ class Remote(Action):
 
     #: The command to run remotely. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
-    cmd = None
+    cmd: Optional[str] = None
     #: Iterable of :class:`execo.host.Host` to which to connect and run the command.
-    hosts = None
+    hosts: List[Host] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: A dict similar to :data:`execo.config.default_connection_params`
     #: whose values will override those in default_connection_params for
     #: connection.
-    connection_params = None
+    connection_params: Optional[Dict[str, Any]] = None
     #: Dict of keyword arguments passed to instanciated processes.
-    process_args = None
+    process_args: Dict[str, Any] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, cmd, hosts, connection_params=None, process_args=None, **kwargs):
+    def __init__(self, cmd: Optional[str], hosts: HostsLike, connection_params: Optional[Dict[str, Any]] = None,
+                 process_args: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param cmd: the command to run remotely. substitions described in
           :func:`execo.substitutions.remote_substitute` will be performed.
@@ -71,21 +85,22 @@ class Remote(Action):
         super(Remote, self).__init__(**kwargs)
         self.processes = self._make_processes()
 
-    def _make_processes(self):
-        processes = []
+    def _make_processes(self) -> List[ProcessBase]:
+        processes: List[ProcessBase] = []
         for index, host in enumerate(self.hosts):
-            cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)
+            # self.cmd is None only for Put and Get, which override this method
+            cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)  # type: ignore[arg-type]
             processes.append(SshProcess(cmd, host, connection_params=self.connection_params,
                                         **self.process_args))
         return processes
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         return "%s %s on %i hosts" % (self.__class__.__name__, self._what(), len(self.hosts))
 
-    def _what(self):
+    def _what(self) -> str:
         return repr(self.cmd)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.cmd), repr(self.hosts)]
         if self.connection_params:
             args.append("connection_params=%r" % (self.connection_params,))
@@ -93,14 +108,14 @@ class Remote(Action):
             args.append("process_args=%r" % (self.process_args,))
         return args + Action._args(self)
 
-    def write(self, s):
+    def write(self, s: Union[str, bytes, bytearray, memoryview]) -> None:
         """Write on the Remote processes standard inputs
 
         Allows Remote instances to behave as file-like objects. You can
         for example print to a Remote.
         """
         for p in list(self.processes):
-            p.write(s)
+            p.write(s)  # type: ignore[attr-defined]  # SshProcess.write(); TaktukRemote overrides write()
 
 
 class Put(Remote):
@@ -109,13 +124,14 @@ class Put(Remote):
 
     #: An iterable of string of file paths. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
-    local_files = None
+    local_files: List[Union[str, os.PathLike[str]]] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: The directory on the remote hosts were the files will be copied.
     #: substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
-    remote_location = None
+    remote_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts, local_files, remote_location=".", connection_params=None, **kwargs):
+    def __init__(self, hosts: HostsLike, local_files: PathsLike, remote_location: str = ".",
+                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` onto which to
           copy the files.
@@ -131,8 +147,8 @@ class Put(Remote):
         self.remote_location = remote_location
         super(Put, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
-    def _make_processes(self):
-        processes = []
+    def _make_processes(self) -> List[ProcessBase]:
+        processes: List[ProcessBase] = []
         for index, host in enumerate(self.hosts):
             files = _substitute_list(self.local_files, self.hosts, index, self._caller_context)
             location = remote_substitute(str(self.remote_location), self.hosts, index,
@@ -143,10 +159,10 @@ class Put(Remote):
             processes.append(p)
         return processes
 
-    def _what(self):
+    def _what(self) -> str:
         return "%r -> %r" % (self.local_files, self.remote_location)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.hosts), repr(self.local_files)]
         if self.remote_location != ".":
             args.append("remote_location=%r" % (self.remote_location,))
@@ -163,13 +179,14 @@ class Get(Remote):
 
     #: Iterable of string of file paths. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
-    remote_files = None
+    remote_files: List[Union[str, os.PathLike[str]]] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: The local directory were the files will be copied. substitions
     #: described in :func:`execo.substitutions.remote_substitute` will be
     #: performed.
-    local_location = None
+    local_location: Union[str, os.PathLike[str]] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts, remote_files, local_location=".", connection_params=None, **kwargs):
+    def __init__(self, hosts: HostsLike, remote_files: PathsLike, local_location: Union[str, os.PathLike[str]] = ".",
+                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` from which to
           get the files.
@@ -185,8 +202,8 @@ class Get(Remote):
         self.local_location = local_location
         super(Get, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
-    def _make_processes(self):
-        processes = []
+    def _make_processes(self) -> List[ProcessBase]:
+        processes: List[ProcessBase] = []
         for index, host in enumerate(self.hosts):
             files = _substitute_list(self.remote_files, self.hosts, index, self._caller_context)
             location = remote_substitute(str(self.local_location), self.hosts, index,
@@ -197,10 +214,10 @@ class Get(Remote):
             processes.append(p)
         return processes
 
-    def _what(self):
+    def _what(self) -> str:
         return "%r -> %r" % (self.remote_files, self.local_location)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.hosts), repr(self.remote_files)]
         if self.local_location != ".":
             args.append("local_location=%r" % (self.local_location,))
@@ -211,23 +228,23 @@ class Get(Remote):
         return args + Action._args(self)
 
 
-_TOOL_NAMES = {SSH: "SSH", SCP: "SCP", TAKTUK: "TAKTUK", CHAINPUT: "CHAINPUT"}
+_TOOL_NAMES: Dict[object, str] = {SSH: "SSH", SCP: "SCP", TAKTUK: "TAKTUK", CHAINPUT: "CHAINPUT"}
 
 #: kind -> {tool: class or name of the class in execo.action (resolved at
 #: call time, so that TaktukRemote, TaktukPut, TaktukGet, ChainPut slot in
 #: once they exist)}
-_ACTION_TABLE = {
+_ACTION_TABLE: Dict[str, Dict[int, Union[str, Type[Action]]]] = {
     "remote": {SSH: "Remote", TAKTUK: "TaktukRemote"},
     "fileput": {SCP: "Put", TAKTUK: "TaktukPut", CHAINPUT: "ChainPut"},
     "fileget": {SCP: "Get", TAKTUK: "TaktukGet"},
 }
 
 
-def _tool_name(tool):
+def _tool_name(tool: object) -> str:
     return _TOOL_NAMES.get(tool, repr(tool))
 
 
-def _action_class(kind, tool):
+def _action_class(kind: str, tool: object) -> Type[Action]:
     table = _ACTION_TABLE[kind]
     if tool not in table:
         raise ValueError("invalid %s_tool %s: must be one of %s"
@@ -249,7 +266,8 @@ class ActionFactory(object):
     """Instanciate multiple remote process execution and file copies using
     configurable connector tools: ssh, scp, taktuk"""
 
-    def __init__(self, remote_tool=None, fileput_tool=None, fileget_tool=None):
+    def __init__(self, remote_tool: Optional[int] = None, fileput_tool: Optional[int] = None,
+                 fileget_tool: Optional[int] = None) -> None:
         """
         :param remote_tool: can be :data:`execo.config.SSH` or
           :data:`execo.config.TAKTUK`
@@ -272,34 +290,34 @@ class ActionFactory(object):
         self.fileput_tool = fileput_tool
         self.fileget_tool = fileget_tool
 
-    def _tool(self, kind):
+    def _tool(self, kind: str) -> Any:
         tool = getattr(self, kind + "_tool")
         if tool is None:
             tool = configuration.get(kind + "_tool")
         return tool
 
-    def _class(self, kind):
+    def _class(self, kind: str) -> Type[Action]:
         return _action_class(kind, self._tool(kind))
 
     @frame_transparent
-    def get_remote(self, *args, **kwargs):
+    def get_remote(self, *args: Any, **kwargs: Any) -> Action:
         """Instanciates a :class:`execo.action.Remote` or
         :class:`execo.action.TaktukRemote`"""
         return self._class("remote")(*args, **kwargs)
 
     @frame_transparent
-    def get_fileput(self, *args, **kwargs):
+    def get_fileput(self, *args: Any, **kwargs: Any) -> Action:
         """Instanciates a :class:`execo.action.Put`,
         :class:`execo.action.TaktukPut` or :class:`execo.action.ChainPut`"""
         return self._class("fileput")(*args, **kwargs)
 
     @frame_transparent
-    def get_fileget(self, *args, **kwargs):
+    def get_fileget(self, *args: Any, **kwargs: Any) -> Action:
         """Instanciates a :class:`execo.action.Get` or
         :class:`execo.action.TaktukGet`"""
         return self._class("fileget")(*args, **kwargs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "ActionFactory(remote_tool=%r, fileput_tool=%r, fileget_tool=%r)" % (
             self.remote_tool, self.fileput_tool, self.fileget_tool)
 
@@ -309,21 +327,21 @@ default_action_factory = ActionFactory()
 
 
 @frame_transparent
-def get_remote(*args, **kwargs):
+def get_remote(*args: Any, **kwargs: Any) -> Action:
     """Instanciates a :class:`execo.action.Remote` or
     :class:`execo.action.TaktukRemote` with the default factory"""
     return default_action_factory.get_remote(*args, **kwargs)
 
 
 @frame_transparent
-def get_fileput(*args, **kwargs):
+def get_fileput(*args: Any, **kwargs: Any) -> Action:
     """Instanciates a :class:`execo.action.Put` or
     :class:`execo.action.TaktukPut` with the default factory"""
     return default_action_factory.get_fileput(*args, **kwargs)
 
 
 @frame_transparent
-def get_fileget(*args, **kwargs):
+def get_fileget(*args: Any, **kwargs: Any) -> Action:
     """Instanciates a :class:`execo.action.Get` or
     :class:`execo.action.TaktukGet` with the default factory"""
     return default_action_factory.get_fileget(*args, **kwargs)

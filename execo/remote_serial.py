@@ -4,10 +4,19 @@
 Re-exported by :mod:`execo.action` (which imports this module at its end).
 """
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
 from .action import Action
 from .remote import Remote
 from .serial_remote import SerialSsh, _check_speed
 from .substitutions import remote_substitute
+
+if TYPE_CHECKING:
+    from .host import HostsLike
+    from .process_base import ProcessBase
 
 __all__ = ["RemoteSerial"]
 
@@ -23,12 +32,13 @@ class RemoteSerial(Remote):
     #: Path to the serial devices on the remote hosts. (for example:
     #: /dev/ttyUSB1). Substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
-    device = None
+    device: Union[str, os.PathLike[str]] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: The speed of the serial port (for example: 115200)
-    speed = None
+    speed: Union[int, str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts, device, speed, connection_params=None, process_args=None,
-                 **kwargs):
+    def __init__(self, hosts: HostsLike, device: Union[str, os.PathLike[str]], speed: Union[int, str],
+                 connection_params: Optional[Dict[str, Any]] = None,
+                 process_args: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` to which to
           connect and open the serial device.
@@ -50,8 +60,8 @@ class RemoteSerial(Remote):
         super(RemoteSerial, self).__init__(None, hosts, connection_params=connection_params,
                                            process_args=process_args, **kwargs)
 
-    def _make_processes(self):
-        processes = []
+    def _make_processes(self) -> List[ProcessBase]:
+        processes: List[ProcessBase] = []
         for index, host in enumerate(self.hosts):
             device = remote_substitute(str(self.device), self.hosts, index,
                                        self._caller_context)
@@ -60,10 +70,10 @@ class RemoteSerial(Remote):
                                        **self.process_args))
         return processes
 
-    def _what(self):
+    def _what(self) -> str:
         return "%r@%s" % (self.device, self.speed)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.hosts), repr(self.device), repr(self.speed)]
         if self.connection_params:
             args.append("connection_params=%r" % (self.connection_params,))

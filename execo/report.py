@@ -1,7 +1,21 @@
 """Summaries of the results of processes, actions and other reports."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+
 from .log import style
 from .time_utils import format_date, format_duration
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class StatsObject(Protocol):
+        """What a Report accepts: an object with a ``stats()`` method."""
+
+        def stats(self) -> Dict[str, Any]: ...
+
+_ReportT = TypeVar("_ReportT", bound="Report")
 
 __all__ = ['Report']
 
@@ -34,17 +48,17 @@ _NARROW_NAME_WIDTH = 24
 _WIDE_NAME_WIDTH = 40
 
 
-def _cell(text, width):
+def _cell(text: object, width: int) -> str:
     """Left-justify ``text`` in ``width`` columns, cutting it if longer."""
     return ("%-*s" % (width, text))[:width]
 
 
-def _date_cell(date):
+def _date_cell(date: Optional[float]) -> str:
     """Local date and time of a unix timestamp (no time zone), '' for None."""
     return (format_date(date) or "")[:_DATE_WIDTH]
 
 
-def _length(stats):
+def _length(stats: Dict[str, Any]) -> str:
     """Formatted duration between start and end dates, '' if unknown."""
     if stats.get('start_date') is None or stats.get('end_date') is None:
         return ""
@@ -62,43 +76,43 @@ class Report:
     statistics are always the current ones.
     """
 
-    def __init__(self, stats_objects=None):
+    def __init__(self, stats_objects: Optional[Union[StatsObject, Iterable[StatsObject]]] = None) -> None:
         """
         :param stats_objects: iterable of stats objects (or None).
         """
-        self._stats_objects = []
-        self._name = None
+        self._stats_objects: List[StatsObject] = []
+        self._name: Optional[str] = None
         if stats_objects is not None:
             self.add(stats_objects)
 
     @property
-    def name(self):
+    def name(self) -> str:
         """Name given to this report. If None, a default name will be given."""
         return self._name if self._name is not None else self.__class__.__name__
 
     @name.setter
-    def name(self, value):
+    def name(self, value: Optional[str]) -> None:
         self._name = value
 
     @property
-    def stats_objects(self):
+    def stats_objects(self) -> List[StatsObject]:
         """List (a copy) of the stats objects registered to this report."""
         return list(self._stats_objects)
 
-    def _reaches(self, report):
+    def _reaches(self, report: Report) -> bool:
         """Whether ``report`` is this report or one of its (recursive) sub-reports."""
         if self is report:
             return True
         return any(isinstance(o, Report) and o._reaches(report) for o in self._stats_objects)
 
-    def add(self, stats_objects):
+    def add(self: _ReportT, stats_objects: Union[StatsObject, Iterable[StatsObject]]) -> _ReportT:
         """Add some sub-:class:`Report` or ``execo.action.Action`` to this report.
 
         :param stats_objects: iterable of stats objects; a single stats
           object is accepted too.
         """
         if hasattr(stats_objects, 'stats'):
-            stats_objects = [stats_objects]
+            stats_objects = [stats_objects]  # type: ignore[list-item]  # hasattr() does not narrow the Union
         new_objects = list(stats_objects)
         for obj in new_objects:
             if not callable(getattr(obj, 'stats', None)):
@@ -109,14 +123,14 @@ class Report:
         return self
 
     @staticmethod
-    def empty_stats():
+    def empty_stats() -> Dict[str, Any]:
         """Return a stats initialized to zero (dates None, counters 0)."""
-        stats = {'start_date': None, 'end_date': None}
+        stats: Dict[str, Any] = {'start_date': None, 'end_date': None}
         stats.update((key, 0) for key in _COUNTERS)
         return stats
 
     @staticmethod
-    def aggregate_stats(stats_list):
+    def aggregate_stats(stats_list: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
         """Return the stats aggregating an iterable of stats dicts.
 
         Counters are summed; start_date is the earliest one; end_date is
@@ -142,7 +156,7 @@ class Report:
             total['end_date'] = max(end_dates)
         return total
 
-    def stats(self):
+    def stats(self) -> Dict[str, Any]:
         """Return a dict summarizing the statistics of all ``execo.action.Action`` and sub-:class:`Report` registered to this report.
 
         This stats dict contains the following metrics:
@@ -182,7 +196,7 @@ class Report:
         return Report.aggregate_stats(o.stats() for o in self._stats_objects)
 
     @staticmethod
-    def _children(obj):
+    def _children(obj: object) -> Sequence[StatsObject]:
         """Stats objects shown under ``obj`` in a report: a report's
         entries, a compound action's sub-actions, an action's processes."""
         if isinstance(obj, Report):
@@ -199,7 +213,7 @@ class Report:
             return processes
         return ()
 
-    def to_string(self, wide=False, brief=False):
+    def to_string(self, wide: bool = False, brief: bool = False) -> str:
         """Returns a formatted string with a human-readable stats of all Action results.
 
         Each entry shows its name, start and end dates (local time), length
@@ -225,7 +239,7 @@ class Report:
         rule = "-" * max(len(line.rstrip()) for line in header)
         lines = [line.rstrip() for line in header] + [rule]
 
-        def format_entry(name, stats):
+        def format_entry(name: str, stats: Dict[str, Any]) -> List[str]:
             failed = stats['num_ok'] < stats['num_processes']
             counters = []
             for _, key in _COLUMNS:
@@ -243,7 +257,7 @@ class Report:
                 return [(first + " " + "".join(counters)).rstrip()]
             return [first.rstrip(), ("  " + "".join(counters)).rstrip()]
 
-        def format_tree(obj, indent, seen):
+        def format_tree(obj: StatsObject, indent: int, seen: FrozenSet[int]) -> List[str]:
             result = format_entry(" " * indent + str(getattr(obj, 'name', None) or type(obj).__name__),
                                   obj.stats())
             children = self._children(obj)
@@ -260,15 +274,15 @@ class Report:
         return "\n".join(lines) + "\n"
 
     @staticmethod
-    def _sorted(objects):
+    def _sorted(objects: Iterable[StatsObject]) -> List[StatsObject]:
         """Objects by start date, not started ones last, else in insertion order."""
-        def key(obj):
+        def key(obj: StatsObject) -> Tuple[bool, float]:
             start = obj.stats().get('start_date')
             return (start is None, start or 0)
         return sorted(objects, key=key)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Report(name=%r, %i entries)>" % (self.name, len(self._stats_objects))
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.to_string()

@@ -16,20 +16,30 @@ device, permission, busy) make it end at once with ``error`` set and
 pyserial is an optional dependency: ``pip install 'execo[serial]'``.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import signal
 import time
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, List, Optional, TypeVar, Union
 
 from .conductor import get_reactor
 from .handlers import STDOUT, STDERR
 from .process import Process
 from .process_base import ENCODING
 
+if TYPE_CHECKING:
+    from . import _reactor
+    from .time_utils import DurationLike
+
+_S = TypeVar("_S", bound="Serial")
+
 __all__ = ["Serial"]
 
 
-def _pyserial():
+def _pyserial() -> ModuleType:
     try:
         import serial
     except ImportError:
@@ -42,11 +52,11 @@ class Serial(Process):
     """Create a connection to a serial port."""
 
     #: the serial device
-    device = None
+    device: Optional[str] = None
     #: serial port speed
-    speed = None
+    speed: Optional[int] = None
 
-    def __init__(self, device, speed, **kwargs):
+    def __init__(self, device: Union[str, os.PathLike[str]], speed: int, **kwargs: Any) -> None:
         """
         :param device: the serial device
         :param speed: serial port speed
@@ -63,25 +73,25 @@ class Serial(Process):
         kwargs.pop("pty", None)
         super(Serial, self).__init__("serial %s %d" % (self.device, speed), **kwargs)
 
-    def _common_reset(self):
+    def _common_reset(self) -> None:
         super(Serial, self)._common_reset()
-        self._reader = None
-        self._writer = None
+        self._reader: Optional[_reactor.Reader] = None
+        self._writer: Optional[_reactor.Writer] = None
         self._closing = False
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.device), repr(self.speed)]
 
-    def _kwargs(self):
+    def _kwargs(self) -> List[str]:
         return [k for k in super(Serial, self)._kwargs()
                 if not k.startswith(("shell=", "pty=", "kill_subprocesses="))]
 
-    def _name_source(self):
+    def _name_source(self) -> str:
         return "serial %s" % (self.device,)
 
     # ------------------------------------------------------------ control
 
-    def start(self):
+    def start(self: _S) -> _S:
         """Open the serial port."""
         serial = _pyserial()
         with self._lock:
@@ -122,7 +132,8 @@ class Serial(Process):
                 self._arm_timeout()
         return self._notify_started(failed)
 
-    def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
+    def kill(self: _S, sig: int = signal.SIGTERM,
+             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _S:
         """Close the serial port (whatever the signal): the process ends."""
         with self._lock:
             if not self.started or self.ended or self._closing:
@@ -136,7 +147,7 @@ class Serial(Process):
             reader.close()
         return self
 
-    def write(self, s):
+    def write(self, s: Union[str, bytes, bytearray, memoryview]) -> int:
         """Write to the serial port (str is encoded with the locale's
         encoding and surrogateescape)."""
         if isinstance(s, str):
@@ -153,7 +164,7 @@ class Serial(Process):
             self._set_write_error(err)
         return len(s)
 
-    def close_stdin(self):
+    def close_stdin(self) -> None:
         """Stop writing to the port (it stays open for reading)."""
         writer = self._writer
         if writer is not None:
@@ -161,19 +172,19 @@ class Serial(Process):
 
     # --------------------------------------------------- reactor callbacks
 
-    def _on_eof(self, stream, err):
+    def _on_eof(self, stream: int, err: int) -> None:
         if err and not self._closing:
             with self._lock:
                 self.error = True
                 self.error_reason = err
         super(Serial, self)._on_eof(stream, err)
 
-    def _on_backlog(self, paused):
+    def _on_backlog(self, paused: bool) -> None:
         reader = self._reader
         if reader is not None:
             reader.set_reading(not paused)
 
-    def _maybe_ended(self):
+    def _maybe_ended(self) -> bool:
         with self._lock:
             if self.ended or not self._eof[STDOUT]:
                 return self.ended
@@ -197,6 +208,6 @@ class Serial(Process):
 class _OpenError(Exception):
     """An error opening the port, with its errno (or message)."""
 
-    def __init__(self, reason):
+    def __init__(self, reason: Union[int, str]) -> None:
         super(_OpenError, self).__init__(reason)
         self.errno = reason

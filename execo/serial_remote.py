@@ -87,10 +87,17 @@ read when a :class:`SerialSsh` is created (a :class:`RemoteSerial`
 creates its processes when it is created).
 """
 
+from __future__ import annotations
+
 import base64
+import os
 import shlex
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from .ssh_process import SshProcess
+
+if TYPE_CHECKING:
+    from .host import Host
 
 __all__ = ["SerialSsh"]
 
@@ -228,7 +235,8 @@ exit $?
 _HELPER_MODES = ("auto", "python", "stty")
 
 
-def serial_helper_command(device, speed, helper="auto", remote_python="python3"):
+def serial_helper_command(device: Union[str, os.PathLike[str]], speed: Union[int, str], helper: str = "auto",
+                          remote_python: str = "python3") -> str:
     """The remote command (a str for the remote login shell) opening
     ``device`` at ``speed`` on a host: see the module docstring.
 
@@ -245,7 +253,7 @@ def serial_helper_command(device, speed, helper="auto", remote_python="python3")
                      shlex.quote(remote_python), code])
 
 
-def _check_speed(speed):
+def _check_speed(speed: Union[int, str]) -> int:
     try:
         value = int(speed)
     except (TypeError, ValueError):
@@ -273,13 +281,14 @@ class SerialSsh(SshProcess):
     """The command starting python on the remote host (a shell fragment,
     e.g. ``'env PYTHONPATH=/opt/pylib python3'``). Read at creation."""
 
-    device = None
+    device: Optional[Union[str, os.PathLike[str]]] = None
     """The serial device on the remote host"""
 
-    speed = None
+    speed: Optional[Union[int, str]] = None
     """The serial port speed"""
 
-    def __init__(self, host, device, speed, connection_params=None, **kwargs):
+    def __init__(self, host: Union[str, Host], device: Union[str, os.PathLike[str]], speed: Union[int, str],
+                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param host: remote side of the ssh connection
         :param device: the serial device on the remote host
@@ -293,7 +302,7 @@ class SerialSsh(SshProcess):
         cmd = serial_helper_command(device, speed, self.helper, self.remote_python)
         super(SerialSsh, self).__init__(cmd, host, connection_params=connection_params, **kwargs)
 
-    def _build_cmd(self, host, connection_params):
+    def _build_cmd(self, host: Host, connection_params: Optional[Dict[str, Any]]) -> Tuple[str, ...]:
         argv = super(SerialSsh, self)._build_cmd(host, connection_params)
         # no escape character: with -tt, "~." (disconnect), "~B" (break),
         # "~^Z" (suspend)... after a newline in the data would be taken by ssh
@@ -302,10 +311,10 @@ class SerialSsh(SshProcess):
             return argv
         return argv[:-2] + ("-e", "none") + argv[-2:]
 
-    def _name_source(self):
+    def _name_source(self) -> str:
         return "serial %s@%s on %s" % (self.device, self.speed, self.host.address)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.host), repr(self.device), repr(self.speed)]
         if self.connection_params:
             args.append("connection_params=%r" % (self.connection_params,))

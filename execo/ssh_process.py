@@ -7,9 +7,12 @@ resolved key by key: :class:`execo.host.Host` attributes, then the
 :data:`execo.config.default_connection_params`.
 """
 
+from __future__ import annotations
+
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, TypeVar, Union
 
 from .host import Host
 from .log import logger
@@ -18,6 +21,11 @@ from .process_base import ProcessBase
 from .ssh_utils import get_port_forward_argv, get_ssh_argv, resolve_connection_params
 from .time_utils import get_seconds
 from .utils import get_port
+
+if TYPE_CHECKING:
+    from .process_base import CmdLike
+
+_PF = TypeVar("_PF", bound="PortForwarder")
 
 __all__ = ["SshProcess", "PortForwarder"]
 
@@ -32,13 +40,16 @@ class SshProcess(Process):
     :data:`execo.config.default_connection_params`.
     """
 
-    connection_params = None
+    connection_params: Optional[Dict[str, Any]] = None
     """Remote connection params"""
 
-    remote_cmd = None
+    remote_cmd: Optional[CmdLike] = None
     """The command executed remotely"""
 
-    def __init__(self, cmd, host, connection_params=None, **kwargs):
+    host: Host
+
+    def __init__(self, cmd: Optional[CmdLike], host: Union[str, Host], connection_params: Optional[Dict[str, Any]] = None,
+                 **kwargs: Any) -> None:
         """
         :param cmd: string containing the command and args to run.
         :param host: :class:`execo.host.Host` (or address) to connect to
@@ -63,19 +74,19 @@ class SshProcess(Process):
         super(SshProcess, self).__init__(self._build_cmd(host, connection_params), shell=False,
                                          name=name, **kwargs)
 
-    def _name_source(self):
-        return self.remote_cmd
+    def _name_source(self) -> CmdLike:
+        return self.remote_cmd  # type: ignore[return-value]  # None only for a PortForwarder, always named
 
-    def _build_cmd(self, host, connection_params):
-        return get_ssh_argv(host, self.remote_cmd, connection_params)
+    def _build_cmd(self, host: Host, connection_params: Optional[Dict[str, Any]]) -> Tuple[str, ...]:
+        return get_ssh_argv(host, self.remote_cmd, connection_params)  # type: ignore[arg-type]  # None only for a PortForwarder, which overrides this
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.remote_cmd), repr(self.host)]
         if self.connection_params:
             args.append("connection_params=%r" % (self.connection_params,))
         return args + self._process_kwargs()
 
-    def _process_kwargs(self):
+    def _process_kwargs(self) -> List[str]:
         kwargs = ProcessBase._kwargs(self)
         if self.pty:
             kwargs.append("pty=%r" % (self.pty,))
@@ -92,17 +103,18 @@ class PortForwarder(SshProcess):
     the ssh connection.
     """
 
-    forwarding = None
+    forwarding: threading.Event = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     """threading.Event which can be waited upon to be notified when the forwarding port is actually open"""
 
-    local_port = None
+    local_port: int = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     """The local port of the tunnel"""
 
     POLL_PERIOD = 0.1
     """Seconds between two connection attempts to the local port."""
 
-    def __init__(self, host, remote_host, remote_port, local_port=None, bind_address=None,
-                 connection_params=None, **kwargs):
+    def __init__(self, host: Union[str, Host], remote_host: str, remote_port: int, local_port: Optional[int] = None,
+                 bind_address: Optional[str] = None, connection_params: Optional[Dict[str, Any]] = None,
+                 **kwargs: Any) -> None:
         """
         :param host: remote side of the ssh connection
         :param remote_host: the remote host to connect to on the remote side
@@ -120,20 +132,20 @@ class PortForwarder(SshProcess):
         self.local_port = get_port() if local_port is None else local_port
         self.bind_address = "127.0.0.1" if bind_address is None else bind_address
         self.forwarding = threading.Event()
-        self._poller = None
+        self._poller: Optional[threading.Thread] = None
         kwargs.setdefault("name", "port forwarder %s:%s -> %s:%s" % (
             self.bind_address, self.local_port, remote_host, remote_port))
         super(PortForwarder, self).__init__(None, host, connection_params=connection_params, **kwargs)
         self.remote_cmd = None
 
-    def _build_cmd(self, host, connection_params):
+    def _build_cmd(self, host: Host, connection_params: Optional[Dict[str, Any]]) -> Tuple[str, ...]:
         argv = get_port_forward_argv(host, self.remote_host, self.remote_port, self.local_port,
                                      self.bind_address, connection_params)
         # without it, ssh keeps running when it cannot listen on local_port
         # (and someone else's listener could be mistaken for the tunnel)
         return argv[:-4] + ("-o", "ExitOnForwardFailure=yes") + argv[-4:]
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.host), repr(self.remote_host), repr(self.remote_port),
                 "local_port=%r" % (self.local_port,)]
         if self.bind_address != "127.0.0.1":
@@ -142,12 +154,12 @@ class PortForwarder(SshProcess):
             args.append("connection_params=%r" % (self.connection_params,))
         return args + self._process_kwargs()
 
-    def _common_reset(self):
+    def _common_reset(self) -> None:
         super(PortForwarder, self)._common_reset()
         if self.forwarding is not None:
             self.forwarding.clear()
 
-    def start(self):
+    def start(self: _PF) -> _PF:
         super(PortForwarder, self).start()
         if not self.ended:
             timeout = get_seconds(resolve_connection_params(
@@ -158,7 +170,7 @@ class PortForwarder(SshProcess):
             self._poller.start()
         return self
 
-    def _connect_address(self):
+    def _connect_address(self) -> str:
         address = self.bind_address.strip("[]")
         if address in ("", "*", "0.0.0.0", "localhost"):
             return "127.0.0.1"
@@ -166,7 +178,7 @@ class PortForwarder(SshProcess):
             return "::1"
         return address
 
-    def _poll_forwarding(self, timeout):
+    def _poll_forwarding(self, timeout: Optional[float]) -> None:
         address = self._connect_address()
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         deadline = None if timeout is None else time.monotonic() + timeout

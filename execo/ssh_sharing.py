@@ -20,12 +20,15 @@ every master to exit (``ssh -O exit``) and removes the directory; a
 forked child never does (its parent still uses the masters).
 """
 
+from __future__ import annotations
+
 import atexit
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+from typing import Iterable, List, Optional, Set, Tuple, Union
 
 __all__ = ["sharing_options", "control_dir", "close_shared_connections"]
 
@@ -33,12 +36,12 @@ DEFAULT_PERSIST = 300
 """Idle seconds a shared master stays when sharing is just ``True``."""
 
 _lock = threading.Lock()
-_dir = None
-_dir_pid = None
-_ssh_commands = set()   # ssh commands that may have started masters
+_dir: Optional[str] = None
+_dir_pid: Optional[int] = None
+_ssh_commands: Set[Tuple[str, ...]] = set()   # ssh commands that may have started masters
 
 
-def control_dir():
+def control_dir() -> str:
     """The private directory of the control sockets of this process
     (created on first call)."""
     global _dir, _dir_pid
@@ -56,7 +59,7 @@ def control_dir():
         return _dir
 
 
-def persist_seconds(value):
+def persist_seconds(value: Union[bool, float, None]) -> Optional[int]:
     """The ControlPersist time of a ``ssh_connection_sharing`` value, or
     None when sharing is off. Raises ValueError for a bad value."""
     if value is None or value is False:
@@ -69,7 +72,7 @@ def persist_seconds(value):
                      % (value,))
 
 
-def sharing_options(value, ssh_command=None):
+def sharing_options(value: Union[bool, float, None], ssh_command: Optional[Iterable[str]] = None) -> Tuple[str, ...]:
     """The ssh options (a tuple) for a ``ssh_connection_sharing`` value:
     empty when sharing is off."""
     seconds = persist_seconds(value)
@@ -83,7 +86,7 @@ def sharing_options(value, ssh_command=None):
             "-o", "ControlPersist=%d" % (seconds,))
 
 
-def close_shared_connections(timeout=5):
+def close_shared_connections(timeout: float = 5) -> None:
     """Ask every master of this process to exit and remove the control
     directory (run at interpreter exit; may also be called explicitly:
     later connections start new masters)."""
@@ -98,7 +101,7 @@ def close_shared_connections(timeout=5):
         sockets = [os.path.join(directory, name) for name in os.listdir(directory)]
     except OSError:
         sockets = []
-    procs = []
+    procs: List[subprocess.Popen[bytes]] = []
     for path in sockets:
         # "-O exit" only talks to the master through its socket; the host
         # argument is required by ssh's command line but not used

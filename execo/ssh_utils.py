@@ -19,8 +19,12 @@ true, ssh and scp (not port forwarding) share one connection per
 destination (see :mod:`execo.ssh_sharing`).
 """
 
+from __future__ import annotations
+
 import functools
+import os
 import shlex
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union, overload
 
 from . import config
 from .host import Host
@@ -33,7 +37,8 @@ __all__ = ["make_connection_params", "resolve_connection_params", "get_rewritten
 _AUTH_KEYS = ("user", "keyfile", "port")
 
 
-def make_connection_params(connection_params=None, default_params=None):
+def make_connection_params(connection_params: Optional[Mapping[str, Any]] = None,
+                           default_params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Return a new dict: ``default_params`` (default:
     :data:`execo.config.default_connection_params`) updated with the
     items of ``connection_params`` whose value is not False."""
@@ -47,7 +52,8 @@ def make_connection_params(connection_params=None, default_params=None):
     return params
 
 
-def resolve_connection_params(host=None, connection_params=None):
+def resolve_connection_params(host: Union[str, Host, None] = None,
+                              connection_params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """The connection params for connecting to ``host``: a new dict with
     every key of :func:`make_connection_params`, ``user``, ``keyfile`` and
     ``port`` taken from ``host`` first when they are not False there."""
@@ -60,12 +66,13 @@ def resolve_connection_params(host=None, connection_params=None):
     return params
 
 
-def get_rewritten_host_address(address, connection_params=None):
+def get_rewritten_host_address(address: Union[str, Host], connection_params: Optional[Mapping[str, Any]] = None) -> str:
     """``address`` passed through the ``host_rewrite_func`` of the
     (already resolved, or to be merged with the defaults)
     ``connection_params``, when there is one."""
     if isinstance(address, Host):
         address = address.address
+    func: Optional[Callable[[str], str]]
     if connection_params is None or "host_rewrite_func" not in connection_params:
         func = make_connection_params(connection_params).get("host_rewrite_func")
     else:
@@ -75,7 +82,7 @@ def get_rewritten_host_address(address, connection_params=None):
     return address
 
 
-def _split_command(cmd):
+def _split_command(cmd: Union[str, Iterable[object]]) -> List[str]:
     """A command (str, possibly with spaces and arguments, or a sequence)
     as a list of arguments."""
     if isinstance(cmd, str):
@@ -84,18 +91,25 @@ def _split_command(cmd):
 
 
 @functools.lru_cache(maxsize=64)
-def _shlex_split(cmd):
+def _shlex_split(cmd: str) -> Tuple[str, ...]:
     # the same few commands are split once per host: cache them
     return tuple(shlex.split(cmd))
 
 
-def _resolved(host, connection_params):
+@overload
+def _resolved(host: Union[str, Host], connection_params: Optional[Mapping[str, Any]]) -> Tuple[Host, Dict[str, Any]]: ...
+@overload
+def _resolved(host: Union[str, Host, None],
+              connection_params: Optional[Mapping[str, Any]]) -> Tuple[Optional[Host], Dict[str, Any]]: ...
+def _resolved(host: Union[str, Host, None],
+              connection_params: Optional[Mapping[str, Any]]) -> Tuple[Optional[Host], Dict[str, Any]]:
     if isinstance(host, str):
         host = Host(host)
     return host, resolve_connection_params(host, connection_params)
 
 
-def get_ssh_command(host=None, connection_params=None):
+def get_ssh_command(host: Union[str, Host, None] = None,
+                    connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """The ssh argv (a tuple) up to, but excluding, the host address: the
     ssh command, ``ssh_options``, the connection sharing options if
     ``ssh_connection_sharing``, ``-tt`` if ``pty`` (and not already
@@ -104,7 +118,8 @@ def get_ssh_command(host=None, connection_params=None):
     return _ssh_command(host, connection_params, True)
 
 
-def _ssh_command(host, connection_params, shared):
+def _ssh_command(host: Union[str, Host, None], connection_params: Optional[Mapping[str, Any]],
+                 shared: bool) -> Tuple[str, ...]:
     host, params = _resolved(host, connection_params)
     argv = _split_command(params["ssh"])
     options = list(params.get("ssh_options") or ())
@@ -126,7 +141,8 @@ def _ssh_command(host, connection_params, shared):
     return tuple(argv)
 
 
-def get_ssh_argv(host, remote_cmd, connection_params=None):
+def get_ssh_argv(host: Union[str, Host], remote_cmd: Union[str, Iterable[object]],
+                 connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """The full ssh argv (tuple) running ``remote_cmd`` on ``host``:
     :func:`get_ssh_command`, the (rewritten) host address, then the
     remote command as one argument (a sequence is joined with spaces, as
@@ -138,7 +154,8 @@ def get_ssh_argv(host, remote_cmd, connection_params=None):
         get_rewritten_host_address(host.address, params), remote_cmd)
 
 
-def get_scp_command(host=None, connection_params=None):
+def get_scp_command(host: Union[str, Host, None] = None,
+                    connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """The scp argv (tuple) before the file arguments: the scp command,
     ``scp_options``, then ``-i keyfile`` and ``-P port`` when not None
     (the user goes into the remote file specifications)."""
@@ -154,7 +171,7 @@ def get_scp_command(host=None, connection_params=None):
     return tuple(argv)
 
 
-def scp_host_spec(host, connection_params=None):
+def scp_host_spec(host: Union[str, Host], connection_params: Optional[Mapping[str, Any]] = None) -> str:
     """``[user@]address`` for scp remote paths (an IPv6 address is put
     between brackets)."""
     host, params = _resolved(host, connection_params)
@@ -166,20 +183,24 @@ def scp_host_spec(host, connection_params=None):
     return address
 
 
-def _as_list(files):
+def _as_list(files: Union[str, Iterable[Union[str, os.PathLike[str]]]]) -> List[str]:
     if isinstance(files, str):
         return [files]
     return [str(f) for f in files]
 
 
-def get_scp_put_argv(host, local_files, remote_location=".", connection_params=None):
+def get_scp_put_argv(host: Union[str, Host], local_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
+                     remote_location: str = ".",
+                     connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """scp argv (tuple) copying ``local_files`` (a path or a sequence of
     paths) to ``[user@]host:remote_location``."""
     return get_scp_command(host, connection_params) + tuple(_as_list(local_files)) + (
         "%s:%s" % (scp_host_spec(host, connection_params), remote_location),)
 
 
-def get_scp_get_argv(host, remote_files, local_location=".", connection_params=None):
+def get_scp_get_argv(host: Union[str, Host], remote_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
+                     local_location: Union[str, os.PathLike[str]] = ".",
+                     connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """scp argv (tuple) copying ``remote_files`` (a path or a sequence of
     paths) of ``host`` to ``local_location``."""
     spec = scp_host_spec(host, connection_params)
@@ -187,8 +208,9 @@ def get_scp_get_argv(host, remote_files, local_location=".", connection_params=N
         "%s:%s" % (spec, f) for f in _as_list(remote_files)) + (str(local_location),)
 
 
-def get_port_forward_argv(host, remote_host, remote_port, local_port, bind_address="127.0.0.1",
-                          connection_params=None):
+def get_port_forward_argv(host: Union[str, Host], remote_host: str, remote_port: int, local_port: int,
+                          bind_address: Optional[str] = "127.0.0.1",
+                          connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """ssh argv (tuple) forwarding ``bind_address:local_port`` to
     ``remote_host:remote_port`` as seen from ``host``:
     ``ssh ... -L bind:local_port:remote_host:remote_port -N host``."""

@@ -13,8 +13,14 @@ Only the strings given by the caller are evaluated, in the caller's own
 context: this is the same trust as the caller's code.
 """
 
+from __future__ import annotations
+
 import re
 import sys
+from types import CodeType
+from typing import Any, Callable, Dict, Iterable, Mapping, Match, Optional, Set, Tuple, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = ["remote_substitute", "get_caller_context", "frame_transparent", "SubstitutionError"]
 
@@ -28,18 +34,19 @@ class SubstitutionError(ValueError):
     evaluated, or did not give a sequence.  The message names the
     expression; the original exception is chained (``__cause__``)."""
 
-    def __init__(self, message, expression=None):
+    def __init__(self, message: str, expression: Optional[str] = None) -> None:
         super(SubstitutionError, self).__init__(message)
         #: the expression (text between ``{{`` and ``}}``)
         self.expression = expression
 
 
-def _host_address(host):
+def _host_address(host: object) -> str:
     address = getattr(host, "address", None)
     return str(host) if address is None else str(address)
 
 
-def remote_substitute(string, all_hosts, index, frame_context):
+def remote_substitute(string: str, all_hosts: Iterable[object], index: int,
+                      frame_context: Optional[Tuple[Optional[Dict[str, Any]], Optional[Mapping[str, Any]]]]) -> str:
     """Perform some tag substitutions in a specific context.
 
     :param string: the string onto which to perfom the substitution.
@@ -84,7 +91,7 @@ def remote_substitute(string, all_hosts, index, frame_context):
         namespace.update(loc)
         glob, loc = namespace, None
 
-    def subst(mo):
+    def subst(mo: Match[str]) -> str:
         expression = mo.group(1)
         try:
             sequence = eval(expression, glob) if loc is None else eval(expression, glob, loc)
@@ -107,10 +114,10 @@ def remote_substitute(string, all_hosts, index, frame_context):
     return _EXPR_RE.sub(subst, string)
 
 
-_transparent_codes = set()
+_transparent_codes: Set[CodeType] = set()
 
 
-def frame_transparent(func):
+def frame_transparent(func: _F) -> _F:
     """Decorator: frames of ``func`` are skipped by
     :func:`get_caller_context` (for factories such as
     ``ActionFactory.get_remote`` which create actions on behalf of their
@@ -121,7 +128,7 @@ def frame_transparent(func):
     return func
 
 
-def get_caller_context(obj=None, depth=0):
+def get_caller_context(obj: object = None, depth: int = 0) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Return a tuple (globals, locals) of the calling context.
 
     Call it from an action constructor: it returns the context of the code
@@ -145,7 +152,7 @@ def get_caller_context(obj=None, depth=0):
             frame = frame.f_back
             continue
         if obj is not None and "self" in code.co_varnames and frame.f_locals.get("self") is obj:
-            frame = frame.f_back
+            frame = frame.f_back  # type: ignore[assignment]  # not None: loop condition
             continue
         break
     return (frame.f_globals, frame.f_locals)

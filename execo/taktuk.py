@@ -21,10 +21,13 @@ timeout) kills the remote commands (``taktuk kill``), and the action works
 on Python 3.
 """
 
+from __future__ import annotations
+
 import base64
 import getpass
 import shlex
 import threading
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, TypeVar, Union
 
 from .action import Action
 from .conductor import get_reactor
@@ -36,6 +39,13 @@ from .ssh_utils import get_rewritten_host_address, make_connection_params, resol
 from .substitutions import get_caller_context, remote_substitute
 from .taktuk_process import TaktukProcess
 from .time_utils import get_seconds
+
+if TYPE_CHECKING:
+    from .host import Host, HostsLike
+    from .process_base import ProcessBase
+    from .time_utils import DurationLike
+
+_TR = TypeVar("_TR", bound="TaktukRemote")
 
 __all__ = ["TaktukRemote", "TaktukPut", "TaktukGet"]
 
@@ -72,12 +82,12 @@ class _TaktukParser(object):
     """Incremental parser of taktuk's templated output (a file-like
     output handler of the taktuk process: it gets bytes)."""
 
-    def __init__(self, action):
+    def __init__(self, action: TaktukRemote) -> None:
         self.action = action
         self.buf = bytearray()
-        self.need = None        # (header fields, payload length, trailing newline)
+        self.need: Optional[Tuple[List[str], int, int]] = None        # (header fields, payload length, trailing newline)
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         self.buf += data
         buf = self.buf
         pos = 0
@@ -105,10 +115,10 @@ class _TaktukParser(object):
             self.action._taktuk_record(fields, payload)
         del buf[:pos]
 
-    def flush(self):
+    def flush(self) -> None:
         pass
 
-    def _header(self, header):
+    def _header(self, header: bytes) -> Optional[Tuple[List[str], int, int]]:
         """(fields, payload length, trailing newline length) of a payload
         record, or None once a header-only record was handled."""
         kind = header[:1]
@@ -118,26 +128,26 @@ class _TaktukParser(object):
         if kind in (b"C", b"I", b"K", b"M", b"D"):
             return fields, int(fields[-1]), 1
         if kind in (b"S", b"T"):
-            self.action._taktuk_record(fields, None)
+            self.action._taktuk_record(fields, None)  # type: ignore[arg-type]  # S and T records: no payload, never read
             return None
         raise ValueError(header)
 
 
 class _TaktukEndLH(ProcessLifecycleHandler):
-    def __init__(self, action):
+    def __init__(self, action: TaktukRemote) -> None:
         super(_TaktukEndLH, self).__init__()
         self.action = action
 
-    def end(self, process):
+    def end(self, process: ProcessBase) -> None:
         self.action._taktuk_ended(process)
 
 
 class _HostEndLH(ProcessLifecycleHandler):
-    def __init__(self, action):
+    def __init__(self, action: TaktukRemote) -> None:
         super(_HostEndLH, self).__init__()
         self.action = action
 
-    def end(self, process):
+    def end(self, process: ProcessBase) -> None:
         self.action._host_ended(process)
 
 
@@ -162,17 +172,18 @@ class TaktukRemote(Action):
 
     #: The command to run remotely. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
-    cmd = None
+    cmd: Optional[str] = None
     #: Iterable of :class:`execo.host.Host` to which to connect and run the command.
-    hosts = None
+    hosts: List[Host] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: A dict similar to :data:`execo.config.default_connection_params`
     #: whose values will override those in default_connection_params for
     #: connection.
-    connection_params = None
+    connection_params: Optional[Dict[str, Any]] = None
     #: Dict of keyword arguments passed to instanciated processes.
-    process_args = None
+    process_args: Dict[str, Any] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, cmd, hosts, connection_params=None, process_args=None, **kwargs):
+    def __init__(self, cmd: Optional[str], hosts: HostsLike, connection_params: Optional[Dict[str, Any]] = None,
+                 process_args: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param cmd: the command to run remotely. substitions described in
           :func:`execo.substitutions.remote_substitute` will be performed.
@@ -195,20 +206,29 @@ class TaktukRemote(Action):
         self.processes = self._make_processes()
         for p in self.processes:
             p.lifecycle_handlers.append(self._host_lh)
-        self._taktuk = None
+        self._taktuk: Optional[Process] = None
         self._taktuk_lock = threading.Lock()
 
-    def _make_processes(self):
+    if TYPE_CHECKING:
+        # for the type checker only: the processes of a taktuk action are TaktukProcess
+        @property  # type: ignore[override]
+        def processes(self) -> List[TaktukProcess]: ...
+
+        @processes.setter
+        def processes(self, processes: Iterable[ProcessBase]) -> None: ...
+
+    def _make_processes(self) -> List[TaktukProcess]:
         processes = []
         for index, host in enumerate(self.hosts):
-            cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)
+            # self.cmd is None only for TaktukPut and TaktukGet, which override this method
+            cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)  # type: ignore[arg-type]
             processes.append(TaktukProcess(cmd, host, **self.process_args))
         return processes
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         return "%s %r on %i hosts" % (self.__class__.__name__, self.cmd, len(self.hosts))
 
-    def _args(self):
+    def _args(self) -> List[str]:
         args = [repr(self.cmd), repr(self.hosts)]
         if self.connection_params:
             args.append("connection_params=%r" % (self.connection_params,))
@@ -216,7 +236,9 @@ class TaktukRemote(Action):
             args.append("process_args=%r" % (self.process_args,))
         return args + Action._args(self)
 
-    def _common_port_and_keyfile(self):
+    def _common_port_and_keyfile(self) -> Tuple[Any, Any]:
+        ports: Set[Any]
+        keyfiles: Set[Any]
         ports, keyfiles = set(), set()
         for host in self.hosts:
             params = resolve_connection_params(host, self.connection_params)
@@ -232,7 +254,7 @@ class TaktukRemote(Action):
 
     # ------------------------------------------------------ taktuk argv
 
-    def _taktuk_argv(self):
+    def _taktuk_argv(self) -> List[str]:
         params = make_connection_params(self.connection_params)
         argv = _split(params["taktuk"]) + list(_TEMPLATES) + list(params.get("taktuk_options") or ())
         connector = _split(params["taktuk_connector"]) + list(params.get("taktuk_connector_options") or ())
@@ -253,22 +275,22 @@ class TaktukRemote(Action):
             argv += self._host_args(index)
         return argv + self._commands()
 
-    def _host_args(self, index):
+    def _host_args(self, index: int) -> List[str]:
         """taktuk arguments given to the taktuk instance of host index."""
         return ["-[", "exec", "[", _shell_command(self.processes[index].remote_cmd), "]", "-]"]
 
-    def _commands(self):
+    def _commands(self) -> List[str]:
         """taktuk commands run by the root after deployment."""
         return []
 
     # ------------------------------------------------------------ control
 
-    def _start_children(self):
+    def _start_children(self) -> None:
         with self._taktuk_lock:
-            self._positions = {}     # taktuk position (str) -> process
-            self._ranks = {}         # process -> taktuk rank
-            self._diagnostics = []
-            self._host_diagnostics = {}
+            self._positions: Dict[str, TaktukProcess] = {}     # taktuk position (str) -> process
+            self._ranks: Dict[TaktukProcess, str] = {}         # process -> taktuk rank
+            self._diagnostics: List[str] = []
+            self._host_diagnostics: Dict[TaktukProcess, str] = {}
             self._quit_sent = False
             for index, p in enumerate(self.processes):
                 self._positions[str(index + 1)] = p
@@ -287,17 +309,17 @@ class TaktukRemote(Action):
         if taktuk.error:
             logger.error("unable to start taktuk for %s: %s", self, taktuk)
 
-    def _send(self, command):
+    def _send(self, command: str) -> None:
         taktuk = self._taktuk
         if taktuk is not None and taktuk.started and not taktuk.ended:
             taktuk.write(command + "\n")
 
-    def _kill_process(self, process, sig):
+    def _kill_process(self, process: TaktukProcess, sig: int) -> None:
         rank = self._ranks.get(process)
         if rank is not None:
             self._send("%s kill %d" % (rank, int(sig)))
 
-    def kill(self):
+    def kill(self: _TR) -> _TR:
         """Kill all processes not yet ended, the remote commands included.
 
         Returns immediately, without waiting for processes to be actually
@@ -315,12 +337,12 @@ class TaktukRemote(Action):
             get_reactor().call_later(TAKTUK_END_GRACE, self._kill_taktuk)
         return self
 
-    def _kill_taktuk(self):
+    def _kill_taktuk(self) -> None:
         taktuk = self._taktuk
         if taktuk is not None and not taktuk.ended:
             taktuk.kill()
 
-    def _quit(self):
+    def _quit(self) -> None:
         with self._taktuk_lock:
             if self._quit_sent:
                 return
@@ -330,7 +352,7 @@ class TaktukRemote(Action):
         if taktuk is not None:
             taktuk.close_stdin()
 
-    def wait(self, timeout=None):
+    def wait(self: _TR, timeout: Optional[DurationLike] = None) -> _TR:
         """Wait for all processes to complete (and taktuk to exit).
 
         return self
@@ -341,22 +363,22 @@ class TaktukRemote(Action):
             taktuk.wait(get_seconds(timeout) if timeout is not None else TAKTUK_END_GRACE * 2)
         return self
 
-    def _reset_children(self):
+    def _reset_children(self) -> None:
         super(TaktukRemote, self)._reset_children()
         self._taktuk = None
 
-    def write(self, s):
+    def write(self, s: Union[str, bytes, bytearray, memoryview]) -> None:
         """Not supported with taktuk (raises NotImplementedError)."""
         raise NotImplementedError("%s: writing to the remote processes' stdin is not supported"
                                   % (self.__class__.__name__,))
 
     # ---------------------------------------------------- taktuk events
 
-    def _host_ended(self, process):
+    def _host_ended(self, process: ProcessBase) -> None:
         if all(p.ended for p in self.processes):
             self._quit()
 
-    def _taktuk_ended(self, taktuk):
+    def _taktuk_ended(self, taktuk: ProcessBase) -> None:
         """taktuk exited: whatever did not end cannot end otherwise."""
         reason = "taktuk ended (%s)" % (
             "exit code %s" % (taktuk.exit_code,) if not taktuk.error else taktuk.error_reason,)
@@ -366,7 +388,7 @@ class TaktukRemote(Action):
             if not p.ended:
                 p._taktuk_end(reason)
 
-    def _taktuk_diagnostic(self, text):
+    def _taktuk_diagnostic(self, text: Union[str, bytes]) -> None:
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
         text = text.strip()
@@ -375,14 +397,14 @@ class TaktukRemote(Action):
             del self._diagnostics[:-20]
             logger.debug("taktuk of %s: %s", self.name, text)
 
-    def _reason(self, p, what):
+    def _reason(self, p: TaktukProcess, what: str) -> str:
         detail = self._host_diagnostics.get(p)
         return "%s: %s" % (what, detail) if detail else what
 
-    def _process_at(self, position):
+    def _process_at(self, position: str) -> Optional[TaktukProcess]:
         return self._positions.get(position)
 
-    def _taktuk_record(self, fields, payload):
+    def _taktuk_record(self, fields: List[str], payload: bytes) -> None:
         kind = fields[0]
         if kind == "O" or kind == "E":
             p = self._process_at(fields[1])
@@ -408,7 +430,7 @@ class TaktukRemote(Action):
                 self._host_diagnostics[p] = payload.decode("utf-8", "replace").strip()
             self._taktuk_diagnostic(payload)
 
-    def _state(self, position, rank, peer_position, code):
+    def _state(self, position: str, rank: str, peer_position: str, code: int) -> None:
         if code in (CONNECTION_FAILED, CONNECTION_LOST):
             p = self._process_at(peer_position)
             if p is not None and not p.ended:
@@ -421,7 +443,7 @@ class TaktukRemote(Action):
             self._ranks[p] = rank
         self._host_state(p, code, peer_position)
 
-    def _host_state(self, p, code, peer_position):
+    def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
         if code == COMMAND_STARTED:
             if not p.started:
                 p.start()
@@ -435,17 +457,17 @@ class _FileTransfer(TaktukRemote):
     """TaktukPut and TaktukGet: one process per host that ends when every
     file was transferred (or failed)."""
 
-    def _host_args(self, index):
+    def _host_args(self, index: int) -> List[str]:
         return []
 
-    def _start_children(self):
-        self._transfers = dict((p, [0, 0]) for p in self.processes)   # done, failed
+    def _start_children(self) -> None:
+        self._transfers: Dict[TaktukProcess, List[int]] = dict((p, [0, 0]) for p in self.processes)   # done, failed
         super(_FileTransfer, self)._start_children()
 
-    def _files_count(self):
-        return len(self._files())
+    def _files_count(self) -> int:
+        return len(self._files())  # type: ignore[attr-defined]  # abstract: defined by TaktukPut and TaktukGet
 
-    def _transfer(self, p, failed):
+    def _transfer(self, p: TaktukProcess, failed: bool) -> None:
         if p.ended:
             return
         if not p.started:
@@ -468,14 +490,15 @@ class TaktukPut(_FileTransfer):
     #: Iterable of string of file paths. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will not be
     #: performed, but taktuk substitutions can be used.
-    local_files = None
+    local_files: List[str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: The directory on the remote hosts were the files will be copied.
     #: substitions described in
     #: :func:`execo.substitutions.remote_substitute` will not be
     #: performed, but taktuk substitutions can be used.
-    remote_location = None
+    remote_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts, local_files, remote_location=".", connection_params=None, **kwargs):
+    def __init__(self, hosts: HostsLike, local_files: Union[str, Iterable[object]], remote_location: str = ".",
+                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` onto which to
           copy the files.
@@ -490,27 +513,27 @@ class TaktukPut(_FileTransfer):
         self.remote_location = remote_location
         super(TaktukPut, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
-    def _make_processes(self):
+    def _make_processes(self) -> List[TaktukProcess]:
         return [TaktukProcess("taktuk put %s to %s" % (" ".join(self.local_files), self.remote_location),
                               host, **self.process_args)
                 for host in self.hosts]
 
-    def _files(self):
+    def _files(self) -> List[str]:
         return self.local_files
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         return "%s %r to %i hosts" % (self.__class__.__name__, self.local_files, len(self.hosts))
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.hosts), repr(self.local_files), repr(self.remote_location)] + Action._args(self)
 
-    def _commands(self):
-        commands = []
+    def _commands(self) -> List[str]:
+        commands: List[str] = []
         for f in self.local_files:
             commands += ["synchronize", "broadcast", "put", "[", f, "]", "[", str(self.remote_location), "]", ";"]
         return commands
 
-    def _host_state(self, p, code, peer_position):
+    def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
         # the receiving node reports its receptions
         if code == FILE_RECEPTION_STARTED:
             if not p.started:
@@ -518,7 +541,7 @@ class TaktukPut(_FileTransfer):
         elif code in (FILE_RECEPTION_TERMINATED, FILE_RECEPTION_FAILED):
             self._transfer(p, code == FILE_RECEPTION_FAILED)
 
-    def _state(self, position, rank, peer_position, code):
+    def _state(self, position: str, rank: str, peer_position: str, code: int) -> None:
         if code == FILE_SEND_FAILED and position == "0":
             # the root could not send a file (missing source): every host fails it
             for p in self.processes:
@@ -533,13 +556,14 @@ class TaktukGet(_FileTransfer):
     #: Iterable of string of file paths. Substitions described in
     #: :func:`execo.substitutions.remote_substitute` will not be
     #: performed, but taktuk substitutions can be used.
-    remote_files = None
+    remote_files: List[str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: The local directory were the files will be copied. Substitions
     #: described in :func:`execo.substitutions.remote_substitute` will
     #: not be performed, but taktuk substitutions can be used.
-    local_location = None
+    local_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts, remote_files, local_location=".", connection_params=None, **kwargs):
+    def __init__(self, hosts: HostsLike, remote_files: Union[str, Iterable[object]], local_location: str = ".",
+                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` from which to
           get the files.
@@ -554,27 +578,27 @@ class TaktukGet(_FileTransfer):
         self.local_location = local_location
         super(TaktukGet, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
-    def _make_processes(self):
+    def _make_processes(self) -> List[TaktukProcess]:
         return [TaktukProcess("taktuk get %s to %s" % (" ".join(self.remote_files), self.local_location),
                               host, **self.process_args)
                 for host in self.hosts]
 
-    def _files(self):
+    def _files(self) -> List[str]:
         return self.remote_files
 
-    def _default_name(self):
+    def _default_name(self) -> str:
         return "%s %r from %i hosts" % (self.__class__.__name__, self.remote_files, len(self.hosts))
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.hosts), repr(self.remote_files), repr(self.local_location)] + Action._args(self)
 
-    def _commands(self):
-        commands = []
+    def _commands(self) -> List[str]:
+        commands: List[str] = []
         for f in self.remote_files:
             commands += ["synchronize", "broadcast", "get", "[", f, "]", "[", str(self.local_location), "]", ";"]
         return commands
 
-    def _state(self, position, rank, peer_position, code):
+    def _state(self, position: str, rank: str, peer_position: str, code: int) -> None:
         if code in (FILE_RECEPTION_STARTED, FILE_RECEPTION_TERMINATED, FILE_RECEPTION_FAILED) \
                 and position == "0":
             # the root receives from the host at peer_position
@@ -593,17 +617,17 @@ class TaktukGet(_FileTransfer):
             return
         super(TaktukGet, self)._state(position, rank, peer_position, code)
 
-    def _host_state(self, p, code, peer_position):
+    def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
         pass
 
 
-def _split(cmd):
+def _split(cmd: Union[str, Iterable[object]]) -> List[str]:
     if isinstance(cmd, str):
         return shlex.split(cmd)
     return [str(a) for a in cmd]
 
 
-def _shell_command(cmd):
+def _shell_command(cmd: str) -> str:
     """cmd as a taktuk exec argument free of anything taktuk would parse."""
     encoded = base64.b64encode(cmd.encode("utf-8", "surrogateescape")).decode("ascii")
     return 'sh -c "$(echo %s | base64 -d)"' % (encoded,)

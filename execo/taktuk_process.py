@@ -11,8 +11,11 @@ back to taktuk through a callback set by the action (``taktuk kill`` of
 that host's command).
 """
 
+from __future__ import annotations
+
 import signal
 import time
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar, Union
 
 from .handlers import STDOUT, STDERR
 from .host import Host
@@ -20,10 +23,15 @@ from .log import logger, style
 from .process_base import ProcessBase, _wait_event
 from .time_utils import get_seconds
 
+if TYPE_CHECKING:
+    from .time_utils import DurationLike
+
+_TP = TypeVar("_TP", bound="TaktukProcess")
+
 __all__ = ["TaktukProcess"]
 
 
-def exit_code_of_wait_status(status):
+def exit_code_of_wait_status(status: int) -> int:
     """A raw wait status (as taktuk reports it) as an exit code: the exit
     status, or ``-signal`` when a signal ended the command (the
     convention of :class:`execo.process.Process`)."""
@@ -39,9 +47,10 @@ class TaktukProcess(ProcessBase):
     """
 
     #: The command executed remotely
-    remote_cmd = None
+    remote_cmd: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
+    host: Host
 
-    def __init__(self, cmd, host, **kwargs):
+    def __init__(self, cmd: str, host: Union[str, Host], **kwargs: Any) -> None:
         """
         :param cmd: the command run on the host.
         :param host: :class:`execo.host.Host` (or address) it runs on.
@@ -53,21 +62,21 @@ class TaktukProcess(ProcessBase):
         self.remote_cmd = cmd
         super(TaktukProcess, self).__init__(cmd, **kwargs)
 
-    def _common_reset(self):
+    def _common_reset(self) -> None:
         super(TaktukProcess, self)._common_reset()
-        self._exit_status = None
+        self._exit_status: Optional[int] = None
         self._finished = False
-        self._kill_hook = None      # set by the action: f(process, sig)
+        self._kill_hook: Optional[Callable[[TaktukProcess, int], object]] = None      # set by the action: f(process, sig)
 
-    def _args(self):
+    def _args(self) -> List[str]:
         return [repr(self.remote_cmd), repr(self.host)]
 
-    def _name_source(self):
+    def _name_source(self) -> str:
         return self.remote_cmd
 
     # ------------------------------------------------ driven by the action
 
-    def start(self):
+    def start(self: _TP) -> _TP:
         """Notify TaktukProcess of actual remote process start.
 
         This method is intended to be used by
@@ -91,12 +100,12 @@ class TaktukProcess(ProcessBase):
         self._call_lifecycle("start")
         return self
 
-    def _taktuk_status(self, status):
+    def _taktuk_status(self, status: int) -> None:
         """The remote command's raw wait status."""
         with self._lock:
             self._exit_status = exit_code_of_wait_status(status)
 
-    def _taktuk_end(self, error_reason=None):
+    def _taktuk_end(self, error_reason: Optional[Union[int, str]] = None) -> None:
         """The remote command is over (or could not run: error_reason).
         In the taktuk process's strand, like every taktuk callback."""
         if not self.started:
@@ -114,7 +123,7 @@ class TaktukProcess(ProcessBase):
                 self._on_eof(stream, 0)
         self._post_end_check()
 
-    def _maybe_ended(self):
+    def _maybe_ended(self) -> bool:
         with self._lock:
             if self.ended or not self._finished or not (self._eof[STDOUT] and self._eof[STDERR]):
                 return self.ended
@@ -131,7 +140,8 @@ class TaktukProcess(ProcessBase):
 
     # ------------------------------------------------------------ control
 
-    def kill(self, sig=signal.SIGTERM, auto_force_kill_timeout=True):
+    def kill(self: _TP, sig: int = signal.SIGTERM,
+             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _TP:
         """Send a signal to the remote command (through taktuk).
 
         :param auto_force_kill_timeout: as for :meth:`execo.process.Process.kill`.
@@ -145,7 +155,7 @@ class TaktukProcess(ProcessBase):
         hook(self, sig)
         return self
 
-    def wait(self, timeout=None):
+    def wait(self: _TP, timeout: Optional[DurationLike] = None) -> _TP:
         """Wait for the end of the remote command."""
         if not self.started:
             raise ValueError("trying to wait a process which has not been started: %r" % (self,))

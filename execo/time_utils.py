@@ -12,11 +12,24 @@ these, and back for display:
 - :func:`format_date` / :func:`format_duration` pretty-print them.
 """
 
+from __future__ import annotations
+
 import datetime
 import decimal
 import numbers
 import re
 import time
+from typing import TYPE_CHECKING, Optional, TypeVar, Union, overload
+
+if TYPE_CHECKING:
+    #: a number of seconds or a unix timestamp, as accepted by the conversions
+    Number = Union[float, decimal.Decimal]
+    #: a date as accepted by :func:`get_unixts`
+    DateLike = Union[datetime.datetime, datetime.date, str, Number]
+    #: a duration as accepted by :func:`get_seconds`
+    DurationLike = Union[datetime.timedelta, str, Number]
+
+_TimerT = TypeVar("_TimerT", bound="Timer")
 
 __all__ = [
     'timedelta_to_seconds', 'datetime_to_unixts', 'unixts_to_datetime',
@@ -27,21 +40,21 @@ __all__ = [
 ]
 
 
-def _check_number(value, what):
+def _check_number(value: object, what: str) -> float:
     """Return ``value`` as a float, raising TypeError if it is not a real number."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, decimal.Decimal)):
         raise TypeError("%s must be a number, not %s (%r)" % (what, type(value).__name__, value))
     return float(value)
 
 
-def timedelta_to_seconds(td):
+def timedelta_to_seconds(td: datetime.timedelta) -> float:
     """Convert a ``datetime.timedelta`` to a number of seconds (float)."""
     if not isinstance(td, datetime.timedelta):
         raise TypeError("expected a datetime.timedelta, not %s" % type(td).__name__)
     return td.total_seconds()
 
 
-def datetime_to_unixts(dt):
+def datetime_to_unixts(dt: datetime.datetime) -> float:
     """Convert a ``datetime.datetime`` to a unix timestamp (float).
 
     A datetime with a time zone is converted using it; a naive datetime
@@ -52,7 +65,7 @@ def datetime_to_unixts(dt):
     return dt.timestamp()
 
 
-def unixts_to_datetime(ts, tz=None):
+def unixts_to_datetime(ts: Number, tz: Optional[datetime.tzinfo] = None) -> datetime.datetime:
     """Convert a unix timestamp to a ``datetime.datetime``.
 
     Without ``tz``, the result is a naive datetime in local time;
@@ -61,12 +74,12 @@ def unixts_to_datetime(ts, tz=None):
     return datetime.datetime.fromtimestamp(_check_number(ts, "timestamp"), tz)
 
 
-def numeric_date_to_unixts(d):
+def numeric_date_to_unixts(d: Number) -> float:
     """Convert a number (a unix timestamp, so UTC) to a unix timestamp (float)."""
     return _check_number(d, "date")
 
 
-def numeric_duration_to_seconds(d):
+def numeric_duration_to_seconds(d: Number) -> float:
     """Convert a number of seconds to a duration in seconds (float)."""
     return _check_number(d, "duration")
 
@@ -84,7 +97,7 @@ _str_date_re = re.compile(r"""
     \s*$""", re.VERBOSE)
 
 
-def str_date_to_unixts(d):
+def str_date_to_unixts(d: str) -> float:
     """Convert a date string to a unix timestamp (float).
 
     Accepted formats:
@@ -144,7 +157,7 @@ _str_units_re = re.compile(
     r'(?:(?P<ms>%s)\s*ms\s*)?$' % ((_unit_num,) * 5))
 
 
-def str_duration_to_seconds(duration):
+def str_duration_to_seconds(duration: str) -> float:
     """Convert a duration string to a number of seconds (float).
 
     Accepted formats:
@@ -179,7 +192,13 @@ def str_duration_to_seconds(duration):
     return -secs if m.group('sign') == '-' else float(secs)
 
 
-def get_unixts(d):
+@overload
+def get_unixts(d: None) -> None: ...
+@overload
+def get_unixts(d: DateLike) -> float: ...
+@overload
+def get_unixts(d: Optional[DateLike]) -> Optional[float]: ...
+def get_unixts(d: Optional[DateLike]) -> Optional[float]:
     """Convert a date to a unix timestamp (float).
 
     :param d: a date in one of the supported types, or None (then None is
@@ -201,7 +220,13 @@ def get_unixts(d):
     return numeric_date_to_unixts(d)
 
 
-def get_seconds(duration):
+@overload
+def get_seconds(duration: None) -> None: ...
+@overload
+def get_seconds(duration: DurationLike) -> float: ...
+@overload
+def get_seconds(duration: Optional[DurationLike]) -> Optional[float]: ...
+def get_seconds(duration: Optional[DurationLike]) -> Optional[float]:
     """Convert a duration to a number of seconds (float).
 
     :param duration: a duration in one of the supported types, or None
@@ -220,7 +245,13 @@ def get_seconds(duration):
     return numeric_duration_to_seconds(duration)
 
 
-def format_unixts(secs, showms=False):
+@overload
+def format_unixts(secs: None, showms: bool = False) -> None: ...
+@overload
+def format_unixts(secs: Number, showms: bool = False) -> str: ...
+@overload
+def format_unixts(secs: Optional[Number], showms: bool = False) -> Optional[str]: ...
+def format_unixts(secs: Optional[Number], showms: bool = False) -> Optional[str]:
     """Format a unix timestamp as ``'YYYY-MM-DD HH:MM:SS[.mmm]+HH:MM'`` in local time.
 
     Milliseconds are shown only if ``showms`` and they are not zero.
@@ -237,12 +268,19 @@ def format_unixts(secs, showms=False):
     text = dt.strftime("%Y-%m-%d %H:%M:%S")
     if ms:
         text += ".%03d" % ms
-    offset = int(dt.utcoffset().total_seconds()) // 60
+    # an astimezone() result always has an offset
+    offset = int(dt.utcoffset().total_seconds()) // 60  # type: ignore[union-attr]
     sign = '-' if offset < 0 else '+'
     return text + "%s%02d:%02d" % (sign, abs(offset) // 60, abs(offset) % 60)
 
 
-def format_seconds(secs, showms=False):
+@overload
+def format_seconds(secs: None, showms: bool = False) -> None: ...
+@overload
+def format_seconds(secs: Number, showms: bool = False) -> str: ...
+@overload
+def format_seconds(secs: Optional[Number], showms: bool = False) -> Optional[str]: ...
+def format_seconds(secs: Optional[Number], showms: bool = False) -> Optional[str]:
     """Format a number of seconds as e.g. ``'1d2h3m4s'`` (``'1.250s'`` with showms).
 
     Only the needed units are shown, ``'0s'`` for zero; milliseconds only
@@ -273,7 +311,13 @@ def format_seconds(secs, showms=False):
     return sign + text
 
 
-def format_date(d, showms=False):
+@overload
+def format_date(d: None, showms: bool = False) -> None: ...
+@overload
+def format_date(d: DateLike, showms: bool = False) -> str: ...
+@overload
+def format_date(d: Optional[DateLike], showms: bool = False) -> Optional[str]: ...
+def format_date(d: Optional[DateLike], showms: bool = False) -> Optional[str]:
     """Return a string with the formatted date (year, month, day, hour, min, sec, ms) in locale timezone and in rfc-3339 format for pretty printing.
 
     :param d: a date in one of the formats handled (or None) (see
@@ -283,7 +327,13 @@ def format_date(d, showms=False):
     return format_unixts(get_unixts(d), showms)
 
 
-def format_duration(duration, showms=False):
+@overload
+def format_duration(duration: None, showms: bool = False) -> None: ...
+@overload
+def format_duration(duration: DurationLike, showms: bool = False) -> str: ...
+@overload
+def format_duration(duration: Optional[DurationLike], showms: bool = False) -> Optional[str]: ...
+def format_duration(duration: Optional[DurationLike], showms: bool = False) -> Optional[str]:
     """Return a string with a formatted duration (days, hours, mins, secs, ms) for pretty printing.
 
     :param duration: a duration in one of the formats handled (or None)
@@ -293,7 +343,7 @@ def format_duration(duration, showms=False):
     return format_seconds(get_seconds(duration), showms)
 
 
-def sleep(delay=None, until=None):
+def sleep(delay: Optional[DurationLike] = None, until: Optional[DateLike] = None) -> float:
     """Sleep until a given delay has elapsed or until a given date.
 
     If both present, will sleep at least for the delay and at least
@@ -320,7 +370,7 @@ def sleep(delay=None, until=None):
 class Timer:
     """Keep track of elapsed time."""
 
-    def __init__(self, timeout=None):
+    def __init__(self, timeout: Optional[DurationLike] = None) -> None:
         """Create and start the Timer.
 
         :param timeout: optional duration (see :func:`get_seconds`) used by
@@ -330,15 +380,15 @@ class Timer:
         self._start_mono = time.monotonic()
         self.timeout = get_seconds(timeout)
 
-    def start_date(self):
+    def start_date(self) -> float:
         """Return this Timer's instance start time (unix timestamp)."""
         return self._start_date
 
-    def elapsed(self):
+    def elapsed(self) -> float:
         """Return this Timer's instance elapsed time since start (seconds)."""
         return time.monotonic() - self._start_mono
 
-    def remaining(self):
+    def remaining(self) -> Optional[float]:
         """Returns the remaining time before the timeout.
 
         None if there is no timeout, 0.0 once the timeout is reached.
@@ -347,7 +397,7 @@ class Timer:
             return None
         return max(0.0, self.timeout - self.elapsed())
 
-    def wait_elapsed(self, elapsed):
+    def wait_elapsed(self: _TimerT, elapsed: Optional[DurationLike]) -> _TimerT:
         """Sleep until the given amount of time has elapsed since the Timer's start.
 
         :param elapsed: the delay to sleep in one of the formats handled (or
@@ -359,5 +409,5 @@ class Timer:
             sleep(elapsed - self.elapsed())
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Timer(elapsed=%s, timeout=%r)>" % (format_seconds(self.elapsed(), True), self.timeout)

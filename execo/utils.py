@@ -1,10 +1,13 @@
 """Small helpers shared by execo modules."""
 
+from __future__ import annotations
+
 import functools
 import random
 import re
 import shlex
 import threading
+from typing import Any, Callable, Dict, Hashable, Iterable, Optional, Tuple, TypeVar, Union, cast
 
 from .config import configuration, checktty
 
@@ -12,9 +15,12 @@ __all__ = ['memoize', 'get_port', 'checktty', 'str_from_cmdline', 'name_from_cmd
            'singleton_to_collection', 'compact_output']
 
 
-def _cache_key(args, kwargs):
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _cache_key(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Hashable:
     """A dict key for a call: the arguments themselves, or their repr if unhashable."""
-    key = (args, tuple(sorted(kwargs.items())))
+    key: Hashable = (args, tuple(sorted(kwargs.items())))
     try:
         hash(key)
     except TypeError:
@@ -22,7 +28,7 @@ def _cache_key(args, kwargs):
     return key
 
 
-def memoize(obj):
+def memoize(obj: _F) -> _F:
     """memoizing decorator
 
     works on functions, methods, or classes, and exposes the cache
@@ -35,25 +41,25 @@ def memoize(obj):
     for the same args/kwargs, and the cache is updated serially with both
     (necessarily identical) values for the same key.
     """
-    cache = {}
+    cache: Dict[Hashable, Any] = {}
 
     # for a class, do not copy its __dict__ (methods...) onto the wrapper
     @functools.wraps(obj, updated=() if isinstance(obj, type) else functools.WRAPPER_UPDATES)
-    def memoizer(*args, **kwargs):
+    def memoizer(*args: Any, **kwargs: Any) -> Any:
         key = _cache_key(args, kwargs)
         if key not in cache:
             cache[key] = obj(*args, **kwargs)
         return cache[key]
 
-    memoizer.cache = cache
-    return memoizer
+    memoizer.cache = cache  # type: ignore[attr-defined]  # the documented cache attribute
+    return cast(_F, memoizer)
 
 
 _port_lock = threading.Lock()
-_last_port = None
+_last_port: Optional[int] = None
 
 
-def get_port():
+def get_port() -> int:
     """Thread safely returns a round-robbed port in the range ``configuration['port_range']``.
 
     The range (start inclusive, end exclusive) is read at each call, so
@@ -78,14 +84,14 @@ def get_port():
         return port
 
 
-def str_from_cmdline(cmd):
+def str_from_cmdline(cmd: Union[str, Iterable[object]]) -> str:
     """Return a command (str, or tuple/list of args) as a single shell-like string."""
     if isinstance(cmd, str):
         return cmd
     return " ".join(shlex.quote(str(arg)) for arg in cmd)
 
 
-def name_from_cmdline(cmd, max_length=39):
+def name_from_cmdline(cmd: Union[str, Iterable[object]], max_length: Optional[int] = 39) -> str:
     """Return a short one-line name for a command (str or tuple/list of args).
 
     Whitespace runs (including newlines) become one space; a result longer
@@ -99,7 +105,7 @@ def name_from_cmdline(cmd, max_length=39):
     return name
 
 
-def singleton_to_collection(arg):
+def singleton_to_collection(arg: Any) -> Iterable[Any]:
     """Return ``arg`` as a collection: None -> [], a str or a non-iterable -> [arg]."""
     if arg is None:
         return []
@@ -112,7 +118,7 @@ def singleton_to_collection(arg):
     return arg
 
 
-def compact_output(s, threshold=None):
+def compact_output(s: str, threshold: Optional[int] = None) -> str:
     """Shorten a long output for display, keeping its beginning and end.
 
     ``threshold`` defaults to ``configuration['compact_output_threshold']``;

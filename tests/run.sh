@@ -23,8 +23,15 @@ fi
 
 # Python packages, and the compiled reactor built in the source tree so
 # that the tests run against this checkout.
-$PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel pytest pytest-timeout pyserial
+$PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel pytest pytest-timeout pyserial ClusterShell tqdm
 $PY setup.py -q build_ext --inplace 2>&1 | grep -v -e "^running" -e "Warning" -e "warnings.warn" || true
-$PY -c "import execo._reactor" 
+$PY -c "import execo._reactor"
+
+# With no pytest arguments (CI): the packaging check too (sdist + wheel,
+# the sdist installed in a clean virtualenv, cibuildwheel's matrix).
+if [ $# -eq 0 ]; then
+    $PY -m pip install -q --disable-pip-version-check build cibuildwheel
+    EXECO_SOURCE=$PWD PYTHON=$PY bash tests/check_packaging.sh
+fi
 
 exec $PY -m pytest -q -p no:cacheprovider "$@"

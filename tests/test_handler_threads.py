@@ -211,3 +211,22 @@ def test_order_of_calls_is_kept_per_process():
         reads = r.calls[1:-1]
         assert reads[-1][2] is True and all(not eof for _, _, eof in reads[:-1])
         assert "".join(s for _, s, _ in reads) == "".join("%d-%d\n" % (i, j) for j in range(1, 6))
+
+
+def test_strands_queued_together_behind_a_blocked_one():
+    """Work queued right after a strand that blocks (before the pool saw
+    it block) still runs: the pool watches for stuck threads."""
+    for _ in range(5):
+        gate, lines = Gate(), Lines()
+        a = Process("echo a", stdout_handlers=[gate])
+        b = Process("echo b", stdout_handlers=[lines])
+        a.start()
+        b.start()
+        try:
+            assert gate.entered.wait(30)
+            finish(b)
+            assert b.ok and lines.lines == ["b\n"]
+        finally:
+            gate.release.set()
+        finish(a)
+        assert a.ok and "".join(gate.parts) == "a\n"

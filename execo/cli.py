@@ -1,0 +1,364 @@
+"""The ``execo`` command: run a command, or copy files, on many hosts.
+
+::
+
+    execo [OPTIONS] COMMAND...            run COMMAND (a shell command line)
+    execo [OPTIONS] run COMMAND...        the same, when COMMAND is "put" or "get"
+    execo [OPTIONS] put FILE... DEST      copy local files to DEST on the hosts
+    execo [OPTIONS] get FILE... DEST      copy remote files to the local DEST
+
+Hosts come from ``-H`` (repeatable; comma-separated; node-set ranges such
+as ``node[1-100]`` or ``127.0.0.[1-32]``, expanded by ClusterShell's
+NodeSet: ``pip install 'execo[cli]'``) and ``-h FILE`` (one host or range
+per line, ``#`` comments). With no host, the command runs locally.
+
+The option letters are those of ssh and parallel-ssh: ``-l`` user, ``-p``
+port, ``-i`` identity file, ``-o`` ssh option, ``-t`` timeout (seconds or
+an execo duration), ``--taktuk`` to go through the taktuk tree launcher
+instead of one ssh per host, ``--json`` for scripts, ``--progress`` for a
+live count on stderr (a tty). Output: the outputs of the hosts, identical
+ones folded (hosts listed in range syntax), the hosts by exit status, and
+execo's Report. The exit status is 0 when every host succeeded, 1 when
+some failed, 2 for a usage error.
+
+Built on execo's own actions (:class:`execo.action.Remote`,
+:class:`~execo.action.TaktukRemote`, :class:`~execo.action.Put`,
+:class:`~execo.action.Get`, their taktuk variants,
+:class:`~execo.action.Local`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .action import Get, Local, Put, Remote, TaktukGet, TaktukPut, TaktukRemote
+from .host import Host
+from .log import logger
+from .report import Report
+from .time_utils import get_seconds
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """A bad command line (exit status 2)."""
+
+
+# ------------------------------------------------------------ node sets
+
+def _nodeset():
+    try:
+        from ClusterShell.NodeSet import NodeSet  # optional extra "cli"
+    except ImportError:
+        return None
+    return NodeSet
+
+
+def expand_hosts(specs: Iterable[str]) -> List[str]:
+    """Host names from ``-H`` values: comma-separated, with node-set
+    ranges (``node[1-3,7]``) expanded by ClusterShell when present.
+    Duplicates are kept once, in order."""
+    hosts: List[str] = []
+    seen = set()
+    NodeSet = _nodeset()
+    for spec in specs:
+        spec = spec.strip()
+        if not spec:
+            continue
+        if "[" in spec:
+            if NodeSet is None:
+                raise UsageError("host ranges such as %r need ClusterShell: "
+                                 "pip install 'execo[cli]'" % (spec,))
+            try:
+                names = list(NodeSet(spec))
+            except Exception as e:   # ClusterShell's parse errors
+                raise UsageError("bad host range %r: %s" % (spec, e))
+        else:
+            names = [n.strip() for n in spec.split(",") if n.strip()]
+        for name in names:
+            if name not in seen:
+                seen.add(name)
+                hosts.append(name)
+    return hosts
+
+
+def read_hosts_file(path: str) -> List[str]:
+    """The host specs of a hosts file: one host or range per line, blank
+    lines and ``#`` comments ignored (``user@host`` is not parsed: use -l)."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise UsageError("cannot read hosts file %s: %s" % (path, e.strerror))
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def fold(names: Sequence[str]) -> str:
+    """Host names in range syntax (``node[1-3],other``) when ClusterShell
+    is there, else comma-separated."""
+    NodeSet = _nodeset()
+    if NodeSet is not None:
+        try:
+            return str(NodeSet.fromlist(list(names)))
+        except Exception:
+            pass
+    return ",".join(names)
+
+
+# ------------------------------------------------------------ arguments
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="execo", add_help=False,
+        usage="execo [OPTIONS] [run] COMMAND... | put FILE... DEST | get FILE... DEST",
+        description="Run a command, or copy files, on many hosts at once (ssh or taktuk).")
+    p.add_argument("--help", action="help", help="show this help and exit")
+    p.add_argument("-H", "--hosts", action="append", default=[], metavar="HOSTS",
+                   help="hosts: names, comma lists, ranges like node[1-100] (repeatable)")
+    p.add_argument("-h", "--hosts-file", action="append", default=[], metavar="FILE",
+                   help="file of hosts, one host or range per line (repeatable)")
+    p.add_argument("-l", "--user", help="remote user")
+    p.add_argument("-p", "--port", type=int, help="ssh port")
+    p.add_argument("-i", "--identity", metavar="KEYFILE", help="ssh identity (private key) file")
+    p.add_argument("-o", "--ssh-option", action="append", default=[], metavar="OPTION",
+                   help="ssh option, as ssh -o OPTION (repeatable)")
+    p.add_argument("-t", "--timeout", metavar="SECONDS",
+                   help="timeout of each host's command (seconds or execo duration)")
+    p.add_argument("--taktuk", action="store_true", help="go through taktuk instead of ssh")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument("--progress", action="store_true",
+                   help="live progress on stderr (when it is a terminal)")
+    p.add_argument("--no-report", action="store_true", help="do not print execo's Report")
+    p.add_argument("-v", "--verbose", action="store_true", help="execo's own log messages")
+    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return p
+
+
+def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, str, List[str]]:
+    """(options, mode, words): mode is run/put/get."""
+    parser = _parser()
+    try:
+        ns = parser.parse_args(list(argv))
+        words = list(ns.args)
+        mode = "run"
+        if words and words[0] in ("run", "put", "get"):
+            mode = words.pop(0)
+            # options may also follow the subcommand
+            ns = parser.parse_args(words, namespace=ns)
+            words = list(ns.args)
+    except SystemExit as e:
+        if e.code == 0:
+            raise
+        raise UsageError("bad arguments (execo --help)")
+    if not words:
+        raise UsageError("no command given (execo --help)")
+    if mode in ("put", "get") and len(words) < 2:
+        raise UsageError("%s needs FILE... DEST" % (mode,))
+    if ns.timeout is not None:
+        try:
+            ns.timeout = get_seconds(ns.timeout)
+        except Exception:
+            raise UsageError("bad timeout %r" % (ns.timeout,))
+    return ns, mode, words
+
+
+def connection_params(ns: argparse.Namespace) -> Dict[str, Any]:
+    params: Dict[str, Any] = {}
+    if ns.user:
+        params["user"] = ns.user
+    if ns.port:
+        params["port"] = ns.port
+    if ns.identity:
+        params["keyfile"] = ns.identity
+    if ns.ssh_option:
+        from .config import default_connection_params
+        extra: Tuple[str, ...] = ()
+        for option in ns.ssh_option:
+            extra += ("-o", option)
+        params["ssh_options"] = tuple(default_connection_params["ssh_options"]) + extra
+        params["scp_options"] = tuple(default_connection_params["scp_options"]) + extra
+        params["taktuk_connector_options"] = (
+            tuple(default_connection_params["taktuk_connector_options"]) + extra)
+    return params
+
+
+def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: List[str]):
+    """The execo action for the command line."""
+    process_args: Dict[str, Any] = {"nolog_exit_code": True, "nolog_error": True,
+                                    "nolog_timeout": True}
+    if ns.timeout is not None:
+        process_args["timeout"] = ns.timeout
+    if mode == "run":
+        command = " ".join(words)
+        if not hosts:
+            process_args["shell"] = True
+            return Local(command, process_args=process_args, name="execo " + command)
+        cls = TaktukRemote if ns.taktuk else Remote
+        return cls(command, [Host(h) for h in hosts], connection_params=connection_params(ns),
+                   process_args=process_args)
+    if not hosts:
+        raise UsageError("%s needs hosts (-H or -h)" % (mode,))
+    files, dest = words[:-1], words[-1]
+    if mode == "put":
+        cls = TaktukPut if ns.taktuk else Put
+    else:
+        cls = TaktukGet if ns.taktuk else Get
+    action = cls([Host(h) for h in hosts], files, dest, connection_params=connection_params(ns))
+    for p in action.processes:
+        for name, value in process_args.items():
+            setattr(p, name, value)
+    return action
+
+
+# ------------------------------------------------------------ results
+
+def host_of(process) -> str:
+    host = getattr(process, "host", None)
+    return host.address if host is not None else "local"
+
+
+def status_of(process) -> str:
+    """One word or phrase for how a host's command ended."""
+    if process.error:
+        reason = getattr(process, "error_reason", None)
+        return "error (%s)" % (_errno_name(reason),) if reason is not None else "error"
+    if process.timeouted:
+        return "timeout"
+    if process.killed and process.exit_code != 0:
+        return "killed"
+    return "exit %s" % (process.exit_code,)
+
+
+def _errno_name(reason) -> str:
+    import errno as errno_mod
+    if isinstance(reason, int):
+        return errno_mod.errorcode.get(reason, str(reason))
+    return str(reason)
+
+
+def folded_outputs(processes) -> List[Tuple[List[str], str, str]]:
+    """[(hosts, stdout, stderr)]: hosts with the same outputs together, in
+    the order of their first host."""
+    groups: Dict[Tuple[str, str], List[str]] = {}
+    for p in processes:
+        groups.setdefault((p.stdout or "", p.stderr or ""), []).append(host_of(p))
+    return [(hosts, out, err) for (out, err), hosts in groups.items()]
+
+
+def by_status(processes) -> List[Tuple[str, List[str]]]:
+    groups: Dict[str, List[str]] = {}
+    for p in processes:
+        groups.setdefault(status_of(p), []).append(host_of(p))
+    return sorted(groups.items(), key=lambda kv: (kv[0] != "exit 0", kv[0]))
+
+
+def text_output(action, mode: str, out, report: bool) -> None:
+    processes = list(action.processes)
+    for hosts, stdout, stderr in folded_outputs(processes):
+        if not stdout and not stderr:
+            continue
+        title = "%s (%d host%s)" % (fold(hosts), len(hosts), "" if len(hosts) == 1 else "s")
+        out.write("---------------- %s\n" % (title,))
+        if stdout:
+            out.write(stdout if stdout.endswith("\n") else stdout + "\n")
+        if stderr:
+            out.write("--- stderr\n")
+            out.write(stderr if stderr.endswith("\n") else stderr + "\n")
+    out.write("================ %s: %d host%s\n" % (mode, len(processes),
+                                                    "" if len(processes) == 1 else "s"))
+    for status, hosts in by_status(processes):
+        out.write("%s: %s\n" % (status, fold(hosts)))
+    if report:
+        out.write(Report([action]).to_string(brief=True))   # per-host results are above
+        out.write("\n")
+
+
+def json_output(action, mode: str, words: List[str], out) -> None:
+    processes = list(action.processes)
+    doc = {
+        "mode": mode,
+        "command": " ".join(words) if mode == "run" else None,
+        "files": words[:-1] if mode != "run" else None,
+        "destination": words[-1] if mode != "run" else None,
+        "ok": bool(action.ok),
+        "hosts": [{
+            "host": host_of(p),
+            "status": status_of(p),
+            "ok": bool(p.ok),
+            "exit_code": p.exit_code,
+            "error": bool(p.error),
+            "error_reason": _errno_name(p.error_reason) if p.error_reason is not None else None,
+            "timeouted": bool(p.timeouted),
+            "killed": bool(p.killed),
+            "stdout": p.stdout,
+            "stderr": p.stderr,
+        } for p in processes],
+        "folded": [{"hosts": fold(hosts), "count": len(hosts), "stdout": stdout, "stderr": stderr}
+                   for hosts, stdout, stderr in folded_outputs(processes)],
+        "by_status": {status: fold(hosts) for status, hosts in by_status(processes)},
+        "stats": _jsonable(Report([action]).stats()),
+    }
+    json.dump(doc, out, indent=2)
+    out.write("\n")
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+# ------------------------------------------------------------ main
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``execo`` command; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        ns, mode, words = parse(argv)
+        specs = list(ns.hosts)
+        for path in ns.hosts_file:
+            specs.extend(read_hosts_file(path))
+        hosts = expand_hosts(specs)
+        if (ns.hosts or ns.hosts_file) and not hosts:
+            raise UsageError("the host list is empty")
+        if not ns.verbose:
+            logger.setLevel(logging.ERROR)
+        action = build_action(ns, mode, words, hosts)
+    except UsageError as e:
+        sys.stderr.write("execo: %s\n" % (e,))
+        return USAGE_ERROR
+    if ns.progress:
+        from .progress import ProgressDisplay
+        action.lifecycle_handlers.append(ProgressDisplay(action))
+    try:
+        action.run()
+    except KeyboardInterrupt:
+        action.kill()
+        action.wait()
+        sys.stderr.write("execo: interrupted\n")
+    try:
+        if ns.json:
+            json_output(action, mode, words, sys.stdout)
+        else:
+            text_output(action, mode, sys.stdout, report=not ns.no_report)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (| head): no traceback, no flush error at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 0 if action.ok else 1
+
+
+def main_exit() -> None:
+    """Console-script entry point: exits with :func:`main`'s status."""
+    sys.exit(main())

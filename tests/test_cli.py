@@ -1,0 +1,182 @@
+"""The ``execo`` command (execo/cli.py), run as a real subprocess
+(``python -m execo``), locally and against the loopback sshd hosts."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from execo import Local, ParallelActions
+from execo.cli import expand_hosts, fold, UsageError
+from execo.progress import ProgressDisplay
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def execo(*args, timeout=120):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-m", "execo"] + list(args), cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                          universal_newlines=True)
+
+
+def ssh_args(sshd):
+    return ["-l", sshd.user, "-p", str(sshd.port), "-i", sshd.keyfile,
+            "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-o", "GlobalKnownHostsFile=/dev/null"]
+
+
+# ------------------------------------------------------------ local
+
+def test_local_command_output_summary_and_report():
+    r = execo("echo hello; echo oops >&2")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "---------------- local (1 host)\nhello\n--- stderr\noops\n" in out
+    assert "================ run: 1 host\nexit 0: local\n" in out
+    assert "Total" in out and "finok" in out   # execo's Report
+    assert r.stderr == ""
+
+
+def test_local_failure_exit_status_and_no_report():
+    r = execo("--no-report", "run", "exit 3")
+    assert r.returncode == 1
+    assert r.stdout == "================ run: 1 host\nexit 3: local\n"
+
+
+def test_usage_errors_exit_2():
+    for args in ([], ["-H"], ["-H", "h1", "put", "only-one"], ["put", "f", "/tmp"],
+                 ["-t", "soon", "true"], ["-H", "node[1-", "true"], ["-h", "/nonexistent/hosts", "true"]):
+        r = execo(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert r.stderr.startswith("execo: ") or "usage" in r.stderr, (args, r.stderr)
+
+
+def test_help():
+    r = execo("--help")
+    assert r.returncode == 0
+    for option in ("-H", "--hosts-file", "-l", "-p", "-i", "-t", "--taktuk", "--json"):
+        assert option in r.stdout
+
+
+def test_json_local():
+    r = execo("--json", "printf 'a\\nb\\n'")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["ok"] is True and doc["mode"] == "run"
+    assert doc["hosts"] == [{"host": "local", "status": "exit 0", "ok": True, "exit_code": 0,
+                             "error": False, "error_reason": None, "timeouted": False,
+                             "killed": False, "stdout": "a\nb\n", "stderr": ""}]
+    assert doc["by_status"] == {"exit 0": "local"}
+    assert doc["stats"]["num_processes"] == 1 and doc["stats"]["num_ok"] == 1
+
+
+def test_local_timeout():
+    r = execo("--no-report", "-t", "0.5", "sleep 30")
+    assert r.returncode == 1
+    assert "timeout: local" in r.stdout
+
+
+def test_host_ranges_and_folding():
+    assert expand_hosts(["node[1-3]", "a,b", "node2"]) == ["node1", "node2", "node3", "a", "b"]
+    assert expand_hosts(["127.0.0.[1-3,7]"]) == ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.7"]
+    assert fold(["node1", "node2", "node3", "node7"]) == "node[1-3,7]"
+    with pytest.raises(UsageError):
+        expand_hosts(["node[3-"])
+
+
+# ------------------------------------------------------------ progress
+
+def test_progress_display_counts_and_draws():
+    out = io.StringIO()
+    a = ParallelActions([Local("true") for _ in range(45)] +
+                        [Local("false", process_args={"nolog_exit_code": True}) for _ in range(5)])
+    display = ProgressDisplay(a, file=out, enabled=True, description="demo")
+    a.lifecycle_handlers.append(display)
+    a.run(60)
+    c = display.counts
+    assert (c.total, c.started, c.ended, c.failed) == (50, 50, 50, 5)
+    text = out.getvalue()
+    assert "demo" in text and "50/50" in text and "failed 5" in text
+
+
+def test_progress_off_when_not_a_terminal():
+    out = io.StringIO()   # not a tty
+    a = Local("true")
+    display = ProgressDisplay(a, file=out)
+    a.lifecycle_handlers.append(display)
+    a.run(30)
+    assert not display.enabled and out.getvalue() == "" and display.counts.ended == 1
+    r = execo("--progress", "--no-report", "true")   # stderr is a pipe: nothing drawn
+    assert r.returncode == 0 and r.stderr == ""
+
+
+# ------------------------------------------------------------ remote
+
+WHICH = "a=$(echo $SSH_CONNECTION | cut -d' ' -f3); "
+
+
+def test_ssh_32_hosts_folded(sshd):
+    hosts = "127.0.0.[1-32]"
+    cmd = WHICH + 'case $a in 127.0.0.1) echo first;; *) echo same;; esac; case $a in 127.0.0.[5-8]) exit 3;; esac'
+    r = execo("-H", hosts, *ssh_args(sshd), cmd)
+    assert r.returncode == 1, r.stdout + r.stderr
+    out = r.stdout
+    assert "---------------- 127.0.0.1 (1 host)\nfirst\n" in out
+    assert "---------------- 127.0.0.[2-32] (31 hosts)\nsame\n" in out
+    assert "================ run: 32 hosts\n" in out
+    assert "exit 0: 127.0.0.[1-4,9-32]\n" in out
+    assert "exit 3: 127.0.0.[5-8]\n" in out
+
+
+def test_ssh_json_and_hosts_file(sshd, tmp_path):
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("# test hosts\n127.0.0.[1-3]\n\n127.0.0.9  # and one more\n")
+    r = execo("-h", str(hosts_file), "--json", *ssh_args(sshd), WHICH + "echo $a")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [h["host"] for h in doc["hosts"]] == ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.9"]
+    assert all(h["ok"] and h["stdout"].strip() == h["host"] for h in doc["hosts"])
+    assert doc["by_status"] == {"exit 0": "127.0.0.[1-3,9]"}
+
+
+def test_unreachable_host_fails_alone(sshd):
+    # nothing listens on port 2222 of 127.0.0.200
+    r = execo("--no-report", "-H", "127.0.0.1,127.0.0.200", *ssh_args(sshd), "echo up")
+    assert r.returncode == 1
+    assert "exit 0: 127.0.0.1\n" in r.stdout and "exit 255: 127.0.0.200\n" in r.stdout
+
+
+def test_taktuk_8_hosts(sshd):
+    r = execo("--taktuk", "--no-report", "-H", "127.0.0.[1-8]", *ssh_args(sshd), "echo via taktuk")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "---------------- 127.0.0.[1-8] (8 hosts)\nvia taktuk\n" in r.stdout
+    assert "exit 0: 127.0.0.[1-8]\n" in r.stdout
+
+
+@pytest.mark.parametrize("taktuk", [False, True], ids=["ssh", "taktuk"])
+def test_put_and_get(sshd, tmp_path, taktuk):
+    remote_dir = tempfile.mkdtemp(prefix="execo-cli-")
+    os.chmod(remote_dir, 0o777)
+    try:
+        src = tmp_path / "payload.txt"
+        src.write_text("payload\n")
+        os.chmod(str(tmp_path), 0o755)
+        os.chmod(str(src), 0o644)
+        extra = ["--taktuk"] if taktuk else []
+        r = execo(*extra, "--no-report", "-H", "127.0.0.[1-4]", *ssh_args(sshd),
+                  "put", str(src), remote_dir)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "exit 0: 127.0.0.[1-4]" in r.stdout
+        assert open(os.path.join(remote_dir, "payload.txt")).read() == "payload\n"
+        local_dir = tmp_path / "back"
+        local_dir.mkdir()
+        r = execo(*extra, "--no-report", "-H", "127.0.0.1", *ssh_args(sshd),
+                  "get", os.path.join(remote_dir, "payload.txt"), str(local_dir))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert (local_dir / "payload.txt").read_text() == "payload\n"
+    finally:
+        shutil.rmtree(remote_dir, ignore_errors=True)
