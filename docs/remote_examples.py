@@ -71,8 +71,7 @@ def example_filter_bad_hosts(hosts, connection_params):
     good = Host(hosts[0])
     bad = Host(hosts[0])
     bad.port = 1                       # nothing listens there
-    r = Remote("true", [good, bad], connection_params=connection_params,
-               process_args={"nolog_exit_code": True}).run()
+    r = Remote("true", [good, bad], connection_params=connection_params).run()
     assert not r.ok
     assert filter_bad_hosts(r, [good, bad]) == [good]
 

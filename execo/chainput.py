@@ -505,8 +505,9 @@ class ChainPut(SequentialActions):
 
     On the security side, data transfers are not crypted, and ChainPut
     briefly opens a TCP server socket on each remote host, accepting any
-    data without authentication. Insecure temporary files are used. It is
-    thus intended to be used in a secured network environment.
+    data without authentication (each hop's own temporary files are in a
+    private ``mktemp -d`` directory). It is thus intended to be used in a
+    secured network environment.
 
     Every host checks the sha256 sums of the files it wrote against those
     computed on localhost: its process (a :class:`ChainPutReceiver`,

@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
 
 from .action import Get, Local, Put, Remote, TaktukGet, TaktukPut, TaktukRemote
 from .host import Host
@@ -198,6 +198,7 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
         if not hosts:
             process_args["shell"] = True
             return Local(command, process_args=process_args, name="execo " + command)
+        cls: Union[Type[Remote], Type[TaktukRemote], Type[Put], Type[TaktukPut], Type[Get], Type[TaktukGet]]
         cls = TaktukRemote if ns.taktuk else Remote
         return cls(command, [Host(h) for h in hosts], connection_params=connection_params(ns),
                    process_args=process_args)

@@ -20,8 +20,8 @@ import signal
 import threading
 import time
 from types import TracebackType
-from typing import (IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Optional, Sequence,
-                    Set, Tuple, Type, TypeVar, Union)
+from typing import (IO, TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterable, List, Match, Optional,
+                    Sequence, Set, Tuple, Type, TypeVar, Union)
 
 from . import _reactor, aio
 from .conductor import get_reactor
@@ -66,7 +66,7 @@ ends."""
 _UTF8 = codecs.lookup(ENCODING).name == "utf-8"
 
 
-class _HandlerList(List[Any]):
+class _HandlerList(list):
     """A process's list of output handlers.  Making it non-empty turns on
     the delivery of every read to the handlers (otherwise the reactor
     collects output in C without calling Python at all)."""
@@ -755,7 +755,7 @@ class ProcessBase(object):
             raise ValueError("trying to wait a process which has not been started: %r" % (self,))
         return await aio.wait_async(self, self.ended_event.is_set, timeout)
 
-    def lines_async(self, stream: int = STDOUT, start_from_current: bool = False):
+    def lines_async(self, stream: int = STDOUT, start_from_current: bool = False) -> AsyncIterator[str]:
         """``async for line in process.lines_async():`` the lines of stdout
         (or ``stream=STDERR``) with their end of line, as they come, until
         end of file; from the beginning of the output unless

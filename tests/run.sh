@@ -27,10 +27,17 @@ $PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel
 $PY setup.py -q build_ext --inplace 2>&1 | grep -v -e "^running" -e "Warning" -e "warnings.warn" || true
 $PY -c "import execo._reactor"
 
-# With no pytest arguments (CI): the packaging check too (sdist + wheel,
-# the sdist installed in a clean virtualenv, cibuildwheel's matrix).
+# With no pytest arguments (CI): mypy, the docs (warnings are errors, the
+# guide's examples run as doctests, every public name of the spec
+# documented), and the packaging check (sdist + wheel, the sdist
+# installed in a clean virtualenv, cibuildwheel's matrix).
 if [ $# -eq 0 ]; then
-    $PY -m pip install -q --disable-pip-version-check build cibuildwheel
+    $PY -m pip install -q --disable-pip-version-check -r docs/requirements.txt build cibuildwheel "mypy==1.20.2"
+    $PY -m mypy    # the package's type hints ([tool.mypy] in pyproject.toml)
+    rm -rf docs/_build
+    $PY -m sphinx -q -W --keep-going -b html docs docs/_build/html
+    $PY -m sphinx -q -W -b doctest docs docs/_build/doctest
+    $PY docs/check_coverage.py docs/_build/html
     EXECO_SOURCE=$PWD PYTHON=$PY bash tests/check_packaging.sh
 fi
 
