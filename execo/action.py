@@ -25,6 +25,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, O
 
 from . import aio
 from .config import configuration
+from .handler_threads import Strand
 from .handlers import STDOUT, ProcessLifecycleHandler
 from .host import Host
 from .log import logger, style
@@ -79,7 +80,11 @@ class ActionLifecycleHandler(object):
 
 
 class _ActionProcessLH(ProcessLifecycleHandler):
-    """Counts the ends of an action's processes (handler threads)."""
+    """Counts the ends of an action's processes. It only counts (the
+    action's own end, which may call user code, is handed to a handler
+    thread): it may run inline, without a thread hop per process."""
+
+    _execo_inline = True
 
     def __init__(self, action: Action) -> None:
         super(_ActionProcessLH, self).__init__()
@@ -214,7 +219,12 @@ class Action(object):
             self._ended_children.add(id(child))
             done = self.started and len(self._ended_children) >= len(self._children())
         if done:
-            self._notify_end()
+            if self.lifecycle_handlers or self._parents:
+                # user code (handlers, a SequentialActions starting the next
+                # action): never in the reactor thread
+                Strand().post(self._notify_end)
+            else:
+                self._notify_end()
 
     def _check_end(self) -> None:
         """After start: end at once if everything already ended (or there

@@ -462,7 +462,7 @@ class ProcessBase(object):
 
     def _post_end_check(self) -> None:
         """Run _maybe_ended after the handler calls already posted."""
-        self._strand.post(self._maybe_ended, (), bool(self.lifecycle_handlers))
+        self._strand.post(self._maybe_ended, (), _needs_isolation(self.lifecycle_handlers))
 
     def _on_backlog(self, paused: bool) -> None:
         """The handlers lag more than HIGH_WATER bytes behind (paused), or

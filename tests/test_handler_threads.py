@@ -230,3 +230,31 @@ def test_strands_queued_together_behind_a_blocked_one():
             gate.release.set()
         finish(a)
         assert a.ok and "".join(gate.parts) == "a\n"
+
+
+def test_no_user_code_in_the_reactor_thread():
+    """Process and action handlers of every kind run outside the reactor
+    thread, even where execo's own counting runs inline."""
+    from execo import Local, ParallelActions, SequentialActions
+    from execo.action import ActionLifecycleHandler
+
+    seen = []
+
+    class ActionEnd(ActionLifecycleHandler):
+        def end(self, action):
+            seen.append(("action end", threading.current_thread().name))
+
+    class ProcessEnd(ProcessLifecycleHandler):
+        def end(self, process):
+            seen.append(("process end", threading.current_thread().name))
+
+    a = Local("true", lifecycle_handlers=[ActionEnd()])
+    b = Local("true", process_args={"lifecycle_handlers": [ProcessEnd()]})
+    seq = SequentialActions([Local("true"), Local("true", lifecycle_handlers=[ActionEnd()])],
+                            lifecycle_handlers=[ActionEnd()])
+    par = ParallelActions([a, b, seq], lifecycle_handlers=[ActionEnd()])
+    par.run(30)
+    assert par.ok
+    # a's end, b's process end, the end of seq's second action, seq's, par's
+    assert sorted(kind for kind, _ in seen) == ["action end"] * 4 + ["process end"], seen
+    assert all(name != "execo-reactor" for _, name in seen), seen
