@@ -1,13 +1,27 @@
-"""execo demo: conduct 500 local processes at once.
+"""execo demo: the execo command, then 500 local processes at once.
 
-Starts 500 small "workers" that announce themselves after a random
-delay, waits (expect) until every one said it is ready, talks to each
-through its stdin, collects their answers, then kills a deliberately
-stuck one and prints the Report.  Run it with: python examples/demo.py
+First runs the ``execo`` command line tool locally (no host given: the
+command runs on this machine), as a user would from a shell. Then starts
+500 small "workers" that announce themselves after a random delay, waits
+(expect) until every one said it is ready, talks to each through its
+stdin, collects their answers, then kills a deliberately stuck one and
+prints the Report.  Run it with: python examples/demo.py
 """
+import subprocess
+import sys
 import time
 
 from execo import Process, Report, STDOUT, Timer
+
+
+def cli_demo():
+    """``execo 'echo ...; uname -sr'``: the command line tool, locally."""
+    command = "echo hello from the execo command; uname -sr"
+    print("$ execo %r" % (command,))
+    # python -m execo == the execo console script (run from / so that the
+    # installed package is used, not a source tree in the current directory)
+    status = subprocess.call([sys.executable, "-m", "execo", "--no-report", command], cwd="/")
+    print("(exit status %d)\n" % (status,))
 
 N = 500
 WORKER = ('sleep 0.$(( $$ % 10 )); echo "worker {i} ready"; '
@@ -15,6 +29,7 @@ WORKER = ('sleep 0.$(( $$ % 10 )); echo "worker {i} ready"; '
 
 
 def main():
+    cli_demo()
     t = Timer()
     workers = [Process(WORKER.format(i=i), shell=True, name="worker-%d" % i).start()
                for i in range(N)]

@@ -180,10 +180,12 @@ def connection_params(ns: argparse.Namespace) -> Dict[str, Any]:
         extra: Tuple[str, ...] = ()
         for option in ns.ssh_option:
             extra += ("-o", option)
-        params["ssh_options"] = tuple(default_connection_params["ssh_options"]) + extra
-        params["scp_options"] = tuple(default_connection_params["scp_options"]) + extra
+        # before execo's defaults: ssh keeps the first value given for an
+        # option, so -o BatchMode=no (say) overrides the default
+        params["ssh_options"] = extra + tuple(default_connection_params["ssh_options"])
+        params["scp_options"] = extra + tuple(default_connection_params["scp_options"])
         params["taktuk_connector_options"] = (
-            tuple(default_connection_params["taktuk_connector_options"]) + extra)
+            extra + tuple(default_connection_params["taktuk_connector_options"]))
     return params
 
 

@@ -231,6 +231,12 @@ class Strand(object):
         if schedule:
             _pool.schedule(self)
 
+    @property
+    def paused(self):
+        """Whether the backlog is over HIGH_WATER (and not yet back under
+        LOW_WATER)."""
+        return self._paused
+
     def hold(self):
         """Queue every call until :meth:`release` (a process holds its
         strand while start() notifies, so that handlers see start first)."""

@@ -233,12 +233,12 @@ class Process(ProcessBase):
             # a grandchild may hold the pipes open: bounded grace, then drain
             get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over)
 
-    def _on_backlog(self, paused: bool) -> None:
+    def _set_reading(self, on: bool) -> None:
         with self._lock:
             child = self._child
         if child is not None:
-            child.set_reading(STDOUT, not paused)
-            child.set_reading(STDERR, not paused)
+            child.set_reading(STDOUT, on)
+            child.set_reading(STDERR, on)
 
     def _end_grace_over(self) -> None:
         with self._lock:

@@ -466,7 +466,20 @@ class ProcessBase(object):
 
     def _on_backlog(self, paused: bool) -> None:
         """The handlers lag more than HIGH_WATER bytes behind (paused), or
-        caught up: stop or resume reading (subclasses with a reader)."""
+        caught up. Pausing happens in the reactor thread, resuming in a
+        handler thread: both apply, in the reactor thread, the strand's
+        state at that moment, so the last change always wins."""
+        reactor = get_reactor()
+        if reactor.in_loop_thread():
+            self._sync_reading()
+        else:
+            reactor.call_soon(self._sync_reading)
+
+    def _sync_reading(self) -> None:
+        self._set_reading(not self._strand.paused)
+
+    def _set_reading(self, on: bool) -> None:
+        """Stop or resume reading the output (subclasses with a reader)."""
 
     def _dispatch(self, stream: int, handlers: Iterable[Any], data: bytes, eof: bool, error: bool) -> None:
         """Send output to the user's handlers (in the strand)."""

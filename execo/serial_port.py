@@ -179,10 +179,10 @@ class Serial(Process):
                 self.error_reason = err
         super(Serial, self)._on_eof(stream, err)
 
-    def _on_backlog(self, paused: bool) -> None:
+    def _set_reading(self, on: bool) -> None:
         reader = self._reader
         if reader is not None:
-            reader.set_reading(not paused)
+            reader.set_reading(on)
 
     def _maybe_ended(self) -> bool:
         with self._lock:

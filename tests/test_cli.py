@@ -180,3 +180,16 @@ def test_put_and_get(sshd, tmp_path, taktuk):
         assert (local_dir / "payload.txt").read_text() == "payload\n"
     finally:
         shutil.rmtree(remote_dir, ignore_errors=True)
+
+
+def test_ssh_options_come_before_the_defaults():
+    # ssh keeps the first value of an option: -o must come first to override
+    from execo.cli import parse, connection_params
+    from execo.config import default_connection_params
+    ns, mode, words = parse(["-o", "BatchMode=no", "-l", "u", "-p", "2200", "-i", "k",
+                             "-H", "h1", "uptime"])
+    params = connection_params(ns)
+    assert mode == "run" and words == ["uptime"]
+    assert params["user"] == "u" and params["port"] == 2200 and params["keyfile"] == "k"
+    assert params["ssh_options"] == ("-o", "BatchMode=no") + tuple(default_connection_params["ssh_options"])
+    assert params["scp_options"][:2] == ("-o", "BatchMode=no")
