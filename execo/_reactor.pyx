@@ -1005,9 +1005,6 @@ cdef class Reactor:
         if self.running:
             raise RuntimeError("stop the reactor and wait for its thread before close()")
         self.forget_after_fork()
-        if self.wakefd >= 0:
-            close(self.wakefd)
-            self.wakefd = -1
 
     def forget_after_fork(self):
         """In a forked child: close every fd of this reactor without
@@ -1024,6 +1021,7 @@ cdef class Reactor:
         for child in self.children.values():
             (<Child>child).reaped = True
         self.owned = set()
+        self.wakefd = -1            # closed with the watches (never twice)
         self.watches = {}
         self.children = {}
         self.sigchld_children = {}
