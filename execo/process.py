@@ -119,8 +119,6 @@ class Process(ProcessBase):
         self.stdout_fd: Optional[int] = None
         self.stderr_fd: Optional[int] = None
         self._child: Optional[_reactor.Child] = None
-        self._start_notified = False
-        self._end_deferred = False
         self._exit_status: Optional[int] = None
 
     def _kwargs(self) -> List[str]:
@@ -166,14 +164,7 @@ class Process(ProcessBase):
         argv = self._argv()
         flags = _reactor.SPAWN_PATH | (_reactor.SPAWN_PTY if self.pty else _reactor.SPAWN_NEW_PGROUP)
         with self._lock:
-            if self.started:
-                raise ValueError("unable to start an already started process: %r" % (self,))
-            self._open_targets()
-            self._strand.hold()     # handlers see start first (released by _notify_started)
-            self.started = True
-            self.start_date = time.time()
-            if self.timeout is not None:
-                self.timeout_date = self.start_date + self.timeout
+            self._begin_start()     # the strand is released by _notify_started
             reactor = get_reactor()
             out, err = self._collectors[STDOUT], self._collectors[STDERR]
             out.keep = bool(self.default_stdout_handler)
@@ -194,18 +185,16 @@ class Process(ProcessBase):
         return self._notify_started(failed)
 
     def _notify_started(self: _PR, failed: bool) -> _PR:
-        """After start (lock released): log, start handlers, then the end
-        notifications if the process already ended (deferred so that
-        handlers always see start before end)."""
+        """After start (lock released): log, start handlers, and the end
+        notifications of a process that could not start. The strand, held
+        by _begin_start, is released last: output and end calls come
+        after the start ones."""
         try:
             if not failed and logger.isEnabledFor(10):
                 logger.debug("%s %s", style.emph("start:"), self)
             self._set_started()
             self._call_lifecycle("start")
-            with self._lock:
-                self._start_notified = True
-                end_now = failed or self._end_deferred
-            if end_now:
+            if failed:
                 self._notify_end()
         finally:
             self._strand.release()   # the output and end calls queued meanwhile
@@ -264,13 +253,10 @@ class Process(ProcessBase):
                 self.timeouted = False
             self.ended = True
             child = self._child
-            self._end_deferred = not self._start_notified
-            end_now = not self._end_deferred
         if child is not None:
             child.close_stdin()
         self._close_targets()
-        if end_now:
-            self._notify_end()
+        self._notify_end()
         return True
 
     def _notify_end(self) -> None:

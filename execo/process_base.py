@@ -401,6 +401,27 @@ class ProcessBase(object):
     # (subclasses' _maybe_ended, posted with _post_end_check), are called
     # in order through the strand (execo.handler_threads).
 
+    def _begin_start(self, lenient_targets: bool = False) -> None:
+        """What every start() does first (lock held): refuse a second
+        start, open the filenames among the output handlers (an error
+        raises, or is only logged with ``lenient_targets``), record the
+        start and timeout dates, and hold the strand so that handlers see
+        start before any output (the start() releases it once it has
+        notified the start)."""
+        if self.started:
+            raise ValueError("unable to start an already started process: %r" % (self,))
+        try:
+            self._open_targets()
+        except OSError:
+            if not lenient_targets:
+                raise
+            logger.exception("cannot open an output file of %s", self)
+        self._strand.hold()
+        self.started = True
+        self.start_date = time.time()
+        if self.timeout is not None:
+            self.timeout_date = self.start_date + self.timeout
+
     def _open_targets(self) -> None:
         """Filenames among the output handlers are opened at start (an
         unwritable one raises here, before anything is started)."""

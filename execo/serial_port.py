@@ -95,14 +95,7 @@ class Serial(Process):
         """Open the serial port."""
         serial = _pyserial()
         with self._lock:
-            if self.started:
-                raise ValueError("unable to start an already started process: %r" % (self,))
-            self._open_targets()
-            self._strand.hold()     # handlers see start first (released by _notify_started)
-            self.started = True
-            self.start_date = time.time()
-            if self.timeout is not None:
-                self.timeout_date = self.start_date + self.timeout
+            self._begin_start()     # the strand is released by _notify_started
             failed = False
             try:
                 port = serial.Serial(self.device, self.speed, bytesize=serial.EIGHTBITS,
@@ -194,14 +187,11 @@ class Serial(Process):
             if self.timeouted is None:
                 self.timeouted = False
             self.ended = True
-            self._end_deferred = not self._start_notified
-            end_now = not self._end_deferred
             writer = self._writer
         if writer is not None:
             writer.close()
         self._close_targets()
-        if end_now:
-            self._notify_end()
+        self._notify_end()
         return True
 
 

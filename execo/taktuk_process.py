@@ -83,21 +83,17 @@ class TaktukProcess(ProcessBase):
         :class:`execo.action.TaktukRemote`.
         """
         with self._lock:
-            if self.started:
-                raise ValueError("unable to start an already started process: %r" % (self,))
-            try:
-                self._open_targets()     # filenames among the output handlers
-            except OSError:
-                logger.exception("cannot open an output file of %s", self)
-            self.started = True
-            self.start_date = time.time()
-            if self.timeout is not None:
-                self.timeout_date = self.start_date + self.timeout
+            # an output file that cannot be opened is logged: taktuk runs
+            # the command anyway
+            self._begin_start(lenient_targets=True)
             self._arm_timeout()
-        if logger.isEnabledFor(10):
-            logger.debug("%s %s", style.emph("start:"), self)
-        self._set_started()
-        self._call_lifecycle("start")
+        try:
+            if logger.isEnabledFor(10):
+                logger.debug("%s %s", style.emph("start:"), self)
+            self._set_started()
+            self._call_lifecycle("start")
+        finally:
+            self._strand.release()
         return self
 
     def _taktuk_status(self, status: int) -> None:

@@ -1,6 +1,10 @@
 """Small helpers shared by the test modules."""
 
+import os
+import signal
 import time
+
+import pytest
 
 
 def wait_until(pred, timeout=15.0, step=0.05):
@@ -17,3 +21,45 @@ def wait_until(pred, timeout=15.0, step=0.05):
 def lines(text):
     """Output lines, whether they end with \\n or (through ssh -tt) \\r\\n."""
     return text.replace("\r\n", "\n").splitlines()
+
+
+def finish(obj, timeout=120):
+    """Wait for a process or an action with a bound; if it does not end,
+    SIGKILL what still runs and fail the test. Returns obj."""
+    obj.wait(timeout)
+    if not obj.ended:
+        try:
+            for p in getattr(obj, "processes", [obj]):
+                if p.started and not p.ended:
+                    p.kill(signal.SIGKILL)
+        finally:
+            pytest.fail("did not end within %ss: %r" % (timeout, obj))
+    return obj
+
+
+def my_children():
+    """(pid, state) of the direct children of this process."""
+    me = os.getpid()
+    res = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rindex(")") + 2:].split()
+        if int(rest[1]) == me:
+            res.append((int(d), rest[0]))
+    return res
+
+
+def zombies():
+    """pids of this process's zombie children."""
+    return [pid for pid, st in my_children() if st == "Z"]
+
+
+def nfds():
+    """Open file descriptors of this process."""
+    return len(os.listdir("/proc/self/fd"))

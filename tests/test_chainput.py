@@ -29,21 +29,13 @@ from execo.chainput import ChainPut, ChainPutReceiver, ChainPutSender
 from execo.host import Host
 from execo.report import Report
 
+from helpers import finish
+
 NC = "/bin/nc.traditional"
 # quick retries for the chains with unreachable hosts
 FAST = {"chainput_host_retry": 2, "chainput_try_delay": 0.2, "chainput_nc_client_timeout": 2}
 # 127.0.0.200 is outside the fixture's 127.0.0.1..32: no sshd there
 NO_SSHD_ADDRESS = "127.0.0.200"
-
-
-def finish(action, timeout=120):
-    action.wait(timeout)
-    if not action.ended:
-        for p in action.processes:
-            if p.started and not p.ended:
-                p.kill(signal.SIGKILL)
-        pytest.fail("action did not end within %ss: %s" % (timeout, action))
-    return action
 
 
 def sha256(path):

@@ -12,17 +12,9 @@ import pytest
 
 from execo.process import Process, ExpectOutputHandler, ProcessOutputHandler, STDOUT, STDERR
 
+from helpers import finish
+
 PY = sys.executable
-
-
-def finish(p, timeout=20):
-    p.wait(timeout)
-    if not p.ended:
-        try:
-            p.kill(signal.SIGKILL)
-        finally:
-            pytest.fail("process did not end within %ss: %r" % (timeout, p))
-    return p
 
 
 def bounded(fn, timeout=15):

@@ -16,17 +16,9 @@ import pytest
 from execo.handler_threads import HIGH_WATER, MERGE_LIMIT, handler_pool
 from execo.process import Process, ProcessLifecycleHandler, ProcessOutputHandler
 
-from helpers import wait_until
+from helpers import finish, wait_until
 
 PY = sys.executable
-
-
-def finish(p, timeout=30):
-    p.wait(timeout)
-    if not p.ended:
-        p.kill(signal.SIGKILL)
-        pytest.fail("did not end within %ss: %r" % (timeout, p))
-    return p
 
 
 class Gate(ProcessOutputHandler):

@@ -16,18 +16,10 @@ import pytest
 from execo.process import (Process, ProcessBase, ProcessLifecycleHandler, ProcessOutputHandler,
                            STDOUT, STDERR)
 
+from helpers import finish
+
 PY = sys.executable
 ENC = locale.getpreferredencoding(False)
-
-
-def finish(p, timeout=20):
-    p.wait(timeout)
-    if not p.ended:
-        try:
-            p.kill(signal.SIGKILL)
-        finally:
-            pytest.fail("process did not end within %ss: %r" % (timeout, p))
-    return p
 
 
 class LogCapture(logging.Handler):

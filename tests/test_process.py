@@ -21,6 +21,8 @@ from execo.config import configuration
 from execo.process import ProcessBase, Process, get_process, STDOUT, STDERR
 from execo.report import Report
 
+from helpers import finish, my_children, nfds, wait_until, zombies
+
 PY = sys.executable
 ENC = locale.getpreferredencoding(False)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,17 +33,6 @@ FLAGS = ("ignore_exit_code", "nolog_exit_code", "ignore_timeout", "nolog_timeout
 
 
 # ------------------------------------------------------------------ helpers
-
-def finish(p, timeout=20):
-    """Wait for p with a bound, failing (and killing it) if it does not end."""
-    p.wait(timeout)
-    if not p.ended:
-        try:
-            p.kill(signal.SIGKILL)
-        finally:
-            pytest.fail("process did not end within %ss: %r" % (timeout, p))
-    return p
-
 
 def pid_state(pid):
     """'gone', or the one-letter state of pid in /proc."""
@@ -55,41 +46,6 @@ def pid_state(pid):
 
 def pid_dead(pid):
     return pid_state(pid) in ("gone", "Z", "X")
-
-
-def wait_until(pred, timeout=5.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
-def my_children():
-    """(pid, state) of the direct children of this process."""
-    me = os.getpid()
-    res = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                data = f.read()
-        except OSError:
-            continue
-        rest = data[data.rindex(")") + 2:].split()
-        if int(rest[1]) == me:
-            res.append((int(d), rest[0]))
-    return res
-
-
-def zombies():
-    return [pid for pid, st in my_children() if st == "Z"]
-
-
-def nfds():
-    return len(os.listdir("/proc/self/fd"))
 
 
 class LogCapture(logging.Handler):

@@ -20,22 +20,12 @@ from execo.remote import (ActionFactory, Get, Put, Remote, default_action_factor
 from execo.report import Report
 from execo.ssh_process import SshProcess
 
-from helpers import wait_until
+from helpers import finish, wait_until
 
 # a loopback address outside the sshd fixture's default 127.0.0.1..32, so
 # that filter_bad_hosts given addresses (str) tells it from the good hosts;
 # the port is an ephemeral one, so no daemon can be there
 SILENT_ADDRESS = '127.0.0.254'
-
-
-def finish(action, timeout=60):
-    action.wait(timeout)
-    if not action.ended:
-        for p in action.processes:
-            if p.started and not p.ended:
-                p.kill(signal.SIGKILL)
-        pytest.fail("action did not end within %ss: %s" % (timeout, action))
-    return action
 
 
 def _remote_sleeps(user):

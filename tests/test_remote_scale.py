@@ -18,6 +18,8 @@ from execo.host import Host
 from execo.remote import Remote
 from execo.ssh_process import SshProcess
 
+from helpers import finish
+
 NUM_HOSTS = 2000
 
 STUB_SSH = r"""#!/bin/sh
@@ -39,16 +41,6 @@ export STUB_HOST
 shift
 exec /bin/sh -c "$*"
 """
-
-
-def finish(action, timeout=120):
-    action.wait(timeout)
-    if not action.ended:
-        for p in action.processes:
-            if p.started and not p.ended:
-                p.kill(signal.SIGKILL)
-        pytest.fail("action did not end within %ss: %s" % (timeout, action))
-    return action
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ from execo.ssh_process import SshProcess
 from execo.remote_serial import RemoteSerial
 from execo.serial_remote import SerialSsh, serial_helper_command
 
-from helpers import wait_until
+from helpers import finish, wait_until
 
 BURST_SIZE = 10 * 1024 * 1024
 UPLOAD_SIZE = 2 * 1024 * 1024
@@ -56,14 +56,6 @@ BIG_TIMEOUT = 120
 def out_bytes(p):
     """The stdout of p as the bytes the process wrote."""
     return p.stdout.encode(ENCODING, "surrogateescape")
-
-
-def finish(p, timeout=60):
-    p.wait(timeout)
-    if not p.ended:
-        p.kill(signal.SIGKILL)
-        pytest.fail("did not end within %ss: %s" % (timeout, p))
-    return p
 
 
 def burst_data(n, seed):

@@ -16,15 +16,7 @@ from execo.host import Host
 from execo.process import Process, get_process
 from execo.ssh_process import PortForwarder, SshProcess
 
-from helpers import lines, wait_until
-
-
-def finish(p, timeout=30):
-    p.wait(timeout)
-    if not p.ended:
-        p.kill(signal.SIGKILL)
-        pytest.fail("process did not end within %ss: %s" % (timeout, p))
-    return p
+from helpers import finish, lines, wait_until
 
 
 def test_echo_and_hostname(sshd):

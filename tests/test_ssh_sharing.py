@@ -14,17 +14,7 @@ from execo.ssh_process import PortForwarder
 from execo import ssh_sharing
 from execo.ssh_utils import get_ssh_argv, get_scp_put_argv, get_port_forward_argv
 
-from helpers import wait_until
-
-
-def finish(action, timeout=60):
-    action.wait(timeout)
-    if not action.ended:
-        for p in action.processes:
-            if p.started and not p.ended:
-                p.kill(signal.SIGKILL)
-        pytest.fail("action did not end within %ss: %s" % (timeout, action))
-    return action
+from helpers import finish, wait_until
 
 
 @pytest.fixture

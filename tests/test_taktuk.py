@@ -20,17 +20,9 @@ from execo.report import Report
 from execo.taktuk import _TaktukParser
 
 from fixtures.sshd import CLIENT_OPTIONS
-from helpers import wait_until
+from helpers import finish, wait_until
 
 UNREACHABLE = '127.0.0.200'     # no daemon there: connection refused
-
-
-def finish(action, timeout=90):
-    action.wait(timeout)
-    if not action.ended:
-        action.kill()
-        pytest.fail("action did not end within %ss: %s" % (timeout, action))
-    return action
 
 
 @pytest.fixture

@@ -26,18 +26,12 @@ from execo.action import Local, Remote
 from execo.host import Host
 from execo.process import Process, SshProcess, ProcessOutputHandler
 
+from helpers import finish
+
 pytestmark = pytest.mark.reliability
 
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def finish(p, timeout=30):
-    p.wait(timeout)
-    if not p.ended:
-        p.kill(signal.SIGKILL)
-        pytest.fail("process did not end within %ss: %r" % (timeout, p))
-    return p
 
 
 def assert_alive():

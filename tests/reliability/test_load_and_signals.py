@@ -25,6 +25,8 @@ from execo.action import Local, ParallelActions
 from execo.config import configuration
 from execo.process import Process
 
+from helpers import finish, my_children, nfds, wait_until, zombies
+
 pytestmark = pytest.mark.reliability
 
 PY = sys.executable
@@ -32,52 +34,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 # ------------------------------------------------------------------ helpers
-# (same helpers as tests/test_process.py; not imported from there because
-# test files are not a package)
-
-def finish(p, timeout=60):
-    p.wait(timeout)
-    if not p.ended:
-        try:
-            p.kill(signal.SIGKILL)
-        finally:
-            pytest.fail("did not end within %ss: %r" % (timeout, p))
-    return p
-
-
-def wait_until(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
-def my_children():
-    me = os.getpid()
-    res = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                data = f.read()
-        except OSError:
-            continue
-        rest = data[data.rindex(")") + 2:].split()
-        if int(rest[1]) == me:
-            res.append((int(d), rest[0]))
-    return res
-
-
-def zombies():
-    return [pid for pid, st in my_children() if st == "Z"]
-
-
-def nfds():
-    return len(os.listdir("/proc/self/fd"))
-
+# (finish, wait_until, my_children, zombies, nfds: tests/helpers.py)
 
 def nthreads():
     return len(os.listdir("/proc/self/task"))

@@ -22,6 +22,8 @@ import pytest
 from execo.remote import Remote
 from execo.ssh_process import SshProcess
 
+from helpers import finish
+
 pytestmark = pytest.mark.reliability
 
 SLACK = 5  # seconds allowed beyond a bound (process start, kill, reactor)
@@ -55,16 +57,6 @@ def netns(lab):
         for h in made:
             h.destroy()
         lab.hosts = [h for h in lab.hosts if h not in made]
-
-
-def finish(action, timeout):
-    action.wait(timeout)
-    if not action.ended:
-        for p in action.processes:
-            if p.started and not p.ended:
-                p.kill(signal.SIGKILL)
-        pytest.fail("action did not end within %ss: %s" % (timeout, action))
-    return action
 
 
 def duration(p):
