@@ -2,15 +2,75 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, List, Literal, Set, Tuple, Union
+import re
+from typing import TYPE_CHECKING, Any, Iterable, List, Literal, Set, Tuple, Union
 
-__all__ = ['Host', 'get_hosts_list', 'get_hosts_set']
+__all__ = ['Host', 'get_hosts_list', 'get_hosts_set', 'check_address', 'check_user', 'check_port']
 
 if TYPE_CHECKING:
     #: one host or several, as accepted by :func:`get_hosts_list`
     HostsLike = Union[str, "Host", Iterable[Union[str, "Host"]]]
 
 _FIELDS = ('user', 'keyfile', 'port')
+
+# What a host address or a user name may hold. Host names come from
+# inventories, hosts files and node lists: they are data, and they end up
+# as arguments of ssh, scp and taktuk (taktuk even pastes them into a
+# shell line), so anything that cannot be a real name is refused here,
+# once, before any tool sees it: a leading "-" (it would be read as an
+# option: "-oProxyCommand=..."), whitespace, quotes and every shell
+# metacharacter. Addresses: DNS names (IDN letters too), IPv4, IPv6 with
+# or without brackets and a "%zone", and "user@name" (ssh splits it).
+_ADDRESS_RE = re.compile(r"[\w\[:][\w.:%@\[\]-]*\Z")
+_USER_RE = re.compile(r"[\w.][\w.@-]*\Z")
+
+
+def check_address(address: str) -> str:
+    """``address`` if it can be a host address, else ValueError.
+
+    Allowed: letters, digits, ``_ . - : % @ [ ]``, not starting with
+    ``-``. Everything else (whitespace, quotes, ``$ ; & | < > ( ) ` \\ * ?
+    ! # ~ { }``, NUL...) is refused: host names read from inventories are
+    data and must never become a tool option or shell code."""
+    if not isinstance(address, str):
+        raise TypeError("Host address must be a str, not %s (%r)" % (type(address).__name__, address))
+    if not address:
+        raise ValueError("Host address must be a non-empty string")
+    if not _ADDRESS_RE.match(address):
+        raise ValueError("%r cannot be a host address: only letters, digits and _ . - : %% @ [ ] are "
+                         "allowed, and no leading '-'" % (address,))
+    return address
+
+
+def check_user(user: Any) -> Any:
+    """``user`` if it can be a login name (or is False/None), else
+    ValueError: letters, digits, ``_ . - @``, not starting with ``-``."""
+    if user is False or user is None:
+        return user
+    if not isinstance(user, str):
+        raise TypeError("Host user must be a str, None or False, not %s (%r)" % (type(user).__name__, user))
+    if not _USER_RE.match(user):
+        raise ValueError("%r cannot be a user name: only letters, digits and _ . - @ are allowed, "
+                         "and no leading '-'" % (user,))
+    return user
+
+
+def check_port(port: Any) -> Any:
+    """``port`` as an int in 1..65535 (a str of digits is converted, so
+    that ``2222`` and ``"2222"`` are the same port), or False/None;
+    else ValueError."""
+    if port is False or port is None:
+        return port
+    if isinstance(port, bool):
+        raise TypeError("Host port must be an int, None or False, not %r" % (port,))
+    try:
+        value = int(port)
+    except (TypeError, ValueError):
+        raise ValueError("%r cannot be a port: an integer in 1..65535 is needed" % (port,)) from None
+    if isinstance(port, float) and value != port or isinstance(port, str) and not port.strip().isdigit() \
+            or not 1 <= value <= 65535:
+        raise ValueError("%r cannot be a port: an integer in 1..65535 is needed" % (port,))
+    return value
 
 
 class Host:
@@ -52,16 +112,21 @@ class Host:
         :param address: (string or :class:`Host`) the host address or
           another :class:`Host` instance which will be copied into this new
           instance (then ``user``, ``keyfile``, ``port``, when not False,
-          override the copied values).
+          override the copied values). Only letters, digits and
+          ``_ . - : % @ [ ]`` are accepted, without a leading ``-``
+          (ValueError otherwise, see :func:`check_address`): host names
+          often come from inventories and are never options or code.
         :param user: (string) optional user whith which to connect. If
           False (default value), means use the default user. If None,
-          means don't use any user.
+          means don't use any user. Checked like the address
+          (:func:`check_user`).
         :param keyfile: (string) optional keyfile whith which to
           connect. If False (default value), means use the default
           keyfile. If None, means don't use any keyfile.
         :param port: (integer) optional port to which to connect. If
           False (default value), means use the default port. If None,
-          means don't use any port.
+          means don't use any port. A string of digits is converted to
+          an int, so ``2222`` and ``"2222"`` are the same port.
         """
         if isinstance(address, Host):
             self.address = address.address
@@ -69,8 +134,6 @@ class Host:
             self.keyfile = address.keyfile
             self.port = address.port
         elif isinstance(address, str):
-            if not address:
-                raise ValueError("Host address must be a non-empty string")
             self.address = address
             self.user = self.keyfile = self.port = False
         else:
@@ -82,6 +145,16 @@ class Host:
             self.keyfile = keyfile
         if port is not False:
             self.port = port
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # every way of setting them is checked (constructor or h.user = ...)
+        if name == "address":
+            value = check_address(value)
+        elif name == "user":
+            value = check_user(value)
+        elif name == "port":
+            value = check_port(value)
+        object.__setattr__(self, name, value)
 
     def _key(self) -> Tuple[str, Union[str, None, bool], Union[str, None, bool], Union[int, None, bool]]:
         return (self.address, self.user, self.keyfile, self.port)

@@ -27,7 +27,7 @@ import shlex
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union, overload
 
 from . import config
-from .host import Host
+from .host import Host, check_address, check_port, check_user
 from .ssh_sharing import sharing_options
 
 __all__ = ["make_connection_params", "resolve_connection_params", "get_rewritten_host_address",
@@ -63,13 +63,18 @@ def resolve_connection_params(host: Union[str, Host, None] = None,
             value = getattr(host, key, False)
             if value is not False:
                 params[key] = value
+    # the same checks as Host's, for values coming from connection_params
+    # or the configuration: they reach ssh, scp and taktuk's connector line
+    params["user"] = check_user(params.get("user"))
+    params["port"] = check_port(params.get("port"))
     return params
 
 
 def get_rewritten_host_address(address: Union[str, Host], connection_params: Optional[Mapping[str, Any]] = None) -> str:
     """``address`` passed through the ``host_rewrite_func`` of the
     (already resolved, or to be merged with the defaults)
-    ``connection_params``, when there is one."""
+    ``connection_params``, when there is one. ValueError when the result
+    cannot be a host address (:func:`execo.host.check_address`)."""
     if isinstance(address, Host):
         address = address.address
     func: Optional[Callable[[str], str]]
@@ -79,7 +84,8 @@ def get_rewritten_host_address(address: Union[str, Host], connection_params: Opt
         func = connection_params["host_rewrite_func"]
     if func:
         address = func(address)
-    return address
+    # a rewritten address is checked like a Host's (see execo.host.check_address)
+    return check_address(address)
 
 
 def _split_command(cmd: Union[str, Iterable[object]]) -> List[str]:

@@ -130,3 +130,74 @@ def test_get_hosts_set():
 def test_get_hosts_list_bad_item():
     with pytest.raises(TypeError):
         get_hosts_list(['a', 3])
+
+
+# ---------------------------------------------------------------- hostile names
+# Host names and users come from inventories and hosts files: anything that
+# could become a tool option or shell code is refused when the Host is made.
+
+@pytest.mark.parametrize("address", [
+    "node-1", "node_1.example.org", "127.0.0.1", "::1", "[::1]", "fe80::1%eth0",
+    "2001:db8::1", "root@node-1", "Éric.local", "n1",
+])
+def test_real_addresses_accepted(address):
+    assert Host(address).address == address
+
+
+@pytest.mark.parametrize("address", [
+    "-oProxyCommand=id>X", "-p", "127.0.0.33 true;id>X;#", "a b", "a\tb", "a\nb", "node-1\n",
+    "x$(id)", "x`id`", "a;b", "a|b", "a&b", "a>b", "a<b", "'a'", '"a"', "a\\b", "a*", "a?",
+    "{{[__import__('os').system('id')]}}", "a\x00b", "a/b", "~root", "a!b", "a#b", " a",
+])
+def test_hostile_addresses_refused(address):
+    with pytest.raises(ValueError, match="cannot be a host address"):
+        Host(address)
+    h = Host("ok")
+    with pytest.raises(ValueError):
+        h.address = address
+    assert h.address == "ok"
+
+
+@pytest.mark.parametrize("user", ["-oProxyCommand=id", "xtest$(id>X)", "a b", "a;b", "a\nb", "`id`", "a'b"])
+def test_hostile_users_refused(user):
+    with pytest.raises(ValueError, match="cannot be a user name"):
+        Host("node", user=user)
+    h = Host("node", user="root")
+    with pytest.raises(ValueError):
+        h.user = user
+    assert h.user == "root"
+
+
+@pytest.mark.parametrize("user", ["root", "execotest", "first.last", "svc_1", "u-2", "someone@REALM"])
+def test_real_users_accepted(user):
+    assert Host("node", user=user).user == user
+
+
+def test_port_normalised_and_checked():
+    assert Host("n", port="2222") == Host("n", port=2222)
+    assert Host("n", port="2222").port == 2222
+    assert hash(Host("n", port="2222")) == hash(Host("n", port=2222))
+    assert Host("n", port=None).port is None and Host("n").port is False
+    for bad in ("22; id", "-1", 0, 70000, "abc", 22.5, True):
+        with pytest.raises((ValueError, TypeError)):
+            Host("n", port=bad)
+
+
+def test_connection_params_values_checked():
+    from execo.ssh_utils import get_ssh_argv, get_scp_put_argv
+    with pytest.raises(ValueError, match="user name"):
+        get_ssh_argv("node", "true", {"user": "x;id"})
+    with pytest.raises(ValueError, match="port"):
+        get_ssh_argv("node", "true", {"port": "22 -oProxyCommand=id"})
+    with pytest.raises(ValueError, match="host address"):
+        get_scp_put_argv("node", ["f"], "/tmp", {"host_rewrite_func": lambda a: "-oProxyCommand=id"})
+    argv = get_ssh_argv("node", "true", {"port": "2222"})
+    assert argv[argv.index("-p") + 1] == "2222"
+
+
+def test_hostile_host_in_actions_refused_at_construction():
+    from execo import Remote, Put, Get, TaktukRemote
+    for make in (lambda h: Remote("true", h), lambda h: Put(h, ["f"], "/tmp"),
+                 lambda h: Get(h, ["f"], "."), lambda h: TaktukRemote("true", h)):
+        with pytest.raises(ValueError):
+            make(["ok-host", "-oProxyCommand=id>X"])
