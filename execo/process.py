@@ -155,7 +155,11 @@ class Process(ProcessBase):
             argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
             if not argv:
                 raise ValueError("empty command: %r" % (cmd,))
-        return [a if isinstance(a, bytes) else os.fsencode(a) for a in argv]
+        encoded = [a if isinstance(a, bytes) else os.fsencode(a) for a in argv]
+        for a in encoded:
+            if b"\x00" in a:   # cmd was changed after construction
+                raise ValueError("a command argument holds a NUL byte: %r" % (a,))
+        return encoded
 
     # --------------------------------------------------------------- start
 

@@ -107,8 +107,18 @@ def _check_bool(name: str, value: object) -> None:
         raise TypeError("%s must be a boolean, not %r" % (name, value))
 
 
+def _check_no_nul(value: Union[str, bytes, "os.PathLike[str]"], cmd: object) -> None:
+    # execve's arguments are C strings: a NUL would silently cut the
+    # argument (subprocess refuses it too)
+    text = os.fspath(value)
+    if ("\x00" in text) if isinstance(text, str) else (b"\x00" in text):
+        raise ValueError("a command argument holds a NUL byte, which no program can receive "
+                         "(it would be cut there): %r in %r" % (value, cmd))
+
+
 def _check_cmd(cmd: CmdLike) -> Cmd:
     if isinstance(cmd, str):
+        _check_no_nul(cmd, cmd)
         return cmd
     if isinstance(cmd, (tuple, list)):
         if not cmd:
@@ -116,6 +126,7 @@ def _check_cmd(cmd: CmdLike) -> Cmd:
         for a in cmd:
             if not isinstance(a, (str, bytes, os.PathLike)):
                 raise TypeError("command arguments must be str, bytes or paths, not %r" % (a,))
+            _check_no_nul(a, cmd)
         return tuple(cmd) if isinstance(cmd, list) else cmd
     raise TypeError("cmd must be a str or a tuple of str, not %s" % (type(cmd).__name__,))
 

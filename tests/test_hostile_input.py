@@ -1,0 +1,32 @@
+"""Hostile input that must be refused at the call (issue 14): NUL bytes in
+commands (execve would cut the argument silently)."""
+
+import pytest
+
+from execo import Process, Remote, SshProcess, TaktukRemote
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Process(("printf", "%s|", "a\x00b", "c")),
+    lambda: Process("echo a\x00b"),
+    lambda: Process("echo a\x00b", shell=True),
+    lambda: Process((b"printf", b"a\x00")),
+    lambda: SshProcess("echo a\x00b", "node"),
+    lambda: Remote("echo a\x00b", ["node1", "node2"]),
+    lambda: TaktukRemote("echo a\x00b", ["node1"]),
+])
+def test_nul_in_command_is_a_clear_error(make):
+    with pytest.raises(ValueError, match="NUL"):
+        make()
+
+
+def test_nul_set_after_construction_refused_at_start():
+    p = Process(("printf", "%s|", "ok"))
+    p.cmd = ("printf", "%s|", "a\x00b")
+    with pytest.raises(ValueError, match="NUL"):
+        p.start()
+
+
+def test_arguments_without_nul_pass_exactly():
+    p = Process(("printf", "%s|", "a b", "$(id)", "'\"", "-x", "\u00e9")).run()
+    assert p.ok and p.stdout == "a b|$(id)|'\"|-x|\u00e9|"
