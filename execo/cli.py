@@ -16,7 +16,17 @@ The option letters are those of ssh and parallel-ssh: ``-l`` user, ``-p``
 port, ``-i`` identity file, ``-o`` ssh option, ``-t`` timeout (seconds or
 an execo duration), ``--taktuk`` to go through the taktuk tree launcher
 instead of one ssh per host, ``--json`` for scripts, ``--progress`` for a
-live count on stderr (a tty). Output: the outputs of the hosts, identical
+live count on stderr (a tty).
+
+Names are data: ``{{{host}}}`` in the command and in put/get paths is
+replaced by each host's address, but no other ``{{...}}`` is evaluated
+(``docker inspect -f '{{.State.Running}}'`` is passed as written), unless
+``--eval`` asks for execo's ``{{expression}}`` substitution in the
+command (never in file operands: a file named ``{{...}}`` in a directory
+given to ``put *`` stays a name). Host names that cannot be real (a
+leading ``-``, whitespace, shell characters) are a usage error.
+
+Output: the outputs of the hosts, identical
 ones folded (hosts listed in range syntax), the hosts by exit status, and
 execo's Report. The exit status is 0 when every host succeeded, 1 when
 some failed, 2 for a usage error.
@@ -30,6 +40,7 @@ Built on execo's own actions (:class:`execo.action.Remote`,
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -40,6 +51,7 @@ from .action import Get, Local, Put, Remote, TaktukGet, TaktukPut, TaktukRemote
 from .host import Host
 from .log import logger
 from .report import Report
+from .substitutions import no_expressions
 from .time_utils import get_seconds
 
 USAGE_ERROR = 2
@@ -130,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-t", "--timeout", metavar="SECONDS",
                    help="timeout of each host's command (seconds or execo duration)")
     p.add_argument("--taktuk", action="store_true", help="go through taktuk instead of ssh")
+    p.add_argument("--eval", action="store_true",
+                   help="evaluate execo's {{expression}} substitutions in the command (Python; "
+                        "off by default, never in file operands)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.add_argument("--progress", action="store_true",
                    help="live progress on stderr (when it is a terminal)")
@@ -164,6 +179,10 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, str, List[str]]:
             ns.timeout = get_seconds(ns.timeout)
         except Exception:
             raise UsageError("bad timeout %r" % (ns.timeout,))
+        if not 0 < ns.timeout < float("inf"):
+            raise UsageError("the timeout must be a positive duration, not %r" % (ns.timeout,))
+    if ns.port is not None and not 0 < ns.port < 65536:
+        raise UsageError("bad port %r" % (ns.port,))
     return ns, mode, words
 
 
@@ -202,8 +221,11 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
             return Local(command, process_args=process_args, name="execo " + command)
         cls: Union[Type[Remote], Type[TaktukRemote], Type[Put], Type[TaktukPut], Type[Get], Type[TaktukGet]]
         cls = TaktukRemote if ns.taktuk else Remote
-        return cls(command, [Host(h) for h in hosts], connection_params=connection_params(ns),
-                   process_args=process_args)
+        params = connection_params(ns)
+        if ns.eval:
+            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args)
+        with no_expressions():
+            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args)
     if not hosts:
         raise UsageError("%s needs hosts (-H or -h)" % (mode,))
     files, dest = words[:-1], words[-1]
@@ -211,11 +233,22 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
         cls = TaktukPut if ns.taktuk else Put
     else:
         cls = TaktukGet if ns.taktuk else Get
-    action = cls([Host(h) for h in hosts], files, dest, connection_params=connection_params(ns))
+    with no_expressions():     # file operands are never evaluated
+        action = cls(_hosts(hosts), files, dest, connection_params=connection_params(ns))
     for p in action.processes:
         for name, value in process_args.items():
             setattr(p, name, value)
     return action
+
+
+def _hosts(names: List[str]) -> List[Host]:
+    hosts = []
+    for name in names:
+        try:
+            hosts.append(Host(name))
+        except ValueError as e:
+            raise UsageError(str(e))
+    return hosts
 
 
 # ------------------------------------------------------------ results
@@ -298,26 +331,51 @@ def json_output(action, mode: str, words: List[str], out) -> None:
             "error_reason": _errno_name(p.error_reason) if p.error_reason is not None else None,
             "timeouted": bool(p.timeouted),
             "killed": bool(p.killed),
-            "stdout": p.stdout,
-            "stderr": p.stderr,
+            **_output_fields("stdout", p.stdout),
+            **_output_fields("stderr", p.stderr),
         } for p in processes],
-        "folded": [{"hosts": fold(hosts), "count": len(hosts), "stdout": stdout, "stderr": stderr}
+        "folded": [{"hosts": fold(hosts), "count": len(hosts),
+                    **_output_fields("stdout", stdout), **_output_fields("stderr", stderr)}
                    for hosts, stdout, stderr in folded_outputs(processes)],
         "by_status": {status: fold(hosts) for status, hosts in by_status(processes)},
         "stats": _jsonable(Report([action]).stats()),
     }
-    json.dump(doc, out, indent=2)
+    json.dump(_jsonable(doc), out, indent=2)
     out.write("\n")
+
+
+def _output_fields(name: str, text: Optional[str]) -> Dict[str, Any]:
+    """``{name: text}``, valid Unicode: output that is not UTF-8 (execo
+    keeps its bytes as lone surrogates) has them replaced by U+FFFD, and
+    its exact bytes are given in ``name + "_base64"`` as well."""
+    text = text or ""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape")
+        return {name: raw.decode("utf-8", "replace"),
+                name + "_base64": base64.b64encode(raw).decode("ascii")}
+    return {name: text}
+
+
+def _valid_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _jsonable(value):
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {_valid_text(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return _valid_text(value)
+    if value is None or isinstance(value, (bool, int, float)):
         return value
-    return str(value)
+    return _valid_text(str(value))
 
 
 # ------------------------------------------------------------ main
@@ -335,7 +393,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise UsageError("the host list is empty")
         if not ns.verbose:
             logger.setLevel(logging.ERROR)
-        action = build_action(ns, mode, words, hosts)
+        try:
+            action = build_action(ns, mode, words, hosts)
+        except ValueError as e:     # a bad -l/-p value, a {{...}} error with --eval
+            raise UsageError(str(e))
     except UsageError as e:
         sys.stderr.write("execo: %s\n" % (e,))
         return USAGE_ERROR

@@ -10,23 +10,70 @@
   (see :func:`get_caller_context`).
 
 Only the strings given by the caller are evaluated, in the caller's own
-context: this is the same trust as the caller's code.
+context: this is the same trust as the caller's code. Host addresses are
+data: ``{{{host}}}`` and the expressions are replaced in one pass over
+the caller's string, so a replacement (a host address, an expression's
+value) is never scanned again and never evaluated. Code that builds
+action strings from data it did not write (the ``execo`` command, a
+tool reading names from a file) creates its actions inside
+:func:`no_expressions`: ``{{{host}}}`` is still replaced, every other
+``{{...}}`` is kept as written (so ``docker inspect -f '{{.State.Running}}'``
+stays as it is).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
+import threading
 from types import CodeType
-from typing import Any, Callable, Dict, Iterable, Mapping, Match, Optional, Set, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Match, Optional, Set, Tuple, TypeVar
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-__all__ = ["remote_substitute", "get_caller_context", "frame_transparent", "SubstitutionError"]
+__all__ = ["remote_substitute", "get_caller_context", "frame_transparent", "SubstitutionError",
+           "no_expressions", "NO_EXPRESSIONS"]
 
 _HOST_TAG = "{{{host}}}"
-# an expression is everything between {{ and the next }}
-_EXPR_RE = re.compile(r"\{\{((?:(?!\}\}).)+)\}\}", re.DOTALL)
+# one pass over the string: the host tag, or an expression (everything
+# between {{ and the next }}); re.sub never rescans what it put in
+_SUBST_RE = re.compile(r"(\{\{\{host\}\}\})|\{\{((?:(?!\}\}).)+)\}\}", re.DOTALL)
+
+
+class _NoExpressions(tuple):
+    """The type of :data:`NO_EXPRESSIONS`."""
+
+    def __repr__(self) -> str:
+        return "NO_EXPRESSIONS"
+
+
+#: A ``frame_context`` for :func:`remote_substitute` meaning "evaluate
+#: nothing": ``{{{host}}}`` is replaced, ``{{...}}`` is kept as written.
+#: :func:`get_caller_context` returns it inside :func:`no_expressions`.
+NO_EXPRESSIONS: Tuple[Dict[str, Any], Dict[str, Any]] = _NoExpressions(({}, {}))
+
+_policy = threading.local()
+
+
+@contextlib.contextmanager
+def no_expressions() -> Iterator[None]:
+    """Context manager: actions created inside it (in this thread) never
+    evaluate ``{{<expression>}}``; only ``{{{host}}}`` is replaced.
+
+    For strings that come from data rather than from the program's own
+    source (a command line typed to the ``execo`` command, file names
+    from a directory listing, an inventory)::
+
+        with no_expressions():
+            action = Remote(command_from_user, hosts)
+    """
+    depth = getattr(_policy, "no_expressions", 0)
+    _policy.no_expressions = depth + 1
+    try:
+        yield
+    finally:
+        _policy.no_expressions = depth
 
 
 class SubstitutionError(ValueError):
@@ -60,7 +107,8 @@ def remote_substitute(string: str, all_hosts: Iterable[object], index: int,
       context of which the expressions (if any) will be evaluated.
 
     - Replaces all occurences of the literal string ``{{{host}}}`` by the
-      :class:`execo.host.Host` address itself.
+      :class:`execo.host.Host` address itself (in the same pass as the
+      expressions: an address is never scanned for expressions).
     - Replaces all occurences of ``{{<expression>}}`` in the following
       way: ``<expression>`` must be a python expression, which will be
       evaluated in the context of frame_context (globals and locals), and
@@ -69,30 +117,43 @@ def remote_substitute(string: str, all_hosts: Iterable[object], index: int,
 
     Raises :class:`SubstitutionError` (a ValueError) naming the
     expression when it cannot be evaluated or does not give a sequence.
+    With ``frame_context`` :data:`NO_EXPRESSIONS`, nothing is evaluated:
+    ``{{<expression>}}`` is kept as written.
     """
     if not isinstance(string, str):
         raise TypeError("remote_substitute needs a str, not %r" % (type(string).__name__,))
-    if _HOST_TAG in string:
-        if not isinstance(all_hosts, (list, tuple)):
-            all_hosts = list(all_hosts)
-        string = string.replace(_HOST_TAG, _host_address(all_hosts[index]))
     if "{{" not in string:
         return string
-    if frame_context is None:
-        frame_context = ({}, {})
-    glob, loc = frame_context
-    if glob is None:
-        glob = {}
-    if loc is not None and loc is not glob and len(loc):
-        # one namespace (locals over globals) as the globals of eval: a
-        # comprehension or lambda in the expression then sees the caller's
-        # locals too (with separate locals, it would not before Python 3.12)
-        namespace = dict(glob)
-        namespace.update(loc)
-        glob, loc = namespace, None
+    evaluate = not isinstance(frame_context, _NoExpressions)
+    host_address: Optional[str] = None
+    glob: Optional[Dict[str, Any]] = None
+    loc: Optional[Mapping[str, Any]] = None
+    if evaluate:
+        if frame_context is None:
+            frame_context = ({}, {})
+        glob, loc = frame_context
+        if glob is None:
+            glob = {}
+        if loc is not None and loc is not glob and len(loc):
+            # one namespace (locals over globals) as the globals of eval: a
+            # comprehension or lambda in the expression then sees the
+            # caller's locals too (with separate locals, it would not
+            # before Python 3.12)
+            namespace = dict(glob)
+            namespace.update(loc)
+            glob, loc = namespace, None
 
     def subst(mo: Match[str]) -> str:
-        expression = mo.group(1)
+        nonlocal host_address, all_hosts
+        if mo.group(1) is not None:
+            if host_address is None:
+                if not isinstance(all_hosts, (list, tuple)):
+                    all_hosts = list(all_hosts)
+                host_address = _host_address(all_hosts[index])
+            return host_address
+        expression = mo.group(2)
+        if not evaluate:
+            return mo.group(0)
         try:
             sequence = eval(expression, glob) if loc is None else eval(expression, glob, loc)
         except Exception as e:
@@ -111,7 +172,7 @@ def remote_substitute(string: str, all_hosts: Iterable[object], index: int,
                                     expression) from e
         return str(value)
 
-    return _EXPR_RE.sub(subst, string)
+    return _SUBST_RE.sub(subst, string)
 
 
 _transparent_codes: Set[CodeType] = set()
@@ -144,7 +205,11 @@ def get_caller_context(obj: object = None, depth: int = 0) -> Tuple[Dict[str, An
     So a Remote created inside a user function sees that function's
     locals, and a Remote created by execo itself (inside ChainPut, ...)
     sees the locals of the execo function which created it.
+
+    Inside :func:`no_expressions`, returns :data:`NO_EXPRESSIONS`.
     """
+    if getattr(_policy, "no_expressions", 0):
+        return NO_EXPRESSIONS
     frame = sys._getframe(1 + depth)
     while frame.f_back is not None:
         code = frame.f_code

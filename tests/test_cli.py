@@ -193,3 +193,95 @@ def test_ssh_options_come_before_the_defaults():
     assert params["user"] == "u" and params["port"] == 2200 and params["keyfile"] == "k"
     assert params["ssh_options"] == ("-o", "BatchMode=no") + tuple(default_connection_params["ssh_options"])
     assert params["scp_options"][:2] == ("-o", "BatchMode=no")
+
+
+# ------------------------------------------------------------ names are data (issue 14)
+
+def test_braces_not_evaluated_without_eval(tmp_path):
+    marker = tmp_path / "EVALUATED"
+    r = execo("--no-report", "echo '{{.State.Running}}' '{{open(%r, \"w\") and \"x\"}}'" % (str(marker),))
+    assert r.returncode == 0, r.stderr
+    assert "{{.State.Running}} {{open(" in r.stdout
+    assert not marker.exists()
+    assert "Traceback" not in r.stderr
+
+
+def test_eval_option_evaluates_expressions_in_the_command(sshd):
+    # without --eval, {{...}} is data; {{{host}}} is replaced
+    r2 = execo("--no-report", "-H", "127.0.0.1,127.0.0.2", *ssh_args(sshd),
+               "echo {{{host}}} {{['a', 'b']}} '{{.x}}'")
+    assert r2.returncode == 0, r2.stderr
+    # (the remote shell removed the quotes around a and b)
+    assert "127.0.0.1 {{[a, b]}} {{.x}}" in r2.stdout
+    assert "127.0.0.2 {{[a, b]}} {{.x}}" in r2.stdout
+    r3 = execo("--no-report", "--eval", "-H", "127.0.0.1,127.0.0.2", *ssh_args(sshd),
+               "echo {{{host}}} {{['a', 'b']}}")
+    assert r3.returncode == 0, r3.stderr
+    assert "127.0.0.1 a" in r3.stdout and "127.0.0.2 b" in r3.stdout
+    assert "Traceback" not in r2.stderr + r3.stderr
+
+
+def test_eval_of_a_bad_expression_is_a_usage_error():
+    r = execo("--eval", "-H", "127.0.0.1", "echo '{{.State.Running}}'")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.startswith("execo: ") and "Traceback" not in r.stderr
+
+
+def test_put_file_operands_never_evaluated(sshd, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    marker = src / "EVALUATED"     # relative to the cwd of the command
+    hostile = "{{open('EVALUATED','w') and 'ok.txt'}}"
+    (src / hostile).write_text("data\n")
+    (src / "plain.txt").write_text("plain\n")
+    dest = tempfile.mkdtemp(prefix="execo-cli-put-")
+    os.chmod(dest, 0o777)
+    try:
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        r = subprocess.run("%s -m execo --no-report -H 127.0.0.1 %s put * %s"
+                           % (sys.executable, " ".join(ssh_args(sshd)), dest),
+                           shell=True, cwd=str(src), env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert not marker.exists()
+        assert sorted(os.listdir(dest)) == sorted([hostile, "plain.txt"])
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def test_hostile_hosts_are_usage_errors(tmp_path):
+    marker = tmp_path / "PWNED"
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("node1\n-oProxyCommand=touch %s\n" % (marker,))
+    for args in (["-h", str(hosts_file), "true"], ["--hosts=-oProxyCommand=touch %s" % (marker,), "true"],
+                 ["-H", "a;touch %s" % (marker,), "true"], ["-H", "node1", "-l", "x$(touch %s)" % (marker,), "true"],
+                 ["-H", "node1", "--taktuk", "--user=-oProxyCommand=x", "true"]):
+        r = execo(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert r.stderr.startswith("execo: ") and "Traceback" not in r.stderr, r.stderr
+    assert not marker.exists()
+
+
+def test_bad_timeouts_are_usage_errors():
+    for value in ("-1", "0", "-5s", "nan", "inf"):
+        r = execo("-t", value, "true")
+        assert r.returncode == 2, (value, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_json_is_valid_unicode_with_exact_bytes_for_non_utf8():
+    import base64
+    r = subprocess.run([sys.executable, "-m", "execo", "--json", r"printf 'a\377b\n'; printf '\200' >&2"],
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.decode("utf-8")        # strict: no lone surrogates were written
+    assert "\\udc" not in text
+    doc = json.loads(text)
+    host = doc["hosts"][0]
+    assert host["stdout"] == "a\ufffdb\n"
+    assert base64.b64decode(host["stdout_base64"]) == b"a\xffb\n"
+    assert base64.b64decode(host["stderr_base64"]) == b"\x80"
+    r = execo("--json", "echo plain")
+    doc = json.loads(r.stdout)
+    assert doc["hosts"][0]["stdout"] == "plain\n" and "stdout_base64" not in doc["hosts"][0]

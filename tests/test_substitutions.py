@@ -153,3 +153,60 @@ def test_closure_and_comprehension_in_expression():
         names = ["n%i" % i for i in range(3)]
         return FakeAction("{{[n + str(base) for n in names]}}", ["a", "b", "c", "d"])
     assert user_function().cmds == ["n010", "n110", "n210", "n010"]
+
+
+# ------------------------------------------------------------ names are data (issue 14)
+
+def test_host_values_are_never_scanned_for_expressions(tmp_path):
+    from execo.substitutions import remote_substitute
+    marker = tmp_path / "EVALUATED"
+    hostile = "{{[open(%r, 'w')]}}" % (str(marker),)
+    # a host given as a plain string (Host refuses braces, strings reach
+    # remote_substitute as they are)
+    out = remote_substitute("get /tmp/result-{{{host}}}.txt", [hostile], 0, (globals(), {}))
+    assert out == "get /tmp/result-%s.txt" % (hostile,)
+    assert not marker.exists()
+
+
+def test_expression_values_are_not_rescanned():
+    from execo.substitutions import remote_substitute
+    values = ["{{{host}}} {{boom}}"]
+    out = remote_substitute("{{values}} {{{host}}}", ["h1"], 0, ({"values": values}, {}))
+    assert out == "{{{host}}} {{boom}} h1"
+
+
+def test_no_expressions_keeps_braces_and_replaces_host():
+    from execo import Remote
+    from execo.substitutions import NO_EXPRESSIONS, no_expressions, remote_substitute
+    assert remote_substitute("{{.State}} {{x}} {{{host}}}", ["h"], 0, NO_EXPRESSIONS) == "{{.State}} {{x}} h"
+    with no_expressions():
+        r = Remote("echo '{{.State.Running}}' {{{host}}} {{[1, 2]}}", ["a", "b"])
+    assert [p.remote_cmd for p in r.processes] == [
+        "echo '{{.State.Running}}' a {{[1, 2]}}", "echo '{{.State.Running}}' b {{[1, 2]}}"]
+    # outside the block, evaluated again
+    r = Remote("echo {{[1, 2]}}", ["a", "b"])
+    assert [p.remote_cmd for p in r.processes] == ["echo 1", "echo 2"]
+
+
+def test_no_expressions_is_per_thread():
+    import threading
+    from execo import Remote
+    from execo.substitutions import no_expressions
+    inside = threading.Event()
+    release = threading.Event()
+    results = []
+
+    def holder():
+        with no_expressions():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    try:
+        assert inside.wait(10)
+        results.append(Remote("echo {{[7]}}", ["a"]).processes[0].remote_cmd)
+    finally:
+        release.set()
+        t.join()
+    assert results == ["echo 7"]
