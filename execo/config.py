@@ -102,6 +102,8 @@ configuration: Dict[str, Any] = {
     },
     'poller': 'auto',
     'child_watcher': 'auto',
+    'log_masks': (r'(?i)(\b[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credentials?)[\w-]*=)'
+                  r'(?:"[^"]*"|\'[^\']*\'|[^\s;&|\'"]+)',),
 }
 """Global execo configuration parameters.
 
@@ -131,6 +133,15 @@ configuration: Dict[str, Any] = {
   ``'poll'``.
 - ``child_watcher``: reactor child exit detection: ``'auto'``,
   ``'pidfd'`` or ``'sigchld'``.
+- ``log_masks`` (beyond the original execo): regular expressions whose
+  matches are replaced by ``***`` in every message execo logs (failure
+  logs show the full command line, which may hold secrets). When a
+  pattern has a group, the text of group 1 is kept and only the rest of
+  the match is masked. The default masks the value of ``NAME=value``
+  where NAME contains password, passwd, secret, token, api_key, api-key
+  or credential (any case): ``PGPASSWORD=hunter2 psql`` is logged as
+  ``PGPASSWORD=*** psql``, ``--api-key=abc`` as ``--api-key=***``. Add patterns for other secrets (``()``
+  disables masking); read at each log record.
 """
 
 default_connection_params: Dict[str, Any] = {

@@ -3,7 +3,9 @@
 :data:`logger` is the standard :mod:`logging` logger named ``"execo"``.
 It logs to the current ``sys.stderr`` at the level
 ``configuration['log_level']``, and does not propagate to the root
-logger. Besides the usual methods, it has ``iodebug()``, ``fdebug()``,
+logger. Every message goes through ``configuration['log_masks']``
+first, so secrets on command lines (``PGPASSWORD=...``) are logged as
+``***``. Besides the usual methods, it has ``iodebug()``, ``fdebug()``,
 ``trace()`` and ``detail()`` for the custom levels :data:`IODEBUG`,
 :data:`FDEBUG`, :data:`TRACE` and :data:`DETAIL`.
 
@@ -17,12 +19,13 @@ stderr are terminals): ``style.emph("x")``, ``style.host("h")``,
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, Callable, TextIO, Union, cast
 
 from .config import configuration, IODEBUG, FDEBUG, TRACE, DETAIL
 
-__all__ = ['logger', 'style', 'set_style', 'IODEBUG', 'FDEBUG', 'TRACE', 'DETAIL']
+__all__ = ['logger', 'style', 'set_style', 'mask_secrets', 'IODEBUG', 'FDEBUG', 'TRACE', 'DETAIL']
 
 _ansi_styles = {
     'default': '\033[m',
@@ -215,6 +218,58 @@ class ExecoFormatter(logging.Formatter):
         return text
 
 
+class SecretMask(logging.Filter):
+    """Replaces the matches of ``configuration['log_masks']`` in each
+    record's message by ``***`` (keeping group 1 of a pattern that has
+    one), before any handler formats it. Patterns are compiled once per
+    distinct configuration value; a bad pattern is reported once and
+    skipped: logging never fails because of it."""
+
+    def __init__(self) -> None:
+        super().__init__("execo")
+        self._source: object = None
+        self._compiled: list = []
+
+    def _patterns(self) -> list:
+        source = configuration.get('log_masks') or ()
+        if source is not self._source:
+            compiled = []
+            for pattern in ([source] if isinstance(source, str) else source):
+                try:
+                    compiled.append(re.compile(pattern) if isinstance(pattern, str) else pattern)
+                except re.error as e:
+                    sys.stderr.write("execo: bad log_masks pattern %r: %s\n" % (pattern, e))
+            self._source, self._compiled = source, compiled
+        return self._compiled
+
+    @staticmethod
+    def _mask(mo: "re.Match[str]") -> str:
+        if mo.re.groups and mo.group(1) is not None:
+            return mo.group(1) + "***"
+        return "***"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        patterns = self._patterns()
+        if patterns:
+            message = record.getMessage()
+            masked = message
+            for pattern in patterns:
+                masked = pattern.sub(self._mask, masked)
+            if masked != message:
+                record.msg, record.args = masked, ()
+        return True
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with the matches of ``configuration['log_masks']``
+    masked, as execo's log messages are."""
+    for pattern in _secret_mask._patterns():
+        text = pattern.sub(SecretMask._mask, text)
+    return text
+
+
+_secret_mask = SecretMask()
+
 logger: ExecoLogger = cast(ExecoLogger, logging.getLogger("execo"))
 """The execo logger."""
 if not isinstance(logger, ExecoLogger):
@@ -225,6 +280,10 @@ logger.propagate = False
 for _h in list(logger.handlers):
     if getattr(_h, '_execo_handler', False):  # module reloaded
         logger.removeHandler(_h)
+for _f in list(logger.filters):
+    if isinstance(_f, logging.Filter) and type(_f).__name__ == "SecretMask":  # module reloaded
+        logger.removeFilter(_f)
+logger.addFilter(_secret_mask)
 logger_handler = _StderrHandler()
 """The handler sending execo logs to stderr."""
 logger_handler._execo_handler = True

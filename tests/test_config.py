@@ -106,7 +106,8 @@ def test_configuration_defaults():
     assert set(configuration) == {
         'log_level', 'remote_tool', 'fileput_tool', 'fileget_tool',
         'compact_output_threshold', 'kill_timeout', 'intr_period', 'port_range',
-        'kill_childs_at_end', 'color_mode', 'color_styles', 'poller', 'child_watcher'}
+        'kill_childs_at_end', 'color_mode', 'color_styles', 'poller', 'child_watcher',
+            'log_masks'}
     assert configuration['log_level'] == logging.INFO
     assert configuration['remote_tool'] == config.SSH
     assert configuration['fileput_tool'] == config.SCP

@@ -171,3 +171,38 @@ def test_ansi_styles_cover_default_color_styles():
     for name in ('bold', 'reverse', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan',
                  'white', 'on_red', 'default'):
         assert name in log._ansi_styles
+
+
+# ------------------------------------------------------------ secrets masked (issue 14)
+
+def test_failure_log_masks_secrets_by_default(capsys, saved_config):
+    from execo import Process
+    Process("PGPASSWORD=hunter2 MY_API_KEY='x y' true --token=abc123; exit 3", shell=True).run()
+    err = capsys.readouterr().err
+    assert "exit_code=3" in err            # the failure was logged
+    assert "PGPASSWORD=***" in err and "MY_API_KEY=***" in err and "--token=***" in err
+    for secret in ("hunter2", "x y", "abc123"):
+        assert secret not in err
+
+
+def test_log_masks_configurable_and_off(capsys, saved_config):
+    from execo import Process
+    configuration["log_masks"] = (r"(-p)\S+", r"s3cr3t")
+    Process("echo mysql -pPASSW s3cr3t; exit 2", shell=True).run()
+    err = capsys.readouterr().err
+    assert "mysql -p***" in err and "PASSW" not in err and "s3cr3t" not in err
+    configuration["log_masks"] = ()
+    Process("PGPASSWORD=hunter2 false", shell=True).run()
+    assert "PGPASSWORD=hunter2" in capsys.readouterr().err
+
+
+def test_bad_mask_pattern_never_breaks_logging(capsys, saved_config):
+    configuration["log_masks"] = ("(unclosed", r"tok")
+    log.logger.warning("a tok b")
+    err = capsys.readouterr().err
+    assert "a *** b" in err and "bad log_masks pattern" in err
+
+
+def test_mask_secrets_function(saved_config):
+    assert log.mask_secrets("DB_PASSWORD=x ok") == "DB_PASSWORD=*** ok"
+    assert log.mask_secrets("nothing here") == "nothing here"
