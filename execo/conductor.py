@@ -147,7 +147,10 @@ def _kill_children_at_exit() -> None:
     r = _reactor_obj
     if r is None or not _kill_at_end:
         return
+    watched = r.watchdog_pid != 0
     for child in r.live_children():
+        if watched and child.farewell is not None:
+            continue    # the watchdog gives it its farewell first (taktuk)
         child.signal(signal.SIGTERM, True)
     # the children reaped since the loop's last iteration: the watchdog
     # must know them reaped before it reads end of file

@@ -395,6 +395,67 @@ def test_ssh_clients_and_remote_commands_die_with_the_script(tmp_path, scripts, 
     assert_all_gone(s)
 
 
+TAKTUK_BODY = """
+    cp = P["connection_params"]
+    hosts = [Host(a) for a in P["addresses"]]
+    t = TaktukRemote("sleep " + M, hosts, connection_params=cp).start()
+    ready()
+    if P["how"] == "exit":
+        sys.stdin.readline()    # the test's go: it saw the remote commands
+        sys.exit(0)
+    time.sleep(1000)
+"""
+
+
+def group_members(pgid):
+    """Running processes of process group pgid."""
+    res = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = stat_of(int(d))
+            if st is not None and st[2] == pgid and st[0] not in ("Z", "X"):
+                res.append(int(d))
+    return res
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "exit"])
+def test_taktuk_and_remote_commands_die_with_the_script(tmp_path, scripts, sshd, how):
+    # killing taktuk's process group would not be enough: the remote
+    # taktuk engines exit when their connection drops, without signalling
+    # their commands (each in its own process group): the watchdog first
+    # writes "broadcast kill" and "quit" to taktuk's stdin, as kill() does
+    params = {"connection_params": sshd.connection_params, "addresses": sshd.addresses[:3],
+              "how": how}
+    s = Script(tmp_path, TAKTUK_BODY, params=params)
+    scripts.append(s)
+    assert wait_until(lambda: len(remote_sleeps(s.marker)) == 3, GONE_TIMEOUT), procs_with(s.marker)
+    local_taktuk = [pid for pid, _ in my_children_of(s.info["pid"])
+                    if any(os.path.basename(a) == "taktuk" for a in cmdline(pid)[:3])]
+    assert len(local_taktuk) == 1
+    taktuk_members = group_members(local_taktuk[0])
+    assert len(taktuk_members) >= 2      # taktuk, its interpreter, its ssh connectors
+    if how == "exit":
+        s.proc.stdin.write("go\n")
+        s.proc.stdin.flush()
+        assert s.wait() == 0, s.stderr[-3000:]
+    else:
+        s.kill(getattr(signal, how))
+    assert_all_gone(s)
+    assert wait_until(lambda: not group_members(local_taktuk[0]), GONE_TIMEOUT), \
+        [cmdline(p) for p in group_members(local_taktuk[0])]
+
+
+def my_children_of(pid):
+    """(pid, state) of the children of pid."""
+    res = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = stat_of(int(d))
+            if st is not None and st[1] == pid:
+                res.append((int(d), st[0]))
+    return res
+
+
 # ------------------------------------------------- in this very process
 
 def test_import_starts_no_process():
