@@ -38,6 +38,7 @@ cdef extern from "exo_spawn.h" nogil:
     int exo_sigchld_install(int wake_fd)
     void exo_sigchld_uninstall(int wake_fd)
     int exo_fd_above_std(int fd)
+    int exo_spawn_detached(char **argv, pid_t *pid, int *wfd)
 
 
 cdef extern from "<poll.h>" nogil:
@@ -96,6 +97,8 @@ cdef class Child:
     cdef readonly bint reaped
     cdef readonly bint pty
     cdef readonly bint own_group
+    cdef readonly bytes farewell   # written to stdin by the watchdog at our death
+    cdef unsigned long long stdin_ino
     cdef object sink
     cdef Reactor reactor
     cdef FdWatch stdin_watch
@@ -128,6 +131,10 @@ cdef class Reactor:
     cdef Py_ssize_t pfds_cap
     cdef Py_ssize_t npfds
     cdef int last_child_fd         # highest fd of the last spawned child
+    cdef FdWatch wd_watch          # write end of the watchdog's pipe, or None
+    cdef Child wd_child            # the watchdog process, or None
+    cdef public object watchdog_starter       # called at a spawn while no watchdog runs
+    cdef public object watchdog_exit_handler  # called when the watchdog exits
 
     cdef _install_sigchld(self)
     cdef bint _fd_table_crowded(self)
@@ -157,6 +164,11 @@ cdef class Reactor:
     cdef _drain_and_close(self, FdWatch w)
     cdef _dispatch(self, int fd, unsigned int revents)
     cdef _poll_once(self, int timeout_ms)
+    cdef int _wd_note(self, pid_t pid, int op) except -1
+    cdef int _wd_announce(self, Child child) except -1
+    cdef _wd_flush(self)
+    cdef _wd_stuck(self)
+    cdef _wd_lost(self)
 
 
 cdef class Reader:

@@ -22,6 +22,25 @@ on.
 
 Streams are numbered like the file descriptors of the child: 0 stdin,
 1 stdout, 2 stderr.
+
+A reactor may also feed a *watchdog* (:meth:`Reactor.start_watchdog`): a
+process in its own session holding the read end of a pipe whose write end
+only this process has (close-on-exec).  The reactor tells it, in records
+headed by one C int ``pid << 3 | op``, every child spawned
+(``WATCHDOG_ADD_GROUP`` when the child leads its own process group, else
+``WATCHDOG_ADD_PID``; then ``WATCHDOG_FAREWELL`` for a child spawned with
+``farewell`` bytes: three more ints, the length of the bytes and the two
+halves of the inode of the child's stdin pipe, then the bytes padded to a
+whole int), every child whose stdin this process closed
+(``WATCHDOG_RELEASE``, for those with a farewell) and every child reaped
+(``WATCHDOG_REMOVE``).  Additions are written at once by ``spawn()`` (one
+write, with whatever else is queued); the others are queued and written
+once per loop iteration.  Writes never block: what the pipe does not take
+waits for it to be writable; a watchdog that leaves 1 MiB unread (stopped?)
+is killed, and the ``watchdog_exit_handler`` may start another one, which
+is told of the live children.  What the watchdog does when the pipe
+reaches end of file (this process is gone) is its own policy
+(:mod:`execo.watchdog`).
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -108,6 +127,12 @@ cdef extern from "<signal.h>" nogil:
     int kill(pid_t pid, int sig)
     int killpg(pid_t pgrp, int sig)
 
+cdef extern from "<sys/stat.h>" nogil:
+    ctypedef unsigned long ino_t
+    cdef struct stat:
+        ino_t st_ino
+    int fstat(int fd, stat *buf)
+
 cdef extern from "<time.h>" nogil:
     ctypedef long time_t
     cdef struct timespec:
@@ -143,6 +168,26 @@ cdef enum:  # FdWatch kinds
     K_PIDFD = 3
     K_WAKE = 4
     K_SIGCHLD = 5
+    K_WDPIPE = 6               # the write end of the watchdog's pipe
+
+cdef enum:  # watchdog records, headed by one C int: pid << 3 | op
+    WD_ADD_GROUP = 0           # kill the process group pid at the end
+    WD_ADD_PID = 1             # kill the process pid at the end
+    WD_REMOVE = 2              # pid was reaped: forget it
+    WD_RESET = 3               # forget everything (pid 0)
+    WD_FAREWELL = 4            # + n, inode (2 ints), n bytes: write them to pid's stdin first
+    WD_RELEASE = 5             # pid's stdin was closed here: no farewell any more
+    WD_OP_BITS = 3
+    WD_STUCK_AT = 1048576      # a watchdog that leaves this much unread is replaced
+
+WATCHDOG_ADD_GROUP = WD_ADD_GROUP
+WATCHDOG_ADD_PID = WD_ADD_PID
+WATCHDOG_REMOVE = WD_REMOVE
+WATCHDOG_RESET = WD_RESET
+WATCHDOG_FAREWELL = WD_FAREWELL
+WATCHDOG_RELEASE = WD_RELEASE
+WATCHDOG_OP_BITS = WD_OP_BITS
+WATCHDOG_INT_SIZE = sizeof(int)
 
 cdef inline double monotonic() noexcept nogil:
     cdef timespec ts
@@ -362,6 +407,15 @@ cdef class Child:
         return "<Child pid=%d%s>" % (self.pid, " reaped" if self.reaped else "")
 
 
+cdef class _WatchdogSink:
+    """Reports the watchdog's exit to its reactor."""
+    cdef Reactor reactor
+    cdef Child child
+
+    def _on_exit(self, int code):
+        self.reactor._wd_exited(self.child, code)
+
+
 cdef class Reactor:
     """The event loop: fds, children and timers (see the module doc)."""
 
@@ -473,6 +527,10 @@ cdef class Reactor:
         if not w.closed:
             w.closed = True
             close(w.fd)
+            if w.kind == K_WRITE and w.child is not None and w.child.farewell is not None \
+                    and self.wd_watch is not None:
+                # our end of its stdin is closed: the watchdog's must be too
+                self._wd_note(w.child.pid, WD_RELEASE)
         self.owned.discard(w)
         exo_buf_free(&w.wbuf)
 
@@ -597,7 +655,7 @@ cdef class Reactor:
     # ------------------------------------------------------------- children
 
     def spawn(self, argv, int flags, sink, bint want_stdin=True, Collector stdout=None,
-              Collector stderr=None):
+              Collector stderr=None, farewell=None):
         """Start a child (callable from any thread) and watch it.
 
         ``argv`` is a sequence of bytes; ``flags`` the SPAWN_* constants.
@@ -605,14 +663,22 @@ cdef class Reactor:
         not be started (exec errors included).  The child's stdout and
         stderr are read and its exit watched by the reactor thread, which
         reports them to ``sink``.  ``stdout`` and ``stderr`` are optional
-        :class:`Collector` objects for the two streams."""
+        :class:`Collector` objects for the two streams.  ``farewell``
+        (bytes, for a child with a stdin pipe) is what the watchdog writes
+        to the child's stdin, if still open, when this process is gone."""
         cdef Py_ssize_t n = len(argv), i
         cdef char **cargv = <char **>malloc((n + 1) * sizeof(char *))
         cdef exo_child c
         cdef int rc
         cdef Child child
+        cdef stat st
         if cargv == NULL:
             raise MemoryError()
+        if self.wd_watch is None and self.watchdog_starter is not None:
+            try:
+                self.watchdog_starter(self)
+            except BaseException as e:
+                self._report(e)
         try:
             args = [bytes(a) for a in argv]
             for i in range(n):
@@ -639,6 +705,9 @@ cdef class Reactor:
         child.own_group = (flags & (EXO_SPAWN_PTY | EXO_SPAWN_NEW_SESSION | EXO_SPAWN_NEW_PGROUP)) != 0
         child.sink = sink
         child.reactor = self
+        if farewell and c.stdin_fd >= 0 and not child.pty and fstat(c.stdin_fd, &st) == 0:
+            child.farewell = bytes(farewell)
+            child.stdin_ino = st.st_ino
         if c.stdin_fd >= 0:
             child.stdin_watch = self._new_watch(c.stdin_fd, K_WRITE, 0, sink, child)
         if c.stdout_fd >= 0:
@@ -648,6 +717,10 @@ cdef class Reactor:
             child.stderr_watch = self._new_watch(c.stderr_fd, K_READ, 2, sink, child)
             child.stderr_watch.collector = stderr
         self.children[child.pid] = child
+        if self.wd_watch is not None:
+            # at once: a child the watchdog does not know would survive us
+            self._wd_announce(child)
+            self._wd_flush()
         if self._in_loop():
             self._register_child(child)
         else:
@@ -689,7 +762,8 @@ cdef class Reactor:
         if r == 0:
             return False
         child.reaped = True
-        self.children.pop(child.pid, None)
+        if self.children.pop(child.pid, None) is not None and self.wd_watch is not None:
+            self._wd_note(child.pid, WD_REMOVE)   # written at the end of the loop iteration
         self.sigchld_children.pop(child.pid, None)
         code = decode_status(status) if r == child.pid else -1   # ECHILD: somebody else reaped it
         sink = child.sink
@@ -710,6 +784,178 @@ cdef class Reactor:
     def live_children(self):
         """Children not yet reaped (a list of :class:`Child`)."""
         return list(self.children.values())
+
+    # -------------------------------------------------------------- watchdog
+
+    def start_watchdog(self, argv):
+        """Start the watchdog (callable from any thread; see the module
+        doc): ``argv`` is a sequence of bytes, ``argv[0]`` a path.  The
+        live children are announced at once, later ones as they are
+        spawned and reaped.  The watchdog is not one of
+        :meth:`live_children`; it is reaped when it exits, and then
+        ``watchdog_exit_handler(pid, code)`` is called.  Returns its pid
+        (that of the running one if there is one); raises ``OSError``."""
+        cdef Py_ssize_t n = len(argv), i
+        cdef char **cargv
+        cdef pid_t pid
+        cdef int wfd, rc
+        cdef Child child
+        cdef _WatchdogSink sink
+        if self.wd_watch is not None:
+            return self.wd_child.pid
+        args = [bytes(a) for a in argv]
+        if n == 0:
+            raise ValueError("empty watchdog argv")
+        cargv = <char **>malloc((n + 1) * sizeof(char *))
+        if cargv == NULL:
+            raise MemoryError()
+        try:
+            for i in range(n):
+                cargv[i] = PyBytes_AS_STRING(args[i])
+            cargv[n] = NULL
+            with nogil:
+                rc = exo_spawn_detached(cargv, &pid, &wfd)
+        finally:
+            free(cargv)
+        if rc != 0:
+            raise OSError(rc, os.strerror(rc))
+        child = Child.__new__(Child)
+        child.pid = pid
+        child.pidfd = exo_pidfd_open(pid) if self.child_watcher == "pidfd" else -1
+        child.stdin_fd = child.stdout_fd = child.stderr_fd = -1
+        child.own_group = True
+        child.reactor = self
+        sink = _WatchdogSink.__new__(_WatchdogSink)
+        sink.reactor = self
+        sink.child = child
+        child.sink = sink
+        if self.wd_watch is not None:
+            # another thread was faster (the GIL was released): this one
+            # reads end of file, knows no child, exits; reap it
+            close(wfd)
+            if self._in_loop():
+                self._register_child(child)
+            else:
+                self._queue(self._register_child, (child,))
+            return self.wd_child.pid
+        self.wd_watch = self._new_watch(wfd, K_WDPIPE, 0, None, child)
+        self.wd_child = child
+        for c in self.children.values():
+            self._wd_announce(<Child>c)
+        self._wd_flush()
+        if self._in_loop():
+            self._register_child(child)
+        else:
+            self._queue(self._register_child, (child,))
+        return pid
+
+    def flush_watchdog(self):
+        """Write the queued records now, as far as the pipe takes them (any
+        thread; the loop does it at the end of each iteration)."""
+        self._wd_flush()
+
+    @property
+    def watchdog_pid(self):
+        """The pid of the running watchdog, or 0."""
+        return self.wd_child.pid if self.wd_watch is not None and self.wd_child is not None else 0
+
+    cdef int _wd_note(self, pid_t pid, int op) except -1:
+        """Queue one record for the watchdog (GIL held)."""
+        cdef int rec = (<int>pid << WD_OP_BITS) | op
+        if exo_buf_append(&self.wd_watch.wbuf, <const char *>&rec, sizeof(int)) < 0:
+            raise MemoryError()
+        return 0
+
+    cdef int _wd_announce(self, Child child) except -1:
+        """Queue what the watchdog must know of a live child."""
+        cdef int head[4]
+        cdef int zero = 0
+        cdef const char *p
+        cdef Py_ssize_t n
+        self._wd_note(child.pid, WD_ADD_GROUP if child.own_group else WD_ADD_PID)
+        if child.farewell is None or child.stdin_watch is None or child.stdin_watch.closed \
+                or child.stdin_watch.close_when_drained:
+            return 0
+        p = PyBytes_AS_STRING(child.farewell)
+        n = PyBytes_GET_SIZE(child.farewell)
+        head[0] = (<int>child.pid << WD_OP_BITS) | WD_FAREWELL
+        head[1] = <int>n
+        head[2] = <int>(child.stdin_ino & 0xffffffffULL)
+        head[3] = <int>((child.stdin_ino >> 32) & 0xffffffffULL)
+        if exo_buf_append(&self.wd_watch.wbuf, <const char *>head, sizeof(head)) < 0 or \
+           exo_buf_append(&self.wd_watch.wbuf, p, n) < 0 or \
+           exo_buf_append(&self.wd_watch.wbuf, <const char *>&zero,
+                          (sizeof(int) - n % sizeof(int)) % sizeof(int)) < 0:
+            raise MemoryError()
+        return 0
+
+    cdef _wd_flush(self):
+        """Write the queued records as far as the pipe takes them now (any
+        thread, GIL held); the rest when the pipe is writable."""
+        cdef FdWatch w = self.wd_watch
+        cdef Py_ssize_t r
+        cdef size_t n
+        if w is None or w.closed:
+            return
+        n = exo_buf_len(&w.wbuf)
+        if n != 0:
+            r = write(w.fd, exo_buf_head(&w.wbuf), n)
+            if r < 0:
+                if errno != EAGAIN and errno != EINTR:
+                    self._wd_lost()
+                    return
+                r = 0
+            exo_buf_consume(&w.wbuf, r)
+            n = exo_buf_len(&w.wbuf)
+        if n == 0:
+            if w.registered and self._in_loop():
+                self._del_watch(w)
+            return
+        if n >= WD_STUCK_AT:
+            self._wd_stuck()
+            return
+        if not w.registered:
+            if self._in_loop():
+                self._add_watch(w, EPOLLOUT)
+            else:
+                self._queue(self._wd_want_writable, ())
+
+    def _wd_want_writable(self):
+        cdef FdWatch w = self.wd_watch
+        if w is not None and not w.closed and not w.registered and exo_buf_len(&w.wbuf) != 0:
+            self._add_watch(w, EPOLLOUT)
+
+    cdef _wd_stuck(self):
+        """The watchdog leaves everything unread (stopped?): kill it before
+        closing its pipe (it must not read end of file and kill our
+        children); it is reaped like any exit."""
+        if self.wd_child is not None:
+            self.wd_child.signal(9)
+        self._wd_lost()
+
+    cdef _wd_lost(self):
+        """The watchdog's pipe broke (it exited): drop it.  The process is
+        reaped through its Child; a new watchdog starts at the next spawn."""
+        cdef FdWatch w = self.wd_watch
+        self.wd_watch = None
+        if w is None:
+            return
+        exo_buf_free(&w.wbuf)
+        if self._in_loop():
+            self._close_watch(w)
+        else:
+            self._queue(self._close_watch_py, (w,))
+
+    def _close_watch_py(self, FdWatch w):
+        self._close_watch(w)
+
+    def _wd_exited(self, Child child, int code):
+        if child is self.wd_child:
+            self.wd_child = None
+            self._wd_lost()
+        handler = self.watchdog_exit_handler
+        if handler is not None:
+            handler(child.pid, code)
 
     # ------------------------------------------------------------ fd watches
 
@@ -935,6 +1181,11 @@ cdef class Reactor:
             self._run_pending()
         elif w.kind == K_SIGCHLD:
             self._on_sigchld()
+        elif w.kind == K_WDPIPE:
+            if w is self.wd_watch:
+                self._wd_flush()
+            else:
+                self._close_watch(w)
 
     # ------------------------------------------------------------------ loop
 
@@ -959,6 +1210,9 @@ cdef class Reactor:
                 else:
                     self._poll_once(timeout_ms)
                 self._run_timers()
+                if self.wd_watch is not None and exo_buf_len(&self.wd_watch.wbuf) != 0 \
+                        and not self.wd_watch.registered:
+                    self._wd_flush()
         finally:
             self.running = False
 
@@ -1004,6 +1258,10 @@ cdef class Reactor:
         alone, unreaped)."""
         if self.running:
             raise RuntimeError("stop the reactor and wait for its thread before close()")
+        if self.wd_watch is not None:
+            # left alone means by the watchdog too (best effort)
+            self._wd_note(0, WD_RESET)
+            self._wd_flush()
         self.forget_after_fork()
 
     def forget_after_fork(self):
@@ -1020,6 +1278,12 @@ cdef class Reactor:
                 close(w.fd)
         for child in self.children.values():
             (<Child>child).reaped = True
+        # the watchdog's pipe was closed with the watches: a forked child
+        # holds no copy of it (the parent's death must reach the watchdog)
+        self.wd_watch = None
+        self.wd_child = None
+        self.watchdog_starter = None
+        self.watchdog_exit_handler = None
         self.owned = set()
         self.wakefd = -1            # closed with the watches (never twice)
         self.watches = {}

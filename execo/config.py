@@ -124,7 +124,9 @@ configuration: Dict[str, Any] = {
 - ``port_range``: tuple (start port, end port) used by
   ``execo.utils.get_port``; start inclusive, end exclusive.
 - ``kill_childs_at_end``: whether to send SIGTERM to all subprocesses
-  started through execo when the script ends (read at import time).
+  started through execo when the script ends (read at import time);
+  with it, a watchdog process kills them too if the script is killed
+  (SIGKILL included): see :mod:`execo.watchdog`.
 - ``color_mode``: whether to colorize output with ANSI escape sequences.
   Defaults to True when both stdout and stderr are terminals.
 - ``color_styles``: mapping of style identifiers (names or log levels)

@@ -111,6 +111,9 @@ class Process(ProcessBase):
         self.shell = shell
         self.pty = pty
         self.kill_subprocesses = kill_subprocesses
+        # bytes the watchdog writes to our stdin if the script dies while
+        # we run, before any signal (execo.watchdog): a polite way to stop
+        self._watchdog_farewell: Optional[bytes] = None
 
     def _common_reset(self) -> None:
         super(Process, self)._common_reset()
@@ -174,7 +177,8 @@ class Process(ProcessBase):
             out.keep = bool(self.default_stdout_handler)
             err.keep = bool(self.default_stderr_handler)
             try:
-                child = reactor.spawn(argv, flags, self, stdout=out, stderr=err)
+                child = reactor.spawn(argv, flags, self, stdout=out, stderr=err,
+                                      farewell=self._watchdog_farewell)
             except OSError as e:
                 self._start_failed(e)
                 failed = True

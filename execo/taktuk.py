@@ -304,6 +304,9 @@ class TaktukRemote(Action):
                                    lifecycle_handlers=[_TaktukEndLH(self)],
                                    ignore_exit_code=True, nolog_exit_code=True,
                                    name="taktuk of %s" % (self.name,))
+            # if the script dies: what kill() does (killing taktuk alone
+            # leaves the remote commands running: see execo.watchdog)
+            self._taktuk._watchdog_farewell = b"broadcast kill\nquit\n"
             taktuk = self._taktuk
         taktuk.start()
         if taktuk.error:

@@ -216,6 +216,58 @@ fail:
     return rc ? rc : EIO;
 }
 
+int exo_spawn_detached(char *const argv[], pid_t *pid, int *wfd)
+{
+    int p[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t dflt, none;
+    int rc, fa_ok = 0, attr_ok = 0;
+
+    *pid = -1;
+    *wfd = -1;
+    if (cloexec_pipe(p) < 0)
+        return errno;
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) goto fail;
+    fa_ok = 1;
+    if ((rc = posix_spawnattr_init(&attr)) != 0) goto fail;
+    attr_ok = 1;
+    if ((rc = posix_spawn_file_actions_adddup2(&fa, p[0], 0)) != 0) goto fail;
+    if ((rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) != 0) goto fail;
+    if ((rc = posix_spawn_file_actions_adddup2(&fa, 1, 2)) != 0) goto fail;
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+#ifdef SIGXFSZ
+    sigaddset(&dflt, SIGXFSZ);
+#endif
+    sigemptyset(&none);
+    if ((rc = posix_spawnattr_setsigdefault(&attr, &dflt)) != 0) goto fail;
+    if ((rc = posix_spawnattr_setsigmask(&attr, &none)) != 0) goto fail;
+#ifdef POSIX_SPAWN_SETSID
+    rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                                  | POSIX_SPAWN_SETSID);
+#else
+    rc = ENOSYS;
+#endif
+    if (rc != 0) goto fail;
+    rc = posix_spawn(pid, argv[0], &fa, &attr, argv, environ);
+    if (rc != 0) goto fail;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(p[0]);
+    set_nonblock(p[1]);
+    *wfd = p[1];
+    return 0;
+
+fail:
+    if (fa_ok) posix_spawn_file_actions_destroy(&fa);
+    if (attr_ok) posix_spawnattr_destroy(&attr);
+    close_if(&p[0]);
+    close_if(&p[1]);
+    *pid = -1;
+    return rc ? rc : EIO;
+}
+
 /* ---- SIGCHLD self-pipe fallback ----
  * Several reactors may watch SIGCHLD (a test may run its own beside the
  * process-wide one): each registers its wake fd in a small table. */

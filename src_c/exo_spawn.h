@@ -32,6 +32,14 @@ typedef struct {
  * EACCES included: glibc's posix_spawn reports them synchronously). */
 int exo_spawn(char *const argv[], int flags, exo_child *out);
 
+/* Spawn argv[0] (a path, no PATH search) detached: in a new session,
+ * its stdin the read end of a new pipe, stdout and stderr on /dev/null,
+ * an empty signal mask.  On success *pid is the child and *wfd the write
+ * end of the pipe (O_CLOEXEC, O_NONBLOCK, >= 3: the caller's other
+ * children never inherit it), whose closing the child sees as end of
+ * file.  Returns 0 or an errno value.  (Used for execo's watchdog.) */
+int exo_spawn_detached(char *const argv[], pid_t *pid, int *wfd);
+
 /* Open a pidfd on pid, or return -1 (errno set) where the kernel lacks it. */
 int exo_pidfd_open(pid_t pid);
 
