@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import getpass
+import re
 import shlex
 import threading
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, TypeVar, Union
@@ -166,6 +167,16 @@ class TaktukRemote(Action):
       an exception is raised during initialization.
     - writing to the remote processes' stdin is not supported.
 
+    The command reaches each host unchanged, whatever its bytes (taktuk
+    gets it base64-encoded and never parses it). Host names and users
+    are data: :class:`execo.host.Host` and the connection params refuse
+    those that cannot be real (a leading ``-``, blanks, shell
+    metacharacters), and taktuk's connector line, run by ``/bin/sh``,
+    gets them shell-quoted anyway. Host names that taktuk itself would
+    read (``[``, ``]``, ``,``, ``/``: host ranges, lists, exclusions) are
+    refused with ValueError at construction, except an IPv6 address in
+    brackets, given to taktuk without them.
+
     Unlike execo 2.8.2, killing a TaktukRemote kills the remote commands
     (through taktuk's ``kill``).
     """
@@ -202,6 +213,10 @@ class TaktukRemote(Action):
         self.process_args = dict(process_args) if process_args is not None else {}
         super(TaktukRemote, self).__init__(**kwargs)
         self._port, self._keyfile = self._common_port_and_keyfile()
+        # the host names given to taktuk's -m (rewritten, checked): refused
+        # here, at construction, rather than read by taktuk as ranges or code
+        self._peers = [_taktuk_host(get_rewritten_host_address(host.address, self.connection_params))
+                       for host in self.hosts]
         self._host_lh = _HostEndLH(self)
         self.processes = self._make_processes()
         for p in self.processes:
@@ -269,9 +284,11 @@ class TaktukRemote(Action):
             if host_user is None and user is not None:
                 host_user = getpass.getuser()   # taktuk's -l cannot be unset
             if host_user is not None and host_user != user:
-                argv += ["-l", str(host_user)]
+                # taktuk pastes -l and -m into its connector line, run by
+                # /bin/sh: quoted, whatever slipped past the checks is data
+                argv += ["-l", shlex.quote(str(host_user))]
                 user = host_user
-            argv += ["-m", get_rewritten_host_address(host.address, self.connection_params)]
+            argv += ["-m", shlex.quote(self._peers[index])]
             argv += self._host_args(index)
         return argv + self._commands()
 
@@ -463,6 +480,27 @@ def _shell_command(cmd: str) -> str:
     """cmd as a taktuk exec argument free of anything taktuk would parse."""
     encoded = base64.b64encode(cmd.encode("utf-8", "surrogateescape")).decode("ascii")
     return 'sh -c "$(echo %s | base64 -d)"' % (encoded,)
+
+
+# taktuk reads these characters in a host name (-m) itself: "[a-b,c]"
+# ranges and lists, "/" exclusions, "$" and "`" through a shell (it
+# expands host names with `echo NAME`)
+_TAKTUK_HOST_SPECIALS = re.compile(r"[\[\],/$`]")
+_BRACKETED_IPV6 = re.compile(r"\A((?:[^@\[\]]*@)?)\[([0-9A-Za-z.:%_-]+)\]\Z")
+
+
+def _taktuk_host(address: str) -> str:
+    """address (already checked by :func:`execo.host.check_address`) as
+    taktuk must get it in ``-m``: an IPv6 address loses its brackets
+    (``[::1]`` is ``::1`` for ssh), any other bracket, comma, slash,
+    ``$`` or backquote is refused (ValueError): taktuk would read it."""
+    m = _BRACKETED_IPV6.match(address)
+    if m:
+        address = m.group(1) + m.group(2)
+    if _TAKTUK_HOST_SPECIALS.search(address):
+        raise ValueError("%r cannot be a taktuk host: taktuk reads brackets, ',' and '/' in host names as host "
+                         "ranges, lists and exclusions (node[1-3]), and '$' or '`' through a shell" % (address,))
+    return address
 
 
 # the file copies subclass TaktukRemote (they import this module)
