@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import getpass
+import os
 import re
 import shlex
 import threading
@@ -166,6 +167,10 @@ class TaktukRemote(Action):
       connection_params have the same port / keyfile (or None). If not,
       an exception is raised during initialization.
     - writing to the remote processes' stdin is not supported.
+    - a command (after substitutions) longer than 98,280 bytes
+      (``execo.taktuk.MAX_COMMAND_BYTES``) is refused with ValueError at
+      construction: it travels base64-encoded as one argument, and Linux
+      limits one argument to 128 KiB (``MAX_ARG_STRLEN``).
 
     The command reaches each host unchanged, whatever its bytes (taktuk
     gets it base64-encoded and never parses it). Host names and users
@@ -237,6 +242,7 @@ class TaktukRemote(Action):
         for index, host in enumerate(self.hosts):
             # self.cmd is None only for TaktukPut and TaktukGet, which override this method
             cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)  # type: ignore[arg-type]
+            _check_command_length(cmd, host)
             processes.append(TaktukProcess(cmd, host, **self.process_args))
         return processes
 
@@ -397,8 +403,10 @@ class TaktukRemote(Action):
 
     def _taktuk_ended(self, taktuk: ProcessBase) -> None:
         """taktuk exited: whatever did not end cannot end otherwise."""
-        reason = "taktuk ended (%s)" % (
-            "exit code %s" % (taktuk.exit_code,) if not taktuk.error else taktuk.error_reason,)
+        why = taktuk.error_reason
+        if isinstance(why, int):   # the errno of a failed start (E2BIG, ENOENT...)
+            why = os.strerror(why)
+        reason = "taktuk ended (%s)" % ("exit code %s" % (taktuk.exit_code,) if not taktuk.error else why,)
         if self._diagnostics:
             reason += ": " + self._diagnostics[-1]
         for p in self.processes:
@@ -480,6 +488,27 @@ def _shell_command(cmd: str) -> str:
     """cmd as a taktuk exec argument free of anything taktuk would parse."""
     encoded = base64.b64encode(cmd.encode("utf-8", "surrogateescape")).decode("ascii")
     return 'sh -c "$(echo %s | base64 -d)"' % (encoded,)
+
+
+MAX_ARG_STRLEN = 131072
+"""Linux's limit on the length of one argument of a command (32 pages of
+4 KiB, terminating NUL included): ``execve`` fails with E2BIG past it."""
+
+MAX_COMMAND_BYTES = (MAX_ARG_STRLEN - 1 - len(_shell_command(""))) // 4 * 3
+"""The longest command (in bytes, UTF-8) a :class:`TaktukRemote` can run
+(98,280 bytes): the command travels base64-encoded (4/3 of its size) as one
+argument, of taktuk's command line here and of ``/bin/sh -c`` on each
+host, each bound by :data:`MAX_ARG_STRLEN`."""
+
+
+def _check_command_length(cmd: str, host: Host) -> None:
+    size = len(cmd.encode("utf-8", "surrogateescape"))
+    if size > MAX_COMMAND_BYTES:
+        raise ValueError(
+            "TaktukRemote: the command for %s is %d bytes, taktuk can run at most %d: the command goes "
+            "base64-encoded as one argument of taktuk's command line and of /bin/sh -c on the host, and "
+            "Linux limits one argument to %d bytes (MAX_ARG_STRLEN). Copy a script to the hosts first "
+            "(TaktukPut) and run it, or use Remote." % (host.address, size, MAX_COMMAND_BYTES, MAX_ARG_STRLEN))
 
 
 # taktuk reads these characters in a host name (-m) itself: "[a-b,c]"

@@ -1,6 +1,8 @@
 """Issue 14, taktuk: names are data.
 
-- host and user names never reach taktuk's connector line as code.
+- host and user names never reach taktuk's connector line as code;
+- commands too long for one argument of a command line are refused at
+  construction.
 
 Real taktuk over the loopback sshd daemons of the ``sshd`` fixture, no
 mocks; every name that would run as shell code creates MARK."""
@@ -15,6 +17,7 @@ import execo.host
 import execo.ssh_utils
 from execo.action import TaktukPut, TaktukRemote
 from execo.host import Host
+from execo.taktuk import MAX_ARG_STRLEN, MAX_COMMAND_BYTES
 
 from fixtures.sshd import CLIENT_OPTIONS
 from helpers import finish
@@ -87,3 +90,20 @@ def test_connector_line_gets_hosts_and_users_as_data_even_past_validation(sshd, 
     assert all(p.error_reason == 'connection failed' for p in r.processes[:2])
     assert r.processes[2].stdout == 'ok\n'
     assert_no_marker(marker_places(sshd, str(tmp_path)))
+
+
+# ------------------------------------------------------- long commands
+
+def test_longest_command_runs_and_a_longer_one_is_refused(sshd, params):
+    head = 'echo ok; : '
+    cmd = head + 'x' * (MAX_COMMAND_BYTES - len(head))
+    assert len(cmd.encode()) == MAX_COMMAND_BYTES
+    r = finish(TaktukRemote(cmd, sshd.hosts[:2], connection_params=params).run())
+    assert r.finished_ok, [(p.error_reason, p.stderr[-200:]) for p in r.processes]
+    assert [p.stdout for p in r.processes] == ['ok\n', 'ok\n']
+    with pytest.raises(ValueError, match='MAX_ARG_STRLEN') as e:
+        TaktukRemote(cmd + 'x', sshd.hosts[:2], connection_params=params)
+    assert str(MAX_COMMAND_BYTES) in str(e.value) and str(MAX_ARG_STRLEN) in str(e.value)
+    # multi-byte characters count as their UTF-8 bytes
+    with pytest.raises(ValueError, match='MAX_ARG_STRLEN'):
+        TaktukRemote('\u00e9' * (MAX_COMMAND_BYTES // 2 + 1), sshd.hosts[:1])
