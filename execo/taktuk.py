@@ -23,16 +23,19 @@ on Python 3.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import getpass
 import os
 import re
 import shlex
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, TypeVar, Union
 
 from .action import Action
 from .conductor import get_reactor
+from .config import configuration
 from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
 from .host import get_hosts_list
 from .log import logger
@@ -183,7 +186,9 @@ class TaktukRemote(Action):
     brackets, given to taktuk without them.
 
     Unlike execo 2.8.2, killing a TaktukRemote kills the remote commands
-    (through taktuk's ``kill``).
+    (through taktuk's ``kill``), those of hosts still being deployed
+    included, and so does a normal interpreter exit (with
+    ``kill_childs_at_end``, the default).
     """
 
     #: The command to run remotely. substitions described in
@@ -315,6 +320,7 @@ class TaktukRemote(Action):
             self._diagnostics: List[str] = []
             self._host_diagnostics: Dict[TaktukProcess, str] = {}
             self._quit_sent = False
+            self._kill_sent = False
             for index, p in enumerate(self.processes):
                 self._positions[str(index + 1)] = p
                 p._kill_hook = self._kill_process
@@ -328,6 +334,8 @@ class TaktukRemote(Action):
                                    ignore_exit_code=True, nolog_exit_code=True,
                                    name="taktuk of %s" % (self.name,))
             taktuk = self._taktuk
+        with _running_lock:
+            _running.add(self)
         taktuk.start()
         if taktuk.error:
             logger.error("unable to start taktuk for %s: %s", self, taktuk)
@@ -355,8 +363,13 @@ class TaktukRemote(Action):
             if not p.ended:
                 p.killed = True
         if taktuk is not None and not taktuk.ended:
+            self._kill_sent = True
             self._send("broadcast kill")
-            self._quit()
+            # a host still being deployed starts its command later: it
+            # gets its own kill then (see _state), so taktuk must keep
+            # reading commands until every command started or ended
+            if all(p.started or p.ended for p in self.processes):
+                self._quit()
             get_reactor().call_later(TAKTUK_END_GRACE, self._kill_taktuk)
         return self
 
@@ -403,6 +416,8 @@ class TaktukRemote(Action):
 
     def _taktuk_ended(self, taktuk: ProcessBase) -> None:
         """taktuk exited: whatever did not end cannot end otherwise."""
+        with _running_lock:
+            _running.discard(self)
         why = taktuk.error_reason
         if isinstance(why, int):   # the errno of a failed start (E2BIG, ENOENT...)
             why = os.strerror(why)
@@ -466,6 +481,8 @@ class TaktukRemote(Action):
             return
         if rank != "-1":
             self._ranks[p] = rank
+        if code == COMMAND_STARTED and self._kill_sent and not self._quit_sent:
+            self._send("broadcast kill")     # started after the action was killed
         self._host_state(p, code, peer_position)
 
     def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
@@ -476,6 +493,48 @@ class TaktukRemote(Action):
             p._taktuk_end(self._reason(p, "command failed"))
         elif code == COMMAND_TERMINATED:
             p._taktuk_end()
+
+
+# ------------------------------------------------------ interpreter exit
+
+_running_lock = threading.Lock()
+_running: Set[TaktukRemote] = set()      # actions whose taktuk was started and did not end
+
+
+def _end_remote_commands_at_exit() -> None:
+    """At a normal interpreter exit (with ``kill_childs_at_end``), kill
+    the remote commands of the running taktuk actions as
+    :meth:`TaktukRemote.kill` does (taktuk's ``broadcast kill``, then
+    ``quit``), and give their taktuk up to :data:`TAKTUK_END_GRACE`
+    seconds in all to exit.
+
+    The conductor's own exit hook only sends SIGTERM to the local taktuk
+    process, which leaves the remote commands running. This hook runs
+    before it: this module imports :mod:`execo.conductor` (which
+    registers its hook on import) before registering this one, and
+    :mod:`atexit` runs the hooks last registered first."""
+    if not configuration.get("kill_childs_at_end", True):
+        return
+    with _running_lock:
+        actions = list(_running)
+    for action in actions:
+        try:
+            action.kill()
+        except Exception:   # never let one action keep the others running
+            logger.debug("killing %s at exit", action, exc_info=True)
+    deadline = time.monotonic() + TAKTUK_END_GRACE
+    for action in actions:
+        taktuk = action._taktuk
+        remaining = deadline - time.monotonic()
+        if taktuk is None or not taktuk.started or remaining <= 0:
+            continue
+        try:
+            taktuk.wait(remaining)
+        except Exception:
+            logger.debug("waiting for %s at exit", taktuk, exc_info=True)
+
+
+atexit.register(_end_remote_commands_at_exit)
 
 
 def _split(cmd: Union[str, Iterable[object]]) -> List[str]:

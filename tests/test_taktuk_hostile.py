@@ -2,13 +2,19 @@
 
 - host and user names never reach taktuk's connector line as code;
 - commands too long for one argument of a command line are refused at
-  construction.
+  construction;
+- a normal interpreter exit (or a kill during the deployment) ends the
+  remote commands of running TaktukRemotes.
 
 Real taktuk over the loopback sshd daemons of the ``sshd`` fixture, no
 mocks; every name that would run as shell code creates MARK."""
 
+import json
 import os
 import pwd
+import signal
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -20,7 +26,9 @@ from execo.host import Host
 from execo.taktuk import MAX_ARG_STRLEN, MAX_COMMAND_BYTES
 
 from fixtures.sshd import CLIENT_OPTIONS
-from helpers import finish
+from helpers import finish, wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MARK = 'execo-pwned-%s' % (uuid.uuid4().hex[:10],)
 """The file any name would create if it ran as shell code."""
@@ -107,3 +115,84 @@ def test_longest_command_runs_and_a_longer_one_is_refused(sshd, params):
     # multi-byte characters count as their UTF-8 bytes
     with pytest.raises(ValueError, match='MAX_ARG_STRLEN'):
         TaktukRemote('\u00e9' * (MAX_COMMAND_BYTES // 2 + 1), sshd.hosts[:1])
+
+
+# ------------------------------------------------------------ exit
+
+EXIT_SCRIPT = r"""
+import json, subprocess, sys, time
+from execo import Host
+from execo.action import TaktukRemote
+
+conf = json.loads(sys.argv[1])
+hosts = [Host(a, user=conf['user'], keyfile=conf['keyfile'], port=conf['port']) for a in conf['addresses']]
+r = TaktukRemote('sleep ' + conf['marker'], hosts, connection_params=conf['params']).start()
+
+def remote_sleeps():
+    out = subprocess.run(['pgrep', '-u', conf['user'], '-f', 'sleep ' + conf['marker']],
+                         stdout=subprocess.PIPE).stdout
+    return out.split()
+
+if conf['wait_started']:
+    deadline = time.monotonic() + 60
+    while not (all(p.started for p in r.processes) and len(remote_sleeps()) >= len(hosts)):
+        if time.monotonic() > deadline or r.ended:
+            print('not started: %r' % (r.processes,))
+            sys.exit(3)
+        time.sleep(0.05)
+print('started', flush=True)
+# and now a normal exit, without waiting for r (maybe still deploying)
+"""
+
+
+def _remote_sleeps(user, marker):
+    r = subprocess.run(['pgrep', '-u', user, '-f', 'sleep %s' % marker], stdout=subprocess.PIPE)
+    return [int(pid) for pid in r.stdout.split()]
+
+
+@pytest.mark.parametrize('wait_started', [True, False], ids=['commands-running', 'right-after-start'])
+def test_normal_exit_ends_the_remote_commands_of_a_running_taktuk_remote(sshd, params, tmp_path, wait_started):
+    # right after start(), taktuk is still deploying: the commands start
+    # after the exit began, and must be killed as well
+    marker = '1000.%s' % (uuid.uuid4().int % 10 ** 9,)
+    script = tmp_path / 'exit.py'
+    script.write_text(EXIT_SCRIPT)
+    conf = {'wait_started': wait_started,
+            'user': sshd.user, 'keyfile': sshd.keyfile, 'port': sshd.port, 'marker': marker,
+            'addresses': [h.address for h in sshd.hosts[:3]],
+            'params': dict(params, ssh_options=list(params['ssh_options']),
+                           scp_options=list(params['scp_options']),
+                           taktuk_connector_options=list(params['taktuk_connector_options']))}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + sys.path))
+    try:
+        out = subprocess.run([sys.executable, str(script), json.dumps(conf)], env=env, timeout=300,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert out.returncode == 0 and b'started' in out.stdout, out.stdout.decode(errors='replace')
+        assert wait_until(lambda: not _remote_sleeps(sshd.user, marker), 60), \
+            'remote commands still running after a normal exit: %r' % (_remote_sleeps(sshd.user, marker),)
+    finally:
+        for pid in _remote_sleeps(sshd.user, marker):      # ours: the marker is unique
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_kill_during_deployment_ends_the_commands_started_later(sshd, params):
+    # kill() right after start(): taktuk has not connected the hosts yet,
+    # whose commands start after the kill was sent; they are killed too
+    marker = '1000.%s' % (uuid.uuid4().int % 10 ** 9,)
+    r = TaktukRemote('sleep %s' % marker, sshd.hosts[:3], connection_params=params,
+                     process_args={'nolog_error': True})
+    try:
+        r.start()
+        r.kill()
+        finish(r, 60)
+        assert all(p.ended and p.killed for p in r.processes), r.processes
+        assert wait_until(lambda: not _remote_sleeps(sshd.user, marker), 30), _remote_sleeps(sshd.user, marker)
+    finally:
+        for pid in _remote_sleeps(sshd.user, marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
