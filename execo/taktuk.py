@@ -23,14 +23,19 @@ on Python 3.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import getpass
+import os
+import re
 import shlex
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, TypeVar, Union
 
 from .action import Action
 from .conductor import get_reactor
+from .config import configuration
 from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
 from .host import get_hosts_list
 from .log import logger
@@ -165,9 +170,25 @@ class TaktukRemote(Action):
       connection_params have the same port / keyfile (or None). If not,
       an exception is raised during initialization.
     - writing to the remote processes' stdin is not supported.
+    - a command (after substitutions) longer than 98,280 bytes
+      (``execo.taktuk.MAX_COMMAND_BYTES``) is refused with ValueError at
+      construction: it travels base64-encoded as one argument, and Linux
+      limits one argument to 128 KiB (``MAX_ARG_STRLEN``).
+
+    The command reaches each host unchanged, whatever its bytes (taktuk
+    gets it base64-encoded and never parses it). Host names and users
+    are data: :class:`execo.host.Host` and the connection params refuse
+    those that cannot be real (a leading ``-``, blanks, shell
+    metacharacters), and taktuk's connector line, run by ``/bin/sh``,
+    gets them shell-quoted anyway. Host names that taktuk itself would
+    read (``[``, ``]``, ``,``, ``/``: host ranges, lists, exclusions) are
+    refused with ValueError at construction, except an IPv6 address in
+    brackets, given to taktuk without them.
 
     Unlike execo 2.8.2, killing a TaktukRemote kills the remote commands
-    (through taktuk's ``kill``).
+    (through taktuk's ``kill``), those of hosts still being deployed
+    included, and so does a normal interpreter exit (with
+    ``kill_childs_at_end``, the default).
     """
 
     #: The command to run remotely. substitions described in
@@ -202,6 +223,10 @@ class TaktukRemote(Action):
         self.process_args = dict(process_args) if process_args is not None else {}
         super(TaktukRemote, self).__init__(**kwargs)
         self._port, self._keyfile = self._common_port_and_keyfile()
+        # the host names given to taktuk's -m (rewritten, checked): refused
+        # here, at construction, rather than read by taktuk as ranges or code
+        self._peers = [_taktuk_host(get_rewritten_host_address(host.address, self.connection_params))
+                       for host in self.hosts]
         self._host_lh = _HostEndLH(self)
         self.processes = self._make_processes()
         for p in self.processes:
@@ -222,6 +247,7 @@ class TaktukRemote(Action):
         for index, host in enumerate(self.hosts):
             # self.cmd is None only for TaktukPut and TaktukGet, which override this method
             cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)  # type: ignore[arg-type]
+            _check_command_length(cmd, host)
             processes.append(TaktukProcess(cmd, host, **self.process_args))
         return processes
 
@@ -269,9 +295,11 @@ class TaktukRemote(Action):
             if host_user is None and user is not None:
                 host_user = getpass.getuser()   # taktuk's -l cannot be unset
             if host_user is not None and host_user != user:
-                argv += ["-l", str(host_user)]
+                # taktuk pastes -l and -m into its connector line, run by
+                # /bin/sh: quoted, whatever slipped past the checks is data
+                argv += ["-l", shlex.quote(str(host_user))]
                 user = host_user
-            argv += ["-m", get_rewritten_host_address(host.address, self.connection_params)]
+            argv += ["-m", shlex.quote(self._peers[index])]
             argv += self._host_args(index)
         return argv + self._commands()
 
@@ -292,6 +320,7 @@ class TaktukRemote(Action):
             self._diagnostics: List[str] = []
             self._host_diagnostics: Dict[TaktukProcess, str] = {}
             self._quit_sent = False
+            self._kill_sent = False
             for index, p in enumerate(self.processes):
                 self._positions[str(index + 1)] = p
                 p._kill_hook = self._kill_process
@@ -308,6 +337,8 @@ class TaktukRemote(Action):
             # leaves the remote commands running: see execo.watchdog)
             self._taktuk._watchdog_farewell = b"broadcast kill\nquit\n"
             taktuk = self._taktuk
+        with _running_lock:
+            _running.add(self)
         taktuk.start()
         if taktuk.error:
             logger.error("unable to start taktuk for %s: %s", self, taktuk)
@@ -335,8 +366,13 @@ class TaktukRemote(Action):
             if not p.ended:
                 p.killed = True
         if taktuk is not None and not taktuk.ended:
+            self._kill_sent = True
             self._send("broadcast kill")
-            self._quit()
+            # a host still being deployed starts its command later: it
+            # gets its own kill then (see _state), so taktuk must keep
+            # reading commands until every command started or ended
+            if all(p.started or p.ended for p in self.processes):
+                self._quit()
             get_reactor().call_later(TAKTUK_END_GRACE, self._kill_taktuk)
         return self
 
@@ -383,8 +419,12 @@ class TaktukRemote(Action):
 
     def _taktuk_ended(self, taktuk: ProcessBase) -> None:
         """taktuk exited: whatever did not end cannot end otherwise."""
-        reason = "taktuk ended (%s)" % (
-            "exit code %s" % (taktuk.exit_code,) if not taktuk.error else taktuk.error_reason,)
+        with _running_lock:
+            _running.discard(self)
+        why = taktuk.error_reason
+        if isinstance(why, int):   # the errno of a failed start (E2BIG, ENOENT...)
+            why = os.strerror(why)
+        reason = "taktuk ended (%s)" % ("exit code %s" % (taktuk.exit_code,) if not taktuk.error else why,)
         if self._diagnostics:
             reason += ": " + self._diagnostics[-1]
         for p in self.processes:
@@ -444,6 +484,8 @@ class TaktukRemote(Action):
             return
         if rank != "-1":
             self._ranks[p] = rank
+        if code == COMMAND_STARTED and self._kill_sent and not self._quit_sent:
+            self._send("broadcast kill")     # started after the action was killed
         self._host_state(p, code, peer_position)
 
     def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
@@ -456,172 +498,50 @@ class TaktukRemote(Action):
             p._taktuk_end()
 
 
-class _FileTransfer(TaktukRemote):
-    """TaktukPut and TaktukGet: one process per host that ends when every
-    file was transferred (or failed)."""
+# ------------------------------------------------------ interpreter exit
 
-    def _host_args(self, index: int) -> List[str]:
-        return []
-
-    def _start_children(self) -> None:
-        self._transfers: Dict[TaktukProcess, List[int]] = dict((p, [0, 0]) for p in self.processes)   # done, failed
-        super(_FileTransfer, self)._start_children()
-
-    def _files_count(self) -> int:
-        return len(self._files())  # type: ignore[attr-defined]  # abstract: defined by TaktukPut and TaktukGet
-
-    def _transfer(self, p: TaktukProcess, failed: bool) -> None:
-        if p.ended:
-            return
-        if not p.started:
-            p.start()
-        counts = self._transfers[p]
-        counts[1 if failed else 0] += 1
-        if counts[0] + counts[1] >= self._files_count():
-            # like scp: a failed transfer is exit code 1 (the host was
-            # reached: not an error), its reason in stderr
-            if counts[1]:
-                p._on_data(STDERR, ("%s\n" % (self._reason(p, "%d of %d file transfers failed" % (
-                    counts[1], self._files_count())),)).encode())
-            p._taktuk_status(256 if counts[1] else 0)
-            p._taktuk_end()
+_running_lock = threading.Lock()
+_running: Set[TaktukRemote] = set()      # actions whose taktuk was started and did not end
 
 
-class TaktukPut(_FileTransfer):
-    """Copy local files to several remote host, with taktuk."""
+def _end_remote_commands_at_exit() -> None:
+    """At a normal interpreter exit (with ``kill_childs_at_end``), kill
+    the remote commands of the running taktuk actions as
+    :meth:`TaktukRemote.kill` does (taktuk's ``broadcast kill``, then
+    ``quit``), and give their taktuk up to :data:`TAKTUK_END_GRACE`
+    seconds in all to exit.
 
-    #: Iterable of string of file paths. substitions described in
-    #: :func:`execo.substitutions.remote_substitute` will not be
-    #: performed, but taktuk substitutions can be used.
-    local_files: List[str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
-    #: The directory on the remote hosts were the files will be copied.
-    #: substitions described in
-    #: :func:`execo.substitutions.remote_substitute` will not be
-    #: performed, but taktuk substitutions can be used.
-    remote_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
-
-    def __init__(self, hosts: HostsLike, local_files: Union[str, Iterable[object]], remote_location: str = ".",
-                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
-        """
-        :param hosts: iterable of :class:`execo.host.Host` onto which to
-          copy the files.
-        :param local_files: an iterable of string of file paths (or one path).
-        :param remote_location: the directory on the remote hosts were the
-          files will be copied.
-        :param connection_params: a dict similar to
-          :data:`execo.config.default_connection_params` whose values will
-          override those in default_connection_params for connection.
-        """
-        self.local_files = [local_files] if isinstance(local_files, str) else [str(f) for f in local_files]
-        self.remote_location = remote_location
-        super(TaktukPut, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
-
-    def _make_processes(self) -> List[TaktukProcess]:
-        return [TaktukProcess("taktuk put %s to %s" % (" ".join(self.local_files), self.remote_location),
-                              host, **self.process_args)
-                for host in self.hosts]
-
-    def _files(self) -> List[str]:
-        return self.local_files
-
-    def _default_name(self) -> str:
-        return "%s %r to %i hosts" % (self.__class__.__name__, self.local_files, len(self.hosts))
-
-    def _args(self) -> List[str]:
-        return [repr(self.hosts), repr(self.local_files), repr(self.remote_location)] + Action._args(self)
-
-    def _commands(self) -> List[str]:
-        commands: List[str] = []
-        for f in self.local_files:
-            commands += ["synchronize", "broadcast", "put", "[", f, "]", "[", str(self.remote_location), "]", ";"]
-        return commands
-
-    def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
-        # the receiving node reports its receptions
-        if code == FILE_RECEPTION_STARTED:
-            if not p.started:
-                p.start()
-        elif code in (FILE_RECEPTION_TERMINATED, FILE_RECEPTION_FAILED):
-            self._transfer(p, code == FILE_RECEPTION_FAILED)
-
-    def _state(self, position: str, rank: str, peer_position: str, code: int) -> None:
-        if code == FILE_SEND_FAILED and position == "0":
-            # the root could not send a file (missing source): every host fails it
-            for p in self.processes:
-                self._transfer(p, True)
-            return
-        super(TaktukPut, self)._state(position, rank, peer_position, code)
+    A killed script is covered by the watchdog (:mod:`execo.watchdog`),
+    which writes the same words to taktuk's stdin once the script is
+    gone; at a normal exit this hook does better while the script still
+    runs: :meth:`TaktukRemote.kill` goes on killing the commands of hosts
+    that connect after it (a single ``broadcast kill`` misses them) and
+    the taktuk ends before the interpreter does. It runs before the
+    conductor's exit hook: this module imports :mod:`execo.conductor`
+    (which registers its hook on import) before registering this one,
+    and :mod:`atexit` runs the hooks last registered first."""
+    if not configuration.get("kill_childs_at_end", True):
+        return
+    with _running_lock:
+        actions = list(_running)
+    for action in actions:
+        try:
+            action.kill()
+        except Exception:   # never let one action keep the others running
+            logger.debug("killing %s at exit", action, exc_info=True)
+    deadline = time.monotonic() + TAKTUK_END_GRACE
+    for action in actions:
+        taktuk = action._taktuk
+        remaining = deadline - time.monotonic()
+        if taktuk is None or not taktuk.started or remaining <= 0:
+            continue
+        try:
+            taktuk.wait(remaining)
+        except Exception:
+            logger.debug("waiting for %s at exit", taktuk, exc_info=True)
 
 
-class TaktukGet(_FileTransfer):
-    """Copy remote files from several remote host to a local directory, with taktuk."""
-
-    #: Iterable of string of file paths. Substitions described in
-    #: :func:`execo.substitutions.remote_substitute` will not be
-    #: performed, but taktuk substitutions can be used.
-    remote_files: List[str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
-    #: The local directory were the files will be copied. Substitions
-    #: described in :func:`execo.substitutions.remote_substitute` will
-    #: not be performed, but taktuk substitutions can be used.
-    local_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
-
-    def __init__(self, hosts: HostsLike, remote_files: Union[str, Iterable[object]], local_location: str = ".",
-                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
-        """
-        :param hosts: iterable of :class:`execo.host.Host` from which to
-          get the files.
-        :param remote_files: an iterable of string of file paths (or one path).
-        :param local_location: the local directory were the files will be
-          copied.
-        :param connection_params: a dict similar to
-          :data:`execo.config.default_connection_params` whose values will
-          override those in default_connection_params for connection.
-        """
-        self.remote_files = [remote_files] if isinstance(remote_files, str) else [str(f) for f in remote_files]
-        self.local_location = local_location
-        super(TaktukGet, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
-
-    def _make_processes(self) -> List[TaktukProcess]:
-        return [TaktukProcess("taktuk get %s to %s" % (" ".join(self.remote_files), self.local_location),
-                              host, **self.process_args)
-                for host in self.hosts]
-
-    def _files(self) -> List[str]:
-        return self.remote_files
-
-    def _default_name(self) -> str:
-        return "%s %r from %i hosts" % (self.__class__.__name__, self.remote_files, len(self.hosts))
-
-    def _args(self) -> List[str]:
-        return [repr(self.hosts), repr(self.remote_files), repr(self.local_location)] + Action._args(self)
-
-    def _commands(self) -> List[str]:
-        commands: List[str] = []
-        for f in self.remote_files:
-            commands += ["synchronize", "broadcast", "get", "[", f, "]", "[", str(self.local_location), "]", ";"]
-        return commands
-
-    def _state(self, position: str, rank: str, peer_position: str, code: int) -> None:
-        if code in (FILE_RECEPTION_STARTED, FILE_RECEPTION_TERMINATED, FILE_RECEPTION_FAILED) \
-                and position == "0":
-            # the root receives from the host at peer_position
-            p = self._process_at(peer_position)
-            if p is not None:
-                if code == FILE_RECEPTION_STARTED:
-                    if not p.started:
-                        p.start()
-                else:
-                    self._transfer(p, code == FILE_RECEPTION_FAILED)
-            return
-        if code == FILE_SEND_FAILED:
-            p = self._process_at(position)
-            if p is not None:
-                self._transfer(p, True)
-            return
-        super(TaktukGet, self)._state(position, rank, peer_position, code)
-
-    def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
-        pass
+atexit.register(_end_remote_commands_at_exit)
 
 
 def _split(cmd: Union[str, Iterable[object]]) -> List[str]:
@@ -634,3 +554,49 @@ def _shell_command(cmd: str) -> str:
     """cmd as a taktuk exec argument free of anything taktuk would parse."""
     encoded = base64.b64encode(cmd.encode("utf-8", "surrogateescape")).decode("ascii")
     return 'sh -c "$(echo %s | base64 -d)"' % (encoded,)
+
+
+MAX_ARG_STRLEN = 131072
+"""Linux's limit on the length of one argument of a command (32 pages of
+4 KiB, terminating NUL included): ``execve`` fails with E2BIG past it."""
+
+MAX_COMMAND_BYTES = (MAX_ARG_STRLEN - 1 - len(_shell_command(""))) // 4 * 3
+"""The longest command (in bytes, UTF-8) a :class:`TaktukRemote` can run
+(98,280 bytes): the command travels base64-encoded (4/3 of its size) as one
+argument, of taktuk's command line here and of ``/bin/sh -c`` on each
+host, each bound by :data:`MAX_ARG_STRLEN`."""
+
+
+def _check_command_length(cmd: str, host: Host) -> None:
+    size = len(cmd.encode("utf-8", "surrogateescape"))
+    if size > MAX_COMMAND_BYTES:
+        raise ValueError(
+            "TaktukRemote: the command for %s is %d bytes, taktuk can run at most %d: the command goes "
+            "base64-encoded as one argument of taktuk's command line and of /bin/sh -c on the host, and "
+            "Linux limits one argument to %d bytes (MAX_ARG_STRLEN). Copy a script to the hosts first "
+            "(TaktukPut) and run it, or use Remote." % (host.address, size, MAX_COMMAND_BYTES, MAX_ARG_STRLEN))
+
+
+# taktuk reads these characters in a host name (-m) itself: "[a-b,c]"
+# ranges and lists, "/" exclusions, "$" and "`" through a shell (it
+# expands host names with `echo NAME`)
+_TAKTUK_HOST_SPECIALS = re.compile(r"[\[\],/$`]")
+_BRACKETED_IPV6 = re.compile(r"\A((?:[^@\[\]]*@)?)\[([0-9A-Za-z.:%_-]+)\]\Z")
+
+
+def _taktuk_host(address: str) -> str:
+    """address (already checked by :func:`execo.host.check_address`) as
+    taktuk must get it in ``-m``: an IPv6 address loses its brackets
+    (``[::1]`` is ``::1`` for ssh), any other bracket, comma, slash,
+    ``$`` or backquote is refused (ValueError): taktuk would read it."""
+    m = _BRACKETED_IPV6.match(address)
+    if m:
+        address = m.group(1) + m.group(2)
+    if _TAKTUK_HOST_SPECIALS.search(address):
+        raise ValueError("%r cannot be a taktuk host: taktuk reads brackets, ',' and '/' in host names as host "
+                         "ranges, lists and exclusions (node[1-3]), and '$' or '`' through a shell" % (address,))
+    return address
+
+
+# the file copies subclass TaktukRemote (they import this module)
+from .taktuk_transfer import TaktukPut, TaktukGet  # noqa: E402
