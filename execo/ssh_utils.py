@@ -28,6 +28,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import config
 from .host import Host, check_address, check_port, check_user
+from .scp_paths import (check_no_nul, explicit_protocol, needs_protocol, scp_local_path,
+                        scp_protocol, scp_remote_pattern, scp_remote_target)
 from .ssh_sharing import sharing_options
 
 __all__ = ["make_connection_params", "resolve_connection_params", "get_rewritten_host_address",
@@ -189,29 +191,62 @@ def scp_host_spec(host: Union[str, Host], connection_params: Optional[Mapping[st
     return address
 
 
-def _as_list(files: Union[str, Iterable[Union[str, os.PathLike[str]]]]) -> List[str]:
-    if isinstance(files, str):
-        return [files]
-    return [str(f) for f in files]
+def _as_list(files: Union[str, os.PathLike[str], Iterable[Union[str, os.PathLike[str]]]]) -> List[str]:
+    if isinstance(files, (str, os.PathLike)):
+        return [os.fspath(files)]
+    return [os.fspath(f) if isinstance(f, os.PathLike) else str(f) for f in files]
 
 
 def get_scp_put_argv(host: Union[str, Host], local_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
                      remote_location: str = ".",
                      connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """scp argv (tuple) copying ``local_files`` (a path or a sequence of
-    paths) to ``[user@]host:remote_location``."""
-    return get_scp_command(host, connection_params) + tuple(_as_list(local_files)) + (
-        "%s:%s" % (scp_host_spec(host, connection_params), remote_location),)
+    paths) to ``[user@]host:remote_location``.
+
+    Local paths are literal (no glob, no shell): a relative one is given
+    as ``./path`` (:func:`execo.scp_paths.scp_local_path`), so that a
+    name starting with ``-`` or holding a ``:`` is a local file, never
+    an option or a remote path. ``remote_location`` is literal too,
+    except a leading ``~`` or ``~user`` (the home directory): it is
+    written for the scp protocol in use
+    (:func:`execo.scp_paths.scp_remote_target`; when it holds characters
+    which the SFTP and legacy protocols read differently and
+    ``scp_options`` do not say ``-O`` or ``-s``, the local scp's default
+    protocol is found once, see
+    :func:`execo.scp_paths.scp_default_protocol`). ValueError for a NUL
+    byte."""
+    host, params = _resolved(host, connection_params)
+    remote_location = check_no_nul(os.fspath(remote_location), "remote location")
+    command = get_scp_command(host, connection_params)
+    protocol = explicit_protocol(command)
+    if protocol is None and needs_protocol(remote_location):
+        protocol = scp_protocol(command, _split_command(params["scp"]))
+    return command + tuple(scp_local_path(f) for f in _as_list(local_files)) + (
+        "%s:%s" % (scp_host_spec(host, connection_params),
+                   scp_remote_target(remote_location, protocol)),)
 
 
 def get_scp_get_argv(host: Union[str, Host], remote_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
                      local_location: Union[str, os.PathLike[str]] = ".",
                      connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """scp argv (tuple) copying ``remote_files`` (a path or a sequence of
-    paths) of ``host`` to ``local_location``."""
+    paths) of ``host`` to ``local_location``.
+
+    Remote names are glob patterns expanded on the host (``*``, ``?``,
+    ``[...]``; a backslash makes the next character literal, see
+    :func:`execo.scp_paths.glob_escape`), with a leading ``~`` or
+    ``~user`` for the home directory; every other character is literal
+    and never shell code, in both scp protocols
+    (:func:`execo.scp_paths.scp_remote_pattern`). ``local_location`` is a
+    literal local path, given as ``./path`` when relative. ValueError for
+    a NUL byte, or a newline in a remote name with ``-O`` (the legacy
+    protocol cannot carry it)."""
     spec = scp_host_spec(host, connection_params)
-    return get_scp_command(host, connection_params) + tuple(
-        "%s:%s" % (spec, f) for f in _as_list(remote_files)) + (str(local_location),)
+    command = get_scp_command(host, connection_params)
+    protocol = explicit_protocol(command)
+    return command + tuple(
+        "%s:%s" % (spec, scp_remote_pattern(f, protocol)) for f in _as_list(remote_files)) + (
+        scp_local_path(os.fspath(local_location)),)
 
 
 def get_port_forward_argv(host: Union[str, Host], remote_host: str, remote_port: int, local_port: int,

@@ -97,7 +97,7 @@ def test_host_rewrite_func(defaults):
     defaults['host_rewrite_func'] = lambda a: a.upper()
     assert get_ssh_argv('n2', 'c', {'ssh_options': ()}) == ('ssh', 'N2', 'c')
     cp = {'ssh_options': (), 'scp_options': (), 'user': 'u', 'host_rewrite_func': lambda a: 'r-' + a}
-    assert get_scp_put_argv('n3', ['f'], '/d', cp) == ('scp', 'f', 'u@r-n3:/d')
+    assert get_scp_put_argv('n3', ['f'], '/d', cp) == ('scp', './f', 'u@r-n3:/d')
     assert get_port_forward_argv('n4', 'db', 5432, 7000, connection_params=cp)[-1] == 'r-n4'
 
 
@@ -112,11 +112,11 @@ def test_pty_adds_tt_once(defaults):
 def test_scp_put_argv(defaults):
     h = Host('h', user='u', keyfile='/k', port=2222)
     assert get_scp_put_argv(h, ['a', 'b/c'], '/tmp/dst') == (
-        ('scp',) + SCP_OPTS + ('-i', '/k', '-P', '2222', 'a', 'b/c', 'u@h:/tmp/dst'))
+        ('scp',) + SCP_OPTS + ('-i', '/k', '-P', '2222', './a', './b/c', 'u@h:/tmp/dst'))
     assert get_scp_put_argv('h', 'one', connection_params={'scp_options': ()}) == (
-        'scp', 'one', 'h:.')
+        'scp', './one', 'h:.')
     assert get_scp_put_argv('h', ['x'], 'd', {'scp': 'scp -3 -q', 'scp_options': ('-r',)}) == (
-        'scp', '-3', '-q', '-r', 'x', 'h:d')
+        'scp', '-3', '-q', '-r', './x', 'h:d')
 
 
 def test_scp_get_argv(defaults):
@@ -129,7 +129,7 @@ def test_scp_get_argv(defaults):
 
 def test_scp_ipv6_address(defaults):
     assert get_scp_get_argv(Host('::1', user='u'), 'f', 'd', {'scp_options': ()}) == (
-        'scp', 'u@[::1]:f', 'd')
+        'scp', 'u@[::1]:f', './d')
 
 
 def test_port_forward_argv(defaults):

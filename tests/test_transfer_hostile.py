@@ -1,0 +1,348 @@
+"""Hostile names through ssh, scp (Put, Get), PortForwarder and ChainPut
+(issue 14): file names, remote commands and addresses are data, never
+options, remote host specifications or shell code.
+
+Real OpenSSH daemons on loopback addresses (the ``sshd`` fixture), the
+real scp in both of its protocols (SFTP, OpenSSH 9's default, and the
+legacy one selected by ``-O``), the real netcat: no mock. Every loopback
+"host" is this machine, so the "remote" files are under the test user's
+home, and a marker file created by a name run as shell code would appear
+there (the remote shell's working directory), in /tmp, or in the local
+working directory of the test.
+"""
+
+import hashlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import uuid
+
+import pytest
+
+from execo.action import Get, Put, Remote
+from execo.chainput import READY_MARK, ChainPut
+from execo.process import PortForwarder, SshProcess
+from execo.scp_paths import LEGACY, SFTP, glob_escape, scp_default_protocol
+
+from helpers import finish
+
+NC = "/bin/nc.traditional"
+# quick retries in the chains
+FAST = {"chainput_host_retry": 2, "chainput_try_delay": 0.2, "chainput_nc_client_timeout": 2}
+# scp's two protocols: its default (SFTP with OpenSSH >= 9) and the legacy one
+MODES = [pytest.param((), id="sftp-default"), pytest.param(("-O",), id="legacy-O")]
+
+
+def hostile_names(tag, user, address):
+    """Local file names which used to become scp options, remote paths or
+    shell code. ``tag`` is in the names of the marker files they would
+    create if run."""
+    return [
+        "with space",
+        "it's",
+        'dq"x',
+        "$(touch %s-subst)" % (tag,),
+        "`touch %s-backtick`" % (tag,),
+        "x;touch %s-semicolon" % (tag,),
+        "a|touch %s-pipe" % (tag,),
+        "nl\ntouch %s-newline" % (tag,),
+        "-leading-dash",
+        "-oProxyCommand=touch %s-proxy" % (tag,),
+        "c:olon",
+        "%s@%s:notes.txt" % (user, address),
+        "scp:x",
+        "st*r",
+        "q?",
+        "br[ack",
+        "<lt>gt&",
+        "$HOME",
+        "tab\there",
+        "back\\slash",
+        "~tilde",
+        "!bang",
+        "(paren)",
+        "#hash",
+        "{a,b}",
+        "\u00e9t\u00e9",
+    ]
+
+
+def content(name):
+    """Distinct bytes for each name (binary, with the name in them)."""
+    return hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest() * 100 + \
+        b"\x00\xff\n" + name.encode("utf-8", "surrogateescape")
+
+
+@pytest.fixture
+def home(sshd):
+    """The test user's home: the remote side of every loopback host."""
+    return pwd.getpwnam(sshd.user).pw_dir
+
+
+@pytest.fixture
+def remote_dir(sshd, home):
+    """(name relative to the test user's home, absolute local path): a
+    fresh directory owned by the test user, removed afterwards."""
+    name = "execo-hostile-%s" % (uuid.uuid4().hex[:12],)
+    path = os.path.join(home, name)
+    os.mkdir(path)
+    chown(path, sshd.user)
+    yield name, path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def local_dir(monkeypatch):
+    """A fresh local directory, also the working directory of the test
+    (relative local names are relative to it)."""
+    d = tempfile.mkdtemp(prefix="execo-hostile-local-")
+    os.chmod(d, 0o755)
+    monkeypatch.chdir(d)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def tag():
+    return "execo-mark-%s" % (uuid.uuid4().hex[:12],)
+
+
+def chown(path, user):
+    pw = pwd.getpwnam(user)
+    for d, dirs, files in os.walk(path):
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        for f in files:
+            os.chown(os.path.join(d, f), pw.pw_uid, pw.pw_gid)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def markers(tag, *roots):
+    """Every file whose name holds ``tag`` under the roots (recursively),
+    /tmp and the working directory: what a name run as code would leave."""
+    found = []
+    for root in set(roots + ("/tmp", os.getcwd())):
+        for d, dirs, files in os.walk(root):
+            found += [os.path.join(d, f) for f in files + dirs if f.startswith(tag)]
+            if root == "/tmp" and d != root:
+                dirs[:] = []     # /tmp itself only, and the test's own directories
+    return found
+
+
+def params(sshd, scp_mode=(), **extra):
+    p = dict(sshd.connection_params_without_tty())
+    p["scp_options"] = tuple(p["scp_options"]) + tuple(scp_mode)
+    p.update(extra)
+    return p
+
+
+def write_files(directory, names):
+    for n in names:
+        with open(os.path.join(directory, n), "wb") as f:
+            f.write(content(n))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def describe(action):
+    return "\n".join("%s\nstdout: %r\nstderr: %r" % (p, p.stdout, p.stderr)
+                     for p in action.processes)
+
+
+# ---------------------------------------------------------------- scp
+
+def test_put_option_like_local_name_is_a_file(sshd, remote_dir, local_dir, tag):
+    """The issue's case: a local file named "-oProxyCommand=..." ran the
+    command and the Put reported ok."""
+    name, path = remote_dir
+    files = ["-oProxyCommand=sh -c 'touch %s-proxy'" % (tag,), "results.txt"]
+    write_files(local_dir, files)
+    put = Put(sshd.hosts[:1], files, name, connection_params=params(sshd))
+    finish(put.run())
+    assert put.ok, describe(put)
+    assert markers(tag, local_dir, path) == []
+    for f in files:
+        assert read(os.path.join(path, f)) == content(f)
+
+
+@pytest.mark.parametrize("scp_mode", MODES)
+def test_put_local_name_looking_remote_is_a_local_file(sshd, home, remote_dir, local_dir, scp_mode):
+    """scp read "user@host:notes.txt" as the remote ~/notes.txt: the Put
+    copied that file, and reported ok."""
+    name, path = remote_dir
+    h = sshd.hosts[0]
+    decoy = "execo-decoy-%s.txt" % (uuid.uuid4().hex[:8],)
+    with open(os.path.join(home, decoy), "w") as f:
+        f.write("the remote decoy\n")
+    chown(os.path.join(home, decoy), sshd.user)
+    try:
+        local = "%s@%s:%s" % (sshd.user, h.address, decoy)
+        write_files(local_dir, [local])
+        put = Put([h], [local], name, connection_params=params(sshd, scp_mode))
+        finish(put.run())
+        assert put.ok, describe(put)
+        assert os.listdir(path) == [local]
+        assert read(os.path.join(path, local)) == content(local)
+        # and back, into a local directory whose name looks remote too
+        back = "%s@%s:back" % (sshd.user, h.address)
+        os.mkdir(back)
+        get = Get([h], [name + "/" + glob_escape(local)], back, connection_params=params(sshd, scp_mode))
+        finish(get.run())
+        assert get.ok, describe(get)
+        assert os.listdir(back) == [local] and read(os.path.join(back, local)) == content(local)
+    finally:
+        os.unlink(os.path.join(home, decoy))
+
+
+@pytest.mark.parametrize("scp_mode", MODES)
+def test_put_then_get_hostile_names_byte_exact(sshd, home, remote_dir, local_dir, tag, scp_mode):
+    """Round trip of every hostile local name: Put to the host, Get back
+    (exact names through glob_escape) into a local directory with a
+    hostile name: the right bytes arrive under the right names, and
+    nothing runs anywhere."""
+    name, path = remote_dir
+    h = sshd.hosts[0]
+    names = hostile_names(tag, sshd.user, h.address)
+    if scp_mode == ("-O",):
+        # the legacy protocol cannot carry a newline in a name (scp itself
+        # writes it as "\n" on the remote side)
+        names = [n for n in names if "\n" not in n]
+    write_files(local_dir, names)
+    put = Put([h], names, name, connection_params=params(sshd, scp_mode))
+    finish(put.run())
+    assert put.ok, describe(put)
+    assert sorted(os.listdir(path)) == sorted(names)
+    for n in names:
+        assert read(os.path.join(path, n)) == content(n), n
+
+    out = "-back $(touch %s-out) ;x" % (tag,)
+    os.mkdir(out)
+    get = Get([h], [name + "/" + glob_escape(n) for n in names], out,
+              connection_params=params(sshd, scp_mode))
+    finish(get.run())
+    assert get.ok, describe(get)
+    assert sorted(os.listdir(out)) == sorted(names)
+    for n in names:
+        assert read(os.path.join(out, n)) == content(n), n
+    assert markers(tag, home, local_dir) == []
+
+
+def test_get_remote_names_with_shell_syntax_never_run(sshd, home, remote_dir, local_dir, tag):
+    """Remote files literally named with $(...), backticks, ; and friends
+    (no glob character: no escaping needed) are fetched, in both
+    protocols; with the legacy one the remote shell used to run them."""
+    name, path = remote_dir
+    names = ["$(touch %s-a)" % (tag,), "`touch %s-b`" % (tag,), "x;touch %s-c" % (tag,),
+             "y&&touch %s-d" % (tag,), "z|touch %s-e>%s-f" % (tag, tag), "'q' \"dq\" $HOME"]
+    write_files(path, names)
+    chown(path, sshd.user)
+    for i, scp_mode in enumerate(((), ("-O",))):
+        out = "out%d" % (i,)
+        os.mkdir(out)
+        get = Get(sshd.hosts[:1], [name + "/" + n for n in names], out,
+                  connection_params=params(sshd, scp_mode))
+        finish(get.run())
+        assert get.ok, (scp_mode, describe(get))
+        for n in names:
+            assert read(os.path.join(out, n)) == content(n), (scp_mode, n)
+        assert markers(tag, home, local_dir) == [], scp_mode
+
+
+def test_get_remote_globs_are_patterns_and_glob_escape_is_literal(sshd, home, remote_dir, local_dir, tag):
+    """Documented decision: Get's remote names are glob patterns (as
+    execo 2.x users wrote them: "/tmp/*.log"), in both protocols, also in
+    a directory whose name has spaces and shell syntax (the legacy
+    protocol's remote shell used to split or run it); glob_escape() makes
+    a name exact."""
+    name, path = remote_dir
+    logs = "logs of $(touch %s-dir) ;'run' 1" % (tag,)
+    os.mkdir(os.path.join(path, logs))
+    write_files(os.path.join(path, logs), ["a.log", "b.log", "*.log", "c.txt", "[x].log"])
+    chown(path, sshd.user)
+    remote = name + "/" + glob_escape(logs) + "/"
+    for i, scp_mode in enumerate(((), ("-O",))):
+        every, exact = "all%d" % (i,), "exact%d" % (i,)
+        os.mkdir(every)
+        get = Get(sshd.hosts[:1], [remote + "*.log"], every, connection_params=params(sshd, scp_mode))
+        finish(get.run())
+        assert get.ok, (scp_mode, describe(get))
+        assert sorted(os.listdir(every)) == sorted(["a.log", "b.log", "*.log", "[x].log"]), scp_mode
+        os.mkdir(exact)
+        get = Get(sshd.hosts[:1], [remote + glob_escape("*.log"), remote + glob_escape("[x].log")],
+                  exact, connection_params=params(sshd, scp_mode))
+        finish(get.run())
+        assert get.ok, (scp_mode, describe(get))
+        assert sorted(os.listdir(exact)) == ["*.log", "[x].log"], scp_mode
+        assert read(os.path.join(exact, "*.log")) == content("*.log")
+    assert markers(tag, home, local_dir) == []
+
+
+def test_get_newline_name_with_legacy_protocol_is_refused(sshd):
+    with pytest.raises(ValueError, match="newline"):
+        Get(sshd.hosts[:1], ["dir/a\nb"], ".", connection_params=params(sshd, ("-O",)))
+
+
+def test_nul_in_scp_paths_is_refused_at_construction(sshd):
+    h = sshd.hosts[0]
+    cp = params(sshd)
+    for make in (lambda: Put([h], ["fi\0le"], "dir", connection_params=cp),
+                 lambda: Put([h], ["file"], "d\0ir", connection_params=cp),
+                 lambda: Get([h], ["fi\0le"], ".", connection_params=cp),
+                 lambda: Get([h], ["file"], "lo\0cal", connection_params=cp)):
+        with pytest.raises(ValueError, match="NUL"):
+            make()
+
+
+def test_put_hostile_remote_location_is_literal(sshd, home, remote_dir, local_dir, tag):
+    """remote_location is one literal directory (a leading ~/ is the
+    home), in both protocols: in legacy mode the remote shell used to read
+    it."""
+    name, path = remote_dir
+    target = "-dir $(touch %s-loc) ;`touch %s-bq` 'q' * [a]\ttab" % (tag, tag)
+    os.mkdir(os.path.join(path, target))
+    os.mkdir(os.path.join(path, "-dir x"))      # what a glob or a split could land in
+    chown(path, sshd.user)
+    write_files(local_dir, ["payload"])
+    for scp_mode in ((), ("-O",)):
+        for location in (name + "/" + target, "~/" + name + "/" + target):
+            put = Put(sshd.hosts[:1], ["payload"], location, connection_params=params(sshd, scp_mode))
+            finish(put.run())
+            assert put.ok, (scp_mode, location, describe(put))
+            assert os.listdir(os.path.join(path, target)) == ["payload"]
+            assert read(os.path.join(path, target, "payload")) == content("payload")
+            os.unlink(os.path.join(path, target, "payload"))
+    assert sorted(os.listdir(path)) == sorted([target, "-dir x"])
+    assert os.listdir(os.path.join(path, "-dir x")) == []
+    assert markers(tag, home, local_dir) == []
+
+
+def test_scp_default_protocol_is_asked_to_the_local_scp(sshd, remote_dir, local_dir, tag):
+    """Without -O or -s in scp_options, a Put's remote_location holding
+    shell characters is written for the protocol the local scp uses by
+    default: SFTP for OpenSSH >= 9 here; LEGACY for an scp whose default is
+    the legacy protocol (a real scp, started with -O by a wrapper)."""
+    version = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr
+    major = int(version.split("_", 1)[1].split(".", 1)[0])
+    assert scp_default_protocol(("scp",)) == (SFTP if major >= 9 else LEGACY)
+    wrapper = os.path.join(local_dir, "legacy-scp")
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\nexec scp -O "$@"\n')
+    os.chmod(wrapper, 0o755)
+    assert scp_default_protocol((wrapper,)) == LEGACY
+    name, path = remote_dir
+    target = "d $(touch %s-w) 'q'" % (tag,)
+    os.mkdir(os.path.join(path, target))
+    chown(path, sshd.user)
+    write_files(local_dir, ["payload"])
+    put = Put(sshd.hosts[:1], ["payload"], name + "/" + target,
+              connection_params=params(sshd, scp=wrapper))
+    finish(put.run())
+    assert put.ok, describe(put)
+    assert read(os.path.join(path, target, "payload")) == content("payload")
+    assert markers(tag, path, local_dir) == []
