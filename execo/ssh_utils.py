@@ -17,6 +17,14 @@ ssh's escape character (unless ``-e`` is in ``ssh_options``), so that
 "~." written to a process's stdin is data. When ``ssh_connection_sharing`` is
 true, ssh and scp (not port forwarding) share one connection per
 destination (see :mod:`execo.ssh_sharing`).
+
+What comes from data never becomes an option or a remote host: host
+addresses, users and ports are checked (:mod:`execo.host`); ssh gets
+``--`` before the host (OpenSSH's ssh reads options *after* the host
+too: a remote command starting with ``-`` would be one); scp operands
+are written by :mod:`execo.scp_paths` (local paths as ``./name``, remote
+names escaped for the remote side). A NUL byte in a command or a path is
+refused (ValueError): a command line argument cannot carry it.
 """
 
 from __future__ import annotations
@@ -152,14 +160,19 @@ def _ssh_command(host: Union[str, Host, None], connection_params: Optional[Mappi
 def get_ssh_argv(host: Union[str, Host], remote_cmd: Union[str, Iterable[object]],
                  connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """The full ssh argv (tuple) running ``remote_cmd`` on ``host``:
-    :func:`get_ssh_command`, the (rewritten) host address, then the
-    remote command as one argument (a sequence is joined with spaces, as
-    ssh itself would do)."""
+    :func:`get_ssh_command`, ``--``, the (rewritten) host address, then
+    the remote command as one argument (a sequence is joined with
+    spaces, as ssh itself would do). The remote command is run by the
+    remote login shell: it is shell code, written by the programmer.
+    ``--`` keeps ssh from reading a command starting with ``-`` as an
+    option (``-oProxyCommand=...`` would run locally). ValueError if the
+    command holds a NUL byte."""
     host, params = _resolved(host, connection_params)
     if not isinstance(remote_cmd, str):
         remote_cmd = " ".join(str(a) for a in remote_cmd)
+    check_no_nul(remote_cmd, "remote command")
     return get_ssh_command(host, connection_params) + (
-        get_rewritten_host_address(host.address, params), remote_cmd)
+        "--", get_rewritten_host_address(host.address, params), remote_cmd)
 
 
 def get_scp_command(host: Union[str, Host, None] = None,

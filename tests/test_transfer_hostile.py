@@ -155,6 +155,31 @@ def describe(action):
                      for p in action.processes)
 
 
+# ---------------------------------------------------------------- ssh
+
+def test_remote_command_starting_with_dash_is_not_an_ssh_option(sshd, local_dir, tag):
+    """ssh reads options after the host too: a command "-oProxyCommand=..."
+    ran locally. It is now the remote command (given after "--")."""
+    r = Remote("-oProxyCommand=touch %s-local" % (tag,), sshd.hosts[:1],
+               connection_params=params(sshd))
+    finish(r.run())
+    p = r.processes[0]
+    assert markers(tag, local_dir) == []
+    # the remote shell got it, and refused it as an option of its own
+    assert p.exit_code not in (None, 0, 255), describe(r)
+    assert "--" in p.cmd and p.cmd.index("--") == len(p.cmd) - 3
+
+
+def test_nul_in_a_remote_command_is_refused_at_construction(sshd):
+    """A NUL byte would cut the remote command on ssh's command line
+    (the old code ran "echo a")."""
+    h = sshd.hosts[0]
+    for make in (lambda: Remote("echo a\0b", [h], connection_params=params(sshd)),
+                 lambda: SshProcess("echo a\0b", h, connection_params=params(sshd))):
+        with pytest.raises(ValueError, match="NUL"):
+            make()
+
+
 # ---------------------------------------------------------------- scp
 
 def test_put_option_like_local_name_is_a_file(sshd, remote_dir, local_dir, tag):
