@@ -267,15 +267,32 @@ def get_port_forward_argv(host: Union[str, Host], remote_host: str, remote_port:
                           connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """ssh argv (tuple) forwarding ``bind_address:local_port`` to
     ``remote_host:remote_port`` as seen from ``host``:
-    ``ssh ... -L bind:local_port:remote_host:remote_port -N host``."""
+    ``ssh ... -L bind:local_port:remote_host:remote_port -N -- host``.
+
+    ``remote_host`` and ``bind_address`` are checked like host addresses
+    (:func:`execo.host.check_address`; ``bind_address`` may also be
+    ``""`` or ``"*"``, all addresses, as for ssh), the ports must be
+    integers in 1..65535: ValueError otherwise. They come from
+    inventories and configuration files, and go into ssh's ``-L``
+    specification."""
     host, params = _resolved(host, connection_params)
     if bind_address is None:
         bind_address = "127.0.0.1"
+    if bind_address not in ("", "*"):
+        check_address(bind_address)
+    if isinstance(remote_host, Host):
+        remote_host = remote_host.address
+    check_address(remote_host)
+    ports = []
+    for what, port in (("local_port", local_port), ("remote_port", remote_port)):
+        if port is None or port is False:
+            raise ValueError("%s of a port forwarding cannot be %r" % (what, port))
+        ports.append(check_port(port))
     if ":" in bind_address and not bind_address.startswith("["):
         bind_address = "[%s]" % (bind_address,)
-    if ":" in str(remote_host) and not str(remote_host).startswith("["):
+    if ":" in remote_host and not remote_host.startswith("["):
         remote_host = "[%s]" % (remote_host,)
-    spec = "%s:%d:%s:%d" % (bind_address, int(local_port), remote_host, int(remote_port))
+    spec = "%s:%d:%s:%d" % (bind_address, ports[0], remote_host, ports[1])
     # never through a shared master: the forwarding would outlive us
     return _ssh_command(host, connection_params, False) + (
-        "-L", spec, "-N", get_rewritten_host_address(host.address, params))
+        "-L", spec, "-N", "--", get_rewritten_host_address(host.address, params))

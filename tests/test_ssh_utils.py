@@ -135,11 +135,11 @@ def test_scp_ipv6_address(defaults):
 def test_port_forward_argv(defaults):
     h = Host('gw', user='u', port=2222)
     assert get_port_forward_argv(h, 'db', 5432, 7000) == (
-        ('ssh',) + SSH_OPTS + NO_ESCAPE + ('-l', 'u', '-p', '2222', '-L', '127.0.0.1:7000:db:5432', '-N', 'gw'))
+        ('ssh',) + SSH_OPTS + NO_ESCAPE + ('-l', 'u', '-p', '2222', '-L', '127.0.0.1:7000:db:5432', '-N', '--', 'gw'))
     assert get_port_forward_argv('gw', 'localhost', 80, 8080, '0.0.0.0', {'ssh_options': ()}) == (
-        'ssh', '-L', '0.0.0.0:8080:localhost:80', '-N', 'gw')
+        'ssh', '-L', '0.0.0.0:8080:localhost:80', '-N', '--', 'gw')
     assert get_port_forward_argv('gw', 'x', 1, 2, None, {'ssh_options': ()}) == (
-        'ssh', '-L', '127.0.0.1:2:x:1', '-N', 'gw')
+        'ssh', '-L', '127.0.0.1:2:x:1', '-N', '--', 'gw')
 
 
 def test_escape_character_off_with_a_tty():

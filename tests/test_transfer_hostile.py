@@ -371,3 +371,23 @@ def test_scp_default_protocol_is_asked_to_the_local_scp(sshd, remote_dir, local_
     assert put.ok, describe(put)
     assert read(os.path.join(path, target, "payload")) == content("payload")
     assert markers(tag, path, local_dir) == []
+
+
+# ------------------------------------------------------- PortForwarder
+
+def test_port_forwarder_refuses_option_like_hosts_and_bad_ports(sshd):
+    h = sshd.hosts[0]
+    cp = params(sshd)
+    for kwargs in ({"remote_host": "-oProxyCommand=touch x"}, {"remote_host": "db;touch x"},
+                   {"remote_host": "a b"}, {"remote_host": ""},
+                   {"bind_address": "-oProxyCommand=x"}, {"bind_address": "127.0.0.1 -R"},
+                   {"remote_port": 0}, {"remote_port": "22x"}, {"remote_port": 70000},
+                   {"local_port": -1}, {"remote_port": None}):
+        args = dict({"remote_host": "127.0.0.1", "remote_port": 22, "local_port": 25000}, **kwargs)
+        with pytest.raises(ValueError):
+            PortForwarder(h, args.pop("remote_host"), args.pop("remote_port"),
+                          connection_params=cp, **args)
+    # what ssh -L accepts as addresses still is
+    for bind in ("", "*", "0.0.0.0", "localhost", "::1"):
+        fw = PortForwarder(h, "::1", 22, local_port=25000, bind_address=bind, connection_params=cp)
+        assert fw.cmd[-2:] == ("--", h.address) and "ExitOnForwardFailure=yes" in fw.cmd
