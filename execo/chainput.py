@@ -70,6 +70,7 @@ from .host import get_hosts_list
 from .log import logger, style
 from .process import Process
 from .remote import Remote
+from .scp_paths import check_no_nul
 from .ssh_process import SshProcess
 from .ssh_utils import get_rewritten_host_address, make_connection_params, resolve_connection_params
 from .substitutions import get_caller_context, remote_substitute
@@ -290,6 +291,7 @@ class _ChainPutReceivers(Remote):
         for index, host in enumerate(self.hosts):
             location = remote_substitute(str(cp.remote_location), self.hosts, index,
                                          cp._caller_context)
+            check_no_nul(location, "ChainPut remote_location")
             p = ChainPutReceiver("true", host, None, location, index,
                                  connection_params=self.connection_params,
                                  lifecycle_handlers=[_ReceiverEndHandler(self._copy)],
@@ -514,6 +516,15 @@ class ChainPut(SequentialActions):
     among :attr:`processes`, with its ``host``) fails otherwise. See the
     module :mod:`execo.chainput` for how the chain is built (one port per
     hop, retries, the sender starting once the receivers listen).
+
+    Names are data: ``local_files`` are literal local paths (any
+    character but NUL; a name starting with ``-`` is a file), sent under
+    their base names; ``remote_location`` is a literal directory, except
+    a leading ``~`` or ``~/`` (the remote home): both reach the hosts'
+    shell only as quoted arguments of the helper script, which never
+    evaluates them. Host addresses are checked
+    (:func:`execo.host.check_address`). A NUL byte in a path is refused
+    (ValueError) at construction.
     """
 
     #: Iterable of :class:`execo.host.Host` onto which to copy the files
@@ -557,6 +568,8 @@ class ChainPut(SequentialActions):
         self.local_files = [os.fsdecode(f) for f in local_files]
         if not self.local_files:
             raise ValueError("ChainPut needs at least one local file")
+        for f in self.local_files:
+            check_no_nul(f, "ChainPut local file")
         for f in self.local_files:
             if not os.path.basename(os.path.abspath(f)):
                 raise ValueError("ChainPut cannot send %r (no file name)" % (f,))

@@ -21,6 +21,10 @@
 #   SERVER_TIMEOUT 0: no timeout. Each ADDR PORT is tried HOST_RETRY times,
 #   TRY_DELAY seconds apart, before the next one is tried.
 #
+# Every argument is data: file names, DEST and the addresses are only ever
+# expanded between double quotes, given after "--" or as "./name", never
+# evaluated.
+#
 # The stream: a header line "execo-chainput-stream 1 N", the N lines of the
 # sender's sha256sum output for every regular file sent ("SUM  ./path"),
 # then a tar archive. A receiver forwards the stream byte for byte, only
@@ -218,7 +222,7 @@ consume() {
     tar_status=$?
     cat >/dev/null
     if [ $tar_status -ne 0 ]; then
-        log "extraction into $dest failed (tar status $tar_status)"
+        log "extraction into $shown_dest failed (tar status $tar_status)"
         return 5
     fi
     return 0
@@ -242,8 +246,15 @@ recv() {
         "~") dest=$HOME ;;
         "~/"*) dest=$HOME/${dest#"~/"} ;;
     esac
+    # a relative name starting with "-" is not an option of cd (the
+    # messages keep the name as given)
+    shown_dest=$dest
+    case $dest in
+        /*) ;;
+        *) dest=./$dest ;;
+    esac
     mkdir -p -- "$dest" 2>/dev/null
-    [ -d "$dest" ] && [ -w "$dest" ] || die 7 "destination directory $dest cannot be created or is not writable"
+    [ -d "$dest" ] && [ -w "$dest" ] || die 7 "destination directory $shown_dest cannot be created or is not writable"
     make_tmp
     install_traps
     mkfifo "$tmp/fwd" "$tmp/gate" || die 7 "mkfifo failed in $tmp"
@@ -265,12 +276,12 @@ recv() {
     if [ -s "$tmp/manifest" ]; then
         (cd "$dest" && $sum -c "$tmp/manifest") > "$tmp/check" 2>&1 &
         if ! wait $!; then
-            log "checksum mismatch: the files in $dest differ from the local ones:"
+            log "checksum mismatch: the files in $shown_dest differ from the local ones:"
             grep -v ': OK$' "$tmp/check" >&2
             exit 6
         fi
     fi
-    log "received and checked $(wc -l < "$tmp/manifest") file(s) in $dest"
+    log "received and checked $(wc -l < "$tmp/manifest") file(s) in $shown_dest"
     exit 0
 }
 

@@ -391,3 +391,50 @@ def test_port_forwarder_refuses_option_like_hosts_and_bad_ports(sshd):
     for bind in ("", "*", "0.0.0.0", "localhost", "::1"):
         fw = PortForwarder(h, "::1", 22, local_port=25000, bind_address=bind, connection_params=cp)
         assert fw.cmd[-2:] == ("--", h.address) and "ExitOnForwardFailure=yes" in fw.cmd
+
+
+# ----------------------------------------------------------- ChainPut
+
+def chainput_files(local_dir, tag):
+    names = ["big.bin", "-dash $(touch %s-cp) ;`x` 'q'" % (tag,), "nl\nname", "user@host:x"]
+    for n in names:
+        with open(os.path.join(local_dir, n), "wb") as f:
+            f.write(content(n) if n != "big.bin" else os.urandom(3 << 20))
+    return [os.path.join(local_dir, n) for n in names]
+
+
+def check_received(files, directory):
+    for f in files:
+        assert read(os.path.join(directory, os.path.basename(f))) == read(f), (f, directory)
+
+
+def test_nul_in_chainput_paths_is_refused_at_construction(sshd):
+    h = sshd.hosts[0]
+    cp = params(sshd, nc=NC)
+    for make in (lambda: ChainPut([h], ["fi\0le"], "dir", connection_params=cp),
+                 lambda: ChainPut([h], [__file__], "d\0ir", connection_params=cp)):
+        with pytest.raises(ValueError, match="NUL"):
+            make()
+
+
+def test_chainput_hostile_remote_location(sshd, home, local_dir, tag):
+    """A remote_location starting with "-", with quotes, $(...) and
+    backticks: one literal directory (the helper's cd read it as an
+    option); the files with hostile names arrive byte-exact."""
+    files = chainput_files(local_dir, tag)
+    hosts = sshd.hosts[:2]
+    # relative to the home, one per host (the loopback hosts share it)
+    locations = ["-loc%d-%s $(touch %s-loc) `touch %s-bq` ;'q'" % (i, tag, tag, tag)
+                 for i in range(len(hosts))]
+    try:
+        cp = ChainPut(hosts, files, "{{locations}}",
+                      connection_params=params(sshd, nc=NC + " -v -v", **FAST))
+        finish(cp.run())
+        assert cp.ok, describe(cp)
+        for location in locations:
+            check_received(files, os.path.join(home, location))
+        assert sorted(f for f in os.listdir(home) if tag in f) == sorted(locations)
+        assert markers(tag, home, local_dir) == []
+    finally:
+        for location in locations:
+            shutil.rmtree(os.path.join(home, location), ignore_errors=True)
