@@ -395,6 +395,56 @@ def test_port_forwarder_refuses_option_like_hosts_and_bad_ports(sshd):
 
 # ----------------------------------------------------------- ChainPut
 
+class ForeignListener(object):
+    """A program listening on a chain port before the receiver: records
+    every byte it is sent (``banner``: what it says to each client)."""
+
+    def __init__(self, address, port, banner=b""):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, port))
+        self.sock.listen(8)
+        self.banner = banner
+        self.received = b""
+        self.connections = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn):
+        with conn:
+            if self.banner:
+                conn.sendall(self.banner)
+            conn.settimeout(0.2)
+            while not self._stop:
+                try:
+                    data = conn.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                if not data:
+                    return
+                self.received += data
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+        self._thread.join()
+
+
 def chainput_files(local_dir, tag):
     names = ["big.bin", "-dash $(touch %s-cp) ;`x` 'q'" % (tag,), "nl\nname", "user@host:x"]
     for n in names:
@@ -406,6 +456,71 @@ def chainput_files(local_dir, tag):
 def check_received(files, directory):
     for f in files:
         assert read(os.path.join(directory, os.path.basename(f))) == read(f), (f, directory)
+
+
+def test_chainput_first_host_port_taken(sshd, remote_dir, local_dir, tag):
+    """Another program listens on the first receiver's port: that receiver
+    fails, naming the busy port, without ever saying it is ready; the
+    sender goes to the next host; the foreign listener gets nothing."""
+    name, path = remote_dir
+    files = chainput_files(local_dir, tag)
+    hosts = sshd.hosts[:3]
+    cp = ChainPut(hosts, files, name + "/{{{host}}}",
+                  connection_params=params(sshd, nc=NC + " -v -v", **FAST))
+    busy = cp.receivers[0]
+    foreign = ForeignListener(hosts[0].address, busy.port)
+    try:
+        finish(cp.run())
+    finally:
+        foreign.close()
+    assert not cp.ok
+    assert foreign.received == b"", describe(cp)
+    assert busy.exit_code == 8 and not busy.ok, describe(cp)
+    assert "port %d is already in use on %s" % (busy.port, hosts[0].address) in busy.stderr
+    assert READY_MARK not in busy.stdout
+    assert "previous hosts of the chain unreachable" not in busy.stderr
+    assert cp.sender.finished_ok and [a for a, _ in cp.sender.candidates] == \
+        [h.address for h in hosts[1:]]
+    for r in cp.receivers[1:]:
+        assert r.finished_ok, describe(cp)
+        check_received(files, os.path.join(path, r.host.address))
+    assert markers(tag, path, local_dir) == []
+
+
+@pytest.mark.parametrize("nc", [NC, NC + " -v -v"], ids=["nc-quiet", "nc-verbose"])
+def test_chainput_middle_hosts_ports_taken(sshd, remote_dir, local_dir, tag, nc):
+    """Other programs listen on the ports of two hosts in the middle of
+    the chain, one silent, one talking first (as an ssh or smtp server
+    does): those receivers fail naming the busy port; the hops before
+    them skip them (no hello from this transfer) and send to the next
+    host; neither listener is sent a byte; the other hosts get the files.
+    Without netcat's -v messages, the ports are seen in /proc/net/tcp."""
+    name, path = remote_dir
+    files = chainput_files(local_dir, tag)
+    hosts = sshd.hosts[:5]
+    cp = ChainPut(hosts, files, name + "/{{{host}}}", connection_params=params(sshd, nc=nc, **FAST))
+    receivers = cp.receivers
+    silent = ForeignListener(hosts[1].address, receivers[1].port)
+    talking = ForeignListener(hosts[3].address, receivers[3].port, banner=b"SSH-2.0-OpenSSH_9.2\r\n")
+    try:
+        finish(cp.run())
+    finally:
+        silent.close()
+        talking.close()
+    assert not cp.ok
+    assert silent.received == b"" and talking.received == b"", describe(cp)
+    for k, before in ((1, 0), (3, 2)):
+        busy = receivers[k]
+        assert busy.exit_code == 8, describe(cp)
+        assert "port %d is already in use on %s" % (busy.port, hosts[k].address) in busy.stderr
+        assert READY_MARK not in busy.stdout
+        out = receivers[before].stderr
+        assert "%s port %d is not a receiver of this transfer" % (hosts[k].address, busy.port) in out, out
+        assert "sent to %s port %d" % (hosts[k + 1].address, receivers[k + 1].port) in out, out
+    for k in (0, 2, 4):
+        assert receivers[k].finished_ok, describe(cp)
+        check_received(files, os.path.join(path, hosts[k].address))
+    assert markers(tag, path, local_dir) == []
 
 
 def test_nul_in_chainput_paths_is_refused_at_construction(sshd):
