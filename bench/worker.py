@@ -567,7 +567,7 @@ def fanout_hosts(n):
 def stub_argv(stub, host):
     """The argv execo builds for FANOUT_CMD on host through the stub (with
     a remote tty, -tt, execo also passes ``-e none``: no escape character)."""
-    return (stub,) + DEFAULT_SSH_OPTIONS + ("-e", "none", host, FANOUT_CMDFMT % host)
+    return (stub,) + DEFAULT_SSH_OPTIONS + ("-e", "none", "--", host, FANOUT_CMDFMT % host)
 
 
 def fanout_stub(spec):
@@ -594,8 +594,9 @@ def fanout_stub(spec):
         problems = []
         expected = stub_argv(stub, hosts[0])
         if str(getattr(execo, "__version__", "")).startswith("2."):
-            # execo 2.8.2 passes no "-e none" (two arguments less than the limit's argv)
-            expected = tuple(a for a in expected if a not in ("-e", "none"))
+            # execo 2.8.2 passes no "-e none" and no "--" before the host
+            # (three arguments less than the limit's argv)
+            expected = tuple(a for a in expected if a not in ("-e", "none", "--"))
         if argv0 != expected:
             problems.append("argv %r, expected %r" % (argv0, expected))
         if not r.ok:

@@ -24,7 +24,17 @@ helper script shipped with execo, which runs on both ends):
   receiver printed that it listens or ended (failed), or at the latest
   after half of ``chainput_nc_server_timeout``. It sends only to the
   receivers which are listening, so a host whose ssh failed at once is not
-  even tried.
+  even tried. A receiver says it listens only once its netcat does
+  (netcat's ``-v`` message, or the port seen in ``/proc/net/tcp``, ``ss``
+  or ``netstat``); when another program already listens on its port, it
+  fails at once (exit code 8, "port P is already in use on HOST").
+- **hello**: a hop sends the stream only after the receiver's netcat
+  said ``execo-chainput-hello 2 TOKEN``, TOKEN being a random word of
+  this transfer (new for each run); the stream's header carries it too.
+  Whatever else listens on a port (another program, a receiver of another
+  ChainPut) gets nothing: the hop skips that host and tries the next one.
+  The token tells transfers apart, it is no authentication (it is on the
+  command lines).
 - **retries**: each hop (the sender too) tries its next host
   ``chainput_host_retry`` times, ``chainput_try_delay`` seconds apart, then
   the following hosts, up to ``chainput_chain_retry`` more hosts (an int,
@@ -50,14 +60,18 @@ helper script shipped with execo, which runs on both ends):
 Requirements: a Bourne shell, netcat (``nc`` connection param; the options
 used are netcat-traditional's: ``-l -p PORT -w T`` and ``-w T -q 0``),
 tar, tee, mkfifo, find, sha256sum (or shasum), on localhost and on the
-hosts; direct TCP connections from each host to the next ones. The
-transfer is neither encrypted nor authenticated.
+hosts; direct TCP connections from each host to the next ones. To tell
+when its netcat listens, a receiver reads netcat's ``-v`` message (the
+default ``nc`` has it), else uses awk with ``/proc/net/tcp``, ``ss`` or
+``netstat``; with none of them, it waits 2 seconds. The transfer is
+neither encrypted nor authenticated.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import secrets
 import shlex
 import shutil
 import threading
@@ -70,6 +84,7 @@ from .host import get_hosts_list
 from .log import logger, style
 from .process import Process
 from .remote import Remote
+from .scp_paths import check_no_nul
 from .ssh_process import SshProcess
 from .ssh_utils import get_rewritten_host_address, make_connection_params, resolve_connection_params
 from .substitutions import get_caller_context, remote_substitute
@@ -89,7 +104,8 @@ SCRIPT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chainput
 """The helper script run by every hop (shipped with execo)."""
 
 READY_MARK = "execo-chainput-ready"
-"""What a receiver prints on its stdout just before it listens."""
+"""What a receiver prints on its stdout once it listens (followed by its
+port)."""
 
 _script_cache: List[str] = []
 
@@ -158,6 +174,12 @@ class _Settings(object):
     def common_args(self) -> List[str]:
         return [self.nc, str(self.client_timeout)]
 
+    @staticmethod
+    def new_token() -> str:
+        """A random word telling this transfer's hops from anything else
+        listening on a port (not a secret: it is on command lines)."""
+        return secrets.token_hex(8)
+
     def retry_args(self) -> List[str]:
         delay = ("%.3f" % (self.try_delay,)).rstrip("0").rstrip(".") or "0"
         return [str(self.host_retry), delay]
@@ -176,8 +198,10 @@ class ChainPutReceiver(SshProcess):
 
     Its exit code tells what went wrong (its stderr says it in words): 3
     nothing received, 4 not a chainput stream, 5 extraction failed, 6
-    checksum mismatch, 7 destination directory problem, 127 netcat (or
-    another needed command) missing on the host, 255 ssh failure."""
+    checksum mismatch, 7 destination directory problem, 8 cannot listen
+    on :attr:`port` (another program listens there: "port P is already
+    in use on HOST"), 127 netcat (or another needed command) missing on
+    the host, 255 ssh failure."""
 
     #: The TCP port this receiver listens on.
     port: Optional[int] = None
@@ -214,11 +238,14 @@ class ChainPutSender(Process):
     #: (address, port) of the receivers it may send to, in chain order (set
     #: at start).
     candidates: List[Tuple[str, int]] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
+    #: The transfer's token (set at start, see :mod:`execo.chainput`).
+    token: str = ""
 
     def __init__(self, local_files: Iterable[str], settings: _Settings, **kwargs: Any) -> None:
         self.local_files = list(local_files)
         self._settings = settings
         self.candidates = []
+        self.token = ""
         kwargs.setdefault("kill_subprocesses", True)
         kwargs.setdefault("name", "chainput sender")
         super(ChainPutSender, self).__init__(self._argv_for([]), shell=False, **kwargs)
@@ -226,7 +253,7 @@ class ChainPutSender(Process):
     def _argv_for(self, candidates: Iterable[Tuple[str, int]]) -> Tuple[str, ...]:
         s = self._settings
         argv = ["/bin/sh", "-c", _script(), "execo-chainput", "send"] + s.common_args() + \
-            s.retry_args() + [_candidates(candidates)]
+            s.retry_args() + [self.token or "-", _candidates(candidates)]
         for f in self.local_files:
             directory, base = os.path.split(os.path.abspath(f))
             argv += [directory, base]
@@ -277,6 +304,9 @@ class _SenderEndHandler(ProcessLifecycleHandler):
 class _ChainPutReceivers(Remote):
     """The receivers of a ChainPut (one per host)."""
 
+    #: the transfer's token (new at each port assignment)
+    token: str = ""
+
     def __init__(self, chainput: ChainPut, copy: _ChainPutCopy) -> None:
         self._chainput = chainput
         self._copy = copy
@@ -290,6 +320,7 @@ class _ChainPutReceivers(Remote):
         for index, host in enumerate(self.hosts):
             location = remote_substitute(str(cp.remote_location), self.hosts, index,
                                          cp._caller_context)
+            check_no_nul(location, "ChainPut remote_location")
             p = ChainPutReceiver("true", host, None, location, index,
                                  connection_params=self.connection_params,
                                  lifecycle_handlers=[_ReceiverEndHandler(self._copy)],
@@ -310,18 +341,19 @@ class _ChainPutReceivers(Remote):
 
     def _assign_ports(self, processes: Optional[List[ChainPutReceiver]] = None) -> None:
         """A new port for every receiver (at construction and at each
-        reset: a receiver of a killed run may still hold its port), and
-        the command lines which follow from them."""
+        reset: a receiver of a killed run may still hold its port), a new
+        token, and the command lines which follow from them."""
         s = self._chainput._settings
         if processes is None:
             processes = self.processes
+        self.token = s.new_token()
         for p in processes:
             p.port = get_port()
         for index, p in enumerate(processes):
             following = [(q.chain_address, q.port)
                          for q in processes[index + 1:index + 2 + s.chain_retry]]
             args = ["recv"] + s.common_args() + [str(s.server_timeout)] + s.retry_args() + \
-                [p.host.address, str(p.port), _candidates(following), p.remote_location]  # type: ignore[arg-type]  # ports: all set above
+                [self.token, p.host.address, str(p.port), _candidates(following), p.remote_location]  # type: ignore[arg-type]  # ports: all set above
             p.remote_cmd = "sh -c %s execo-chainput %s" % (
                 shlex.quote(_script()), " ".join(shlex.quote(a) for a in args))
             p.cmd = p._build_cmd(p.host, p.connection_params)
@@ -424,6 +456,7 @@ class _ChainPutCopy(ParallelActions):
                            " them: %s", self._chainput.name, len(waiting), len(receivers),
                            ", ".join(p.host.address for p in waiting))
         sender = self.sender.processes[0]
+        sender.token = self.receivers.token
         sender.candidates = [(p.chain_address, p.port)  # type: ignore[assignment]  # ports: set by _assign_ports()
                              for p in ready][:1 + self._chainput._settings.chain_retry]
         self.sender.start()
@@ -514,6 +547,18 @@ class ChainPut(SequentialActions):
     among :attr:`processes`, with its ``host``) fails otherwise. See the
     module :mod:`execo.chainput` for how the chain is built (one port per
     hop, retries, the sender starting once the receivers listen).
+
+    Names are data: ``local_files`` are literal local paths (any
+    character but NUL; a name starting with ``-`` is a file), sent under
+    their base names; ``remote_location`` is a literal directory, except
+    a leading ``~`` or ``~/`` (the remote home): both reach the hosts'
+    shell only as quoted arguments of the helper script, which never
+    evaluates them. Host addresses are checked
+    (:func:`execo.host.check_address`). A NUL byte in a path is refused
+    (ValueError) at construction. A port on which another program
+    listens fails that host (exit code 8) and the chain goes around it:
+    no hop sends the files to a listener which does not answer with this
+    transfer's hello.
     """
 
     #: Iterable of :class:`execo.host.Host` onto which to copy the files
@@ -557,6 +602,8 @@ class ChainPut(SequentialActions):
         self.local_files = [os.fsdecode(f) for f in local_files]
         if not self.local_files:
             raise ValueError("ChainPut needs at least one local file")
+        for f in self.local_files:
+            check_no_nul(f, "ChainPut local file")
         for f in self.local_files:
             if not os.path.basename(os.path.abspath(f)):
                 raise ValueError("ChainPut cannot send %r (no file name)" % (f,))

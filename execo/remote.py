@@ -120,7 +120,21 @@ class Remote(Action):
 
 class Put(Remote):
     """Copy local files to several remote host, with scp or a similar
-    connection tool."""
+    connection tool.
+
+    File names are data, never options, remote paths or shell code (see
+    :mod:`execo.scp_paths` and the security notes):
+
+    - ``local_files`` are literal local paths (no glob, no shell, as in
+      execo 2.x): a name starting with ``-`` or holding a ``:``
+      (``user@host:notes.txt``) is a local file (given to scp as
+      ``./name``).
+    - ``remote_location`` is a literal directory on the hosts, except a
+      leading ``~`` or ``~user`` (the home directory): spaces, quotes,
+      ``$``, ``;``, ``*``... are part of the name, in both scp protocols
+      (SFTP, and the legacy one selected by ``-O`` in ``scp_options``).
+    - a NUL byte in a path is refused (ValueError) at construction.
+    """
 
     #: An iterable of string of file paths. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
@@ -175,7 +189,26 @@ class Put(Remote):
 
 class Get(Remote):
     """Copy remote files from several remote host to a local directory,
-    with scp or a similar connection tool."""
+    with scp or a similar connection tool.
+
+    File names are data, never options or shell code (see
+    :mod:`execo.scp_paths` and the security notes):
+
+    - ``remote_files`` are glob patterns expanded on the host, as with
+      execo 2.x (``Get(hosts, ["/tmp/*.log"])``): ``*``, ``?`` and
+      ``[...]`` match, a backslash makes the next character literal, a
+      leading ``~`` or ``~user`` is the home directory. Every other
+      character is literal, in both scp protocols (SFTP, and the legacy
+      one selected by ``-O`` in ``scp_options``): ``$(...)``, backticks,
+      ``;``, quotes, spaces never run anything on the host. To fetch a
+      file whose name came from elsewhere (a listing) exactly, pass
+      :func:`execo.scp_paths.glob_escape` of it.
+    - ``local_location`` is a literal local path (a name starting with
+      ``-`` or holding a ``:`` is a local directory).
+    - a NUL byte in a path is refused (ValueError) at construction, and
+      so is a newline in a remote name with ``-O`` (the legacy protocol
+      cannot carry it).
+    """
 
     #: Iterable of string of file paths. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.

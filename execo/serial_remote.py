@@ -307,9 +307,11 @@ class SerialSsh(SshProcess):
         # no escape character: with -tt, "~." (disconnect), "~B" (break),
         # "~^Z" (suspend)... after a newline in the data would be taken by ssh
         # (ssh_utils adds it with a tty; this covers every case)
-        if "-e" in argv[:-2]:
+        # (an option: before the "--" which ends them, see get_ssh_argv)
+        options_end = len(argv) - 3
+        if "-e" in argv[:options_end]:
             return argv
-        return argv[:-2] + ("-e", "none") + argv[-2:]
+        return argv[:options_end] + ("-e", "none") + argv[options_end:]
 
     def _name_source(self) -> str:
         return "serial %s@%s on %s" % (self.device, self.speed, self.host.address)

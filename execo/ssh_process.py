@@ -126,6 +126,14 @@ class PortForwarder(SshProcess):
           listening socket. If None (the default), it uses 127.0.0.1, so
           the socket is only available to localhost.
         :param connection_params: connection params for connecting to host
+
+        ``remote_host`` and ``bind_address`` must look like host
+        addresses (letters, digits, ``_ . - : % @ [ ]``, no leading
+        ``-``: :func:`execo.host.check_address`; ``bind_address`` may
+        also be ``""`` or ``"*"``, every local address, as for ssh's
+        ``-L``) and the ports be integers in 1..65535: ValueError here
+        otherwise, before anything runs. They end up in ssh's ``-L``
+        specification, and the host after ``--`` on ssh's command line.
         """
         self.remote_host = remote_host
         self.remote_port = remote_port
@@ -142,8 +150,10 @@ class PortForwarder(SshProcess):
         argv = get_port_forward_argv(host, self.remote_host, self.remote_port, self.local_port,
                                      self.bind_address, connection_params)
         # without it, ssh keeps running when it cannot listen on local_port
-        # (and someone else's listener could be mistaken for the tunnel)
-        return argv[:-4] + ("-o", "ExitOnForwardFailure=yes") + argv[-4:]
+        # (and someone else's listener could be mistaken for the tunnel);
+        # an option, so before the last "-L" (the "--" and host follow it)
+        last = len(argv) - 1 - argv[::-1].index("-L")
+        return argv[:last] + ("-o", "ExitOnForwardFailure=yes") + argv[last:]
 
     def _args(self) -> List[str]:
         args = [repr(self.host), repr(self.remote_host), repr(self.remote_port),

@@ -17,6 +17,14 @@ ssh's escape character (unless ``-e`` is in ``ssh_options``), so that
 "~." written to a process's stdin is data. When ``ssh_connection_sharing`` is
 true, ssh and scp (not port forwarding) share one connection per
 destination (see :mod:`execo.ssh_sharing`).
+
+What comes from data never becomes an option or a remote host: host
+addresses, users and ports are checked (:mod:`execo.host`); ssh gets
+``--`` before the host (OpenSSH's ssh reads options *after* the host
+too: a remote command starting with ``-`` would be one); scp operands
+are written by :mod:`execo.scp_paths` (local paths as ``./name``, remote
+names escaped for the remote side). A NUL byte in a command or a path is
+refused (ValueError): a command line argument cannot carry it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import config
 from .host import Host, check_address, check_port, check_user
+from .scp_paths import (check_no_nul, explicit_protocol, needs_protocol, scp_local_path,
+                        scp_protocol, scp_remote_pattern, scp_remote_target)
 from .ssh_sharing import sharing_options
 
 __all__ = ["make_connection_params", "resolve_connection_params", "get_rewritten_host_address",
@@ -150,14 +160,19 @@ def _ssh_command(host: Union[str, Host, None], connection_params: Optional[Mappi
 def get_ssh_argv(host: Union[str, Host], remote_cmd: Union[str, Iterable[object]],
                  connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """The full ssh argv (tuple) running ``remote_cmd`` on ``host``:
-    :func:`get_ssh_command`, the (rewritten) host address, then the
-    remote command as one argument (a sequence is joined with spaces, as
-    ssh itself would do)."""
+    :func:`get_ssh_command`, ``--``, the (rewritten) host address, then
+    the remote command as one argument (a sequence is joined with
+    spaces, as ssh itself would do). The remote command is run by the
+    remote login shell: it is shell code, written by the programmer.
+    ``--`` keeps ssh from reading a command starting with ``-`` as an
+    option (``-oProxyCommand=...`` would run locally). ValueError if the
+    command holds a NUL byte."""
     host, params = _resolved(host, connection_params)
     if not isinstance(remote_cmd, str):
         remote_cmd = " ".join(str(a) for a in remote_cmd)
+    check_no_nul(remote_cmd, "remote command")
     return get_ssh_command(host, connection_params) + (
-        get_rewritten_host_address(host.address, params), remote_cmd)
+        "--", get_rewritten_host_address(host.address, params), remote_cmd)
 
 
 def get_scp_command(host: Union[str, Host, None] = None,
@@ -189,29 +204,62 @@ def scp_host_spec(host: Union[str, Host], connection_params: Optional[Mapping[st
     return address
 
 
-def _as_list(files: Union[str, Iterable[Union[str, os.PathLike[str]]]]) -> List[str]:
-    if isinstance(files, str):
-        return [files]
-    return [str(f) for f in files]
+def _as_list(files: Union[str, os.PathLike[str], Iterable[Union[str, os.PathLike[str]]]]) -> List[str]:
+    if isinstance(files, (str, os.PathLike)):
+        return [os.fspath(files)]
+    return [os.fspath(f) if isinstance(f, os.PathLike) else str(f) for f in files]
 
 
 def get_scp_put_argv(host: Union[str, Host], local_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
                      remote_location: str = ".",
                      connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """scp argv (tuple) copying ``local_files`` (a path or a sequence of
-    paths) to ``[user@]host:remote_location``."""
-    return get_scp_command(host, connection_params) + tuple(_as_list(local_files)) + (
-        "%s:%s" % (scp_host_spec(host, connection_params), remote_location),)
+    paths) to ``[user@]host:remote_location``.
+
+    Local paths are literal (no glob, no shell): a relative one is given
+    as ``./path`` (:func:`execo.scp_paths.scp_local_path`), so that a
+    name starting with ``-`` or holding a ``:`` is a local file, never
+    an option or a remote path. ``remote_location`` is literal too,
+    except a leading ``~`` or ``~user`` (the home directory): it is
+    written for the scp protocol in use
+    (:func:`execo.scp_paths.scp_remote_target`; when it holds characters
+    which the SFTP and legacy protocols read differently and
+    ``scp_options`` do not say ``-O`` or ``-s``, the local scp's default
+    protocol is found once, see
+    :func:`execo.scp_paths.scp_default_protocol`). ValueError for a NUL
+    byte."""
+    host, params = _resolved(host, connection_params)
+    remote_location = check_no_nul(os.fspath(remote_location), "remote location")
+    command = get_scp_command(host, connection_params)
+    protocol = explicit_protocol(command)
+    if protocol is None and needs_protocol(remote_location):
+        protocol = scp_protocol(command, _split_command(params["scp"]))
+    return command + tuple(scp_local_path(f) for f in _as_list(local_files)) + (
+        "%s:%s" % (scp_host_spec(host, connection_params),
+                   scp_remote_target(remote_location, protocol)),)
 
 
 def get_scp_get_argv(host: Union[str, Host], remote_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
                      local_location: Union[str, os.PathLike[str]] = ".",
                      connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """scp argv (tuple) copying ``remote_files`` (a path or a sequence of
-    paths) of ``host`` to ``local_location``."""
+    paths) of ``host`` to ``local_location``.
+
+    Remote names are glob patterns expanded on the host (``*``, ``?``,
+    ``[...]``; a backslash makes the next character literal, see
+    :func:`execo.scp_paths.glob_escape`), with a leading ``~`` or
+    ``~user`` for the home directory; every other character is literal
+    and never shell code, in both scp protocols
+    (:func:`execo.scp_paths.scp_remote_pattern`). ``local_location`` is a
+    literal local path, given as ``./path`` when relative. ValueError for
+    a NUL byte, or a newline in a remote name with ``-O`` (the legacy
+    protocol cannot carry it)."""
     spec = scp_host_spec(host, connection_params)
-    return get_scp_command(host, connection_params) + tuple(
-        "%s:%s" % (spec, f) for f in _as_list(remote_files)) + (str(local_location),)
+    command = get_scp_command(host, connection_params)
+    protocol = explicit_protocol(command)
+    return command + tuple(
+        "%s:%s" % (spec, scp_remote_pattern(f, protocol)) for f in _as_list(remote_files)) + (
+        scp_local_path(os.fspath(local_location)),)
 
 
 def get_port_forward_argv(host: Union[str, Host], remote_host: str, remote_port: int, local_port: int,
@@ -219,15 +267,32 @@ def get_port_forward_argv(host: Union[str, Host], remote_host: str, remote_port:
                           connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """ssh argv (tuple) forwarding ``bind_address:local_port`` to
     ``remote_host:remote_port`` as seen from ``host``:
-    ``ssh ... -L bind:local_port:remote_host:remote_port -N host``."""
+    ``ssh ... -L bind:local_port:remote_host:remote_port -N -- host``.
+
+    ``remote_host`` and ``bind_address`` are checked like host addresses
+    (:func:`execo.host.check_address`; ``bind_address`` may also be
+    ``""`` or ``"*"``, all addresses, as for ssh), the ports must be
+    integers in 1..65535: ValueError otherwise. They come from
+    inventories and configuration files, and go into ssh's ``-L``
+    specification."""
     host, params = _resolved(host, connection_params)
     if bind_address is None:
         bind_address = "127.0.0.1"
+    if bind_address not in ("", "*"):
+        check_address(bind_address)
+    if isinstance(remote_host, Host):
+        remote_host = remote_host.address
+    check_address(remote_host)
+    ports = []
+    for what, port in (("local_port", local_port), ("remote_port", remote_port)):
+        if port is None or port is False:
+            raise ValueError("%s of a port forwarding cannot be %r" % (what, port))
+        ports.append(check_port(port))
     if ":" in bind_address and not bind_address.startswith("["):
         bind_address = "[%s]" % (bind_address,)
-    if ":" in str(remote_host) and not str(remote_host).startswith("["):
+    if ":" in remote_host and not remote_host.startswith("["):
         remote_host = "[%s]" % (remote_host,)
-    spec = "%s:%d:%s:%d" % (bind_address, int(local_port), remote_host, int(remote_port))
+    spec = "%s:%d:%s:%d" % (bind_address, ports[0], remote_host, ports[1])
     # never through a shared master: the forwarding would outlive us
     return _ssh_command(host, connection_params, False) + (
-        "-L", spec, "-N", get_rewritten_host_address(host.address, params))
+        "-L", spec, "-N", "--", get_rewritten_host_address(host.address, params))
