@@ -218,6 +218,16 @@ then from this dict.
   a second action on the same hosts skips the connection handshake; True
   keeps an idle master 300 s, a number that many seconds. See
   ``execo.ssh_sharing``.
+- ``ssh_connect_retries`` (beyond the original execo, absent from this
+  dict unless set, which means 5): how many times an ssh connection
+  refused before authentication (the sshd past its ``MaxStartups``:
+  ssh exits 255 with ``kex_exchange_identification: Connection closed by
+  remote host`` or ``read: Connection reset by peer``) is started again,
+  after a backoff (exponential from 0.5-1 s, with jitter, at most 16 s).
+  0 disables it. Only such refusals, when nothing ran remotely: never a
+  command's own exit 255, a closed port (``Connection refused``) or an
+  authentication failure. See ``execo.process.SshProcess`` and
+  ``execo.ssh_retry``.
 """
 
 STRICT_SSH_CONNECTION_PARAMS = {
@@ -258,7 +268,7 @@ user_configuration_file: str = os.path.expanduser("~/.execo.conf.py")
 """Path of the user configuration file read at import, if it exists."""
 
 
-OPTIONAL_CONNECTION_PARAMS: Tuple[str, ...] = ('ssh_connection_sharing',)
+OPTIONAL_CONNECTION_PARAMS: Tuple[str, ...] = ('ssh_connection_sharing', 'ssh_connect_retries')
 """Keys that ``default_connection_params`` and ``connection_params`` may
 hold beyond the original ones (absent by default)."""
 
