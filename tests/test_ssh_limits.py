@@ -19,6 +19,7 @@ import pytest
 from execo import Remote, SshProcess
 from execo import ssh_retry
 from execo.process import ProcessLifecycleHandler
+from execo.config import FAST_HANDSHAKE_CONNECTION_PARAMS
 from execo.ssh_retry import backoff_delay, connect_retries, is_preauth_refusal
 
 BANNER_CLOSED = "kex_exchange_identification: Connection closed by remote host"
@@ -251,3 +252,19 @@ def test_timeout_counts_from_first_start(sshd, refuser, monkeypatch):
     assert p.timeouted and p.killed
     assert p.connect_retries == 1
     assert refuser.connections == 1
+
+
+# ------------------------------------------------ the fast handshake option
+
+@pytest.mark.parametrize("fast, kex", [(True, "curve25519-sha256"),
+                                       (False, "sntrup761x25519-sha512")])
+def test_fast_handshake_negotiates_curve25519(sshd, fast, kex):
+    # ssh -v says which key exchange was negotiated with a real daemon
+    params = sshd.connection_params_without_tty()
+    params["ssh_options"] = tuple(params["ssh_options"]) + ("-v",)
+    if fast:
+        params.update(FAST_HANDSHAKE_CONNECTION_PARAMS)
+    p = SshProcess("echo ok", sshd.hosts[0], connection_params=params).run()
+    assert p.ok and p.stdout.strip() == "ok"
+    negotiated = [line for line in p.stderr.splitlines() if "kex: algorithm:" in line]
+    assert negotiated and negotiated[0].split("kex: algorithm:")[1].strip().startswith(kex)
