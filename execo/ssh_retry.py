@@ -47,7 +47,12 @@ _BANNER_REFUSAL = re.compile(r"^(?:kex|ssh)_exchange_identification: "
 _PACKET_REFUSAL = re.compile(r"^Connection (?:closed|reset) by \S+ port \d+$")
 # printed after the host key was accepted, that is after the key exchange
 _KEX_DONE = re.compile(r"^Warning: Permanently added .* to the list of known hosts\.?$")
-_HARMLESS = re.compile(r"^Pseudo-terminal will not be allocated because stdin is not a terminal\.?$")
+# with ssh_connection_sharing, a master past the server's MaxSessions (10
+# by default) refuses the 11th session: ssh says so and connects on its
+# own, which may in turn be refused
+_HARMLESS = re.compile(r"^(?:Pseudo-terminal will not be allocated because stdin is not a terminal\.?"
+                       r"|mux_client_request_session: session request failed: "
+                       r"Session open refused by peer)$")
 
 
 def connect_retries(params: Mapping[str, Any]) -> int:

@@ -41,6 +41,9 @@ def _params(sshd, **extra):
     "Connection reset by 10.0.0.1 port 22\r\n",
     "Connection closed by 10.0.0.1 port 22\n",
     "Pseudo-terminal will not be allocated because stdin is not a terminal.\n" + BANNER_CLOSED,
+    # the 11th session of a shared master, then its own connection refused
+    "mux_client_request_session: session request failed: Session open refused by peer\r\n"
+    + BANNER_RESET + "\r\n",
 ])
 def test_refusals(stderr):
     assert is_preauth_refusal(255, False, stderr)
@@ -103,6 +106,17 @@ def test_stock_sshd_without_retries_loses_processes(sshd_stock):
     assert failed
     assert all(p.exit_code == 255 and "exchange_identification" in p.stderr for p in failed)
     assert all(p.connect_retries == 0 for p in r.processes)
+
+
+def test_stock_sshd_100_processes_shared_connection(sshd_stock):
+    # one master carries at most MaxSessions (10) sessions: the 11th is
+    # refused by the master, ssh then connects on its own, and that
+    # connection may be refused by MaxStartups: retried like any other
+    host = sshd_stock.hosts[1]
+    params = _params(sshd_stock, ssh_connection_sharing=True)
+    r = Remote("echo {{range(100)}}; sleep 1", [host] * 100, connection_params=params).run()
+    assert r.ok, [p.stderr for p in r.processes if not p.ok][:3]
+    assert [p.stdout.strip() for p in r.processes] == [str(i) for i in range(100)]
 
 
 @pytest.mark.reliability
