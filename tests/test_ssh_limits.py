@@ -18,7 +18,7 @@ import pytest
 
 from execo import Remote, SshProcess
 from execo import ssh_retry
-from execo.process import ProcessLifecycleHandler
+from execo.process import ProcessLifecycleHandler, ProcessOutputHandler
 from execo.config import FAST_HANDSHAKE_CONNECTION_PARAMS
 from execo.ssh_retry import backoff_delay, connect_retries, is_preauth_refusal
 
@@ -218,12 +218,25 @@ class _Counter(ProcessLifecycleHandler):
         self.ends += 1
 
 
-def test_refusing_host_fails_after_the_retries(sshd, refuser, monkeypatch):
+class _Lines(ProcessOutputHandler):
+    def __init__(self):
+        super(_Lines, self).__init__()
+        self.lines = []
+
+    def read_line(self, process, stream, line, eof, error):
+        if line:
+            self.lines.append(line)
+
+
+def test_refusing_host_fails_after_the_retries(sshd, refuser, monkeypatch, tmp_path):
     monkeypatch.setattr(ssh_retry, "RETRY_BASE_DELAY", 0.05)
     counter = _Counter()
+    lines = _Lines()
+    stderr_file = tmp_path / "stderr"
     p = SshProcess("echo never", "127.0.0.1",
                    connection_params=_params(sshd, port=refuser.port, ssh_connect_retries=2),
-                   lifecycle_handlers=[counter], nolog_exit_code=True)
+                   lifecycle_handlers=[counter], nolog_exit_code=True,
+                   stderr_handlers=[lines, str(stderr_file)])
     first_start = None
     p.start()
     first_start = p.start_date
@@ -234,6 +247,9 @@ def test_refusing_host_fails_after_the_retries(sshd, refuser, monkeypatch):
     assert p.start_date == first_start
     # only the final attempt's output
     assert p.stderr.count("exchange_identification") == 1
+    # the handlers too, a file handler included (opened once, closed once)
+    assert len(lines.lines) == 1 and "exchange_identification" in lines.lines[0]
+    assert stderr_file.read_bytes().decode() == p.stderr
     assert (counter.starts, counter.ends) == (1, 1)
     assert "connect_retries=2" in str(p)
 
