@@ -139,6 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--identity", metavar="KEYFILE", help="ssh identity (private key) file")
     p.add_argument("-o", "--ssh-option", action="append", default=[], metavar="OPTION",
                    help="ssh option, as ssh -o OPTION (repeatable)")
+    p.add_argument("--fast-handshake", action="store_true",
+                   help="prefer the curve25519-sha256 key exchange: first contact about 8 times cheaper"
+                        " in CPU, without post-quantum protection (the ssh_fast_handshake"
+                        " connection param)")
     p.add_argument("-t", "--timeout", metavar="SECONDS",
                    help="timeout of each host's command (seconds or execo duration)")
     p.add_argument("--taktuk", action="store_true", help="go through taktuk instead of ssh")
@@ -194,6 +198,8 @@ def connection_params(ns: argparse.Namespace) -> Dict[str, Any]:
         params["port"] = ns.port
     if ns.identity:
         params["keyfile"] = ns.identity
+    if ns.fast_handshake:
+        params["ssh_fast_handshake"] = True
     if ns.ssh_option:
         from .config import default_connection_params
         extra: Tuple[str, ...] = ()

@@ -225,10 +225,13 @@ class Process(ProcessBase):
             self._cancel_timers()
             streams_open = ((self.stdout_fd is not None and not self._eof_read[STDOUT]) or
                             (self.stderr_fd is not None and not self._eof_read[STDERR]))
+            child = self._child
         self._post_end_check()
         if streams_open:
-            # a grandchild may hold the pipes open: bounded grace, then drain
-            get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over)
+            # a grandchild may hold the pipes open: bounded grace, then
+            # drain (the streams of this child: an SshProcess may have
+            # started another one meanwhile)
+            get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over, child)
 
     def _set_reading(self, on: bool) -> None:
         with self._lock:
@@ -237,9 +240,7 @@ class Process(ProcessBase):
             child.set_reading(STDOUT, on)
             child.set_reading(STDERR, on)
 
-    def _end_grace_over(self) -> None:
-        with self._lock:
-            child = self._child
+    def _end_grace_over(self, child: Optional[_reactor.Child]) -> None:
         if child is not None and not self.ended:
             child.close_streams()
 

@@ -9,23 +9,31 @@ resolved key by key: :class:`execo.host.Host` attributes, then the
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, TypeVar, Union
 
+from . import _reactor
+from .conductor import get_reactor
+from .handlers import STDERR, STDOUT
 from .host import Host
-from .log import logger
+from .log import logger, style
 from .process import Process
-from .process_base import ProcessBase
+from .process_base import ProcessBase, _needs_isolation
+from .ssh_retry import (MAX_DIAGNOSTIC_BYTES, backoff_delay, connect_retries, is_preauth_refusal,
+                        is_ssh_diagnostic)
 from .ssh_utils import get_port_forward_argv, get_ssh_argv, resolve_connection_params
 from .time_utils import get_seconds
 from .utils import get_port
 
 if TYPE_CHECKING:
     from .process_base import CmdLike
+    from .time_utils import DurationLike
 
 _PF = TypeVar("_PF", bound="PortForwarder")
+_SP = TypeVar("_SP", bound="SshProcess")
 
 __all__ = ["SshProcess", "PortForwarder"]
 
@@ -38,6 +46,20 @@ class SshProcess(Process):
     openssh, this can be obtained by passing options -tt (force tty
     creation), thus these are the default options in
     :data:`execo.config.default_connection_params`.
+
+    A connection that the sshd refuses before authentication (past its
+    ``MaxStartups``: ssh exits 255 with ``kex_exchange_identification:
+    Connection closed by remote host``, see :mod:`execo.ssh_retry`) never
+    ran the command: ssh is started again after a backoff (exponential,
+    with jitter, at most 16 s), up to the ``ssh_connect_retries``
+    connection param (default 5, 0 disables). The process stays one
+    process: handlers see one start and one end, ``start_date`` is the
+    first start, the timeout counts from it, ``pid`` is the current
+    attempt's, ``stdout`` / ``stderr`` (and the output handlers) get only
+    the final attempt's output; :attr:`connect_retries` counts the
+    retries, each logged at debug level. ``kill()`` during a backoff ends
+    the process as killed, without starting ssh again. What was written
+    to stdin before a retry is lost (nothing ran).
     """
 
     connection_params: Optional[Dict[str, Any]] = None
@@ -47,6 +69,10 @@ class SshProcess(Process):
     """The command executed remotely"""
 
     host: Host
+
+    connect_retries: int = 0
+    """How many times ssh was started again after a connection refused
+    before authentication (0: the first attempt is the one seen)."""
 
     def __init__(self, cmd: Optional[CmdLike], host: Union[str, Host], connection_params: Optional[Dict[str, Any]] = None,
                  **kwargs: Any) -> None:
@@ -67,6 +93,7 @@ class SshProcess(Process):
         self.connection_params = connection_params
         self.host = host
         params = resolve_connection_params(host, connection_params)
+        self._max_connect_retries = connect_retries(params)
         kwargs.pop("shell", None)
         if kwargs.get("pty") is None:
             kwargs["pty"] = bool(params.get("pty"))
@@ -76,6 +103,205 @@ class SshProcess(Process):
 
     def _name_source(self) -> CmdLike:
         return self.remote_cmd  # type: ignore[return-value]  # None only for a PortForwarder, always named
+
+    # ------------------------------------------------ connection retries
+    # While an attempt may still be a refusal (no stdout yet, stderr only
+    # ssh's connection diagnostics), its stderr and the eofs are held
+    # back from the collectors and handlers: released as soon as that is
+    # no longer possible, dropped when ssh is started again.
+
+    def _common_reset(self) -> None:
+        super(SshProcess, self)._common_reset()
+        self.connect_retries = 0
+        self._holding = False
+        self._held: List[Tuple[str, int, Any]] = []
+        self._held_size = 0
+        self._held_partial = b""
+        self._backoff_timer: Optional[_reactor.Timer] = None
+        self._no_retry = False
+
+    def _infos(self) -> List[str]:
+        infos = super(SshProcess, self)._infos()
+        if self.connect_retries:
+            infos.append("connect_retries=%s" % (self.connect_retries,))
+        return infos
+
+    def _hold_output(self) -> None:
+        """Lock held, before a spawn: hold back stderr and the eofs while
+        the attempt may be a refusal (notify: every read comes to _on_data)."""
+        with self._io_lock:
+            self._held = []
+            self._held_size = 0
+            self._held_partial = b""
+            self._holding = self.connect_retries < self._max_connect_retries and not self._no_retry
+            if self._holding:
+                self._collectors[STDOUT].notify = True
+                self._collectors[STDERR].notify = True
+
+    def start(self: _SP) -> _SP:
+        if not self.started:
+            with self._lock:
+                self._hold_output()
+        return super(SshProcess, self).start()
+
+    def _on_data(self, stream: int, data: bytes) -> None:
+        if self._holding:
+            with self._io_lock:
+                if self._holding and stream == STDERR and self._may_hold(data):
+                    self._held.append(("data", stream, data))
+                    self._held_size += len(data)
+                    return
+            self._release_held()
+        super(SshProcess, self)._on_data(stream, data)
+
+    def _may_hold(self, data: bytes) -> bool:
+        """io lock held: whether stderr, with data, may still be only ssh's
+        connection diagnostics."""
+        if self._held_size + len(data) > MAX_DIAGNOSTIC_BYTES:
+            return False
+        lines = (self._held_partial + data).split(b"\n")
+        self._held_partial = lines.pop()
+        return all(is_ssh_diagnostic(line.decode("utf-8", "replace")) for line in lines)
+
+    def _on_eof(self, stream: int, err: int) -> None:
+        if self._holding:
+            with self._io_lock:
+                if self._holding:
+                    self._eof_read[stream] = True
+                    self._held.append(("eof", stream, err))
+                    held = True
+                else:
+                    held = False
+            if held:
+                self._post_end_check()
+                return
+        super(SshProcess, self)._on_eof(stream, err)
+
+    def _release_held(self) -> None:
+        """Give what was held back to the collectors and handlers, in order,
+        and stop holding for this attempt."""
+        with self._io_lock:
+            if not self._holding:
+                return
+            self._holding = False
+            held, self._held = self._held, []
+            self._held_size = 0
+            posts = []
+            for kind, stream, payload in held:
+                handlers = tuple(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
+                if kind == "data":
+                    collector = self._collectors[stream]
+                    if collector.keep:
+                        collector.add(payload)
+                    if handlers:
+                        posts.append((kind, stream, payload, handlers))
+                else:
+                    self._collectors[stream].shrink()
+                    posts.append((kind, stream, payload, handlers))
+            for stream, current in ((STDOUT, self._stdout_handlers), (STDERR, self._stderr_handlers)):
+                self._collectors[stream].notify = len(current) > 0
+        eof = False
+        for kind, stream, payload, handlers in posts:
+            if kind == "data":
+                self._strand.post_output(self._dispatch_chunks, (stream, handlers), payload,
+                                         _needs_isolation(handlers))
+            else:
+                eof = True
+                self._strand.post(self._deliver_eof, (stream, payload), _needs_isolation(handlers))
+        if eof:
+            self._post_end_check()
+
+    def _maybe_ended(self) -> bool:
+        with self._lock:
+            if self.ended or self._exit_status is None:
+                return self.ended
+            if self._holding:
+                if ((self.stdout_fd is not None and not self._eof_read[STDOUT]) or
+                        (self.stderr_fd is not None and not self._eof_read[STDERR])):
+                    return False
+                if self._backoff_timer is not None:
+                    return False
+                stderr = b"".join(d for kind, _, d in self._held if kind == "data")
+                refused = is_preauth_refusal(self._exit_status, False,
+                                             stderr.decode("utf-8", "replace"))
+                if refused and not self._no_retry and self.connect_retries < self._max_connect_retries:
+                    self._schedule_retry(stderr)
+                    return False
+                if refused and self._no_retry and not self.killed:
+                    self.killed = True     # kill() came between the exit and now
+        if self._holding:
+            self._release_held()    # posts the eofs, then this check again
+            return False
+        return super(SshProcess, self)._maybe_ended()
+
+    def _schedule_retry(self, stderr: bytes) -> None:
+        """Lock held: ssh was refused; start it again after a backoff (the
+        timeout, cancelled at the exit, is armed again meanwhile)."""
+        self.connect_retries += 1
+        delay = backoff_delay(self.connect_retries)
+        if logger.isEnabledFor(10):
+            logger.debug("%s %s (%s) in %.2fs, retry %d/%d: %s", style.emph("connection refused:"),
+                         self.host.address, stderr.decode("utf-8", "replace").strip(), delay,
+                         self.connect_retries, self._max_connect_retries, self)
+        reactor = get_reactor()
+        self._backoff_timer = reactor.call_later(delay, self._respawn)
+        if self.timeout_date is not None:
+            self._timers.append(reactor.call_later(max(0.0, self.timeout_date - time.time()),
+                                                   self._on_timeout))
+
+    def _respawn(self) -> None:
+        """In the reactor thread, after a backoff: ssh again, the refused
+        attempt's output dropped."""
+        with self._lock:
+            if self.ended or self._backoff_timer is None:
+                return
+            self._backoff_timer = None
+            self._exit_status = None
+            self._eof_read[STDOUT] = self._eof_read[STDERR] = False
+            self._hold_output()
+            out, err = self._collectors[STDOUT], self._collectors[STDERR]
+            flags = _reactor.SPAWN_PATH | (_reactor.SPAWN_PTY if self.pty else _reactor.SPAWN_NEW_PGROUP)
+            try:
+                child = get_reactor().spawn(self._argv(), flags, self, stdout=out, stderr=err,
+                                            farewell=self._watchdog_farewell)
+            except OSError as e:
+                self._holding = False
+                self._cancel_timers()
+                self._start_failed(e)
+                failed = True
+            else:
+                failed = False
+                self._child = child
+                self.pid = child.pid
+                self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
+                self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
+                self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
+        if failed:
+            self._strand.post(self._notify_end, (), _needs_isolation(self.lifecycle_handlers))
+        elif logger.isEnabledFor(10):
+            logger.debug("%s %s", style.emph("restart:"), self)
+
+    def kill(self: _SP, sig: int = signal.SIGTERM,
+             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _SP:
+        """Send a signal (default: SIGTERM) to the subprocess (see
+        :meth:`execo.process.Process.kill`). During the backoff before a
+        connection retry, the process ends as killed at once, and ssh is
+        not started again."""
+        with self._lock:
+            if not self.ended:
+                self._no_retry = True
+            timer = self._backoff_timer
+            in_backoff = timer is not None and not self.ended
+            if in_backoff:
+                self._backoff_timer = None
+                timer.cancel()      # type: ignore[union-attr]
+                self.killed = True
+                self._cancel_timers()
+        if in_backoff:
+            logger.debug("killed during the backoff before a connection retry: %s", self)
+            self._release_held()
+            return self
+        return super(SshProcess, self).kill(sig, auto_force_kill_timeout)
 
     def _build_cmd(self, host: Host, connection_params: Optional[Dict[str, Any]]) -> Tuple[str, ...]:
         return get_ssh_argv(host, self.remote_cmd, connection_params)  # type: ignore[arg-type]  # None only for a PortForwarder, which overrides this

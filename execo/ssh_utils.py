@@ -40,7 +40,7 @@ from .scp_paths import (check_no_nul, explicit_protocol, needs_protocol, scp_loc
                         scp_protocol, scp_remote_pattern, scp_remote_target)
 from .ssh_sharing import sharing_options
 
-__all__ = ["make_connection_params", "resolve_connection_params", "get_rewritten_host_address",
+__all__ = ["fast_handshake_options", "make_connection_params", "resolve_connection_params", "get_rewritten_host_address",
            "get_ssh_command", "get_ssh_argv", "get_scp_command", "get_scp_put_argv",
            "get_scp_get_argv", "get_port_forward_argv", "scp_host_spec"]
 
@@ -124,10 +124,18 @@ def _resolved(host: Union[str, Host, None],
     return host, resolve_connection_params(host, connection_params)
 
 
+def fast_handshake_options(params: Mapping[str, Any]) -> Tuple[str, ...]:
+    """The options of the ``ssh_fast_handshake`` connection param (see
+    :data:`execo.config.FAST_HANDSHAKE_CONNECTION_PARAMS`): empty unless
+    it is true."""
+    return tuple(config.FAST_HANDSHAKE_KEX_OPTIONS) if params.get("ssh_fast_handshake") else ()
+
+
 def get_ssh_command(host: Union[str, Host, None] = None,
                     connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """The ssh argv (a tuple) up to, but excluding, the host address: the
-    ssh command, ``ssh_options``, the connection sharing options if
+    ssh command, ``ssh_options``, the fast handshake options if
+    ``ssh_fast_handshake``, the connection sharing options if
     ``ssh_connection_sharing``, ``-tt`` if ``pty`` (and not already
     there), then ``-l user``, ``-i keyfile``, ``-p port`` for those which
     are not None."""
@@ -140,6 +148,7 @@ def _ssh_command(host: Union[str, Host, None], connection_params: Optional[Mappi
     argv = _split_command(params["ssh"])
     options = list(params.get("ssh_options") or ())
     argv += options
+    argv += fast_handshake_options(params)
     if shared:
         argv += sharing_options(params.get("ssh_connection_sharing"), argv[:1])
     if params.get("pty") and "-tt" not in options:
@@ -178,11 +187,13 @@ def get_ssh_argv(host: Union[str, Host], remote_cmd: Union[str, Iterable[object]
 def get_scp_command(host: Union[str, Host, None] = None,
                     connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
     """The scp argv (tuple) before the file arguments: the scp command,
-    ``scp_options``, then ``-i keyfile`` and ``-P port`` when not None
+    ``scp_options``, the fast handshake options if ``ssh_fast_handshake``,
+    the connection sharing options, then ``-i keyfile`` and ``-P port`` when not None
     (the user goes into the remote file specifications)."""
     host, params = _resolved(host, connection_params)
     argv = _split_command(params["scp"])
     argv += list(params.get("scp_options") or ())
+    argv += fast_handshake_options(params)
     argv += sharing_options(params.get("ssh_connection_sharing"),
                             _split_command(params["ssh"])[:1])
     if params.get("keyfile") is not None:

@@ -40,7 +40,8 @@ from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
 from .host import get_hosts_list
 from .log import logger
 from .process import Process
-from .ssh_utils import get_rewritten_host_address, make_connection_params, resolve_connection_params
+from .ssh_utils import (fast_handshake_options, get_rewritten_host_address, make_connection_params,
+                        resolve_connection_params)
 from .substitutions import get_caller_context, remote_substitute
 from .taktuk_process import TaktukProcess
 from .time_utils import get_seconds
@@ -284,6 +285,7 @@ class TaktukRemote(Action):
         params = make_connection_params(self.connection_params)
         argv = _split(params["taktuk"]) + list(_TEMPLATES) + list(params.get("taktuk_options") or ())
         connector = _split(params["taktuk_connector"]) + list(params.get("taktuk_connector_options") or ())
+        connector += fast_handshake_options(params)
         if self._port is not None:
             connector += ["-p", str(self._port)]
         if self._keyfile is not None:

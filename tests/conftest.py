@@ -16,3 +16,22 @@ def sshd():
         yield hosts
     finally:
         hosts.stop()
+
+
+STOCK_ADDRESSES = ("127.0.0.200", "127.0.0.201", "127.0.0.202")
+
+
+@pytest.fixture(scope="session")
+def sshd_stock():
+    """Private OpenSSH daemons that keep OpenSSH's default connection
+    limits (``MaxStartups 10:30:100``, ``MaxSessions 10``), one per
+    address on 127.0.0.200..202 (MaxStartups counts per daemon), on a
+    port of their own: what users' hosts do. A ``SshdHosts`` like
+    ``sshd``."""
+    from fixtures.sshd import start_sshd
+    hosts = start_sshd(addresses=STOCK_ADDRESSES, port_candidates=range(2300, 2400),
+                       stock_limits=True)
+    try:
+        yield hosts
+    finally:
+        hosts.stop()

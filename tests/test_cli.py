@@ -195,6 +195,14 @@ def test_ssh_options_come_before_the_defaults():
     assert params["scp_options"][:2] == ("-o", "BatchMode=no")
 
 
+def test_fast_handshake_option():
+    from execo.cli import parse, connection_params
+    ns, mode, words = parse(["--fast-handshake", "-H", "h1", "uptime"])
+    assert connection_params(ns) == {"ssh_fast_handshake": True}
+    ns, mode, words = parse(["-H", "h1", "uptime"])
+    assert "ssh_fast_handshake" not in connection_params(ns)
+
+
 # ------------------------------------------------------------ names are data (issue 14)
 
 def test_braces_not_evaluated_without_eval(tmp_path):

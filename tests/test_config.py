@@ -217,6 +217,18 @@ def test_load_configuration_accepts_optional_connection_params(tmp_path, saved_c
     assert "ControlPersist=60" in get_ssh_argv("h", "true")
 
 
+def test_load_configuration_accepts_ssh_connect_retries(tmp_path, saved_config):
+    # absent by default (the spec's dict is unchanged), 5 when absent
+    assert 'ssh_connect_retries' not in default_connection_params
+    from execo.ssh_process import SshProcess
+    assert SshProcess("true", "h")._max_connect_retries == 5
+    path = write(tmp_path / "conf.py", "default_connection_params = {'ssh_connect_retries': 2}\n")
+    config.load_configuration(path)
+    assert default_connection_params['ssh_connect_retries'] == 2
+    assert SshProcess("true", "h")._max_connect_retries == 2
+    assert SshProcess("true", "h", connection_params={'ssh_connect_retries': 0})._max_connect_retries == 0
+
+
 def test_load_configuration_unknown_configuration_key(tmp_path, saved_config):
     path = write(tmp_path / "conf.py", "configuration = {'kill_timeuot': 5}\n")
     with pytest.raises(ValueError, match="kill_timeuot"):

@@ -149,3 +149,36 @@ def test_escape_character_off_with_a_tty():
     assert "-e" not in get_ssh_argv("h", "cat", {"ssh_options": ()})
     mine = get_ssh_argv("h", "cat", {"ssh_options": ("-tt", "-e", "^")})
     assert mine.count("-e") == 1 and "^" in mine
+
+
+# ------------------------------------------------ fast handshake (issue 15)
+
+FAST = ('-o', 'KexAlgorithms=^curve25519-sha256,curve25519-sha256@libssh.org')
+
+
+def test_fast_handshake_off_by_default(defaults):
+    assert 'ssh_fast_handshake' not in config.default_connection_params
+    assert get_ssh_command("h") == ('ssh',) + SSH_OPTS + NO_ESCAPE
+    assert not any("KexAlgorithms" in a for a in get_scp_put_argv("h", ["f"]))
+
+
+def test_fast_handshake_ssh_and_scp(defaults):
+    params = config.FAST_HANDSHAKE_CONNECTION_PARAMS
+    assert params == {'ssh_fast_handshake': True}
+    assert config.FAST_HANDSHAKE_KEX_OPTIONS == FAST
+    # after the user's options: a KexAlgorithms of the user's own wins
+    assert get_ssh_command("h", params) == ('ssh',) + SSH_OPTS + FAST + NO_ESCAPE
+    assert get_scp_put_argv("h", ["f"], "d", params)[:1 + len(SCP_OPTS) + 2] == \
+        ('scp',) + SCP_OPTS + FAST
+    assert get_ssh_command("h", {'ssh_fast_handshake': False}) == ('ssh',) + SSH_OPTS + NO_ESCAPE
+
+
+def test_fast_handshake_taktuk_connector(defaults):
+    from execo.action import TaktukRemote
+    r = TaktukRemote("true", ["h1", "h2"], connection_params={'ssh_fast_handshake': True})
+    argv = r._taktuk_argv()
+    connector = argv[argv.index("-c") + 1]
+    assert "KexAlgorithms=^curve25519-sha256,curve25519-sha256@libssh.org" in connector
+    r = TaktukRemote("true", ["h1", "h2"])
+    argv = r._taktuk_argv()
+    assert "KexAlgorithms" not in argv[argv.index("-c") + 1]
