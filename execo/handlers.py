@@ -13,6 +13,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Match, Optional, Pattern, Tuple, Union
 
+from . import _reactor
 from .log import logger
 
 if TYPE_CHECKING:
@@ -72,13 +73,17 @@ class ProcessOutputHandler(object):
 
     def __init__(self) -> None:
         """ProcessOutputHandler constructor. Call it in inherited classes."""
-        self._buffers: Dict[Tuple[ProcessBase, int], str] = {}
+        self._buffers: Dict[Tuple[ProcessBase, int], _reactor.LineSplitter] = {}
 
     def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read from a :class:`execo.process.ProcessBase`'s stream.
 
         The default implementation splits the output in lines and calls
-        :meth:`read_line` for each.
+        :meth:`read_line` for each. A line ends after ``\\n`` and only
+        there (``\\r\\n`` endings stay in the line; ``\\r``, form feeds,
+        ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028``... do not end a line,
+        unlike ``str.splitlines``): the rule of
+        :meth:`execo.process.ProcessBase.lines_async` too.
 
         :param process: the ProcessBase which outputs the string
         :param stream: the index of the process' stream which gets data
@@ -89,20 +94,16 @@ class ProcessOutputHandler(object):
         """
         buffers = self.__dict__.setdefault("_buffers", {})
         k = (process, stream)
-        pending = buffers.pop(k, "") + string
-        start = 0
-        while True:
-            i = pending.find("\n", start)
-            if i < 0:
-                break
-            self.read_line(process, stream, pending[start:i + 1], False, False)
-            start = i + 1
-        rest = pending[start:]
+        splitter = buffers.get(k)
+        if splitter is None:
+            splitter = buffers[k] = _reactor.LineSplitter()
+        for line in splitter.feed_text(string):
+            self.read_line(process, stream, line, False, False)
         if eof or error:
+            del buffers[k]
+            rest = splitter.flush()
             if rest:
                 self.read_line(process, stream, rest, eof, error)
-        elif rest:
-            buffers[k] = rest
 
     def read_line(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read line by line from a :class:`execo.process.ProcessBase`'s stream.

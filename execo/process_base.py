@@ -793,7 +793,16 @@ class ProcessBase(object):
         """``async for line in process.lines_async():`` the lines of stdout
         (or ``stream=STDERR``) with their end of line, as they come, until
         end of file; from the beginning of the output unless
-        ``start_from_current``."""
+        ``start_from_current``.
+
+        The lines are exactly those a
+        :meth:`~execo.process.ProcessOutputHandler.read_line` handler gets:
+        a line ends after ``\\n`` and only there, however the output was
+        cut into reads (a ``\\r\\n`` ending, as through a pty or ``ssh
+        -tt``, stays whole at the end of its line; ``\\r``, ``\\x0b``,
+        ``\\x0c``, ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028``, ``\\u2029``
+        do not end a line, unlike ``str.splitlines``); a last line without
+        ``\\n`` comes at end of file."""
         return aio.lines_async(self, stream, start_from_current)
 
     def reset(self: _P) -> _P:
