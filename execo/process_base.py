@@ -26,6 +26,7 @@ from typing import (IO, TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Itera
 from . import _reactor, aio
 from .conductor import get_reactor
 from .config import configuration
+from .exception import DeadlockError
 from .handler_threads import Strand
 from .handlers import STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name
 from .log import logger, style
@@ -780,6 +781,26 @@ class ProcessBase(object):
         """Wait for the process end (implemented by subclasses)."""
         raise NotImplementedError
 
+    def _in_own_handler(self) -> bool:
+        """Whether the calling thread runs one of this process's handlers
+        (output, lifecycle, expect callback), or its start()."""
+        return self._strand.is_current()
+
+    def _check_wait_from_handler(self) -> bool:
+        """For wait(): True if called from one of this process's own
+        handlers once it has ended (its lifecycle ``end`` handlers run:
+        nothing left to wait for); raises DeadlockError if called from
+        one of them before (the end comes after the handler returns);
+        False otherwise."""
+        if not self._in_own_handler():
+            return False
+        if self.ended:
+            return True
+        raise DeadlockError(
+            "wait() called from a handler of the process it waits for (%s): the process's "
+            "end is handled after that handler returns, so this wait would never end. "
+            "Wait from another thread, or from a handler of another process." % (self.name,))
+
     async def wait_async(self: _P, timeout: Optional[DurationLike] = None) -> _P:
         """Like :meth:`wait`, in an asyncio event loop: ``await
         process.wait_async()``. No thread per wait: the end of the
@@ -889,6 +910,11 @@ class ProcessBase(object):
         It uses thread local storage such that concurrent expects in
         parallel threads do not interfere which each other.
 
+        Called from one of this process's own handlers, it raises
+        :class:`execo.exception.DeadlockError`: the output it would search
+        is handed over only after that handler returns (use an
+        :class:`ExpectOutputHandler` with a callback there).
+
         :param regexes: a regex or list of regexes. May be given as string
           or as compiled regexes.
         :param timeout: wait timeout after which it returns (None, None) if
@@ -924,6 +950,13 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
     expects from several threads do not interfere."""
     if stream not in (STDOUT, STDERR):
         raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
+    for p in processes:
+        if p._in_own_handler():
+            raise DeadlockError(
+                "expect() called from a handler of a process it searches (%s): that "
+                "process's output is handed over after the handler returns, so this expect "
+                "could only time out. Expect from another thread, or use an "
+                "ExpectOutputHandler with a callback." % (p.name,))
     timeout = get_seconds(default_timeout if timeout is False else timeout)
     results: List[Optional[ExpectResult]] = [None] * len(processes)
     lock = threading.Lock()

@@ -180,3 +180,169 @@ def test_lines_async_through_a_pty_counts_every_line():
     assert bad == []
     assert count == n
     assert len(rec.lines) == n and rec.lines[-1] == "%d\r\n" % n
+
+
+# ------------------------------------------- waiting from one's own handlers
+
+from execo import (ExpectOutputHandler, Local, ParallelActions, ProcessLifecycleHandler,  # noqa: E402
+                   wait_all_actions, wait_any_actions)
+from execo.action import ActionLifecycleHandler  # noqa: E402
+from execo.exception import DeadlockError  # noqa: E402
+
+# a bounded wait, so that without the check the test fails instead of hanging
+HANDLER_WAIT = 20
+
+
+def outcome(call):
+    """What call() did: ('returned', value) or ('raised', exception)."""
+    try:
+        return ("returned", call())
+    except Exception as e:
+        return ("raised", e)
+
+
+class OnFirstLine(ProcessOutputHandler):
+    """Runs action(process) on the first line it gets, records the outcome."""
+    def __init__(self, action):
+        super().__init__()
+        self.action = action
+        self.outcomes = []
+
+    def read_line(self, process, stream, string, eof, error):
+        if not self.outcomes:
+            self.outcomes.append(outcome(lambda: self.action(process)))
+
+
+class OnLifecycle(ProcessLifecycleHandler):
+    def __init__(self, what, action):
+        self.what = what
+        self.action = action
+        self.outcomes = []
+
+    def start(self, process):
+        if self.what == "start":
+            self.outcomes.append(outcome(lambda: self.action(process)))
+
+    def end(self, process):
+        if self.what == "end":
+            self.outcomes.append(outcome(lambda: self.action(process)))
+
+
+def assert_deadlock_error(outcomes):
+    assert len(outcomes) == 1, outcomes
+    kind, value = outcomes[0]
+    assert kind == "raised" and isinstance(value, DeadlockError), outcomes
+    assert isinstance(value, RuntimeError)
+    assert "handler" in str(value)
+
+
+def test_wait_from_own_output_handler_raises():
+    h = OnFirstLine(lambda p: p.wait(HANDLER_WAIT))
+    p = finish(Process("echo one; echo two", shell=True, stdout_handlers=[h]).start(), 60)
+    assert_deadlock_error(h.outcomes)
+    assert p.ok and p.stdout == "one\ntwo\n"
+
+
+def test_wait_from_own_start_handler_raises():
+    h = OnLifecycle("start", lambda p: p.wait(HANDLER_WAIT))
+    p = finish(Process("echo x", lifecycle_handlers=[h]).start(), 60)
+    assert_deadlock_error(h.outcomes)
+    assert p.ok
+
+
+def test_wait_from_own_end_handler_returns_at_once():
+    """In the end handler the process has ended: wait() returns it (it used
+    to wait for the end of the very handler that called it)."""
+    h = OnLifecycle("end", lambda p: (p.wait(), p.ended, p.exit_code))
+    p = Process("true", lifecycle_handlers=[h]).start()
+    finish(p, 60)
+    assert h.outcomes == [("returned", (p, True, 0))]
+
+
+def test_wait_from_own_expect_callback_raises():
+    outcomes = []
+    handler = ExpectOutputHandler()
+    handler.expect("ready", callback=lambda p, s, i, mo: outcomes.append(
+        outcome(lambda: p.wait(HANDLER_WAIT))))
+    p = finish(Process("echo ready; sleep 0.2", shell=True, stdout_handlers=[handler]).start(), 60)
+    assert_deadlock_error(outcomes)
+    assert p.ok
+
+
+def test_expect_from_own_handler_raises():
+    h = OnFirstLine(lambda p: p.expect("never", timeout=HANDLER_WAIT))
+    p = finish(Process("echo one; sleep 0.2; echo two", shell=True, stdout_handlers=[h]).start(), 60)
+    assert_deadlock_error(h.outcomes)
+    assert p.ok and not p.expect_fail
+
+
+def test_wait_and_expect_of_another_process_from_a_handler_work():
+    other = Process("sleep 0.3; echo other done", shell=True).start()
+    h = OnFirstLine(lambda p: (other.expect("other (done)", timeout=30)[1].group(1),
+                               other.wait(30).ended))
+    p = finish(Process("echo go", stdout_handlers=[h]).start(), 60)
+    assert h.outcomes == [("returned", ("done", True))]
+    assert p.ok and other.ok
+
+
+def test_action_wait_from_a_handler_of_its_process_raises():
+    h = OnFirstLine(lambda p: a.wait(HANDLER_WAIT))
+    a = Local("echo one; echo two", process_args={"shell": True, "stdout_handlers": [h]})
+    finish(a.start(), 60)
+    assert_deadlock_error(h.outcomes)
+    assert a.ok
+
+
+def test_action_expect_from_a_handler_of_its_process_raises():
+    h = OnFirstLine(lambda p: a.expect("never", timeout=HANDLER_WAIT))
+    a = Local("echo one; sleep 0.2; echo two", process_args={"shell": True, "stdout_handlers": [h]})
+    finish(a.start(), 60)
+    assert_deadlock_error(h.outcomes)
+    assert a.ok
+
+
+def test_container_and_wait_all_from_a_handler_of_a_process_inside_raise():
+    h = OnFirstLine(lambda p: (outcome(lambda: both.wait(HANDLER_WAIT)),
+                               outcome(lambda: wait_all_actions([inner, other], HANDLER_WAIT)),
+                               outcome(lambda: wait_any_actions([inner], HANDLER_WAIT)),
+                               wait_any_actions([inner, other], 30)))
+    inner = Local("echo one", process_args={"stdout_handlers": [h]})
+    other = Local("sleep 0.2")
+    both = ParallelActions([inner, other])
+    finish(both.start(), 60)
+    assert len(h.outcomes) == 1 and h.outcomes[0][0] == "returned", h.outcomes
+    waited, all_, any_, any_other = h.outcomes[0][1]
+    for kind, value in (waited, all_, any_):
+        assert kind == "raised" and isinstance(value, DeadlockError), (kind, value)
+    # another action may end: waiting for any of them is fine
+    assert any_other == [other]
+    assert both.ok
+
+
+def test_action_wait_from_its_own_lifecycle_handlers():
+    class Both(ActionLifecycleHandler):
+        def __init__(self):
+            self.outcomes = {}
+
+        def start(self, action):
+            self.outcomes["start"] = outcome(lambda: action.wait(HANDLER_WAIT))
+
+        def end(self, action):
+            self.outcomes["end"] = outcome(lambda: (action.wait().ended,
+                                                    wait_all_actions([action]) == [action]))
+
+    h = Both()
+    a = Local("true", lifecycle_handlers=[h])
+    finish(a.start(), 60)
+    kind, value = h.outcomes["start"]
+    assert kind == "raised" and isinstance(value, DeadlockError), h.outcomes
+    assert h.outcomes["end"] == ("returned", (True, True))
+
+
+def test_action_wait_from_a_handler_of_another_action_works():
+    other = Local("sleep 0.3")
+    h = OnFirstLine(lambda p: other.wait(30).ended)
+    other.start()
+    a = finish(Local("echo go", process_args={"stdout_handlers": [h]}).start(), 60)
+    assert h.outcomes == [("returned", True)]
+    assert a.ok and other.ok
