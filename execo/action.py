@@ -420,7 +420,8 @@ class Action(object):
         parallel threads do not interfere which each other.
 
         Called from a handler of one of its processes, it raises
-        :class:`execo.exception.DeadlockError` (see
+        :class:`execo.exception.DeadlockError`; patterns that could
+        backtrack catastrophically are searched within the timeout (see
         :meth:`execo.process.ProcessBase.expect`).
 
         :param regexes: a regex or list of regexes. May be given as string

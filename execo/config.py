@@ -102,6 +102,7 @@ configuration: Dict[str, Any] = {
     },
     'poller': 'auto',
     'child_watcher': 'auto',
+    'expect_search_timeout': 10,
 }
 """Global execo configuration parameters.
 
@@ -131,6 +132,12 @@ configuration: Dict[str, Any] = {
   ``'poll'``.
 - ``child_watcher``: reactor child exit detection: ``'auto'``,
   ``'pidfd'`` or ``'sigchld'``.
+- ``expect_search_timeout``: seconds one expect search of the output
+  (one window, for a pattern searched with the ``regex`` module, see
+  ``execo.regex_search``) may run before it is given up: the expect then
+  fails as at end of file, with a warning. It bounds the searches of
+  expects without a timeout (and of ``ExpectOutputHandler``, which has
+  none); a shorter expect timeout bounds them too. None: no bound.
 """
 
 default_connection_params: Dict[str, Any] = {

@@ -915,6 +915,15 @@ class ProcessBase(object):
         is handed over only after that handler returns (use an
         :class:`ExpectOutputHandler` with a callback there).
 
+        Patterns that could backtrack catastrophically on hostile output
+        (``^(a+)+$``; any repetition of variable length) are searched with
+        the :mod:`regex` module, with :mod:`re`'s results, without holding
+        the interpreter and within ``timeout``: expect() returns (None,
+        None) at its timeout whatever the pattern. Without a timeout, a
+        search longer than ``configuration['expect_search_timeout']`` is
+        given up (as at end of file, with a warning). See
+        :mod:`execo.regex_search`.
+
         :param regexes: a regex or list of regexes. May be given as string
           or as compiled regexes.
         :param timeout: wait timeout after which it returns (None, None) if
@@ -958,6 +967,7 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
                 "could only time out. Expect from another thread, or use an "
                 "ExpectOutputHandler with a callback." % (p.name,))
     timeout = get_seconds(default_timeout if timeout is False else timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
     results: List[Optional[ExpectResult]] = [None] * len(processes)
     lock = threading.Lock()
     done = threading.Event()
@@ -981,8 +991,7 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
         for i, p in enumerate(processes):
             handler = p._expect_handler(stream, start_from_current)
             handlers.append(handler)
-            handler.expect(regexes, callback=make_callback(i), backtrack_size=backtrack_size,
-                           start_from_current=start_from_current)
+            handler._expect(regexes, make_callback(i), None, backtrack_size, start_from_current, deadline)
         _wait_event(done, timeout)
     finally:
         if not done.is_set():

@@ -13,7 +13,7 @@ import pytest
 from execo import Process, ProcessOutputHandler
 from execo import _reactor
 
-from helpers import finish
+from helpers import finish, wait_until
 
 
 # ------------------------------------------------------------ line splitting
@@ -346,3 +346,327 @@ def test_action_wait_from_a_handler_of_another_action_works():
     a = finish(Local("echo go", process_args={"stdout_handlers": [h]}).start(), 60)
     assert h.outcomes == [("returned", True)]
     assert a.ok and other.ok
+
+
+# ------------------------------------------------- catastrophic expect regexes
+
+import logging  # noqa: E402
+import random  # noqa: E402
+
+from execo import configuration  # noqa: E402
+from execo import regex_search  # noqa: E402
+from execo.process import STDOUT  # noqa: E402
+
+@pytest.fixture
+def execo_log():
+    records = []
+
+    class Capture(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    h = Capture()
+    lg = logging.getLogger("execo")
+    lg.addHandler(h)
+    yield records
+    lg.removeHandler(h)
+
+
+@pytest.fixture
+def search_timeout():
+    """Set configuration['expect_search_timeout'] for a test."""
+    old = configuration.get("expect_search_timeout")
+
+    def set_(value):
+        configuration["expect_search_timeout"] = value
+    yield set_
+    configuration["expect_search_timeout"] = old
+
+
+def printer(text):
+    """A process printing text (a line) then waiting to be killed."""
+    return Process((sys.executable, "-c", "import sys, time; print(%r, flush=True); time.sleep(300)" % (text,)),
+                   ignore_exit_code=True, nolog_exit_code=True, nolog_expect_fail=True).start()
+
+
+class Counter(object):
+    """A thread counting while the interpreter lets it run."""
+    def __init__(self):
+        self.count = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.wait(0.005):
+            self.count += 1
+
+
+def printed(p):
+    """Wait until p printed its line (without an expect, which would
+    consume it)."""
+    assert wait_until(lambda: p.stdout.endswith("\n"), 60), p.dump()
+
+
+def timed_expect(p, regex, timeout, counter):
+    """(result, seconds, counts) of p.expect, once p printed its line."""
+    printed(p)
+    c0, t0 = counter.count, time.monotonic()
+    r = p.expect(regex, timeout=timeout)
+    return r, time.monotonic() - t0, counter.count - c0
+
+
+# (re would take some 30 s on each of these lines, holding the GIL: long
+# enough to fail the bounds below, short enough not to hang the run)
+@pytest.mark.parametrize("regex,line", [(r"^(a+)+$", "a" * 29 + "b"),
+                                        (r"^(a|a)+$", "a" * 28 + "b"),
+                                        (r"^(a|aa)+$", "a" * 41 + "b")])
+def test_catastrophic_expect_honours_its_timeout(regex, line):
+    """The issue's example and two patterns regex cannot cut short either:
+    expect() returns (None, None) at its timeout, the interpreter keeps
+    running (another thread counts, another process's expect succeeds),
+    measured against a harmless expect with the same timeout."""
+    timeout = 1.0
+    counter = Counter()
+    try:
+        with printer("zzz") as base:
+            r0, base_secs, base_counts = timed_expect(base, r"^never$", timeout, counter)
+        assert r0 == (None, None)
+        other_result = []
+
+        def other():
+            with Process("sleep 0.2; echo other done", shell=True) as q:
+                q.start()
+                other_result.append(q.expect(r"other (\w+)", timeout=60)[1].group(1))
+        with printer(line) as p:
+            t = threading.Thread(target=other)
+            t.start()
+            r, secs, counts = timed_expect(p, regex, timeout, counter)
+            other_done_in_time = bool(other_result)
+            t.join(60)
+            assert r == (None, None)
+            assert p.expect_fail
+    finally:
+        counter.stop.set()
+    assert secs <= base_secs + timeout, (secs, base_secs)
+    assert counts >= base_counts / 4, (counts, base_counts)
+    assert other_result == ["done"] and other_done_in_time
+
+
+def test_catastrophic_expect_without_timeout_is_given_up(search_timeout, execo_log):
+    """No expect timeout: configuration['expect_search_timeout'] bounds
+    the search (give or take the regex module's CPU-time clock, hence the
+    factor); the expect fails as at eof, with a warning; the process
+    itself is not held up (it ends and is waited for)."""
+    cap = 0.5
+    search_timeout(cap)
+    with printer("a" * 41 + "b") as p:
+        printed(p)
+        result = []
+        t = threading.Thread(target=lambda: result.append(p.expect(r"^(a|aa)+$", timeout=None)))
+        t.start()
+        t.join(10 * cap)
+        returned = not t.is_alive()
+        p.kill()
+        finish(p, 60)
+        t.join(120)
+    assert returned
+    assert result == [(None, None)]
+    assert p.expect_fail
+    assert any("given up" in m and "(a|aa)" in m for m in execo_log), execo_log
+
+
+def test_catastrophic_pattern_on_an_expect_handler_callback(search_timeout):
+    """ExpectOutputHandler (no timeout of its own) on a catastrophic
+    pattern: the callback gets (None, None) once the search is given up,
+    and the process's later handlers and end still come, within the
+    bound of the search (measured against a harmless pattern)."""
+    cap = 0.5
+    search_timeout(cap)
+
+    def run(regex):
+        got = []
+        handler = ExpectOutputHandler()
+        handler.expect(regex, callback=lambda p, s, i, mo: got.append((i, mo)))
+        rec = LineRecorder()
+        t0 = time.monotonic()
+        p = Process((sys.executable, "-c", "print(%r); print('after')" % ("a" * 41 + "b",)),
+                    stdout_handlers=[handler, rec])
+        finish(p.start(), 120)
+        return p, got, rec, time.monotonic() - t0
+
+    _, got0, _, base = run(r"^never$")
+    assert got0 == [(None, None)]
+    p, got, rec, secs = run(r"^(a|aa)+$")
+    assert got == [(None, None)]
+    assert rec.lines == ["a" * 41 + "b\n", "after\n"]
+    assert p.ok
+    assert secs <= base + 10 * cap, (secs, base)
+
+
+def test_other_processes_flow_during_a_long_search():
+    """While one process's expect grinds through a catastrophic pattern,
+    the reactor reads the others and their handlers run: as fast as
+    without the search, give or take the expect's timeout."""
+    timeout = 3.0
+
+    def run_seq():
+        """A process printing 50 lines over about a second, read by a
+        line handler: (process, handler, seconds to its end)."""
+        rec = LineRecorder()
+        t0 = time.monotonic()
+        q = finish(Process((sys.executable, "-c", "import time\nfor i in range(1, 51):\n"
+                            "    print(i, flush=True)\n    time.sleep(0.02)"),
+                           stdout_handlers=[rec]).start(), 120)
+        return q, rec, time.monotonic() - t0
+
+    _, _, base = run_seq()
+    with printer("a" * 41 + "b") as p:
+        printed(p)
+        result = []
+        t = threading.Thread(target=lambda: result.append(p.expect(r"^(a|aa)+$", timeout=timeout)))
+        t0 = time.monotonic()
+        t.start()
+        q, rec, _ = run_seq()
+        during = time.monotonic() - t0
+        still_searching = t.is_alive()
+        t.join(120)
+    assert q.ok and rec.lines == ["%d\n" % i for i in range(1, 51)]
+    assert during <= base + timeout, (during, base)
+    assert still_searching
+    assert result == [(None, None)]
+
+
+def test_expect_with_repetitions_still_matches_like_re():
+    """Patterns searched through regex: the same match as re, through a
+    real process, with a match object that behaves like re's."""
+    pattern = re.compile(r"(?P<num>\d+) (\w+\s?)+ (done|failed)", re.MULTILINE)
+    line = "x 42 items were copied done"
+    with printer(line) as p:
+        r = p.expect([r"never", pattern], timeout=30)
+    idx, mo = r
+    assert idx == 1
+    expected = pattern.search(mo.string)
+    assert expected is not None
+    assert mo.string.startswith(line)
+    assert isinstance(mo, re.Match)
+    assert mo.re is pattern
+    for g in (0, 1, 2, 3, "num"):
+        assert mo.group(g) == expected.group(g)
+        assert mo[g] == expected[g]
+        assert mo.span(g) == expected.span(g)
+        assert (mo.start(g), mo.end(g)) == (expected.start(g), expected.end(g))
+    assert mo.group(1, "num") == expected.group(1, "num")
+    assert mo.groups() == expected.groups()
+    assert mo.groupdict() == expected.groupdict() == {"num": "42"}
+    assert (mo.lastindex, mo.lastgroup) == (expected.lastindex, expected.lastgroup)
+    assert (mo.pos, mo.endpos, mo.regs) == (expected.pos, expected.endpos, expected.regs)
+    assert mo.expand(r"\g<num>:\3") == expected.expand(r"\g<num>:\3") == "42:done"
+
+
+def test_bounded_patterns_keep_re_and_risky_ones_go_to_regex():
+    bounded = [r"THE_MARKER", r"^\$ $", r"login: |password:", r"(?i)error [0-9]{3}",
+               r"a?b?c?", r"\d{4}-\d{2}-\d{2}", r"(a|b|c|d){6}"]
+    risky = [r"^(a+)+$", r"(\d+) bytes", r".*done", r"x{2,5}", r"(ab|cd|ef|gh){6}",
+             "a?" * 30 + "a" * 30]
+    for r in bounded:
+        assert regex_search.Searcher(re.compile(r)).bounded, r
+    for r in risky:
+        assert not regex_search.Searcher(re.compile(r)).bounded, r
+
+
+# texts with the characters where re's and regex's classes differ
+HOSTILE_TEXTS = ["", "a", "ab b", "aaab", "a\nb\n", "x 12 yy", "\x1c\x1d a\x1e", "é²³ ٣4\u0301x",
+                 "a_b-c d\x85e\u2028f", "Straße ǅ Σσς", "İıiI", "  \t\r\n", "ab" * 20 + "c"]
+PATTERNS = [r"\w+", r"\W+", r"\s+", r"\S+", r"\d+", r"\D+", r"\b\w+\b", r"\B.+", r"[^\W\d]+",
+            r"[\w\s]+$", r"^(\w+)\s*(\d*)", r"(?P<a>\w)(?P=a)+", r"(a|ab)+c", r"(?:a+)+b", r"x*?y*",
+            r"(?=\w{2,})\w+?", r"(?<=\s)\S+", r"(a)?(?(1)b+|\d+)", r".+$", r"(?s).+\Z", r"(?m)^.*$",
+            r"(?i)s+", r"(?i)[a-z]+", r"\A\s*$", r"(\d+)\s+(\w+)", r"[\x1c-\x1f]+", r"(?a)\w+\s+"]
+
+
+def test_regex_search_finds_what_re_finds():
+    """The writing of re's parse for regex, with re's classes: same
+    spans and groups as re on texts with the characters where the two
+    modules' \\w \\s \\d differ (\\x1c-\\x1f, ², combining accents,
+    Arabic digits...). (The Turkish dotted/dotless i under IGNORECASE is
+    the one documented difference: not in these patterns.)"""
+    assert regex_search.regex_available()
+    n = 0
+    for pattern in PATTERNS:
+        for flags in (0, re.MULTILINE, re.DOTALL):
+            compiled = re.compile(pattern, flags)
+            s = regex_search.Searcher(compiled)
+            for text in HOSTILE_TEXTS:
+                expected = compiled.search(text)
+                got = s.search(text, 10)
+                if expected is None:
+                    assert got is None, (pattern, flags, text, got)
+                else:
+                    assert got is not None, (pattern, flags, text)
+                    assert (got.span(), got.groups()) == (expected.span(), expected.groups()), \
+                        (pattern, flags, text)
+                if not s.bounded:
+                    n += 1
+    assert n > 500      # most of them went through regex
+
+
+def random_pattern(rnd, depth=0):
+    atoms = ["a", "b", ".", r"\w", r"\W", r"\s", r"\S", r"\d", r"\D", "[ab]", r"[^a\s]", r"[\w-]",
+             r"[^\W\d]", r"\x1c", "é", "²", " ", r"\n", r"\b", r"\B", "^", "$"]
+    r = rnd.random()
+    if depth > 3 or r < 0.3:
+        return rnd.choice(atoms)
+    if r < 0.45:
+        return random_pattern(rnd, depth + 1) + random_pattern(rnd, depth + 1)
+    if r < 0.55:
+        return "(?:%s|%s)" % (random_pattern(rnd, depth + 1), random_pattern(rnd, depth + 1))
+    if r < 0.7:
+        return "(%s)" % (random_pattern(rnd, depth + 1),)
+    if r < 0.9:
+        return "(?:%s)%s" % (random_pattern(rnd, depth + 1),
+                             rnd.choice(["*", "+", "?", "{1,3}", "{2}", "*?", "+?", "??"]))
+    return rnd.choice(["(?=%s)", "(?!%s)", "(?i:%s)", "(?s:%s)"]) % (random_pattern(rnd, depth + 1),)
+
+
+def test_regex_search_finds_what_re_finds_on_random_patterns():
+    rnd = random.Random(14)
+    alphabet = ["a", "b", "A", " ", "\n", "é", "²", "\x1c", "_", "1", "٣", "\u0301", "-"]
+    compared = 0
+    for _ in range(1500):
+        pattern = random_pattern(rnd)
+        flags = rnd.choice([0, re.M, re.I, re.S, re.A, re.I | re.M])
+        compiled = re.compile(pattern, flags)
+        s = regex_search.Searcher(compiled)
+        if s.bounded:
+            continue
+        for _ in range(10):
+            text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8)))
+            expected = compiled.search(text)
+            got = s.search(text, 10)
+            assert (got and (got.span(), got.groups())) == (expected and (expected.span(), expected.groups())), \
+                (pattern, flags, text)
+            compared += 1
+    assert compared > 3000
+
+
+def test_without_the_regex_module_every_pattern_is_searched_by_re(monkeypatch):
+    """regex missing: re for every pattern (the documented risk), and
+    expect() works as before."""
+    monkeypatch.setattr(regex_search, "_regex", None)
+    regex_search._plan.cache_clear()
+    try:
+        assert not regex_search.regex_available()
+        assert regex_search.Searcher(re.compile(r"(\d+) bytes")).bounded
+        with printer("copied 1234 bytes") as p:
+            idx, mo = p.expect(r"(\d+) bytes", timeout=30)
+        assert idx == 0 and type(mo) is re.Match and mo.group(1) == "1234"
+    finally:
+        regex_search._plan.cache_clear()
+
+
+def test_action_expect_with_a_risky_pattern_on_many_processes():
+    a = ParallelActions([Local("echo item %d done" % i) for i in range(20)]).start()
+    got = a.expect(r"item (\d+) (\w+)+", timeout=60)
+    finish(a, 60)
+    assert sorted(int(mo.group(1)) for _, _, mo in got) == list(range(20))
+    assert a.ok
