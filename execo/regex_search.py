@@ -52,11 +52,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .log import logger
 
-try:
-    import regex as _regex_module
-except ImportError:     # pragma: no cover (a dependency; tested by forcing it off)
-    _regex_module = None
-
 # re's parser (private; the structure of its parse is stable since 3.7,
 # and anything this module does not know stays with re)
 try:                    # Python >= 3.11
@@ -71,16 +66,33 @@ except ImportError:     # pragma: no cover (Python 3.9, 3.10)
 #: this many short attempts per character)
 MAX_PATHS = 16
 
-_regex: Any = _regex_module
+# the regex module, imported when a pattern first needs it (an import
+# changes the heap of a fresh interpreter enough to slow the collection
+# of big outputs by some 20%: not paid for literal patterns); None: not
+# yet, False: not installed
+_regex: Any = None
 _MAXREPEAT = int(_sc.MAXREPEAT)
 _ATOMIC_GROUP = getattr(_sc, "ATOMIC_GROUP", None)
 _POSSESSIVE_REPEAT = getattr(_sc, "POSSESSIVE_REPEAT", None)
 _INFINITE = MAX_PATHS + 1
 
 
+def _regex_module() -> Any:
+    """The regex module (imported on first use), or None."""
+    global _regex
+    if _regex is None:
+        try:
+            import regex
+        except ImportError:     # pragma: no cover (a dependency; tested by forcing it off)
+            _regex = False
+        else:
+            _regex = regex
+    return _regex or None
+
+
 def regex_available() -> bool:
     """Whether the :mod:`regex` module is there (else: :mod:`re` only)."""
-    return _regex is not None
+    return _regex_module() is not None
 
 
 class _Untranslatable(Exception):
@@ -414,15 +426,13 @@ class _Plan(object):
 @functools.lru_cache(maxsize=512)
 def _plan(pattern: str, flags: int) -> Optional[_Plan]:
     """None: search with re (bounded, or regex cannot do it)."""
-    if _regex is None:
-        return None
     if not any(c in pattern for c in "*+{?|"):
         return None         # no repetition, no alternative: bounded
     try:
         parsed = _sp.parse(pattern, flags)
     except re.error:
         return None         # (re.compile accepted it: not reached)
-    if _paths(parsed.data) <= MAX_PATHS:
+    if _paths(parsed.data) <= MAX_PATHS or _regex_module() is None:
         return None
     state = parsed.state
     names = {index: name for name, index in state.groupdict.items()}

@@ -650,9 +650,9 @@ def test_regex_search_finds_what_re_finds_on_random_patterns():
 
 
 def test_without_the_regex_module_every_pattern_is_searched_by_re(monkeypatch):
-    """regex missing: re for every pattern (the documented risk), and
-    expect() works as before."""
-    monkeypatch.setattr(regex_search, "_regex", None)
+    """regex missing (_regex False: its import failed): re for every
+    pattern (the documented risk), and expect() works as before."""
+    monkeypatch.setattr(regex_search, "_regex", False)
     regex_search._plan.cache_clear()
     try:
         assert not regex_search.regex_available()
@@ -670,3 +670,18 @@ def test_action_expect_with_a_risky_pattern_on_many_processes():
     finish(a, 60)
     assert sorted(int(mo.group(1)) for _, _, mo in got) == list(range(20))
     assert a.ok
+
+
+def test_literal_patterns_do_not_import_regex():
+    """The regex module is imported by the first pattern that needs it
+    only (its import alone slows a fresh interpreter's big collections)."""
+    code = ("import sys, execo\n"
+            "p = execo.Process('echo ready; echo copied 12 bytes', shell=True).start()\n"
+            "assert p.expect('ready', timeout=30)[0] == 0\n"
+            "assert p.expect(r'\\$ $|login: |copied', timeout=30)[0] == 0\n"
+            "before = 'regex' in sys.modules\n"
+            "assert p.expect(r'(\\d+) bytes', timeout=30)[1].group(1) == '12'\n"
+            "print(before, 'regex' in sys.modules)\n")
+    p = Process((sys.executable, "-c", code)).run(120)
+    assert p.ok, p.dump()
+    assert p.stdout == "False True\n"
