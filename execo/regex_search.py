@@ -426,8 +426,6 @@ class _Plan(object):
 @functools.lru_cache(maxsize=512)
 def _plan(pattern: str, flags: int) -> Optional[_Plan]:
     """None: search with re (bounded, or regex cannot do it)."""
-    if not any(c in pattern for c in "*+{?|"):
-        return None         # no repetition, no alternative: bounded
     try:
         parsed = _sp.parse(pattern, flags)
     except re.error:
@@ -538,6 +536,11 @@ class RegexMatch(object):
         return "<execo.regex_search.RegexMatch object; span=%r, match=%r>" % (self._m.span(), self._m.group())
 
 
+# a pattern without these has no repetition and no alternative: bounded
+# (checked before the cache: expect("r%dx" % i) in a loop stays cheap)
+_MAY_BRANCH = re.compile("[*+?{|]")
+
+
 class Searcher(object):
     """One user regex, searched with re or regex (see the module doc)."""
 
@@ -545,7 +548,7 @@ class Searcher(object):
 
     def __init__(self, pattern: re.Pattern) -> None:
         self.pattern = pattern
-        self._plan = _plan(pattern.pattern, pattern.flags)
+        self._plan = _plan(pattern.pattern, pattern.flags) if _MAY_BRANCH.search(pattern.pattern) else None
 
     @property
     def bounded(self) -> bool:
