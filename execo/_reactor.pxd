@@ -181,6 +181,7 @@ cdef class Writer:
 
 cdef class LineSplitter:
     cdef exo_buf pending
+    cdef list pending_text   # feed_text(): the parts of the unfinished line
     cdef str encoding
     cdef bint utf8
     cdef str _decode(self, const char *p, Py_ssize_t n)

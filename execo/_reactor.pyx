@@ -1347,10 +1347,19 @@ cdef class LineSplitter:
 
     ``feed(data)`` returns the complete lines found so far, ``flush()``
     the last line without a newline (or '').  Splitting is done on bytes
-    with memchr, so a multi-byte character is never cut."""
+    with memchr, so a multi-byte character is never cut.
+
+    This is execo's one line splitting rule (``read_line()`` handlers,
+    the base ``ProcessOutputHandler.read``, ``lines_async()``): a line
+    ends after ``\\n`` and only there; ``\\r``, ``\\x0b``, ``\\x0c``,
+    ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028``, ``\\u2029`` stay inside
+    the line (``str.splitlines`` would split on them). ``feed_text(s)``
+    applies it to already decoded text (use one splitter for bytes or
+    for text, not both)."""
 
     def __cinit__(self, encoding="utf-8"):
         exo_buf_init(&self.pending)
+        self.pending_text = []
         self.encoding = encoding
         self.utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
 
@@ -1387,8 +1396,39 @@ cdef class LineSplitter:
             n -= k + 1
         return lines
 
+    def feed_text(self, str text):
+        """The complete lines of ``text`` (after what was pending), each
+        with its ``\\n``; the rest is kept for the next call."""
+        cdef Py_ssize_t start = 0, i
+        cdef Py_ssize_t n = len(text)
+        cdef list lines = []
+        if self.pending_text:
+            i = text.find("\n")
+            if i < 0:
+                if n:
+                    self.pending_text.append(text)
+                return lines
+            self.pending_text.append(text[:i + 1])
+            lines.append("".join(self.pending_text))
+            self.pending_text = []
+            start = i + 1
+        while start < n:
+            i = text.find("\n", start)
+            if i < 0:
+                self.pending_text.append(text[start:])
+                break
+            lines.append(text[start:i + 1])
+            start = i + 1
+        return lines
+
     def flush(self):
-        cdef str s = self._decode(exo_buf_head(&self.pending), exo_buf_len(&self.pending)) \
+        """The last line, without a newline (or ''), and forget it."""
+        cdef str s
+        if self.pending_text:
+            s = "".join(self.pending_text)
+            self.pending_text = []
+            return s
+        s = self._decode(exo_buf_head(&self.pending), exo_buf_len(&self.pending)) \
             if exo_buf_len(&self.pending) else ""
         exo_buf_consume(&self.pending, exo_buf_len(&self.pending))
         return s

@@ -25,6 +25,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, O
 
 from . import aio
 from .config import configuration
+from .exception import DeadlockError
 from .handler_threads import Strand
 from .handlers import STDOUT, ProcessLifecycleHandler
 from .host import Host
@@ -163,6 +164,7 @@ class Action(object):
         self._parents: List[_ActionsContainer] = []          # ParallelActions / SequentialActions containing this action
         self._process_lh = _ActionProcessLH(self)
         self._processes: List[ProcessBase] = []
+        self._handler_thread: Optional[int] = None   # thread running this action's start/end handlers
         self._common_reset()
 
     def _default_name(self) -> str:
@@ -242,7 +244,11 @@ class Action(object):
             self.ended = True
         if logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("end:"), self)
-        self._call_lifecycle("end")
+        self._handler_thread = threading.get_ident()
+        try:
+            self._call_lifecycle("end")
+        finally:
+            self._handler_thread = None
         self._ended_event.set()
         with _actions_ended_condition:
             _actions_ended_condition.notify_all()
@@ -264,7 +270,11 @@ class Action(object):
             self.started = True
         if logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("start:"), self)
-        self._call_lifecycle("start")
+        self._handler_thread = threading.get_ident()
+        try:
+            self._call_lifecycle("start")
+        finally:
+            self._handler_thread = None
         self._start_children()
         self._check_end()
         return self
@@ -289,12 +299,48 @@ class Action(object):
     def wait(self: _A, timeout: Optional[DurationLike] = None) -> _A:
         """Wait for all processes to complete.
 
+        From a handler of one of its processes (output handler, lifecycle
+        handler, expect callback) whose end the action still waits for,
+        or from the action's own ``start`` lifecycle handler, the action
+        cannot end while the handler runs: wait() raises
+        :class:`execo.exception.DeadlockError` instead of blocking for
+        ever (or until ``timeout``). In the action's own ``end`` handler
+        it returns at once. Waiting from a handler of a process of
+        *another* action works.
+
         return self
         """
         if not self.started:
             raise ValueError("Trying to wait an action which has not been started: %r" % (self,))
+        if self._handler_thread == threading.get_ident() and self.ended:
+            return self     # in the action's own end handlers
+        why = self._deadlock_reason()
+        if why is not None:
+            raise DeadlockError("wait() of %s called %s: the action cannot end before that "
+                                "handler returns, so this wait would never end. Wait from "
+                                "another thread." % (self.name, why))
         _wait_event(self._ended_event, get_seconds(timeout))
         return self
+
+    def _deadlock_reason(self) -> Optional[str]:
+        """Why waiting for this action from the calling thread would never
+        end (the caller runs a handler whose return the action's end
+        needs), or None."""
+        me = threading.get_ident()
+        if self._handler_thread == me and not self.ended:
+            return "from its own start handler"
+        with self._lock:
+            pending = [c for c in self._children() if id(c) not in self._ended_children]
+        for c in pending:
+            if isinstance(c, Action):
+                if c._handler_thread == me:
+                    return "from a lifecycle handler of its sub-action %s" % (c.name,)
+                why = c._deadlock_reason()
+                if why is not None:
+                    return why
+            elif c._in_own_handler():
+                return "from a handler of its process %s" % (c.name,)
+        return None
 
     async def wait_async(self: _A, timeout: Optional[DurationLike] = None) -> _A:
         """Like :meth:`wait`, in an asyncio event loop: ``await
@@ -372,6 +418,11 @@ class Action(object):
 
         It uses thread local storage such that concurrent expects in
         parallel threads do not interfere which each other.
+
+        Called from a handler of one of its processes, it raises
+        :class:`execo.exception.DeadlockError`; patterns that could
+        backtrack catastrophically are searched within the timeout (see
+        :meth:`execo.process.ProcessBase.expect`).
 
         :param regexes: a regex or list of regexes. May be given as string
           or as compiled regexes.
@@ -634,9 +685,11 @@ def _wait_actions(actions: List[Action], timeout: Optional[DurationLike],
                   enough: Callable[[List[Action]], bool]) -> List[Action]:
     timeout = get_seconds(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
+    me = threading.get_ident()
     with _actions_ended_condition:
         while True:
-            ended = [a for a in actions if a._ended_event.is_set()]
+            # (an action whose end handlers this thread runs has ended)
+            ended = [a for a in actions if a._ended_event.is_set() or (a.ended and a._handler_thread == me)]
             if enough(ended):
                 return ended
             period = configuration.get("intr_period") or 1
@@ -658,8 +711,16 @@ def wait_any_actions(actions: Union[Action, Iterable[Action]], timeout: Optional
     returns: iterable of :class:`execo.action.Action` which have
     terminated (a list, in the order of ``actions``; empty if the
     timeout was reached first).
+
+    Raises :class:`execo.exception.DeadlockError` when called from a
+    handler that every one of the actions waits for (see
+    :meth:`Action.wait`).
     """
     actions = _check_actions(actions)
+    blocked = _blocked_actions(actions)
+    if actions and len(blocked) == len(actions):
+        raise DeadlockError("wait_any_actions() called %s: none of the actions can end before "
+                            "that handler returns" % (blocked[0][1],))
     return _wait_actions(actions, timeout, lambda ended: len(ended) > 0 or not actions)
 
 
@@ -673,9 +734,27 @@ def wait_all_actions(actions: Union[Action, Iterable[Action]], timeout: Optional
     returns: iterable of :class:`execo.action.Action` which have
     terminated (a list, in the order of ``actions``: all of them unless
     the timeout was reached first).
+
+    Raises :class:`execo.exception.DeadlockError` when called from a
+    handler that one of the actions waits for (see :meth:`Action.wait`).
     """
     actions = _check_actions(actions)
+    blocked = _blocked_actions(actions)
+    if blocked:
+        raise DeadlockError("wait_all_actions() called %s: %s cannot end before that handler "
+                            "returns" % (blocked[0][1], blocked[0][0].name))
     return _wait_actions(actions, timeout, lambda ended: len(ended) == len(actions))
+
+
+def _blocked_actions(actions: List[Action]) -> List[Tuple[Action, str]]:
+    """The actions (with the reason) that cannot end while the calling
+    thread runs the handler it runs (see :meth:`Action.wait`)."""
+    blocked = []
+    for a in actions:
+        why = None if a.ended else a._deadlock_reason()
+        if why is not None:
+            blocked.append((a, why))
+    return blocked
 
 
 def filter_bad_hosts(action: Action, hosts: Iterable[Union[str, Host]]) -> List[Union[str, Host]]:

@@ -19,6 +19,7 @@ import asyncio
 import threading
 from typing import Any, AsyncIterator, Callable, Optional
 
+from . import _reactor
 from .handlers import STDOUT, STDERR, ProcessOutputHandler
 from .log import logger
 from .time_utils import get_seconds
@@ -88,7 +89,11 @@ async def wait_async(obj: Any, is_ended: Callable[[], bool], timeout: Any = None
 
 class _LineFeed(ProcessOutputHandler):
     """Hands the lines of one stream to an asyncio queue, one batch per
-    chunk (never blocks: it may run inline in the reactor thread)."""
+    chunk (never blocks: it may run inline in the reactor thread).
+
+    Lines are cut by execo's line splitter (``_reactor.LineSplitter``,
+    the one of ``read_line()`` handlers): after each ``\\n`` and nowhere
+    else, whatever the chunks' boundaries."""
 
     _execo_inline = True
 
@@ -97,21 +102,18 @@ class _LineFeed(ProcessOutputHandler):
         self.loop = loop
         self.queue = queue
         self.stream = stream
-        self.partial = ""
+        self.splitter = _reactor.LineSplitter()
         self.closed = False
 
     def feed(self, text: str, eof: bool) -> None:
         if self.closed:
             return
-        text = self.partial + text
-        lines = text.splitlines(keepends=True)
-        if lines and not eof and not lines[-1].endswith(("\n", "\r")):
-            self.partial = lines.pop()
-        else:
-            self.partial = ""
-        batch: list = lines
+        batch: list = self.splitter.feed_text(text) if text else []
         if eof:
-            batch = lines + [None]
+            last = self.splitter.flush()
+            if last:
+                batch.append(last)
+            batch.append(None)
             self.closed = True
         if batch:
             try:
@@ -128,7 +130,9 @@ async def lines_async(process: Any, stream: int = STDOUT,
                       start_from_current: bool = False) -> AsyncIterator[str]:
     """The lines of a process's stream (each with its end of line), as
     they come, until end of file. From the beginning of the output (what
-    was already collected first) unless ``start_from_current``."""
+    was already collected first) unless ``start_from_current``. Exactly
+    the lines a ``read_line()`` handler gets: a line ends after ``\\n``
+    and only there."""
     if stream not in (STDOUT, STDERR):
         raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
     loop = asyncio.get_running_loop()

@@ -104,6 +104,7 @@ configuration: Dict[str, Any] = {
     'child_watcher': 'auto',
     'log_masks': (r'(?i)(\b[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credentials?)[\w-]*=)'
                   r'(?:"[^"]*"|\'[^\']*\'|[^\s;&|\'"]+)',),
+    'expect_search_timeout': 10,
 }
 """Global execo configuration parameters.
 
@@ -142,8 +143,15 @@ configuration: Dict[str, Any] = {
   the match is masked. The default masks the value of ``NAME=value``
   where NAME contains password, passwd, secret, token, api_key, api-key
   or credential (any case): ``PGPASSWORD=hunter2 psql`` is logged as
-  ``PGPASSWORD=*** psql``, ``--api-key=abc`` as ``--api-key=***``. Add patterns for other secrets (``()``
+  ``PGPASSWORD=*** psql``, ``--api-key=abc`` as ``--api-key=***``.
+  Add patterns for other secrets (``()``
   disables masking); read at each log record.
+- ``expect_search_timeout``: seconds one expect search of the output
+  (one window, for a pattern searched with the ``regex`` module, see
+  ``execo.regex_search``) may run before it is given up: the expect then
+  fails as at end of file, with a warning. It bounds the searches of
+  expects without a timeout (and of ``ExpectOutputHandler``, which has
+  none); a shorter expect timeout bounds them too. None: no bound.
 """
 
 default_connection_params: Dict[str, Any] = {

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ['ProcessesFailed', 'ActionsFailed']
+__all__ = ['ProcessesFailed', 'ActionsFailed', 'DeadlockError']
 
 
 def _as_collection(items: Iterable[_T]) -> Collection[_T]:
@@ -53,3 +53,18 @@ class ActionsFailed(Exception):
 
     def __str__(self) -> str:
         return _describe(self.actions, "action", "actions")
+
+
+class DeadlockError(RuntimeError):
+    """Raised by a wait or an expect that could never end: called from a
+    handler of the very process (or of a process of the action) it waits
+    for.
+
+    A process's handlers (output handlers, lifecycle handlers, expect
+    callbacks) run one at a time, in order (see
+    :mod:`execo.handler_threads`); the process's end, and the output an
+    expect would search, are delivered in that same order, after the
+    handler that is running: waiting for them inside the handler would
+    block for ever (or until the timeout). Waiting from a handler of
+    *another* process is fine.
+    """

@@ -161,7 +161,7 @@ class Strand(object):
     reading) and falls back under :data:`LOW_WATER` (``False``).
     """
 
-    __slots__ = ("_lock", "_calls", "_active", "_backlog", "_paused", "_on_backlog")
+    __slots__ = ("_lock", "_calls", "_active", "_backlog", "_paused", "_on_backlog", "_owner")
 
     def __init__(self, on_backlog=None):
         self._lock = threading.Lock()
@@ -170,6 +170,14 @@ class Strand(object):
         self._backlog = 0       # bytes of output in queued calls
         self._paused = False
         self._on_backlog = on_backlog
+        self._owner = None      # ident of the thread running a call or holding the strand
+
+    def is_current(self):
+        """Whether the calling thread is running one of this strand's
+        calls (or holds it, see :meth:`hold`): then nothing else of the
+        strand can run before that call returns, so waiting there for a
+        later call of the strand (the end of its process) would never end."""
+        return self._owner == threading.get_ident()
 
     def post(self, function, args=(), isolate=True, nbytes=0):
         """Run ``function(*args)`` after the calls already posted.
@@ -221,9 +229,11 @@ class Strand(object):
                 schedule = not self._active
                 self._active = True
         if inline:
+            self._owner = threading.get_ident()
             try:
                 _call(function, args)
             finally:
+                self._owner = None
                 self._release()
             return
         if pause:
@@ -239,12 +249,15 @@ class Strand(object):
 
     def hold(self):
         """Queue every call until :meth:`release` (a process holds its
-        strand while start() notifies, so that handlers see start first)."""
+        strand while start() notifies, so that handlers see start first).
+        The holding thread counts as running the strand (:meth:`is_current`)."""
         with self._lock:
             self._active = True
+            self._owner = threading.get_ident()
 
     def release(self):
         """End a :meth:`hold`."""
+        self._owner = None
         self._release()
 
     def _release(self):
@@ -257,6 +270,7 @@ class Strand(object):
         _pool.schedule(self)
 
     def _run_batch(self, worker):
+        me = threading.get_ident()
         for _ in range(BATCH):
             resume = False
             with self._lock:
@@ -265,9 +279,11 @@ class Strand(object):
                     return
                 function, args, nbytes = self._calls.popleft()
             worker.busy_since = time.monotonic()
+            self._owner = me
             try:
                 _call(function, args)
             finally:
+                self._owner = None
                 worker.busy_since = None
             if nbytes:
                 with self._lock:

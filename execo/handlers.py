@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Match, Optional, Pattern, Tuple, Union
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Match, NamedTuple, Optional, Pattern, Tuple, Union
 
+from . import _reactor
+from .config import configuration
 from .log import logger
+from .regex_search import Searcher, searchers
 
 if TYPE_CHECKING:
     from .process_base import ProcessBase
@@ -72,13 +76,17 @@ class ProcessOutputHandler(object):
 
     def __init__(self) -> None:
         """ProcessOutputHandler constructor. Call it in inherited classes."""
-        self._buffers: Dict[Tuple[ProcessBase, int], str] = {}
+        self._buffers: Dict[Tuple[ProcessBase, int], _reactor.LineSplitter] = {}
 
     def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read from a :class:`execo.process.ProcessBase`'s stream.
 
         The default implementation splits the output in lines and calls
-        :meth:`read_line` for each.
+        :meth:`read_line` for each. A line ends after ``\\n`` and only
+        there (``\\r\\n`` endings stay in the line; ``\\r``, form feeds,
+        ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028``... do not end a line,
+        unlike ``str.splitlines``): the rule of
+        :meth:`execo.process.ProcessBase.lines_async` too.
 
         :param process: the ProcessBase which outputs the string
         :param stream: the index of the process' stream which gets data
@@ -89,20 +97,16 @@ class ProcessOutputHandler(object):
         """
         buffers = self.__dict__.setdefault("_buffers", {})
         k = (process, stream)
-        pending = buffers.pop(k, "") + string
-        start = 0
-        while True:
-            i = pending.find("\n", start)
-            if i < 0:
-                break
-            self.read_line(process, stream, pending[start:i + 1], False, False)
-            start = i + 1
-        rest = pending[start:]
+        splitter = buffers.get(k)
+        if splitter is None:
+            splitter = buffers[k] = _reactor.LineSplitter()
+        for line in splitter.feed_text(string):
+            self.read_line(process, stream, line, False, False)
         if eof or error:
+            del buffers[k]
+            rest = splitter.flush()
             if rest:
                 self.read_line(process, stream, rest, eof, error)
-        elif rest:
-            buffers[k] = rest
 
     def read_line(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read line by line from a :class:`execo.process.ProcessBase`'s stream.
@@ -150,13 +154,14 @@ class _StreamState(object):
 
     Text received while no expect() is pending is kept as a list of parts
     and joined once, at the next search (no quadratic concatenation)."""
-    __slots__ = ("buf", "parts", "pending", "eof")
+    __slots__ = ("buf", "parts", "pending", "eof", "job")
 
     def __init__(self, buf: str) -> None:
         self.buf = buf          # received text from the search position on
         self.parts: List[str] = []         # received, not yet searched
         self.pending = False    # a match is awaited by the current expect()
         self.eof = False
+        self.job = False        # a search is posted to the process's strand
 
     def text(self) -> str:
         """buf with the unsearched parts joined in."""
@@ -165,6 +170,32 @@ class _StreamState(object):
             self.buf = "".join(self.parts)
             self.parts = []
         return self.buf
+
+
+class _Search(NamedTuple):
+    """A search to run without the handler's lock (see ExpectOutputHandler._scan)."""
+    gen: int
+    process: Any
+    stream: int
+    state: _StreamState
+    searchers: List[Searcher]
+    text: str
+    deadline: Optional[float]
+    callback: Optional[Any]
+    condition: Optional[threading.Condition]
+
+
+def _may_search_here(process: Any) -> bool:
+    """Whether a long search for ``process`` may run in the calling
+    thread: one that runs the process's strand (so that no output of the
+    process is handled meanwhile), and not the reactor thread."""
+    strand = getattr(process, "_strand", None)
+    if strand is None:
+        return True
+    if not strand.is_current():
+        return False
+    from .conductor import get_reactor
+    return not get_reactor().in_loop_thread()
 
 
 class ExpectOutputHandler(ProcessOutputHandler):
@@ -190,19 +221,44 @@ class ExpectOutputHandler(ProcessOutputHandler):
     match on), so a match arriving in between is not lost; while an
     expect() is waiting, only ``backtrack_size`` characters of already
     searched text are kept.
-    """
 
-    _execo_inline: bool
+    Patterns that could backtrack for a long time on hostile output
+    (repetitions of variable length, many alternatives) are searched with
+    the :mod:`regex` module, GIL released, away from the reactor thread
+    and bounded in time; the others with :mod:`re` (see
+    :mod:`execo.regex_search`). A search of one window that runs longer
+    than ``configuration['expect_search_timeout']`` seconds (or than what
+    is left of the timeout of :meth:`ProcessBase.expect
+    <execo.process.ProcessBase.expect>`) is given up: the expect fails for
+    that stream as at end of file (callback with ``re_index`` and ``mo``
+    None) and a warning is logged.
+    """
 
     def __init__(self) -> None:
         super(ExpectOutputHandler, self).__init__()
         self._lock = threading.RLock()
         self._states: Dict[Tuple[ProcessBase, int], _StreamState] = {}
         self._regexes: Optional[List[Pattern[str]]] = None
+        self._searchers: Optional[List[Searcher]] = None
+        self._bounded = True            # every current regex is searched by re
+        self._gen = 0                   # +1 at each expect() and cancel
+        self._deadline: Optional[float] = None   # time.monotonic() the expect ends
+        self._inline_ok = False
         self._callback: Optional[ExpectCallback] = None
         self._condition: Optional[threading.Condition] = None
         self.backtrack_size: Optional[int] = 2000
         self.start_from_current = False
+
+    @property
+    def _execo_inline(self) -> bool:
+        """Whether its calls may run inline in the reactor thread: only
+        execo's own handlers (set True by Process.expect), and only while
+        their regexes are searched by re (short searches)."""
+        return self._inline_ok and self._bounded
+
+    @_execo_inline.setter
+    def _execo_inline(self, value: bool) -> None:
+        self._inline_ok = value
 
     def expect(self, regexes: RegexesLike, callback: Optional[ExpectCallback] = None,
                condition: Optional[threading.Condition] = None, backtrack_size: Optional[int] = 2000,
@@ -240,27 +296,47 @@ class ExpectOutputHandler(ProcessOutputHandler):
           monitored by this handler for the first time, the regex matching
           is started from the beginning of the stream.
         """
+        self._expect(regexes, callback, condition, backtrack_size, start_from_current, None)
+
+    def _expect(self, regexes: RegexesLike, callback: Optional[ExpectCallback],
+                condition: Optional[threading.Condition], backtrack_size: Optional[int],
+                start_from_current: bool, deadline: Optional[float]) -> None:
+        """expect(), with the ``time.monotonic()`` at which the caller
+        stops waiting (long searches stop there too)."""
         compiled = _compile_regexes(regexes)
         if callback is not None and not callable(callback):
             raise TypeError("callback must be callable")
         if backtrack_size is not None and (not isinstance(backtrack_size, int) or backtrack_size < 0):
             raise ValueError("backtrack_size must be None or an int >= 0, not %r" % (backtrack_size,))
+        found = searchers(compiled)
         notifications: List[_Notification] = []
+        later: List[_Search] = []
         with self._lock:
+            self._gen += 1
             self._regexes = compiled
+            self._searchers = found
+            self._bounded = all(f.bounded for f in found)
+            self._deadline = deadline
             self._callback = callback
             self._condition = condition
             self.backtrack_size = backtrack_size
             self.start_from_current = start_from_current
             for (process, stream), st in list(self._states.items()):
                 st.pending = True
-                self._scan(process, stream, st, notifications)
+                self._scan(process, stream, st, notifications, later)
+        self._run_searches(later, notifications)
         self._notify(notifications)
 
     def _cancel(self) -> None:
-        """Stop the current expect (used by Process.expect on timeout)."""
+        """Stop the current expect (used by Process.expect on timeout).
+        A search running meanwhile (outside the lock) finds the expect
+        gone and drops its result."""
         with self._lock:
+            self._gen += 1
             self._regexes = None
+            self._searchers = None
+            self._bounded = True
+            self._deadline = None
             self._callback = None
             self._condition = None
             for st in self._states.values():
@@ -270,12 +346,14 @@ class ExpectOutputHandler(ProcessOutputHandler):
         """Start monitoring (process, stream) with initial_text already
         received; searches it at once if an expect is pending."""
         notifications: List[_Notification] = []
+        later: List[_Search] = []
         with self._lock:
             st = _StreamState(initial_text)
             st.eof = eof
             st.pending = self._regexes is not None
             self._states[(process, stream)] = st
-            self._scan(process, stream, st, notifications)
+            self._scan(process, stream, st, notifications, later)
+        self._run_searches(later, notifications)
         self._notify(notifications)
 
     def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
@@ -283,6 +361,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
         becomes the new position from which subsequent searches on the
         same process / stream."""
         notifications: List[_Notification] = []
+        later: List[_Search] = []
         with self._lock:
             k = (process, stream)
             st = self._states.get(k)
@@ -303,27 +382,98 @@ class ExpectOutputHandler(ProcessOutputHandler):
                 st.parts.append(string)
             if eof or error:
                 st.eof = True
-            self._scan(process, stream, st, notifications)
+            self._scan(process, stream, st, notifications, later)
+        self._run_searches(later, notifications)
         self._notify(notifications)
 
     def _scan(self, process: ProcessBase, stream: int, st: _StreamState,
-              notifications: List[_Notification]) -> None:
-        # lock held
-        if st.pending and self._regexes is not None:
+              notifications: List[_Notification], later: List[_Search]) -> None:
+        """Search (process, stream) if a match is awaited (lock held).
+
+        Bounded regexes (re) are searched here and now. Others may take
+        long: they are searched without the lock (so that a timeout's
+        cancel never waits for them), in a thread running the process's
+        strand (so that no output of the process comes meanwhile), never
+        in the reactor thread: appended to ``later`` (for the caller to
+        run once it released the lock) when this thread may, else posted
+        as a job to the process's strand."""
+        if not (st.pending and self._searchers is not None):
+            return
+        if self._bounded:
             buf = st.text()
-            for re_index, r in enumerate(self._regexes):
+            for re_index, r in enumerate(self._searchers):
                 mo = r.search(buf)
                 if mo is not None:
-                    st.buf = buf[mo.end():]
-                    st.pending = False
-                    notifications.append((self._callback, self._condition, process, stream, re_index, mo))
+                    self._matched(process, stream, st, buf, re_index, mo, notifications)
                     return
-            if st.eof:
-                st.pending = False
-                notifications.append((self._callback, self._condition, process, stream, None, None))
+            self._not_matched(process, stream, st, buf, notifications)
+        elif _may_search_here(process):
+            later.append(_Search(self._gen, process, stream, st, self._searchers, st.text(),
+                                 self._deadline, self._callback, self._condition))
+        elif not st.job:
+            st.job = True
+            process._strand.post(self._search_job, (process, stream), True)
+
+    def _matched(self, process: ProcessBase, stream: int, st: _StreamState, buf: str, re_index: int,
+                 mo: Match[str], notifications: List[_Notification]) -> None:
+        # lock held
+        st.buf = buf[mo.end():]
+        st.pending = False
+        notifications.append((self._callback, self._condition, process, stream, re_index, mo))
+
+    def _not_matched(self, process: ProcessBase, stream: int, st: _StreamState, buf: str,
+                     notifications: List[_Notification]) -> None:
+        # lock held: buf was searched in vain
+        if st.eof:
+            st.pending = False
+            notifications.append((self._callback, self._condition, process, stream, None, None))
+            return
+        if self.backtrack_size is not None and len(buf) > self.backtrack_size:
+            st.buf = buf[len(buf) - self.backtrack_size:] if self.backtrack_size else ""
+
+    def _search_job(self, process: ProcessBase, stream: int) -> None:
+        """A search posted by _scan, in the process's strand."""
+        notifications: List[_Notification] = []
+        later: List[_Search] = []
+        with self._lock:
+            st = self._states.get((process, stream))
+            if st is None:
                 return
-            if self.backtrack_size is not None and len(buf) > self.backtrack_size:
-                st.buf = buf[len(buf) - self.backtrack_size:] if self.backtrack_size else ""
+            st.job = False
+            self._scan(process, stream, st, notifications, later)
+        self._run_searches(later, notifications)
+        self._notify(notifications)
+
+    def _run_searches(self, searches: List[_Search], notifications: List[_Notification]) -> None:
+        """Run the searches _scan left for later (lock not held), each
+        bounded by the expect's deadline and
+        ``configuration['expect_search_timeout']``; apply their results
+        unless the expect changed meanwhile."""
+        for s in searches:
+            outcome, re_index, mo = _search(s)
+            with self._lock:
+                st = s.state
+                if s.gen != self._gen or self._states.get((s.process, s.stream)) is not st or not st.pending:
+                    continue      # cancelled, or a new expect (which searches for itself)
+                # (text cannot arrive during the search: the process's
+                # strand runs reads and searches one at a time)
+                st.buf = s.text
+                if outcome == "match":
+                    assert re_index is not None and mo is not None
+                    st.buf = s.text[mo.end():]
+                    st.pending = False
+                    notifications.append((s.callback, s.condition, s.process, s.stream, re_index, mo))
+                elif outcome == "none":
+                    self._not_matched(s.process, s.stream, st, s.text, notifications)
+                elif outcome == "given up":
+                    st.pending = False
+                    notifications.append((s.callback, s.condition, s.process, s.stream, None, None))
+                    logger.warning(
+                        "expect: searching %r in the %s of %s took more than %ss: given up (a "
+                        "pattern that backtracks catastrophically? see execo.regex_search)",
+                        [f.pattern.pattern for f in s.searchers], stream_name(s.stream),
+                        getattr(s.process, "name", s.process), configuration.get("expect_search_timeout"))
+                # "deadline": the expect is over; its caller cancels it
 
     def _notify(self, notifications: List[_Notification]) -> None:
         for callback, condition, process, stream, re_index, mo in notifications:
@@ -335,3 +485,32 @@ class ExpectOutputHandler(ProcessOutputHandler):
             if condition is not None:
                 with condition:
                     condition.notify_all()
+
+
+def _search(s: _Search) -> Tuple[str, Optional[int], Optional[Match[str]]]:
+    """Run one search: ("match", index, mo), ("none", None, None), or,
+    when time ran out, ("deadline", ...) if the expect's deadline passed,
+    else ("given up", ...)."""
+    cap = configuration.get("expect_search_timeout")
+    now = time.monotonic()
+    ends = [t for t in (s.deadline, None if cap is None else now + cap) if t is not None]
+    end = min(ends) if ends else None
+    for re_index, searcher in enumerate(s.searchers):
+        while True:
+            if searcher.bounded or end is None:
+                mo = searcher.search(s.text)
+                break
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                late = s.deadline is not None and time.monotonic() >= s.deadline
+                return ("deadline" if late else "given up"), None, None
+            try:
+                mo = searcher.search(s.text, remaining)
+                break
+            except TimeoutError:
+                # regex's clock is the process's CPU time: check the
+                # wall clock (and retry while some time is left)
+                continue
+        if mo is not None:
+            return "match", re_index, mo
+    return "none", None, None

@@ -26,6 +26,7 @@ from typing import (IO, TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Itera
 from . import _reactor, aio
 from .conductor import get_reactor
 from .config import configuration
+from .exception import DeadlockError
 from .handler_threads import Strand
 from .handlers import STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name
 from .log import logger, style
@@ -791,6 +792,26 @@ class ProcessBase(object):
         """Wait for the process end (implemented by subclasses)."""
         raise NotImplementedError
 
+    def _in_own_handler(self) -> bool:
+        """Whether the calling thread runs one of this process's handlers
+        (output, lifecycle, expect callback), or its start()."""
+        return self._strand.is_current()
+
+    def _check_wait_from_handler(self) -> bool:
+        """For wait(): True if called from one of this process's own
+        handlers once it has ended (its lifecycle ``end`` handlers run:
+        nothing left to wait for); raises DeadlockError if called from
+        one of them before (the end comes after the handler returns);
+        False otherwise."""
+        if not self._in_own_handler():
+            return False
+        if self.ended:
+            return True
+        raise DeadlockError(
+            "wait() called from a handler of the process it waits for (%s): the process's "
+            "end is handled after that handler returns, so this wait would never end. "
+            "Wait from another thread, or from a handler of another process." % (self.name,))
+
     async def wait_async(self: _P, timeout: Optional[DurationLike] = None) -> _P:
         """Like :meth:`wait`, in an asyncio event loop: ``await
         process.wait_async()``. No thread per wait: the end of the
@@ -804,7 +825,16 @@ class ProcessBase(object):
         """``async for line in process.lines_async():`` the lines of stdout
         (or ``stream=STDERR``) with their end of line, as they come, until
         end of file; from the beginning of the output unless
-        ``start_from_current``."""
+        ``start_from_current``.
+
+        The lines are exactly those a
+        :meth:`~execo.process.ProcessOutputHandler.read_line` handler gets:
+        a line ends after ``\\n`` and only there, however the output was
+        cut into reads (a ``\\r\\n`` ending, as through a pty or ``ssh
+        -tt``, stays whole at the end of its line; ``\\r``, ``\\x0b``,
+        ``\\x0c``, ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028``, ``\\u2029``
+        do not end a line, unlike ``str.splitlines``); a last line without
+        ``\\n`` comes at end of file."""
         return aio.lines_async(self, stream, start_from_current)
 
     def reset(self: _P) -> _P:
@@ -891,6 +921,20 @@ class ProcessBase(object):
         It uses thread local storage such that concurrent expects in
         parallel threads do not interfere which each other.
 
+        Called from one of this process's own handlers, it raises
+        :class:`execo.exception.DeadlockError`: the output it would search
+        is handed over only after that handler returns (use an
+        :class:`ExpectOutputHandler` with a callback there).
+
+        Patterns that could backtrack catastrophically on hostile output
+        (``^(a+)+$``; any repetition of variable length) are searched with
+        the :mod:`regex` module, with :mod:`re`'s results, without holding
+        the interpreter and within ``timeout``: expect() returns (None,
+        None) at its timeout whatever the pattern. Without a timeout, a
+        search longer than ``configuration['expect_search_timeout']`` is
+        given up (as at end of file, with a warning). See
+        :mod:`execo.regex_search`.
+
         :param regexes: a regex or list of regexes. May be given as string
           or as compiled regexes.
         :param timeout: wait timeout after which it returns (None, None) if
@@ -926,7 +970,15 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
     expects from several threads do not interfere."""
     if stream not in (STDOUT, STDERR):
         raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
+    for p in processes:
+        if p._in_own_handler():
+            raise DeadlockError(
+                "expect() called from a handler of a process it searches (%s): that "
+                "process's output is handed over after the handler returns, so this expect "
+                "could only time out. Expect from another thread, or use an "
+                "ExpectOutputHandler with a callback." % (p.name,))
     timeout = get_seconds(default_timeout if timeout is False else timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
     results: List[Optional[ExpectResult]] = [None] * len(processes)
     lock = threading.Lock()
     done = threading.Event()
@@ -950,8 +1002,7 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
         for i, p in enumerate(processes):
             handler = p._expect_handler(stream, start_from_current)
             handlers.append(handler)
-            handler.expect(regexes, callback=make_callback(i), backtrack_size=backtrack_size,
-                           start_from_current=start_from_current)
+            handler._expect(regexes, make_callback(i), None, backtrack_size, start_from_current, deadline)
         _wait_event(done, timeout)
     finally:
         if not done.is_set():

@@ -41,6 +41,10 @@ assert q.expect("ready", timeout=10)[0] == 0
 q.write("it\n")
 q.wait(10)
 assert q.ok and q.stdout.endswith("got it\n"), q.stdout
+from execo import regex_search   # the regex dependency came with the install
+assert regex_search.regex_available()
+q.nolog_expect_fail = True
+assert q.expect(r"(\w+) never", timeout=0.1) == (None, None)
 a = Local("echo x", process_args={"name": "l"}).run()
 assert a.ok and Report([a]).stats()["num_ok"] == 1
 here = os.path.dirname(execo.__file__)

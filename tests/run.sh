@@ -23,7 +23,7 @@ fi
 
 # Python packages, and the compiled reactor built in the source tree so
 # that the tests run against this checkout.
-$PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel pytest pytest-timeout pyserial ClusterShell tqdm
+$PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel pytest pytest-timeout pyserial ClusterShell tqdm "regex>=2023.3.23"
 $PY setup.py -q build_ext --inplace 2>&1 | grep -v -e "^running" -e "Warning" -e "warnings.warn" || true
 $PY -c "import execo._reactor"
 

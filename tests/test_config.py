@@ -107,7 +107,7 @@ def test_configuration_defaults():
         'log_level', 'remote_tool', 'fileput_tool', 'fileget_tool',
         'compact_output_threshold', 'kill_timeout', 'intr_period', 'port_range',
         'kill_childs_at_end', 'color_mode', 'color_styles', 'poller', 'child_watcher',
-            'log_masks'}
+            'log_masks', 'expect_search_timeout'}
     assert configuration['log_level'] == logging.INFO
     assert configuration['remote_tool'] == config.SSH
     assert configuration['fileput_tool'] == config.SCP
@@ -120,6 +120,7 @@ def test_configuration_defaults():
     assert configuration['color_styles'] == SPEC_COLOR_STYLES
     assert configuration['poller'] == 'auto'
     assert configuration['child_watcher'] == 'auto'
+    assert configuration['expect_search_timeout'] == 10
 
 
 @pytest.mark.skipif(os.path.exists(os.path.expanduser("~/.execo.conf.py")),
