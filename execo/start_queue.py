@@ -40,6 +40,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Deque, List, Optional
 
 from .config import configuration
+from .log import logger
 
 if TYPE_CHECKING:
     from .process import Process
@@ -230,10 +231,28 @@ def _pump(w: Optional[Window]) -> List[Process]:
     return ready
 
 
+_tls = threading.local()
+
+
 def spawn_all(ready: List[Any]) -> None:
-    """Spawn the processes :func:`release` granted a slot to."""
-    for q in ready:
-        q._spawn_granted()
+    """Spawn the processes :func:`release` granted a slot to.  A spawn
+    that fails at once releases its slot and grants the next one from
+    within this loop: those are queued here instead of recursing (a long
+    queue of commands that cannot be executed would exhaust the stack)."""
+    pending = getattr(_tls, "pending", None)
+    if pending is not None:
+        pending.extend(ready)
+        return
+    _tls.pending = pending = collections.deque(ready)
+    try:
+        while pending:
+            q = pending.popleft()
+            try:
+                q._spawn_granted()
+            except Exception:
+                logger.exception("error spawning %s", q)
+    finally:
+        _tls.pending = None
 
 
 def _reset_after_fork() -> None:
@@ -241,6 +260,7 @@ def _reset_after_fork() -> None:
     _lock = threading.Lock()
     _waiting = collections.deque()
     _running = _fds = _ends = 0
+    _tls.pending = None
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
