@@ -44,13 +44,14 @@ MB = 1000 * 1000
 
 # name -> what it is, for --only and the README
 WORKLOAD_NAMES = ["spawn_all", "spawn_seq", "stdout_bytes", "stdout_lines", "line_handler",
-                  "expect_after", "expect_roundtrip", "procs", "fanout_stub", "remote64",
+                  "expect_after", "expect_roundtrip", "procs", "fanout_stub", "fanout_overlap",
+                  "remote64",
                   "remote64_shared", "taktuk64", "put16"]
 ALIASES = {"idle": "procs", "memory": "procs", "kill_wait": "procs", "spawn": None,
            "stdout": None, "expect": None, "remote": None, "taktuk": None}
 GROUPS = {"spawn": ["spawn_all", "spawn_seq"], "stdout": ["stdout_bytes", "stdout_lines"],
           "expect": ["expect_after", "expect_roundtrip"],
-          "remote": ["fanout_stub", "remote64", "remote64_shared"],
+          "remote": ["fanout_stub", "fanout_overlap", "remote64", "remote64_shared"],
           "taktuk": ["taktuk64", "put16"]}
 REMOTE_HOSTS = 64  # loopback sshd hosts of the remote64 rows (4 daemons of 16)
 PUT_SIZE = 50 * 1000 * 1000  # put16: the random file broadcast to PUT_HOSTS hosts
@@ -80,6 +81,7 @@ def params(quick):
         "expect_roundtrip": ({"n": 1000}, {"n": 1000}),
         "procs": ({"n": 4000, "idle_s": 5}, {"n": 500 if quick else 2000, "idle_s": 5}),
         "fanout_stub": ({"n": 2000}, {"n": 500 if quick else 2000}),
+        "fanout_overlap": ({"n": 3000 if quick else 12000}, {}),   # no 2.8.2 run
         "remote64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
         "remote64_shared": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
         "taktuk64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
@@ -266,6 +268,18 @@ class Runner(object):
         out, err, rc, timed_out = self._exec(argv, None, self.timeout)
         if timed_out or rc != 0:
             return {"error": "C fanout %s: rc=%s %s" % (n, rc, err.strip())}
+        secs, bad = out.split()
+        secs, bad = float(secs), int(bad)
+        return {"seconds": secs, "rate": n / secs,
+                "check": "ok" if bad == 0 else "%d/%d failed or wrong output" % (bad, n)}
+
+    def c_fanout_window(self, binary, n, window, stub):
+        """The C loop over the fanout_overlap argvs, at most window alive."""
+        argv = [binary, "fanoutw", str(n), str(window), W_.FANOUT_HOSTFMT, W_.OVERLAP_CMDFMT,
+                stub] + list(W_.DEFAULT_SSH_OPTIONS)
+        out, err, rc, timed_out = self._exec(argv, None, self.timeout)
+        if timed_out or rc != 0:
+            return {"error": "C fanoutw %s: rc=%s %s" % (n, rc, err.strip())}
         secs, bad = out.split()
         secs, bad = float(secs), int(bad)
         return {"seconds": secs, "rate": n / secs,
@@ -685,6 +699,32 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             "peers": "subprocess.Popen (3 pipes) + communicate %s" % val(raw["subprocess"], r),
             "ref": ref_text(raw.get("ref"), rb, pref["n"] != n and "N=%d" % pref["n"], with_ref,
                             ref_ok),
+        })
+    elif name == "fanout_overlap":
+        import resource
+        n = p["n"]
+        stub = runner.stub_ssh()
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        # execo's fd budget (execo.start_queue) at 4 fds a child: the
+        # concurrency execo is sure to reach, given to the C loop too
+        window = (soft - max(64, soft // 20)) // 4
+        jobs = {"execo": W(workload=name, impl="execo", stub=stub, **p)}
+        if cexe:
+            jobs["c"] = lambda: runner.c_fanout_window(cexe, n, window, stub)
+        raw = runner.series(name, jobs)
+        r = lambda m: "%s (%.0f/s)" % (fmt_secs(m["seconds"]), m["rate"])
+        rp = lambda m: r(m) + "; peak %d running" % m.get("peak", 0)
+        rows.append({
+            "workload": name,
+            "what": "Remote(%r) to %d host names through a stub ssh under a %d-fd limit, "
+                    "start to all ended" % (W_.OVERLAP_CMD, n, soft),
+            "execo": val(raw["execo"], rp),
+            "limit": "C posix_spawn of the same argvs, at most %d alive (execo's budget at "
+                     "4 fds a child) %s" % (window, val(raw.get("c"), r)),
+            "ratio": "%s of C" % pct(med(raw["execo"], "rate"), med(raw.get("c"), "rate")),
+            "target": "all ok (no EMFILE)",
+            "peers": "",
+            "ref": "not run (2.8.2 fails the hosts beyond the fd limit with EMFILE)",
         })
     elif name == "remote64":
         info, why = runner.sshd()

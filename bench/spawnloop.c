@@ -12,6 +12,10 @@
  *                            all  -> seconds, number of children that failed
  *                            (exit status != 0, or HOST not in their stdout;
  *                            PIPES must be 1 for the output check)
+ *   spawnloop fanoutw N W HOSTFMT CMDFMT PROG [ARG...]
+ *                            the same with 3 pipes each and at most W
+ *                            children alive at once (like clush -f W): the
+ *                            next one is spawned once the oldest is reaped
  *   spawnloop memwrite SIZE 0
  *                            mmap SIZE bytes of fresh anonymous memory and
  *                            memset them: the floor of any collector keeping
@@ -95,14 +99,14 @@ static void read_all(int fd, char *buf, size_t size) {
     buf[len] = 0;
 }
 
-static int fanout(int n, int pipes, const char *hostfmt, const char *cmdfmt, int nfixed,
-                  char **fixed, double *secs) {
+static int fanout(int n, int pipes, int window, const char *hostfmt, const char *cmdfmt,
+                  int nfixed, char **fixed, double *secs) {
     child_t *cs = calloc(n, sizeof(child_t));
     char **argv = calloc(nfixed + 3, sizeof(char *));
     char (*hosts)[256] = calloc(n, 256);
     char (*cmds)[512] = calloc(n, 512);
     char out[512];
-    int i, bad = 0;
+    int i, bad = 0, next = 0;
     double t0;
     for (i = 0; i < n; i++) {   /* argv strings made before the clock */
         snprintf(hosts[i], 256, hostfmt, i);
@@ -111,12 +115,14 @@ static int fanout(int n, int pipes, const char *hostfmt, const char *cmdfmt, int
     memcpy(argv, fixed, nfixed * sizeof(char *));
     t0 = now();
     for (i = 0; i < n; i++) {
-        argv[nfixed] = hosts[i];
-        argv[nfixed + 1] = cmds[i];
-        argv[nfixed + 2] = NULL;
-        spawn_one(&cs[i], argv, pipes);
-    }
-    for (i = 0; i < n; i++) {
+        /* window <= 0: all at once; else keep at most window alive */
+        while (next < n && (window <= 0 || next - i < window)) {
+            argv[nfixed] = hosts[next];
+            argv[nfixed + 1] = cmds[next];
+            argv[nfixed + 2] = NULL;
+            spawn_one(&cs[next], argv, pipes);
+            next++;
+        }
         out[0] = 0;
         if (cs[i].fds[1] >= 0) read_all(cs[i].fds[1], out, sizeof out);
         if (reap(&cs[i]) != 0 || (pipes && !strstr(out, hosts[i]))) bad++;
@@ -153,7 +159,14 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "fanout") == 0) {
         int bad;
         if (argc < 7) { fprintf(stderr, "fanout: missing HOSTFMT CMDFMT PROG\n"); return 2; }
-        bad = fanout(n, pipes, argv[4], argv[5], argc - 6, argv + 6, &t0);
+        bad = fanout(n, pipes, 0, argv[4], argv[5], argc - 6, argv + 6, &t0);
+        printf("%.6f %d\n", t0, bad);
+        return 0;
+    }
+    if (strcmp(mode, "fanoutw") == 0) {   /* argv[3] is the window; 3 pipes each */
+        int bad;
+        if (argc < 7) { fprintf(stderr, "fanoutw: missing HOSTFMT CMDFMT PROG\n"); return 2; }
+        bad = fanout(n, 1, pipes, argv[4], argv[5], argc - 6, argv + 6, &t0);
         printf("%.6f %d\n", t0, bad);
         return 0;
     }

@@ -30,10 +30,12 @@ daemons of tests/fixtures/sshd.py on 127.0.0.1..N, prints one line
 them running until its stdin is closed (then stops them and exits).
 """
 
+import errno
 import json
 import os
 import signal
 import sys
+import threading
 import time
 
 # 63 characters + "\n" = 64-byte lines
@@ -626,6 +628,49 @@ def fanout_stub(spec):
     return out
 
 
+OVERLAP_SLEEP = 30
+OVERLAP_CMD = "sleep %d; echo {{{host}}}" % OVERLAP_SLEEP   # overlapping commands
+OVERLAP_CMDFMT = "sleep %d; echo %%s" % OVERLAP_SLEEP        # the same for the C loop
+
+
+def fanout_overlap(spec):
+    """Remote of `sleep 30; echo {{{host}}}` to n host names through the stub
+    ssh, more than the fd limit lets run at once: seconds from start() to
+    all ended; check: all ok (no EMFILE: the starts wait for a slot), each
+    stdout its host name; peak: most children of execo running at once
+    (sampled)."""
+    n, impl, stub = spec["n"], spec["impl"], spec["stub"]
+    if impl != "execo":
+        raise ValueError(impl)
+    hosts = fanout_hosts(n)
+    execo = import_execo()
+    execo.Process("true").run()
+    r = execo.Remote(OVERLAP_CMD, hosts, connection_params={"ssh": stub})
+    peak = [0]
+    done = threading.Event()
+    try:
+        from execo import start_queue
+    except ImportError:      # execo 2.8.2: no start queue
+        start_queue = None
+
+    def sample():
+        while not done.wait(0.2):
+            if start_queue is not None:
+                peak[0] = max(peak[0], start_queue.running_count())
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t1 = time.perf_counter()
+    r.start()
+    r.wait()
+    secs = time.perf_counter() - t1
+    done.set()
+    th.join()
+    bad = [p for p in r.processes if not (p.ok and p.stdout == p.host.address + "\n")]
+    emfile = sum(1 for p in r.processes if p.error and p.error_reason == errno.EMFILE)
+    check = "ok" if not bad else "%d/%d not ok (%d EMFILE)" % (len(bad), n, emfile)
+    return {"seconds": secs, "rate": n / secs, "check": check, "peak": peak[0]}
+
+
 # ----------------------------------------------------- real loopback sshd
 
 REMOTE_CMD = "echo ok"
@@ -1103,6 +1148,7 @@ WORKLOADS = {
     "expect_roundtrip": expect_roundtrip,
     "procs": procs,
     "fanout_stub": fanout_stub,
+    "fanout_overlap": fanout_overlap,
     "remote64": remote64,
     "remote64_shared": remote64_shared,
     "taktuk64": taktuk64,

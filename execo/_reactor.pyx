@@ -727,6 +727,18 @@ cdef class Reactor:
             self._queue(self._register_child, (child,))
         return child
 
+    def spawn_fd_cost(self, bint want_stdin=True):
+        """How many fds of this process a child spawned now holds while it
+        runs: its stdin (unless ``want_stdin`` is false), stdout and stderr
+        pipes (with a pty: the master twice and the stderr pipe), and its
+        pidfd unless it is reaped through SIGCHLD (the SIGCHLD watcher, or
+        a crowded fd table).  The start queue (:mod:`execo.start_queue`)
+        counts these against the fd limit."""
+        cdef int cost = 3 if want_stdin else 2
+        if self.child_watcher == "pidfd" and not self._fd_table_crowded():
+            cost += 1
+        return cost
+
     cdef bint _fd_table_crowded(self):
         """True when the fd table is more than 3/4 full (the kernel hands
         out the lowest free fd, so the last child's fds tell how full it

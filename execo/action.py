@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Optional, Set, Tuple, Type,
                     TypeVar, Union)
 
-from . import aio
+from . import aio, start_queue
 from .config import configuration
 from .exception import DeadlockError
 from .handler_threads import Strand
@@ -138,7 +138,8 @@ class Action(object):
     ended: bool = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
     def __init__(self, lifecycle_handlers: Optional[Iterable[ActionLifecycleHandler]] = None,
-                 name: Optional[str] = None, default_expect_timeout: Optional[DurationLike] = None) -> None:
+                 name: Optional[str] = None, default_expect_timeout: Optional[DurationLike] = None,
+                 fanout: Optional[int] = None) -> None:
         """
         :param lifecycle_handlers: List of instances of
           :class:`execo.action.ActionLifecycleHandler` for being notified
@@ -148,7 +149,18 @@ class Action(object):
         :param default_expect_timeout: The default timeout for expect
           invocations when no explicit timeout is given. Defaults to None,
           meaning no timeout.
+        :param fanout: (beyond the original execo) at most this many of the
+          action's processes run at once, like ``clush -f``; the others are
+          started (``started`` is True) but queued, and are spawned in order
+          as running ones end (see :meth:`execo.process.Process.start`).
+          None (the default): no window but the fd budget and
+          ``configuration['fanout']`` (:mod:`execo.start_queue`). Applies to
+          actions made of processes (Remote, Put, Get, Local...), not to a
+          taktuk action, whose single taktuk process has its own window.
         """
+        if fanout is not None and (isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1):
+            raise ValueError("fanout must be None or an int >= 1, not %r" % (fanout,))
+        self.fanout = fanout
         if lifecycle_handlers is None:
             self.lifecycle_handlers = []
         elif isinstance(lifecycle_handlers, (str, bytes)) or not hasattr(lifecycle_handlers, "__iter__"):
@@ -280,18 +292,26 @@ class Action(object):
         return self
 
     def _start_children(self) -> None:
+        window = start_queue.Window(self.fanout) if self.fanout is not None else None
         for p in self._processes:
+            p._fanout_window = window
             p.start()  # type: ignore[attr-defined]  # every concrete process class has start(), not ProcessBase
 
     def kill(self: _A) -> _A:
         """Kill all processes not yet ended.
 
         Returns immediately, without waiting for processes to be actually
-        killed.
+        killed. Queued processes (see ``fanout``) are killed first, so
+        that none of them is spawned in a slot freed by the others' end:
+        they end killed, never spawned.
 
         return self
         """
-        for p in list(self._processes):
+        processes = list(self._processes)
+        for p in processes:
+            if getattr(p, "queued", False):
+                p.kill()
+        for p in processes:
             if p.started and not p.ended:
                 p.kill()
         return self

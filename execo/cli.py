@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
                         " connection param)")
     p.add_argument("-t", "--timeout", metavar="SECONDS",
                    help="timeout of each host's command (seconds or execo duration)")
+    p.add_argument("-f", "--fanout", type=int, metavar="N",
+                   help="at most N ssh/scp connections at once (like clush -f); "
+                        "the other hosts wait for a slot (default: no limit but the fd budget)")
     p.add_argument("--taktuk", action="store_true", help="go through taktuk instead of ssh")
     p.add_argument("--eval", action="store_true",
                    help="evaluate execo's {{expression}} substitutions in the command (Python; "
@@ -229,9 +232,11 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
         cls = TaktukRemote if ns.taktuk else Remote
         params = connection_params(ns)
         if ns.eval:
-            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args)
+            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args,
+                       **_fanout(ns))
         with no_expressions():
-            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args)
+            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args,
+                       **_fanout(ns))
     if not hosts:
         raise UsageError("%s needs hosts (-H or -h)" % (mode,))
     files, dest = words[:-1], words[-1]
@@ -240,11 +245,24 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
     else:
         cls = TaktukGet if ns.taktuk else Get
     with no_expressions():     # file operands are never evaluated
-        action = cls(_hosts(hosts), files, dest, connection_params=connection_params(ns))
+        action = cls(_hosts(hosts), files, dest, connection_params=connection_params(ns),
+                     **_fanout(ns))
     for p in action.processes:
         for name, value in process_args.items():
             setattr(p, name, value)
     return action
+
+
+def _fanout(ns: argparse.Namespace) -> Dict[str, Any]:
+    """The action's fan-out window (-f N): ssh and scp only, taktuk
+    deploys through its own tree."""
+    if ns.fanout is None:
+        return {}
+    if ns.fanout < 1:
+        raise UsageError("-f/--fanout needs a number >= 1, not %d" % (ns.fanout,))
+    if ns.taktuk:
+        raise UsageError("-f/--fanout is for ssh and scp: taktuk deploys through its own tree")
+    return {"fanout": ns.fanout}
 
 
 def _hosts(names: List[str]) -> List[Host]:

@@ -101,6 +101,7 @@ configuration: Dict[str, Any] = {
         logging.CRITICAL: ('yellow', 'on_red'),
     },
     'poller': 'auto',
+    'fanout': None,
     'child_watcher': 'auto',
     'log_masks': (r'(?i)(\b[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credentials?)[\w-]*=)'
                   r'(?:"[^"]*"|\'[^\']*\'|[^\s;&|\'"]+)',),
@@ -136,6 +137,11 @@ configuration: Dict[str, Any] = {
   ``'poll'``.
 - ``child_watcher``: reactor child exit detection: ``'auto'``,
   ``'pidfd'`` or ``'sigchld'``.
+- ``fanout`` (beyond the original execo): at most this many of
+  execo's children run at once (None: no limit but the fd budget); the
+  starts of the others wait, in order, until a child ends (see
+  :mod:`execo.start_queue`; an action's own window is its ``fanout``
+  parameter). Read at each start.
 - ``log_masks`` (beyond the original execo): regular expressions whose
   matches are replaced by ``***`` in every message execo logs (failure
   logs show the full command line, which may hold secrets). When a

@@ -21,7 +21,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypeVar, Union
 
-from . import _reactor
+from . import _reactor, start_queue
 from .conductor import get_reactor
 from .handlers import (STDOUT, STDERR, ExpectOutputHandler, ProcessLifecycleHandler,
                        ProcessOutputHandler)
@@ -123,6 +123,11 @@ class Process(ProcessBase):
         self.stderr_fd: Optional[int] = None
         self._child: Optional[_reactor.Child] = None
         self._exit_status: Optional[int] = None
+        self._spawn_argv: List[bytes] = []
+        self._pending_stdin: List[Optional[bytes]] = []   # written while queued (None: close)
+        self._slot_state = start_queue.IDLE
+        self._slot_cost = 0
+        self._holds_window = False
 
     def _kwargs(self) -> List[str]:
         kwargs = []
@@ -167,30 +172,98 @@ class Process(ProcessBase):
     # --------------------------------------------------------------- start
 
     def start(self: _PR) -> _PR:
-        """Start the subprocess."""
-        argv = self._argv()
-        flags = _reactor.SPAWN_PATH | (_reactor.SPAWN_PTY if self.pty else _reactor.SPAWN_NEW_PGROUP)
+        """Start the subprocess.
+
+        The start is a request for a slot (see :mod:`execo.start_queue`):
+        when the fd budget, ``configuration['fanout']`` or the fan-out
+        window of the process's action is spent, the process is queued and
+        spawned once a running child of execo ends. A queued process is
+        ``started`` (start() was called) and ``running`` (started, not
+        ended) but not yet spawned: :attr:`queued` is True, its ``pid`` and
+        ``start_date`` are None, ``started_event`` is not yet set, its
+        timeout has not begun to run, what is written to it is kept for its
+        stdin, and kill() ends it without spawning it (``killed``, not in
+        error, ``exit_code`` None). Lifecycle ``start`` handlers are called
+        at the real start (or, for a process killed while queued, just
+        before its end)."""
+        self._spawn_argv = self._argv()   # a bad command raises here, queued or not
         with self._lock:
             self._begin_start()     # the strand is released by _notify_started
-            reactor = get_reactor()
-            out, err = self._collectors[STDOUT], self._collectors[STDERR]
-            out.keep = bool(self.default_stdout_handler)
-            err.keep = bool(self.default_stderr_handler)
-            try:
-                child = reactor.spawn(argv, flags, self, stdout=out, stderr=err,
-                                      farewell=self._watchdog_farewell)
-            except OSError as e:
-                self._start_failed(e)
+            granted = start_queue.request(self)
+            if not granted:
+                self.start_date = self.timeout_date = None
+                if logger.isEnabledFor(10):
+                    logger.debug("%s %s", style.emph("queued:"), self)
+        if granted:
+            self._spawn_granted()
+        return self
+
+    @property
+    def queued(self) -> bool:
+        """(beyond the original execo) True while the process is started
+        but waits for a slot to be spawned (see :meth:`start`)."""
+        return self._slot_state in (start_queue.WINDOW, start_queue.BUDGET)
+
+    def _spawn_granted(self) -> None:
+        """Spawn the process, which holds a slot of the start queue (in
+        start(), or in the thread that freed the slot)."""
+        flags = _reactor.SPAWN_PATH | (_reactor.SPAWN_PTY if self.pty else _reactor.SPAWN_NEW_PGROUP)
+        argv = self._spawn_argv
+        with self._lock:
+            if self.killed or self.ended:
+                # killed while its spawn was pending: never spawned
+                self._end_unspawned()
                 failed = True
             else:
-                failed = False
-                self._child = child
-                self.pid = child.pid
-                self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
-                self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
-                self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
-                self._arm_timeout()
-        return self._notify_started(failed)
+                reactor = get_reactor()
+                out, err = self._collectors[STDOUT], self._collectors[STDERR]
+                out.keep = bool(self.default_stdout_handler)
+                err.keep = bool(self.default_stderr_handler)
+                while True:
+                    ends = start_queue.ends()
+                    self._set_start_date()
+                    try:
+                        child = reactor.spawn(argv, flags, self, stdout=out, stderr=err,
+                                              farewell=self._watchdog_farewell)
+                    except OSError as e:
+                        if e.errno in (errno.EMFILE, errno.ENFILE):
+                            what = start_queue.after_emfile(self, ends)
+                            if what == "retry":
+                                continue
+                            if what == "queued":
+                                self.start_date = self.timeout_date = None
+                                return
+                        self._start_failed(e)
+                        failed = True
+                    else:
+                        failed = False
+                        self._child = child
+                        self.pid = child.pid
+                        self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
+                        self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
+                        self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
+                        self._arm_timeout()
+                        pending, self._pending_stdin = self._pending_stdin, []
+                        for data in pending:
+                            if data is None:
+                                child.close_stdin()
+                            else:
+                                werr = child.write(data) if child.stdin_fd >= 0 else errno.EPIPE
+                                if werr:
+                                    self._set_write_error(werr)
+                    break
+        if failed:
+            start_queue.spawn_all(start_queue.release(self))
+        self._notify_started(failed)
+
+    def _end_unspawned(self) -> None:
+        """Lock held: end a process killed before it was spawned."""
+        self.ended = True
+        self.end_date = time.time()
+        self.timeouted = False
+        self._eof[STDOUT] = self._eof[STDERR] = True
+        self._eof_read[STDOUT] = self._eof_read[STDERR] = True
+        self._close_targets()
 
     def _notify_started(self: _PR, failed: bool) -> _PR:
         """After start (lock released): log, start handlers, and the end
@@ -264,6 +337,7 @@ class Process(ProcessBase):
             child = self._child
         if child is not None:
             child.close_stdin()
+        start_queue.spawn_all(start_queue.release(self))
         self._close_targets()
         self._notify_end()
         return True
@@ -291,13 +365,29 @@ class Process(ProcessBase):
         Sending signals to processes automatically ignores and disable logs
         of exit code != 0.
         """
+        ready = None
         with self._lock:
             child = self._child
-            if child is None or self.ended or child.reaped:
-                return self
-            self.killed = True
-            self._arm_force_kill(sig, auto_force_kill_timeout)
-            err = child.signal(sig, self._actual_kill_subprocesses())
+            if child is None:
+                if not self.started or self.ended or self._slot_state == start_queue.IDLE:
+                    return self
+                # queued, or its spawn pending: it is never spawned
+                self.killed = True
+                ready = start_queue.cancel(self)
+                if ready is None:
+                    return self     # its spawn is pending: _spawn_granted sees killed
+                self._end_unspawned()
+            else:
+                if self.ended or child.reaped:
+                    return self
+                self.killed = True
+                self._arm_force_kill(sig, auto_force_kill_timeout)
+                err = child.signal(sig, self._actual_kill_subprocesses())
+        if ready is not None:
+            self._notify_started(True)
+            start_queue.spawn_all(ready)
+            return self
+        assert child is not None
         if err == errno.EPERM and self.pty and sig in _PTY_CONTROL_CHARS:
             logger.debug("EPERM sending signal %s to %s: writing a control character to its pty", sig, self)
             child.write(_PTY_CONTROL_CHARS[sig])
@@ -345,7 +435,11 @@ class Process(ProcessBase):
             raise TypeError("write() needs str or bytes, not %s" % (type(s).__name__,))
         if not self.started:
             raise ValueError("cannot write to a process which has not been started: %r" % (self,))
-        child = self._child
+        with self._lock:
+            child = self._child
+            if child is None and self.queued:
+                self._pending_stdin.append(data)
+                return len(s)
         if child is None or child.stdin_fd < 0:
             err = errno.EPIPE
         else:
@@ -360,7 +454,11 @@ class Process(ProcessBase):
     def close_stdin(self) -> None:
         """Close the process's standard input (once queued input is written),
         so that it reads end of file."""
-        child = self._child
+        with self._lock:
+            child = self._child
+            if child is None and self.queued:
+                self._pending_stdin.append(None)
+                return
         if child is not None:
             child.close_stdin()
 

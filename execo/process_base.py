@@ -176,6 +176,10 @@ class ProcessBase(object):
     #: Remote host, if relevant
     host: Optional[Host] = None
 
+    # the fan-out window of the action starting this process, if any
+    # (execo.start_queue.Window, set by the action before start())
+    _fanout_window: Any = None
+
     def __init__(self, cmd: CmdLike, timeout: Optional[DurationLike] = None, ignore_exit_code: bool = False,
                  nolog_exit_code: bool = False, ignore_timeout: bool = False, nolog_timeout: bool = False,
                  ignore_error: bool = False, nolog_error: bool = False, ignore_expect_fail: bool = False,
@@ -430,6 +434,11 @@ class ProcessBase(object):
             logger.exception("cannot open an output file of %s", self)
         self._strand.hold()
         self.started = True
+        self._set_start_date()
+
+    def _set_start_date(self) -> None:
+        """Lock held: the real start (a queued process gets its start and
+        timeout dates when it is spawned, see :mod:`execo.start_queue`)."""
         self.start_date = time.time()
         if self.timeout is not None:
             self.timeout_date = self.start_date + self.timeout

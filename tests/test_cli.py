@@ -293,3 +293,35 @@ def test_json_is_valid_unicode_with_exact_bytes_for_non_utf8():
     r = execo("--json", "echo plain")
     doc = json.loads(r.stdout)
     assert doc["hosts"][0]["stdout"] == "plain\n" and "stdout_base64" not in doc["hosts"][0]
+
+
+# ------------------------------------------------------------ fan-out (issue 15)
+
+def test_fanout_option_builds_a_window():
+    from execo.cli import parse, build_action
+    ns, mode, words = parse(["-f", "5", "-H", "h[1-20]", "uptime"])
+    a = build_action(ns, mode, words, expand_hosts(ns.hosts))
+    assert a.fanout == 5 and len(a.processes) == 20
+    ns, mode, words = parse(["--fanout", "3", "-H", "h[1-4]", "put", "f", "/tmp"])
+    assert build_action(ns, mode, words, expand_hosts(ns.hosts)).fanout == 3
+    ns, mode, words = parse(["-H", "h1", "uptime"])
+    assert build_action(ns, mode, words, expand_hosts(ns.hosts)).fanout is None
+    for bad in (["-f", "0", "-H", "h1", "true"], ["-f", "2", "--taktuk", "-H", "h1", "true"]):
+        with pytest.raises(UsageError):
+            ns, mode, words = parse(bad)
+            build_action(ns, mode, words, expand_hosts(ns.hosts))
+    r = execo("-f", "x", "-H", "h1", "true")
+    assert r.returncode == 2, r.stderr
+
+
+def test_fanout_option_over_ssh(sshd):
+    d = tempfile.mkdtemp(prefix="execo-fanout-")   # writable by the test user
+    os.chmod(d, 0o777)
+    request_cleanup = shutil.rmtree
+    cmd = "touch %s/$$; n=$(ls %s | wc -l); sleep 0.3; rm -f %s/$$; echo n=$n" % (d, d, d)
+    r = execo("-f", "3", "--json", "-H", "127.0.0.[1-12]", *ssh_args(sshd), cmd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    request_cleanup(d, ignore_errors=True)
+    outs = [h["stdout"] for h in json.loads(r.stdout)["hosts"]]
+    counts = [int(o.strip().split("=")[-1]) for o in outs]
+    assert len(counts) == 12 and max(counts) <= 3, counts

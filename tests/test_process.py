@@ -1014,19 +1014,23 @@ def test_no_fd_leak_with_errors_kills_timeouts_pty():
 def test_near_the_fd_limit_children_cost_three_fds():
     # with a 2000-fd table, 4 fds per child would allow < 500 children;
     # past 3/4 of the table, children are reaped through SIGCHLD (no
-    # pidfd), so more fit, and the one that does not fit is an EMFILE
-    # error on that Process only; all the others are reaped normally
+    # pidfd), so more fit; the one that does not fit within the fd budget
+    # (execo.start_queue) is queued, not failed; all the others are
+    # reaped normally, and the queued one, killed, is never spawned
     script = textwrap.dedent("""
         import resource
         resource.setrlimit(resource.RLIMIT_NOFILE, (2000, 2000))
         import errno, execo
         ps = []
         while True:
-            p = execo.Process("sleep 60", nolog_error=True).start()
-            if p.error:
-                assert p.error_reason == errno.EMFILE, p.error_reason
+            p = execo.Process("sleep 60").start()
+            assert not p.error, p.error_reason
+            if p.queued:
                 break
             ps.append(p)
+        p.kill()
+        p.wait(60)
+        assert p.ended and p.killed and p.pid is None and not p.queued, p
         for q in ps:
             q.kill()
         for q in ps:

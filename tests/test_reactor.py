@@ -367,3 +367,19 @@ def test_reactor_collects_into_collector_and_tracks_ascii(reactor):
         else:
             assert len(out) == n + 1 and out.getbytes()[-2:] == b"q\xe9"
             assert out.ascii_text() is None
+
+
+@pytest.mark.parametrize("want_stdin", [True, False])
+def test_spawn_fd_cost_is_what_a_child_holds(reactor, want_stdin):
+    # the start queue (execo.start_queue) counts children's fds with it
+    cost = reactor.spawn_fd_cost(want_stdin)
+    assert cost == (3 if want_stdin else 2) + (1 if reactor.child_watcher == "pidfd" else 0)
+    before = len(os.listdir("/proc/self/fd"))
+    s = Sink()
+    c = reactor.spawn(sh("sleep 30"), _reactor.SPAWN_PATH | _reactor.SPAWN_NEW_PGROUP, s,
+                      want_stdin=want_stdin)
+    try:
+        assert len(os.listdir("/proc/self/fd")) - before == cost
+    finally:
+        c.signal(signal.SIGKILL, True)
+        assert s.done.wait(10)

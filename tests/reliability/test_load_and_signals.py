@@ -195,29 +195,42 @@ FD_EXHAUSTION_SCRIPT = """
     # them hold their fds at the same time; its exit code identifies it
     cmd = lambda i: ("sh", "-c", "flock -s 9 9<%s; echo out-%d; exit %d" % (lockpath, i, i % 200))
     fds0 = nfds()
-    ps = [Process(cmd(i), nolog_error=True, nolog_exit_code=True).start() for i in range(@N@)]
-    failed = [i for i, p in enumerate(ps) if p.error]
-    # the reactor is alive while the table is full: a process still fails
-    # with EMFILE, and no good process has been disturbed
-    extra = Process(("true",), nolog_error=True).start()
-    assert extra.error and extra.error_reason == errno.EMFILE, extra
+    ps = [Process(cmd(i), nolog_exit_code=True).start() for i in range(@N@)]
+    # the children that do not fit within the fd budget wait for a slot
+    # (execo.start_queue) instead of failing with EMFILE
+    failed = [i for i, p in enumerate(ps) if p.queued]
+    assert not any(p.error for p in ps)
+    assert all(p.pid is None for p in ps if p.queued)
+    extra = Process(("true",)).start()
+    assert extra.queued and not extra.error, extra
     fcntl.flock(lockfd, fcntl.LOCK_UN)
     for p in ps:
         p.wait(60)
         assert p.ended, p
     for i, p in enumerate(ps):
-        if i in failed:
-            assert p.error and p.error_reason == errno.EMFILE, (i, p.error_reason)
-            assert not p.ok and p.exit_code is None and p.stdout == "", p
-        else:
-            assert not p.error, p
-            assert p.exit_code == i % 200 and p.stdout == "out-%d\\n" % i, (i, p.exit_code, p.stdout)
-    # fds are given back, and later processes start fine (many of them)
+        assert not p.error, p
+        assert p.exit_code == i % 200 and p.stdout == "out-%d\\n" % i, (i, p.exit_code, p.stdout)
+    assert extra.wait(60).finished_ok, extra
+    # fds are given back
     import time
     deadline = time.monotonic() + 10
     while nfds() > fds0 + 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert nfds() <= fds0 + 2, (fds0, nfds())
+    # fds the application itself holds are not execo's to wait for: with
+    # no child of execo running, a start fails with EMFILE, and the
+    # reactor keeps working
+    held = []
+    try:
+        while True:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError as e:
+        assert e.errno == errno.EMFILE, e
+    os.close(held.pop())
+    bad = Process(("true",), nolog_error=True).start()
+    assert bad.error and bad.error_reason == errno.EMFILE and bad.ended and not bad.ok, bad
+    for fd in held:
+        os.close(fd)
     ok = len(ps) - len(failed)
     later = [Process(cmd(i), nolog_exit_code=True).start() for i in range(ok)]
     fcntl.flock(lockfd, fcntl.LOCK_EX)   # retake the lock: later ones run freely anyway
@@ -232,11 +245,12 @@ FD_EXHAUSTION_SCRIPT = """
 
 
 @pytest.mark.parametrize("watcher", ["pidfd", "sigchld"])
-def test_fd_exhaustion_fails_only_the_processes_that_do_not_fit(tmp_path, watcher):
+def test_fd_exhaustion_queues_the_processes_that_do_not_fit(tmp_path, watcher):
     # complements test_process.py::test_near_the_fd_limit_children_cost_three_fds:
-    # here the children that fit finish ok with their own exit code and
-    # output, the reactor keeps working at the limit, and as many processes
-    # start again once fds are back
+    # here the children that do not fit wait for a slot, all finish ok
+    # with their own exit code and output, EMFILE stays the error when the
+    # application itself fills the table, and as many processes start
+    # again once fds are back
     (tmp_path / ".execo.conf.py").write_text("configuration = {'child_watcher': %r}\n" % watcher)
     limit, n = 300, 200
     script = FD_EXHAUSTION_SCRIPT.replace("@LIMIT@", str(limit)).replace("@N@", str(n))
@@ -244,34 +258,47 @@ def test_fd_exhaustion_fails_only_the_processes_that_do_not_fit(tmp_path, watche
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     words = r.stdout.split()
     started, failed = int(words[-3]), int(words[-1])
-    assert failed > 0 and started > 50, r.stdout
+    assert failed > 0 and started > 50, r.stdout   # failed: the queued ones
     assert started + failed == n
 
 
 FD_EXHAUSTION_ACTION_SCRIPT = """
-    import errno, resource
+    import errno, os, resource
     resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
     from execo.action import Local, ParallelActions
-    a = ParallelActions([Local("sleep 1", process_args={"nolog_error": True})
-                         for i in range(100)]).run(60)
-    assert a.ended
-    errs = [p for p in a.processes if p.error]
-    oks = [p for p in a.processes if not p.error]
-    assert errs and all(p.error_reason == errno.EMFILE and not p.ok for p in errs)
-    assert oks and all(p.finished_ok and p.exit_code == 0 for p in oks)
+    a = ParallelActions([Local("sleep 1") for i in range(100)]).start()
+    queued = sum(p.queued for p in a.processes)
+    a.wait(60)
+    assert a.ended and a.ok and queued > 0, (a.ended, a.ok, queued)
+    assert all(p.finished_ok and p.exit_code == 0 for p in a.processes)
     st = a.stats()
-    assert not a.ok and st["num_errors"] == len(errs) and st["num_finished_ok"] == len(oks), st
-    b = ParallelActions([Local("echo again-%d" % i) for i in range(len(oks))]).run(60)
+    assert st["num_errors"] == 0 and st["num_finished_ok"] == 100, st
+    # the application's own fds fill the table: EMFILE is counted
+    held = []
+    try:
+        while True:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError as e:
+        assert e.errno == errno.EMFILE, e
+    c = ParallelActions([Local("true", process_args={"nolog_error": True})
+                         for i in range(3)]).run(60)
+    errs = [p for p in c.processes if p.error]
+    assert len(errs) == 3 and all(p.error_reason == errno.EMFILE and not p.ok for p in errs)
+    st = c.stats()
+    assert not c.ok and st["num_errors"] == 3, st
+    for fd in held:
+        os.close(fd)
+    b = ParallelActions([Local("echo again-%d" % i) for i in range(100)]).run(60)
     assert b.ok and sorted(p.stdout for p in b.processes) == sorted(
-        "again-%d\\n" % i for i in range(len(oks)))
-    print("errors", len(errs), "ok", len(oks))
+        "again-%d\\n" % i for i in range(100))
+    print("queued", queued, "errors", len(errs))
 """
 
 
 def test_fd_exhaustion_in_an_action_is_counted_and_the_next_action_runs():
     r = run_script(FD_EXHAUSTION_ACTION_SCRIPT, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    assert "errors " in r.stdout, r.stdout
+    assert "errors 3" in r.stdout, r.stdout
 
 
 # ------------------------------------------------------------------ 4. signals
