@@ -255,6 +255,13 @@ class Strand(object):
             self._active = True
             self._owner = threading.get_ident()
 
+    def disown(self):
+        """Keep the :meth:`hold` but let no thread count as running the
+        strand: a start queued for a slot (see :mod:`execo.start_queue`)
+        is released later by whichever thread spawns it, and the thread
+        that called start() may wait for it meanwhile."""
+        self._owner = None
+
     def release(self):
         """End a :meth:`hold`."""
         self._owner = None

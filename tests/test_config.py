@@ -107,7 +107,7 @@ def test_configuration_defaults():
         'log_level', 'remote_tool', 'fileput_tool', 'fileget_tool',
         'compact_output_threshold', 'kill_timeout', 'intr_period', 'port_range',
         'kill_childs_at_end', 'color_mode', 'color_styles', 'poller', 'child_watcher',
-            'log_masks', 'expect_search_timeout'}
+            'log_masks', 'expect_search_timeout', 'fanout'}
     assert configuration['log_level'] == logging.INFO
     assert configuration['remote_tool'] == config.SSH
     assert configuration['fileput_tool'] == config.SCP
