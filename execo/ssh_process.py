@@ -15,7 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, TypeVar, Union
 
-from . import _reactor
+from . import _reactor, start_queue
 from .conductor import get_reactor
 from .handlers import STDERR, STDOUT
 from .host import Host
@@ -277,6 +277,8 @@ class SshProcess(Process):
                 self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
                 self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
         if failed:
+            # give back its start-queue slot, as an ended process does
+            start_queue.spawn_all(start_queue.release(self))
             self._strand.post(self._notify_end, (), _needs_isolation(self.lifecycle_handlers))
         elif logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("restart:"), self)
