@@ -18,8 +18,9 @@ an execo duration), ``--taktuk`` to go through the taktuk tree launcher
 instead of one ssh per host, ``--json`` for scripts, ``--progress`` for a
 live count on stderr (a tty).
 
-Names are data: ``{{{host}}}`` in the command and in put/get paths is
-replaced by each host's address, but no other ``{{...}}`` is evaluated
+Names are data: ``{{{host}}}`` in the command and in get paths is
+replaced by each host's address (put's operands are taken literally),
+but no other ``{{...}}`` is evaluated
 (``docker inspect -f '{{.State.Running}}'`` is passed as written), unless
 ``--eval`` asks for execo's ``{{expression}}`` substitution in the
 command (never in file operands: a file named ``{{...}}`` in a directory
@@ -244,7 +245,9 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
         cls = TaktukPut if ns.taktuk else Put
     else:
         cls = TaktukGet if ns.taktuk else Get
-    with no_expressions():     # file operands are never evaluated
+    # file operands are never evaluated; put's are local names (a shell
+    # glob's), taken literally: a file may be named {{{host}}}
+    with no_expressions(host=(mode == "get")):
         action = cls(_hosts(hosts), files, dest, connection_params=connection_params(ns),
                      **_fanout(ns))
     for p in action.processes:

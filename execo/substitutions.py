@@ -33,7 +33,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Match, Opti
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = ["remote_substitute", "get_caller_context", "frame_transparent", "SubstitutionError",
-           "no_expressions", "NO_EXPRESSIONS"]
+           "no_expressions", "NO_EXPRESSIONS", "NO_SUBSTITUTIONS"]
 
 _HOST_TAG = "{{{host}}}"
 # one pass over the string: the host tag, or an expression (everything
@@ -42,24 +42,36 @@ _SUBST_RE = re.compile(r"(\{\{\{host\}\}\})|\{\{((?:(?!\}\}).)+)\}\}", re.DOTALL
 
 
 class _NoExpressions(tuple):
-    """The type of :data:`NO_EXPRESSIONS`."""
+    """The type of :data:`NO_EXPRESSIONS` and :data:`NO_SUBSTITUTIONS`."""
+
+    host: bool
+
+    def __new__(cls, host: bool) -> "_NoExpressions":
+        self = super().__new__(cls, ({}, {}))
+        self.host = host      # whether {{{host}}} is still replaced
+        return self
 
     def __repr__(self) -> str:
-        return "NO_EXPRESSIONS"
+        return "NO_EXPRESSIONS" if self.host else "NO_SUBSTITUTIONS"
 
 
 #: A ``frame_context`` for :func:`remote_substitute` meaning "evaluate
 #: nothing": ``{{{host}}}`` is replaced, ``{{...}}`` is kept as written.
 #: :func:`get_caller_context` returns it inside :func:`no_expressions`.
-NO_EXPRESSIONS: Tuple[Dict[str, Any], Dict[str, Any]] = _NoExpressions(({}, {}))
+NO_EXPRESSIONS: Tuple[Dict[str, Any], Dict[str, Any]] = _NoExpressions(True)
+#: A ``frame_context`` meaning "substitute nothing": the string is kept as
+#: it is, ``{{{host}}}`` included. Returned inside
+#: ``no_expressions(host=False)``.
+NO_SUBSTITUTIONS: Tuple[Dict[str, Any], Dict[str, Any]] = _NoExpressions(False)
 
 _policy = threading.local()
 
 
 @contextlib.contextmanager
-def no_expressions() -> Iterator[None]:
+def no_expressions(host: bool = True) -> Iterator[None]:
     """Context manager: actions created inside it (in this thread) never
-    evaluate ``{{<expression>}}``; only ``{{{host}}}`` is replaced.
+    evaluate ``{{<expression>}}``; only ``{{{host}}}`` is replaced, and
+    with ``host=False`` not even that: every string is taken literally.
 
     For strings that come from data rather than from the program's own
     source (a command line typed to the ``execo`` command, file names
@@ -67,13 +79,15 @@ def no_expressions() -> Iterator[None]:
 
         with no_expressions():
             action = Remote(command_from_user, hosts)
+        with no_expressions(host=False):     # a file may be named {{{host}}}
+            action = Put(hosts, os.listdir("results"), "/tmp")
     """
-    depth = getattr(_policy, "no_expressions", 0)
-    _policy.no_expressions = depth + 1
+    previous = getattr(_policy, "context", None)
+    _policy.context = NO_EXPRESSIONS if host else NO_SUBSTITUTIONS
     try:
         yield
     finally:
-        _policy.no_expressions = depth
+        _policy.context = previous
 
 
 class SubstitutionError(ValueError):
@@ -118,13 +132,16 @@ def remote_substitute(string: str, all_hosts: Iterable[object], index: int,
     Raises :class:`SubstitutionError` (a ValueError) naming the
     expression when it cannot be evaluated or does not give a sequence.
     With ``frame_context`` :data:`NO_EXPRESSIONS`, nothing is evaluated:
-    ``{{<expression>}}`` is kept as written.
+    ``{{<expression>}}`` is kept as written; with
+    :data:`NO_SUBSTITUTIONS`, the string is returned as it is.
     """
     if not isinstance(string, str):
         raise TypeError("remote_substitute needs a str, not %r" % (type(string).__name__,))
     if "{{" not in string:
         return string
     evaluate = not isinstance(frame_context, _NoExpressions)
+    if not evaluate and not frame_context.host:     # type: ignore[union-attr]
+        return string
     host_address: Optional[str] = None
     glob: Optional[Dict[str, Any]] = None
     loc: Optional[Mapping[str, Any]] = None
@@ -206,10 +223,12 @@ def get_caller_context(obj: object = None, depth: int = 0) -> Tuple[Dict[str, An
     locals, and a Remote created by execo itself (inside ChainPut, ...)
     sees the locals of the execo function which created it.
 
-    Inside :func:`no_expressions`, returns :data:`NO_EXPRESSIONS`.
+    Inside :func:`no_expressions`, returns :data:`NO_EXPRESSIONS` (or
+    :data:`NO_SUBSTITUTIONS`).
     """
-    if getattr(_policy, "no_expressions", 0):
-        return NO_EXPRESSIONS
+    context = getattr(_policy, "context", None)
+    if context is not None:
+        return context
     frame = sys._getframe(1 + depth)
     while frame.f_back is not None:
         code = frame.f_code

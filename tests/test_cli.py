@@ -242,6 +242,7 @@ def test_put_file_operands_never_evaluated(sshd, tmp_path):
     hostile = "{{open('EVALUATED','w') and 'ok.txt'}}"
     (src / hostile).write_text("data\n")
     (src / "plain.txt").write_text("plain\n")
+    (src / "{{{host}}}").write_text("a name, not a tag\n")
     dest = tempfile.mkdtemp(prefix="execo-cli-put-")
     os.chmod(dest, 0o777)
     try:
@@ -252,7 +253,9 @@ def test_put_file_operands_never_evaluated(sshd, tmp_path):
                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
         assert r.returncode == 0, (r.stdout, r.stderr)
         assert not marker.exists()
-        assert sorted(os.listdir(dest)) == sorted([hostile, "plain.txt"])
+        assert sorted(os.listdir(dest)) == sorted([hostile, "plain.txt", "{{{host}}}"])
+        with open(os.path.join(dest, "{{{host}}}")) as f:
+            assert f.read() == "a name, not a tag\n"
     finally:
         shutil.rmtree(dest, ignore_errors=True)
 

@@ -210,3 +210,15 @@ def test_no_expressions_is_per_thread():
         release.set()
         t.join()
     assert results == ["echo 7"]
+
+
+def test_no_substitutions_keeps_every_string_as_it_is():
+    from execo import Put
+    from execo.substitutions import NO_SUBSTITUTIONS, no_expressions, remote_substitute
+    assert remote_substitute("{{{host}}} {{x}}", ["h"], 0, NO_SUBSTITUTIONS) == "{{{host}}} {{x}}"
+    with no_expressions(host=False):
+        put = Put(["a"], ["{{{host}}}", "{{[1]}}"], "/tmp/{{{host}}}")
+    assert put.processes[0].cmd[-3:] == ("./{{{host}}}", "./{{[1]}}", "a:/tmp/{{{host}}}")
+    with no_expressions():
+        put = Put(["a"], ["{{{host}}}"], "/tmp")
+    assert put.processes[0].cmd[-2] == "./a"

@@ -220,6 +220,9 @@ def hostile_names():
         'trailing newline\n',
         '-leading-dash',
         '--',
+        'c:olon', 'user@host:notes.txt',      # scp's remote syntax
+        "{{open('%s','w') and 'x'}}" % MARK,  # execo's substitutions
+        '{{{host}}}',
         '[', ']', '] x', 'a[1-3]b',            # taktuk's argument delimiters, ranges
         'star*', '?', '~tilde',
         '$HOME ${PATH} $1 $$',                 # not taktuk variables: literal

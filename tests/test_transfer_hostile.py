@@ -27,6 +27,7 @@ from execo.action import Get, Put, Remote
 from execo.chainput import READY_MARK, ChainPut
 from execo.process import PortForwarder, SshProcess
 from execo.scp_paths import LEGACY, SFTP, glob_escape, scp_default_protocol
+from execo.substitutions import no_expressions
 
 from helpers import finish
 
@@ -67,6 +68,8 @@ def hostile_names(tag, user, address):
         "(paren)",
         "#hash",
         "{a,b}",
+        "{{open('%s-eval','w') and 'x'}}" % (tag,),    # execo's substitutions
+        "{{{host}}}",
         "\u00e9t\u00e9",
     ]
 
@@ -239,7 +242,9 @@ def test_put_then_get_hostile_names_byte_exact(sshd, home, remote_dir, local_dir
         # writes it as "\n" on the remote side)
         names = [n for n in names if "\n" not in n]
     write_files(local_dir, names)
-    put = Put([h], names, name, connection_params=params(sshd, scp_mode))
+    # names from a listing are data: no substitution at all
+    with no_expressions(host=False):
+        put = Put([h], names, name, connection_params=params(sshd, scp_mode))
     finish(put.run())
     assert put.ok, describe(put)
     assert sorted(os.listdir(path)) == sorted(names)
@@ -248,8 +253,9 @@ def test_put_then_get_hostile_names_byte_exact(sshd, home, remote_dir, local_dir
 
     out = "-back $(touch %s-out) ;x" % (tag,)
     os.mkdir(out)
-    get = Get([h], [name + "/" + glob_escape(n) for n in names], out,
-              connection_params=params(sshd, scp_mode))
+    with no_expressions(host=False):
+        get = Get([h], [name + "/" + glob_escape(n) for n in names], out,
+                  connection_params=params(sshd, scp_mode))
     finish(get.run())
     assert get.ok, describe(get)
     assert sorted(os.listdir(out)) == sorted(names)
@@ -446,7 +452,8 @@ class ForeignListener(object):
 
 
 def chainput_files(local_dir, tag):
-    names = ["big.bin", "-dash $(touch %s-cp) ;`x` 'q'" % (tag,), "nl\nname", "user@host:x"]
+    names = ["big.bin", "-dash $(touch %s-cp) ;`x` 'q'" % (tag,), "nl\nname", "user@host:x",
+             "{{open('%s-eval','w') and 'x'}} {{{host}}}" % (tag,)]
     for n in names:
         with open(os.path.join(local_dir, n), "wb") as f:
             f.write(content(n) if n != "big.bin" else os.urandom(3 << 20))
