@@ -26,9 +26,7 @@ from .conductor import get_reactor
 from .handlers import (STDOUT, STDERR, ExpectOutputHandler, ProcessLifecycleHandler,
                        ProcessOutputHandler)
 from .log import logger, style
-from .process_base import (ENCODING, EOF_GRACE_AFTER_EXIT, ProcessBase, _check_bool,
-                           _wait_event)
-from .time_utils import get_seconds
+from .process_base import ENCODING, EOF_GRACE_AFTER_EXIT, ProcessBase, _check_bool
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -241,11 +239,7 @@ class Process(ProcessBase):
                         failed = True
                     else:
                         failed = False
-                        self._child = child
-                        self.pid = child.pid
-                        self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
-                        self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
-                        self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
+                        self._adopt_child(child)
                         self._arm_timeout()
                         pending, self._pending_stdin = self._pending_stdin, []
                         for data in pending:
@@ -260,8 +254,17 @@ class Process(ProcessBase):
             start_queue.spawn_all(start_queue.release(self))
         self._notify_started(failed)
 
+    def _adopt_child(self, child: _reactor.Child) -> None:
+        """Lock held: ``child`` (just spawned) is this process's now."""
+        self._child = child
+        self.pid = child.pid
+        self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
+        self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
+        self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
+
     def _end_unspawned(self) -> None:
-        """Lock held: end a process killed before it was spawned."""
+        """Lock held: end a process that has no child (killed before its
+        spawn, or its spawn failed)."""
         self.ended = True
         self.end_date = time.time()
         self.timeouted = False
@@ -289,12 +292,7 @@ class Process(ProcessBase):
         # lock held
         self.error = True
         self.error_reason = e.errno
-        self.ended = True
-        self.end_date = time.time()
-        self.timeouted = False
-        self._eof[STDOUT] = self._eof[STDERR] = True
-        self._eof_read[STDOUT] = self._eof_read[STDERR] = True
-        self._close_targets()
+        self._end_unspawned()
 
     def _on_exit(self, code: int) -> None:
         with self._lock:
@@ -397,25 +395,6 @@ class Process(ProcessBase):
             child.write(_PTY_CONTROL_CHARS[sig])
         elif err not in (0, errno.ESRCH):
             logger.debug("unable to send signal %s to %s: %s", sig, self, os.strerror(err))
-        return self
-
-    def wait(self: _PR, timeout: Optional[DurationLike] = None) -> _PR:
-        """Wait for the subprocess end.
-
-        From one of the process's own handlers (output handler, lifecycle
-        handler, expect callback, all run in the process's strand, see
-        :mod:`execo.handler_threads`) the end cannot come while the
-        handler runs: wait() raises :class:`execo.exception.DeadlockError`
-        instead of blocking for ever (or until ``timeout``); in the
-        lifecycle ``end`` handler the process has ended and wait() returns
-        at once. Waiting for a process from a handler of *another* process
-        works.
-        """
-        if not self.started:
-            raise ValueError("trying to wait a process which has not been started: %r" % (self,))
-        if self._check_wait_from_handler():
-            return self
-        _wait_event(self.ended_event, get_seconds(timeout))
         return self
 
     def run(self: _PR, timeout: Optional[DurationLike] = None) -> _PR:

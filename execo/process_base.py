@@ -798,8 +798,23 @@ class ProcessBase(object):
         raise NotImplementedError
 
     def wait(self: _P, timeout: Optional[DurationLike] = None) -> _P:
-        """Wait for the process end (implemented by subclasses)."""
-        raise NotImplementedError
+        """Wait for the process end.
+
+        From one of the process's own handlers (output handler, lifecycle
+        handler, expect callback, all run in the process's strand, see
+        :mod:`execo.handler_threads`) the end cannot come while the
+        handler runs: wait() raises :class:`execo.exception.DeadlockError`
+        instead of blocking for ever (or until ``timeout``); in the
+        lifecycle ``end`` handler the process has ended and wait() returns
+        at once. Waiting for a process from a handler of *another* process
+        works.
+        """
+        if not self.started:
+            raise ValueError("trying to wait a process which has not been started: %r" % (self,))
+        if self._check_wait_from_handler():
+            return self
+        _wait_event(self.ended_event, get_seconds(timeout))
+        return self
 
     def _in_own_handler(self) -> bool:
         """Whether the calling thread runs one of this process's handlers

@@ -271,11 +271,7 @@ class SshProcess(Process):
                 failed = True
             else:
                 failed = False
-                self._child = child
-                self.pid = child.pid
-                self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
-                self.stdout_fd = child.stdout_fd if child.stdout_fd >= 0 else None
-                self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
+                self._adopt_child(child)
         if failed:
             # give back its start-queue slot, as an ended process does
             start_queue.spawn_all(start_queue.release(self))

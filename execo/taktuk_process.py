@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar, Union
 from .handlers import STDOUT, STDERR
 from .host import Host
 from .log import logger, style
-from .process_base import ProcessBase, _wait_event
-from .time_utils import get_seconds
+from .process_base import ProcessBase
 
 if TYPE_CHECKING:
     from .time_utils import DurationLike
@@ -151,21 +150,3 @@ class TaktukProcess(ProcessBase):
         hook(self, sig)
         return self
 
-    def wait(self: _TP, timeout: Optional[DurationLike] = None) -> _TP:
-        """Wait for the end of the remote command.
-
-        From one of the process's own handlers (output handler, lifecycle
-        handler, expect callback, all run in the process's strand, see
-        :mod:`execo.handler_threads`) the end cannot come while the
-        handler runs: wait() raises :class:`execo.exception.DeadlockError`
-        instead of blocking for ever (or until ``timeout``); in the
-        lifecycle ``end`` handler the process has ended and wait() returns
-        at once. Waiting for a process from a handler of *another* process
-        works.
-        """
-        if not self.started:
-            raise ValueError("trying to wait a process which has not been started: %r" % (self,))
-        if self._check_wait_from_handler():
-            return self
-        _wait_event(self.ended_event, get_seconds(timeout))
-        return self

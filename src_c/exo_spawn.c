@@ -62,6 +62,25 @@ static void close_if(int *fd)
     }
 }
 
+/* Python ignores SIGPIPE and SIGXFSZ: the child gets their default
+ * action back and an empty signal mask (handled signals are reset by exec
+ * anyway). Needs POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK. */
+static int reset_signals(posix_spawnattr_t *attr)
+{
+    sigset_t dflt, none;
+    int rc;
+
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+#ifdef SIGXFSZ
+    sigaddset(&dflt, SIGXFSZ);
+#endif
+    sigemptyset(&none);
+    if ((rc = posix_spawnattr_setsigdefault(attr, &dflt)) != 0)
+        return rc;
+    return posix_spawnattr_setsigmask(attr, &none);
+}
+
 /* A pipe with both ends close-on-exec and above the standard fds. */
 static int cloexec_pipe(int p[2])
 {
@@ -110,7 +129,6 @@ int exo_spawn(char *const argv[], int flags, exo_child *out)
     char slave_name[128];
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    sigset_t dflt, none;
     short sflags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
     pid_t pid = -1;
     int rc = 0, fa_ok = 0, attr_ok = 0;
@@ -155,17 +173,8 @@ int exo_spawn(char *const argv[], int flags, exo_child *out)
      * released from posix_spawn, while closefrom would run inside the
      * vfork window, costing the parent O(open fds) per spawn. */
 
-    /* Python ignores SIGPIPE and SIGXFSZ: restore their default in the
-     * child (as subprocess does; handled signals are reset by exec
-     * anyway), with an empty signal mask. */
-    sigemptyset(&dflt);
-    sigaddset(&dflt, SIGPIPE);
-#ifdef SIGXFSZ
-    sigaddset(&dflt, SIGXFSZ);
-#endif
-    sigemptyset(&none);
-    if ((rc = posix_spawnattr_setsigdefault(&attr, &dflt)) != 0) goto fail;
-    if ((rc = posix_spawnattr_setsigmask(&attr, &none)) != 0) goto fail;
+    /* as subprocess does */
+    if ((rc = reset_signals(&attr)) != 0) goto fail;
     if (flags & EXO_SPAWN_NEW_SESSION) {
 #ifdef POSIX_SPAWN_SETSID
         sflags |= POSIX_SPAWN_SETSID;
@@ -221,7 +230,6 @@ int exo_spawn_detached(char *const argv[], pid_t *pid, int *wfd)
     int p[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    sigset_t dflt, none;
     int rc, fa_ok = 0, attr_ok = 0;
 
     *pid = -1;
@@ -235,14 +243,7 @@ int exo_spawn_detached(char *const argv[], pid_t *pid, int *wfd)
     if ((rc = posix_spawn_file_actions_adddup2(&fa, p[0], 0)) != 0) goto fail;
     if ((rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) != 0) goto fail;
     if ((rc = posix_spawn_file_actions_adddup2(&fa, 1, 2)) != 0) goto fail;
-    sigemptyset(&dflt);
-    sigaddset(&dflt, SIGPIPE);
-#ifdef SIGXFSZ
-    sigaddset(&dflt, SIGXFSZ);
-#endif
-    sigemptyset(&none);
-    if ((rc = posix_spawnattr_setsigdefault(&attr, &dflt)) != 0) goto fail;
-    if ((rc = posix_spawnattr_setsigmask(&attr, &none)) != 0) goto fail;
+    if ((rc = reset_signals(&attr)) != 0) goto fail;
 #ifdef POSIX_SPAWN_SETSID
     rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
                                   | POSIX_SPAWN_SETSID);
