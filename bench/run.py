@@ -34,6 +34,8 @@ VENV_PY = os.path.join(VENV, "bin", "python")
 REF_VERSION = "2.8.2"
 CLUSH_VENV = os.path.join(HERE, ".venv-clush")
 CLUSH_VENV_BIN = os.path.join(CLUSH_VENV, "bin", "clush")
+PSSH_VENV = os.path.join(HERE, ".venv-pssh")
+PSSH_VENV_PY = os.path.join(PSSH_VENV, "bin", "python")
 
 # The connection_params items that turn execo's opt-in ssh connection
 # sharing (ControlMaster/ControlPersist, execo.ssh_sharing) on, for the
@@ -42,16 +44,21 @@ SHARED_CONNECTION_PARAMS = {"ssh_connection_sharing": 60}
 
 MB = 1000 * 1000
 
+# What execo's ssh_fast_handshake adds (execo.config.FAST_HANDSHAKE_KEX_OPTIONS),
+# for the ssh loop of the remote64_first row.
+FAST_KEX_OPTIONS = ("-o", "KexAlgorithms=^curve25519-sha256,curve25519-sha256@libssh.org")
+
 # name -> what it is, for --only and the README
 WORKLOAD_NAMES = ["spawn_all", "spawn_seq", "stdout_bytes", "stdout_lines", "line_handler",
                   "expect_after", "expect_roundtrip", "procs", "fanout_stub", "fanout_overlap",
-                  "remote64",
+                  "remote64", "remote64_first", "samehost",
                   "remote64_shared", "taktuk64", "put16"]
 ALIASES = {"idle": "procs", "memory": "procs", "kill_wait": "procs", "spawn": None,
            "stdout": None, "expect": None, "remote": None, "taktuk": None}
 GROUPS = {"spawn": ["spawn_all", "spawn_seq"], "stdout": ["stdout_bytes", "stdout_lines"],
           "expect": ["expect_after", "expect_roundtrip"],
-          "remote": ["fanout_stub", "fanout_overlap", "remote64", "remote64_shared"],
+          "remote": ["fanout_stub", "fanout_overlap", "remote64", "remote64_first", "samehost",
+                     "remote64_shared"],
           "taktuk": ["taktuk64", "put16"]}
 REMOTE_HOSTS = 64  # loopback sshd hosts of the remote64 rows (4 daemons of 16)
 PUT_SIZE = 50 * 1000 * 1000  # put16: the random file broadcast to PUT_HOSTS hosts
@@ -83,6 +90,8 @@ def params(quick):
         "fanout_stub": ({"n": 2000}, {"n": 500 if quick else 2000}),
         "fanout_overlap": ({"n": 3000 if quick else 12000}, {}),   # no 2.8.2 run
         "remote64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
+        "remote64_first": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
+        "samehost": ({"n": W_.SAMEHOST_PROCS}, {"n": W_.SAMEHOST_PROCS}),
         "remote64_shared": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
         "taktuk64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
         "put16": ({"n_hosts": W_.PUT_HOSTS, "size": PUT_SIZE},
@@ -94,8 +103,9 @@ def params(quick):
 
 
 class Runner(object):
-    def __init__(self, runs, timeout, ref_cap, tmpdir):
+    def __init__(self, runs, timeout, ref_cap, tmpdir, baseline=None):
         self.runs = runs
+        self.baseline = baseline  # another execo source tree measured beside (--baseline)
         self.timeout = timeout
         self.ref_cap = ref_cap
         self.tmpdir = tmpdir
@@ -103,6 +113,7 @@ class Runner(object):
         self._stub = None
         self._sshd = None       # (helper Popen, info dict) or (None, error text)
         self._clush = None      # (path, version) or (None, error text)
+        self._pssh = None       # (python, version) or (None, error text)
         self._put_src = None    # (path, sha256) of put16's random file
 
     # -- shared fixtures of the remote rows, made on first use
@@ -175,6 +186,13 @@ class Runner(object):
             self._clush = ensure_clush()
         return self._clush
 
+    def pssh(self):
+        """(python of bench/.venv-pssh, parallel-ssh version) or (None,
+        reason): parallel-ssh from PyPI, installed on first use."""
+        if self._pssh is None:
+            self._pssh = ensure_pssh()
+        return self._pssh
+
     def put_source(self, size):
         """put16's source: size random bytes in tmpdir (made once per run),
         and the directory under which each measurement makes its
@@ -227,17 +245,22 @@ class Runner(object):
                 out, err = p.communicate()
             return out, err, p.returncode, True
 
-    def worker(self, spec, ref=False):
-        """One measurement by bench/worker.py. Returns a dict, with
-        'timeout': True or 'error': text when it did not complete."""
+    def worker(self, spec, ref=False, python=None, src=ROOT):
+        """One measurement by bench/worker.py (by the interpreter python, if
+        given: a peer's virtualenv; execo imported from the source tree src).
+        Returns a dict, with 'timeout': True or 'error': text when it did
+        not complete."""
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
-        if ref:
+        if python:
+            py, timeout = python, self.timeout
+            env.pop("BENCH_EXECO_SRC", None)
+        elif ref:
             py, timeout = VENV_PY, self.ref_cap
             env.pop("BENCH_EXECO_SRC", None)
         else:
             py, timeout = sys.executable, self.timeout
-            env["BENCH_EXECO_SRC"] = ROOT
+            env["BENCH_EXECO_SRC"] = src
         out, err, rc, timed_out = self._exec([py, WORKER, json.dumps(spec)], env, timeout)
         if timed_out:
             return {"timeout": True, "cap": timeout}
@@ -296,7 +319,13 @@ class Runner(object):
 
     def series(self, label, jobs):
         """jobs: {impl_name: callable() -> result dict}. Runs them `runs`
-        times, interleaved; returns {impl_name: summary}."""
+        times, interleaved; returns {impl_name: summary}. With --baseline,
+        each job of this project's execo runs on the baseline tree too
+        (key ``baseline:NAME``), interleaved with the others."""
+        if self.baseline:
+            for k, job in list(jobs.items()):
+                if isinstance(job, ExecoJob) and k.startswith("execo"):
+                    jobs["baseline:" + k] = job.on(self.baseline)
         results = {k: [] for k in jobs}
         dead = set()
         for i in range(self.runs):
@@ -315,6 +344,39 @@ class Runner(object):
                 if r.get("timeout") or r.get("error") or r.get("fails") or r.get("na"):
                     dead.add(k)  # capped, broken or absent: no point in repeating
         return {k: summarize(v) for k, v in results.items()}
+
+
+class ExecoJob(object):
+    """A worker measurement of this project's execo (or, with on(), of the
+    execo of another source tree: --baseline)."""
+
+    def __init__(self, runner, spec, src=ROOT):
+        self.runner, self.spec, self.src = runner, spec, src
+
+    def __call__(self):
+        return self.runner.worker(self.spec, src=self.src)
+
+    def on(self, src):
+        return ExecoJob(self.runner, self.spec, src)
+
+
+def baseline_table(raw):
+    """Markdown: each execo measurement of this tree beside the same one on
+    the --baseline tree (medians of the same interleaved runs)."""
+    lines = ["| workload | measurement | this tree | baseline | this/baseline |",
+             "|---|---|---|---|---|"]
+    for name, w in raw.items():
+        res = w["results"]
+        for k in res:
+            if not k.startswith("baseline:"):
+                continue
+            key = k[len("baseline:"):]
+            a, b = med(res.get(key)), med(res[k])
+            lines.append("| %s | %s | %s | %s | %s |" % (
+                name, key, fmt_secs(a) if a is not None else failed_text(res.get(key)),
+                fmt_secs(b) if b is not None else failed_text(res[k]),
+                "%.2fx" % (a / b) if a and b else "-"))
+    return "\n".join(lines)
 
 
 def summarize(runs):
@@ -421,6 +483,31 @@ def ensure_clush():
     return None, why + "; no system clush"
 
 
+def ensure_pssh():
+    """parallel-ssh (libssh2 in-process) for the remote64_first row, in
+    bench/.venv-pssh (python -m venv + pip install parallel-ssh on first
+    use; git-ignored). Returns (python, version) or (None, reason)."""
+    def version():
+        if not os.path.exists(PSSH_VENV_PY):
+            return None
+        r = subprocess.run([PSSH_VENV_PY, "-c", "from importlib.metadata import version; "
+                            "import pssh.clients; print(version('parallel-ssh'))"],
+                           capture_output=True, text=True, cwd=tempfile.gettempdir())
+        return r.stdout.strip() if r.returncode == 0 else None
+    v = version()
+    if v:
+        return PSSH_VENV_PY, v
+    log("creating %s with parallel-ssh (first use)..." % PSSH_VENV)
+    r = subprocess.run([sys.executable, "-m", "venv", PSSH_VENV], capture_output=True, text=True)
+    if r.returncode == 0:
+        r = subprocess.run([PSSH_VENV_PY, "-m", "pip", "install", "-q", "parallel-ssh"],
+                           capture_output=True, text=True)
+    v = version()
+    if v:
+        return PSSH_VENV_PY, v
+    return None, "pip install parallel-ssh failed: " + r.stderr.strip()[-300:]
+
+
 def machine_info():
     info = {"nproc": os.cpu_count(), "kernel": platform.release(),
             "python": platform.python_version(), "platform": platform.platform()}
@@ -503,7 +590,7 @@ def pct(a, b):
 
 def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
     """Returns a list of table rows (dicts) and the raw summaries."""
-    W = lambda **spec: (lambda: runner.worker(spec))
+    W = lambda **spec: ExecoJob(runner, spec)
     R = lambda **spec: (lambda: runner.worker(spec, ref=True))
     raw = {}
     rows = []
@@ -762,6 +849,92 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         })
         if clush and "clush" in raw:
             raw["clush"]["clush_version"] = cver
+    elif name == "remote64_first":
+        info, why = runner.sshd()
+        if info is None:
+            rows.append(skipped_row(name, "sshd unavailable", why))
+            runner.problems.append("%s: %s" % (name, why))
+            return rows, raw
+        clush, cver = runner.clush()
+        pssh, pver = runner.pssh()
+        sp = remote_spec(info, p["n_hosts"])
+        fast = list(FAST_KEX_OPTIONS)
+        jobs = {"execo": W(workload="remote64", impl="execo", **sp),
+                "execo_fast": W(workload="remote64", impl="execo",
+                                extra_params={"ssh_fast_handshake": True}, **sp),
+                "sshloop": W(workload="remote64", impl="sshloop", **sp),
+                "sshloop_fast": W(workload="remote64", impl="sshloop",
+                                  extra_ssh_options=fast, **sp)}
+        if pssh:
+            jobs["pssh"] = (lambda: runner.worker(dict(workload="remote64", impl="pssh", **sp),
+                                                  python=pssh))
+        else:
+            runner.problems.append("%s: parallel-ssh unavailable: %s" % (name, pver))
+        if clush:
+            jobs["clush"] = W(workload="remote64", impl="clush", clush=clush,
+                              clush_conf=runner.clush_conf(), **sp)
+        else:
+            runner.problems.append("%s: clush unavailable: %s" % (name, cver))
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload="remote64", impl="execo",
+                            **remote_spec(info, pref["n_hosts"]))
+        raw = runner.series(name, jobs)
+        r = lambda m: fmt_secs(m["seconds"])
+        rc = lambda m: "%s (incl. start-up %s)" % (fmt_secs(m["seconds"]),
+                                                   fmt_secs(m.get("startup_seconds")))
+        nh = p["n_hosts"]
+        rows.append({
+            "workload": name,
+            "what": "first contact: Remote(%r) to %d loopback sshd hosts, a new ssh connection "
+                    "(key exchange + authentication) each, all at once" % (W_.REMOTE_CMD, nh),
+            "execo": "default %s; ssh_fast_handshake %s" % (val(raw["execo"], r),
+                                                            val(raw["execo_fast"], r)),
+            "limit": "bash `ssh ... $h & done; wait` %s; with the fast kex %s" % (
+                val(raw["sshloop"], r), val(raw["sshloop_fast"], r)),
+            "ratio": "default %s of ssh loop; fast %s of fast ssh loop" % (
+                pct(med(raw["sshloop"]), med(raw["execo"])),
+                pct(med(raw["sshloop_fast"]), med(raw["execo_fast"]))),
+            "target": "fast <= parallel-ssh (%s)" % (
+                "met" if med(raw["execo_fast"]) is not None and med(raw.get("pssh")) is not None
+                and med(raw["execo_fast"]) <= med(raw.get("pssh")) else "NOT met"),
+            "peers": "parallel-ssh %s %s; clush -f %d %s" % (
+                pver if pssh else "", val(raw.get("pssh"), r) if pssh else "unavailable",
+                nh, val(raw.get("clush"), rc) if clush else "unavailable"),
+            "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+        })
+    elif name == "samehost":
+        info, why = runner.sshd()
+        if info is not None and info.get("stock", {}).get("error"):
+            info, why = None, info["stock"]["error"]
+        if info is None:
+            rows.append(skipped_row(name, "stock sshd unavailable", why))
+            runner.problems.append("%s: %s" % (name, why))
+            return rows, raw
+        n = p["n"]
+        sp = dict(remote_spec(info["stock"], 1), n=n)
+        jobs = {"execo": W(workload=name, impl="execo", **sp),
+                "execo_noretry": W(workload=name, impl="execo",
+                                   extra_params={"ssh_connect_retries": 0}, **sp),
+                "sshloop": W(workload=name, impl="sshloop", **sp)}
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **dict(sp, n=pref["n"]))
+        raw = runner.series(name, jobs)
+        raw["execo_noretry"].pop("stderr", None)  # the failure log of its refused processes
+        r = lambda m: "%d/%d ok, %s" % (m["ok_count"], n, fmt_secs(m["seconds"]))
+        rows.append({
+            "workload": name,
+            "what": "Remote('echo {{range(%d)}}', [host] * %d) onto one sshd with OpenSSH's "
+                    "default MaxStartups 10:30:100 (median ok count, time)" % (n, n),
+            "execo": "%s; ssh_connect_retries=0: %s" % (val(raw["execo"], r),
+                                                        val(raw["execo_noretry"], r)),
+            "limit": "bash `ssh ... host \"echo $i\" & done; wait` %s" % val(raw["sshloop"], r),
+            "ratio": "-",
+            "target": "%d/%d ok" % (n, n),
+            "peers": "-",
+            "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+        })
+        if med(raw["execo"], "ok_count") != n:
+            runner.problems.append("%s: execo %s/%d ok" % (name, med(raw["execo"], "ok_count"), n))
     elif name == "remote64_shared":
         info, why = runner.sshd()
         if info is None:
@@ -932,6 +1105,10 @@ def main():
                     help="timeout of one execo %s run, s (default 120)" % REF_VERSION)
     ap.add_argument("--timeout", type=float, default=300.0,
                     help="timeout of one other run, s (default 300): reported as a hang")
+    ap.add_argument("--baseline", metavar="TREE",
+                    help="also measure the execo of another source tree (built in place, "
+                         "e.g. a git worktree of an older commit), interleaved: a regression "
+                         "check")
     ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"),
                     help="where to write the results (default bench/results/latest.json)")
     args = ap.parse_args()
@@ -963,7 +1140,10 @@ def main():
             if reason:
                 log("execo %s unavailable: %s" % (REF_VERSION, reason))
                 ref_ok = reason
-        runner = Runner(args.runs, args.timeout, args.ref_cap, tmpdir)
+        baseline = os.path.abspath(args.baseline) if args.baseline else None
+        if baseline and not os.path.isdir(os.path.join(baseline, "execo")):
+            ap.error("--baseline %s: no execo package there" % args.baseline)
+        runner = Runner(args.runs, args.timeout, args.ref_cap, tmpdir, baseline)
         allp = params(args.quick)
         rows, raw = [], {}
         for name in names:
@@ -989,6 +1169,12 @@ def main():
     print()
     print(table)
     print()
+    if baseline:
+        btable = baseline_table(raw)
+        print("this tree (%s) beside --baseline %s:" % (ROOT, baseline))
+        print()
+        print(btable)
+        print()
     if runner.problems:
         print("problems:")
         for pb in runner.problems:
@@ -997,7 +1183,7 @@ def main():
 
     out = {"date": date, "mode": "quick" if args.quick else "full", "runs": args.runs,
            "machine": info, "elapsed_seconds": elapsed, "rows": rows, "workloads": raw,
-           "problems": runner.problems, "table_markdown": table,
+           "problems": runner.problems, "table_markdown": table, "baseline": baseline,
            "ref": {"version": REF_VERSION, "available": ref_ok is True,
                    "reason": None if ref_ok is True else ref_ok}}
     d = os.path.dirname(os.path.abspath(args.json))

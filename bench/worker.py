@@ -675,6 +675,8 @@ def fanout_overlap(spec):
 
 REMOTE_CMD = "echo ok"
 SSHD_PORT = 2400  # first port tried for the bench's daemons
+STOCK_ADDRESS = "127.0.0.210"  # samehost's daemon with OpenSSH's default limits
+SAMEHOST_PROCS = 100  # samehost: processes onto that one daemon
 
 
 def _remote_params(spec):
@@ -712,7 +714,9 @@ def remote64(spec):
     if impl == "execo":
         execo = import_execo()
         execo.Process("true").run()
-        r = execo.Remote(REMOTE_CMD, hosts, connection_params=_remote_params(spec))
+        params = _remote_params(spec)
+        params.update(spec.get("extra_params", {}))
+        r = execo.Remote(REMOTE_CMD, hosts, connection_params=params)
 
         def go():
             r.start()
@@ -726,7 +730,8 @@ def remote64(spec):
             check = "ok" if r.ok else "Remote not ok"
     elif impl == "sshloop":
         import shlex
-        pre = " ".join(shlex.quote(a) for a in ssh_prefix(spec))
+        pre = " ".join(shlex.quote(a) for a in ssh_prefix(spec) +
+                       list(spec.get("extra_ssh_options", ())))
         script = "for h in %s; do %s \"$h\" %s & done; wait" % (
             " ".join(hosts), pre, shlex.quote(REMOTE_CMD))
         secs, res = timed(lambda: subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL,
@@ -749,10 +754,77 @@ def remote64(spec):
         good = _count_ok_lines(res.stdout.decode(), hosts)
         check = "ok" if (good == n and res.returncode == 0) else "rc=%d, %d/%d ok; %s" % (
             res.returncode, good, n, (res.stderr.decode() or res.stdout.decode())[-300:])
+    elif impl == "pssh":
+        secs, check = _pssh_run(spec, hosts)
     else:
         raise ValueError(impl)
     out.update({"seconds": secs, "rate": n / secs, "check": check})
     return out
+
+
+def _pssh_run(spec, hosts):
+    """parallel-ssh (libssh2 in-process, run by the interpreter of
+    bench/.venv-pssh): `echo ok` on every host at once (pool_size = number
+    of hosts), no pty, the fixture's user, key and port; from run_command
+    to every output read. Returns (seconds, check)."""
+    try:
+        from pssh.clients import ParallelSSHClient
+    except ImportError as e:
+        return 0.0, "parallel-ssh unavailable: %s" % e
+    client = ParallelSSHClient(hosts, user=spec["user"], pkey=spec["keyfile"],
+                               port=spec["port"], pool_size=len(hosts), timeout=20,
+                               num_retries=1)
+
+    def go():
+        output = client.run_command(REMOTE_CMD, stop_on_errors=False)
+        client.join(output)
+        return [(o.host, o.exception, list(o.stdout or ()), o.exit_code) for o in output]
+    secs, res = timed(go)
+    bad = [r for r in res if r[1] is not None or r[2] != ["ok"] or r[3] != 0]
+    if bad:
+        return secs, "%d/%d not ok, e.g. %r" % (len(bad), len(hosts), bad[0])
+    return secs, "ok"
+
+
+def samehost(spec):
+    """SAMEHOST_PROCS processes at once onto one sshd that keeps OpenSSH's
+    default MaxStartups 10:30:100 (sshd refuses some connections before
+    authentication while more than 10 are in their handshake):
+    ``Remote("echo {{range(N)}}", [host] * N)``, or the same argvs by a bash
+    ``ssh ... &`` loop. Counts the processes that ran with the right
+    output (``ok_count``); ``seconds``: start to all ended. A short count is
+    a finding, not a failed measurement: check is "ok" when the run
+    completed."""
+    n, impl = spec["n"], spec["impl"]
+    host = spec["hosts"][0]
+    import subprocess
+    if impl == "execo":
+        execo = import_execo()
+        execo.Process("true").run()
+        params = _remote_params(spec)
+        params.update(spec.get("extra_params", {}))
+        r = execo.Remote("echo {{range(%d)}}" % n, [host] * n, connection_params=params)
+        secs, _ = timed(lambda: r.run())
+        procs = list(r.processes)
+        good = sum(1 for i, p in enumerate(procs)
+                   if p.ok and p.stdout.replace("\r", "").strip() == str(i))
+        res = {"seconds": secs, "ok_count": good, "check": "ok"}
+        if good < n:
+            bad = next(p for i, p in enumerate(procs)
+                       if not (p.ok and p.stdout.replace("\r", "").strip() == str(i)))
+            res["first_error"] = bad.stderr[-200:]
+        return res
+    elif impl == "sshloop":
+        import shlex
+        pre = " ".join(shlex.quote(a) for a in ssh_prefix(spec))
+        script = "for i in $(seq 0 %d); do %s %s \"echo $i\" & done; wait" % (
+            n - 1, pre, shlex.quote(host))
+        secs, res = timed(lambda: subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        got = set(l.strip() for l in res.stdout.decode().replace("\r", "").splitlines())
+        good = len(got & set(str(i) for i in range(n)))
+        return {"seconds": secs, "ok_count": good, "check": "ok"}
+    raise ValueError(impl)
 
 
 def remote64_shared(spec):
@@ -838,18 +910,35 @@ def sshd_helper(n):
         h = None
     if h is None:
         raise SystemExit("could not start sshd: " + "; ".join(why)[-1500:])
+    stock = None
     try:
         _key_for_inner_nodes(h)
+        # samehost's daemon: OpenSSH's default MaxStartups/MaxSessions
+        # (the tests' sshd_stock fixture), on an address of its own
+        try:
+            stock = mod.start_sshd(addresses=[STOCK_ADDRESS], stock_limits=True,
+                                   port_candidates=range(SSHD_PORT + 20, SSHD_PORT + 60))
+            stock_info = {"hosts": list(stock.addresses), "port": stock.port,
+                          "user": stock.user, "keyfile": stock.keyfile,
+                          "ssh_options": list(stock.connection_params["ssh_options"]),
+                          "daemon_pids": [p.pid for p, _ in stock.daemons]}
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:
+            stock_info = {"error": "stock sshd: %s" % (e,)}
         params = h.connection_params
         sys.stdout.write("SSHD " + json.dumps({
             "hosts": list(h.addresses), "port": h.port, "user": h.user, "keyfile": h.keyfile,
             "ssh_options": list(params["ssh_options"]),
             "scp_options": list(params["scp_options"]),
-            "daemon_pids": [p.pid for p, _ in h.daemons]}) + "\n")
+            "daemon_pids": [p.pid for p, _ in h.daemons] + stock_info.get("daemon_pids", []),
+            "stock": stock_info}) + "\n")
         sys.stdout.flush()
         sys.stdin.read()  # until run.py closes our stdin (or dies)
     finally:
         h.stop()
+        if stock is not None:
+            stock.stop()
 
 
 # ------------------------------------------------ taktuk, file broadcast
@@ -1150,6 +1239,8 @@ WORKLOADS = {
     "fanout_stub": fanout_stub,
     "fanout_overlap": fanout_overlap,
     "remote64": remote64,
+    "remote64_first": remote64,
+    "samehost": samehost,
     "remote64_shared": remote64_shared,
     "taktuk64": taktuk64,
     "put16": put16,
