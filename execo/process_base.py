@@ -707,9 +707,11 @@ class ProcessBase(object):
     def stats(self) -> Dict[str, Any]:
         """Return a dict summarizing the statistics of this process.
 
-        see :meth:`execo.report.Report.stats`.
+        see :meth:`execo.report.Report.stats`: its ``name`` is the
+        process's, its ``sub_stats`` empty.
         """
         stats = Report.empty_stats()
+        stats["name"] = self.name
         stats["start_date"] = self.start_date
         stats["end_date"] = self.end_date
         stats["num_processes"] = 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from .log import style
 from .time_utils import format_date, format_duration
@@ -70,10 +70,11 @@ class Report:
 
     A Report gathers the results of actions or (recursively) of other
     reports. More generally it accepts any *stats object*: an object with a
-    ``stats()`` method returning a dict with the keys of
-    :meth:`empty_stats`, and a ``name`` attribute (processes, actions,
-    reports). The report keeps references to the objects, so its
-    statistics are always the current ones.
+    ``stats()`` method returning a dict with the dates and counters of
+    :meth:`empty_stats` (its ``name`` and ``sub_stats`` may be left out:
+    the object's ``name`` attribute is then used), such as processes,
+    actions and reports. The report keeps references to the objects, so
+    its statistics are always the current ones.
     """
 
     def __init__(self, stats_objects: Optional[Union[StatsObject, Iterable[StatsObject]]] = None) -> None:
@@ -124,19 +125,28 @@ class Report:
 
     @staticmethod
     def empty_stats() -> Dict[str, Any]:
-        """Return a stats initialized to zero (dates None, counters 0)."""
-        stats: Dict[str, Any] = {'start_date': None, 'end_date': None}
+        """Return a stats initialized to zero (dates None, counters 0,
+        ``name`` None, ``sub_stats`` an empty list)."""
+        stats: Dict[str, Any] = {'name': None, 'start_date': None, 'end_date': None}
         stats.update((key, 0) for key in _COUNTERS)
+        stats['sub_stats'] = []
         return stats
 
     @staticmethod
-    def aggregate_stats(stats_list: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    def aggregate_stats(stats_list: Union[Mapping[str, Any], Iterable[Mapping[str, Any]]]) -> Dict[str, Any]:
         """Return the stats aggregating an iterable of stats dicts.
 
         Counters are summed; start_date is the earliest one; end_date is
-        the latest one, or None if any end_date is None. Keys other than
-        those of :meth:`empty_stats` are ignored.
+        the latest one, or None if any end_date is None. The result's
+        ``name`` is None and its ``sub_stats`` empty (the caller sets
+        them). Keys other than those of :meth:`empty_stats` are ignored.
+
+        As in execo 2.x, a single stats dict may be given instead: the
+        result is a copy of it (its ``name`` and ``sub_stats`` kept) whose
+        counters and dates also take its ``sub_stats`` into account.
         """
+        if isinstance(stats_list, Mapping):
+            return Report._aggregate_tree(stats_list)
         total = Report.empty_stats()
         start_dates = []
         end_dates = []
@@ -155,6 +165,39 @@ class Report:
         if end_dates and all_ended:
             total['end_date'] = max(end_dates)
         return total
+
+    @staticmethod
+    def _aggregate_tree(stats: Mapping[str, Any]) -> Dict[str, Any]:
+        """execo 2.x's aggregate_stats(stats): ``stats`` plus its sub_stats."""
+        sub_stats = list(stats.get('sub_stats') or ())
+        below = Report.aggregate_stats(sub_stats)
+        result = dict(stats)
+        result.setdefault('name', None)
+        result['sub_stats'] = sub_stats
+        for key in _COUNTERS:
+            result[key] = stats.get(key, 0) + below[key]
+        starts = [d for d in (stats.get('start_date'), below['start_date']) if d is not None]
+        result['start_date'] = min(starts) if starts else None
+        if sub_stats and below['end_date'] is None:
+            result['end_date'] = None      # a sub-entry has not ended
+        else:
+            ends = [d for d in (stats.get('end_date'), below['end_date']) if d is not None]
+            result['end_date'] = max(ends) if ends else None
+        return result
+
+    @staticmethod
+    def _entry_stats(obj: StatsObject) -> Dict[str, Any]:
+        """``obj.stats()``, with a ``name`` (the object's, if its stats
+        have none) and a ``sub_stats`` list, so that every node of the
+        tree has both."""
+        stats = obj.stats()
+        if stats.get('name') is None or not isinstance(stats.get('sub_stats'), list):
+            stats = dict(stats)
+            if stats.get('name') is None:
+                stats['name'] = str(getattr(obj, 'name', None) or type(obj).__name__)
+            if not isinstance(stats.get('sub_stats'), list):
+                stats['sub_stats'] = []
+        return stats
 
     def stats(self) -> Dict[str, Any]:
         """Return a dict summarizing the statistics of all ``execo.action.Action`` and sub-:class:`Report` registered to this report.
@@ -192,8 +235,28 @@ class Report:
 
         - ``num_finished_ok``: number of processes which started, ended,
           and are ok.
+
+        As in execo 2.x, it also holds the tree of the registered
+        objects' stats:
+
+        - ``name``: the name of this report.
+        - ``sub_stats``: the list of the stats of each registered object,
+          in the order they were added, each with its own ``name`` and
+          ``sub_stats``: a sub-report's entries, a
+          :class:`~execo.action.ParallelActions` or
+          :class:`~execo.action.SequentialActions`'s sub-actions (none
+          when ``hide_subactions``). An action's or a process's
+          ``sub_stats`` is empty: processes are not listed.
+
+        The stats of execo's objects only hold str, int, float (dates
+        are unix timestamps), None, lists and dicts: ``json.dumps(stats)``
+        works.
         """
-        return Report.aggregate_stats(o.stats() for o in self._stats_objects)
+        sub_stats = [Report._entry_stats(o) for o in self._stats_objects]
+        stats = Report.aggregate_stats(sub_stats)
+        stats['name'] = self.name
+        stats['sub_stats'] = sub_stats
+        return stats
 
     @staticmethod
     def _children(obj: object) -> Sequence[StatsObject]:

@@ -1,6 +1,8 @@
-"""Tests of execo.report.Report with small fake stats objects."""
+"""Tests of execo.report.Report with small fake stats objects (and real
+local processes where the shape of real actions matters)."""
 
 import copy
+import json
 import re
 
 import pytest
@@ -8,10 +10,12 @@ import pytest
 from execo.config import configuration
 from execo.report import Report
 
-STATS_KEYS = {
+# the keys of the spec, then those execo 2.8.2 adds (the tree of the stats)
+SPEC_KEYS = {
     'start_date', 'end_date', 'num_processes', 'num_started', 'num_ended', 'num_errors',
     'num_timeouts', 'num_forced_kills', 'num_non_zero_exit_codes', 'num_expect_fail',
     'num_write_error', 'num_ok', 'num_finished_ok'}
+STATS_KEYS = SPEC_KEYS | {'name', 'sub_stats'}
 ANSI = re.compile(r'\033\[[0-9;]*m')
 T0 = 1_800_000_000.0
 
@@ -63,14 +67,18 @@ def test_empty_stats():
     assert set(s) == STATS_KEYS
     assert s['start_date'] is None and s['end_date'] is None
     assert all(v == 0 for k, v in s.items() if k.startswith('num_'))
+    assert s['name'] is None and s['sub_stats'] == []
     s['num_ok'] = 5
+    s['sub_stats'].append({})
     assert Report.empty_stats()['num_ok'] == 0  # a new dict each time
+    assert Report.empty_stats()['sub_stats'] == []
 
 
 def test_empty_report():
     r = Report()
-    assert r.stats() == Report.empty_stats()
-    assert Report([]).stats() == Report.empty_stats()
+    expected = dict(Report.empty_stats(), name=r.name)
+    assert r.stats() == expected
+    assert Report([]).stats() == expected
 
 
 def test_stats_keys_exact():
@@ -172,11 +180,63 @@ def test_extra_keys_of_sub_stats_ignored():
 
         def stats(self):
             s = Report.empty_stats()
-            s.update(name='x', sub_stats=[], num_processes=2)
+            s.update(name='x', sub_stats=[], num_processes=2, extra='y')
             return s
 
     s = Report([WithExtra()]).stats()
     assert set(s) == STATS_KEYS and s['num_processes'] == 2
+
+
+def test_stats_tree_name_and_sub_stats():
+    """As in execo 2.8.2: ``name`` and ``sub_stats``, recursively, the
+    spec's keys unchanged; the whole dict goes through json.dumps."""
+    a = FakeAction('my-action', [FakeProcess('p1', T0, T0 + 2), FakeProcess('p2', T0 + 1, T0 + 3)])
+    inner = Report([a])
+    inner.name = 'inner'
+    outer = Report([inner, FakeProcess('p3', T0 + 5, T0 + 6)])
+    outer.name = 'outer'
+    s = outer.stats()
+    assert set(s) == STATS_KEYS
+    assert s['name'] == 'outer'
+    assert [sub['name'] for sub in s['sub_stats']] == ['inner', 'p3']
+    inner_stats = s['sub_stats'][0]
+    assert set(inner_stats) == STATS_KEYS
+    assert [sub['name'] for sub in inner_stats['sub_stats']] == ['my-action']
+    # the fake action's stats have no name: the object's name is used
+    assert inner_stats['sub_stats'][0]['sub_stats'] == []
+    assert inner_stats['sub_stats'][0]['num_processes'] == 2
+    assert s['sub_stats'][1]['sub_stats'] == []
+    # totals still aggregate the whole tree
+    assert s['num_processes'] == 3 and (s['start_date'], s['end_date']) == (T0, T0 + 6)
+    assert inner_stats['num_processes'] == 2 and inner_stats['end_date'] == T0 + 3
+    assert json.loads(json.dumps(s)) == s
+
+
+def test_stats_tree_follows_live_objects():
+    p = FakeProcess('p')
+    r = Report([p])
+    assert r.stats()['sub_stats'][0]['num_started'] == 0
+    p.start = T0
+    assert r.stats()['sub_stats'][0]['num_started'] == 1
+
+
+def test_aggregate_stats_of_a_2x_stats_dict():
+    """execo 2.8.2 scripts build stats as empty_stats() with sub_stats and
+    call aggregate_stats(stats) on that dict."""
+    subs = [FakeProcess('a', T0, T0 + 2).stats(), FakeProcess('b', T0 + 1, None).stats()]
+    stats = Report.empty_stats()
+    stats['name'] = 'mine'
+    stats['sub_stats'] = subs
+    agg = Report.aggregate_stats(stats)
+    assert agg['name'] == 'mine' and agg['sub_stats'] == subs
+    assert agg['num_processes'] == 2 and agg['num_ended'] == 1
+    assert agg['start_date'] == T0 and agg['end_date'] is None
+    subs[1]['end_date'] = T0 + 5
+    assert Report.aggregate_stats(stats)['end_date'] == T0 + 5
+    assert stats['num_processes'] == 0   # the dict given is not changed
+    # the iterable form: totals only
+    agg = Report.aggregate_stats(subs)
+    assert agg['num_processes'] == 2 and agg['name'] is None and agg['sub_stats'] == []
 
 
 def test_name():
