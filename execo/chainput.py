@@ -546,7 +546,9 @@ class ChainPut(SequentialActions):
     computed on localhost: its process (a :class:`ChainPutReceiver`,
     among :attr:`processes`, with its ``host``) fails otherwise. See the
     module :mod:`execo.chainput` for how the chain is built (one port per
-    hop, retries, the sender starting once the receivers listen).
+    hop, retries, the sender starting once the receivers listen). Its
+    inner actions are hidden (``hide_subactions`` is True, as in execo
+    2.x): a :class:`~execo.report.Report` shows one entry for it.
 
     Names are data: ``local_files`` are literal local paths (any
     character but NUL; a name starting with ``-`` is a file), sent under
@@ -614,6 +616,9 @@ class ChainPut(SequentialActions):
         _check_local_tools(self._settings.nc)
         actions = [_ChainPutCopy(self)] if self.hosts else []
         super(ChainPut, self).__init__(actions, **kwargs)
+        # as in execo 2.x: a report shows the ChainPut, not its inner
+        # receivers / sender actions
+        self.hide_subactions = True
 
     def _default_name(self) -> str:
         return "%s %s to %i hosts" % (self.__class__.__name__,
