@@ -563,9 +563,6 @@ class ChainPut(SequentialActions):
     transfer's hello.
     """
 
-    #: Iterable of :class:`execo.host.Host` onto which to copy the files
-    #: (duplicates removed, order kept).
-    hosts: List[Host] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: Iterable of source files or directories (local paths, no
     #: substitution: the same stream goes to every host).
     local_files: List[str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
@@ -598,7 +595,7 @@ class ChainPut(SequentialActions):
         tar or sha256sum are missing on localhost.
         """
         self._caller_context = get_caller_context(self)
-        self.hosts = _unique_hosts(get_hosts_list(hosts))
+        self.hosts = hosts       # converted and checked by the hosts property
         if isinstance(local_files, (str, bytes, os.PathLike)):
             local_files = [local_files]
         self.local_files = [os.fsdecode(f) for f in local_files]
@@ -619,6 +616,21 @@ class ChainPut(SequentialActions):
         # as in execo 2.x: a report shows the ChainPut, not its inner
         # receivers / sender actions
         self.hide_subactions = True
+
+    @property
+    def hosts(self) -> List[Host]:
+        """Iterable of :class:`execo.host.Host` onto which to copy the
+        files (duplicates removed, order kept).
+
+        Hosts (or addresses) assigned to it are converted and checked as
+        by the constructor: ``cp.hosts = ['b']`` gives ``[Host('b')]``, a
+        name that cannot be a host address is a ValueError. The chain is
+        the one made at construction: assigning does not change it."""
+        return self._hosts
+
+    @hosts.setter
+    def hosts(self, hosts: HostsLike) -> None:
+        self._hosts = _unique_hosts(get_hosts_list(hosts))
 
     def _default_name(self) -> str:
         return "%s %s to %i hosts" % (self.__class__.__name__,

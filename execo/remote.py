@@ -53,8 +53,6 @@ class Remote(Action):
     #: The command to run remotely. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
     cmd: Optional[str] = None
-    #: Iterable of :class:`execo.host.Host` to which to connect and run the command.
-    hosts: List[Host] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: A dict similar to :data:`execo.config.default_connection_params`
     #: whose values will override those in default_connection_params for
     #: connection.
@@ -79,11 +77,26 @@ class Remote(Action):
         # and frame_transparent factories)
         self._caller_context = get_caller_context(self)
         self.cmd = cmd
-        self.hosts = get_hosts_list(hosts)
+        self.hosts = hosts       # converted and checked by the hosts property
         self.connection_params = connection_params
         self.process_args = dict(process_args) if process_args is not None else {}
         super(Remote, self).__init__(**kwargs)
         self.processes = self._make_processes()
+
+    @property
+    def hosts(self) -> List[Host]:
+        """Iterable of :class:`execo.host.Host` to which to connect and run the command.
+
+        Hosts (or addresses) assigned to it are converted and checked as
+        by the constructor (:func:`execo.host.get_hosts_list`):
+        ``action.hosts = ['b']`` gives ``[Host('b')]``, a name that cannot
+        be a host address is a ValueError. The action's processes are
+        those made at construction: assigning does not change them."""
+        return self._hosts
+
+    @hosts.setter
+    def hosts(self, hosts: HostsLike) -> None:
+        self._hosts = get_hosts_list(hosts)
 
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
