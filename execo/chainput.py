@@ -592,15 +592,15 @@ class ChainPut(SequentialActions):
           override those in default_connection_params for connection.
 
         Raises FileNotFoundError when netcat (the ``nc`` connection param),
-        tar or sha256sum are missing on localhost.
+        tar or sha256sum are missing on localhost. Without hosts or
+        without files, it is an empty action (no process, nothing run,
+        nothing needed), which ends ok as soon as started.
         """
         self._caller_context = get_caller_context(self)
         self.hosts = hosts       # converted and checked by the hosts property
         if isinstance(local_files, (str, bytes, os.PathLike)):
             local_files = [local_files]
         self.local_files = [os.fsdecode(f) for f in local_files]
-        if not self.local_files:
-            raise ValueError("ChainPut needs at least one local file")
         for f in self.local_files:
             check_no_nul(f, "ChainPut local file")
         for f in self.local_files:
@@ -610,8 +610,12 @@ class ChainPut(SequentialActions):
         self.connection_params = connection_params
         params = make_connection_params(connection_params)
         self._settings = _Settings(params, len(self.hosts))
-        _check_local_tools(self._settings.nc)
-        actions = [_ChainPutCopy(self)] if self.hosts else []
+        actions = []
+        if self.hosts and self.local_files:
+            _check_local_tools(self._settings.nc)
+            actions = [_ChainPutCopy(self)]
+        # else, like Put and Get: an empty action, which runs nothing and
+        # ends ok at once (scripts compute these lists)
         super(ChainPut, self).__init__(actions, **kwargs)
         # as in execo 2.x: a report shows the ChainPut, not its inner
         # receivers / sender actions
@@ -635,7 +639,7 @@ class ChainPut(SequentialActions):
     def _default_name(self) -> str:
         return "%s %s to %i hosts" % (self.__class__.__name__,
                                       ", ".join(os.path.basename(os.path.abspath(f))
-                                                for f in self.local_files), len(self.hosts))
+                                                for f in self.local_files) or "[]", len(self.hosts))
 
     def _args(self) -> List[str]:
         args = [repr(self.hosts), repr(self.local_files)]
@@ -653,5 +657,6 @@ class ChainPut(SequentialActions):
 
     @property
     def sender(self) -> Optional[ChainPutSender]:
-        """The local :class:`ChainPutSender` process (None without hosts)."""
+        """The local :class:`ChainPutSender` process (None without hosts
+        or files)."""
         return self.actions[0].sender.processes[0] if self.actions else None  # type: ignore[attr-defined]  # a _ChainPutCopy

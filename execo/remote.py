@@ -147,6 +147,9 @@ class Put(Remote):
       ``$``, ``;``, ``*``... are part of the name, in both scp protocols
       (SFTP, and the legacy one selected by ``-O`` in ``scp_options``).
     - a NUL byte in a path is refused (ValueError) at construction.
+
+    With no local files (or no hosts) it is an empty action, as in execo
+    2.x: no process, nothing run, ended ok as soon as started.
     """
 
     #: An iterable of string of file paths. substitions described in
@@ -176,6 +179,8 @@ class Put(Remote):
 
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
+        if not self.local_files:
+            return processes        # nothing to copy: an empty action, as in execo 2.x
         for index, host in enumerate(self.hosts):
             files = _substitute_list(self.local_files, self.hosts, index, self._caller_context)
             location = remote_substitute(str(self.remote_location), self.hosts, index,
@@ -221,6 +226,9 @@ class Get(Remote):
     - a NUL byte in a path is refused (ValueError) at construction, and
       so is a newline in a remote name with ``-O`` (the legacy protocol
       cannot carry it).
+
+    With no remote files (or no hosts) it is an empty action, as in execo
+    2.x: no process, nothing run, ended ok as soon as started.
     """
 
     #: Iterable of string of file paths. substitions described in
@@ -250,6 +258,8 @@ class Get(Remote):
 
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
+        if not self.remote_files:
+            return processes        # nothing to copy: an empty action, as in execo 2.x
         for index, host in enumerate(self.hosts):
             files = _substitute_list(self.remote_files, self.hosts, index, self._caller_context)
             location = remote_substitute(str(self.local_location), self.hosts, index,

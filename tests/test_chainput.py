@@ -400,7 +400,8 @@ def test_no_hosts_and_duplicates(shared_tmp):
     cp = ChainPut([h, Host("127.0.0.1", port=1), "127.0.0.2"], [src], connection_params={"nc": NC})
     assert cp.hosts == [h, Host("127.0.0.2")] and len(cp.receivers) == 2
     assert "ChainPut" in repr(cp) and "ChainPutReceiver" in str(cp.receivers[0])
-    with pytest.raises(ValueError):
-        ChainPut([h], [], connection_params={"nc": NC})
+    # no files: an empty action too, like Put and Get (tests/test_empty_actions.py)
+    cp = ChainPut([h], [], connection_params={"nc": NC})
+    assert cp.processes == [] and cp.sender is None
     with pytest.raises(ValueError):
         ChainPut([h], src, connection_params={"nc": NC, "chainput_chain_retry": 1.5})
