@@ -485,9 +485,13 @@ class Action(object):
         """Return a dict summarizing the statistics of all processes of
         this Action.
 
-        see :meth:`execo.report.Report.stats`.
+        see :meth:`execo.report.Report.stats`: its ``name`` is the
+        action's, its ``sub_stats`` empty (as in execo 2.x, the processes
+        are counted, not listed).
         """
-        return Report.aggregate_stats(p.stats() for p in self.processes)
+        stats = Report.aggregate_stats(p.stats() for p in self.processes)
+        stats['name'] = self.name
+        return stats
 
     # ------------------------------------------------------------ display
 
@@ -597,8 +601,14 @@ class _ActionsContainer(Action):
 
     def stats(self) -> Dict[str, Any]:
         """Aggregated stats of the sub-actions (the same totals whether or
-        not sub-actions are hidden)."""
-        return Report.aggregate_stats(a.stats() for a in self.actions)
+        not sub-actions are hidden); its ``sub_stats`` lists the stats of
+        each sub-action, or nothing when :attr:`hide_subactions`."""
+        sub_stats = [a.stats() for a in self.actions]
+        stats = Report.aggregate_stats(sub_stats)
+        stats['name'] = self.name
+        if not self.hide_subactions:
+            stats['sub_stats'] = sub_stats
+        return stats
 
 
 class ParallelActions(_ActionsContainer):

@@ -546,7 +546,9 @@ class ChainPut(SequentialActions):
     computed on localhost: its process (a :class:`ChainPutReceiver`,
     among :attr:`processes`, with its ``host``) fails otherwise. See the
     module :mod:`execo.chainput` for how the chain is built (one port per
-    hop, retries, the sender starting once the receivers listen).
+    hop, retries, the sender starting once the receivers listen). Its
+    inner actions are hidden (``hide_subactions`` is True, as in execo
+    2.x): a :class:`~execo.report.Report` shows one entry for it.
 
     Names are data: ``local_files`` are literal local paths (any
     character but NUL; a name starting with ``-`` is a file), sent under
@@ -561,9 +563,6 @@ class ChainPut(SequentialActions):
     transfer's hello.
     """
 
-    #: Iterable of :class:`execo.host.Host` onto which to copy the files
-    #: (duplicates removed, order kept).
-    hosts: List[Host] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: Iterable of source files or directories (local paths, no
     #: substitution: the same stream goes to every host).
     local_files: List[str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
@@ -593,15 +592,15 @@ class ChainPut(SequentialActions):
           override those in default_connection_params for connection.
 
         Raises FileNotFoundError when netcat (the ``nc`` connection param),
-        tar or sha256sum are missing on localhost.
+        tar or sha256sum are missing on localhost. Without hosts or
+        without files, it is an empty action (no process, nothing run,
+        nothing needed), which ends ok as soon as started.
         """
         self._caller_context = get_caller_context(self)
-        self.hosts = _unique_hosts(get_hosts_list(hosts))
+        self.hosts = hosts       # converted and checked by the hosts property
         if isinstance(local_files, (str, bytes, os.PathLike)):
             local_files = [local_files]
         self.local_files = [os.fsdecode(f) for f in local_files]
-        if not self.local_files:
-            raise ValueError("ChainPut needs at least one local file")
         for f in self.local_files:
             check_no_nul(f, "ChainPut local file")
         for f in self.local_files:
@@ -611,14 +610,36 @@ class ChainPut(SequentialActions):
         self.connection_params = connection_params
         params = make_connection_params(connection_params)
         self._settings = _Settings(params, len(self.hosts))
-        _check_local_tools(self._settings.nc)
-        actions = [_ChainPutCopy(self)] if self.hosts else []
+        actions = []
+        if self.hosts and self.local_files:
+            _check_local_tools(self._settings.nc)
+            actions = [_ChainPutCopy(self)]
+        # else, like Put and Get: an empty action, which runs nothing and
+        # ends ok at once (scripts compute these lists)
         super(ChainPut, self).__init__(actions, **kwargs)
+        # as in execo 2.x: a report shows the ChainPut, not its inner
+        # receivers / sender actions
+        self.hide_subactions = True
+
+    @property
+    def hosts(self) -> List[Host]:
+        """Iterable of :class:`execo.host.Host` onto which to copy the
+        files (duplicates removed, order kept).
+
+        Hosts (or addresses) assigned to it are converted and checked as
+        by the constructor: ``cp.hosts = ['b']`` gives ``[Host('b')]``, a
+        name that cannot be a host address is a ValueError. The chain is
+        the one made at construction: assigning does not change it."""
+        return self._hosts
+
+    @hosts.setter
+    def hosts(self, hosts: HostsLike) -> None:
+        self._hosts = _unique_hosts(get_hosts_list(hosts))
 
     def _default_name(self) -> str:
         return "%s %s to %i hosts" % (self.__class__.__name__,
                                       ", ".join(os.path.basename(os.path.abspath(f))
-                                                for f in self.local_files), len(self.hosts))
+                                                for f in self.local_files) or "[]", len(self.hosts))
 
     def _args(self) -> List[str]:
         args = [repr(self.hosts), repr(self.local_files)]
@@ -636,5 +657,6 @@ class ChainPut(SequentialActions):
 
     @property
     def sender(self) -> Optional[ChainPutSender]:
-        """The local :class:`ChainPutSender` process (None without hosts)."""
+        """The local :class:`ChainPutSender` process (None without hosts
+        or files)."""
         return self.actions[0].sender.processes[0] if self.actions else None  # type: ignore[attr-defined]  # a _ChainPutCopy

@@ -29,6 +29,7 @@ from .config import configuration
 from .exception import DeadlockError
 from .handler_threads import Strand
 from .handlers import STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name
+from .host import Host
 from .log import logger, style
 from .report import Report
 from .time_utils import format_unixts, get_seconds
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from typing import Literal
 
     from .handlers import ProcessLifecycleHandler, RegexesLike
-    from .host import Host
     from .time_utils import DurationLike
 
     #: a command: a shell command line, or a program and its arguments
@@ -173,8 +173,10 @@ class ProcessBase(object):
 
     #: Process command line: string or tuple containing the command and args to run.
     cmd: Cmd = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
-    #: Remote host, if relevant
-    host: Optional[Host] = None
+    # the Host behind the host property (None: a local process)
+    _host: Optional[Host] = None
+    # whether host may be None (SshProcess, TaktukProcess: no)
+    _host_required = False
 
     # the fan-out window of the action starting this process, if any
     # (execo.start_queue.Window, set by the action before start())
@@ -331,6 +333,27 @@ class ProcessBase(object):
         self._tls = threading.local()
         for stream, handlers in ((STDOUT, self._stdout_handlers), (STDERR, self._stderr_handlers)):
             self._collectors[stream].notify = len(handlers) > 0
+
+    @property
+    def host(self) -> Optional[Host]:
+        """Remote host, if relevant
+
+        A :class:`execo.host.Host`, or None (a local process). A host or
+        an address assigned to it is converted and checked as in the
+        constructors (a copy, ``Host(value)``): ``p.host = 'b'`` gives
+        ``Host('b')``, a name that cannot be a host address is a
+        ValueError. The command line is the one made at construction:
+        assigning does not change where the process connects."""
+        return self._host
+
+    @host.setter
+    def host(self, host: Union[str, Host, None]) -> None:
+        if host is None:
+            if self._host_required:
+                raise TypeError("the host of a %s cannot be None" % (self.__class__.__name__,))
+            self._host = None
+        else:
+            self._host = Host(host)
 
     @property
     def name(self) -> str:
@@ -707,9 +730,11 @@ class ProcessBase(object):
     def stats(self) -> Dict[str, Any]:
         """Return a dict summarizing the statistics of this process.
 
-        see :meth:`execo.report.Report.stats`.
+        see :meth:`execo.report.Report.stats`: its ``name`` is the
+        process's, its ``sub_stats`` empty.
         """
         stats = Report.empty_stats()
+        stats["name"] = self.name
         stats["start_date"] = self.start_date
         stats["end_date"] = self.end_date
         stats["num_processes"] = 1

@@ -53,8 +53,6 @@ class Remote(Action):
     #: The command to run remotely. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
     cmd: Optional[str] = None
-    #: Iterable of :class:`execo.host.Host` to which to connect and run the command.
-    hosts: List[Host] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: A dict similar to :data:`execo.config.default_connection_params`
     #: whose values will override those in default_connection_params for
     #: connection.
@@ -79,11 +77,26 @@ class Remote(Action):
         # and frame_transparent factories)
         self._caller_context = get_caller_context(self)
         self.cmd = cmd
-        self.hosts = get_hosts_list(hosts)
+        self.hosts = hosts       # converted and checked by the hosts property
         self.connection_params = connection_params
         self.process_args = dict(process_args) if process_args is not None else {}
         super(Remote, self).__init__(**kwargs)
         self.processes = self._make_processes()
+
+    @property
+    def hosts(self) -> List[Host]:
+        """Iterable of :class:`execo.host.Host` to which to connect and run the command.
+
+        Hosts (or addresses) assigned to it are converted and checked as
+        by the constructor (:func:`execo.host.get_hosts_list`):
+        ``action.hosts = ['b']`` gives ``[Host('b')]``, a name that cannot
+        be a host address is a ValueError. The action's processes are
+        those made at construction: assigning does not change them."""
+        return self._hosts
+
+    @hosts.setter
+    def hosts(self, hosts: HostsLike) -> None:
+        self._hosts = get_hosts_list(hosts)
 
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
@@ -134,6 +147,9 @@ class Put(Remote):
       ``$``, ``;``, ``*``... are part of the name, in both scp protocols
       (SFTP, and the legacy one selected by ``-O`` in ``scp_options``).
     - a NUL byte in a path is refused (ValueError) at construction.
+
+    With no local files (or no hosts) it is an empty action, as in execo
+    2.x: no process, nothing run, ended ok as soon as started.
     """
 
     #: An iterable of string of file paths. substitions described in
@@ -163,6 +179,8 @@ class Put(Remote):
 
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
+        if not self.local_files:
+            return processes        # nothing to copy: an empty action, as in execo 2.x
         for index, host in enumerate(self.hosts):
             files = _substitute_list(self.local_files, self.hosts, index, self._caller_context)
             location = remote_substitute(str(self.remote_location), self.hosts, index,
@@ -208,6 +226,9 @@ class Get(Remote):
     - a NUL byte in a path is refused (ValueError) at construction, and
       so is a newline in a remote name with ``-O`` (the legacy protocol
       cannot carry it).
+
+    With no remote files (or no hosts) it is an empty action, as in execo
+    2.x: no process, nothing run, ended ok as soon as started.
     """
 
     #: Iterable of string of file paths. substitions described in
@@ -237,6 +258,8 @@ class Get(Remote):
 
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
+        if not self.remote_files:
+            return processes        # nothing to copy: an empty action, as in execo 2.x
         for index, host in enumerate(self.hosts):
             files = _substitute_list(self.remote_files, self.hosts, index, self._caller_context)
             location = remote_substitute(str(self.local_location), self.hosts, index,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+import re
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from .log import style
 from .time_utils import format_date, format_duration
@@ -53,12 +54,41 @@ def _cell(text: object, width: int) -> str:
     return ("%-*s" % (width, text))[:width]
 
 
+def _count_cell(count: object) -> str:
+    """A counter, left-justified; never cut (a wrong number is worse than
+    a long line)."""
+    return "%-*s" % (_COUNTER_WIDTH, count)
+
+
+# control characters (a newline in a name given by a script, an escape
+# sequence from a command line) would break or restyle the table
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shorten(name: str, width: int) -> str:
+    """``name`` in at most ``width`` columns: a longer one keeps its first
+    word and its last words around ``...`` (the kind of a default action
+    name, and its number of hosts: "Remote 'uptime' on 1000 hosts" gives
+    "Remote 'upt...1000 hosts" in 24 columns)."""
+    name = _CONTROL.sub("?", name)
+    if len(name) <= width:
+        return name
+    if width < 8:
+        return name[:width]
+    keep = width - 3
+    first_word = len(name.split(" ", 1)[0])
+    tail = name[len(name) - (keep - max(min(first_word, keep - 4), keep // 2)):]
+    if " " in tail and name[len(name) - len(tail) - 1] != " ":
+        tail = tail[tail.index(" ") + 1:]      # from the start of a word
+    return name[:keep - len(tail)] + "..." + tail
+
+
 def _date_cell(date: Optional[float]) -> str:
     """Local date and time of a unix timestamp (no time zone), '' for None."""
     return (format_date(date) or "")[:_DATE_WIDTH]
 
 
-def _length(stats: Dict[str, Any]) -> str:
+def _length(stats: Mapping[str, Any]) -> str:
     """Formatted duration between start and end dates, '' if unknown."""
     if stats.get('start_date') is None or stats.get('end_date') is None:
         return ""
@@ -70,10 +100,11 @@ class Report:
 
     A Report gathers the results of actions or (recursively) of other
     reports. More generally it accepts any *stats object*: an object with a
-    ``stats()`` method returning a dict with the keys of
-    :meth:`empty_stats`, and a ``name`` attribute (processes, actions,
-    reports). The report keeps references to the objects, so its
-    statistics are always the current ones.
+    ``stats()`` method returning a dict with the dates and counters of
+    :meth:`empty_stats` (its ``name`` and ``sub_stats`` may be left out:
+    the object's ``name`` attribute is then used), such as processes,
+    actions and reports. The report keeps references to the objects, so
+    its statistics are always the current ones.
     """
 
     def __init__(self, stats_objects: Optional[Union[StatsObject, Iterable[StatsObject]]] = None) -> None:
@@ -124,19 +155,28 @@ class Report:
 
     @staticmethod
     def empty_stats() -> Dict[str, Any]:
-        """Return a stats initialized to zero (dates None, counters 0)."""
-        stats: Dict[str, Any] = {'start_date': None, 'end_date': None}
+        """Return a stats initialized to zero (dates None, counters 0,
+        ``name`` None, ``sub_stats`` an empty list)."""
+        stats: Dict[str, Any] = {'name': None, 'start_date': None, 'end_date': None}
         stats.update((key, 0) for key in _COUNTERS)
+        stats['sub_stats'] = []
         return stats
 
     @staticmethod
-    def aggregate_stats(stats_list: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    def aggregate_stats(stats_list: Union[Mapping[str, Any], Iterable[Mapping[str, Any]]]) -> Dict[str, Any]:
         """Return the stats aggregating an iterable of stats dicts.
 
         Counters are summed; start_date is the earliest one; end_date is
-        the latest one, or None if any end_date is None. Keys other than
-        those of :meth:`empty_stats` are ignored.
+        the latest one, or None if any end_date is None. The result's
+        ``name`` is None and its ``sub_stats`` empty (the caller sets
+        them). Keys other than those of :meth:`empty_stats` are ignored.
+
+        As in execo 2.x, a single stats dict may be given instead: the
+        result is a copy of it (its ``name`` and ``sub_stats`` kept) whose
+        counters and dates also take its ``sub_stats`` into account.
         """
+        if isinstance(stats_list, Mapping):
+            return Report._aggregate_tree(stats_list)
         total = Report.empty_stats()
         start_dates = []
         end_dates = []
@@ -155,6 +195,39 @@ class Report:
         if end_dates and all_ended:
             total['end_date'] = max(end_dates)
         return total
+
+    @staticmethod
+    def _aggregate_tree(stats: Mapping[str, Any]) -> Dict[str, Any]:
+        """execo 2.x's aggregate_stats(stats): ``stats`` plus its sub_stats."""
+        sub_stats = list(stats.get('sub_stats') or ())
+        below = Report.aggregate_stats(sub_stats)
+        result = dict(stats)
+        result.setdefault('name', None)
+        result['sub_stats'] = sub_stats
+        for key in _COUNTERS:
+            result[key] = stats.get(key, 0) + below[key]
+        starts = [d for d in (stats.get('start_date'), below['start_date']) if d is not None]
+        result['start_date'] = min(starts) if starts else None
+        if sub_stats and below['end_date'] is None:
+            result['end_date'] = None      # a sub-entry has not ended
+        else:
+            ends = [d for d in (stats.get('end_date'), below['end_date']) if d is not None]
+            result['end_date'] = max(ends) if ends else None
+        return result
+
+    @staticmethod
+    def _entry_stats(obj: StatsObject) -> Dict[str, Any]:
+        """``obj.stats()``, with a ``name`` (the object's, if its stats
+        have none) and a ``sub_stats`` list, so that every node of the
+        tree has both."""
+        stats = obj.stats()
+        if stats.get('name') is None or not isinstance(stats.get('sub_stats'), list):
+            stats = dict(stats)
+            if stats.get('name') is None:
+                stats['name'] = str(getattr(obj, 'name', None) or type(obj).__name__)
+            if not isinstance(stats.get('sub_stats'), list):
+                stats['sub_stats'] = []
+        return stats
 
     def stats(self) -> Dict[str, Any]:
         """Return a dict summarizing the statistics of all ``execo.action.Action`` and sub-:class:`Report` registered to this report.
@@ -192,35 +265,41 @@ class Report:
 
         - ``num_finished_ok``: number of processes which started, ended,
           and are ok.
-        """
-        return Report.aggregate_stats(o.stats() for o in self._stats_objects)
 
-    @staticmethod
-    def _children(obj: object) -> Sequence[StatsObject]:
-        """Stats objects shown under ``obj`` in a report: a report's
-        entries, a compound action's sub-actions, an action's processes."""
-        if isinstance(obj, Report):
-            return obj._stats_objects
-        actions = getattr(obj, 'actions', None)
-        if isinstance(actions, (list, tuple)) and all(
-                callable(getattr(a, 'stats', None)) for a in actions):
-            # ParallelActions / SequentialActions: their sub-actions, or
-            # nothing when hide_subactions
-            return () if getattr(obj, 'hide_subactions', False) else actions
-        processes = getattr(obj, 'processes', None)
-        if isinstance(processes, (list, tuple)) and all(
-                callable(getattr(p, 'stats', None)) for p in processes):
-            return processes
-        return ()
+        As in execo 2.x, it also holds the tree of the registered
+        objects' stats:
+
+        - ``name``: the name of this report.
+        - ``sub_stats``: the list of the stats of each registered object,
+          in the order they were added, each with its own ``name`` and
+          ``sub_stats``: a sub-report's entries, a
+          :class:`~execo.action.ParallelActions` or
+          :class:`~execo.action.SequentialActions`'s sub-actions (none
+          when ``hide_subactions``). An action's or a process's
+          ``sub_stats`` is empty: processes are not listed.
+
+        The stats of execo's objects only hold str, int, float (dates
+        are unix timestamps), None, lists and dicts: ``json.dumps(stats)``
+        works.
+        """
+        sub_stats = [Report._entry_stats(o) for o in self._stats_objects]
+        stats = Report.aggregate_stats(sub_stats)
+        stats['name'] = self.name
+        stats['sub_stats'] = sub_stats
+        return stats
 
     def to_string(self, wide: bool = False, brief: bool = False) -> str:
         """Returns a formatted string with a human-readable stats of all Action results.
 
-        Each entry shows its name, start and end dates (local time), length
-        and counters (see the header lines); sub-entries (the entries of a
-        sub-report, the processes of an action) are indented under it. A
-        Total line ends the report. Lines with failed processes are
-        highlighted when colours are on.
+        One entry per registered object (action, sub-report, process
+        added to the report) and, indented under it, one per entry of its
+        ``sub_stats`` (see :meth:`stats`: a sub-report's entries, the
+        sub-actions of a ParallelActions or SequentialActions), then a
+        Total line: an action of 1000 processes is one entry, not 1000.
+        Each entry shows its name, start and end dates (local time),
+        length and counters (see the header lines). A name too long for
+        its column keeps its start and end around ``...``. Lines with
+        failed processes are highlighted when colours are on.
 
         :param wide: if False (default), report format is designed for 80
           columns display (two lines per entry). If True, output a (175
@@ -239,47 +318,45 @@ class Report:
         rule = "-" * max(len(line.rstrip()) for line in header)
         lines = [line.rstrip() for line in header] + [rule]
 
-        def format_entry(name: str, stats: Dict[str, Any]) -> List[str]:
-            failed = stats['num_ok'] < stats['num_processes']
+        def format_entry(name: str, indent: int, stats: Mapping[str, Any]) -> List[str]:
+            failed = stats.get('num_ok', 0) < stats.get('num_processes', 0)
             counters = []
             for _, key in _COLUMNS:
-                cell = _cell(stats.get(key, 0), _COUNTER_WIDTH)
+                cell = _count_cell(stats.get(key, 0))
                 if key in _FAILURE_KEYS and stats.get(key, 0):
                     cell = style.report_error(cell) if failed else style.report_warn(cell)
                 counters.append(cell)
-            name_cell = _cell(name, name_width)
+            name_cell = _cell(" " * indent + _shorten(name, max(name_width - indent, 0)), name_width)
             if failed:
                 name_cell = style.report_error(name_cell)
-            first = "%s %s %s %s" % (name_cell, _cell(_date_cell(stats['start_date']), _DATE_WIDTH),
-                                     _cell(_date_cell(stats['end_date']), _DATE_WIDTH),
+            first = "%s %s %s %s" % (name_cell, _cell(_date_cell(stats.get('start_date')), _DATE_WIDTH),
+                                     _cell(_date_cell(stats.get('end_date')), _DATE_WIDTH),
                                      _cell(_length(stats), _LENGTH_WIDTH))
             if wide:
                 return [(first + " " + "".join(counters)).rstrip()]
             return [first.rstrip(), ("  " + "".join(counters)).rstrip()]
 
-        def format_tree(obj: StatsObject, indent: int, seen: FrozenSet[int]) -> List[str]:
-            result = format_entry(" " * indent + str(getattr(obj, 'name', None) or type(obj).__name__),
-                                  obj.stats())
-            children = self._children(obj)
-            if id(obj) not in seen and children:
-                for child in self._sorted(children):
-                    result.extend(format_tree(child, indent + 2, seen | {id(obj)}))
+        def format_tree(stats: Mapping[str, Any], indent: int) -> List[str]:
+            result = format_entry(str(stats.get('name')), indent, stats)
+            for sub in self._sorted(stats.get('sub_stats') or ()):
+                result.extend(format_tree(sub, indent + 2))
             return result
 
-        if not brief and self._stats_objects:
-            for obj in self._sorted(self._stats_objects):
-                lines.extend(format_tree(obj, 0, frozenset((id(self),))))
+        total = self.stats()
+        if not brief and total['sub_stats']:
+            for entry in self._sorted(total['sub_stats']):
+                lines.extend(format_tree(entry, 0))
             lines.append(rule)
-        lines.extend(format_entry("Total", self.stats()))
+        lines.extend(format_entry("Total", 0, total))
         return "\n".join(lines) + "\n"
 
     @staticmethod
-    def _sorted(objects: Iterable[StatsObject]) -> List[StatsObject]:
-        """Objects by start date, not started ones last, else in insertion order."""
-        def key(obj: StatsObject) -> Tuple[bool, float]:
-            start = obj.stats().get('start_date')
+    def _sorted(stats_list: Iterable[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
+        """Stats by start date, not started ones last, else in insertion order."""
+        def key(stats: Mapping[str, Any]) -> Tuple[bool, float]:
+            start = stats.get('start_date')
             return (start is None, start or 0)
-        return sorted(objects, key=key)
+        return sorted(stats_list, key=key)
 
     def __repr__(self) -> str:
         return "<Report(name=%r, %i entries)>" % (self.name, len(self._stats_objects))

@@ -68,7 +68,8 @@ class SshProcess(Process):
     remote_cmd: Optional[CmdLike] = None
     """The command executed remotely"""
 
-    host: Host
+    host: Host  # type: ignore[override]  # the ProcessBase property, never None here
+    _host_required = True
 
     connect_retries: int = 0
     """How many times ssh was started again after a connection refused
@@ -88,10 +89,10 @@ class SshProcess(Process):
         process run locally is ssh). ``pty`` defaults to the ``pty``
         connection param.
         """
-        host = Host(host)
+        self.host = Host(host)     # checked (and copied again) by ProcessBase.host
+        host = self.host
         self.remote_cmd = cmd
         self.connection_params = connection_params
-        self.host = host
         params = resolve_connection_params(host, connection_params)
         self._max_connect_retries = connect_retries(params)
         kwargs.pop("shell", None)

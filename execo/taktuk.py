@@ -195,8 +195,6 @@ class TaktukRemote(Action):
     #: The command to run remotely. substitions described in
     #: :func:`execo.substitutions.remote_substitute` will be performed.
     cmd: Optional[str] = None
-    #: Iterable of :class:`execo.host.Host` to which to connect and run the command.
-    hosts: List[Host] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     #: A dict similar to :data:`execo.config.default_connection_params`
     #: whose values will override those in default_connection_params for
     #: connection.
@@ -219,11 +217,11 @@ class TaktukRemote(Action):
         """
         self._caller_context = get_caller_context(self)
         self.cmd = cmd
-        self.hosts = get_hosts_list(hosts)
         self.connection_params = connection_params
+        self.hosts = hosts       # converted and checked by the hosts property
         self.process_args = dict(process_args) if process_args is not None else {}
         super(TaktukRemote, self).__init__(**kwargs)
-        self._port, self._keyfile = self._common_port_and_keyfile()
+        self._port, self._keyfile = self._common_port_and_keyfile(self.hosts)
         # the host names given to taktuk's -m (rewritten, checked): refused
         # here, at construction, rather than read by taktuk as ranges or code
         self._peers = [_taktuk_host(get_rewritten_host_address(host.address, self.connection_params))
@@ -242,6 +240,26 @@ class TaktukRemote(Action):
 
         @processes.setter
         def processes(self, processes: Iterable[ProcessBase]) -> None: ...
+
+    @property
+    def hosts(self) -> List[Host]:
+        """Iterable of :class:`execo.host.Host` to which to connect and run the command.
+
+        Hosts (or addresses) assigned to it are converted and checked as
+        by the constructor (:func:`execo.host.get_hosts_list`, then what
+        taktuk cannot take: host names it would read as ranges, per-host
+        ports or keyfiles): ``action.hosts = ['b']`` gives
+        ``[Host('b')]``, else ValueError. The action's processes are those
+        made at construction: assigning does not change them."""
+        return self._hosts
+
+    @hosts.setter
+    def hosts(self, hosts: HostsLike) -> None:
+        hosts = get_hosts_list(hosts)
+        for host in hosts:
+            _taktuk_host(get_rewritten_host_address(host.address, self.connection_params))
+        self._common_port_and_keyfile(hosts)
+        self._hosts = hosts
 
     def _make_processes(self) -> List[TaktukProcess]:
         processes = []
@@ -263,11 +281,12 @@ class TaktukRemote(Action):
             args.append("process_args=%r" % (self.process_args,))
         return args + Action._args(self)
 
-    def _common_port_and_keyfile(self) -> Tuple[Any, Any]:
+    def _common_port_and_keyfile(self, hosts: List[Host]) -> Tuple[Any, Any]:
+        """The port and keyfile of all ``hosts`` (ValueError if they differ)."""
         ports: Set[Any]
         keyfiles: Set[Any]
         ports, keyfiles = set(), set()
-        for host in self.hosts:
+        for host in hosts:
             params = resolve_connection_params(host, self.connection_params)
             ports.add(params.get("port"))
             keyfiles.add(params.get("keyfile"))

@@ -47,7 +47,8 @@ class TaktukProcess(ProcessBase):
 
     #: The command executed remotely
     remote_cmd: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
-    host: Host
+    host: Host  # type: ignore[override]  # the ProcessBase property, never None here
+    _host_required = True
 
     def __init__(self, cmd: str, host: Union[str, Host], **kwargs: Any) -> None:
         """
@@ -57,7 +58,7 @@ class TaktukProcess(ProcessBase):
         Other keyword arguments are those of
         :class:`execo.process.ProcessBase`.
         """
-        self.host = Host(host)
+        self.host = Host(host)     # checked (and copied again) by ProcessBase.host
         self.remote_cmd = cmd
         super(TaktukProcess, self).__init__(cmd, **kwargs)
 

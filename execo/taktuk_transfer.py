@@ -309,6 +309,10 @@ class TaktukPut(_FileTransfer):
     The remote hosts need ``base64`` (coreutils) and a writable home
     directory, where taktuk's engine makes short-lived symbolic links
     (``.execo-taktuk-*``, removed at the end).
+
+    With no files (or no hosts) it is an empty action, like
+    :class:`~execo.action.Put` and :class:`~execo.action.Get`: no
+    process, taktuk not run, ended ok as soon as started.
     """
 
     #: Iterable of string of file paths. substitions described in
@@ -343,6 +347,8 @@ class TaktukPut(_FileTransfer):
         super(TaktukPut, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
     def _make_processes(self) -> List[TaktukProcess]:
+        if not self.local_files:
+            return []               # nothing to copy: an empty action, like Put and Get
         return [TaktukProcess("taktuk put %s to %s" % (" ".join(self.local_files), self.remote_location),
                               host, **self.process_args)
                 for host in self.hosts]
@@ -444,6 +450,10 @@ class TaktukGet(_FileTransfer):
     The remote hosts need ``base64`` (coreutils) and a writable home
     directory, where taktuk's engine makes short-lived symbolic links
     (``.execo-taktuk-*``, removed at the end).
+
+    With no files (or no hosts) it is an empty action, like
+    :class:`~execo.action.Put` and :class:`~execo.action.Get`: no
+    process, taktuk not run, ended ok as soon as started.
     """
 
     #: Iterable of string of file paths. Substitions described in
@@ -477,6 +487,8 @@ class TaktukGet(_FileTransfer):
         super(TaktukGet, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
     def _make_processes(self) -> List[TaktukProcess]:
+        if not self.remote_files:
+            return []               # nothing to copy: an empty action, like Put and Get
         return [TaktukProcess("taktuk get %s to %s" % (" ".join(self.remote_files), self.local_location),
                               host, **self.process_args)
                 for host in self.hosts]

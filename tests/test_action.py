@@ -338,6 +338,31 @@ def test_stats_and_report():
     assert st["start_date"] is not None and st["end_date"] >= st["start_date"]
     text = Report(a).to_string()
     assert "the local" in text and "Total" in text
+    # as in execo 2.8.2: the action's name; its processes counted, not listed
+    assert st["name"] == "the local" and st["sub_stats"] == []
+
+
+def test_container_stats_tree():
+    """ParallelActions / SequentialActions list their sub-actions' stats in
+    sub_stats (as in execo 2.8.2), not when hide_subactions."""
+    import json
+    inner = ParallelActions([Local("true", name="leaf-a"), Local("false", name="leaf-b",
+                                                                process_args={"nolog_exit_code": True})],
+                            name="inner-par")
+    outer = SequentialActions([Local("true", name="first-step"), inner], name="outer-seq")
+    outer.run(timeout=20)
+    st = outer.stats()
+    assert st["name"] == "outer-seq"
+    assert [s["name"] for s in st["sub_stats"]] == ["first-step", "inner-par"]
+    assert [s["name"] for s in st["sub_stats"][1]["sub_stats"]] == ["leaf-a", "leaf-b"]
+    assert st["sub_stats"][1]["sub_stats"][1]["num_non_zero_exit_codes"] == 1
+    assert st["num_processes"] == 3 and st["num_ok"] == 2
+    report_stats = Report(outer).stats()
+    assert report_stats["sub_stats"] == [st]
+    assert json.loads(json.dumps(report_stats)) == report_stats
+    inner.hide_subactions = True
+    st = outer.stats()
+    assert st["sub_stats"][1]["sub_stats"] == [] and st["sub_stats"][1]["num_processes"] == 2
 
 
 # -------------------------------------------------------- ParallelActions

@@ -845,6 +845,8 @@ def test_stats_keys_and_counts():
     assert s["num_non_zero_exit_codes"] == 0
     assert s["num_expect_fail"] == 0 and s["num_write_error"] == 0
     assert s["start_date"] == okp.start_date and s["end_date"] == okp.end_date
+    # as in execo 2.8.2: the process's name, no sub-entries
+    assert s["name"] == okp.name == "true" and s["sub_stats"] == []
 
     errp = finish(Process("/nonexistent/no_such_cmd", nolog_error=True).run(10))
     s = errp.stats()
