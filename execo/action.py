@@ -271,6 +271,11 @@ class Action(object):
             except Exception:
                 logger.exception("error notifying %s of the end of %s", parent, self)
 
+    def _notify_terminated(self) -> None:
+        # compatibility (execo 2.8.2, whose execo_g5k overrides and calls
+        # it): the action's end, as called by ActionNotificationProcessLH
+        self._notify_end()
+
     def start(self: _A) -> _A:
         """Start all processes.
 
@@ -496,7 +501,9 @@ class Action(object):
     # ------------------------------------------------------------ display
 
     def _args(self) -> List[str]:
-        return self._kwargs()
+        # Action's own keyword args, not a subclass's: subclasses written
+        # for execo 2.8.2 (execo_g5k's Kadeployer) add theirs after these
+        return Action._kwargs(self)
 
     def _kwargs(self) -> List[str]:
         kwargs = []
@@ -699,6 +706,47 @@ class SequentialActions(_ActionsContainer):
         with self._lock:
             self._killed = self.started
         return super(SequentialActions, self).kill()
+
+
+class ActionNotificationProcessLH(ProcessLifecycleHandler):
+    """Compatibility name (execo_g5k): ends ``action`` when
+    ``total_processes`` processes it watches have ended.
+
+    For an action subclass written for execo 2.8.2 that adds its
+    processes to ``self.processes`` itself and appends this handler to
+    their ``lifecycle_handlers``: at the end of the last one, it calls
+    ``action._notify_terminated()``. A process that is reset no longer
+    counts as ended.
+    """
+
+    def __init__(self, action: Action, total_processes: int) -> None:
+        super(ActionNotificationProcessLH, self).__init__()
+        self.action = action
+        self.total_processes = total_processes
+        self._lock = threading.Lock()
+        self._ended: Set[int] = set()
+
+    @property
+    def terminated_processes(self) -> int:
+        """How many of the watched processes have ended."""
+        return len(self._ended)
+
+    def end(self, process: ProcessBase) -> None:
+        with self._lock:
+            self._ended.add(id(process))
+            count = len(self._ended)
+        logger.debug("%i/%i processes terminated in %s", count, self.total_processes, self.action)
+        if count == self.total_processes:
+            self.action._notify_terminated()
+
+    def reset(self, process: ProcessBase) -> None:
+        with self._lock:
+            self._ended.discard(id(process))
+
+    def action_reset(self) -> None:
+        """Forget all ends (as in execo 2.8.2)."""
+        with self._lock:
+            self._ended.clear()
 
 
 def _check_actions(actions: Union[Action, Iterable[Action]]) -> List[Action]:

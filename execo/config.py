@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 SSH = 0
 """Remote tool: ssh."""
@@ -251,6 +251,9 @@ then from this dict.
   without post-quantum protection: see :data:`FAST_HANDSHAKE_CONNECTION_PARAMS`.
 """
 
+_builtin_connection_params: Dict[str, Any] = dict(default_connection_params)
+# the defaults before ~/.execo.conf.py changes them (make_default_connection_params)
+
 STRICT_SSH_CONNECTION_PARAMS = {
     'ssh_options': ('-tt',
                     '-o', 'BatchMode=yes',
@@ -337,21 +340,15 @@ def _check_keys(name: str, user_dict: object, reference: Dict[str, Any], path: s
                              % (path, key, name))
 
 
-def load_configuration(path: Union[str, os.PathLike[str]]) -> None:
-    """Execute the python file ``path`` and apply the settings it defines.
+_executed_files: Dict[str, Tuple[Tuple[int, int], Dict[str, Any]]] = {}
+# real path -> ((mtime_ns, size), namespace) of the files load_configuration executed
 
-    If the file defines a dict named ``configuration`` and/or
-    ``default_connection_params``, their items replace those of the
-    module dicts of the same names. The file is executed with ``logging``,
-    ``SSH``, ``SCP``, ``TAKTUK``, ``CHAINPUT``, ``IODEBUG``, ``FDEBUG``,
-    ``TRACE`` and ``DETAIL`` already defined.
 
-    Raises ValueError (naming the file) for a syntax or execution error,
-    or for a key unknown to execo; nothing is changed in that case.
-    """
-    path = os.fspath(path)
+def _execute_file(path: str) -> Dict[str, Any]:
+    """Execute the configuration file ``path``; return its namespace."""
     with open(path, encoding="utf-8") as f:
         source = f.read()
+        st = os.fstat(f.fileno())
     namespace: Dict[str, Any] = {
         '__file__': path, '__name__': '__execo_conf__', 'logging': logging,
         'SSH': SSH, 'SCP': SCP, 'TAKTUK': TAKTUK, 'CHAINPUT': CHAINPUT,
@@ -369,15 +366,100 @@ def load_configuration(path: Union[str, os.PathLike[str]]) -> None:
     except Exception as e:
         raise ValueError("error while executing execo configuration file %s: %s: %s"
                          % (path, type(e).__name__, e)) from e
+    _executed_files[os.path.realpath(path)] = ((st.st_mtime_ns, st.st_size), namespace)
+    return namespace
+
+
+def _file_namespace(path: str) -> Dict[str, Any]:
+    """The namespace of the file ``path``: that of its last execution by
+    :func:`load_configuration` if it has not changed since, else a new one.
+    So that ``~/.execo.conf.py`` runs once, when execo_g5k asks for its
+    own dicts after execo has read its ones."""
+    known = _executed_files.get(os.path.realpath(path))
+    if known is not None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None
+        if st is not None and known[0] == (st.st_mtime_ns, st.st_size):
+            return known[1]
+    return _execute_file(path)
+
+
+def load_configuration(path: Union[str, os.PathLike[str]],
+                       dicts_confs: Optional[Iterable[Tuple[Dict[Any, Any], str]]] = None) -> None:
+    """Execute the python file ``path`` and apply the settings it defines.
+
+    If the file defines a dict named ``configuration`` and/or
+    ``default_connection_params``, their items replace those of the
+    module dicts of the same names. The file is executed with ``logging``,
+    ``SSH``, ``SCP``, ``TAKTUK``, ``CHAINPUT``, ``IODEBUG``, ``FDEBUG``,
+    ``TRACE`` and ``DETAIL`` already defined.
+
+    Raises ValueError (naming the file) for a syntax or execution error,
+    or for a key unknown to execo; nothing is changed in that case.
+
+    ``dicts_confs`` is the form of execo 2.8.2, kept for execo_g5k (a
+    compatibility parameter): an iterable of ``(dict, name)`` couples; for
+    each, if the file defines a dict named ``name``, its items are put in
+    ``dict``. In this form a missing file is not an error (nothing is
+    done), and a file that :func:`load_configuration` already executed and
+    that has not changed since is not run again: its definitions are
+    reused, so ``~/.execo.conf.py`` runs once however many packages read
+    it. Errors are reported as above.
+    """
+    path = os.fspath(path)
+    if dicts_confs is None:
+        pairs = [(configuration, 'configuration'),
+                 (default_connection_params, 'default_connection_params')]
+        namespace = _execute_file(path)
+    else:
+        pairs = list(dicts_confs)
+        if not os.path.isfile(path):
+            return
+        namespace = _file_namespace(path)
     updates = []
-    for name, reference in (('configuration', configuration),
-                            ('default_connection_params', default_connection_params)):
+    for reference, name in pairs:
         if name in namespace:
-            _check_keys(name, namespace[name], reference, path)
+            if reference is configuration or reference is default_connection_params:
+                _check_keys(name, namespace[name], reference, path)
+            elif not isinstance(namespace[name], dict):
+                raise ValueError("execo configuration file %s: %r must be a dict, not %s"
+                                 % (path, name, type(namespace[name]).__name__))
             updates.append((reference, namespace[name]))
     for reference, user_dict in updates:
         reference.update(user_dict)
 
-
 if os.path.isfile(user_configuration_file):
     load_configuration(user_configuration_file)
+
+
+# ---------------------------------------------------------------- compatibility
+# Names that execo 2.8.2's sister packages, execo_engine and execo_g5k,
+# import from execo.config (SSH and SCP are above). Not new API.
+
+
+def get_user_config_filename() -> str:
+    """Compatibility name (execo_g5k): the path of the user configuration
+    file, :data:`user_configuration_file` (``~/.execo.conf.py``)."""
+    return user_configuration_file
+
+
+def make_default_connection_params() -> Dict[str, Any]:
+    """Compatibility name (execo_g5k): a new dict holding execo's built-in
+    connection params (those of :data:`default_connection_params` before
+    ``~/.execo.conf.py`` or the program changed them)."""
+    return dict(_builtin_connection_params)
+
+
+def make_connection_params(connection_params: Optional[Dict[str, Any]] = None,
+                           default_params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Compatibility name (execo_g5k): a new dict of complete connection
+    params: the built-in ones (:func:`make_default_connection_params`),
+    updated with ``default_params`` (by default the current
+    :data:`default_connection_params`), then with ``connection_params``."""
+    params = make_default_connection_params()
+    params.update(default_connection_params if default_params is None else default_params)
+    if connection_params:
+        params.update(connection_params)
+    return params

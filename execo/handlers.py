@@ -9,6 +9,8 @@ logged and the process goes on.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import threading
 import time
@@ -72,11 +74,31 @@ class ProcessOutputHandler(object):
 
     Override :meth:`read` to get output as it arrives, or :meth:`read_line`
     to get it line by line (each line with its trailing newline; a last
-    line without newline is delivered at eof, with ``eof=True``)."""
+    line without newline is delivered at eof, with ``eof=True``).
+
+    For execo 2.8.2 code (execo_g5k), a ``read_line(process, stream,
+    string)`` override, without ``eof`` and ``error``, is accepted too: it
+    gets each line without its ending (``\\n`` or ``\\r\\n``), as 2.8.2 gave
+    them."""
 
     def __init__(self) -> None:
         """ProcessOutputHandler constructor. Call it in inherited classes."""
         self._buffers: Dict[Tuple[ProcessBase, int], _reactor.LineSplitter] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # compatibility (execo 2.8.2, whose execo_g5k uses it): a
+        # read_line(process, stream, string) override, without eof and
+        # error, gets its lines as 2.8.2 gave them: without line ending
+        super().__init_subclass__(**kwargs)
+        legacy = cls.__dict__.get("read_line")
+        if callable(legacy) and _positional_count(legacy) == 4:
+            @functools.wraps(legacy)
+            def read_line(self: Any, process: ProcessBase, stream: int, string: str,
+                          eof: bool = False, error: bool = False) -> None:
+                if string.endswith("\n"):
+                    string = string[:-2] if string.endswith("\r\n") else string[:-1]
+                legacy(self, process, stream, string)
+            setattr(cls, "read_line", read_line)
 
     def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read from a :class:`execo.process.ProcessBase`'s stream.
@@ -120,6 +142,18 @@ class ProcessOutputHandler(object):
         :param error: (boolean) true if there was an error on the stream
         """
         pass
+
+
+def _positional_count(func: Callable[..., Any]) -> Optional[int]:
+    """How many positional parameters ``func`` takes (None: any number,
+    or unknown)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 def _compile_regexes(regexes: RegexesLike) -> List[Pattern[str]]:

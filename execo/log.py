@@ -288,5 +288,14 @@ logger_handler = _StderrHandler()
 """The handler sending execo logs to stderr."""
 logger_handler._execo_handler = True
 logger_handler.setFormatter(ExecoFormatter())
+# records of child loggers ("execo.engine" of execo_engine...) skip the
+# filters of the "execo" logger but reach its handler: mask them there too
+logger_handler.addFilter(_secret_mask)
 logger.addHandler(logger_handler)
 logger.setLevel(configuration.get('log_level', logging.INFO))
+
+Logger = ExecoLogger
+"""Compatibility name (execo_engine): the logger class of execo 2.8.2,
+here ``execo.log.ExecoLogger``. execo_engine makes its ``"execo.engine"``
+logger with it (``logging.setLoggerClass(execo.log.Logger)``): a child of
+:data:`logger`, whose records go to execo's handler."""

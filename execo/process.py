@@ -18,6 +18,7 @@ import errno
 import os
 import shlex
 import signal
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypeVar, Union
 
@@ -456,7 +457,9 @@ class Process(ProcessBase):
 def get_process(*args: Any, **kwargs: Any) -> Process:
     """Instanciates a :class:`execo.process.Process` or
     :class:`execo.process.SshProcess`, depending on the existence of host
-    keyword argument"""
+    keyword argument (without host, a ``connection_params`` keyword
+    argument is ignored, as in execo 2.8.2: execo_g5k passes both, with a
+    host of None for a local frontend)"""
     if kwargs.get("host") is not None:
         try:
             from .ssh_process import SshProcess
@@ -464,7 +467,57 @@ def get_process(*args: Any, **kwargs: Any) -> Process:
             raise NotImplementedError("SshProcess is not available yet in this version of execo")
         return SshProcess(*args, **kwargs)
     kwargs.pop("host", None)
+    kwargs.pop("connection_params", None)
     return Process(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- compatibility
+
+_out_files: Dict[str, List[Any]] = {}  # file name -> [users, file] (handle_process_output)
+_out_files_lock = threading.Lock()
+
+
+def handle_process_output(process: ProcessBase, stream: int, handler: Any, string: str,
+                          eof: bool, error: bool) -> None:
+    """Compatibility name (execo_g5k): send ``string``, output of
+    ``process`` on ``stream``, to ``handler`` as execo 2.8.2 did.
+
+    ``handler`` is a :class:`ProcessOutputHandler` (its ``read()`` gets
+    all the arguments), an object with a ``write()`` method, an open file
+    descriptor (an int; the string is written encoded), or a file name:
+    opened in append mode the first time, shared by all the processes
+    writing to it, closed once each of them reached eof.
+    """
+    if isinstance(handler, ProcessOutputHandler):
+        handler.read(process, stream, string, eof, error)
+    elif isinstance(handler, int) and not isinstance(handler, bool):
+        data = string.encode(ENCODING, "surrogateescape")
+        while data:
+            data = data[os.write(handler, data):]
+    elif hasattr(handler, "write"):
+        handler.write(string)
+    elif isinstance(handler, str):
+        key = (handler, stream)
+        files = process.__dict__.setdefault("_compat_out_files", {})
+        with _out_files_lock:
+            if key not in files:
+                entry = _out_files.get(handler)
+                if entry is None:
+                    entry = _out_files[handler] = [0, open(handler, "a", encoding=ENCODING)]
+                entry[0] += 1
+                files[key] = entry
+            entry = files[key]
+            entry[1].write(string)
+            if eof:
+                del files[key]
+                entry[0] -= 1
+                if entry[0] == 0:
+                    entry[1].close()
+                    del _out_files[handler]
+                else:
+                    entry[1].flush()
+    else:
+        raise TypeError("unsupported output handler %r" % (handler,))
 
 
 # Remote processes live in their own module; the spec names them

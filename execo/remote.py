@@ -108,7 +108,9 @@ class Remote(Action):
         return processes
 
     def _default_name(self) -> str:
-        return "%s %s on %i hosts" % (self.__class__.__name__, self._what(), len(self.hosts))
+        # hosts is None in a subclass that does not call Remote.__init__
+        # (execo_g5k's Kadeployer, for execo 2.8.2)
+        return "%s %s on %i hosts" % (self.__class__.__name__, self._what(), len(self.hosts or ()))
 
     def _what(self) -> str:
         return repr(self.cmd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import random
 import re
 import shlex
@@ -130,3 +131,50 @@ def compact_output(s: str, threshold: Optional[int] = None) -> str:
         return s
     half = threshold // 2
     return s[:half] + "\n[...]\n" + s[len(s) - (threshold - half):]
+
+
+# ---------------------------------------------------------------- compatibility
+# Names that execo 2.8.2's sister packages, execo_engine and execo_g5k,
+# import from execo.utils. They are kept out of __all__: not new API.
+
+MAXFD: int = os.sysconf("SC_OPEN_MAX") if "SC_OPEN_MAX" in os.sysconf_names else 1024
+"""Compatibility name (execo_engine): the highest number of open fds of a
+process (``SC_OPEN_MAX``, 1024 where the system does not say)."""
+
+
+def comma_join(*args: str) -> str:
+    """Compatibility name (execo_g5k): the non-empty strings of ``args``
+    joined by ``", "``."""
+    return ", ".join(arg for arg in args if len(arg) > 0)
+
+
+def checked_min(a: Any, b: Any) -> Any:
+    """Compatibility name (execo_g5k): the smaller of ``a`` and ``b``,
+    ignoring a None one (None if both are None)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+_do_once_results: Dict[Tuple[Any, Any], Any] = {}
+_do_once_lock = threading.Lock()
+
+
+def do_once(key: Hashable, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Compatibility name (execo_g5k): call ``func(*args, **kwargs)`` the
+    first time it is given with ``key``, and return that first result for
+    every later call with the same ``func`` and ``key``."""
+    k = (func, key)
+    with _do_once_lock:
+        if k in _do_once_results:
+            return _do_once_results[k]
+    result = func(*args, **kwargs)
+    with _do_once_lock:
+        return _do_once_results.setdefault(k, result)
+
+
+def is_string(s: object) -> bool:
+    """Compatibility name (execo_g5k): whether ``s`` is a ``str``."""
+    return isinstance(s, str)

@@ -22,8 +22,9 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 
 # Python packages, and the compiled reactor built in the source tree so
-# that the tests run against this checkout.
-$PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel pytest pytest-timeout pyserial ClusterShell tqdm "regex>=2023.3.23"
+# that the tests run against this checkout (requests: for execo 2.8.2's
+# execo_g5k, fetched by tests/test_sister_packages.py).
+$PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel pytest pytest-timeout pyserial ClusterShell tqdm "regex>=2023.3.23" requests
 $PY setup.py -q build_ext --inplace 2>&1 | grep -v -e "^running" -e "Warning" -e "warnings.warn" || true
 $PY -c "import execo._reactor"
 
