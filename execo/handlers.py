@@ -9,9 +9,11 @@ logged and the process goes on.
 
 from __future__ import annotations
 
+import inspect
 import re
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Match, NamedTuple, Optional, Pattern, Tuple, Union
 
 from . import _reactor
@@ -67,12 +69,61 @@ class ProcessLifecycleHandler(object):
         pass
 
 
+_SHORT_BOUND: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_SHORT_PLAIN: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _inspect_short_form(method: Callable[..., Any]) -> bool:
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return False            # cannot tell (some C callables): the spec's form
+    try:
+        signature.bind(None, None, None, None, None)
+        return False
+    except TypeError:
+        pass
+    try:
+        signature.bind(None, None, None)
+        return True
+    except TypeError:
+        return False            # neither: the spec's call, whose error is logged
+
+
+def _short_form(method: Callable[..., Any]) -> bool:
+    """(internal) Whether an output handler's ``read`` or ``read_line`` (bound
+    method) takes execo 2.8.2's three arguments ``(process, stream,
+    string)`` rather than the spec's five ``(process, stream, string,
+    eof, error)``.
+
+    2.8.2 documented five but called ``read_line`` with three, so the
+    handlers written for it take three. Decided from the signature once
+    per function (cached), not per call; a callable that takes five
+    (or ``*args``), or whose signature cannot be read, gets five."""
+    func = getattr(method, "__func__", None)
+    cache, key = (_SHORT_BOUND, func) if func is not None else (_SHORT_PLAIN, method)
+    try:
+        return cache[key]
+    except KeyError:
+        short = cache[key] = _inspect_short_form(method)
+        return short
+    except TypeError:           # not weakly referenceable or not hashable
+        return _inspect_short_form(method)
+
+
 class ProcessOutputHandler(object):
     """Abstract handler for :class:`execo.process.ProcessBase` output.
 
     Override :meth:`read` to get output as it arrives, or :meth:`read_line`
     to get it line by line (each line with its trailing newline; a last
-    line without newline is delivered at eof, with ``eof=True``)."""
+    line without newline is delivered at eof, with ``eof=True``).
+
+    Either may also be written as in execo 2.8.2's handlers, without the
+    last two arguments: ``read_line(self, process, stream, string)``
+    (``read(self, process, stream, string)`` is then not called at eof
+    with an empty string). The form is found once from the method's
+    signature; a method taking ``*args``, or whose signature cannot be
+    read, gets the five arguments."""
 
     def __init__(self) -> None:
         """ProcessOutputHandler constructor. Call it in inherited classes."""
@@ -100,13 +151,21 @@ class ProcessOutputHandler(object):
         splitter = buffers.get(k)
         if splitter is None:
             splitter = buffers[k] = _reactor.LineSplitter()
-        for line in splitter.feed_text(string):
-            self.read_line(process, stream, line, False, False)
+        read_line: Callable[..., None] = self.read_line
+        if _short_form(read_line):
+            for line in splitter.feed_text(string):
+                read_line(process, stream, line)
+        else:
+            for line in splitter.feed_text(string):
+                read_line(process, stream, line, False, False)
         if eof or error:
             del buffers[k]
             rest = splitter.flush()
             if rest:
-                self.read_line(process, stream, rest, eof, error)
+                if _short_form(read_line):
+                    read_line(process, stream, rest)
+                else:
+                    read_line(process, stream, rest, eof, error)
 
     def read_line(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read line by line from a :class:`execo.process.ProcessBase`'s stream.
