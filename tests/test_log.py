@@ -210,6 +210,10 @@ def test_bad_mask_pattern_never_breaks_logging(capsys, saved_config):
 def test_mask_secrets_function(saved_config):
     assert log.mask_secrets("DB_PASSWORD=x ok") == "DB_PASSWORD=*** ok"
     assert log.mask_secrets("nothing here") == "nothing here"
+    # ssh's option names a password but holds none: execo's failure logs
+    # show it on every ssh command line
+    assert (log.mask_secrets("ssh -o PasswordAuthentication=no -o KbdPasswordToken=t0k h")
+            == "ssh -o PasswordAuthentication=no -o KbdPasswordToken=*** h")
 
 
 # ------------------------------------ the application's logging set-up (issue 16)
