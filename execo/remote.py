@@ -83,6 +83,10 @@ class Remote(Action):
         super(Remote, self).__init__(**kwargs)
         self.processes = self._make_processes()
 
+    # None until assigned: a subclass that skips Remote.__init__ (execo_g5k's
+    # Kadeployer, for execo 2.8.2) is named before it sets its hosts
+    _hosts: List[Host] = None  # type: ignore[assignment]
+
     @property
     def hosts(self) -> List[Host]:
         """Iterable of :class:`execo.host.Host` to which to connect and run the command.
