@@ -14,7 +14,7 @@ from .report import Report
 from .time_utils import (Timer, sleep, get_unixts, get_seconds, format_date,
                          format_duration)
 from .utils import memoize, get_port
-from .exception import ProcessesFailed
+from .exception import ProcessesFailed, ActionsFailed
 from .handlers import (STDOUT, STDERR, ProcessLifecycleHandler, ProcessOutputHandler,
                        ExpectOutputHandler)
 from .process import (ProcessBase, Process, SshProcess, PortForwarder, TaktukProcess, Serial,
@@ -31,7 +31,7 @@ __all__ = [
     "configuration", "default_connection_params", "SSH", "TAKTUK", "SCP", "CHAINPUT",
     "logger", "Host", "get_hosts_list", "get_hosts_set", "Report", "Timer", "sleep",
     "get_unixts", "get_seconds", "format_date", "format_duration", "memoize", "get_port",
-    "ProcessesFailed", "STDOUT", "STDERR", "ProcessLifecycleHandler", "ProcessOutputHandler",
+    "ProcessesFailed", "ActionsFailed", "STDOUT", "STDERR", "ProcessLifecycleHandler", "ProcessOutputHandler",
     "ExpectOutputHandler", "ProcessBase", "Process", "SshProcess", "PortForwarder", "get_process",
     "Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
     "wait_any_actions", "wait_all_actions", "filter_bad_hosts", "remote_substitute",

@@ -103,8 +103,8 @@ configuration: Dict[str, Any] = {
     'poller': 'auto',
     'fanout': None,
     'child_watcher': 'auto',
-    'log_masks': (r'(?i)(\b[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credentials?)[\w-]*=)'
-                  r'(?:"[^"]*"|\'[^\']*\'|[^\s;&|\'"]+)',),
+    'log_masks': (r'(?i)(\b[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credentials?)[\w-]*'
+                  r'(?<!authentication)=)(?:"[^"]*"|\'[^\']*\'|[^\s;&|\'"]+)',),
     'expect_search_timeout': 10,
 }
 """Global execo configuration parameters.
@@ -149,7 +149,9 @@ configuration: Dict[str, Any] = {
   the match is masked. The default masks the value of ``NAME=value``
   where NAME contains password, passwd, secret, token, api_key, api-key
   or credential (any case): ``PGPASSWORD=hunter2 psql`` is logged as
-  ``PGPASSWORD=*** psql``, ``--api-key=abc`` as ``--api-key=***``.
+  ``PGPASSWORD=*** psql``, ``--api-key=abc`` as ``--api-key=***``
+  (a NAME ending in ``Authentication``, as ssh's
+  ``PasswordAuthentication=no``, is a setting, not a secret: kept).
   Add patterns for other secrets (``()``
   disables masking); read at each log record.
 - ``expect_search_timeout``: seconds one expect search of the output

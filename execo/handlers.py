@@ -9,11 +9,11 @@ logged and the process goes on.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Match, NamedTuple, Optional, Pattern, Tuple, Union
 
 from . import _reactor
@@ -69,6 +69,56 @@ class ProcessLifecycleHandler(object):
         pass
 
 
+_SHORT_BOUND: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_SHORT_PLAIN: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _inspect_short_form(method: Callable[..., Any]) -> bool:
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return False            # cannot tell (some C callables): the spec's form
+    try:
+        signature.bind(None, None, None, None, None)
+        return False
+    except TypeError:
+        pass
+    try:
+        signature.bind(None, None, None)
+        return True
+    except TypeError:
+        return False            # neither: the spec's call, whose error is logged
+
+
+def _without_ending(line: str) -> str:
+    """(internal) ``line`` without its ``\\n`` or ``\\r\\n``: how execo 2.8.2
+    gave lines to a three-argument ``read_line``."""
+    if line.endswith("\n"):
+        return line[:-2] if line.endswith("\r\n") else line[:-1]
+    return line
+
+
+def _short_form(method: Callable[..., Any]) -> bool:
+    """(internal) Whether an output handler's ``read`` or ``read_line`` (bound
+    method) takes execo 2.8.2's three arguments ``(process, stream,
+    string)`` rather than the spec's five ``(process, stream, string,
+    eof, error)``.
+
+    2.8.2 documented five but called ``read_line`` with three, so the
+    handlers written for it take three. Decided from the signature once
+    per function (cached), not per call; a callable that takes five
+    (or ``*args``), or whose signature cannot be read, gets five."""
+    func = getattr(method, "__func__", None)
+    cache, key = (_SHORT_BOUND, func) if func is not None else (_SHORT_PLAIN, method)
+    try:
+        return cache[key]
+    except KeyError:
+        short = cache[key] = _inspect_short_form(method)
+        return short
+    except TypeError:           # not weakly referenceable or not hashable
+        return _inspect_short_form(method)
+
+
 class ProcessOutputHandler(object):
     """Abstract handler for :class:`execo.process.ProcessBase` output.
 
@@ -76,29 +126,17 @@ class ProcessOutputHandler(object):
     to get it line by line (each line with its trailing newline; a last
     line without newline is delivered at eof, with ``eof=True``).
 
-    For execo 2.8.2 code (execo_g5k), a ``read_line(process, stream,
-    string)`` override, without ``eof`` and ``error``, is accepted too: it
-    gets each line without its ending (``\\n`` or ``\\r\\n``), as 2.8.2 gave
-    them."""
+    Either may also be written as in execo 2.8.2's handlers, without the
+    last two arguments: ``read_line(self, process, stream, string)``
+    then gets each line without its ending (``\\n`` or ``\\r\\n``), as
+    2.8.2 gave them, and ``read(self, process, stream, string)`` is not
+    called at eof with an empty string. The form is found once from the
+    method's signature; a method taking ``*args``, or whose signature
+    cannot be read, gets the five arguments."""
 
     def __init__(self) -> None:
         """ProcessOutputHandler constructor. Call it in inherited classes."""
         self._buffers: Dict[Tuple[ProcessBase, int], _reactor.LineSplitter] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # compatibility (execo 2.8.2, whose execo_g5k uses it): a
-        # read_line(process, stream, string) override, without eof and
-        # error, gets its lines as 2.8.2 gave them: without line ending
-        super().__init_subclass__(**kwargs)
-        legacy = cls.__dict__.get("read_line")
-        if callable(legacy) and _positional_count(legacy) == 4:
-            @functools.wraps(legacy)
-            def read_line(self: Any, process: ProcessBase, stream: int, string: str,
-                          eof: bool = False, error: bool = False) -> None:
-                if string.endswith("\n"):
-                    string = string[:-2] if string.endswith("\r\n") else string[:-1]
-                legacy(self, process, stream, string)
-            setattr(cls, "read_line", read_line)
 
     def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read from a :class:`execo.process.ProcessBase`'s stream.
@@ -122,13 +160,21 @@ class ProcessOutputHandler(object):
         splitter = buffers.get(k)
         if splitter is None:
             splitter = buffers[k] = _reactor.LineSplitter()
-        for line in splitter.feed_text(string):
-            self.read_line(process, stream, line, False, False)
+        read_line: Callable[..., None] = self.read_line
+        if _short_form(read_line):
+            for line in splitter.feed_text(string):
+                read_line(process, stream, _without_ending(line))
+        else:
+            for line in splitter.feed_text(string):
+                read_line(process, stream, line, False, False)
         if eof or error:
             del buffers[k]
             rest = splitter.flush()
             if rest:
-                self.read_line(process, stream, rest, eof, error)
+                if _short_form(read_line):
+                    read_line(process, stream, _without_ending(rest))
+                else:
+                    read_line(process, stream, rest, eof, error)
 
     def read_line(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """Handle string read line by line from a :class:`execo.process.ProcessBase`'s stream.
@@ -142,18 +188,6 @@ class ProcessOutputHandler(object):
         :param error: (boolean) true if there was an error on the stream
         """
         pass
-
-
-def _positional_count(func: Callable[..., Any]) -> Optional[int]:
-    """How many positional parameters ``func`` takes (None: any number,
-    or unknown)."""
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return None
-    return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 def _compile_regexes(regexes: RegexesLike) -> List[Pattern[str]]:

@@ -1,13 +1,22 @@
 """execo logging and terminal colours.
 
 :data:`logger` is the standard :mod:`logging` logger named ``"execo"``.
-It logs to the current ``sys.stderr`` at the level
-``configuration['log_level']``, and does not propagate to the root
-logger. Every message goes through ``configuration['log_masks']``
-first, so secrets on command lines (``PGPASSWORD=...``) are logged as
-``***``. Besides the usual methods, it has ``iodebug()``, ``fdebug()``,
-``trace()`` and ``detail()`` for the custom levels :data:`IODEBUG`,
-:data:`FDEBUG`, :data:`TRACE` and :data:`DETAIL`.
+It logs at the level ``configuration['log_level']`` to the current
+``sys.stderr`` (``execo.log.logger_handler``, in execo's format, coloured as
+:data:`style` says). Its records also reach the handlers the
+application gave the root logger (``logging.basicConfig(filename=...)``
+...), whenever they were added, without colour codes; the root logger's
+own level does not filter them, its handlers' levels do (as for any
+logger that propagates). When one of those handlers writes to the
+terminal, stderr or stdout, execo's own handler leaves it the records
+it takes, so nothing is printed twice. ``logger.propagate`` is False
+(the forwarding is execo's, to strip the colours); set it to True and
+the standard propagation takes over. Every message goes through
+``configuration['log_masks']`` first, so secrets on command lines
+(``PGPASSWORD=...``) are logged as ``***``, in the application's
+handlers too. Besides the usual methods, it has ``iodebug()``,
+``fdebug()``, ``trace()`` and ``detail()`` for the custom levels
+:data:`IODEBUG`, :data:`FDEBUG`, :data:`TRACE` and :data:`DETAIL`.
 
 :data:`style` colours text with ANSI escape sequences according to
 ``configuration['color_styles']``, only when
@@ -175,10 +184,40 @@ class ExecoLogger(logging.Logger):
             self.log(DETAIL, msg, *args, **kwargs)
 
 
+_ANSI_CODE = re.compile(r"\033\[[0-9;]*m")
+
+
+def _writes_to_console(handler: logging.Handler) -> bool:
+    """Whether an application's handler prints where execo's own would be
+    seen: stderr, stdout or a terminal."""
+    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+        return False
+    stream = getattr(handler, "stream", None)
+    if stream is None:
+        return False
+    if any(stream is s for s in (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)):
+        return True
+    try:
+        return bool(stream.isatty())
+    except Exception:
+        return False
+
+
+def _printed_by_application(record: logging.LogRecord) -> bool:
+    """Whether a console handler of the root logger takes this record
+    (forwarded or propagated to it)."""
+    for handler in logging.root.handlers:
+        if record.levelno >= handler.level and _writes_to_console(handler):
+            return True
+    return False
+
+
 class _StderrHandler(logging.StreamHandler):
     """A StreamHandler writing to whatever ``sys.stderr`` is at emit time.
 
     So redirections of sys.stderr done after import (pytest, IDEs) work.
+    It stays quiet for the records that a handler of the application
+    prints on the console (see :func:`_printed_by_application`).
     """
 
     _execo_handler: bool
@@ -193,6 +232,40 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value: object) -> None:
         pass  # always the current sys.stderr
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if logging.root.handlers and _printed_by_application(record):
+            return
+        super().emit(record)
+
+
+class _ToApplication(logging.Handler):
+    """Hands execo's records to the root logger's handlers, as
+    propagation would, but as copies without ANSI colour codes in the
+    message (they are for execo's terminal output, not for a log file).
+    Its records are masked (``log_masks``): by the logger's filter, and
+    by this handler's for the records of child loggers such as
+    execo_engine's ``execo.engine``, which skip the logger's filters."""
+
+    _execo_forwarder = True
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if logger.propagate:
+            return False            # the standard propagation hands it over
+        handlers = tuple(logging.root.handlers)
+        if not handlers or not self.filter(record):
+            return False
+        plain = None
+        for handler in handlers:
+            if record.levelno >= handler.level:
+                if plain is None:
+                    plain = logging.makeLogRecord(record.__dict__)
+                    plain.msg, plain.args = _ANSI_CODE.sub("", record.getMessage()), ()
+                handler.handle(plain)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        pass
 
 
 class ExecoFormatter(logging.Formatter):
@@ -278,7 +351,7 @@ if not isinstance(logger, ExecoLogger):
 logger.propagate = False
 
 for _h in list(logger.handlers):
-    if getattr(_h, '_execo_handler', False):  # module reloaded
+    if getattr(_h, '_execo_handler', False) or getattr(_h, '_execo_forwarder', False):  # module reloaded
         logger.removeHandler(_h)
 for _f in list(logger.filters):
     if isinstance(_f, logging.Filter) and type(_f).__name__ == "SecretMask":  # module reloaded
@@ -292,6 +365,9 @@ logger_handler.setFormatter(ExecoFormatter())
 # filters of the "execo" logger but reach its handler: mask them there too
 logger_handler.addFilter(_secret_mask)
 logger.addHandler(logger_handler)
+_to_application = _ToApplication()
+_to_application.addFilter(_secret_mask)
+logger.addHandler(_to_application)
 logger.setLevel(configuration.get('log_level', logging.INFO))
 
 Logger = ExecoLogger

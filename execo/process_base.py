@@ -28,7 +28,8 @@ from .conductor import get_reactor
 from .config import configuration
 from .exception import DeadlockError
 from .handler_threads import Strand
-from .handlers import STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name
+from .handlers import (STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name,
+                       _short_form, _without_ending)
 from .host import Host
 from .log import logger, style
 from .report import Report
@@ -557,14 +558,25 @@ class ProcessBase(object):
                         # line handler: lines split in C, no decoding of the chunk
                         if lines is None:
                             lines, last = self._split_lines(stream, data, eof or error)
-                        for line in lines:
-                            h.read_line(self, stream, line, False, False)
-                        if last:
-                            h.read_line(self, stream, last, eof, error)
+                        read_line: Callable[..., None] = h.read_line
+                        if _short_form(read_line):     # a 2.8.2 handler: no line ending
+                            for line in lines:
+                                read_line(self, stream, _without_ending(line))
+                            if last:
+                                read_line(self, stream, _without_ending(last))
+                        else:
+                            for line in lines:
+                                read_line(self, stream, line, False, False)
+                            if last:
+                                read_line(self, stream, last, eof, error)
                     else:
                         if text is None:
                             text = self._decode(stream, data, eof or error)
-                        h.read(self, stream, text, eof, error)
+                        read: Callable[..., None] = h.read
+                        if not _short_form(read):
+                            read(self, stream, text, eof, error)
+                        elif text:
+                            read(self, stream, text)
                 elif isinstance(h, int):
                     if data:
                         _write_all(h, data)

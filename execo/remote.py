@@ -86,6 +86,10 @@ class Remote(Action):
     # of these changed (as execo 2.8.2, which made them again at every reset)
     _build_attrs: Tuple[str, ...] = ("hosts", "cmd", "connection_params", "process_args")
 
+    # None until assigned: a subclass that skips Remote.__init__ (execo_g5k's
+    # Kadeployer, for execo 2.8.2) is named before it sets its hosts
+    _hosts: List[Host] = None  # type: ignore[assignment]
+
     @property
     def hosts(self) -> List[Host]:
         """Iterable of :class:`execo.host.Host` to which to connect and run the command.

@@ -125,6 +125,10 @@ class SshProcess(Process):
         infos = super(SshProcess, self)._infos()
         if self.connect_retries:
             infos.append("connect_retries=%s" % (self.connect_retries,))
+        # the argv really spawned (ssh, its options, the host, the remote
+        # command), as 2.8.2 showed it: what one reads to debug an ssh
+        # that fails (str(), dump() and so the failure log)
+        infos.append("real cmd=%r" % (self.cmd,))
         return infos
 
     def _hold_output(self) -> None:

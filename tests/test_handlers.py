@@ -260,6 +260,158 @@ def test_base_read_splits_into_lines():
     assert h.lines == [("x\n", False), ("y\n", False), ("z", True)]
 
 
+# ------------------------------------- handlers written for execo 2.8.2 (issue 16)
+# 2.8.2 called read_line(process, stream, line): its handlers take three
+# arguments; the spec's five-argument form is accepted as well.
+
+class Lines282(ProcessOutputHandler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def read_line(self, process, stream, line):
+        self.lines.append((process, stream, line))
+
+
+class Reads282(ProcessOutputHandler):
+    def __init__(self):
+        super().__init__()
+        self.chunks = []
+
+    def read(self, process, stream, string):
+        self.chunks.append((process, stream, string))
+
+
+def _no_handler_error(execo_log):
+    assert "raised an exception" not in execo_log.text(), execo_log.text()
+
+
+SCRIPT_BOTH_STREAMS = ("printf 'o1\\no2\\nlast'; printf 'e1\\ne2\\n' >&2")
+
+
+def test_282_read_line_handler_on_stdout_and_stderr(execo_log):
+    out, err = Lines282(), Lines282()
+    p = finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[out],
+                       stderr_handlers=[err]).run(10))
+    assert p.finished_ok
+    # lines without their ending, as 2.8.2 gave them
+    assert out.lines == [(p, STDOUT, "o1"), (p, STDOUT, "o2"), (p, STDOUT, "last")]
+    assert err.lines == [(p, STDERR, "e1"), (p, STDERR, "e2")]
+    _no_handler_error(execo_log)
+
+
+def test_282_and_spec_handlers_side_by_side(execo_log):
+    old, new = Lines282(), LineRecorder()
+    p = finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[old, new],
+                       stderr_handlers=[new, old]).run(10))
+    assert [c[2] for c in old.lines if c[1] == STDOUT] == ["o1", "o2", "last"]
+    assert [c[2] for c in old.lines if c[1] == STDERR] == ["e1", "e2"]
+    assert new.lines(stream=STDOUT) == ["o1\n", "o2\n", "last"]
+    assert new.lines(stream=STDERR) == ["e1\n", "e2\n"]
+    assert [c[3] for c in new.calls if c[1] == STDOUT] == [False, False, True]
+    _no_handler_error(execo_log)
+
+
+def test_282_read_handler_gets_all_output_without_empty_eof_call(execo_log):
+    h = Reads282()
+    p = finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[h],
+                       stderr_handlers=[h]).run(10))
+    assert "".join(c[2] for c in h.chunks if c[1] == STDOUT) == "o1\no2\nlast"
+    assert "".join(c[2] for c in h.chunks if c[1] == STDERR) == "e1\ne2\n"
+    assert all(c[0] is p and c[2] for c in h.chunks)
+    _no_handler_error(execo_log)
+
+
+def test_282_read_line_handler_behind_an_overridden_read(execo_log):
+    """A read override that calls the base read (the line splitter) with a
+    2.8.2 read_line."""
+    class Both(Lines282):
+        def read(self, process, stream, string, eof, error):
+            super().read(process, stream, string, eof, error)
+
+    h = Both()
+    finish(Process(("sh", "-c", "printf 'x\\ny\\nz'"), stdout_handlers=[h]).run(10))
+    assert [c[2] for c in h.lines] == ["x", "y", "z"]
+    _no_handler_error(execo_log)
+
+
+def test_star_args_and_defaulted_handlers_get_the_spec_form(execo_log):
+    class Star(ProcessOutputHandler):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def read_line(self, *args):
+            self.calls.append(args)
+
+    class Defaults(ProcessOutputHandler):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def read_line(self, process, stream, line, eof=None, error=None):
+            self.calls.append((line, eof, error))
+
+    star, defaults = Star(), Defaults()
+    p = finish(Process(("sh", "-c", "printf 'a\\nb'"), stdout_handlers=[star, defaults]).run(10))
+    assert star.calls == [(p, STDOUT, "a\n", False, False), (p, STDOUT, "b", True, False)]
+    assert defaults.calls == [("a\n", False, False), ("b", True, False)]
+    _no_handler_error(execo_log)
+
+
+class _Opaque(object):
+    """A callable whose signature cannot be read (as some C extension
+    callables): it gets the spec's five arguments."""
+
+    def __init__(self):
+        self.calls = []
+
+    @property
+    def __signature__(self):
+        raise ValueError("no signature")
+
+    def __call__(self, *args):
+        self.calls.append(args)
+
+
+def test_handler_whose_signature_cannot_be_read_still_works(execo_log):
+    class Opaque(ProcessOutputHandler):
+        def __init__(self):
+            super().__init__()
+            self.read_line = _Opaque()
+
+    h = Opaque()
+    p = finish(Process(("sh", "-c", "echo a >&2; echo b >&2"), stderr_handlers=[h]).run(10))
+    assert h.read_line.calls == [(p, STDERR, "a\n", False, False),
+                                 (p, STDERR, "b\n", False, False)]
+    _no_handler_error(execo_log)
+
+
+def test_282_handler_with_a_remote_process(sshd, execo_log):
+    from execo.ssh_process import SshProcess
+    out, err = Lines282(), Lines282()
+    p = finish(SshProcess(SCRIPT_BOTH_STREAMS, sshd.hosts[2],
+                          connection_params=sshd.connection_params_without_tty(),
+                          stdout_handlers=[out], stderr_handlers=[err]).run(60))
+    assert p.finished_ok, p.dump()
+    assert [c[2] for c in out.lines] == ["o1", "o2", "last"]
+    assert [c[2] for c in err.lines] == ["e1", "e2"]
+    _no_handler_error(execo_log)
+
+
+def test_282_read_line_gets_pty_lines_without_cr(sshd, execo_log):
+    """Over ssh -tt (execo's default) lines end in \\r\\n: a 2.8.2 handler
+    gets them without it, and no empty line in between."""
+    from execo.ssh_process import SshProcess
+    out = Lines282()
+    p = finish(SshProcess("printf 'a\\nb\\n'", sshd.hosts[2],
+                          connection_params=sshd.connection_params,
+                          stdout_handlers=[out]).run(60))
+    assert p.finished_ok, p.dump()
+    assert [c[2] for c in out.lines] == ["a", "b"]
+    _no_handler_error(execo_log)
+
+
 # ---------------------------------------------------------------- fd targets
 
 def test_int_fd_pipe():

@@ -3,6 +3,10 @@
 import copy
 import importlib
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -206,3 +210,141 @@ def test_bad_mask_pattern_never_breaks_logging(capsys, saved_config):
 def test_mask_secrets_function(saved_config):
     assert log.mask_secrets("DB_PASSWORD=x ok") == "DB_PASSWORD=*** ok"
     assert log.mask_secrets("nothing here") == "nothing here"
+    # ssh's option names a password but holds none: execo's failure logs
+    # show it on every ssh command line
+    assert (log.mask_secrets("ssh -o PasswordAuthentication=no -o KbdPasswordToken=t0k h")
+            == "ssh -o PasswordAuthentication=no -o KbdPasswordToken=*** h")
+
+
+# ------------------------------------ the application's logging set-up (issue 16)
+# Each case runs in a fresh interpreter: the logging set-up is global.
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_app(tmp_path, code):
+    """Run an application script in tmp_path; (stdout, stderr, run.log or None)."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env['HOME'] = str(tmp_path)         # no user ~/.execo.conf.py
+    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], env=env,
+                            cwd=str(tmp_path), timeout=120, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    run_log = tmp_path / "run.log"
+    return result.stdout, result.stderr, run_log.read_text() if run_log.exists() else None
+
+
+def test_basicconfig_file_gets_execo_records_masked_without_colours(tmp_path):
+    out, err, run_log = run_app(tmp_path, """
+        import logging
+        import execo
+        from execo.config import configuration
+        configuration['color_mode'] = True      # as on a terminal
+        logging.basicConfig(filename="run.log", format="%(name)s %(levelname)s %(message)s")
+        execo.Process("PGPASSWORD=hunter2 exit 3", shell=True).run()
+        """)
+    assert run_log.startswith("execo WARNING ") and "terminated:" in run_log
+    assert "exit_code=3" in run_log and "PGPASSWORD=***" in run_log
+    assert "hunter2" not in run_log and "\033[" not in run_log
+    # the terminal still shows it, as without a set-up: execo's format, colours
+    assert err.count("terminated:") == 1 and "WARNING" in err and "\033[" in err
+    assert "hunter2" not in err and out == ""
+
+
+def test_child_logger_records_reach_the_file_masked(tmp_path):
+    """Records of a child of execo's logger (execo_engine's "execo.engine")
+    skip the execo logger's filters: masked all the same, on the
+    terminal and in the application's file."""
+    out, err, run_log = run_app(tmp_path, """
+        import logging
+        import execo
+        logging.basicConfig(filename="run.log", format="%(name)s %(message)s")
+        logging.getLogger("execo.engine").warning("db login: PGPASSWORD=hunter2 psql")
+        """)
+    assert "execo.engine db login: PGPASSWORD=*** psql" in run_log
+    assert "hunter2" not in run_log and "hunter2" not in err
+    assert "PGPASSWORD=*** psql" in err
+
+
+def test_basicconfig_to_stderr_prints_once_in_the_application_format(tmp_path):
+    out, err, _ = run_app(tmp_path, """
+        import logging
+        logging.basicConfig(format="APP %(name)s %(levelname)s %(message)s")
+        import execo
+        execo.Process("exit 3", shell=True).run()
+        execo.logger.info("an info")
+        """)
+    assert err.count("terminated:") == 1 and err.startswith("APP execo WARNING ")
+    assert err.count("an info") == 1 and "APP execo INFO an info" in err
+    assert out == ""
+
+
+def test_console_handler_added_after_a_first_record(tmp_path):
+    out, err, _ = run_app(tmp_path, """
+        import logging, sys
+        import execo
+        execo.logger.warning("before")
+        logging.basicConfig(stream=sys.stdout, format="APP %(message)s")
+        execo.logger.warning("after")
+        """)
+    assert err.count("before") == 1 and "WARNING: before" in err and "after" not in err
+    assert out == "APP after\n"
+
+
+def test_no_logging_set_up_keeps_execo_stderr_output(tmp_path):
+    out, err, run_log = run_app(tmp_path, """
+        import execo
+        execo.Process("exit 3", shell=True).run()
+        """)
+    assert err.count("terminated:") == 1 and "WARNING: " in err
+    assert "\033[" not in err          # not a terminal: no colours
+    assert out == "" and run_log is None
+
+
+def test_levels_with_an_application_file(tmp_path):
+    # execo's records are those of configuration['log_level'] (the root
+    # logger's level does not filter them); the handlers' levels do
+    out, err, run_log = run_app(tmp_path, """
+        import logging
+        import execo
+        logging.basicConfig(filename="run.log", level=logging.DEBUG, format="%(message)s")
+        execo.logger.info("info-1")
+        execo.logger.debug("debug-1")
+        logging.root.handlers[0].setLevel(logging.WARNING)
+        execo.logger.info("info-2")
+        execo.logger.warning("warning-2")
+        execo.logger.setLevel(logging.DEBUG)
+        logging.root.handlers[0].setLevel(logging.NOTSET)
+        execo.logger.debug("debug-3")
+        """)
+    assert run_log.split() == ["info-1", "warning-2", "debug-3"]
+    for message in ("info-1", "info-2", "warning-2", "debug-3"):
+        assert err.count(message) == 1, message
+    assert "debug-1" not in err
+
+
+def test_console_handler_above_a_level_leaves_the_rest_to_execo(tmp_path):
+    out, err, _ = run_app(tmp_path, """
+        import logging, sys
+        import execo
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("APP %(message)s"))
+        logging.root.addHandler(handler)
+        execo.logger.info("an info")
+        execo.logger.warning("a warning")
+        """)
+    assert err.count("an info") == 1 and "INFO: an info" in err
+    assert err.count("a warning") == 1 and "APP a warning" in err
+
+
+def test_propagate_set_by_the_application_gives_no_duplicates(tmp_path):
+    out, err, run_log = run_app(tmp_path, """
+        import logging
+        import execo
+        logging.basicConfig(filename="run.log", format="%(message)s")
+        execo.logger.propagate = True
+        execo.logger.warning("once PGPASSWORD=hunter2")
+        """)
+    assert run_log == "once PGPASSWORD=***\n"
+    assert err.count("once") == 1 and "hunter2" not in err

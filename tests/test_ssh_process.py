@@ -250,3 +250,25 @@ def test_tilde_dot_written_to_a_tty_ssh_is_data(sshd, tmp_path):
     p.wait(20)
     assert p.ended and p.exit_code == 0, p
     assert p.stdout.replace("\r", "").endswith("some data\n~.more data\n~~x")
+
+
+def test_failure_log_and_dump_show_the_real_ssh_command(sshd, capsys):
+    # as in 2.8.2: str(), dump() and so the failure warning show the argv
+    # really spawned (ssh, its options, --, the host, the remote command)
+    from execo.log import mask_secrets
+    p = SshProcess("PGPASSWORD=hunter2 exit 3", sshd.hosts[3],
+                   connection_params=sshd.connection_params_without_tty())
+    finish(p.run())
+    assert p.exit_code == 3 and p.cmd[0].endswith("ssh")
+    assert p.cmd[-3:] == ("--", "127.0.0.4", "PGPASSWORD=hunter2 exit 3")
+    real = "real cmd=%r" % (p.cmd,)
+    assert real in str(p) and real in p.dump()
+    err = capsys.readouterr().err
+    assert "WARNING" in err and mask_secrets(real) in err
+    assert "PGPASSWORD=***" in mask_secrets(real) and "hunter2" not in err
+
+
+def test_port_forwarder_shows_its_real_ssh_command(sshd):
+    pf = PortForwarder(sshd.hosts[0], "127.0.0.9", 80, local_port=1234)
+    assert "real cmd=%r" % (pf.cmd,) in str(pf)
+    assert "127.0.0.1:1234:127.0.0.9:80" in str(pf)
