@@ -33,6 +33,7 @@ from .log import logger, style
 from .process import Process
 from .process_base import _wait_event, expect_all
 from .report import Report
+from .substitutions import remote_substitute
 from .time_utils import get_seconds
 from .utils import name_from_cmdline
 
@@ -53,6 +54,27 @@ __all__ = ["Action", "Local", "ParallelActions", "SequentialActions", "ActionLif
 # notified (notify_all) whenever any action ends: wait_any_actions and
 # wait_all_actions wait on it instead of using a thread per action
 _actions_ended_condition = threading.Condition(threading.Lock())
+
+# _built_inputs of an action whose processes are not made by _build() (an
+# Action subclass setting its processes itself): never rebuilt by reset()
+_NOT_BUILT = object()
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of value for telling later whether it changed: containers
+    (and hosts, which can be modified) copied, anything else (handlers,
+    functions) kept as it is, compared by ==."""
+    if isinstance(value, dict):
+        return dict((k, _snapshot(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value)
+    if isinstance(value, Host):
+        return Host(value)
+    return value
 
 
 class ActionLifecycleHandler(object):
@@ -122,7 +144,15 @@ class Action(object):
     :class:`execo.process.ProcessBase` (the setter attaches the handler
     counting their ends); start, kill, reset, wait, expect, write and
     stats then work on them.
+
+    Subclasses whose processes follow from attributes (Remote's ``hosts``,
+    ``cmd``...) name them in ``_build_attrs`` and make the processes in
+    ``_make_processes()``, called by ``_build()``: :meth:`reset` then
+    makes them again when one of those attributes changed (see there).
     """
+
+    #: attributes the processes are made of (None: processes set by hand)
+    _build_attrs: Optional[Tuple[str, ...]] = None
 
     #: User-friendly name. A default is generated and can be changed.
     name: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
@@ -177,6 +207,10 @@ class Action(object):
         self._process_lh = _ActionProcessLH(self)
         self._processes: List[ProcessBase] = []
         self._handler_thread: Optional[int] = None   # thread running this action's start/end handlers
+        self._built_inputs: Any = _NOT_BUILT     # snapshot of the _build_attrs the processes were made of
+        self._built_substitutions: List[Tuple[str, int, Any, str]] = []   # (string, index, context, result)
+        self._recording: Optional[List[Tuple[str, int, Any, str]]] = None
+        self._built_default_name: Optional[str] = None
         self._common_reset()
 
     def _default_name(self) -> str:
@@ -213,6 +247,95 @@ class Action(object):
     def _children(self) -> List[Any]:
         """What must end for this action to end (its processes)."""
         return self._processes
+
+    # ------------------------------------------------------------ building
+
+    def _build_inputs(self) -> Any:
+        """Snapshot of the attributes the processes are made of."""
+        return tuple(_snapshot(getattr(self, name)) for name in self._build_attrs or ())
+
+    def _make_processes(self) -> List[Any]:
+        """The processes, made from the current attributes (subclasses
+        naming ``_build_attrs``)."""
+        raise NotImplementedError
+
+    def _build(self) -> None:
+        """Make the processes from the current attributes, recording what
+        they were made of (attributes, substitutions). If making them
+        raises, the action is left as it was."""
+        recorded: List[Tuple[str, int, Any, str]] = []
+        self._recording = recorded
+        try:
+            processes = self._make_processes()
+        finally:
+            self._recording = None
+        self._install(processes)
+        self._built_substitutions = recorded
+        self._built_inputs = self._build_inputs()
+        # a default name follows the new attributes ("Remote 'cmd' on N
+        # hosts"); a name given by the user is kept
+        default = self._default_name()
+        if self._built_default_name is not None and self.name == self._built_default_name:
+            self.name = default
+        self._built_default_name = default
+
+    def _install(self, processes: List[Any]) -> None:
+        """Make processes the action's (old ones detached)."""
+        self.processes = processes
+
+    def _substitute(self, string: str, index: int, context: Any = None) -> str:
+        """:func:`execo.substitutions.remote_substitute` of string for
+        ``self.hosts[index]`` in the context where the action was created
+        (or context), recorded while building: reset() evaluates the
+        expressions again, as execo 2.8.2 did, to tell whether the
+        processes must be made again."""
+        if context is None:
+            context = self._caller_context  # type: ignore[attr-defined]  # actions with hosts set it
+        result = remote_substitute(string, getattr(self, "hosts"), index, context)
+        # (only strings with expressions: {{{host}}} follows the hosts,
+        # which are compared anyway)
+        if self._recording is not None and "{{" in string.replace("{{{host}}}", ""):
+            self._recording.append((string, index, context, result))
+        return result
+
+    def _build_changed(self) -> bool:
+        """Whether an attribute the processes were made of changed since
+        they were made, or the value of one of their ``{{expression}}``
+        substitutions (evaluated again in the same context; host names
+        are never evaluated, and under :func:`execo.substitutions.no_expressions`
+        nothing is)."""
+        try:
+            if self._build_inputs() != self._built_inputs:
+                return True
+            hosts = getattr(self, "hosts", None) or []
+            for string, index, context, result in self._built_substitutions:
+                if remote_substitute(string, hosts, index, context) != result:
+                    return True
+        except Exception:
+            return True     # _build() raises it again, with its own message
+        return False
+
+    def _rebuild(self) -> bool:
+        """At reset: make the processes again if what they are made of
+        changed. Returns whether they were made again."""
+        if self._built_inputs is _NOT_BUILT:
+            # an Action subclass written for execo 2.8.2 (execo_g5k's
+            # Kadeployer) making its processes in _init_processes(),
+            # which 2.8.2 called at every reset
+            init_processes = getattr(self, "_init_processes", None)
+            if init_processes is None:
+                return False
+            init_processes()
+            self.processes = self._processes        # attach the end counting
+            return True
+        if not self._build_changed():
+            return False
+        if "hosts" in (self._build_attrs or ()):
+            # hosts changed in place (r.hosts.append('b')): converted and
+            # checked as an assignment is
+            setattr(self, "hosts", getattr(self, "hosts"))
+        self._build()
+        return True
 
     # ------------------------------------------------------------ lifecycle
 
@@ -386,12 +509,28 @@ class Action(object):
 
         If it is running, this method will first kill it then wait for its
         termination before reseting.
+
+        As in execo 2.8.2, the action then runs with its current
+        attributes: if one of those its processes are made of was changed
+        since they were made (``hosts``, ``cmd``, ``process_args``,
+        ``connection_params``, the files and locations of a copy...), or
+        the value of a ``{{expression}}`` substitution (evaluated again, in
+        the context where the action was created), new processes are made
+        and replace :attr:`processes` (the old ones, ended, keep their
+        results). Otherwise the same processes are reset and run again,
+        so that references to them and handlers added to them stay valid.
+        If the new processes cannot be made (a
+        :class:`~execo.substitutions.SubstitutionError`, a ValueError for
+        hosts taktuk cannot take...), reset raises and the action is left
+        as it was.
         """
         if self.started and not self.ended:
             self.kill()
             self.wait()
+        rebuilt = self._rebuild()
         self._call_lifecycle("reset")
-        self._reset_children()
+        if not rebuilt:
+            self._reset_children()
         with self._lock:
             self._common_reset()
         return self
@@ -543,7 +682,12 @@ class Local(Action):
         self.cmd = cmd
         self.process_args = dict(process_args) if process_args is not None else {}
         super(Local, self).__init__(**kwargs)
-        self.processes = [Process(self.cmd, **self.process_args)]
+        self._build()
+
+    _build_attrs = ("cmd", "process_args")
+
+    def _make_processes(self) -> List[ProcessBase]:
+        return [Process(self.cmd, **self.process_args)]
 
     def _default_name(self) -> str:
         return name_from_cmdline(self.cmd)

@@ -87,7 +87,7 @@ from .remote import Remote
 from .scp_paths import check_no_nul
 from .ssh_process import SshProcess
 from .ssh_utils import get_rewritten_host_address, make_connection_params, resolve_connection_params
-from .substitutions import get_caller_context, remote_substitute
+from .substitutions import get_caller_context
 from .utils import get_port
 
 if TYPE_CHECKING:
@@ -318,8 +318,7 @@ class _ChainPutReceivers(Remote):
         cp = self._chainput
         processes = []
         for index, host in enumerate(self.hosts):
-            location = remote_substitute(str(cp.remote_location), self.hosts, index,
-                                         cp._caller_context)
+            location = self._substitute(str(cp.remote_location), index, cp._caller_context)
             check_no_nul(location, "ChainPut remote_location")
             p = ChainPutReceiver("true", host, None, location, index,
                                  connection_params=self.connection_params,
@@ -508,6 +507,22 @@ def _last_line(text: Optional[str]) -> str:
     return lines[-1] if lines else ""
 
 
+def _checked_files(local_files: Union[str, bytes, os.PathLike[str], os.PathLike[bytes],
+                                      Iterable[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]]]
+                   ) -> List[str]:
+    """local_files as a list of str paths (ValueError: a NUL byte, a path
+    without a file name)."""
+    if isinstance(local_files, (str, bytes, os.PathLike)):
+        local_files = [local_files]
+    files = [os.fsdecode(f) for f in local_files]
+    for f in files:
+        check_no_nul(f, "ChainPut local file")
+    for f in files:
+        if not os.path.basename(os.path.abspath(f)):
+            raise ValueError("ChainPut cannot send %r (no file name)" % (f,))
+    return files
+
+
 def _unique_hosts(hosts: Iterable[Host]) -> List[Host]:
     seen: Set[Host] = set()
     unique = []
@@ -598,28 +613,45 @@ class ChainPut(SequentialActions):
         """
         self._caller_context = get_caller_context(self)
         self.hosts = hosts       # converted and checked by the hosts property
-        if isinstance(local_files, (str, bytes, os.PathLike)):
-            local_files = [local_files]
-        self.local_files = [os.fsdecode(f) for f in local_files]
-        for f in self.local_files:
-            check_no_nul(f, "ChainPut local file")
-        for f in self.local_files:
-            if not os.path.basename(os.path.abspath(f)):
-                raise ValueError("ChainPut cannot send %r (no file name)" % (f,))
+        self.local_files = _checked_files(local_files)
         self.remote_location = remote_location
         self.connection_params = connection_params
-        params = make_connection_params(connection_params)
-        self._settings = _Settings(params, len(self.hosts))
-        actions = []
-        if self.hosts and self.local_files:
-            _check_local_tools(self._settings.nc)
-            actions = [_ChainPutCopy(self)]
-        # else, like Put and Get: an empty action, which runs nothing and
-        # ends ok at once (scripts compute these lists)
-        super(ChainPut, self).__init__(actions, **kwargs)
+        super(ChainPut, self).__init__([], **kwargs)
         # as in execo 2.x: a report shows the ChainPut, not its inner
         # receivers / sender actions
         self.hide_subactions = True
+        self._build()
+
+    # what the chain is made of: reset() makes it again when one of these
+    # changed (as execo 2.8.2, which made it again at every reset)
+    _build_attrs = ("hosts", "local_files", "remote_location", "connection_params")
+
+    def _make_processes(self) -> List[Any]:
+        """The chain's actions (a ChainPut is made of actions, not
+        processes): one _ChainPutCopy, or none (an empty action)."""
+        local_files = _checked_files(self.local_files)
+        settings = _Settings(make_connection_params(self.connection_params), len(self.hosts))
+        if not (self.hosts and local_files):
+            # like Put and Get: an empty action, which runs nothing and
+            # ends ok at once (scripts compute these lists)
+            self.local_files, self._settings = local_files, settings
+            return []
+        _check_local_tools(settings.nc)
+        previous = getattr(self, "_settings", None)
+        self.local_files, self._settings = local_files, settings    # what _ChainPutCopy reads
+        try:
+            return [_ChainPutCopy(self)]
+        except BaseException:
+            if previous is not None:
+                self._settings = previous
+            raise
+
+    def _install(self, actions: List[Any]) -> None:
+        for a in self.actions:
+            a._parents[:] = [p for p in a._parents if p is not self]
+        self.actions = list(actions)
+        for a in self.actions:
+            a._parents.append(self)
 
     @property
     def hosts(self) -> List[Host]:
@@ -629,7 +661,8 @@ class ChainPut(SequentialActions):
         Hosts (or addresses) assigned to it are converted and checked as
         by the constructor: ``cp.hosts = ['b']`` gives ``[Host('b')]``, a
         name that cannot be a host address is a ValueError. The chain is
-        the one made at construction: assigning does not change it."""
+        made again for the new hosts at the next
+        :meth:`~execo.action.Action.reset` (as in execo 2.8.2)."""
         return self._hosts
 
     @hosts.setter

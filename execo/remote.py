@@ -23,7 +23,7 @@ from .host import get_hosts_list
 from .process import Process
 from .ssh_process import SshProcess
 from .ssh_utils import get_scp_get_argv, get_scp_put_argv
-from .substitutions import frame_transparent, get_caller_context, remote_substitute
+from .substitutions import frame_transparent, get_caller_context
 
 if TYPE_CHECKING:
     from .host import Host, HostsLike
@@ -36,11 +36,10 @@ __all__ = ["Remote", "Put", "Get", "ActionFactory", "default_action_factory",
            "get_remote", "get_fileput", "get_fileget"]
 
 
-def _substitute_list(strings: PathsLike, hosts: List[Host], index: int,
-                     context: Tuple[Dict[str, Any], Dict[str, Any]]) -> List[str]:
+def _substitute_list(action: Action, strings: PathsLike, index: int) -> List[str]:
     if isinstance(strings, str):
         strings = [strings]
-    return [remote_substitute(str(s), hosts, index, context) for s in strings]
+    return [action._substitute(str(s), index) for s in strings]
 
 
 class Remote(Action):
@@ -81,7 +80,11 @@ class Remote(Action):
         self.connection_params = connection_params
         self.process_args = dict(process_args) if process_args is not None else {}
         super(Remote, self).__init__(**kwargs)
-        self.processes = self._make_processes()
+        self._build()
+
+    # what the processes are made of: reset() makes them again when one
+    # of these changed (as execo 2.8.2, which made them again at every reset)
+    _build_attrs: Tuple[str, ...] = ("hosts", "cmd", "connection_params", "process_args")
 
     # None until assigned: a subclass that skips Remote.__init__ (execo_g5k's
     # Kadeployer, for execo 2.8.2) is named before it sets its hosts
@@ -94,8 +97,9 @@ class Remote(Action):
         Hosts (or addresses) assigned to it are converted and checked as
         by the constructor (:func:`execo.host.get_hosts_list`):
         ``action.hosts = ['b']`` gives ``[Host('b')]``, a name that cannot
-        be a host address is a ValueError. The action's processes are
-        those made at construction: assigning does not change them."""
+        be a host address is a ValueError. The processes are made again
+        for the new hosts at the next :meth:`~execo.action.Action.reset`
+        (as in execo 2.8.2): ``r.hosts = alive; r.reset(); r.run()``."""
         return self._hosts
 
     @hosts.setter
@@ -106,7 +110,7 @@ class Remote(Action):
         processes: List[ProcessBase] = []
         for index, host in enumerate(self.hosts):
             # self.cmd is None only for Put and Get, which override this method
-            cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)  # type: ignore[arg-type]
+            cmd = self._substitute(self.cmd, index)  # type: ignore[arg-type]
             processes.append(SshProcess(cmd, host, connection_params=self.connection_params,
                                         **self.process_args))
         return processes
@@ -183,14 +187,15 @@ class Put(Remote):
         self.remote_location = remote_location
         super(Put, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
+    _build_attrs = ("hosts", "local_files", "remote_location", "connection_params", "process_args")
+
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
         if not self.local_files:
             return processes        # nothing to copy: an empty action, as in execo 2.x
         for index, host in enumerate(self.hosts):
-            files = _substitute_list(self.local_files, self.hosts, index, self._caller_context)
-            location = remote_substitute(str(self.remote_location), self.hosts, index,
-                                         self._caller_context)
+            files = _substitute_list(self, self.local_files, index)
+            location = self._substitute(str(self.remote_location), index)
             argv = get_scp_put_argv(host, files, location, self.connection_params)
             p = Process(argv, shell=False, **self.process_args)
             p.host = host
@@ -262,14 +267,15 @@ class Get(Remote):
         self.local_location = local_location
         super(Get, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
+    _build_attrs = ("hosts", "remote_files", "local_location", "connection_params", "process_args")
+
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
         if not self.remote_files:
             return processes        # nothing to copy: an empty action, as in execo 2.x
         for index, host in enumerate(self.hosts):
-            files = _substitute_list(self.remote_files, self.hosts, index, self._caller_context)
-            location = remote_substitute(str(self.local_location), self.hosts, index,
-                                         self._caller_context)
+            files = _substitute_list(self, self.remote_files, index)
+            location = self._substitute(str(self.local_location), index)
             argv = get_scp_get_argv(host, files, location, self.connection_params)
             p = Process(argv, shell=False, **self.process_args)
             p.host = host

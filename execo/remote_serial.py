@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 from .action import Action
 from .remote import Remote
 from .serial_remote import SerialSsh, _check_speed
-from .substitutions import remote_substitute
 
 if TYPE_CHECKING:
     from .host import HostsLike
@@ -60,11 +59,12 @@ class RemoteSerial(Remote):
         super(RemoteSerial, self).__init__(None, hosts, connection_params=connection_params,
                                            process_args=process_args, **kwargs)
 
+    _build_attrs = ("hosts", "device", "speed", "connection_params", "process_args")
+
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
         for index, host in enumerate(self.hosts):
-            device = remote_substitute(str(self.device), self.hosts, index,
-                                       self._caller_context)
+            device = self._substitute(str(self.device), index)
             processes.append(SerialSsh(host, device, self.speed,
                                        connection_params=self.connection_params,
                                        **self.process_args))

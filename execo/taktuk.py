@@ -42,7 +42,7 @@ from .log import logger
 from .process import Process
 from .ssh_utils import (fast_handshake_options, get_rewritten_host_address, make_connection_params,
                         resolve_connection_params)
-from .substitutions import get_caller_context, remote_substitute
+from .substitutions import get_caller_context
 from .taktuk_process import TaktukProcess
 from .time_utils import get_seconds
 
@@ -221,17 +221,32 @@ class TaktukRemote(Action):
         self.hosts = hosts       # converted and checked by the hosts property
         self.process_args = dict(process_args) if process_args is not None else {}
         super(TaktukRemote, self).__init__(**kwargs)
-        self._port, self._keyfile = self._common_port_and_keyfile(self.hosts)
-        # the host names given to taktuk's -m (rewritten, checked): refused
-        # here, at construction, rather than read by taktuk as ranges or code
-        self._peers = [_taktuk_host(get_rewritten_host_address(host.address, self.connection_params))
-                       for host in self.hosts]
         self._host_lh = _HostEndLH(self)
-        self.processes = self._make_processes()
-        for p in self.processes:
-            p.lifecycle_handlers.append(self._host_lh)
         self._taktuk: Optional[Process] = None
         self._taktuk_lock = threading.Lock()
+        self._build()
+
+    # what the processes and taktuk's command line are made of: reset()
+    # makes them again when one of these changed
+    _build_attrs: Tuple[str, ...] = ("hosts", "cmd", "connection_params", "process_args")
+
+    def _build(self) -> None:
+        port, keyfile = self._common_port_and_keyfile(self.hosts)
+        # the host names given to taktuk's -m (rewritten, checked): refused
+        # here, when the processes are made, rather than read by taktuk as
+        # ranges or code
+        peers = [_taktuk_host(get_rewritten_host_address(host.address, self.connection_params))
+                 for host in self.hosts]
+        super(TaktukRemote, self)._build()
+        self._port, self._keyfile, self._peers = port, keyfile, peers
+        self._taktuk = None
+
+    def _install(self, processes: List[Any]) -> None:
+        for p in self.processes:
+            p.lifecycle_handlers[:] = [h for h in p.lifecycle_handlers if h is not self._host_lh]
+        super(TaktukRemote, self)._install(processes)
+        for p in processes:
+            p.lifecycle_handlers.append(self._host_lh)
 
     if TYPE_CHECKING:
         # for the type checker only: the processes of a taktuk action are TaktukProcess
@@ -249,8 +264,9 @@ class TaktukRemote(Action):
         by the constructor (:func:`execo.host.get_hosts_list`, then what
         taktuk cannot take: host names it would read as ranges, per-host
         ports or keyfiles): ``action.hosts = ['b']`` gives
-        ``[Host('b')]``, else ValueError. The action's processes are those
-        made at construction: assigning does not change them."""
+        ``[Host('b')]``, else ValueError. The processes are made again for
+        the new hosts at the next :meth:`~execo.action.Action.reset` (as in
+        execo 2.8.2)."""
         return self._hosts
 
     @hosts.setter
@@ -265,7 +281,7 @@ class TaktukRemote(Action):
         processes = []
         for index, host in enumerate(self.hosts):
             # self.cmd is None only for TaktukPut and TaktukGet, which override this method
-            cmd = remote_substitute(self.cmd, self.hosts, index, self._caller_context)  # type: ignore[arg-type]
+            cmd = self._substitute(self.cmd, index)  # type: ignore[arg-type]
             _check_command_length(cmd, host)
             processes.append(TaktukProcess(cmd, host, **self.process_args))
         return processes

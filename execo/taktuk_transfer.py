@@ -346,7 +346,14 @@ class TaktukPut(_FileTransfer):
         self._files = self.local_files
         super(TaktukPut, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
+    _build_attrs = ("hosts", "local_files", "remote_location", "connection_params", "process_args")
+
     def _make_processes(self) -> List[TaktukProcess]:
+        # (again at a reset after a change: checked as by the constructor)
+        local_files = _file_names(self.local_files, "TaktukPut local_files")
+        remote_location = _file_name(self.remote_location, "TaktukPut remote_location")
+        self.local_files = self._files = local_files
+        self.remote_location = remote_location
         if not self.local_files:
             return []               # nothing to copy: an empty action, like Put and Get
         return [TaktukProcess("taktuk put %s to %s" % (" ".join(self.local_files), self.remote_location),
@@ -486,7 +493,14 @@ class TaktukGet(_FileTransfer):
         self._files = self.remote_files
         super(TaktukGet, self).__init__(None, hosts, connection_params=connection_params, **kwargs)
 
+    _build_attrs = ("hosts", "remote_files", "local_location", "connection_params", "process_args")
+
     def _make_processes(self) -> List[TaktukProcess]:
+        # (again at a reset after a change: checked as by the constructor)
+        remote_files = _file_names(self.remote_files, "TaktukGet remote_files")
+        local_location = _file_name(self.local_location, "TaktukGet local_location")
+        self.remote_files = self._files = remote_files
+        self.local_location = local_location
         if not self.remote_files:
             return []               # nothing to copy: an empty action, like Put and Get
         return [TaktukProcess("taktuk get %s to %s" % (" ".join(self.remote_files), self.local_location),
