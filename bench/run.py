@@ -862,6 +862,8 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         jobs = {"execo": W(workload="remote64", impl="execo", **sp),
                 "execo_fast": W(workload="remote64", impl="execo",
                                 extra_params={"ssh_fast_handshake": True}, **sp),
+                "execo_fast_notty": W(workload="remote64", impl="execo", no_tty=True,
+                                      extra_params={"ssh_fast_handshake": True}, **sp),
                 "sshloop": W(workload="remote64", impl="sshloop", **sp),
                 "sshloop_fast": W(workload="remote64", impl="sshloop",
                                   extra_ssh_options=fast, **sp)}
@@ -887,8 +889,9 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             "workload": name,
             "what": "first contact: Remote(%r) to %d loopback sshd hosts, a new ssh connection "
                     "(key exchange + authentication) each, all at once" % (W_.REMOTE_CMD, nh),
-            "execo": "default %s; ssh_fast_handshake %s" % (val(raw["execo"], r),
-                                                            val(raw["execo_fast"], r)),
+            "execo": "default %s; ssh_fast_handshake %s; fast without -tt (as parallel-ssh: "
+                     "no remote pty) %s" % (val(raw["execo"], r), val(raw["execo_fast"], r),
+                                            val(raw["execo_fast_notty"], r)),
             "limit": "bash `ssh ... $h & done; wait` %s; with the fast kex %s" % (
                 val(raw["sshloop"], r), val(raw["sshloop_fast"], r)),
             "ratio": "default %s of ssh loop; fast %s of fast ssh loop" % (

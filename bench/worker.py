@@ -716,6 +716,8 @@ def remote64(spec):
         execo.Process("true").run()
         params = _remote_params(spec)
         params.update(spec.get("extra_params", {}))
+        if spec.get("no_tty"):      # as parallel-ssh: no remote pty
+            params["ssh_options"] = tuple(o for o in params["ssh_options"] if o != "-tt")
         r = execo.Remote(REMOTE_CMD, hosts, connection_params=params)
 
         def go():
