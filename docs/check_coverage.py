@@ -3,9 +3,11 @@
 
 Usage: python docs/check_coverage.py [--spec SPEC] [--no-members] HTML_BUILD_DIR
 
-The spec is the text rendering of the execo API documentation. Default:
-``../shared/spec/execo-api.txt`` relative to the repository root (the
-development setup) if it exists, else the copy ``docs/spec/execo-api.txt``.  Its definition lines start
+The spec is the text rendering of the execo API documentation, kept in
+the repository as ``docs/spec/execo-api.txt`` (the default). Where the
+development setup also has the original, ``../shared/spec/execo-api.txt``
+next to the repository, the two must be identical: a differing copy is
+reported and counts as a failure. Its definition lines start
 with a dotted name::
 
     class execo.process.Process(cmd, shell=False, ...)
@@ -30,7 +32,18 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED_SPEC = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "spec", "execo-api.txt"))
-DEFAULT_SPEC = SHARED_SPEC if os.path.isfile(SHARED_SPEC) else os.path.join(HERE, "spec", "execo-api.txt")
+DEFAULT_SPEC = os.path.join(HERE, "spec", "execo-api.txt")
+
+
+def stale_copy():
+    """The reason the repository's copy of the spec differs from the
+    development setup's original, or None (same, or no original)."""
+    if not os.path.isfile(SHARED_SPEC):
+        return None
+    with open(SHARED_SPEC, "rb") as a, open(DEFAULT_SPEC, "rb") as b:
+        if a.read() == b.read():
+            return None
+    return "%s differs from %s: copy it into the repository" % (DEFAULT_SPEC, SHARED_SPEC)
 
 # a definition line: optional "class ", a dotted execo name, then "(", " = " or end of line
 DEF_RE = re.compile(r"^(class |exception )?(execo(?:\.[A-Za-z_][A-Za-z0-9_]*){2,})(\(.*\)|\s=\s.*)?\s*$")
@@ -116,7 +129,10 @@ def main(argv=None):
              os.path.join(args.build_dir, "objects.inv"), len(missing)))
     for n in missing:
         print("missing: %s" % n)
-    return 1 if missing else 0
+    stale = stale_copy()
+    if stale:
+        print("stale: " + stale)
+    return 1 if missing or stale else 0
 
 
 if __name__ == "__main__":
