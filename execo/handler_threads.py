@@ -16,7 +16,8 @@ handler threads (``execo-handlers-N``), so that:
 
 Why not in the reactor thread (the original design, and this project's
 first one): one blocking handler stalled the output, timeouts and reaping
-of every other process (issue 7). Why not one thread per process: 4000
+of every other process, where a handler that blocks must hold up its
+own process only. Why not one thread per process: 4000
 processes would mean 4000 threads.
 
 The fast path has no thread hop: a strand with nothing queued whose call

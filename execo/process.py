@@ -461,10 +461,6 @@ def get_process(*args: Any, **kwargs: Any) -> Process:
     argument is ignored, as in execo 2.8.2: execo_g5k passes both, with a
     host of None for a local frontend)"""
     if kwargs.get("host") is not None:
-        try:
-            from .ssh_process import SshProcess
-        except ImportError:
-            raise NotImplementedError("SshProcess is not available yet in this version of execo")
         return SshProcess(*args, **kwargs)
     kwargs.pop("host", None)
     kwargs.pop("connection_params", None)

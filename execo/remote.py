@@ -298,13 +298,12 @@ class Get(Remote):
 
 _TOOL_NAMES: Dict[object, str] = {SSH: "SSH", SCP: "SCP", TAKTUK: "TAKTUK", CHAINPUT: "CHAINPUT"}
 
-#: kind -> {tool: class or name of the class in execo.action (resolved at
-#: call time, so that TaktukRemote, TaktukPut, TaktukGet, ChainPut slot in
-#: once they exist)}
+#: kind -> {tool: class, or the name of a class of execo.action, looked up
+#: at call time: execo.taktuk and execo.chainput import this module}
 _ACTION_TABLE: Dict[str, Dict[int, Union[str, Type[Action]]]] = {
-    "remote": {SSH: "Remote", TAKTUK: "TaktukRemote"},
-    "fileput": {SCP: "Put", TAKTUK: "TaktukPut", CHAINPUT: "ChainPut"},
-    "fileget": {SCP: "Get", TAKTUK: "TaktukGet"},
+    "remote": {SSH: Remote, TAKTUK: "TaktukRemote"},
+    "fileput": {SCP: Put, TAKTUK: "TaktukPut", CHAINPUT: "ChainPut"},
+    "fileget": {SCP: Get, TAKTUK: "TaktukGet"},
 }
 
 
@@ -320,13 +319,7 @@ def _action_class(kind: str, tool: object) -> Type[Action]:
     cls = table[tool]
     if isinstance(cls, str):
         from . import action
-        resolved = getattr(action, cls, None)
-        if resolved is None:
-            resolved = globals().get(cls)
-        if resolved is None:
-            raise NotImplementedError("%s_tool %s (%s) is not implemented yet"
-                                      % (kind, _tool_name(tool), cls))
-        cls = resolved
+        cls = getattr(action, cls)
     return cls
 
 
