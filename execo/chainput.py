@@ -77,7 +77,7 @@ import shutil
 import threading
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, TypeVar, Union
 
-from .action import Action, ParallelActions, SequentialActions
+from .action_base import Action, ParallelActions, SequentialActions
 from .conductor import get_reactor
 from .handlers import ProcessLifecycleHandler, ProcessOutputHandler
 from .host import get_hosts_list

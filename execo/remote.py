@@ -1,5 +1,4 @@
-"""Remote actions over ssh/scp: :class:`Remote`, :class:`Put`, :class:`Get`,
-and :class:`ActionFactory` choosing the connector tool.
+"""Remote actions over ssh/scp: :class:`Remote`, :class:`Put`, :class:`Get`.
 
 :class:`Remote` runs one :class:`execo.ssh_process.SshProcess` per host;
 :class:`Put` and :class:`Get` run one scp :class:`execo.process.Process`
@@ -8,22 +7,22 @@ per host (its ``host`` attribute set, so that
 go through :func:`execo.substitutions.remote_substitute`, evaluated in the
 context (globals, locals) where the action was created.
 
-These classes are re-exported by :mod:`execo.action` (which imports this
-module at its end).
+These classes are re-exported by :mod:`execo.action`;
+``execo.action_factory`` chooses between them and the taktuk and
+chainput actions.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Union
 
-from .action import Action
-from .config import configuration, SSH, SCP, TAKTUK, CHAINPUT
+from .action_base import Action
 from .host import get_hosts_list
 from .process import Process
 from .ssh_process import SshProcess
 from .ssh_utils import get_scp_get_argv, get_scp_put_argv
-from .substitutions import frame_transparent, get_caller_context
+from .substitutions import get_caller_context
 
 if TYPE_CHECKING:
     from .host import Host, HostsLike
@@ -32,8 +31,7 @@ if TYPE_CHECKING:
     #: a path or several (each path may hold substitutions)
     PathsLike = Union[str, Iterable[Union[str, "os.PathLike[str]"]]]
 
-__all__ = ["Remote", "Put", "Get", "ActionFactory", "default_action_factory",
-           "get_remote", "get_fileput", "get_fileget"]
+__all__ = ["Remote", "Put", "Get"]
 
 
 def _substitute_list(action: Action, strings: PathsLike, index: int) -> List[str]:
@@ -294,115 +292,3 @@ class Get(Remote):
         if self.process_args:
             args.append("process_args=%r" % (self.process_args,))
         return args + Action._args(self)
-
-
-_TOOL_NAMES: Dict[object, str] = {SSH: "SSH", SCP: "SCP", TAKTUK: "TAKTUK", CHAINPUT: "CHAINPUT"}
-
-#: kind -> {tool: class, or the name of a class of execo.action, looked up
-#: at call time: execo.taktuk and execo.chainput import this module}
-_ACTION_TABLE: Dict[str, Dict[int, Union[str, Type[Action]]]] = {
-    "remote": {SSH: Remote, TAKTUK: "TaktukRemote"},
-    "fileput": {SCP: Put, TAKTUK: "TaktukPut", CHAINPUT: "ChainPut"},
-    "fileget": {SCP: Get, TAKTUK: "TaktukGet"},
-}
-
-
-def _tool_name(tool: object) -> str:
-    return _TOOL_NAMES.get(tool, repr(tool))
-
-
-def _action_class(kind: str, tool: object) -> Type[Action]:
-    table = _ACTION_TABLE[kind]
-    if tool not in table:
-        raise ValueError("invalid %s_tool %s: must be one of %s"
-                         % (kind, _tool_name(tool), ", ".join(_tool_name(t) for t in table)))
-    cls = table[tool]
-    if isinstance(cls, str):
-        from . import action
-        cls = getattr(action, cls)
-    return cls
-
-
-class ActionFactory(object):
-    """Instanciate multiple remote process execution and file copies using
-    configurable connector tools: ssh, scp, taktuk"""
-
-    def __init__(self, remote_tool: Optional[int] = None, fileput_tool: Optional[int] = None,
-                 fileget_tool: Optional[int] = None) -> None:
-        """
-        :param remote_tool: can be :data:`execo.config.SSH` or
-          :data:`execo.config.TAKTUK`
-        :param fileput_tool: can be :data:`execo.config.SCP`,
-          :data:`execo.config.TAKTUK` or :data:`execo.config.CHAINPUT`
-        :param fileget_tool: can be :data:`execo.config.SCP` or
-          :data:`execo.config.TAKTUK`
-
-        None (the default) means: ``configuration['remote_tool']``
-        (``'fileput_tool'``, ``'fileget_tool'``) at the time an action is
-        instanciated.
-        """
-        for kind, tool in (("remote", remote_tool), ("fileput", fileput_tool),
-                           ("fileget", fileget_tool)):
-            if tool is not None and tool not in _ACTION_TABLE[kind]:
-                raise ValueError("invalid %s_tool %s: must be one of %s"
-                                 % (kind, _tool_name(tool),
-                                    ", ".join(_tool_name(t) for t in _ACTION_TABLE[kind])))
-        self.remote_tool = remote_tool
-        self.fileput_tool = fileput_tool
-        self.fileget_tool = fileget_tool
-
-    def _tool(self, kind: str) -> Any:
-        tool = getattr(self, kind + "_tool")
-        if tool is None:
-            tool = configuration.get(kind + "_tool")
-        return tool
-
-    def _class(self, kind: str) -> Type[Action]:
-        return _action_class(kind, self._tool(kind))
-
-    @frame_transparent
-    def get_remote(self, *args: Any, **kwargs: Any) -> Action:
-        """Instanciates a :class:`execo.action.Remote` or
-        :class:`execo.action.TaktukRemote`"""
-        return self._class("remote")(*args, **kwargs)
-
-    @frame_transparent
-    def get_fileput(self, *args: Any, **kwargs: Any) -> Action:
-        """Instanciates a :class:`execo.action.Put`,
-        :class:`execo.action.TaktukPut` or :class:`execo.action.ChainPut`"""
-        return self._class("fileput")(*args, **kwargs)
-
-    @frame_transparent
-    def get_fileget(self, *args: Any, **kwargs: Any) -> Action:
-        """Instanciates a :class:`execo.action.Get` or
-        :class:`execo.action.TaktukGet`"""
-        return self._class("fileget")(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return "ActionFactory(remote_tool=%r, fileput_tool=%r, fileget_tool=%r)" % (
-            self.remote_tool, self.fileput_tool, self.fileget_tool)
-
-
-#: the default :class:`ActionFactory` (tools from :data:`execo.config.configuration`)
-default_action_factory = ActionFactory()
-
-
-@frame_transparent
-def get_remote(*args: Any, **kwargs: Any) -> Action:
-    """Instanciates a :class:`execo.action.Remote` or
-    :class:`execo.action.TaktukRemote` with the default factory"""
-    return default_action_factory.get_remote(*args, **kwargs)
-
-
-@frame_transparent
-def get_fileput(*args: Any, **kwargs: Any) -> Action:
-    """Instanciates a :class:`execo.action.Put` or
-    :class:`execo.action.TaktukPut` with the default factory"""
-    return default_action_factory.get_fileput(*args, **kwargs)
-
-
-@frame_transparent
-def get_fileget(*args: Any, **kwargs: Any) -> Action:
-    """Instanciates a :class:`execo.action.Get` or
-    :class:`execo.action.TaktukGet` with the default factory"""
-    return default_action_factory.get_fileget(*args, **kwargs)

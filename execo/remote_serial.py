@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
-from .action import Action
+from .action_base import Action
 from .remote import Remote
 from .serial_remote import SerialSsh, _check_speed
 

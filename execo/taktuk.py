@@ -33,7 +33,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, TypeVar, Union
 
-from .action import Action
+from .action_base import Action
 from .conductor import get_reactor
 from .config import configuration
 from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 _TR = TypeVar("_TR", bound="TaktukRemote")
 
-__all__ = ["TaktukRemote", "TaktukPut", "TaktukGet"]
+__all__ = ["TaktukRemote"]
 
 # output templates: a header line, then (for payload records) the bytes
 _TEMPLATES = (
@@ -633,7 +633,3 @@ def _taktuk_host(address: str) -> str:
         raise ValueError("%r cannot be a taktuk host: taktuk reads brackets, ',' and '/' in host names as host "
                          "ranges, lists and exclusions (node[1-3]), and '$' or '`' through a shell" % (address,))
     return address
-
-
-# the file copies subclass TaktukRemote (they import this module)
-from .taktuk_transfer import TaktukPut, TaktukGet  # noqa: E402

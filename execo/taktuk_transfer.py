@@ -48,7 +48,7 @@ import socket
 import tempfile
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, TypeVar, Union
 
-from .action import Action
+from .action_base import Action
 from .handlers import STDERR
 from .log import logger
 from .taktuk import (COMMAND_FAILED, COMMAND_TERMINATED, FILE_RECEPTION_FAILED, FILE_RECEPTION_STARTED,

@@ -15,7 +15,7 @@ from execo.action import Action, ParallelActions, filter_bad_hosts
 from execo.config import CHAINPUT, SCP, SSH, TAKTUK, configuration
 from execo.host import Host
 from execo.process import Process
-from execo.remote import (ActionFactory, Get, Put, Remote, default_action_factory, get_fileget,
+from execo.action import (ActionFactory, Get, Put, Remote, default_action_factory, get_fileget,
                           get_fileput, get_remote)
 from execo.report import Report
 from execo.ssh_process import SshProcess

@@ -15,7 +15,7 @@ from execo.action import TaktukGet, TaktukPut, TaktukRemote
 from execo.config import SCP, SSH, TAKTUK
 from execo.host import Host
 from execo.process import TaktukProcess
-from execo.remote import ActionFactory, Remote
+from execo.action import ActionFactory, Remote
 from execo.report import Report
 from execo.taktuk import _TaktukParser
 
