@@ -15,9 +15,9 @@ Waiting (:meth:`Action.wait`, :func:`wait_any_actions`,
 ``configuration['intr_period']`` so that Ctrl-C is handled.
 """
 
-from .action_base import (Action, ActionLifecycleHandler, ActionNotificationProcessLH, Local,
-                          ParallelActions, SequentialActions, filter_bad_hosts, wait_all_actions,
-                          wait_any_actions)
+from .action_base import (Action, ActionLifecycleHandler, Local, ParallelActions,
+                          SequentialActions, filter_bad_hosts, wait_all_actions, wait_any_actions)
+from .action_base import ActionNotificationProcessLH  # noqa: F401  (compatibility name, not in __all__)
 from .action_factory import (ActionFactory, default_action_factory, get_fileget, get_fileput,
                              get_remote)
 from .chainput import ChainPut

@@ -23,7 +23,7 @@ from .handler_threads import Strand
 from .handlers import STDOUT, ProcessLifecycleHandler
 from .host import Host
 from .log import logger, style
-from .process import Process
+from .local_process import Process
 from .process_base import _wait_event, expect_all
 from .report import Report
 from .substitutions import remote_substitute

@@ -82,7 +82,7 @@ from .conductor import get_reactor
 from .handlers import ProcessLifecycleHandler, ProcessOutputHandler
 from .host import get_hosts_list
 from .log import logger, style
-from .process import Process
+from .local_process import Process
 from .remote import Remote
 from .scp_paths import check_no_nul
 from .ssh_process import SshProcess

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Un
 
 from .action_base import Action
 from .host import get_hosts_list
-from .process import Process
+from .local_process import Process
 from .ssh_process import SshProcess
 from .ssh_utils import get_scp_get_argv, get_scp_put_argv
 from .substitutions import get_caller_context

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, TypeVar, Union
 
 from .conductor import get_reactor
 from .handlers import STDOUT, STDERR
-from .process import Process
+from .local_process import Process
 from .process_base import ENCODING
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from .conductor import get_reactor
 from .handlers import STDERR, STDOUT
 from .host import Host
 from .log import logger, style
-from .process import Process
+from .local_process import Process
 from .process_base import ProcessBase, _needs_isolation
 from .ssh_retry import (MAX_DIAGNOSTIC_BYTES, backoff_delay, connect_retries, is_preauth_refusal,
                         is_ssh_diagnostic)

@@ -43,7 +43,7 @@ from .config import configuration
 from .log import logger
 
 if TYPE_CHECKING:
-    from .process import Process
+    from .local_process import Process
 
 __all__ = ["Window", "fd_margin", "fd_budget", "running_count"]
 

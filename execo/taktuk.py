@@ -39,7 +39,7 @@ from .config import configuration
 from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
 from .host import get_hosts_list
 from .log import logger
-from .process import Process
+from .local_process import Process
 from .ssh_utils import (fast_handshake_options, get_rewritten_host_address, make_connection_params,
                         resolve_connection_params)
 from .substitutions import get_caller_context
