@@ -1,8 +1,60 @@
 """Shared fixtures. Daemons are started lazily: only a test that requests
 one (e.g. ``sshd``) starts it, once per session, so other test files
-neither slow down nor need root because of this file."""
+neither slow down nor need root because of this file. Also the fixtures
+many test files share: ``saved_config`` and ``execo_log``."""
+
+import copy
+import logging
 
 import pytest
+
+
+@pytest.fixture
+def saved_config():
+    """Restore ``execo.config.configuration`` and
+    ``default_connection_params``, in place, after the test; yields
+    ``configuration``."""
+    from execo.config import configuration, default_connection_params
+    saved = copy.deepcopy(configuration), copy.deepcopy(default_connection_params)
+    yield configuration
+    for current, before in zip((configuration, default_connection_params), saved):
+        current.clear()
+        current.update(before)
+
+
+class LogCapture(logging.Handler):
+    """The records of execo's logger, at every level."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+    def messages(self):
+        return [r.getMessage() for r in self.records]
+
+    def text(self):
+        """The messages, with their exceptions, one per line."""
+        out = []
+        for r in self.records:
+            out.append(r.getMessage())
+            if r.exc_info:
+                out.append(repr(r.exc_info[1]))
+            if r.exc_text:
+                out.append(r.exc_text)
+        return "\n".join(out)
+
+
+@pytest.fixture
+def execo_log():
+    """A :class:`LogCapture` on execo's logger during the test."""
+    lg = logging.getLogger("execo")
+    h = LogCapture()
+    lg.addHandler(h)
+    yield h
+    lg.removeHandler(h)
 
 
 @pytest.fixture(scope="session")

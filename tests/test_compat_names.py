@@ -32,15 +32,6 @@ def test_utils_helpers():
     assert calls == [1, 3]
 
 
-@pytest.fixture
-def saved_config():
-    saved = dict(config.configuration), dict(config.default_connection_params)
-    yield
-    for d, s in zip((config.configuration, config.default_connection_params), saved):
-        d.clear()
-        d.update(s)
-
-
 def test_connection_params_helpers(saved_config):
     assert config.get_user_config_filename() == config.user_configuration_file
     config.default_connection_params["user"] = "someone"

@@ -68,17 +68,6 @@ SPEC_CONNECTION_PARAMS = {
 }
 
 
-@pytest.fixture
-def saved_config():
-    """Restore both configuration dicts, in place, after the test."""
-    saved = copy.deepcopy(configuration), copy.deepcopy(default_connection_params)
-    yield
-    configuration.clear()
-    configuration.update(saved[0])
-    default_connection_params.clear()
-    default_connection_params.update(saved[1])
-
-
 def run_python(code, env_update=None, **kwargs):
     """Run python code in a fresh interpreter, with the repository on sys.path."""
     env = dict(os.environ)

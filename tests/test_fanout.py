@@ -23,7 +23,6 @@ import time
 import pytest
 
 from execo.action import Local, Remote, ActionLifecycleHandler
-from execo.config import configuration
 from execo.handlers import ProcessLifecycleHandler
 from execo.process import Process
 from execo.report import Report
@@ -42,14 +41,6 @@ def stub_ssh(tmp_path):
     path.write_text(STUB_SSH)
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return {'ssh': str(path), 'pty': False}
-
-
-@pytest.fixture
-def saved_config():
-    saved = dict(configuration)
-    yield configuration
-    configuration.clear()
-    configuration.update(saved)
 
 
 def global_fanout(config, n):

@@ -3,7 +3,6 @@ ProcessOutputHandler, fds / file objects / filenames as output handlers),
 written from the API spec, with real processes."""
 
 import locale
-import logging
 import os
 import signal
 import sys
@@ -20,34 +19,6 @@ from helpers import finish
 
 PY = sys.executable
 ENC = locale.getpreferredencoding(False)
-
-
-class LogCapture(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-    def text(self):
-        out = []
-        for r in self.records:
-            out.append(r.getMessage())
-            if r.exc_info:
-                out.append(repr(r.exc_info[1]))
-            if r.exc_text:
-                out.append(r.exc_text)
-        return "\n".join(out)
-
-
-@pytest.fixture
-def execo_log():
-    lg = logging.getLogger("execo")
-    h = LogCapture()
-    lg.addHandler(h)
-    yield h
-    lg.removeHandler(h)
 
 
 class ReadRecorder(ProcessOutputHandler):

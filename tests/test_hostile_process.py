@@ -350,27 +350,11 @@ def test_action_wait_from_a_handler_of_another_action_works():
 
 # ------------------------------------------------- catastrophic expect regexes
 
-import logging  # noqa: E402
 import random  # noqa: E402
 
 from execo import configuration  # noqa: E402
 from execo import regex_search  # noqa: E402
 from execo.process import STDOUT  # noqa: E402
-
-@pytest.fixture
-def execo_log():
-    records = []
-
-    class Capture(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
-    h = Capture()
-    lg = logging.getLogger("execo")
-    lg.addHandler(h)
-    yield records
-    lg.removeHandler(h)
-
 
 @pytest.fixture
 def search_timeout():
@@ -473,7 +457,7 @@ def test_catastrophic_expect_without_timeout_is_given_up(search_timeout, execo_l
     assert returned
     assert result == [(None, None)]
     assert p.expect_fail
-    assert any("given up" in m and "(a|aa)" in m for m in execo_log), execo_log
+    assert any("given up" in m and "(a|aa)" in m for m in execo_log.messages()), execo_log.text()
 
 
 def test_catastrophic_pattern_on_an_expect_handler_callback(search_timeout):

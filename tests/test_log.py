@@ -1,6 +1,5 @@
 """Tests of execo.log: logger, custom levels, handler, styles."""
 
-import copy
 import importlib
 import logging
 import os
@@ -13,14 +12,6 @@ import pytest
 import execo.log
 from execo import config, log
 from execo.config import configuration
-
-
-@pytest.fixture
-def saved_config():
-    saved = copy.deepcopy(configuration)
-    yield
-    configuration.clear()
-    configuration.update(saved)
 
 
 @pytest.fixture

@@ -48,36 +48,6 @@ def pid_dead(pid):
     return pid_state(pid) in ("gone", "Z", "X")
 
 
-class LogCapture(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-    def text(self):
-        return "\n".join(r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "")
-                         for r in self.records)
-
-
-@pytest.fixture
-def execo_log():
-    lg = logging.getLogger("execo")
-    h = LogCapture()
-    lg.addHandler(h)
-    yield h
-    lg.removeHandler(h)
-
-
-@pytest.fixture
-def saved_config():
-    saved = dict(configuration)
-    yield configuration
-    configuration.clear()
-    configuration.update(saved)
-
-
 # ----------------------------------------------------- construction, attributes
 
 def test_processbase_defaults():

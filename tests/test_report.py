@@ -1,7 +1,6 @@
 """Tests of execo.report.Report with small fake stats objects (and real
 local processes where the shape of real actions matters)."""
 
-import copy
 import json
 import re
 
@@ -52,14 +51,6 @@ class FakeAction:
 
     def stats(self):
         return Report.aggregate_stats(p.stats() for p in self.processes)
-
-
-@pytest.fixture
-def saved_config():
-    saved = copy.deepcopy(configuration)
-    yield
-    configuration.clear()
-    configuration.update(saved)
 
 
 def test_empty_stats():

@@ -1,6 +1,5 @@
 """Tests of execo.utils and execo.exception."""
 
-import copy
 import os
 import pickle
 import pty
@@ -12,14 +11,6 @@ import pytest
 from execo import utils
 from execo.config import configuration
 from execo.exception import ActionsFailed, ProcessesFailed
-
-
-@pytest.fixture
-def saved_config():
-    saved = copy.deepcopy(configuration)
-    yield
-    configuration.clear()
-    configuration.update(saved)
 
 
 # ------------------------------------------------------------------ memoize
