@@ -2,7 +2,9 @@
 # Packaging check (run by tests/run.sh): build the sdist and the wheel with
 # `python -m build`, install the sdist in a clean virtualenv (it compiles
 # the reactor there), run a smoke test with it from outside the source
-# tree, and check the wheel matrix cibuildwheel would build.
+# tree, repair the wheel with auditwheel (manylinux) and run the daemon-free
+# tests against it in another virtualenv, and check the wheel matrix
+# cibuildwheel would build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -59,6 +61,28 @@ out=$(cd "$work" && "$work/venv/bin/execo" --no-report 'echo cli ok') || {
     echo "packaging: the execo command failed: $out"; exit 1; }
 echo "$out" | grep -qx "cli ok" || { echo "packaging: unexpected execo output: $out"; exit 1; }
 echo "packaging: console script ok"
+
+# The wheel as users get it: repaired by auditwheel into a manylinux wheel
+# (cibuildwheel needs a container runtime this machine lacks), installed
+# in a clean virtualenv, the tests that need no daemon run against it
+# (conftest.py checks that execo is imported from that virtualenv).
+$PY -m auditwheel repair -w "$work/repaired" "$wheel" >"$work/repair.log" 2>&1 || {
+    tail -20 "$work/repair.log"; echo "packaging: auditwheel repair failed"; exit 1; }
+repaired=$(ls "$work"/repaired/execo-*manylinux*.whl)
+$PY -m venv "$work/wheel-venv"
+"$work/wheel-venv/bin/python" -m pip install -q --disable-pip-version-check "$repaired" pytest \
+    pytest-timeout >"$work/wheel-install.log" 2>&1 || {
+    tail -20 "$work/wheel-install.log"; echo "packaging: wheel install failed"; exit 1; }
+src=$PWD
+(cd "$work" && EXECO_TESTS_EXPECT_INSTALLED="$work/wheel-venv" "$work/wheel-venv/bin/python" -m pytest \
+    -q -p no:cacheprovider --rootdir "$src" -c "$src/pyproject.toml" \
+    "$src"/tests/test_reactor.py "$src"/tests/test_expect.py "$src"/tests/test_handler_threads.py \
+    "$src"/tests/test_report.py "$src"/tests/test_utils.py "$src"/tests/test_time_utils.py \
+    "$src"/tests/test_host.py "$src"/tests/test_substitutions.py "$src"/tests/test_public_names.py \
+    "$src"/tests/test_compat_names.py "$src"/tests/test_action.py "$src"/tests/test_hostile_input.py \
+    >"$work/wheel-tests.log" 2>&1) || {
+    tail -40 "$work/wheel-tests.log"; echo "packaging: the tests failed against the repaired wheel"; exit 1; }
+echo "packaging: $(basename "$repaired") installed, $(tail -1 "$work/wheel-tests.log" | tr -d '=')"
 
 if command -v cibuildwheel >/dev/null 2>&1; then
     ids=$(cibuildwheel --print-build-identifiers --platform linux)

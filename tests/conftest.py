@@ -5,8 +5,21 @@ many test files share: ``saved_config`` and ``execo_log``."""
 
 import copy
 import logging
+import os
 
 import pytest
+
+
+def pytest_configure(config):
+    """With EXECO_TESTS_EXPECT_INSTALLED=DIR (tests/check_packaging.sh,
+    testing the built wheel), refuse to run against any execo but the
+    one installed under DIR."""
+    prefix = os.environ.get("EXECO_TESTS_EXPECT_INSTALLED")
+    if prefix:
+        import execo
+        where = os.path.realpath(execo.__file__)
+        if not where.startswith(os.path.realpath(prefix) + os.sep):
+            raise pytest.UsageError("execo imported from %s, not from %s" % (where, prefix))
 
 
 @pytest.fixture

