@@ -162,6 +162,12 @@ cdef enum:
     MAX_READS = 16             # reads of one fd per wake-up while it fills them
     MAX_EVENTS = 256
 
+cdef enum:  # what one read of a watched fd found (_read_once)
+    READ_CLOSED = 0            # eof or error: reported to the sink, fd closed
+    READ_FULL = 1              # a full read: more may be waiting
+    READ_EMPTY = 2             # nothing there (EAGAIN)
+    READ_PARTIAL = 3           # a partial read: the pipe is empty for now
+
 cdef enum:  # FdWatch kinds
     K_READ = 1
     K_WRITE = 2
@@ -1091,17 +1097,16 @@ cdef class Reactor:
     cdef int _on_readable(self, FdWatch w) except -1:
         """Read while the fd fills whole reads (a fast writer), at most
         MAX_READS times, then let other fds have their turn."""
-        cdef int r = 1
+        cdef int r = READ_FULL
         cdef int k = 0
-        while r == 1 and k < MAX_READS and not w.closed and not w.paused:
+        while r == READ_FULL and k < MAX_READS and not w.closed and not w.paused:
             r = self._read_once(w)
             k += 1
         return r
 
     cdef int _read_once(self, FdWatch w) except -1:
-        """One read: 1 when it was full (more may be waiting), 3 after a
-        partial read, 0 at eof or error (reported to the sink, fd closed),
-        2 when nothing was there (EAGAIN)."""
+        """One read: READ_FULL, READ_PARTIAL, READ_EMPTY or READ_CLOSED
+        (eof or error, reported to the sink, fd closed)."""
         cdef Py_ssize_t r
         cdef int err = 0
         cdef int fd = w.fd
@@ -1139,10 +1144,10 @@ cdef class Reactor:
             if r >= PIPE_FULL and not w.pipe_grown:
                 w.pipe_grown = True
                 fcntl(fd, F_SETPIPE_SZ, <int>BIG_PIPE)   # best effort
-            return 1 if <size_t>r == want or r >= PIPE_FULL else 3
+            return READ_FULL if <size_t>r == want or r >= PIPE_FULL else READ_PARTIAL
         if r < 0:
             if err == EAGAIN or err == EINTR:
-                return 2
+                return READ_EMPTY
             if err == EIO:       # pty master once the slave side is gone
                 err = 0
         self._close_watch(w)
@@ -1150,7 +1155,7 @@ cdef class Reactor:
             w.sink._on_eof(w.stream, err)
         except BaseException as e:
             self._report(e)
-        return 0
+        return READ_CLOSED
 
     cdef _deliver(self, FdWatch w, const char *p, Py_ssize_t n):
         data = PyBytes_FromStringAndSize(p, n)
@@ -1161,9 +1166,9 @@ cdef class Reactor:
 
     cdef _drain_and_close(self, FdWatch w):
         """Read until nothing is left right now, then close and report eof."""
-        cdef int r = 1
+        cdef int r = READ_FULL
         cdef int k = 0
-        while (r == 1 or r == 3) and k < 4096 and not w.closed:
+        while (r == READ_FULL or r == READ_PARTIAL) and k < 4096 and not w.closed:
             r = self._read_once(w)
             k += 1
         if not w.closed:
