@@ -180,33 +180,34 @@ class Strand(object):
         later call of the strand (the end of its process) would never end."""
         return self._owner == threading.get_ident()
 
-    def post(self, function, args=(), isolate=True, nbytes=0):
+    def post(self, function, args=(), inline=False, nbytes=0):
         """Run ``function(*args)`` after the calls already posted.
 
-        Inline (in the calling thread) when nothing is queued and
-        ``isolate`` is false; else in a handler thread. ``nbytes``: the
-        output the call delivers (backpressure)."""
-        self._post(function, args, isolate, nbytes, None)
+        With ``inline`` true (the call cannot reach user code: see
+        ``execo.process_base._all_inline``) and nothing queued, in the
+        calling thread; else in a handler thread. ``nbytes``: the output
+        the call delivers (backpressure)."""
+        self._post(function, args, inline, nbytes, None)
 
-    def post_output(self, function, key, data, isolate=True):
+    def post_output(self, function, key, data, inline=False):
         """Run ``function(key, chunks)`` for output bytes ``data``.
 
         While the handlers lag behind, consecutive chunks with the same
         ``key`` are merged into one call (up to :data:`MERGE_LIMIT`
         bytes): a slow handler gets fewer, bigger pieces, as it did when
         reading waited for it, instead of one call per small write."""
-        self._post(function, None, isolate, len(data), (key, data))
+        self._post(function, None, inline, len(data), (key, data))
 
-    def _post(self, function, args, isolate, nbytes, chunk):
+    def _post(self, function, args, inline, nbytes, chunk):
         pause = False
         with self._lock:
-            if not (self._active or self._calls or isolate):
+            if inline and not (self._active or self._calls):
                 self._active = True
-                inline = True
+                run_here = True
                 if chunk is not None:
                     args = (chunk[0], [chunk[1]])
             else:
-                inline = False
+                run_here = False
                 merged = False
                 if chunk is not None:
                     key, data = chunk
@@ -229,7 +230,7 @@ class Strand(object):
                         self._paused = pause = True
                 schedule = not self._active
                 self._active = True
-        if inline:
+        if run_here:
             self._owner = threading.get_ident()
             try:
                 _call(function, args)

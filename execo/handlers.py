@@ -480,7 +480,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
                                  self._deadline, self._callback, self._condition))
         elif not st.job:
             st.job = True
-            process._strand.post(self._search_job, (process, stream), True)
+            process._strand.post(self._search_job, (process, stream))
 
     def _matched(self, process: ProcessBase, stream: int, st: _StreamState, buf: str, re_index: int,
                  mo: Match[str], notifications: List[_Notification]) -> None:

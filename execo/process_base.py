@@ -500,16 +500,16 @@ class ProcessBase(object):
                 return
             handlers = tuple(handlers)
         self._strand.post_output(self._dispatch_chunks, (stream, handlers), data,
-                                 _needs_isolation(handlers))
+                                 _all_inline(handlers))
 
     def _on_eof(self, stream: int, err: int) -> None:
         """The stream reached end of file (err: errno of a read error, or 0)."""
         with self._io_lock:
             self._eof_read[stream] = True
             self._collectors[stream].shrink()
-            isolate = _needs_isolation(self._stdout_handlers if stream == STDOUT
-                                       else self._stderr_handlers)
-        self._strand.post(self._deliver_eof, (stream, err), isolate)
+            inline = _all_inline(self._stdout_handlers if stream == STDOUT
+                                 else self._stderr_handlers)
+        self._strand.post(self._deliver_eof, (stream, err), inline)
         self._post_end_check()
 
     def _dispatch_chunks(self, key: Tuple[int, Tuple[Any, ...]], chunks: List[bytes]) -> None:
@@ -528,7 +528,7 @@ class ProcessBase(object):
 
     def _post_end_check(self) -> None:
         """Run _maybe_ended after the handler calls already posted."""
-        self._strand.post(self._maybe_ended, (), _needs_isolation(self.lifecycle_handlers))
+        self._strand.post(self._maybe_ended, (), _all_inline(self.lifecycle_handlers))
 
     def _on_backlog(self, paused: bool) -> None:
         """The handlers lag more than HIGH_WATER bytes behind (paused), or
@@ -1077,14 +1077,12 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
     return final
 
 
-def _needs_isolation(handlers: Iterable[Any]) -> bool:
-    """Whether some handler may run user code (then calls go to a handler
-    thread); expect()'s own handlers only search a bounded window and set
-    an event, so they may run inline in the reactor thread."""
-    for h in handlers:
-        if not getattr(h, "_execo_inline", False):
-            return True
-    return False
+def _all_inline(handlers: Iterable[Any]) -> bool:
+    """Whether every handler is one of execo's own marked ``_execo_inline``
+    (expect()'s handlers only search a bounded window and set an event):
+    then a call to them may run inline, in the reactor thread; one
+    handler that may run user code sends the call to a handler thread."""
+    return all(getattr(h, "_execo_inline", False) for h in handlers)
 
 
 def _errno_text(err: Optional[Union[int, str]]) -> Optional[str]:

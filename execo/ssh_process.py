@@ -21,7 +21,7 @@ from .handlers import STDERR, STDOUT
 from .host import Host
 from .log import logger, style
 from .local_process import Process
-from .process_base import ProcessBase, _needs_isolation
+from .process_base import ProcessBase, _all_inline
 from .ssh_retry import (MAX_DIAGNOSTIC_BYTES, backoff_delay, connect_retries, is_preauth_refusal,
                         is_ssh_diagnostic)
 from .ssh_utils import get_port_forward_argv, get_ssh_argv, resolve_connection_params
@@ -209,10 +209,10 @@ class SshProcess(Process):
         for kind, stream, payload, handlers in posts:
             if kind == "data":
                 self._strand.post_output(self._dispatch_chunks, (stream, handlers), payload,
-                                         _needs_isolation(handlers))
+                                         _all_inline(handlers))
             else:
                 eof = True
-                self._strand.post(self._deliver_eof, (stream, payload), _needs_isolation(handlers))
+                self._strand.post(self._deliver_eof, (stream, payload), _all_inline(handlers))
         if eof:
             self._post_end_check()
 
@@ -280,7 +280,7 @@ class SshProcess(Process):
         if failed:
             # give back its start-queue slot, as an ended process does
             start_queue.spawn_all(start_queue.release(self))
-            self._strand.post(self._notify_end, (), _needs_isolation(self.lifecycle_handlers))
+            self._strand.post(self._notify_end, (), _all_inline(self.lifecycle_handlers))
         elif logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("restart:"), self)
 
