@@ -109,7 +109,7 @@ class HandlerPool(object):
         self._arm_check()
 
     def _start_worker(self):
-        # lock held
+        # self._cond held
         w = _Worker()
         self._serial += 1
         w.thread = threading.Thread(target=self._work, args=(w,), daemon=True,

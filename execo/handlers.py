@@ -456,7 +456,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
 
     def _scan(self, process: ProcessBase, stream: int, st: _StreamState,
               notifications: List[_Notification], later: List[_Search]) -> None:
-        """Search (process, stream) if a match is awaited (lock held).
+        """Search (process, stream) if a match is awaited (``self._lock`` held).
 
         Bounded regexes (re) are searched here and now. Others may take
         long: they are searched without the lock (so that a timeout's
@@ -484,14 +484,14 @@ class ExpectOutputHandler(ProcessOutputHandler):
 
     def _matched(self, process: ProcessBase, stream: int, st: _StreamState, buf: str, re_index: int,
                  mo: Match[str], notifications: List[_Notification]) -> None:
-        # lock held
+        # self._lock held
         st.buf = buf[mo.end():]
         st.pending = False
         notifications.append((self._callback, self._condition, process, stream, re_index, mo))
 
     def _not_matched(self, process: ProcessBase, stream: int, st: _StreamState, buf: str,
                      notifications: List[_Notification]) -> None:
-        # lock held: buf was searched in vain
+        # self._lock held: buf was searched in vain
         if st.eof:
             st.pending = False
             notifications.append((self._callback, self._condition, process, stream, None, None))
@@ -513,7 +513,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
         self._notify(notifications)
 
     def _run_searches(self, searches: List[_Search], notifications: List[_Notification]) -> None:
-        """Run the searches _scan left for later (lock not held), each
+        """Run the searches _scan left for later (``self._lock`` not held), each
         bounded by the expect's deadline and
         ``configuration['expect_search_timeout']``; apply their results
         unless the expect changed meanwhile."""

@@ -247,7 +247,7 @@ class Process(ProcessBase):
         self._notify_started(failed)
 
     def _adopt_child(self, child: _reactor.Child) -> None:
-        """Lock held: ``child`` (just spawned) is this process's now."""
+        """``self._lock`` held: ``child`` (just spawned) is this process's now."""
         self._child = child
         self.pid = child.pid
         self.stdin_fd = child.stdin_fd if child.stdin_fd >= 0 else None
@@ -255,7 +255,7 @@ class Process(ProcessBase):
         self.stderr_fd = child.stderr_fd if child.stderr_fd >= 0 else None
 
     def _end_unspawned(self) -> None:
-        """Lock held: end a process that has no child (killed before its
+        """``self._lock`` held: end a process that has no child (killed before its
         spawn, or its spawn failed)."""
         self.ended = True
         self.end_date = time.time()
@@ -265,7 +265,7 @@ class Process(ProcessBase):
         self._close_targets()
 
     def _notify_started(self: _PR, failed: bool) -> _PR:
-        """After start (lock released): log, start handlers, and the end
+        """After start (``self._lock`` released): log, start handlers, and the end
         notifications of a process that could not start. The strand, held
         by _begin_start, is released last: output and end calls come
         after the start ones."""
@@ -281,7 +281,7 @@ class Process(ProcessBase):
         return self
 
     def _start_failed(self, e: _HasErrno) -> None:
-        # lock held
+        # self._lock held
         self.error = True
         self.error_reason = e.errno
         self._end_unspawned()

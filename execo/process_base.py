@@ -442,7 +442,7 @@ class ProcessBase(object):
     # in order through the strand (execo.handler_threads).
 
     def _begin_start(self, lenient_targets: bool = False) -> None:
-        """What every start() does first (lock held): refuse a second
+        """What every start() does first (``self._lock`` held): refuse a second
         start, open the filenames among the output handlers (an error
         raises, or is only logged with ``lenient_targets``), record the
         start and timeout dates, and hold the strand so that handlers see
@@ -461,7 +461,7 @@ class ProcessBase(object):
         self._set_start_date()
 
     def _set_start_date(self) -> None:
-        """Lock held: the real start (a queued process gets its start and
+        """``self._lock`` held: the real start (a queued process gets its start and
         timeout dates when it is spawned, see :mod:`execo.start_queue`)."""
         self.start_date = time.time()
         if self.timeout is not None:
@@ -633,12 +633,12 @@ class ProcessBase(object):
     # the process is the subclass's kill())
 
     def _arm_timeout(self) -> None:
-        """Lock held, at start: the timeout timer, if any."""
+        """``self._lock`` held, at start: the timeout timer, if any."""
         if self.timeout is not None:
             self._timers.append(get_reactor().call_later(self.timeout, self._on_timeout))
 
     def _arm_force_kill(self, sig: int, auto_force_kill_timeout: Union[bool, None, DurationLike]) -> None:
-        """Lock held, in kill(): SIGKILL later if SIGTERM/SIGINT is not enough
+        """``self._lock`` held, in kill(): SIGKILL later if SIGTERM/SIGINT is not enough
         (``auto_force_kill_timeout`` as for :meth:`execo.process.Process.kill`)."""
         if sig not in (signal.SIGTERM, signal.SIGINT) or auto_force_kill_timeout in (None, False):
             return
@@ -650,7 +650,7 @@ class ProcessBase(object):
             self._timers.append(get_reactor().call_later(kill_timeout, self._on_force_kill))
 
     def _cancel_timers(self) -> None:
-        """Lock held."""
+        """``self._lock`` held."""
         for t in self._timers:
             t.cancel()
         self._timers = []

@@ -132,7 +132,7 @@ class SshProcess(Process):
         return infos
 
     def _hold_output(self) -> None:
-        """Lock held, before a spawn: hold back stderr and the eofs while
+        """``self._lock`` held, before a spawn: hold back stderr and the eofs while
         the attempt may be a refusal (notify: every read comes to _on_data)."""
         with self._io_lock:
             self._held = []
@@ -160,7 +160,7 @@ class SshProcess(Process):
         super(SshProcess, self)._on_data(stream, data)
 
     def _may_hold(self, data: bytes) -> bool:
-        """io lock held: whether stderr, with data, may still be only ssh's
+        """``self._io_lock`` held: whether stderr, with data, may still be only ssh's
         connection diagnostics."""
         if self._held_size + len(data) > MAX_DIAGNOSTIC_BYTES:
             return False
@@ -240,7 +240,7 @@ class SshProcess(Process):
         return super(SshProcess, self)._maybe_ended()
 
     def _schedule_retry(self, stderr: bytes) -> None:
-        """Lock held: ssh was refused; start it again after a backoff (the
+        """``self._lock`` held: ssh was refused; start it again after a backoff (the
         timeout, cancelled at the exit, is armed again meanwhile)."""
         self.connect_retries += 1
         delay = backoff_delay(self.connect_retries)

@@ -106,7 +106,7 @@ def _cost() -> int:
 
 
 def _room(cost: int) -> bool:
-    """Lock held: may one more child holding ``cost`` fds run now?"""
+    """``_lock`` (this module's) held: may one more child holding ``cost`` fds run now?"""
     if _running == 0:
         return True
     fanout = configuration.get("fanout")
@@ -125,7 +125,7 @@ def _grant(p: Process, cost: int) -> None:
 
 
 def request(p: Process) -> bool:
-    """A start (the process's lock held): True if ``p`` may be spawned
+    """A start (the process's ``_lock`` held): True if ``p`` may be spawned
     now (it holds a slot), False if it was queued (it is spawned later by
     whoever frees a slot, through :func:`release`)."""
     cost = _cost()
@@ -147,7 +147,7 @@ def request(p: Process) -> bool:
 
 
 def _head(queue: Deque[Process]) -> Deque[Process]:
-    """Lock held: drop the cancelled processes at the head of a queue."""
+    """``_lock`` (this module's) held: drop the cancelled processes at the head of a queue."""
     while queue and queue[0]._slot_state not in (WINDOW, BUDGET):
         queue.popleft()
     return queue
@@ -210,7 +210,7 @@ def cancel(p: Process) -> Optional[List[Process]]:
 
 
 def _pump(w: Optional[Window]) -> List[Process]:
-    """Lock held: move the heads of ``w`` into the budget queue while the
+    """``_lock`` (this module's) held: move the heads of ``w`` into the budget queue while the
     window has room, then grant slots to the heads of the budget queue
     while the budget has room."""
     if w is not None:
