@@ -560,3 +560,45 @@ def test_chainput_hostile_remote_location(sshd, home, local_dir, tag):
     finally:
         for location in locations:
             shutil.rmtree(os.path.join(home, location), ignore_errors=True)
+
+
+# ---------------------------------------------- names assigned, then reset()
+
+def test_hostile_names_assigned_then_reset_put_taktukput_chainput(sshd, home, remote_dir,
+                                                                   local_dir, tag):
+    """Names from a listing given *after* construction, taken by reset()
+    (which makes the processes again, as in execo 2.8.2): for Put (scp),
+    TaktukPut and ChainPut the right bytes arrive under the right names,
+    and nothing runs, expressions in the names included (the actions were
+    made inside no_expressions(host=False): so are their rebuilds)."""
+    from execo.action import TaktukPut
+    name, path = remote_dir
+    h = sshd.hosts[0]
+    names = [n for n in hostile_names(tag, sshd.user, h.address) if "\n" not in n]
+    write_files(local_dir, names + ["benign"])
+    p = params(sshd)
+    taktuk_p = dict(p, taktuk_connector_options=tuple(p["ssh_options"]))
+    with no_expressions(host=False):
+        actions = [Put([h], ["benign"], name + "/scp", connection_params=p),
+                   TaktukPut([h], ["benign"], name + "/taktuk", connection_params=taktuk_p),
+                   ChainPut([h], [os.path.join(local_dir, "benign")], name + "/chain",
+                            connection_params=params(sshd, nc=NC, **FAST))]
+    for sub in ("scp", "taktuk", "chain"):
+        os.mkdir(os.path.join(path, sub))
+    chown(path, sshd.user)
+    for a in actions:
+        finish(a.run())
+        assert a.ok, describe(a)
+    actions[0].local_files = list(names)
+    actions[1].local_files = list(names)
+    actions[2].local_files = [os.path.join(local_dir, n) for n in names]
+    for a in actions:
+        a.reset()
+        finish(a.run())
+        assert a.ok, describe(a)
+    for sub in ("scp", "taktuk", "chain"):
+        d = os.path.join(path, sub)
+        assert sorted(os.listdir(d)) == sorted(names + ["benign"]), sub
+        for n in names:
+            assert read(os.path.join(d, n)) == content(n), (sub, n)
+    assert markers(tag, home, local_dir) == []
