@@ -332,6 +332,15 @@ class Action(object):
 
     # ------------------------------------------------------------ lifecycle
 
+    def _call_lifecycle_here(self, what: str) -> None:
+        """_call_lifecycle(what), this thread recorded as the one running
+        the action's handlers (a wait() from one of them is a deadlock)."""
+        self._handler_thread = threading.get_ident()
+        try:
+            self._call_lifecycle(what)
+        finally:
+            self._handler_thread = None
+
     def _call_lifecycle(self, what: str) -> None:
         for handler in list(self.lifecycle_handlers):
             try:
@@ -372,11 +381,7 @@ class Action(object):
             self.ended = True
         if logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("end:"), self)
-        self._handler_thread = threading.get_ident()
-        try:
-            self._call_lifecycle("end")
-        finally:
-            self._handler_thread = None
+        self._call_lifecycle_here("end")
         self._ended_event.set()
         with _actions_ended_condition:
             _actions_ended_condition.notify_all()
@@ -403,11 +408,7 @@ class Action(object):
             self.started = True
         if logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("start:"), self)
-        self._handler_thread = threading.get_ident()
-        try:
-            self._call_lifecycle("start")
-        finally:
-            self._handler_thread = None
+        self._call_lifecycle_here("start")
         self._start_children()
         self._check_end()
         return self

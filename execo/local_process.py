@@ -19,7 +19,7 @@ from . import _reactor, start_queue
 from .conductor import get_reactor
 from .handlers import STDOUT, STDERR
 from .log import logger, style
-from .process_base import ENCODING, EOF_GRACE_AFTER_EXIT, ProcessBase, _check_bool
+from .process_base import EOF_GRACE_AFTER_EXIT, ProcessBase, _check_bool
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -402,14 +402,7 @@ class Process(ProcessBase):
         Unlike execo 2.x, start() is synchronous, so the standard input is
         writable as soon as start() returns.
         """
-        if isinstance(s, str):
-            data = s.encode(ENCODING, "surrogateescape")
-        elif isinstance(s, (bytes, bytearray, memoryview)):
-            data = bytes(s)
-        else:
-            raise TypeError("write() needs str or bytes, not %s" % (type(s).__name__,))
-        if not self.started:
-            raise ValueError("cannot write to a process which has not been started: %r" % (self,))
+        data = self._stdin_bytes(s)
         with self._lock:
             child = self._child
             if child is None and self.queued:

@@ -335,6 +335,20 @@ class ProcessBase(object):
         for stream, handlers in ((STDOUT, self._stdout_handlers), (STDERR, self._stderr_handlers)):
             self._collectors[stream].notify = len(handlers) > 0
 
+    def _stdin_bytes(self, s: Union[str, bytes, bytearray, memoryview]) -> bytes:
+        """What write(s) sends: str encoded (locale encoding,
+        surrogateescape), bytes-like copied; TypeError for anything else,
+        ValueError before start()."""
+        if isinstance(s, str):
+            data = s.encode(ENCODING, "surrogateescape")
+        elif isinstance(s, (bytes, bytearray, memoryview)):
+            data = bytes(s)
+        else:
+            raise TypeError("write() needs str or bytes, not %s" % (type(s).__name__,))
+        if not self.started:
+            raise ValueError("cannot write to a process which has not been started: %r" % (self,))
+        return data
+
     @property
     def host(self) -> Optional[Host]:
         """Remote host, if relevant

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, List, Optional, TypeVar, Union
 from .conductor import get_reactor
 from .handlers import STDOUT, STDERR
 from .local_process import Process
-from .process_base import ENCODING
 
 if TYPE_CHECKING:
     from . import _reactor
@@ -143,14 +142,7 @@ class Serial(Process):
     def write(self, s: Union[str, bytes, bytearray, memoryview]) -> int:
         """Write to the serial port (str is encoded with the locale's
         encoding and surrogateescape)."""
-        if isinstance(s, str):
-            data = s.encode(ENCODING, "surrogateescape")
-        elif isinstance(s, (bytes, bytearray, memoryview)):
-            data = bytes(s)
-        else:
-            raise TypeError("write() needs str or bytes, not %s" % (type(s).__name__,))
-        if not self.started:
-            raise ValueError("cannot write to a process which has not been started: %r" % (self,))
+        data = self._stdin_bytes(s)
         writer = self._writer
         err = writer.write(data) if writer is not None and not self.ended else errno.EPIPE
         if err:
