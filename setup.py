@@ -1,6 +1,7 @@
 """Build the compiled reactor ``execo._reactor`` (Cython + src_c/)."""
-from setuptools import Extension, setup
+
 from Cython.Build import cythonize
+from setuptools import Extension, setup
 
 reactor = Extension(
     "execo._reactor",

@@ -49,17 +49,41 @@ MB = 1000 * 1000
 FAST_KEX_OPTIONS = ("-o", "KexAlgorithms=^curve25519-sha256,curve25519-sha256@libssh.org")
 
 # name -> what it is, for --only and the README
-WORKLOAD_NAMES = ["spawn_all", "spawn_seq", "stdout_bytes", "stdout_lines", "line_handler",
-                  "expect_after", "expect_roundtrip", "procs", "fanout_stub", "fanout_overlap",
-                  "remote64", "remote64_first", "samehost",
-                  "remote64_shared", "taktuk64", "put16"]
-ALIASES = {"idle": "procs", "memory": "procs", "kill_wait": "procs", "spawn": None,
-           "stdout": None, "expect": None, "remote": None, "taktuk": None}
-GROUPS = {"spawn": ["spawn_all", "spawn_seq"], "stdout": ["stdout_bytes", "stdout_lines"],
-          "expect": ["expect_after", "expect_roundtrip"],
-          "remote": ["fanout_stub", "fanout_overlap", "remote64", "remote64_first", "samehost",
-                     "remote64_shared"],
-          "taktuk": ["taktuk64", "put16"]}
+WORKLOAD_NAMES = [
+    "spawn_all",
+    "spawn_seq",
+    "stdout_bytes",
+    "stdout_lines",
+    "line_handler",
+    "expect_after",
+    "expect_roundtrip",
+    "procs",
+    "fanout_stub",
+    "fanout_overlap",
+    "remote64",
+    "remote64_first",
+    "samehost",
+    "remote64_shared",
+    "taktuk64",
+    "put16",
+]
+ALIASES = {
+    "idle": "procs",
+    "memory": "procs",
+    "kill_wait": "procs",
+    "spawn": None,
+    "stdout": None,
+    "expect": None,
+    "remote": None,
+    "taktuk": None,
+}
+GROUPS = {
+    "spawn": ["spawn_all", "spawn_seq"],
+    "stdout": ["stdout_bytes", "stdout_lines"],
+    "expect": ["expect_after", "expect_roundtrip"],
+    "remote": ["fanout_stub", "fanout_overlap", "remote64", "remote64_first", "samehost", "remote64_shared"],
+    "taktuk": ["taktuk64", "put16"],
+}
 REMOTE_HOSTS = 64  # loopback sshd hosts of the remote64 rows (4 daemons of 16)
 PUT_SIZE = 50 * 1000 * 1000  # put16: the random file broadcast to PUT_HOSTS hosts
 
@@ -88,14 +112,13 @@ def params(quick):
         "expect_roundtrip": ({"n": 1000}, {"n": 1000}),
         "procs": ({"n": 4000, "idle_s": 5}, {"n": 500 if quick else 2000, "idle_s": 5}),
         "fanout_stub": ({"n": 2000}, {"n": 500 if quick else 2000}),
-        "fanout_overlap": ({"n": 3000 if quick else 12000}, {}),   # no 2.8.2 run
+        "fanout_overlap": ({"n": 3000 if quick else 12000}, {}),  # no 2.8.2 run
         "remote64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
         "remote64_first": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
         "samehost": ({"n": W_.SAMEHOST_PROCS}, {"n": W_.SAMEHOST_PROCS}),
         "remote64_shared": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
         "taktuk64": ({"n_hosts": REMOTE_HOSTS}, {"n_hosts": REMOTE_HOSTS}),
-        "put16": ({"n_hosts": W_.PUT_HOSTS, "size": PUT_SIZE},
-                  {"n_hosts": W_.PUT_HOSTS, "size": PUT_SIZE}),
+        "put16": ({"n_hosts": W_.PUT_HOSTS, "size": PUT_SIZE}, {"n_hosts": W_.PUT_HOSTS, "size": PUT_SIZE}),
     }
 
 
@@ -111,10 +134,10 @@ class Runner(object):
         self.tmpdir = tmpdir
         self.problems = []
         self._stub = None
-        self._sshd = None       # (helper Popen, info dict) or (None, error text)
-        self._clush = None      # (path, version) or (None, error text)
-        self._pssh = None       # (python, version) or (None, error text)
-        self._put_src = None    # (path, sha256) of put16's random file
+        self._sshd = None  # (helper Popen, info dict) or (None, error text)
+        self._clush = None  # (path, version) or (None, error text)
+        self._pssh = None  # (python, version) or (None, error text)
+        self._put_src = None  # (path, sha256) of put16's random file
 
     # -- shared fixtures of the remote rows, made on first use
 
@@ -140,10 +163,18 @@ class Runner(object):
             errpath = os.path.join(self.tmpdir, "sshd-helper.err")
             log("starting %d loopback sshd hosts (tests/fixtures/sshd.py)..." % REMOTE_HOSTS)
             with open(errpath, "w") as errf:
-                p = subprocess.Popen([sys.executable, WORKER, "--sshd", str(REMOTE_HOSTS)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf,
-                                     env=env, cwd=self.tmpdir, start_new_session=True, text=True)
+                p = subprocess.Popen(
+                    [sys.executable, WORKER, "--sshd", str(REMOTE_HOSTS)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=errf,
+                    env=env,
+                    cwd=self.tmpdir,
+                    start_new_session=True,
+                    text=True,
+                )
             import select
+
             line = ""
             if select.select([p.stdout], [], [], 120)[0]:
                 line = p.stdout.readline()
@@ -200,6 +231,7 @@ class Runner(object):
         test user (tmpdir itself becomes traversable, not readable)."""
         if self._put_src is None:
             import hashlib
+
             path = os.path.join(self.tmpdir, W_.PUT_BASENAME)
             data = os.urandom(size)
             with open(path, "wb") as f:
@@ -217,16 +249,25 @@ class Runner(object):
         path = os.path.join(self.tmpdir, "clush.conf")
         if not os.path.exists(path):
             with open(path, "w") as f:
-                f.write("[Main]\nfanout: 64\nconnect_timeout: 20\ncommand_timeout: 0\n"
-                        "color: never\nfd_max: 16384\nhistory_size: 0\nmaxrc: no\n"
-                        "node_count: yes\nverbosity: 1\n")
+                f.write(
+                    "[Main]\nfanout: 64\nconnect_timeout: 20\ncommand_timeout: 0\n"
+                    "color: never\nfd_max: 16384\nhistory_size: 0\nmaxrc: no\n"
+                    "node_count: yes\nverbosity: 1\n"
+                )
         return path
 
     def _exec(self, argv, env, timeout):
         """Run argv in its own session, killed (TERM, then KILL) at timeout.
         Returns (stdout, stderr, rc, timed_out)."""
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                             cwd=self.tmpdir, start_new_session=True, text=True)
+        p = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=self.tmpdir,
+            start_new_session=True,
+            text=True,
+        )
         try:
             out, err = p.communicate(timeout=timeout)
             return out, err, p.returncode, False
@@ -273,8 +314,7 @@ class Runner(object):
         return {"error": "rc=%s: %s" % (rc, (err.strip() or out.strip())[-1500:])}
 
     def c_loop(self, binary, mode, n, pipes):
-        out, err, rc, timed_out = self._exec([binary, mode, str(n), str(pipes)], None,
-                                             self.timeout)
+        out, err, rc, timed_out = self._exec([binary, mode, str(n), str(pipes)], None, self.timeout)
         if timed_out or rc != 0:
             return {"error": "C loop %s %s: rc=%s %s" % (mode, n, rc, err.strip())}
         nums = [float(x) for x in out.split()]
@@ -286,32 +326,37 @@ class Runner(object):
     def c_fanout(self, binary, n, stub):
         """The C loop spawning the same stub-ssh argvs as a Remote
         (worker.stub_argv), 3 pipes + pgroup each, reading each stdout."""
-        argv = [binary, "fanout", str(n), "1", W_.FANOUT_HOSTFMT, W_.FANOUT_CMDFMT,
-                stub] + list(W_.DEFAULT_SSH_OPTIONS)
+        argv = [binary, "fanout", str(n), "1", W_.FANOUT_HOSTFMT, W_.FANOUT_CMDFMT, stub] + list(W_.DEFAULT_SSH_OPTIONS)
         out, err, rc, timed_out = self._exec(argv, None, self.timeout)
         if timed_out or rc != 0:
             return {"error": "C fanout %s: rc=%s %s" % (n, rc, err.strip())}
         secs, bad = out.split()
         secs, bad = float(secs), int(bad)
-        return {"seconds": secs, "rate": n / secs,
-                "check": "ok" if bad == 0 else "%d/%d failed or wrong output" % (bad, n)}
+        return {
+            "seconds": secs,
+            "rate": n / secs,
+            "check": "ok" if bad == 0 else "%d/%d failed or wrong output" % (bad, n),
+        }
 
     def c_fanout_window(self, binary, n, window, stub):
         """The C loop over the fanout_overlap argvs, at most window alive."""
-        argv = [binary, "fanoutw", str(n), str(window), W_.FANOUT_HOSTFMT, W_.OVERLAP_CMDFMT,
-                stub] + list(W_.DEFAULT_SSH_OPTIONS)
+        argv = [binary, "fanoutw", str(n), str(window), W_.FANOUT_HOSTFMT, W_.OVERLAP_CMDFMT, stub] + list(
+            W_.DEFAULT_SSH_OPTIONS
+        )
         out, err, rc, timed_out = self._exec(argv, None, self.timeout)
         if timed_out or rc != 0:
             return {"error": "C fanoutw %s: rc=%s %s" % (n, rc, err.strip())}
         secs, bad = out.split()
         secs, bad = float(secs), int(bad)
-        return {"seconds": secs, "rate": n / secs,
-                "check": "ok" if bad == 0 else "%d/%d failed or wrong output" % (bad, n)}
+        return {
+            "seconds": secs,
+            "rate": n / secs,
+            "check": "ok" if bad == 0 else "%d/%d failed or wrong output" % (bad, n),
+        }
 
     def c_memwrite(self, binary, size):
         """mmap + memset of size bytes in a fresh process."""
-        out, err, rc, timed_out = self._exec([binary, "memwrite", str(size), "0"], None,
-                                             self.timeout)
+        out, err, rc, timed_out = self._exec([binary, "memwrite", str(size), "0"], None, self.timeout)
         if timed_out or rc != 0:
             return {"error": "C memwrite %s: rc=%s %s" % (size, rc, err.strip())}
         secs = float(out.split()[0])
@@ -335,12 +380,18 @@ class Runner(object):
                 t0 = time.time()
                 r = job()
                 results[k].append(r)
-                status = ("TIMEOUT" if r.get("timeout") else
-                          "ERROR" if r.get("error") else
-                          "fails: " + r["fails"] if r.get("fails") else
-                          "not available" if r.get("na") else r.get("check", "?"))
-                log("  %-14s %-22s run %d/%d %6.1fs  %s" % (label, k, i + 1, self.runs,
-                                                           time.time() - t0, status[:100]))
+                status = (
+                    "TIMEOUT"
+                    if r.get("timeout")
+                    else "ERROR"
+                    if r.get("error")
+                    else "fails: " + r["fails"]
+                    if r.get("fails")
+                    else "not available"
+                    if r.get("na")
+                    else r.get("check", "?")
+                )
+                log("  %-14s %-22s run %d/%d %6.1fs  %s" % (label, k, i + 1, self.runs, time.time() - t0, status[:100]))
                 if r.get("timeout") or r.get("error") or r.get("fails") or r.get("na"):
                     dead.add(k)  # capped, broken or absent: no point in repeating
         return {k: summarize(v) for k, v in results.items()}
@@ -363,19 +414,24 @@ class ExecoJob(object):
 def baseline_table(raw):
     """Markdown: each execo measurement of this tree beside the same one on
     the --baseline tree (medians of the same interleaved runs)."""
-    lines = ["| workload | measurement | this tree | baseline | this/baseline |",
-             "|---|---|---|---|---|"]
+    lines = ["| workload | measurement | this tree | baseline | this/baseline |", "|---|---|---|---|---|"]
     for name, w in raw.items():
         res = w["results"]
         for k in res:
             if not k.startswith("baseline:"):
                 continue
-            key = k[len("baseline:"):]
+            key = k[len("baseline:") :]
             a, b = med(res.get(key)), med(res[k])
-            lines.append("| %s | %s | %s | %s | %s |" % (
-                name, key, fmt_secs(a) if a is not None else failed_text(res.get(key)),
-                fmt_secs(b) if b is not None else failed_text(res[k]),
-                "%.2fx" % (a / b) if a and b else "-"))
+            lines.append(
+                "| %s | %s | %s | %s | %s |"
+                % (
+                    name,
+                    key,
+                    fmt_secs(a) if a is not None else failed_text(res.get(key)),
+                    fmt_secs(b) if b is not None else failed_text(res[k]),
+                    "%.2fx" % (a / b) if a and b else "-",
+                )
+            )
     return "\n".join(lines)
 
 
@@ -390,16 +446,15 @@ def summarize(runs):
             s["timeout"] = True
             s["cap"] = b["cap"]
         elif b.get("fails"):
-            s["fails"] = b["fails"]   # the implementation raised (e.g. 2.8.2 on Python 3)
+            s["fails"] = b["fails"]  # the implementation raised (e.g. 2.8.2 on Python 3)
         elif b.get("na"):
-            s["na"] = b["na"]         # the implementation is not there
+            s["na"] = b["na"]  # the implementation is not there
         else:
             s["error"] = b["error"]
         return s
     med = {}
     for key in good[0]:
-        vals = [r[key] for r in good if isinstance(r.get(key), (int, float))
-                and not isinstance(r.get(key), bool)]
+        vals = [r[key] for r in good if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
         if len(vals) == len(good):
             med[key] = statistics.median(vals)
     s["median"] = med
@@ -432,13 +487,18 @@ def compile_c(tmpdir):
 def ensure_ref_venv():
     """Create bench/.venv-execo282 with execo 2.8.2 from PyPI on first use.
     Returns None when usable, else the reason."""
+
     def ok():
         if not os.path.exists(VENV_PY):
             return False
-        r = subprocess.run([VENV_PY, "-c", "from importlib.metadata import version; "
-                            "print(version('execo'))"], capture_output=True, text=True,
-                           cwd=tempfile.gettempdir())
+        r = subprocess.run(
+            [VENV_PY, "-c", "from importlib.metadata import version; print(version('execo'))"],
+            capture_output=True,
+            text=True,
+            cwd=tempfile.gettempdir(),
+        )
         return r.returncode == 0 and r.stdout.strip() == REF_VERSION
+
     if ok():
         return None
     log("creating %s with execo %s (first use)..." % (VENV, REF_VERSION))
@@ -446,8 +506,9 @@ def ensure_ref_venv():
         r = subprocess.run([sys.executable, "-m", "venv", VENV], capture_output=True, text=True)
         if r.returncode != 0:
             return "venv creation failed: " + r.stderr[-500:]
-    r = subprocess.run([VENV_PY, "-m", "pip", "install", "-q", "execo==%s" % REF_VERSION],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [VENV_PY, "-m", "pip", "install", "-q", "execo==%s" % REF_VERSION], capture_output=True, text=True
+    )
     if r.returncode != 0 or not ok():
         return "pip install execo==%s failed: %s" % (REF_VERSION, r.stderr[-500:])
     return None
@@ -458,25 +519,33 @@ def ensure_clush():
     with python -m venv + pip install ClusterShell on first use; git-ignored),
     else a system clush (apt-get install clustershell when root).
     Returns (path, version) or (None, reason)."""
+
     def version(path):
         r = subprocess.run([path, "--version"], capture_output=True, text=True)
         return r.stdout.strip() if r.returncode == 0 else None
+
     if os.path.exists(CLUSH_VENV_BIN) and version(CLUSH_VENV_BIN):
         return CLUSH_VENV_BIN, version(CLUSH_VENV_BIN)
     log("creating %s with ClusterShell (first use)..." % CLUSH_VENV)
     why = ""
     r = subprocess.run([sys.executable, "-m", "venv", CLUSH_VENV], capture_output=True, text=True)
     if r.returncode == 0:
-        r = subprocess.run([os.path.join(CLUSH_VENV, "bin", "python"), "-m", "pip", "install",
-                            "-q", "ClusterShell"], capture_output=True, text=True)
+        r = subprocess.run(
+            [os.path.join(CLUSH_VENV, "bin", "python"), "-m", "pip", "install", "-q", "ClusterShell"],
+            capture_output=True,
+            text=True,
+        )
     if r.returncode == 0 and version(CLUSH_VENV_BIN):
         return CLUSH_VENV_BIN, version(CLUSH_VENV_BIN)
     why = "pip install ClusterShell failed: " + r.stderr.strip()[-300:]
     system = shutil.which("clush")
     if not system and os.geteuid() == 0 and shutil.which("apt-get"):
         log("pip failed; apt-get install clustershell...")
-        subprocess.run(["apt-get", "install", "-y", "-q", "clustershell"], capture_output=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "clustershell"],
+            capture_output=True,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
         system = shutil.which("clush")
     if system and version(system):
         return system, version(system)
@@ -487,21 +556,29 @@ def ensure_pssh():
     """parallel-ssh (libssh2 in-process) for the remote64_first row, in
     bench/.venv-pssh (python -m venv + pip install parallel-ssh on first
     use; git-ignored). Returns (python, version) or (None, reason)."""
+
     def version():
         if not os.path.exists(PSSH_VENV_PY):
             return None
-        r = subprocess.run([PSSH_VENV_PY, "-c", "from importlib.metadata import version; "
-                            "import pssh.clients; print(version('parallel-ssh'))"],
-                           capture_output=True, text=True, cwd=tempfile.gettempdir())
+        r = subprocess.run(
+            [
+                PSSH_VENV_PY,
+                "-c",
+                "from importlib.metadata import version; import pssh.clients; print(version('parallel-ssh'))",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tempfile.gettempdir(),
+        )
         return r.stdout.strip() if r.returncode == 0 else None
+
     v = version()
     if v:
         return PSSH_VENV_PY, v
     log("creating %s with parallel-ssh (first use)..." % PSSH_VENV)
     r = subprocess.run([sys.executable, "-m", "venv", PSSH_VENV], capture_output=True, text=True)
     if r.returncode == 0:
-        r = subprocess.run([PSSH_VENV_PY, "-m", "pip", "install", "-q", "parallel-ssh"],
-                           capture_output=True, text=True)
+        r = subprocess.run([PSSH_VENV_PY, "-m", "pip", "install", "-q", "parallel-ssh"], capture_output=True, text=True)
     v = version()
     if v:
         return PSSH_VENV_PY, v
@@ -509,8 +586,12 @@ def ensure_pssh():
 
 
 def machine_info():
-    info = {"nproc": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version(), "platform": platform.platform()}
+    info = {
+        "nproc": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -521,6 +602,7 @@ def machine_info():
         pass
     try:
         import resource
+
         info["rlimit_nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)
     except Exception:
         pass
@@ -591,7 +673,7 @@ def pct(a, b):
 def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
     """Returns a list of table rows (dicts) and the raw summaries."""
     W = lambda **spec: ExecoJob(runner, spec)
-    R = lambda **spec: (lambda: runner.worker(spec, ref=True))
+    R = lambda **spec: lambda: runner.worker(spec, ref=True)
     raw = {}
     rows = []
     if name in ("spawn_all", "spawn_seq"):
@@ -608,27 +690,31 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         raw = runner.series(name, jobs)
         r = lambda m: "%s (%.0f/s)" % (fmt_secs(m["seconds"]), m["rate"])
         e, c, cp = med(raw["execo"], "rate"), med(raw.get("c"), "rate"), med(raw.get("c_pipes"), "rate")
-        what = ("%d x `true`: start all, then wait all" % n if mode == "all"
-                else "%d x `true`: run() one after another" % n)
-        rows.append({
-            "workload": name, "what": what,
-            "execo": val(raw["execo"], r),
-            "limit": "C posix_spawn %s; with 3 pipes+pgroup %s" % (
-                val(raw.get("c"), r), val(raw.get("c_pipes"), r)),
-            "ratio": "%s of C; %s of C+pipes" % (pct(e, c), pct(e, cp)),
-            "target": ">= 80% of C" if mode == "all" else "",
-            "peers": "subprocess %s; asyncio %s" % (val(raw["subprocess"], r),
-                                                     val(raw["asyncio"], r)),
-            "ref": ref_text(raw.get("ref"), r, pref["n"] != n and "N=%d" % pref["n"], with_ref,
-                            ref_ok),
-        })
+        what = (
+            "%d x `true`: start all, then wait all" % n if mode == "all" else "%d x `true`: run() one after another" % n
+        )
+        rows.append(
+            {
+                "workload": name,
+                "what": what,
+                "execo": val(raw["execo"], r),
+                "limit": "C posix_spawn %s; with 3 pipes+pgroup %s"
+                % (val(raw.get("c"), r), val(raw.get("c_pipes"), r)),
+                "ratio": "%s of C; %s of C+pipes" % (pct(e, c), pct(e, cp)),
+                "target": ">= 80% of C" if mode == "all" else "",
+                "peers": "subprocess %s; asyncio %s" % (val(raw["subprocess"], r), val(raw["asyncio"], r)),
+                "ref": ref_text(raw.get("ref"), r, pref["n"] != n and "N=%d" % pref["n"], with_ref, ref_ok),
+            }
+        )
     elif name in ("stdout_bytes", "stdout_lines"):
         size = p["size"]
-        jobs = {"execo": W(workload=name, impl="execo", **p),
-                "cat": W(workload=name, impl="cat", **p),
-                "pyraw": W(workload=name, impl="pyraw", **p),
-                "subprocess": W(workload=name, impl="subprocess", **p),
-                "asyncio": W(workload=name, impl="asyncio", **p)}
+        jobs = {
+            "execo": W(workload=name, impl="execo", **p),
+            "cat": W(workload=name, impl="cat", **p),
+            "pyraw": W(workload=name, impl="pyraw", **p),
+            "subprocess": W(workload=name, impl="subprocess", **p),
+            "asyncio": W(workload=name, impl="asyncio", **p),
+        }
         if cexe:
             # the floor of any collector keeping the output in memory
             jobs["memwrite"] = lambda: runner.c_memwrite(cexe, size)
@@ -637,94 +723,116 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         raw = runner.series(name, jobs)
         r = lambda m: "%s (%.0f MB/s)" % (fmt_secs(m["seconds"]), m["rate"])
         e = med(raw["execo"], "rate")
-        what = ("%s of zeros, no newline" % fmt_size(size) if name == "stdout_bytes"
-                else "%s of 64-byte lines" % fmt_size(size))
-        rows.append({
-            "workload": name, "what": what + ", collected in Process.stdout",
-            "execo": val(raw["execo"], r),
-            "limit": "cat > /dev/null %s; os.read loop %s; fresh memory write %s" % (
-                val(raw["cat"], r), val(raw["pyraw"], r), val(raw.get("memwrite"), r)),
-            "ratio": "%s of cat; %s of os.read; %s of mem write" % (
-                pct(e, med(raw["cat"], "rate")), pct(e, med(raw["pyraw"], "rate")),
-                pct(e, med(raw.get("memwrite"), "rate"))),
-            "target": ">= 50% of cat",
-            "peers": "subprocess.run %s; asyncio %s" % (val(raw["subprocess"], r),
-                                                         val(raw["asyncio"], r)),
-            "ref": ref_text(raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]),
-                            with_ref, ref_ok),
-        })
+        what = (
+            "%s of zeros, no newline" % fmt_size(size)
+            if name == "stdout_bytes"
+            else "%s of 64-byte lines" % fmt_size(size)
+        )
+        rows.append(
+            {
+                "workload": name,
+                "what": what + ", collected in Process.stdout",
+                "execo": val(raw["execo"], r),
+                "limit": "cat > /dev/null %s; os.read loop %s; fresh memory write %s"
+                % (val(raw["cat"], r), val(raw["pyraw"], r), val(raw.get("memwrite"), r)),
+                "ratio": "%s of cat; %s of os.read; %s of mem write"
+                % (
+                    pct(e, med(raw["cat"], "rate")),
+                    pct(e, med(raw["pyraw"], "rate")),
+                    pct(e, med(raw.get("memwrite"), "rate")),
+                ),
+                "target": ">= 50% of cat",
+                "peers": "subprocess.run %s; asyncio %s" % (val(raw["subprocess"], r), val(raw["asyncio"], r)),
+                "ref": ref_text(
+                    raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]), with_ref, ref_ok
+                ),
+            }
+        )
     elif name == "line_handler":
         size = p["size"]
-        jobs = {"execo": W(workload=name, impl="execo", **p),
-                "pyraw": W(workload=name, impl="pyraw", **p),
-                "subprocess": W(workload=name, impl="subprocess", **p),
-                "asyncio": W(workload=name, impl="asyncio", **p)}
+        jobs = {
+            "execo": W(workload=name, impl="execo", **p),
+            "pyraw": W(workload=name, impl="pyraw", **p),
+            "subprocess": W(workload=name, impl="subprocess", **p),
+            "asyncio": W(workload=name, impl="asyncio", **p),
+        }
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **pref)
         raw = runner.series(name, jobs)
         r = lambda m: "%s (%.2f M lines/s)" % (fmt_secs(m["seconds"]), m["rate"])
         e = med(raw["execo"], "rate")
-        rows.append({
-            "workload": name,
-            "what": "read_line handler counting %s of 64-byte lines (%.3g M lines)" % (
-                fmt_size(size), size / 64e6),
-            "execo": val(raw["execo"], r),
-            "limit": "os.read+split+call/line %s" % val(raw["pyraw"], r),
-            "ratio": pct(e, med(raw["pyraw"], "rate")),
-            "target": ">= 1.5 M lines/s",
-            "peers": "subprocess text iter %s; asyncio readline %s" % (
-                val(raw["subprocess"], r), val(raw["asyncio"], r)),
-            "ref": ref_text(raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]),
-                            with_ref, ref_ok),
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "read_line handler counting %s of 64-byte lines (%.3g M lines)" % (fmt_size(size), size / 64e6),
+                "execo": val(raw["execo"], r),
+                "limit": "os.read+split+call/line %s" % val(raw["pyraw"], r),
+                "ratio": pct(e, med(raw["pyraw"], "rate")),
+                "target": ">= 1.5 M lines/s",
+                "peers": "subprocess text iter %s; asyncio readline %s"
+                % (val(raw["subprocess"], r), val(raw["asyncio"], r)),
+                "ref": ref_text(
+                    raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]), with_ref, ref_ok
+                ),
+            }
+        )
     elif name == "expect_after":
         size = p["size"]
-        jobs = {"execo": W(workload=name, impl="execo", **p),
-                "execo_collect": W(workload=name, impl="execo_collect", **p),
-                "pyraw": W(workload=name, impl="pyraw", **p)}
+        jobs = {
+            "execo": W(workload=name, impl="execo", **p),
+            "execo_collect": W(workload=name, impl="execo_collect", **p),
+            "pyraw": W(workload=name, impl="pyraw", **p),
+        }
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **pref)
             jobs["ref_collect"] = R(workload=name, impl="execo_collect", **pref)
         raw = runner.series(name, jobs)
         r = lambda m: fmt_secs(m["seconds"])
         e, c = med(raw["execo"]), med(raw["execo_collect"])
-        reft = ref_text(raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]),
-                        with_ref, ref_ok)
+        reft = ref_text(raw.get("ref"), r, pref["size"] != size and "@" + fmt_size(pref["size"]), with_ref, ref_ok)
         if raw.get("ref") and raw.get("ref_collect") and med(raw["ref"]) and med(raw["ref_collect"]):
-            reft += " (collect %s: %.2gx)" % (fmt_secs(med(raw["ref_collect"])),
-                                              med(raw["ref"]) / med(raw["ref_collect"]))
-        rows.append({
-            "workload": name,
-            "what": "expect() of a marker after %s of 64-byte lines" % fmt_size(size),
-            "execo": val(raw["execo"], r),
-            "limit": "execo collecting the same output %s" % val(raw["execo_collect"], r),
-            "ratio": "%.2fx" % (e / c) if e and c else "-",
-            "target": "<= 1.5x collect",
-            "peers": "os.read+find %s" % val(raw["pyraw"], r),
-            "ref": reft,
-        })
+            reft += " (collect %s: %.2gx)" % (
+                fmt_secs(med(raw["ref_collect"])),
+                med(raw["ref"]) / med(raw["ref_collect"]),
+            )
+        rows.append(
+            {
+                "workload": name,
+                "what": "expect() of a marker after %s of 64-byte lines" % fmt_size(size),
+                "execo": val(raw["execo"], r),
+                "limit": "execo collecting the same output %s" % val(raw["execo_collect"], r),
+                "ratio": "%.2fx" % (e / c) if e and c else "-",
+                "target": "<= 1.5x collect",
+                "peers": "os.read+find %s" % val(raw["pyraw"], r),
+                "ref": reft,
+            }
+        )
     elif name == "expect_roundtrip":
         n = p["n"]
-        jobs = {"execo": W(workload=name, impl="execo", **p),
-                "pyraw": W(workload=name, impl="pyraw", **p),
-                "asyncio": W(workload=name, impl="asyncio", **p)}
+        jobs = {
+            "execo": W(workload=name, impl="execo", **p),
+            "pyraw": W(workload=name, impl="pyraw", **p),
+            "asyncio": W(workload=name, impl="asyncio", **p),
+        }
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **pref)
         raw = runner.series(name, jobs)
         r = lambda m: "%s (%.0f/s)" % (fmt_secs(m["seconds"]), m["rate"])
-        rows.append({
-            "workload": name, "what": "%d sequential write()/expect() round trips with cat" % n,
-            "execo": val(raw["execo"], r),
-            "limit": "os.write/os.read %s" % val(raw["pyraw"], r),
-            "ratio": pct(med(raw["execo"], "rate"), med(raw["pyraw"], "rate")),
-            "target": "< 1 s",
-            "peers": "asyncio write/readline %s" % val(raw["asyncio"], r),
-            "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "%d sequential write()/expect() round trips with cat" % n,
+                "execo": val(raw["execo"], r),
+                "limit": "os.write/os.read %s" % val(raw["pyraw"], r),
+                "ratio": pct(med(raw["execo"], "rate"), med(raw["pyraw"], "rate")),
+                "target": "< 1 s",
+                "peers": "asyncio write/readline %s" % val(raw["asyncio"], r),
+                "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+            }
+        )
     elif name == "procs":
         n = p["n"]
-        jobs = {"execo": W(workload=name, impl="execo", **p),
-                "subprocess": W(workload=name, impl="subprocess", **p)}
+        jobs = {"execo": W(workload=name, impl="execo", **p), "subprocess": W(workload=name, impl="subprocess", **p)}
         if cexe:
             jobs["c_kill"] = lambda: runner.c_loop(cexe, "kill", n, 1)
         if with_ref and ref_ok:
@@ -736,32 +844,42 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         kw = lambda m: fmt_secs(m["kill_wait_seconds"])
         mem = lambda m: "%.1f KiB, %.1f fds" % (m["rss_per_proc_kib"], m["fds_per_proc"])
         start = lambda m: "started in %s" % fmt_secs(m["start_seconds"])
-        rows.append({
-            "workload": "idle", "what": "parent CPU over %gs with %d running `sleep 1000`"
-                                        % (p["idle_s"], n),
-            "execo": val(ex, idle), "limit": "0", "ratio": "-", "target": "< 0.5% of a core",
-            "peers": "subprocess.Popen %s" % val(sp, idle),
-            "ref": ref_text(rf, idle, nref, with_ref, ref_ok),
-        })
-        rows.append({
-            "workload": "kill_wait", "what": "kill() then wait() of the %d `sleep 1000`" % n,
-            "execo": val(ex, kw),
-            "limit": "C kill+waitpid %s" % val(raw.get("c_kill"), lambda m: fmt_secs(m["seconds"])),
-            "ratio": pct(med(raw.get("c_kill")), med(ex, "kill_wait_seconds")),
-            "target": "< 2 s",
-            "peers": "subprocess terminate+wait %s" % val(sp, kw),
-            "ref": ref_text(rf, kw, nref, with_ref, ref_ok),
-        })
-        rows.append({
-            "workload": "memory", "what": "RSS growth and fds per running Process, N=%d" % n,
-            "execo": val(ex, mem) + "; " + val(ex, start),
-            "limit": "C posix_spawn+3 pipes %s" % val(raw.get("c_kill"), start),
-            "ratio": "start: %s of C" % pct(med(raw.get("c_kill"), "start_seconds"),
-                                             med(ex, "start_seconds")),
-            "target": "< 20 KiB (below Popen)",
-            "peers": "subprocess.Popen (3 pipes) %s; %s" % (val(sp, mem), val(sp, start)),
-            "ref": ref_text(rf, lambda m: mem(m) + "; " + start(m), nref, with_ref, ref_ok),
-        })
+        rows.append(
+            {
+                "workload": "idle",
+                "what": "parent CPU over %gs with %d running `sleep 1000`" % (p["idle_s"], n),
+                "execo": val(ex, idle),
+                "limit": "0",
+                "ratio": "-",
+                "target": "< 0.5% of a core",
+                "peers": "subprocess.Popen %s" % val(sp, idle),
+                "ref": ref_text(rf, idle, nref, with_ref, ref_ok),
+            }
+        )
+        rows.append(
+            {
+                "workload": "kill_wait",
+                "what": "kill() then wait() of the %d `sleep 1000`" % n,
+                "execo": val(ex, kw),
+                "limit": "C kill+waitpid %s" % val(raw.get("c_kill"), lambda m: fmt_secs(m["seconds"])),
+                "ratio": pct(med(raw.get("c_kill")), med(ex, "kill_wait_seconds")),
+                "target": "< 2 s",
+                "peers": "subprocess terminate+wait %s" % val(sp, kw),
+                "ref": ref_text(rf, kw, nref, with_ref, ref_ok),
+            }
+        )
+        rows.append(
+            {
+                "workload": "memory",
+                "what": "RSS growth and fds per running Process, N=%d" % n,
+                "execo": val(ex, mem) + "; " + val(ex, start),
+                "limit": "C posix_spawn+3 pipes %s" % val(raw.get("c_kill"), start),
+                "ratio": "start: %s of C" % pct(med(raw.get("c_kill"), "start_seconds"), med(ex, "start_seconds")),
+                "target": "< 20 KiB (below Popen)",
+                "peers": "subprocess.Popen (3 pipes) %s; %s" % (val(sp, mem), val(sp, start)),
+                "ref": ref_text(rf, lambda m: mem(m) + "; " + start(m), nref, with_ref, ref_ok),
+            }
+        )
     elif name == "fanout_stub":
         n = p["n"]
         stub = runner.stub_ssh()
@@ -774,21 +892,21 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         raw = runner.series(name, jobs)
         r = lambda m: "%s (%.0f/s)" % (fmt_secs(m["seconds"]), m["rate"])
         rb = lambda m: r(m) + "; build %s" % fmt_secs(m.get("build_seconds"))
-        rows.append({
-            "workload": name,
-            "what": "Remote(%r) to %d host names through a stub ssh, start to all ended"
-                    % (W_.FANOUT_CMD, n),
-            "execo": val(raw["execo"], rb),
-            "limit": "C posix_spawn of the same stub argvs (3 pipes+pgroup, read stdout) %s"
-                     % val(raw.get("c"), r),
-            "ratio": "%s of C" % pct(med(raw["execo"], "rate"), med(raw.get("c"), "rate")),
-            "target": "all ok",
-            "peers": "subprocess.Popen (3 pipes) + communicate %s" % val(raw["subprocess"], r),
-            "ref": ref_text(raw.get("ref"), rb, pref["n"] != n and "N=%d" % pref["n"], with_ref,
-                            ref_ok),
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "Remote(%r) to %d host names through a stub ssh, start to all ended" % (W_.FANOUT_CMD, n),
+                "execo": val(raw["execo"], rb),
+                "limit": "C posix_spawn of the same stub argvs (3 pipes+pgroup, read stdout) %s" % val(raw.get("c"), r),
+                "ratio": "%s of C" % pct(med(raw["execo"], "rate"), med(raw.get("c"), "rate")),
+                "target": "all ok",
+                "peers": "subprocess.Popen (3 pipes) + communicate %s" % val(raw["subprocess"], r),
+                "ref": ref_text(raw.get("ref"), rb, pref["n"] != n and "N=%d" % pref["n"], with_ref, ref_ok),
+            }
+        )
     elif name == "fanout_overlap":
         import resource
+
         n = p["n"]
         stub = runner.stub_ssh()
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -801,18 +919,20 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         raw = runner.series(name, jobs)
         r = lambda m: "%s (%.0f/s)" % (fmt_secs(m["seconds"]), m["rate"])
         rp = lambda m: r(m) + "; peak %d running" % m.get("peak", 0)
-        rows.append({
-            "workload": name,
-            "what": "Remote(%r) to %d host names through a stub ssh under a %d-fd limit, "
-                    "start to all ended" % (W_.OVERLAP_CMD, n, soft),
-            "execo": val(raw["execo"], rp),
-            "limit": "C posix_spawn of the same argvs, at most %d alive (execo's budget at "
-                     "4 fds a child) %s" % (window, val(raw.get("c"), r)),
-            "ratio": "%s of C" % pct(med(raw["execo"], "rate"), med(raw.get("c"), "rate")),
-            "target": "all ok (no EMFILE)",
-            "peers": "",
-            "ref": "not run (2.8.2 fails the hosts beyond the fd limit with EMFILE)",
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "Remote(%r) to %d host names through a stub ssh under a %d-fd limit, "
+                "start to all ended" % (W_.OVERLAP_CMD, n, soft),
+                "execo": val(raw["execo"], rp),
+                "limit": "C posix_spawn of the same argvs, at most %d alive (execo's budget at "
+                "4 fds a child) %s" % (window, val(raw.get("c"), r)),
+                "ratio": "%s of C" % pct(med(raw["execo"], "rate"), med(raw.get("c"), "rate")),
+                "target": "all ok (no EMFILE)",
+                "peers": "",
+                "ref": "not run (2.8.2 fails the hosts beyond the fd limit with EMFILE)",
+            }
+        )
     elif name == "remote64":
         info, why = runner.sshd()
         clush, cver = runner.clush()
@@ -821,32 +941,30 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             runner.problems.append("%s: %s" % (name, why))
             return rows, raw
         sp = remote_spec(info, p["n_hosts"])
-        jobs = {"execo": W(workload=name, impl="execo", **sp),
-                "sshloop": W(workload=name, impl="sshloop", **sp)}
+        jobs = {"execo": W(workload=name, impl="execo", **sp), "sshloop": W(workload=name, impl="sshloop", **sp)}
         if clush:
-            jobs["clush"] = W(workload=name, impl="clush", clush=clush,
-                              clush_conf=runner.clush_conf(), **sp)
+            jobs["clush"] = W(workload=name, impl="clush", clush=clush, clush_conf=runner.clush_conf(), **sp)
         else:
             runner.problems.append("%s: clush unavailable: %s" % (name, cver))
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **remote_spec(info, pref["n_hosts"]))
         raw = runner.series(name, jobs)
         r = lambda m: fmt_secs(m["seconds"])
-        rc = lambda m: "%s (incl. start-up %s)" % (fmt_secs(m["seconds"]),
-                                                   fmt_secs(m.get("startup_seconds")))
+        rc = lambda m: "%s (incl. start-up %s)" % (fmt_secs(m["seconds"]), fmt_secs(m.get("startup_seconds")))
         nh = p["n_hosts"]
-        rows.append({
-            "workload": name,
-            "what": "Remote(%r) to %d loopback sshd hosts (ssh -tt, ed25519 key), all at once"
-                    % (W_.REMOTE_CMD, nh),
-            "execo": val(raw["execo"], r),
-            "limit": "bash `ssh ... $h & done; wait` (same argv) %s" % val(raw["sshloop"], r),
-            "ratio": "%s of ssh loop" % pct(med(raw["sshloop"]), med(raw["execo"])),
-            "target": "",
-            "peers": "clush -f %d %s" % (nh, val(raw.get("clush"), rc) if clush else
-                                         "unavailable"),
-            "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "Remote(%r) to %d loopback sshd hosts (ssh -tt, ed25519 key), all at once"
+                % (W_.REMOTE_CMD, nh),
+                "execo": val(raw["execo"], r),
+                "limit": "bash `ssh ... $h & done; wait` (same argv) %s" % val(raw["sshloop"], r),
+                "ratio": "%s of ssh loop" % pct(med(raw["sshloop"]), med(raw["execo"])),
+                "target": "",
+                "peers": "clush -f %d %s" % (nh, val(raw.get("clush"), rc) if clush else "unavailable"),
+                "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+            }
+        )
         if clush and "clush" in raw:
             raw["clush"]["clush_version"] = cver
     elif name == "remote64_first":
@@ -859,52 +977,59 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         pssh, pver = runner.pssh()
         sp = remote_spec(info, p["n_hosts"])
         fast = list(FAST_KEX_OPTIONS)
-        jobs = {"execo": W(workload="remote64", impl="execo", **sp),
-                "execo_fast": W(workload="remote64", impl="execo",
-                                extra_params={"ssh_fast_handshake": True}, **sp),
-                "execo_fast_notty": W(workload="remote64", impl="execo", no_tty=True,
-                                      extra_params={"ssh_fast_handshake": True}, **sp),
-                "sshloop": W(workload="remote64", impl="sshloop", **sp),
-                "sshloop_fast": W(workload="remote64", impl="sshloop",
-                                  extra_ssh_options=fast, **sp)}
+        jobs = {
+            "execo": W(workload="remote64", impl="execo", **sp),
+            "execo_fast": W(workload="remote64", impl="execo", extra_params={"ssh_fast_handshake": True}, **sp),
+            "execo_fast_notty": W(
+                workload="remote64", impl="execo", no_tty=True, extra_params={"ssh_fast_handshake": True}, **sp
+            ),
+            "sshloop": W(workload="remote64", impl="sshloop", **sp),
+            "sshloop_fast": W(workload="remote64", impl="sshloop", extra_ssh_options=fast, **sp),
+        }
         if pssh:
-            jobs["pssh"] = (lambda: runner.worker(dict(workload="remote64", impl="pssh", **sp),
-                                                  python=pssh))
+            jobs["pssh"] = lambda: runner.worker(dict(workload="remote64", impl="pssh", **sp), python=pssh)
         else:
             runner.problems.append("%s: parallel-ssh unavailable: %s" % (name, pver))
         if clush:
-            jobs["clush"] = W(workload="remote64", impl="clush", clush=clush,
-                              clush_conf=runner.clush_conf(), **sp)
+            jobs["clush"] = W(workload="remote64", impl="clush", clush=clush, clush_conf=runner.clush_conf(), **sp)
         else:
             runner.problems.append("%s: clush unavailable: %s" % (name, cver))
         if with_ref and ref_ok:
-            jobs["ref"] = R(workload="remote64", impl="execo",
-                            **remote_spec(info, pref["n_hosts"]))
+            jobs["ref"] = R(workload="remote64", impl="execo", **remote_spec(info, pref["n_hosts"]))
         raw = runner.series(name, jobs)
         r = lambda m: fmt_secs(m["seconds"])
-        rc = lambda m: "%s (incl. start-up %s)" % (fmt_secs(m["seconds"]),
-                                                   fmt_secs(m.get("startup_seconds")))
+        rc = lambda m: "%s (incl. start-up %s)" % (fmt_secs(m["seconds"]), fmt_secs(m.get("startup_seconds")))
         nh = p["n_hosts"]
-        rows.append({
-            "workload": name,
-            "what": "first contact: Remote(%r) to %d loopback sshd hosts, a new ssh connection "
-                    "(key exchange + authentication) each, all at once" % (W_.REMOTE_CMD, nh),
-            "execo": "default %s; ssh_fast_handshake %s; fast without -tt (as parallel-ssh: "
-                     "no remote pty) %s" % (val(raw["execo"], r), val(raw["execo_fast"], r),
-                                            val(raw["execo_fast_notty"], r)),
-            "limit": "bash `ssh ... $h & done; wait` %s; with the fast kex %s" % (
-                val(raw["sshloop"], r), val(raw["sshloop_fast"], r)),
-            "ratio": "default %s of ssh loop; fast %s of fast ssh loop" % (
-                pct(med(raw["sshloop"]), med(raw["execo"])),
-                pct(med(raw["sshloop_fast"]), med(raw["execo_fast"]))),
-            "target": "fast <= parallel-ssh (%s)" % (
-                "met" if med(raw["execo_fast"]) is not None and med(raw.get("pssh")) is not None
-                and med(raw["execo_fast"]) <= med(raw.get("pssh")) else "NOT met"),
-            "peers": "parallel-ssh %s %s; clush -f %d %s" % (
-                pver if pssh else "", val(raw.get("pssh"), r) if pssh else "unavailable",
-                nh, val(raw.get("clush"), rc) if clush else "unavailable"),
-            "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "first contact: Remote(%r) to %d loopback sshd hosts, a new ssh connection "
+                "(key exchange + authentication) each, all at once" % (W_.REMOTE_CMD, nh),
+                "execo": "default %s; ssh_fast_handshake %s; fast without -tt (as parallel-ssh: "
+                "no remote pty) %s"
+                % (val(raw["execo"], r), val(raw["execo_fast"], r), val(raw["execo_fast_notty"], r)),
+                "limit": "bash `ssh ... $h & done; wait` %s; with the fast kex %s"
+                % (val(raw["sshloop"], r), val(raw["sshloop_fast"], r)),
+                "ratio": "default %s of ssh loop; fast %s of fast ssh loop"
+                % (pct(med(raw["sshloop"]), med(raw["execo"])), pct(med(raw["sshloop_fast"]), med(raw["execo_fast"]))),
+                "target": "fast <= parallel-ssh (%s)"
+                % (
+                    "met"
+                    if med(raw["execo_fast"]) is not None
+                    and med(raw.get("pssh")) is not None
+                    and med(raw["execo_fast"]) <= med(raw.get("pssh"))
+                    else "NOT met"
+                ),
+                "peers": "parallel-ssh %s %s; clush -f %d %s"
+                % (
+                    pver if pssh else "",
+                    val(raw.get("pssh"), r) if pssh else "unavailable",
+                    nh,
+                    val(raw.get("clush"), rc) if clush else "unavailable",
+                ),
+                "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+            }
+        )
     elif name == "samehost":
         info, why = runner.sshd()
         if info is not None and info.get("stock", {}).get("error"):
@@ -915,27 +1040,29 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             return rows, raw
         n = p["n"]
         sp = dict(remote_spec(info["stock"], 1), n=n)
-        jobs = {"execo": W(workload=name, impl="execo", **sp),
-                "execo_noretry": W(workload=name, impl="execo",
-                                   extra_params={"ssh_connect_retries": 0}, **sp),
-                "sshloop": W(workload=name, impl="sshloop", **sp)}
+        jobs = {
+            "execo": W(workload=name, impl="execo", **sp),
+            "execo_noretry": W(workload=name, impl="execo", extra_params={"ssh_connect_retries": 0}, **sp),
+            "sshloop": W(workload=name, impl="sshloop", **sp),
+        }
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **dict(sp, n=pref["n"]))
         raw = runner.series(name, jobs)
         raw["execo_noretry"].pop("stderr", None)  # the failure log of its refused processes
         r = lambda m: "%d/%d ok, %s" % (m["ok_count"], n, fmt_secs(m["seconds"]))
-        rows.append({
-            "workload": name,
-            "what": "Remote('echo {{range(%d)}}', [host] * %d) onto one sshd with OpenSSH's "
-                    "default MaxStartups 10:30:100 (median ok count, time)" % (n, n),
-            "execo": "%s; ssh_connect_retries=0: %s" % (val(raw["execo"], r),
-                                                        val(raw["execo_noretry"], r)),
-            "limit": "bash `ssh ... host \"echo $i\" & done; wait` %s" % val(raw["sshloop"], r),
-            "ratio": "-",
-            "target": "%d/%d ok" % (n, n),
-            "peers": "-",
-            "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "Remote('echo {{range(%d)}}', [host] * %d) onto one sshd with OpenSSH's "
+                "default MaxStartups 10:30:100 (median ok count, time)" % (n, n),
+                "execo": "%s; ssh_connect_retries=0: %s" % (val(raw["execo"], r), val(raw["execo_noretry"], r)),
+                "limit": "bash `ssh ... host \"echo $i\" & done; wait` %s" % val(raw["sshloop"], r),
+                "ratio": "-",
+                "target": "%d/%d ok" % (n, n),
+                "peers": "-",
+                "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+            }
+        )
         if med(raw["execo"], "ok_count") != n:
             runner.problems.append("%s: execo %s/%d ok" % (name, med(raw["execo"], "ok_count"), n))
     elif name == "remote64_shared":
@@ -945,21 +1072,27 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             runner.problems.append("%s: %s" % (name, why))
             return rows, raw
         sp = remote_spec(info, p["n_hosts"])
-        jobs = {"execo": W(workload=name, impl="execo", share_params=SHARED_CONNECTION_PARAMS,
-                           **sp),
-                "execo_unshared": W(workload="remote64", impl="execo", **sp)}
+        jobs = {
+            "execo": W(workload=name, impl="execo", share_params=SHARED_CONNECTION_PARAMS, **sp),
+            "execo_unshared": W(workload="remote64", impl="execo", **sp),
+        }
         raw = runner.series(name, jobs)
         first, second = med(raw["execo"]), med(raw["execo"], "second_seconds")
-        rows.append({
-            "workload": name,
-            "what": "the remote64 Remote twice with ssh connection sharing on",
-            "execo": val(raw["execo"], lambda m: "first %s; second %s" % (
-                fmt_secs(m["seconds"]), fmt_secs(m["second_seconds"]))),
-            "limit": "execo without sharing %s" % val(raw["execo_unshared"],
-                                                      lambda m: fmt_secs(m["seconds"])),
-            "ratio": "second/first %.2fx" % (second / first) if first and second else "-",
-            "target": "", "peers": "-", "ref": "n/a (no sharing in %s)" % REF_VERSION,
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "the remote64 Remote twice with ssh connection sharing on",
+                "execo": val(
+                    raw["execo"],
+                    lambda m: "first %s; second %s" % (fmt_secs(m["seconds"]), fmt_secs(m["second_seconds"])),
+                ),
+                "limit": "execo without sharing %s" % val(raw["execo_unshared"], lambda m: fmt_secs(m["seconds"])),
+                "ratio": "second/first %.2fx" % (second / first) if first and second else "-",
+                "target": "",
+                "peers": "-",
+                "ref": "n/a (no sharing in %s)" % REF_VERSION,
+            }
+        )
     elif name == "taktuk64":
         info, why = runner.sshd()
         if info is None:
@@ -967,27 +1100,30 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             runner.problems.append("%s: %s" % (name, why))
             return rows, raw
         sp = remote_spec(info, p["n_hosts"])
-        jobs = {"execo": W(workload=name, impl="execo", **sp),
-                "taktuk": W(workload=name, impl="taktuk", **sp),
-                "execo_remote": W(workload=name, impl="execo_remote", **sp)}
+        jobs = {
+            "execo": W(workload=name, impl="execo", **sp),
+            "taktuk": W(workload=name, impl="taktuk", **sp),
+            "execo_remote": W(workload=name, impl="execo_remote", **sp),
+        }
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **remote_spec(info, pref["n_hosts"]))
         raw = runner.series(name, jobs)
         r = lambda m: fmt_secs(m["seconds"])
         nh = p["n_hosts"]
-        rows.append({
-            "workload": name,
-            "what": "TaktukRemote(%r) to %d loopback sshd hosts (one taktuk, ssh tree)"
-                    % (W_.TAKTUK_CMD, nh),
-            "execo": "TaktukRemote %s" % val(raw["execo"], r),
-            "limit": "plain `taktuk -s ... broadcast exec [ %s ]` %s" % (W_.TAKTUK_CMD,
-                                                                        val(raw["taktuk"], r)),
-            "ratio": "%s of taktuk" % pct(med(raw["taktuk"]), med(raw["execo"])),
-            "target": "",
-            "peers": "execo Remote (one ssh -tt per host) %s" % val(raw["execo_remote"], r),
-            "ref": ref_text(raw.get("ref"), lambda m: "TaktukRemote " + r(m), False, with_ref,
-                            ref_ok, "TaktukRemote "),
-        })
+        rows.append(
+            {
+                "workload": name,
+                "what": "TaktukRemote(%r) to %d loopback sshd hosts (one taktuk, ssh tree)" % (W_.TAKTUK_CMD, nh),
+                "execo": "TaktukRemote %s" % val(raw["execo"], r),
+                "limit": "plain `taktuk -s ... broadcast exec [ %s ]` %s" % (W_.TAKTUK_CMD, val(raw["taktuk"], r)),
+                "ratio": "%s of taktuk" % pct(med(raw["taktuk"]), med(raw["execo"])),
+                "target": "",
+                "peers": "execo Remote (one ssh -tt per host) %s" % val(raw["execo_remote"], r),
+                "ref": ref_text(
+                    raw.get("ref"), lambda m: "TaktukRemote " + r(m), False, with_ref, ref_ok, "TaktukRemote "
+                ),
+            }
+        )
     elif name == "put16":
         info, why = runner.sshd()
         if info is None:
@@ -996,8 +1132,13 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             return rows, raw
         src, sha, dest_root = runner.put_source(p["size"])
         sp = dict(remote_spec(info, p["n_hosts"]), src=src, sha256=sha, dest_root=dest_root)
-        impls = [("put", "execo_put"), ("scploop", "scploop"), ("taktukput", "execo_taktukput"),
-                 ("taktuk", "taktuk"), ("chainput", "execo_chainput")]
+        impls = [
+            ("put", "execo_put"),
+            ("scploop", "scploop"),
+            ("taktukput", "execo_taktukput"),
+            ("taktuk", "taktuk"),
+            ("chainput", "execo_chainput"),
+        ]
         jobs = {}
         for impl, key in impls:
             jobs[key] = W(workload=name, impl=impl, **sp)
@@ -1008,27 +1149,28 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         raw = runner.series(name, jobs)
         r = lambda m: "%s (%.0f MB/s)" % (fmt_secs(m["seconds"]), m["rate"])
         nh = p["n_hosts"]
-        ref = ref_text(raw.get("ref_put"), lambda m: "Put " + r(m), False, with_ref, ref_ok,
-                       "Put ")
+        ref = ref_text(raw.get("ref_put"), lambda m: "Put " + r(m), False, with_ref, ref_ok, "Put ")
         if with_ref and ref_ok is True:
-            ref += "; TaktukPut %s; ChainPut %s" % (val(raw.get("ref_taktukput"), r),
-                                                    val(raw.get("ref_chainput"), r))
-        rows.append({
-            "workload": name,
-            "what": "copy a %s random file to %d loopback sshd hosts, start to all ended "
-                    "(MB/s: all copies)" % (fmt_size(p["size"]), nh),
-            "execo": "Put (scp) %s; TaktukPut %s; ChainPut %s" % (
-                val(raw["execo_put"], r), val(raw["execo_taktukput"], r),
-                val(raw["execo_chainput"], r)),
-            "limit": "scp loop (Put's argvs) %s; plain `taktuk -s ... broadcast put` %s" % (
-                val(raw["scploop"], r), val(raw["taktuk"], r)),
-            "ratio": "Put %s of scp loop; TaktukPut %s of taktuk" % (
-                pct(med(raw["scploop"]), med(raw["execo_put"])),
-                pct(med(raw["taktuk"]), med(raw["execo_taktukput"]))),
-            "target": "",
-            "peers": "-",
-            "ref": ref,
-        })
+            ref += "; TaktukPut %s; ChainPut %s" % (val(raw.get("ref_taktukput"), r), val(raw.get("ref_chainput"), r))
+        rows.append(
+            {
+                "workload": name,
+                "what": "copy a %s random file to %d loopback sshd hosts, start to all ended "
+                "(MB/s: all copies)" % (fmt_size(p["size"]), nh),
+                "execo": "Put (scp) %s; TaktukPut %s; ChainPut %s"
+                % (val(raw["execo_put"], r), val(raw["execo_taktukput"], r), val(raw["execo_chainput"], r)),
+                "limit": "scp loop (Put's argvs) %s; plain `taktuk -s ... broadcast put` %s"
+                % (val(raw["scploop"], r), val(raw["taktuk"], r)),
+                "ratio": "Put %s of scp loop; TaktukPut %s of taktuk"
+                % (
+                    pct(med(raw["scploop"]), med(raw["execo_put"])),
+                    pct(med(raw["taktuk"]), med(raw["execo_taktukput"])),
+                ),
+                "target": "",
+                "peers": "-",
+                "ref": ref,
+            }
+        )
     else:
         raise ValueError(name)
     for k, s in raw.items():
@@ -1051,15 +1193,28 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
 def remote_spec(info, n_hosts):
     """The worker spec items of the remote64 rows: the first n_hosts daemons'
     addresses and how to log in (tests/fixtures/sshd.py's connection_params)."""
-    return {"hosts": info["hosts"][:n_hosts], "port": info["port"], "user": info["user"],
-            "keyfile": info["keyfile"], "ssh_options": info["ssh_options"],
-            "scp_options": info.get("scp_options")}
+    return {
+        "hosts": info["hosts"][:n_hosts],
+        "port": info["port"],
+        "user": info["user"],
+        "keyfile": info["keyfile"],
+        "ssh_options": info["ssh_options"],
+        "scp_options": info.get("scp_options"),
+    }
 
 
 def skipped_row(name, text, why):
-    return {"workload": name, "what": text, "execo": "skipped: " + text, "limit": "-",
-            "ratio": "-", "target": "", "peers": "-", "ref": "-",
-            **({"why": why} if why else {})}
+    return {
+        "workload": name,
+        "what": text,
+        "execo": "skipped: " + text,
+        "limit": "-",
+        "ratio": "-",
+        "target": "",
+        "peers": "-",
+        "ref": "-",
+        **({"why": why} if why else {}),
+    }
 
 
 def ref_text(summary, fmt, scaled, with_ref, ref_ok, prefix=""):
@@ -1080,40 +1235,54 @@ def ref_text(summary, fmt, scaled, with_ref, ref_ok, prefix=""):
 # ------------------------------------------------------------ table
 
 
-COLS = [("workload", "workload"), ("execo", "execo"), ("limit", "limit"),
-        ("ratio", "ratio to limit"), ("target", "target"), ("peers", "peers"),
-        ("ref", "execo %s" % REF_VERSION)]
+COLS = [
+    ("workload", "workload"),
+    ("execo", "execo"),
+    ("limit", "limit"),
+    ("ratio", "ratio to limit"),
+    ("target", "target"),
+    ("peers", "peers"),
+    ("ref", "execo %s" % REF_VERSION),
+]
 
 
 def markdown_table(rows):
-    lines = ["| " + " | ".join(h for _, h in COLS) + " |",
-             "|" + "|".join("---" for _ in COLS) + "|"]
+    lines = ["| " + " | ".join(h for _, h in COLS) + " |", "|" + "|".join("---" for _ in COLS) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(str(r.get(k, "")).replace("|", "\\|") for k, _ in COLS)
-                     + " |")
+        lines.append("| " + " | ".join(str(r.get(k, "")).replace("|", "\\|") for k, _ in COLS) + " |")
     return "\n".join(lines)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true",
-                    help="100 MB instead of 1 GB, smaller execo 2.8.2 sizes")
-    ap.add_argument("--only", nargs="+", metavar="NAME",
-                    help="workloads to run: %s (or idle/memory/kill_wait = procs, "
-                         "groups %s)" % (", ".join(WORKLOAD_NAMES), ", ".join(GROUPS)))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="100 MB instead of 1 GB, smaller execo 2.8.2 sizes")
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="workloads to run: %s (or idle/memory/kill_wait = procs, "
+        "groups %s)" % (", ".join(WORKLOAD_NAMES), ", ".join(GROUPS)),
+    )
     ap.add_argument("--runs", type=int, default=3, help="runs per measurement (median; >= 3)")
     ap.add_argument("--no-ref", action="store_true", help="skip execo %s" % REF_VERSION)
-    ap.add_argument("--ref-cap", type=float, default=120.0,
-                    help="timeout of one execo %s run, s (default 120)" % REF_VERSION)
-    ap.add_argument("--timeout", type=float, default=300.0,
-                    help="timeout of one other run, s (default 300): reported as a hang")
-    ap.add_argument("--baseline", metavar="TREE",
-                    help="also measure the execo of another source tree (built in place, "
-                         "e.g. a git worktree of an older commit), interleaved: a regression "
-                         "check")
-    ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"),
-                    help="where to write the results (default bench/results/latest.json)")
+    ap.add_argument(
+        "--ref-cap", type=float, default=120.0, help="timeout of one execo %s run, s (default 120)" % REF_VERSION
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=300.0, help="timeout of one other run, s (default 300): reported as a hang"
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="also measure the execo of another source tree (built in place, "
+        "e.g. a git worktree of an older commit), interleaved: a regression "
+        "check",
+    )
+    ap.add_argument(
+        "--json",
+        default=os.path.join(HERE, "results", "latest.json"),
+        help="where to write the results (default bench/results/latest.json)",
+    )
     args = ap.parse_args()
 
     names = WORKLOAD_NAMES
@@ -1165,10 +1334,11 @@ def main():
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     table = markdown_table(rows)
     print()
-    print("execo benchmarks, %s mode, median of %d runs, %s" % (
-        "quick" if args.quick else "full", args.runs, date))
-    print("machine: %s x %s, Linux %s, Python %s" % (
-        info.get("nproc"), info.get("cpu", "?"), info.get("kernel"), info.get("python")))
+    print("execo benchmarks, %s mode, median of %d runs, %s" % ("quick" if args.quick else "full", args.runs, date))
+    print(
+        "machine: %s x %s, Linux %s, Python %s"
+        % (info.get("nproc"), info.get("cpu", "?"), info.get("kernel"), info.get("python"))
+    )
     print()
     print(table)
     print()
@@ -1184,11 +1354,19 @@ def main():
             print("  - " + pb)
     print("total %.0f s" % elapsed)
 
-    out = {"date": date, "mode": "quick" if args.quick else "full", "runs": args.runs,
-           "machine": info, "elapsed_seconds": elapsed, "rows": rows, "workloads": raw,
-           "problems": runner.problems, "table_markdown": table, "baseline": baseline,
-           "ref": {"version": REF_VERSION, "available": ref_ok is True,
-                   "reason": None if ref_ok is True else ref_ok}}
+    out = {
+        "date": date,
+        "mode": "quick" if args.quick else "full",
+        "runs": args.runs,
+        "machine": info,
+        "elapsed_seconds": elapsed,
+        "rows": rows,
+        "workloads": raw,
+        "problems": runner.problems,
+        "table_markdown": table,
+        "baseline": baseline,
+        "ref": {"version": REF_VERSION, "available": ref_ok is True, "reason": None if ref_ok is True else ref_ok},
+    }
     d = os.path.dirname(os.path.abspath(args.json))
     os.makedirs(d, exist_ok=True)
     with open(args.json, "w") as f:

@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import execo  # noqa: E402
-from execo import Process, Local, ParallelActions  # noqa: E402
+from execo import Local, ParallelActions, Process  # noqa: E402
 
 
 def nfds():
@@ -61,8 +61,7 @@ def rss_mb():
 
 
 def wave(n):
-    ps = [Process(("sh", "-c", "echo %d; exit %d" % (i, i % 7)), nolog_exit_code=True)
-          for i in range(n)]
+    ps = [Process(("sh", "-c", "echo %d; exit %d" % (i, i % 7)), nolog_exit_code=True) for i in range(n)]
     slow = [Process("sleep 30", timeout=0.5, nolog_timeout=True) for _ in range(n // 100)]
     killed = [Process("sleep 30") for _ in range(n // 100)]
     for p in ps + slow + killed:
@@ -78,8 +77,7 @@ def wave(n):
 
 
 def megabytes(n):
-    ps = [Process(("sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' '%s'" % chr(97 + i % 26)))
-          for i in range(n)]
+    ps = [Process(("sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' '%s'" % chr(97 + i % 26))) for i in range(n)]
     for p in ps:
         p.start()
     bad = []
@@ -135,9 +133,8 @@ def main():
         t0 = time.time()
         result = {}
 
-        def one_round():
-            result["bad"] = (wave(args.wave) + megabytes(args.megabytes)
-                             + threaded(args.threads, 4) + failing_action())
+        def one_round(result=result):
+            result["bad"] = wave(args.wave) + megabytes(args.megabytes) + threaded(args.threads, 4) + failing_action()
 
         t = threading.Thread(target=one_round, daemon=True)
         t.start()
@@ -150,12 +147,11 @@ def main():
         failures += len(bad)
         sample = (nfds(), nthreads(), zombies(), rss_mb())
         samples.append(sample)
-        print("%5d %8.1f %5d %7d %7d %7.1f %9d" % ((rnd, time.time() - t0) + sample + (len(bad),)),
-              flush=True)
+        print("%5d %8.1f %5d %7d %7d %7.1f %9d" % ((rnd, time.time() - t0) + sample + (len(bad),)), flush=True)
         for p in bad[:3]:
             print("  bad:", p)
     if len(samples) >= 4:
-        first, last = samples[1], samples[-1]     # round 1 warms caches up
+        first, last = samples[1], samples[-1]  # round 1 warms caches up
         grew = []
         if last[0] > first[0] + 5:
             grew.append("fds %d -> %d" % (first[0], last[0]))

@@ -66,6 +66,7 @@ def import_execo():
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     import execo
+
     INFO["execo_file"] = execo.__file__
     INFO["execo_version"] = getattr(execo, "__version__", None) or _dist_version()
     return execo
@@ -74,6 +75,7 @@ def import_execo():
 def _dist_version():
     try:
         from importlib.metadata import version
+
         return version("execo")
     except Exception:
         return None
@@ -99,17 +101,19 @@ def timed(fn):
 
 # ---------------------------------------------------------------- spawn
 
+
 def spawn_all(spec):
     n, impl = spec["n"], spec["impl"]
     if impl == "execo":
         execo = import_execo()
-        execo.Process("true").run()   # warm up the reactor
+        execo.Process("true").run()  # warm up the reactor
 
         def go():
             ps = [execo.Process("true").start() for _ in range(n)]
             for p in ps:
                 p.wait()
             return ps
+
         secs, ps = timed(go)
         bad = [p for p in ps if not p.ok]
         check = "ok" if not bad else "%d/%d not ok, e.g. %s" % (len(bad), n, bad[0])
@@ -117,11 +121,14 @@ def spawn_all(spec):
         import subprocess
 
         def go():
-            ps = [subprocess.Popen(["true"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE) for _ in range(n)]
+            ps = [
+                subprocess.Popen(["true"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for _ in range(n)
+            ]
             for p in ps:
                 p.communicate()
             return ps
+
         secs, ps = timed(go)
         bad = [p for p in ps if p.returncode != 0]
         check = "ok" if not bad else "%d/%d failed" % (len(bad), n)
@@ -130,10 +137,10 @@ def spawn_all(spec):
 
         async def go():
             P = asyncio.subprocess.PIPE
-            ps = [await asyncio.create_subprocess_exec("true", stdin=P, stdout=P, stderr=P)
-                  for _ in range(n)]
+            ps = [await asyncio.create_subprocess_exec("true", stdin=P, stdout=P, stderr=P) for _ in range(n)]
             await asyncio.gather(*(p.communicate() for p in ps))
             return ps
+
         secs, ps = timed(lambda: asyncio.run(go()))
         bad = [p for p in ps if p.returncode != 0]
         check = "ok" if not bad else "%d/%d failed" % (len(bad), n)
@@ -150,6 +157,7 @@ def spawn_seq(spec):
 
         def go():
             return [execo.Process("true").run() for _ in range(n)]
+
         secs, ps = timed(go)
         bad = [p for p in ps if not p.ok]
         check = "ok" if not bad else "%d/%d not ok, e.g. %s" % (len(bad), n, bad[0])
@@ -159,11 +167,11 @@ def spawn_seq(spec):
         def go():
             rcs = []
             for _ in range(n):
-                p = subprocess.Popen(["true"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                p = subprocess.Popen(["true"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 p.communicate()
                 rcs.append(p.returncode)
             return rcs
+
         secs, rcs = timed(go)
         check = "ok" if not any(rcs) else "some failed"
     elif impl == "asyncio":
@@ -177,6 +185,7 @@ def spawn_seq(spec):
                 await p.communicate()
                 rcs.append(p.returncode)
             return rcs
+
         secs, rcs = timed(lambda: asyncio.run(go()))
         check = "ok" if not any(rcs) else "some failed"
     else:
@@ -186,20 +195,23 @@ def spawn_seq(spec):
 
 # --------------------------------------------------------------- stdout
 
+
 def _collect(spec, cmd):
     size, impl = spec["size"], spec["impl"]
     if impl == "execo":
         execo = import_execo()
         execo.Process("true").run()
+
         def go():
             p = execo.Process(cmd, shell=True).start().wait()
             return p, len(p.stdout)  # reading stdout (decoding, if lazy) is part of it
+
         secs, (p, n) = timed(go)
         check = "ok" if (p.ok and n == size) else "ok=%s len(stdout)=%d expected %d" % (p.ok, n, size)
     elif impl == "subprocess":
         import subprocess
-        secs, r = timed(lambda: subprocess.run(cmd, shell=True, stdout=subprocess.PIPE,
-                                               stderr=subprocess.PIPE))
+
+        secs, r = timed(lambda: subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         n = len(r.stdout)
         check = "ok" if n == size else "len=%d expected %d" % (n, size)
     elif impl == "asyncio":
@@ -210,6 +222,7 @@ def _collect(spec, cmd):
             p = await asyncio.create_subprocess_shell(cmd, stdout=P, stderr=P)
             out, err = await p.communicate()
             return out
+
         secs, out = timed(lambda: asyncio.run(go()))
         n = len(out)
         check = "ok" if n == size else "len=%d expected %d" % (n, size)
@@ -228,12 +241,14 @@ def _collect(spec, cmd):
                 chunks.append(b)
             p.wait()
             return b"".join(chunks)
+
         secs, out = timed(go)
         n = len(out)
         check = "ok" if n == size else "len=%d expected %d" % (n, size)
     elif impl == "cat":
         # the floor of the pipe itself: cat drains the same producer to /dev/null
         import subprocess
+
         secs, r = timed(lambda: subprocess.run("%s | cat > /dev/null" % cmd, shell=True))
         check = "ok" if r.returncode == 0 else "rc=%d" % r.returncode
     else:
@@ -251,6 +266,7 @@ def stdout_lines(spec):
 
 # --------------------------------------------------------- line handler
 
+
 def line_handler(spec):
     size, impl = spec["size"], spec["impl"]
     cmd = lines_cmd(size)
@@ -267,14 +283,17 @@ def line_handler(spec):
             def read_line(self, process, stream, string, eof=False, error=False):
                 if string:
                     self.n += 1
+
         h = Counter()
-        secs, p = timed(lambda: execo.Process(cmd, shell=True, stdout_handlers=[h],
-                                              default_stdout_handler=False).start().wait())
+        secs, p = timed(
+            lambda: execo.Process(cmd, shell=True, stdout_handlers=[h], default_stdout_handler=False).start().wait()
+        )
         n = h.n
         ok = p.ok
     elif impl == "subprocess":
         # text-mode file iteration (str lines, like execo's), a call per line
         import subprocess
+
         counter = [0]
 
         def read_line(line):
@@ -285,27 +304,30 @@ def line_handler(spec):
             for line in p.stdout:
                 read_line(line)
             return p.wait()
+
         secs, rc = timed(go)
         n, ok = counter[0], rc == 0
     elif impl == "asyncio":
         import asyncio
+
         counter = [0]
 
         def read_line(line):
             counter[0] += 1
 
         async def go():
-            p = await asyncio.create_subprocess_shell(cmd, stdout=asyncio.subprocess.PIPE,
-                                                      limit=1 << 20)
+            p = await asyncio.create_subprocess_shell(cmd, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
             async for line in p.stdout:
                 read_line(line.decode())
             return await p.wait()
+
         secs, rc = timed(lambda: asyncio.run(go()))
         n, ok = counter[0], rc == 0
     elif impl == "pyraw":
         # the floor for a Python callback per line: os.read(256 KiB), decode,
         # str.split, one Python call per line
         import subprocess
+
         counter = [0]
 
         def read_line(line):
@@ -326,6 +348,7 @@ def line_handler(spec):
             if rest:
                 read_line(rest)
             return p.wait()
+
         secs, rc = timed(go)
         n, ok = counter[0], rc == 0
     else:
@@ -336,6 +359,7 @@ def line_handler(spec):
 
 # --------------------------------------------------------------- expect
 
+
 def expect_after(spec):
     size, impl = spec["size"], spec["impl"]
     cmd = expect_cmd(size)
@@ -343,10 +367,12 @@ def expect_after(spec):
         execo = import_execo()
         execo.Process("true").run()
         if impl == "execo":
+
             def go():
                 p = execo.Process(cmd, shell=True).start()
                 r = p.expect(MARKER, timeout=spec.get("timeout", 600))
                 return p, r
+
             # (p.stdout is not read: expect() alone is measured)
             secs, (p, r) = timed(go)
             p.wait()
@@ -357,12 +383,14 @@ def expect_after(spec):
             def go():
                 p = execo.Process(cmd, shell=True).start().wait()
                 return p, len(p.stdout)
+
             secs, (p, n) = timed(go)
             exp = size + len(MARKER) + 1
             check = "ok" if (p.ok and n == exp) else "ok=%s len=%d expected %d" % (p.ok, n, exp)
     elif impl == "pyraw":
         # os.read(256 KiB) + bytes.find of the marker over a small overlap
         import subprocess
+
         m = MARKER.encode()
 
         def go():
@@ -375,7 +403,8 @@ def expect_after(spec):
                     return p, False
                 if (tail + b).find(m) >= 0:
                     return p, True
-                tail = b[-len(m):]
+                tail = b[-len(m) :]
+
         secs, (p, found) = timed(go)
         p.stdout.close()
         p.wait()
@@ -401,11 +430,13 @@ def expect_roundtrip(spec):
                 if r is None or r[1] is None:
                     return "round trip %d: no match" % i
             return "ok"
+
         secs, check = timed(go)
         p.kill()
         p.wait()
     elif impl == "pyraw":
         import subprocess
+
         p = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         fi, fo = p.stdin.fileno(), p.stdout.fileno()
 
@@ -420,6 +451,7 @@ def expect_roundtrip(spec):
                         return "eof at %d" % i
                     buf += b
             return "ok"
+
         secs, check = timed(go)
         p.stdin.close()
         p.wait()
@@ -443,6 +475,7 @@ def expect_roundtrip(spec):
             p.stdin.close()
             await p.wait()
             return secs, res
+
         secs, check = asyncio.run(go())
     else:
         raise ValueError(impl)
@@ -450,6 +483,7 @@ def expect_roundtrip(spec):
 
 
 # ------------------------------------------ many running processes
+
 
 def procs(spec):
     """N running `sleep 1000`: RSS and fds per process (before/after start,
@@ -484,12 +518,12 @@ def procs(spec):
             return all(p.ended for p in ps)
     elif impl == "subprocess":
         import subprocess
+
         PI = subprocess.PIPE
         subprocess.Popen(["true"], stdin=PI, stdout=PI, stderr=PI).communicate()
 
         def start():
-            return [subprocess.Popen(["sleep", "1000"], stdin=PI, stdout=PI, stderr=PI)
-                    for _ in range(n)]
+            return [subprocess.Popen(["sleep", "1000"], stdin=PI, stdout=PI, stderr=PI) for _ in range(n)]
 
         def running(ps):
             return sum(1 for p in ps if p.poll() is None)
@@ -526,8 +560,11 @@ def procs(spec):
         t0 = time.perf_counter()
         kill(ps)
         out["kill_wait_seconds"] = time.perf_counter() - t0
-        out["check"] = "ok" if (out["running"] == n and ended(ps)) else \
-            "running=%d/%d, all ended=%s" % (out["running"], n, ended(ps))
+        out["check"] = (
+            "ok"
+            if (out["running"] == n and ended(ps))
+            else "running=%d/%d, all ended=%s" % (out["running"], n, ended(ps))
+        )
     finally:
         for p in ps:
             try:
@@ -541,12 +578,19 @@ def procs(spec):
 
 # execo's default ssh_options (the same tuple in execo 2.8.2): a Remote with
 # only connection_params={'ssh': STUB} runs STUB + these + host + command.
-DEFAULT_SSH_OPTIONS = ('-tt',
-                       '-o', 'BatchMode=yes',
-                       '-o', 'PasswordAuthentication=no',
-                       '-o', 'StrictHostKeyChecking=no',
-                       '-o', 'UserKnownHostsFile=/dev/null',
-                       '-o', 'ConnectTimeout=20')
+DEFAULT_SSH_OPTIONS = (
+    '-tt',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'PasswordAuthentication=no',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'ConnectTimeout=20',
+)
 
 # the stub "ssh": drops the options and the host (the argv layout of
 # execo.ssh_utils.get_ssh_argv, and of 2.8.2's SshProcess: ssh OPTIONS...
@@ -557,9 +601,9 @@ STUB_SSH = """#!/bin/sh
 for c; do :; done
 eval "$c"
 """
-FANOUT_HOSTFMT = "h%04d.stub"        # 2000 distinct host names
-FANOUT_CMD = "echo {{{host}}}"       # per-host command (both execos substitute it)
-FANOUT_CMDFMT = "echo %s"            # the same for the C loop and Popen
+FANOUT_HOSTFMT = "h%04d.stub"  # 2000 distinct host names
+FANOUT_CMD = "echo {{{host}}}"  # per-host command (both execos substitute it)
+FANOUT_CMDFMT = "echo %s"  # the same for the C loop and Popen
 
 
 def fanout_hosts(n):
@@ -605,6 +649,7 @@ def fanout_stub(spec):
             problems.append("Remote not ok")
     elif impl == "subprocess":
         import subprocess
+
         argvs = [stub_argv(stub, h) for h in hosts]
         PI = subprocess.PIPE
 
@@ -615,22 +660,21 @@ def fanout_stub(spec):
                 o, e = p.communicate()
                 res.append((p.returncode == 0, o.decode()))
             return res
+
         secs, outs = timed(go)
         problems = []
     else:
         raise ValueError(impl)
     bad = [(h, o) for h, o in zip(hosts, outs) if not (o[0] and o[1] == h + "\n")]
     if bad:
-        problems.append("%d/%d not ok or wrong output, e.g. %s: %r" % (len(bad), n, bad[0][0],
-                                                                        bad[0][1]))
-    out.update({"seconds": secs, "rate": n / secs,
-                "check": "ok" if not problems else "; ".join(problems)})
+        problems.append("%d/%d not ok or wrong output, e.g. %s: %r" % (len(bad), n, bad[0][0], bad[0][1]))
+    out.update({"seconds": secs, "rate": n / secs, "check": "ok" if not problems else "; ".join(problems)})
     return out
 
 
 OVERLAP_SLEEP = 30
-OVERLAP_CMD = "sleep %d; echo {{{host}}}" % OVERLAP_SLEEP   # overlapping commands
-OVERLAP_CMDFMT = "sleep %d; echo %%s" % OVERLAP_SLEEP        # the same for the C loop
+OVERLAP_CMD = "sleep %d; echo {{{host}}}" % OVERLAP_SLEEP  # overlapping commands
+OVERLAP_CMDFMT = "sleep %d; echo %%s" % OVERLAP_SLEEP  # the same for the C loop
 
 
 def fanout_overlap(spec):
@@ -650,13 +694,14 @@ def fanout_overlap(spec):
     done = threading.Event()
     try:
         from execo import start_queue
-    except ImportError:      # execo 2.8.2: no start queue
+    except ImportError:  # execo 2.8.2: no start queue
         start_queue = None
 
     def sample():
         while not done.wait(0.2):
             if start_queue is not None:
                 peak[0] = max(peak[0], start_queue.running_count())
+
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     t1 = time.perf_counter()
@@ -682,14 +727,17 @@ SAMEHOST_PROCS = 100  # samehost: processes onto that one daemon
 def _remote_params(spec):
     """connection_params for the daemons (ssh_options as a tuple: 2.8.2
     concatenates it to a tuple)."""
-    return {"user": spec["user"], "keyfile": spec["keyfile"], "port": spec["port"],
-            "ssh_options": tuple(spec["ssh_options"])}
+    return {
+        "user": spec["user"],
+        "keyfile": spec["keyfile"],
+        "port": spec["port"],
+        "ssh_options": tuple(spec["ssh_options"]),
+    }
 
 
 def ssh_prefix(spec):
     """ssh argv before the host, as this project's execo builds it."""
-    return (["ssh"] + list(spec["ssh_options"]) +
-            ["-l", spec["user"], "-i", spec["keyfile"], "-p", str(spec["port"])])
+    return ["ssh"] + list(spec["ssh_options"]) + ["-l", spec["user"], "-i", spec["keyfile"], "-p", str(spec["port"])]
 
 
 def _count_ok_lines(text, hosts):
@@ -711,51 +759,79 @@ def remote64(spec):
     n = len(hosts)
     out = {}
     import subprocess
+
     if impl == "execo":
         execo = import_execo()
         execo.Process("true").run()
         params = _remote_params(spec)
         params.update(spec.get("extra_params", {}))
-        if spec.get("no_tty"):      # as parallel-ssh: no remote pty
+        if spec.get("no_tty"):  # as parallel-ssh: no remote pty
             params["ssh_options"] = tuple(o for o in params["ssh_options"] if o != "-tt")
         r = execo.Remote(REMOTE_CMD, hosts, connection_params=params)
 
         def go():
             r.start()
             r.wait()
+
         secs, _ = timed(go)
         bad = [p for p in r.processes if not (p.ok and p.stdout.strip() == "ok")]
         if bad:
             check = "%d/%d not ok, e.g. %s stdout=%r stderr=%r" % (
-                len(bad), n, bad[0].host, bad[0].stdout[-200:], bad[0].stderr[-300:])
+                len(bad),
+                n,
+                bad[0].host,
+                bad[0].stdout[-200:],
+                bad[0].stderr[-300:],
+            )
         else:
             check = "ok" if r.ok else "Remote not ok"
     elif impl == "sshloop":
         import shlex
-        pre = " ".join(shlex.quote(a) for a in ssh_prefix(spec) +
-                       list(spec.get("extra_ssh_options", ())))
-        script = "for h in %s; do %s \"$h\" %s & done; wait" % (
-            " ".join(hosts), pre, shlex.quote(REMOTE_CMD))
-        secs, res = timed(lambda: subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+
+        pre = " ".join(shlex.quote(a) for a in ssh_prefix(spec) + list(spec.get("extra_ssh_options", ())))
+        script = "for h in %s; do %s \"$h\" %s & done; wait" % (" ".join(hosts), pre, shlex.quote(REMOTE_CMD))
+        secs, res = timed(
+            lambda: subprocess.run(
+                ["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        )
         good = _count_ok_lines(res.stdout.decode(), None)
-        check = "ok" if good == n else "%d/%d ok lines; stderr: %s" % (
-            good, n, res.stderr.decode()[-300:])
+        check = "ok" if good == n else "%d/%d ok lines; stderr: %s" % (good, n, res.stderr.decode()[-300:])
     elif impl == "clush":
         import shlex
+
         clush = spec["clush"]
-        opts = " ".join(shlex.quote(a) for a in list(spec["ssh_options"]) +
-                        ["-i", spec["keyfile"], "-p", str(spec["port"])])
-        argv = [clush, "--conf", spec["clush_conf"], "-n", "-S", "-f", str(n), "-l", spec["user"],
-                "-o", opts, "-w", ",".join(hosts), REMOTE_CMD]
+        opts = " ".join(
+            shlex.quote(a) for a in list(spec["ssh_options"]) + ["-i", spec["keyfile"], "-p", str(spec["port"])]
+        )
+        argv = [
+            clush,
+            "--conf",
+            spec["clush_conf"],
+            "-n",
+            "-S",
+            "-f",
+            str(n),
+            "-l",
+            spec["user"],
+            "-o",
+            opts,
+            "-w",
+            ",".join(hosts),
+            REMOTE_CMD,
+        ]
         t0 = time.perf_counter()
         subprocess.run([clush, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out["startup_seconds"] = time.perf_counter() - t0
-        secs, res = timed(lambda: subprocess.run(argv, stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        secs, res = timed(
+            lambda: subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        )
         good = _count_ok_lines(res.stdout.decode(), hosts)
-        check = "ok" if (good == n and res.returncode == 0) else "rc=%d, %d/%d ok; %s" % (
-            res.returncode, good, n, (res.stderr.decode() or res.stdout.decode())[-300:])
+        check = (
+            "ok"
+            if (good == n and res.returncode == 0)
+            else "rc=%d, %d/%d ok; %s" % (res.returncode, good, n, (res.stderr.decode() or res.stdout.decode())[-300:])
+        )
     elif impl == "pssh":
         secs, check = _pssh_run(spec, hosts)
     else:
@@ -773,14 +849,21 @@ def _pssh_run(spec, hosts):
         from pssh.clients import ParallelSSHClient
     except ImportError as e:
         return 0.0, "parallel-ssh unavailable: %s" % e
-    client = ParallelSSHClient(hosts, user=spec["user"], pkey=spec["keyfile"],
-                               port=spec["port"], pool_size=len(hosts), timeout=20,
-                               num_retries=1)
+    client = ParallelSSHClient(
+        hosts,
+        user=spec["user"],
+        pkey=spec["keyfile"],
+        port=spec["port"],
+        pool_size=len(hosts),
+        timeout=20,
+        num_retries=1,
+    )
 
     def go():
         output = client.run_command(REMOTE_CMD, stop_on_errors=False)
         client.join(output)
         return [(o.host, o.exception, list(o.stdout or ()), o.exit_code) for o in output]
+
     secs, res = timed(go)
     bad = [r for r in res if r[1] is not None or r[2] != ["ok"] or r[3] != 0]
     if bad:
@@ -800,6 +883,7 @@ def samehost(spec):
     n, impl = spec["n"], spec["impl"]
     host = spec["hosts"][0]
     import subprocess
+
     if impl == "execo":
         execo = import_execo()
         execo.Process("true").run()
@@ -808,21 +892,22 @@ def samehost(spec):
         r = execo.Remote("echo {{range(%d)}}" % n, [host] * n, connection_params=params)
         secs, _ = timed(lambda: r.run())
         procs = list(r.processes)
-        good = sum(1 for i, p in enumerate(procs)
-                   if p.ok and p.stdout.replace("\r", "").strip() == str(i))
+        good = sum(1 for i, p in enumerate(procs) if p.ok and p.stdout.replace("\r", "").strip() == str(i))
         res = {"seconds": secs, "ok_count": good, "check": "ok"}
         if good < n:
-            bad = next(p for i, p in enumerate(procs)
-                       if not (p.ok and p.stdout.replace("\r", "").strip() == str(i)))
+            bad = next(p for i, p in enumerate(procs) if not (p.ok and p.stdout.replace("\r", "").strip() == str(i)))
             res["first_error"] = bad.stderr[-200:]
         return res
     elif impl == "sshloop":
         import shlex
+
         pre = " ".join(shlex.quote(a) for a in ssh_prefix(spec))
-        script = "for i in $(seq 0 %d); do %s %s \"echo $i\" & done; wait" % (
-            n - 1, pre, shlex.quote(host))
-        secs, res = timed(lambda: subprocess.run(["bash", "-c", script], stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        script = "for i in $(seq 0 %d); do %s %s \"echo $i\" & done; wait" % (n - 1, pre, shlex.quote(host))
+        secs, res = timed(
+            lambda: subprocess.run(
+                ["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        )
         got = set(l.strip() for l in res.stdout.decode().replace("\r", "").splitlines())
         good = len(got & set(str(i) for i in range(n)))
         return {"seconds": secs, "ok_count": good, "check": "ok"}
@@ -838,6 +923,7 @@ def remote64_shared(spec):
     hosts = spec["hosts"]
     execo = import_execo()
     from execo import ssh_sharing
+
     execo.Process("true").run()
     params = _remote_params(spec)
     params.update(spec["share_params"])
@@ -854,8 +940,7 @@ def remote64_shared(spec):
         check = "%d shared masters for %d hosts" % (masters, len(hosts))
     else:
         check = "ok"
-    return {"seconds": secs, "second_seconds": secs2, "rate": len(hosts) / secs,
-            "check": check}
+    return {"seconds": secs, "second_seconds": secs2, "rate": len(hosts) / secs, "check": check}
 
 
 def _key_for_inner_nodes(h):
@@ -866,6 +951,7 @@ def _key_for_inner_nodes(h):
     its key to the test user when run as root (newer fixtures do it
     themselves); root's ssh still reads it."""
     import pwd
+
     if os.geteuid() != 0:
         return
     try:
@@ -879,12 +965,13 @@ def _key_for_inner_nodes(h):
 def sshd_helper(n):
     """Start the test sshd daemons on 127.0.0.1..n, print their parameters,
     keep them until stdin is closed."""
-    root = os.environ.get("BENCH_EXECO_SRC") or os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))
+    root = os.environ.get("BENCH_EXECO_SRC") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     sys.path.insert(0, root)
     import importlib.util
+
     spec = importlib.util.spec_from_file_location(
-        "bench_sshd_fixture", os.path.join(root, "tests", "fixtures", "sshd.py"))
+        "bench_sshd_fixture", os.path.join(root, "tests", "fixtures", "sshd.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     # A port of our own (not the tests' 2222-2298), so that a test session
@@ -918,23 +1005,38 @@ def sshd_helper(n):
         # samehost's daemon: OpenSSH's default MaxStartups/MaxSessions
         # (the tests' sshd_stock fixture), on an address of its own
         try:
-            stock = mod.start_sshd(addresses=[STOCK_ADDRESS], stock_limits=True,
-                                   port_candidates=range(SSHD_PORT + 20, SSHD_PORT + 60))
-            stock_info = {"hosts": list(stock.addresses), "port": stock.port,
-                          "user": stock.user, "keyfile": stock.keyfile,
-                          "ssh_options": list(stock.connection_params["ssh_options"]),
-                          "daemon_pids": [p.pid for p, _ in stock.daemons]}
+            stock = mod.start_sshd(
+                addresses=[STOCK_ADDRESS], stock_limits=True, port_candidates=range(SSHD_PORT + 20, SSHD_PORT + 60)
+            )
+            stock_info = {
+                "hosts": list(stock.addresses),
+                "port": stock.port,
+                "user": stock.user,
+                "keyfile": stock.keyfile,
+                "ssh_options": list(stock.connection_params["ssh_options"]),
+                "daemon_pids": [p.pid for p, _ in stock.daemons],
+            }
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:
             stock_info = {"error": "stock sshd: %s" % (e,)}
         params = h.connection_params
-        sys.stdout.write("SSHD " + json.dumps({
-            "hosts": list(h.addresses), "port": h.port, "user": h.user, "keyfile": h.keyfile,
-            "ssh_options": list(params["ssh_options"]),
-            "scp_options": list(params["scp_options"]),
-            "daemon_pids": [p.pid for p, _ in h.daemons] + stock_info.get("daemon_pids", []),
-            "stock": stock_info}) + "\n")
+        sys.stdout.write(
+            "SSHD "
+            + json.dumps(
+                {
+                    "hosts": list(h.addresses),
+                    "port": h.port,
+                    "user": h.user,
+                    "keyfile": h.keyfile,
+                    "ssh_options": list(params["ssh_options"]),
+                    "scp_options": list(params["scp_options"]),
+                    "daemon_pids": [p.pid for p, _ in h.daemons] + stock_info.get("daemon_pids", []),
+                    "stock": stock_info,
+                }
+            )
+            + "\n"
+        )
         sys.stdout.flush()
         sys.stdin.read()  # until run.py closes our stdin (or dies)
     finally:
@@ -945,15 +1047,14 @@ def sshd_helper(n):
 
 # ------------------------------------------------ taktuk, file broadcast
 
-TAKTUK_CMD = "echo ok"           # taktuk64: the same command as remote64
-PUT_HOSTS = 16                   # put16: hosts of the file broadcast
-PUT_BASENAME = "payload.bin"     # put16: name of the random file
+TAKTUK_CMD = "echo ok"  # taktuk64: the same command as remote64
+PUT_HOSTS = 16  # put16: hosts of the file broadcast
+PUT_BASENAME = "payload.bin"  # put16: name of the random file
 
 
 def _hosts(execo, spec):
     """execo Hosts with user, keyfile and port (both execos have them)."""
-    return [execo.Host(a, user=spec["user"], keyfile=spec["keyfile"], port=spec["port"])
-            for a in spec["hosts"]]
+    return [execo.Host(a, user=spec["user"], keyfile=spec["keyfile"], port=spec["port"]) for a in spec["hosts"]]
 
 
 def connector_options(spec):
@@ -968,8 +1069,11 @@ def taktuk_connector(spec):
     """The connector string the raw taktuk gets with -c (what execo's
     TaktukRemote builds: ssh + options + -p PORT -i KEY)."""
     import shlex
-    return " ".join(shlex.quote(a) for a in ["ssh"] + list(connector_options(spec)) +
-                    ["-p", str(spec["port"]), "-i", spec["keyfile"]])
+
+    return " ".join(
+        shlex.quote(a)
+        for a in ["ssh"] + list(connector_options(spec)) + ["-p", str(spec["port"]), "-i", spec["keyfile"]]
+    )
 
 
 def _raw_taktuk_argv(spec, commands, extra=()):
@@ -983,6 +1087,7 @@ def _fails(e):
     """{"fails": "Type: message (file:line function)"} for an exception
     raised by execo (the innermost frame says where)."""
     import traceback
+
     text = "%s: %s" % (type(e).__name__, e)
     tb = traceback.extract_tb(e.__traceback__)
     if tb:
@@ -1000,6 +1105,7 @@ def taktuk64(spec):
     An exception from execo (2.8.2's TaktukRemote on Python 3) is reported
     as {"fails": reason}."""
     import subprocess
+
     hosts, impl = spec["hosts"], spec["impl"]
     n = len(hosts)
     out = {}
@@ -1008,15 +1114,20 @@ def taktuk64(spec):
         execo.Process("true").run()
         try:
             if impl == "execo":
-                r = execo.TaktukRemote(TAKTUK_CMD, _hosts(execo, spec), connection_params={
-                    "taktuk_connector_options": connector_options(spec)})
+                r = execo.TaktukRemote(
+                    TAKTUK_CMD,
+                    _hosts(execo, spec),
+                    connection_params={"taktuk_connector_options": connector_options(spec)},
+                )
             else:
-                r = execo.Remote(TAKTUK_CMD, _hosts(execo, spec),
-                                 connection_params={"ssh_options": tuple(spec["ssh_options"])})
+                r = execo.Remote(
+                    TAKTUK_CMD, _hosts(execo, spec), connection_params={"ssh_options": tuple(spec["ssh_options"])}
+                )
 
             def go():
                 r.start()
                 r.wait()
+
             secs, _ = timed(go)
         except Exception as e:
             return _fails(e)
@@ -1026,15 +1137,22 @@ def taktuk64(spec):
             check = "%d processes for %d hosts" % (len(procs), n)
         elif bad:
             check = "%d/%d not ok, e.g. %s error=%s stdout=%r stderr=%r" % (
-                len(bad), n, _addr(bad[0]), getattr(bad[0], "error_reason", None),
-                bad[0].stdout[-200:], bad[0].stderr[-300:])
+                len(bad),
+                n,
+                _addr(bad[0]),
+                getattr(bad[0], "error_reason", None),
+                bad[0].stdout[-200:],
+                bad[0].stderr[-300:],
+            )
         else:
             check = "ok" if r.ok else "action not ok"
     elif impl == "taktuk":
         import re
+
         argv = _raw_taktuk_argv(spec, ["broadcast", "exec", "[", TAKTUK_CMD, "]"])
-        secs, res = timed(lambda: subprocess.run(argv, stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        secs, res = timed(
+            lambda: subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        )
         # default output template: "HOST-RANK: echo ok (PID): output > ok"
         got = set()
         for line in res.stdout.decode(errors="replace").splitlines():
@@ -1042,9 +1160,17 @@ def taktuk64(spec):
             if m:
                 got.add(m.group(1))
         good = len(got & set(hosts))
-        check = "ok" if (good == n and res.returncode == 0) else "rc=%d, %d/%d hosts said ok; %s" % (
-            res.returncode, good, n, (res.stderr.decode(errors="replace") or
-                                      res.stdout.decode(errors="replace"))[-300:])
+        check = (
+            "ok"
+            if (good == n and res.returncode == 0)
+            else "rc=%d, %d/%d hosts said ok; %s"
+            % (
+                res.returncode,
+                good,
+                n,
+                (res.stderr.decode(errors="replace") or res.stdout.decode(errors="replace"))[-300:],
+            )
+        )
     else:
         raise ValueError(impl)
     out.update({"seconds": secs, "rate": n / secs, "check": check})
@@ -1053,6 +1179,7 @@ def taktuk64(spec):
 
 def _sha256(path):
     import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:
@@ -1064,7 +1191,7 @@ def _sha256(path):
 
 
 def _check_copies(paths, sha):
-    """"ok" when every path exists with the expected sha256."""
+    """ "ok" when every path exists with the expected sha256."""
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         return "%d/%d copies missing, e.g. %s" % (len(missing), len(paths), missing[0])
@@ -1080,8 +1207,13 @@ def _bad_procs(procs, n):
         return "%d processes for %d hosts" % (len(procs), n)
     if bad:
         return "%d/%d not ok, e.g. %s error=%s exit=%s stderr=%r" % (
-            len(bad), n, _addr(bad[0]), getattr(bad[0], "error_reason", None),
-            bad[0].exit_code, bad[0].stderr[-300:])
+            len(bad),
+            n,
+            _addr(bad[0]),
+            getattr(bad[0], "error_reason", None),
+            bad[0].exit_code,
+            bad[0].stderr[-300:],
+        )
     return None
 
 
@@ -1094,6 +1226,7 @@ def _run_action(action):
     def go():
         action.start()
         action.wait()
+
     return timed(go)[0]
 
 
@@ -1121,6 +1254,7 @@ def put16(spec):
     import shutil
     import subprocess
     import uuid
+
     hosts, impl, src, sha = spec["hosts"], spec["impl"], spec["src"], spec["sha256"]
     n = len(hosts)
     base = os.path.basename(src)
@@ -1129,6 +1263,7 @@ def put16(spec):
     def mkdir(path):
         os.makedirs(path)
         os.chmod(path, 0o777)
+
     mkdir(dest)
     per_host = [os.path.join(dest, h) for h in hosts]
     for d in per_host:
@@ -1142,8 +1277,12 @@ def put16(spec):
             execo.Process("true").run()
         if impl in ("put", "scploop"):
             try:
-                put = execo.Put(_hosts(execo, spec), [src], os.path.join(dest, "{{{host}}}"),
-                                connection_params={"scp_options": tuple(spec["scp_options"])})
+                put = execo.Put(
+                    _hosts(execo, spec),
+                    [src],
+                    os.path.join(dest, "{{{host}}}"),
+                    connection_params={"scp_options": tuple(spec["scp_options"])},
+                )
             except Exception as e:
                 return _fails(e)
             if impl == "put":
@@ -1152,69 +1291,83 @@ def put16(spec):
                 except Exception as e:
                     return _fails(e)
                 check = _bad_procs(list(put.processes), n) or _check_copies(
-                    [os.path.join(d, base) for d in per_host], sha)
+                    [os.path.join(d, base) for d in per_host], sha
+                )
             else:
                 import shlex
+
                 cmds = [" ".join(shlex.quote(str(a)) for a in p.cmd) for p in put.processes]
                 script = "".join("%s & " % c for c in cmds) + "wait"
-                secs, res = timed(lambda: subprocess.run(
-                    ["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE))
+                secs, res = timed(
+                    lambda: subprocess.run(
+                        ["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                    )
+                )
                 check = _check_copies([os.path.join(d, base) for d in per_host], sha)
                 if check == "ok" and res.stderr.strip():
                     check = "stderr: %s" % res.stderr.decode(errors="replace")[-300:]
         elif impl == "taktukput":
             try:
-                tp = execo.TaktukPut(_hosts(execo, spec), [src], shared, connection_params={
-                    "taktuk_connector_options": connector_options(spec)})
+                tp = execo.TaktukPut(
+                    _hosts(execo, spec),
+                    [src],
+                    shared,
+                    connection_params={"taktuk_connector_options": connector_options(spec)},
+                )
                 secs = _run_action(tp)
             except Exception as e:
                 return _fails(e)
-            check = _bad_procs(list(tp.processes), n) or _check_copies(
-                [os.path.join(shared, base)], sha)
+            check = _bad_procs(list(tp.processes), n) or _check_copies([os.path.join(shared, base)], sha)
         elif impl == "chainput":
             try:
                 from execo.chainput import ChainPut
             except ImportError as e:
                 if os.environ.get("BENCH_EXECO_SRC") or not hasattr(execo, "ChainPut"):
                     return {"na": "execo.chainput not importable: %s" % e}
-                ChainPut = execo.ChainPut    # execo 2.8.2's (execo.action)
+                ChainPut = execo.ChainPut  # execo 2.8.2's (execo.action)
             try:
-                cp = ChainPut(_hosts(execo, spec), [src], os.path.join(dest, "{{{host}}}"),
-                              connection_params={"ssh_options": tuple(spec["ssh_options"]),
-                                                 "scp_options": tuple(spec["scp_options"]),
-                                                 "taktuk_connector_options":
-                                                     connector_options(spec)})
+                cp = ChainPut(
+                    _hosts(execo, spec),
+                    [src],
+                    os.path.join(dest, "{{{host}}}"),
+                    connection_params={
+                        "ssh_options": tuple(spec["ssh_options"]),
+                        "scp_options": tuple(spec["scp_options"]),
+                        "taktuk_connector_options": connector_options(spec),
+                    },
+                )
                 secs = _run_action(cp)
             except Exception as e:
                 return _fails(e)
             receivers = getattr(cp, "receivers", None)
-            if receivers is not None:     # this project's: one receiver per host
+            if receivers is not None:  # this project's: one receiver per host
                 check = _bad_procs(list(receivers), n) or (None if cp.ok else "ChainPut not ok")
             else:
                 check = None if cp.ok else "ChainPut not ok"
             if check is None:
                 copies = [os.path.join(d, base) for d in per_host]
-                if not any(os.path.exists(c) for c in copies):   # not substituted per host
+                if not any(os.path.exists(c) for c in copies):  # not substituted per host
                     copies = [os.path.join(dest, "{{{host}}}", base)]
                 out["copies_checked"] = len(copies)
                 check = _check_copies(copies, sha)
         elif impl == "taktuk":
             # one state line per host whose reception terminated (state 15)
             tmpl = 'state=($line == 15)?"RECEIVED $host\\n":undef'
-            argv = _raw_taktuk_argv(spec, ["broadcast", "put", "[", src, "]", "[", shared, "]"],
-                                    extra=["-o", tmpl])
-            secs, res = timed(lambda: subprocess.run(argv, stdin=subprocess.DEVNULL,
-                                                     stdout=subprocess.PIPE,
-                                                     stderr=subprocess.PIPE))
+            argv = _raw_taktuk_argv(spec, ["broadcast", "put", "[", src, "]", "[", shared, "]"], extra=["-o", tmpl])
+            secs, res = timed(
+                lambda: subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            )
             text = res.stdout.decode(errors="replace")
-            got = set(l.split(" ", 1)[1].strip() for l in text.splitlines()
-                      if l.startswith("RECEIVED "))
+            got = set(l.split(" ", 1)[1].strip() for l in text.splitlines() if l.startswith("RECEIVED "))
             good = len(got & set(hosts))
             check = _check_copies([os.path.join(shared, base)], sha)
             if check == "ok" and (good != n or res.returncode != 0):
                 check = "rc=%d, %d/%d hosts received; %s" % (
-                    res.returncode, good, n, (res.stderr.decode(errors="replace") or text)[-300:])
+                    res.returncode,
+                    good,
+                    n,
+                    (res.stderr.decode(errors="replace") or text)[-300:],
+                )
         else:
             raise ValueError(impl)
     finally:
@@ -1226,6 +1379,7 @@ def put16(spec):
 
 def gc_collect():
     import gc
+
     gc.collect()
 
 

@@ -45,6 +45,7 @@ def stale_copy():
             return None
     return "%s differs from %s: copy it into the repository" % (DEFAULT_SPEC, SHARED_SPEC)
 
+
 # a definition line: optional "class ", a dotted execo name, then "(", " = " or end of line
 DEF_RE = re.compile(r"^(class |exception )?(execo(?:\.[A-Za-z_][A-Za-z0-9_]*){2,})(\(.*\)|\s=\s.*)?\s*$")
 # a member line inside a class: optional "static ", a name, then "(...)", " = ..." or nothing
@@ -60,7 +61,7 @@ def parse_spec(path):
     current_class = None
 
     def next_nonblank(i):
-        for line in lines[i + 1:]:
+        for line in lines[i + 1 :]:
             if line.strip():
                 return line
         return ""
@@ -82,7 +83,7 @@ def parse_spec(path):
             continue
         following = next_nonblank(i)
         if following.startswith(("execo.", "class execo.", "Inheritance diagram")):
-            continue    # a section heading, not a member
+            continue  # a section heading, not a member
         member = current_class + "." + m.group(1)
         if member not in members:
             members.append(member)
@@ -106,8 +107,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build_dir", help="the HTML build directory (holding objects.inv)")
     parser.add_argument("--spec", default=DEFAULT_SPEC, help="the API spec (default: %(default)s)")
-    parser.add_argument("--no-members", action="store_true",
-                        help="check only the dotted names, not the class members")
+    parser.add_argument("--no-members", action="store_true", help="check only the dotted names, not the class members")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every checked name")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.spec):
@@ -124,9 +124,16 @@ def main(argv=None):
     if args.verbose:
         for n in wanted:
             print("%s %s" % ("MISSING" if n in missing else "ok     ", n))
-    print("%s: %d names, %d members checked against %s: %d missing"
-          % (args.spec, len(names), 0 if args.no_members else len(members),
-             os.path.join(args.build_dir, "objects.inv"), len(missing)))
+    print(
+        "%s: %d names, %d members checked against %s: %d missing"
+        % (
+            args.spec,
+            len(names),
+            0 if args.no_members else len(members),
+            os.path.join(args.build_dir, "objects.inv"),
+            len(missing),
+        )
+    )
     for n in missing:
         print("missing: %s" % n)
     stale = stale_copy()

@@ -41,7 +41,7 @@ html_static_path = []
 autodoc_member_order = "bysource"
 autodoc_default_options = {}
 autodoc_typehints = "none"
-autoclass_content = "both"   # class docstring + __init__ docstring (the :param: lists)
+autoclass_content = "both"  # class docstring + __init__ docstring (the :param: lists)
 nitpicky = False
 
 # the doctest builder: every guide example imports what it uses, but make
@@ -52,9 +52,11 @@ import execo
 from execo import *
 execo.logger.setLevel(logging.CRITICAL)
 """
-doctest_default_flags = (__import__("doctest").ELLIPSIS
-                         | __import__("doctest").NORMALIZE_WHITESPACE
-                         | __import__("doctest").DONT_ACCEPT_TRUE_FOR_1)
+doctest_default_flags = (
+    __import__("doctest").ELLIPSIS
+    | __import__("doctest").NORMALIZE_WHITESPACE
+    | __import__("doctest").DONT_ACCEPT_TRUE_FOR_1
+)
 
 
 # "Bases:" lines: name the bases as they are documented (execo.process.X,
@@ -63,6 +65,7 @@ doctest_default_flags = (__import__("doctest").ELLIPSIS
 def _documented_name(cls):
     import execo.action
     import execo.process
+
     for module in (execo.process, execo.action):
         if getattr(module, cls.__name__, None) is cls:
             return "%s.%s" % (module.__name__, cls.__name__)

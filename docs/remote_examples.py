@@ -35,8 +35,7 @@ from execo import ChainPut, Get, Host, Put, Remote, TaktukRemote, filter_bad_hos
 
 def example_remote(hosts, connection_params):
     """guide/remote.rst: run a command everywhere (Remote, {{{host}}})."""
-    r = Remote("echo hello from {{{host}}}", hosts,
-               connection_params=connection_params).run()
+    r = Remote("echo hello from {{{host}}}", hosts, connection_params=connection_params).run()
     assert r.ok
     for p in r.processes:
         assert p.stdout.strip() == "hello from %s" % p.host.address
@@ -55,8 +54,9 @@ def example_put_get(hosts, connection_params):
         assert Put(hosts, [src], remote_dir, connection_params=connection_params).run().ok
         for h in hosts:
             os.mkdir(os.path.join(local, h.address))
-        get = Get(hosts, [remote_dir + "/data.txt"], os.path.join(local, "{{{host}}}"),
-                  connection_params=connection_params).run()
+        get = Get(
+            hosts, [remote_dir + "/data.txt"], os.path.join(local, "{{{host}}}"), connection_params=connection_params
+        ).run()
         assert get.ok
         for h in hosts:
             with open(os.path.join(local, h.address, "data.txt")) as f:
@@ -70,7 +70,7 @@ def example_filter_bad_hosts(hosts, connection_params):
     """guide/remote.rst: filter_bad_hosts drops a host whose process failed."""
     good = Host(hosts[0])
     bad = Host(hosts[0])
-    bad.port = 1                       # nothing listens there
+    bad.port = 1  # nothing listens there
     r = Remote("true", [good, bad], connection_params=connection_params).run()
     assert not r.ok
     assert filter_bad_hosts(r, [good, bad]) == [good]
@@ -79,8 +79,7 @@ def example_filter_bad_hosts(hosts, connection_params):
 def example_substitutions(hosts, connection_params):
     """guide/substitutions.rst: {{{host}}} and {{expr}} in a Remote."""
     peers = [h.address for h in hosts[:2]]
-    r = Remote("echo {{{host}}} talks to {{peers}}", hosts[:4],
-               connection_params=connection_params).run()
+    r = Remote("echo {{{host}}} talks to {{peers}}", hosts[:4], connection_params=connection_params).run()
     assert r.ok
     for i, p in enumerate(r.processes):
         assert p.stdout.strip() == "%s talks to %s" % (hosts[i].address, peers[i % 2])
@@ -101,11 +100,9 @@ def example_chainput(hosts, connection_params):
         src = os.path.join(local, "data.txt")
         with open(src, "w") as f:
             f.write("broadcast\n")
-        c = ChainPut(hosts, [src], base + "/{{{host}}}",
-                     connection_params=connection_params).run()
+        c = ChainPut(hosts, [src], base + "/{{{host}}}", connection_params=connection_params).run()
         assert c.ok
-        check = Remote("cat %s/{{{host}}}/data.txt" % base, hosts,
-                       connection_params=connection_params).run()
+        check = Remote("cat %s/{{{host}}}/data.txt" % base, hosts, connection_params=connection_params).run()
         assert all(p.stdout.strip() == "broadcast" for p in check.processes)
     finally:
         Remote("rm -rf " + base, hosts[:1], connection_params=connection_params).run()
@@ -113,5 +110,11 @@ def example_chainput(hosts, connection_params):
 
 
 #: every example, in the order of the guide
-EXAMPLES = [example_remote, example_put_get, example_filter_bad_hosts, example_substitutions,
-            example_taktuk_remote, example_chainput]
+EXAMPLES = [
+    example_remote,
+    example_put_get,
+    example_filter_bad_hosts,
+    example_substitutions,
+    example_taktuk_remote,
+    example_chainput,
+]

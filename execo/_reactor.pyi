@@ -6,7 +6,8 @@ private attributes are not reachable from Python code.
 
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from typing_extensions import Buffer as _Buffer, disjoint_base
+from typing_extensions import Buffer as _Buffer
+from typing_extensions import disjoint_base
 
 # A sink is any object with the callbacks the reactor calls from its
 # thread: ``_on_data(stream, data)``, ``_on_eof(stream, err)``,

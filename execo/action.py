@@ -15,11 +15,18 @@ Waiting (:meth:`Action.wait`, :func:`wait_any_actions`,
 ``configuration['intr_period']`` so that Ctrl-C is handled.
 """
 
-from .action_base import (Action, ActionLifecycleHandler, Local, ParallelActions,
-                          SequentialActions, filter_bad_hosts, wait_all_actions, wait_any_actions)
-from .action_base import ActionNotificationProcessLH  # noqa: F401  (compatibility name, not in __all__)
-from .action_factory import (ActionFactory, default_action_factory, get_fileget, get_fileput,
-                             get_remote)
+from .action_base import (
+    Action,
+    ActionLifecycleHandler,
+    ActionNotificationProcessLH,  # noqa: F401  (compatibility name, not in __all__)
+    Local,
+    ParallelActions,
+    SequentialActions,
+    filter_bad_hosts,
+    wait_all_actions,
+    wait_any_actions,
+)
+from .action_factory import ActionFactory, default_action_factory, get_fileget, get_fileput, get_remote
 from .chainput import ChainPut
 from .remote import Get, Put, Remote
 from .remote_serial import RemoteSerial
@@ -30,8 +37,26 @@ from .taktuk_transfer import TaktukGet, TaktukPut
 # re-exports, so that the modules holding the classes import downward
 # (action_base <- remote, taktuk, chainput... <- action_factory <- here).
 
-__all__ = ["Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
-           "wait_any_actions", "wait_all_actions", "filter_bad_hosts",
-           "Remote", "Put", "Get", "ActionFactory", "default_action_factory",
-           "get_remote", "get_fileput", "get_fileget",
-           "TaktukRemote", "TaktukPut", "TaktukGet", "ChainPut", "RemoteSerial"]
+__all__ = [
+    "Action",
+    "Local",
+    "ParallelActions",
+    "SequentialActions",
+    "ActionLifecycleHandler",
+    "wait_any_actions",
+    "wait_all_actions",
+    "filter_bad_hosts",
+    "Remote",
+    "Put",
+    "Get",
+    "ActionFactory",
+    "default_action_factory",
+    "get_remote",
+    "get_fileput",
+    "get_fileget",
+    "TaktukRemote",
+    "TaktukPut",
+    "TaktukGet",
+    "ChainPut",
+    "RemoteSerial",
+]

@@ -13,8 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Optional, Set, Tuple, Type,
-                    TypeVar, Union)
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Optional, Set, Tuple, Type, TypeVar, Union
 
 from . import aio, start_queue
 from .config import configuration
@@ -22,8 +21,8 @@ from .exception import DeadlockError
 from .handler_threads import Strand
 from .handlers import STDOUT, ProcessLifecycleHandler
 from .host import Host
-from .log import logger, style
 from .local_process import Process
+from .log import logger, style
 from .process_base import _wait_event, expect_all
 from .report import Report
 from .substitutions import remote_substitute
@@ -41,8 +40,16 @@ _A = TypeVar("_A", bound="Action")
 _AC = TypeVar("_AC", bound="_ActionsContainer")
 _SA = TypeVar("_SA", bound="SequentialActions")
 
-__all__ = ["Action", "Local", "ParallelActions", "SequentialActions", "ActionLifecycleHandler",
-           "wait_any_actions", "wait_all_actions", "filter_bad_hosts"]
+__all__ = [
+    "Action",
+    "Local",
+    "ParallelActions",
+    "SequentialActions",
+    "ActionLifecycleHandler",
+    "wait_any_actions",
+    "wait_all_actions",
+    "filter_bad_hosts",
+]
 
 # notified (notify_all) whenever any action ends: wait_any_actions and
 # wait_all_actions wait on it instead of using a thread per action
@@ -160,9 +167,13 @@ class Action(object):
     #: whether this Action has ended (boolean)
     ended: bool = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, lifecycle_handlers: Optional[Iterable[ActionLifecycleHandler]] = None,
-                 name: Optional[str] = None, default_expect_timeout: Optional[DurationLike] = None,
-                 fanout: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        lifecycle_handlers: Optional[Iterable[ActionLifecycleHandler]] = None,
+        name: Optional[str] = None,
+        default_expect_timeout: Optional[DurationLike] = None,
+        fanout: Optional[int] = None,
+    ) -> None:
         """
         :param lifecycle_handlers: List of instances of
           :class:`execo.action.ActionLifecycleHandler` for being notified
@@ -196,12 +207,12 @@ class Action(object):
         self.default_expect_timeout = get_seconds(default_expect_timeout)
         self._lock = threading.RLock()
         self._ended_event = threading.Event()
-        self._parents: List[_ActionsContainer] = []          # ParallelActions / SequentialActions containing this action
+        self._parents: List[_ActionsContainer] = []  # ParallelActions / SequentialActions containing this action
         self._process_lh = _ActionProcessLH(self)
         self._processes: List[ProcessBase] = []
-        self._handler_thread: Optional[int] = None   # thread running this action's start/end handlers
-        self._built_inputs: Any = _NOT_BUILT     # snapshot of the _build_attrs the processes were made of
-        self._built_substitutions: List[Tuple[str, int, Any, str]] = []   # (string, index, context, result)
+        self._handler_thread: Optional[int] = None  # thread running this action's start/end handlers
+        self._built_inputs: Any = _NOT_BUILT  # snapshot of the _build_attrs the processes were made of
+        self._built_substitutions: List[Tuple[str, int, Any, str]] = []  # (string, index, context, result)
         self._recording: Optional[List[Tuple[str, int, Any, str]]] = None
         self._built_default_name: Optional[str] = None
         self._common_reset()
@@ -284,7 +295,8 @@ class Action(object):
         processes must be made again."""
         if context is None:
             context = self._caller_context  # type: ignore[attr-defined]  # actions with hosts set it
-        result = remote_substitute(string, getattr(self, "hosts"), index, context)
+        hosts = getattr(self, "hosts")  # noqa: B009 (only actions with hosts get here)
+        result = remote_substitute(string, hosts, index, context)
         # (only strings with expressions: {{{host}}} follows the hosts,
         # which are compared anyway)
         if self._recording is not None and "{{" in string.replace("{{{host}}}", ""):
@@ -305,7 +317,7 @@ class Action(object):
                 if remote_substitute(string, hosts, index, context) != result:
                     return True
         except Exception:
-            return True     # _build() raises it again, with its own message
+            return True  # _build() raises it again, with its own message
         return False
 
     def _rebuild(self) -> bool:
@@ -319,14 +331,14 @@ class Action(object):
             if init_processes is None:
                 return False
             init_processes()
-            self.processes = self._processes        # attach the end counting
+            self.processes = self._processes  # attach the end counting
             return True
         if not self._build_changed():
             return False
         if "hosts" in (self._build_attrs or ()):
             # hosts changed in place (r.hosts.append('b')): converted and
             # checked as an assignment is
-            setattr(self, "hosts", getattr(self, "hosts"))
+            setattr(self, "hosts", getattr(self, "hosts"))  # noqa: B009, B010 (only actions with hosts)
         self._build()
         return True
 
@@ -346,8 +358,7 @@ class Action(object):
             try:
                 getattr(handler, what)(self)
             except Exception:
-                logger.exception("action lifecycle handler %r %s() raised an exception for %s",
-                                 handler, what, self)
+                logger.exception("action lifecycle handler %r %s() raised an exception for %s", handler, what, self)
 
     def _child_ended(self, child: Union[ProcessBase, Action]) -> None:
         """A process (or sub-action) ended: thread-safe count; the action
@@ -369,8 +380,7 @@ class Action(object):
         """After start: end at once if everything already ended (or there
         is nothing to run)."""
         with self._lock:
-            done = (self.started and not self.ended
-                    and len(self._ended_children) >= len(self._children()))
+            done = self.started and not self.ended and len(self._ended_children) >= len(self._children())
         if done:
             self._notify_end()
 
@@ -455,12 +465,14 @@ class Action(object):
         if not self.started:
             raise ValueError("Trying to wait an action which has not been started: %r" % (self,))
         if self._handler_thread == threading.get_ident() and self.ended:
-            return self     # in the action's own end handlers
+            return self  # in the action's own end handlers
         why = self._deadlock_reason()
         if why is not None:
-            raise DeadlockError("wait() of %s called %s: the action cannot end before that "
-                                "handler returns, so this wait would never end. Wait from "
-                                "another thread." % (self.name, why))
+            raise DeadlockError(
+                "wait() of %s called %s: the action cannot end before that "
+                "handler returns, so this wait would never end. Wait from "
+                "another thread." % (self.name, why)
+            )
         _wait_event(self._ended_event, get_seconds(timeout))
         return self
 
@@ -537,8 +549,9 @@ class Action(object):
         """Context manager enter function: returns self"""
         return self
 
-    def __exit__(self, t: Optional[Type[BaseException]], v: Optional[BaseException],
-                 traceback: Optional[TracebackType]) -> Literal[False]:
+    def __exit__(
+        self, t: Optional[Type[BaseException]], v: Optional[BaseException], traceback: Optional[TracebackType]
+    ) -> Literal[False]:
         """Context manager leave function: kills the action"""
         self.kill()
         return False
@@ -557,9 +570,14 @@ class Action(object):
     def flush(self) -> None:
         """File-like no-op (process writes are handed to the reactor at once)."""
 
-    def expect(self, regexes: RegexesLike, timeout: Union[Literal[False], None, DurationLike] = False,
-               stream: int = STDOUT, backtrack_size: Optional[int] = 2000, start_from_current: bool = False
-               ) -> List[Tuple[ProcessBase, Optional[int], Optional[Match[str]]]]:
+    def expect(
+        self,
+        regexes: RegexesLike,
+        timeout: Union[Literal[False], None, DurationLike] = False,
+        stream: int = STDOUT,
+        backtrack_size: Optional[int] = 2000,
+        start_from_current: bool = False,
+    ) -> List[Tuple[ProcessBase, Optional[int], Optional[Match[str]]]]:
         """searches the process output stream(s) for some regex. It
         mimics/takes ideas from Don Libes expect, or python-pexpect, but in
         parallel on several processes.
@@ -599,8 +617,9 @@ class Action(object):
           is started from the beginning of the stream.
         """
         processes = list(self.processes)
-        matches = expect_all(processes, regexes, timeout, stream, backtrack_size, start_from_current,
-                             self.default_expect_timeout)
+        matches = expect_all(
+            processes, regexes, timeout, stream, backtrack_size, start_from_current, self.default_expect_timeout
+        )
         return [(p, re_index, mo) for p, (re_index, mo) in zip(processes, matches)]
 
     # ------------------------------------------------------------ state
@@ -647,16 +666,19 @@ class Action(object):
         return kwargs
 
     def _infos(self) -> List[str]:
-        return ["name=%s" % (self.name,), "started=%s" % (self.started,),
-                "ended=%s" % (self.ended,), "num_processes=%i" % (len(self.processes),),
-                "ok=%s" % (self.ok,)]
+        return [
+            "name=%s" % (self.name,),
+            "started=%s" % (self.started,),
+            "ended=%s" % (self.ended,),
+            "num_processes=%i" % (len(self.processes),),
+            "ok=%s" % (self.ok,),
+        ]
 
     def __repr__(self) -> str:
         return "%s(%s)" % (self.__class__.__name__, ", ".join(self._args()))
 
     def __str__(self) -> str:
-        return "<%s(%s)>" % (style.object_repr(self.__class__.__name__),
-                             ", ".join(self._args() + self._infos()))
+        return "<%s(%s)>" % (style.object_repr(self.__class__.__name__), ", ".join(self._args() + self._infos()))
 
 
 class Local(Action):
@@ -726,8 +748,7 @@ class _ActionsContainer(Action):
 
     @processes.setter
     def processes(self, processes: Iterable[ProcessBase]) -> None:
-        raise AttributeError("the processes of a %s are those of its sub-actions"
-                             % (self.__class__.__name__,))
+        raise AttributeError("the processes of a %s are those of its sub-actions" % (self.__class__.__name__,))
 
     def _children(self) -> List[Any]:
         return self.actions
@@ -781,7 +802,7 @@ class SequentialActions(_ActionsContainer):
 
     def _common_reset(self) -> None:
         super(SequentialActions, self)._common_reset()
-        self._next = 0            # index of the next sub-action to start
+        self._next = 0  # index of the next sub-action to start
         self._killed = False
         self._advance_requests = 0
         self._advancing = False
@@ -897,8 +918,9 @@ def _check_actions(actions: Union[Action, Iterable[Action]]) -> List[Action]:
     return actions
 
 
-def _wait_actions(actions: List[Action], timeout: Optional[DurationLike],
-                  enough: Callable[[List[Action]], bool]) -> List[Action]:
+def _wait_actions(
+    actions: List[Action], timeout: Optional[DurationLike], enough: Callable[[List[Action]], bool]
+) -> List[Action]:
     timeout = get_seconds(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     me = threading.get_ident()
@@ -935,8 +957,9 @@ def wait_any_actions(actions: Union[Action, Iterable[Action]], timeout: Optional
     actions = _check_actions(actions)
     blocked = _blocked_actions(actions)
     if actions and len(blocked) == len(actions):
-        raise DeadlockError("wait_any_actions() called %s: none of the actions can end before "
-                            "that handler returns" % (blocked[0][1],))
+        raise DeadlockError(
+            "wait_any_actions() called %s: none of the actions can end before that handler returns" % (blocked[0][1],)
+        )
     return _wait_actions(actions, timeout, lambda ended: len(ended) > 0 or not actions)
 
 
@@ -957,8 +980,10 @@ def wait_all_actions(actions: Union[Action, Iterable[Action]], timeout: Optional
     actions = _check_actions(actions)
     blocked = _blocked_actions(actions)
     if blocked:
-        raise DeadlockError("wait_all_actions() called %s: %s cannot end before that handler "
-                            "returns" % (blocked[0][1], blocked[0][0].name))
+        raise DeadlockError(
+            "wait_all_actions() called %s: %s cannot end before that handler "
+            "returns" % (blocked[0][1], blocked[0][0].name)
+        )
     return _wait_actions(actions, timeout, lambda ended: len(ended) == len(actions))
 
 
@@ -993,8 +1018,7 @@ def filter_bad_hosts(action: Action, hosts: Iterable[Union[str, Host]]) -> List[
             if isinstance(host, Host):
                 bad_hosts.add(host)
             bad_addresses.add(_address(host))
-    return [h for h in hosts
-            if (h not in bad_hosts if isinstance(h, Host) else _address(h) not in bad_addresses)]
+    return [h for h in hosts if (h not in bad_hosts if isinstance(h, Host) else _address(h) not in bad_addresses)]
 
 
 def _address(host: object) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Type
 
 from .action_base import Action
 from .chainput import ChainPut
-from .config import configuration, SSH, SCP, TAKTUK, CHAINPUT
+from .config import CHAINPUT, SCP, SSH, TAKTUK, configuration
 from .remote import Get, Put, Remote
 from .substitutions import frame_transparent
 from .taktuk import TaktukRemote
@@ -39,8 +39,9 @@ def _tool_name(tool: object) -> str:
 def _action_class(kind: str, tool: object) -> Type[Action]:
     table = _ACTION_TABLE[kind]
     if tool not in table:
-        raise ValueError("invalid %s_tool %s: must be one of %s"
-                         % (kind, _tool_name(tool), ", ".join(_tool_name(t) for t in table)))
+        raise ValueError(
+            "invalid %s_tool %s: must be one of %s" % (kind, _tool_name(tool), ", ".join(_tool_name(t) for t in table))
+        )
     return table[tool]
 
 
@@ -48,8 +49,9 @@ class ActionFactory(object):
     """Instanciate multiple remote process execution and file copies using
     configurable connector tools: ssh, scp, taktuk"""
 
-    def __init__(self, remote_tool: Optional[int] = None, fileput_tool: Optional[int] = None,
-                 fileget_tool: Optional[int] = None) -> None:
+    def __init__(
+        self, remote_tool: Optional[int] = None, fileput_tool: Optional[int] = None, fileget_tool: Optional[int] = None
+    ) -> None:
         """
         :param remote_tool: can be :data:`execo.config.SSH` or
           :data:`execo.config.TAKTUK`
@@ -62,12 +64,12 @@ class ActionFactory(object):
         (``'fileput_tool'``, ``'fileget_tool'``) at the time an action is
         instanciated.
         """
-        for kind, tool in (("remote", remote_tool), ("fileput", fileput_tool),
-                           ("fileget", fileget_tool)):
+        for kind, tool in (("remote", remote_tool), ("fileput", fileput_tool), ("fileget", fileget_tool)):
             if tool is not None and tool not in _ACTION_TABLE[kind]:
-                raise ValueError("invalid %s_tool %s: must be one of %s"
-                                 % (kind, _tool_name(tool),
-                                    ", ".join(_tool_name(t) for t in _ACTION_TABLE[kind])))
+                raise ValueError(
+                    "invalid %s_tool %s: must be one of %s"
+                    % (kind, _tool_name(tool), ", ".join(_tool_name(t) for t in _ACTION_TABLE[kind]))
+                )
         self.remote_tool = remote_tool
         self.fileput_tool = fileput_tool
         self.fileget_tool = fileget_tool
@@ -101,7 +103,10 @@ class ActionFactory(object):
 
     def __repr__(self) -> str:
         return "ActionFactory(remote_tool=%r, fileput_tool=%r, fileget_tool=%r)" % (
-            self.remote_tool, self.fileput_tool, self.fileget_tool)
+            self.remote_tool,
+            self.fileput_tool,
+            self.fileget_tool,
+        )
 
 
 #: the default :class:`ActionFactory` (tools from :data:`execo.config.configuration`)

@@ -20,7 +20,7 @@ import threading
 from typing import Any, AsyncIterator, Callable, Optional
 
 from . import _reactor
-from .handlers import STDOUT, STDERR, ProcessOutputHandler
+from .handlers import STDERR, STDOUT, ProcessOutputHandler
 from .log import logger
 from .time_utils import get_seconds
 
@@ -71,7 +71,7 @@ async def wait_async(obj: Any, is_ended: Callable[[], bool], timeout: Any = None
     def ended() -> None:
         try:
             loop.call_soon_threadsafe(resolve)
-        except RuntimeError:   # the loop was closed meanwhile
+        except RuntimeError:  # the loop was closed meanwhile
             pass
 
     when_ended(obj, is_ended, ended)
@@ -118,7 +118,7 @@ class _LineFeed(ProcessOutputHandler):
         if batch:
             try:
                 self.loop.call_soon_threadsafe(self.queue.put_nowait, batch)
-            except RuntimeError:   # the loop was closed
+            except RuntimeError:  # the loop was closed
                 self.closed = True
 
     def read(self, process: Any, stream: int, string: str, eof: bool, error: bool) -> None:
@@ -126,8 +126,7 @@ class _LineFeed(ProcessOutputHandler):
             self.feed(string, eof or error)
 
 
-async def lines_async(process: Any, stream: int = STDOUT,
-                      start_from_current: bool = False) -> AsyncIterator[str]:
+async def lines_async(process: Any, stream: int = STDOUT, start_from_current: bool = False) -> AsyncIterator[str]:
     """The lines of a process's stream (each with its end of line), as
     they come, until end of file. From the beginning of the output (what
     was already collected first) unless ``start_from_current``. Exactly

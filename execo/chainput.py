@@ -81,8 +81,8 @@ from .action_base import Action, ParallelActions, SequentialActions
 from .conductor import get_reactor
 from .handlers import ProcessLifecycleHandler, ProcessOutputHandler
 from .host import get_hosts_list
-from .log import logger, style
 from .local_process import Process
+from .log import logger, style
 from .remote import Remote
 from .scp_paths import check_no_nul
 from .ssh_process import SshProcess
@@ -128,8 +128,9 @@ def _check_local_tools(nc: Union[str, Iterable[object], None]) -> None:
     if not words:
         raise ValueError("ChainPut: empty netcat command (connection param 'nc')")
     if shutil.which(words[0]) is None:
-        raise FileNotFoundError("ChainPut needs netcat on localhost: command %r (connection param"
-                                " 'nc' = %r) not found" % (words[0], nc))
+        raise FileNotFoundError(
+            "ChainPut needs netcat on localhost: command %r (connection param 'nc' = %r) not found" % (words[0], nc)
+        )
     for tool in ("sh", "tar", "tee", "mkfifo", "find"):
         if shutil.which(tool) is None:
             raise FileNotFoundError("ChainPut needs %r on localhost: not found" % (tool,))
@@ -152,20 +153,20 @@ class _Settings(object):
         if isinstance(nc, (list, tuple)):
             nc = " ".join(shlex.quote(str(w)) for w in nc)
         self.nc: str = nc  # type: ignore[assignment]  # None or empty: rejected by _check_local_tools()
-        self.client_timeout = max(1, int(math.ceil(
-            _int_param(params, "chainput_nc_client_timeout", 0))))
+        self.client_timeout = max(1, int(math.ceil(_int_param(params, "chainput_nc_client_timeout", 0))))
         server_timeout = params.get("chainput_nc_server_timeout")
         if server_timeout is None:
             self.server_timeout = 0
         else:
-            self.server_timeout = int(math.ceil(
-                _int_param(params, "chainput_nc_server_timeout", 0)))
+            self.server_timeout = int(math.ceil(_int_param(params, "chainput_nc_server_timeout", 0)))
         self.host_retry = max(1, int(_int_param(params, "chainput_host_retry", 0)))
         chain_retry = params.get("chainput_chain_retry")
         if isinstance(chain_retry, float):
             if not 0.0 <= chain_retry <= 1.0:
-                raise ValueError("connection param 'chainput_chain_retry' as a float is a ratio of"
-                                 " the number of hosts, between 0.0 and 1.0, not %r" % (chain_retry,))
+                raise ValueError(
+                    "connection param 'chainput_chain_retry' as a float is a ratio of"
+                    " the number of hosts, between 0.0 and 1.0, not %r" % (chain_retry,)
+                )
             self.chain_retry = int(chain_retry * num_hosts)
         else:
             self.chain_retry = int(_int_param(params, "chainput_chain_retry", 0))
@@ -186,7 +187,7 @@ class _Settings(object):
 
 
 def _candidates(pairs: Iterable[Tuple[str, int]]) -> str:
-    """"ADDR PORT ADDR PORT ..." for the script."""
+    """ "ADDR PORT ADDR PORT ..." for the script."""
     return " ".join("%s %d" % (address, port) for address, port in pairs)
 
 
@@ -211,20 +212,30 @@ class ChainPutReceiver(SshProcess):
     chain_index: int = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
     chain_address: str
 
-    def __init__(self, cmd: str, host: Union[str, Host], port: Optional[int], remote_location: str, chain_index: int,
-                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        cmd: str,
+        host: Union[str, Host],
+        port: Optional[int],
+        remote_location: str,
+        chain_index: int,
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         self.port = port
         self.remote_location = remote_location
         self.chain_index = chain_index
-        super(ChainPutReceiver, self).__init__(cmd, host, connection_params=connection_params,
-                                               **kwargs)
+        super(ChainPutReceiver, self).__init__(cmd, host, connection_params=connection_params, **kwargs)
 
     def _name_source(self) -> str:
         return "chainput receiver %s:%s" % (self.host.address, self.remote_location)
 
     def _args(self) -> List[str]:
-        return [repr(self.host), "port=%r" % (self.port,),
-                "remote_location=%r" % (self.remote_location,)] + self._process_kwargs()
+        return [
+            repr(self.host),
+            "port=%r" % (self.port,),
+            "remote_location=%r" % (self.remote_location,),
+        ] + self._process_kwargs()
 
 
 class ChainPutSender(Process):
@@ -252,8 +263,12 @@ class ChainPutSender(Process):
 
     def _argv_for(self, candidates: Iterable[Tuple[str, int]]) -> Tuple[str, ...]:
         s = self._settings
-        argv = ["/bin/sh", "-c", _script(), "execo-chainput", "send"] + s.common_args() + \
-            s.retry_args() + [self.token or "-", _candidates(candidates)]
+        argv = (
+            ["/bin/sh", "-c", _script(), "execo-chainput", "send"]
+            + s.common_args()
+            + s.retry_args()
+            + [self.token or "-", _candidates(candidates)]
+        )
         for f in self.local_files:
             directory, base = os.path.split(os.path.abspath(f))
             argv += [directory, base]
@@ -292,7 +307,6 @@ class _ReceiverEndHandler(ProcessLifecycleHandler):
 
 
 class _SenderEndHandler(ProcessLifecycleHandler):
-
     def __init__(self, copy: _ChainPutCopy) -> None:
         super(_SenderEndHandler, self).__init__()
         self.copy = copy
@@ -311,8 +325,11 @@ class _ChainPutReceivers(Remote):
         self._chainput = chainput
         self._copy = copy
         super(_ChainPutReceivers, self).__init__(
-            None, chainput.hosts, connection_params=chainput.connection_params,
-            name="ChainPut receivers on %i hosts" % (len(chainput.hosts),))
+            None,
+            chainput.hosts,
+            connection_params=chainput.connection_params,
+            name="ChainPut receivers on %i hosts" % (len(chainput.hosts),),
+        )
 
     def _make_processes(self) -> List[ChainPutReceiver]:  # type: ignore[override]  # (list invariance)
         cp = self._chainput
@@ -320,12 +337,19 @@ class _ChainPutReceivers(Remote):
         for index, host in enumerate(self.hosts):
             location = self._substitute(str(cp.remote_location), index, cp._caller_context)
             check_no_nul(location, "ChainPut remote_location")
-            p = ChainPutReceiver("true", host, None, location, index,
-                                 connection_params=self.connection_params,
-                                 lifecycle_handlers=[_ReceiverEndHandler(self._copy)],
-                                 stdout_handlers=[_ReadyHandler(self._copy)])
+            p = ChainPutReceiver(
+                "true",
+                host,
+                None,
+                location,
+                index,
+                connection_params=self.connection_params,
+                lifecycle_handlers=[_ReceiverEndHandler(self._copy)],
+                stdout_handlers=[_ReadyHandler(self._copy)],
+            )
             p.chain_address = get_rewritten_host_address(
-                host.address, resolve_connection_params(host, self.connection_params))
+                host.address, resolve_connection_params(host, self.connection_params)
+            )
             processes.append(p)
         self._assign_ports(processes)
         return processes
@@ -349,12 +373,19 @@ class _ChainPutReceivers(Remote):
         for p in processes:
             p.port = get_port()
         for index, p in enumerate(processes):
-            following = [(q.chain_address, q.port)
-                         for q in processes[index + 1:index + 2 + s.chain_retry]]
-            args = ["recv"] + s.common_args() + [str(s.server_timeout)] + s.retry_args() + \
-                [self.token, p.host.address, str(p.port), _candidates(following), p.remote_location]  # type: ignore[arg-type]  # ports: all set above
+            following = [(q.chain_address, q.port) for q in processes[index + 1 : index + 2 + s.chain_retry]]
+            args = (
+                ["recv"]
+                + s.common_args()
+                + [str(s.server_timeout)]
+                + s.retry_args()
+                + [self.token, p.host.address, str(p.port), _candidates(following)]  # type: ignore[arg-type]  # ports: all set above
+                + [p.remote_location]
+            )
             p.remote_cmd = "sh -c %s execo-chainput %s" % (
-                shlex.quote(_script()), " ".join(shlex.quote(a) for a in args))
+                shlex.quote(_script()),
+                " ".join(shlex.quote(a) for a in args),
+            )
             p.cmd = p._build_cmd(p.host, p.connection_params)
 
     def _what(self) -> str:
@@ -377,8 +408,9 @@ class _ChainPutSend(Action):
 
     def __init__(self, chainput: ChainPut, copy: _ChainPutCopy) -> None:
         super(_ChainPutSend, self).__init__(name="ChainPut sender")
-        self.processes = [ChainPutSender(chainput.local_files, chainput._settings,
-                                         lifecycle_handlers=[_SenderEndHandler(copy)])]
+        self.processes = [
+            ChainPutSender(chainput.local_files, chainput._settings, lifecycle_handlers=[_SenderEndHandler(copy)])
+        ]
 
 
 class _ChainPutCopy(ParallelActions):
@@ -391,8 +423,9 @@ class _ChainPutCopy(ParallelActions):
         self._timer: Optional[_reactor.Timer] = None
         self.receivers = _ChainPutReceivers(chainput, self)
         self.sender = _ChainPutSend(chainput, self)
-        super(_ChainPutCopy, self).__init__([self.receivers, self.sender],
-                                            name="ChainPut copy to %i hosts" % (len(chainput.hosts),))
+        super(_ChainPutCopy, self).__init__(
+            [self.receivers, self.sender], name="ChainPut copy to %i hosts" % (len(chainput.hosts),)
+        )
 
     def _common_reset(self) -> None:
         super(_ChainPutCopy, self)._common_reset()
@@ -451,13 +484,19 @@ class _ChainPutCopy(ParallelActions):
         if timer is not None:
             timer.cancel()
         if waiting:
-            logger.warning("%s: %i of %i receivers not listening yet, the sender starts without"
-                           " them: %s", self._chainput.name, len(waiting), len(receivers),
-                           ", ".join(p.host.address for p in waiting))
+            logger.warning(
+                "%s: %i of %i receivers not listening yet, the sender starts without them: %s",
+                self._chainput.name,
+                len(waiting),
+                len(receivers),
+                ", ".join(p.host.address for p in waiting),
+            )
         sender = self.sender.processes[0]
         sender.token = self.receivers.token
-        sender.candidates = [(p.chain_address, p.port)  # type: ignore[assignment]  # ports: set by _assign_ports()
-                             for p in ready][:1 + self._chainput._settings.chain_retry]
+        sender.candidates = [
+            (p.chain_address, p.port)  # type: ignore[assignment]  # ports: set by _assign_ports()
+            for p in ready
+        ][: 1 + self._chainput._settings.chain_retry]
         self.sender.start()
 
     def _sender_ended(self, process: ProcessBase) -> None:
@@ -472,10 +511,11 @@ class _ChainPutCopy(ParallelActions):
         with self._state_lock:
             if self._killed:
                 return
-            self._aborted = ("chainput: transfer aborted: the local sender failed (exit code %s): %s"
-                             % (process.exit_code, _last_line(process.stderr) or process.error_reason))
-        logger.warning("%s %s: %s", style.emph("ChainPut failed:"), self._chainput.name,
-                       self._aborted)
+            self._aborted = "chainput: transfer aborted: the local sender failed (exit code %s): %s" % (
+                process.exit_code,
+                _last_line(process.stderr) or process.error_reason,
+            )
+        logger.warning("%s %s: %s", style.emph("ChainPut failed:"), self._chainput.name, self._aborted)
         for p in running:
             p.kill()
 
@@ -507,9 +547,15 @@ def _last_line(text: Optional[str]) -> str:
     return lines[-1] if lines else ""
 
 
-def _checked_files(local_files: Union[str, bytes, os.PathLike[str], os.PathLike[bytes],
-                                      Iterable[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]]]
-                   ) -> List[str]:
+def _checked_files(
+    local_files: Union[
+        str,
+        bytes,
+        os.PathLike[str],
+        os.PathLike[bytes],
+        Iterable[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]],
+    ],
+) -> List[str]:
     """local_files as a list of str paths (ValueError: a NUL byte, a path
     without a file name)."""
     if isinstance(local_files, (str, bytes, os.PathLike)):
@@ -591,11 +637,20 @@ class ChainPut(SequentialActions):
     #: connection.
     connection_params: Optional[Dict[str, Any]] = None
 
-    def __init__(self, hosts: HostsLike,
-                 local_files: Union[str, bytes, os.PathLike[str], os.PathLike[bytes],
-                                    Iterable[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]]],
-                 remote_location: str = ".", connection_params: Optional[Dict[str, Any]] = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        hosts: HostsLike,
+        local_files: Union[
+            str,
+            bytes,
+            os.PathLike[str],
+            os.PathLike[bytes],
+            Iterable[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]],
+        ],
+        remote_location: str = ".",
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` onto which to
           copy the files.
@@ -612,7 +667,7 @@ class ChainPut(SequentialActions):
         nothing needed), which ends ok as soon as started.
         """
         self._caller_context = get_caller_context(self)
-        self.hosts = hosts       # converted and checked by the hosts property
+        self.hosts = hosts  # converted and checked by the hosts property
         self.local_files = _checked_files(local_files)
         self.remote_location = remote_location
         self.connection_params = connection_params
@@ -638,7 +693,7 @@ class ChainPut(SequentialActions):
             return []
         _check_local_tools(settings.nc)
         previous = getattr(self, "_settings", None)
-        self.local_files, self._settings = local_files, settings    # what _ChainPutCopy reads
+        self.local_files, self._settings = local_files, settings  # what _ChainPutCopy reads
         try:
             return [_ChainPutCopy(self)]
         except BaseException:
@@ -670,9 +725,11 @@ class ChainPut(SequentialActions):
         self._hosts = _unique_hosts(get_hosts_list(hosts))
 
     def _default_name(self) -> str:
-        return "%s %s to %i hosts" % (self.__class__.__name__,
-                                      ", ".join(os.path.basename(os.path.abspath(f))
-                                                for f in self.local_files) or "[]", len(self.hosts))
+        return "%s %s to %i hosts" % (
+            self.__class__.__name__,
+            ", ".join(os.path.basename(os.path.abspath(f)) for f in self.local_files) or "[]",
+            len(self.hosts),
+        )
 
     def _args(self) -> List[str]:
         args = [repr(self.hosts), repr(self.local_files)]

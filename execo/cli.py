@@ -64,6 +64,7 @@ class UsageError(Exception):
 
 # ------------------------------------------------------------ node sets
 
+
 def _nodeset():
     try:
         from ClusterShell.NodeSet import NodeSet  # optional extra "cli"
@@ -85,12 +86,11 @@ def expand_hosts(specs: Iterable[str]) -> List[str]:
             continue
         if "[" in spec:
             if NodeSet is None:
-                raise UsageError("host ranges such as %r need ClusterShell: "
-                                 "pip install 'execo[cli]'" % (spec,))
+                raise UsageError("host ranges such as %r need ClusterShell: pip install 'execo[cli]'" % (spec,))
             try:
                 names = list(NodeSet(spec))
-            except Exception as e:   # ClusterShell's parse errors
-                raise UsageError("bad host range %r: %s" % (spec, e))
+            except Exception as e:  # ClusterShell's parse errors
+                raise UsageError("bad host range %r: %s" % (spec, e)) from None
         else:
             names = [n.strip() for n in spec.split(",") if n.strip()]
         for name in names:
@@ -107,7 +107,7 @@ def read_hosts_file(path: str) -> List[str]:
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError as e:
-        raise UsageError("cannot read hosts file %s: %s" % (path, e.strerror))
+        raise UsageError("cannot read hosts file %s: %s" % (path, e.strerror)) from None
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 
 
@@ -125,37 +125,69 @@ def fold(names: Sequence[str]) -> str:
 
 # ------------------------------------------------------------ arguments
 
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="execo", add_help=False,
+        prog="execo",
+        add_help=False,
         usage="execo [OPTIONS] [run] COMMAND... | put FILE... DEST | get FILE... DEST",
-        description="Run a command, or copy files, on many hosts at once (ssh or taktuk).")
+        description="Run a command, or copy files, on many hosts at once (ssh or taktuk).",
+    )
     p.add_argument("--help", action="help", help="show this help and exit")
-    p.add_argument("-H", "--hosts", action="append", default=[], metavar="HOSTS",
-                   help="hosts: names, comma lists, ranges like node[1-100] (repeatable)")
-    p.add_argument("-h", "--hosts-file", action="append", default=[], metavar="FILE",
-                   help="file of hosts, one host or range per line (repeatable)")
+    p.add_argument(
+        "-H",
+        "--hosts",
+        action="append",
+        default=[],
+        metavar="HOSTS",
+        help="hosts: names, comma lists, ranges like node[1-100] (repeatable)",
+    )
+    p.add_argument(
+        "-h",
+        "--hosts-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="file of hosts, one host or range per line (repeatable)",
+    )
     p.add_argument("-l", "--user", help="remote user")
     p.add_argument("-p", "--port", type=int, help="ssh port")
     p.add_argument("-i", "--identity", metavar="KEYFILE", help="ssh identity (private key) file")
-    p.add_argument("-o", "--ssh-option", action="append", default=[], metavar="OPTION",
-                   help="ssh option, as ssh -o OPTION (repeatable)")
-    p.add_argument("--fast-handshake", action="store_true",
-                   help="prefer the curve25519-sha256 key exchange: first contact about 8 times cheaper"
-                        " in CPU, without post-quantum protection (the ssh_fast_handshake"
-                        " connection param)")
-    p.add_argument("-t", "--timeout", metavar="SECONDS",
-                   help="timeout of each host's command (seconds or execo duration)")
-    p.add_argument("-f", "--fanout", type=int, metavar="N",
-                   help="at most N ssh/scp connections at once (like clush -f); "
-                        "the other hosts wait for a slot (default: no limit but the fd budget)")
+    p.add_argument(
+        "-o",
+        "--ssh-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="ssh option, as ssh -o OPTION (repeatable)",
+    )
+    p.add_argument(
+        "--fast-handshake",
+        action="store_true",
+        help="prefer the curve25519-sha256 key exchange: first contact about 8 times cheaper"
+        " in CPU, without post-quantum protection (the ssh_fast_handshake"
+        " connection param)",
+    )
+    p.add_argument(
+        "-t", "--timeout", metavar="SECONDS", help="timeout of each host's command (seconds or execo duration)"
+    )
+    p.add_argument(
+        "-f",
+        "--fanout",
+        type=int,
+        metavar="N",
+        help="at most N ssh/scp connections at once (like clush -f); "
+        "the other hosts wait for a slot (default: no limit but the fd budget)",
+    )
     p.add_argument("--taktuk", action="store_true", help="go through taktuk instead of ssh")
-    p.add_argument("--eval", action="store_true",
-                   help="evaluate execo's {{expression}} substitutions in the command (Python; "
-                        "off by default, never in file operands)")
+    p.add_argument(
+        "--eval",
+        action="store_true",
+        help="evaluate execo's {{expression}} substitutions in the command (Python; "
+        "off by default, never in file operands)",
+    )
     p.add_argument("--json", action="store_true", help="print results as JSON")
-    p.add_argument("--progress", action="store_true",
-                   help="live progress on stderr (when it is a terminal)")
+    p.add_argument("--progress", action="store_true", help="live progress on stderr (when it is a terminal)")
     p.add_argument("--no-report", action="store_true", help="do not print execo's Report")
     p.add_argument("-v", "--verbose", action="store_true", help="execo's own log messages")
     p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -177,7 +209,7 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, str, List[str]]:
     except SystemExit as e:
         if e.code == 0:
             raise
-        raise UsageError("bad arguments (execo --help)")
+        raise UsageError("bad arguments (execo --help)") from None
     if not words:
         raise UsageError("no command given (execo --help)")
     if mode in ("put", "get") and len(words) < 2:
@@ -186,7 +218,7 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, str, List[str]]:
         try:
             ns.timeout = get_seconds(ns.timeout)
         except Exception:
-            raise UsageError("bad timeout %r" % (ns.timeout,))
+            raise UsageError("bad timeout %r" % (ns.timeout,)) from None
         if not 0 < ns.timeout < float("inf"):
             raise UsageError("the timeout must be a positive duration, not %r" % (ns.timeout,))
     if ns.port is not None and not 0 < ns.port < 65536:
@@ -206,6 +238,7 @@ def connection_params(ns: argparse.Namespace) -> Dict[str, Any]:
         params["ssh_fast_handshake"] = True
     if ns.ssh_option:
         from .config import default_connection_params
+
         extra: Tuple[str, ...] = ()
         for option in ns.ssh_option:
             extra += ("-o", option)
@@ -213,15 +246,13 @@ def connection_params(ns: argparse.Namespace) -> Dict[str, Any]:
         # option, so -o BatchMode=no (say) overrides the default
         params["ssh_options"] = extra + tuple(default_connection_params["ssh_options"])
         params["scp_options"] = extra + tuple(default_connection_params["scp_options"])
-        params["taktuk_connector_options"] = (
-            extra + tuple(default_connection_params["taktuk_connector_options"]))
+        params["taktuk_connector_options"] = extra + tuple(default_connection_params["taktuk_connector_options"])
     return params
 
 
 def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: List[str]):
     """The execo action for the command line."""
-    process_args: Dict[str, Any] = {"nolog_exit_code": True, "nolog_error": True,
-                                    "nolog_timeout": True}
+    process_args: Dict[str, Any] = {"nolog_exit_code": True, "nolog_error": True, "nolog_timeout": True}
     if ns.timeout is not None:
         process_args["timeout"] = ns.timeout
     if mode == "run":
@@ -233,11 +264,9 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
         cls = TaktukRemote if ns.taktuk else Remote
         params = connection_params(ns)
         if ns.eval:
-            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args,
-                       **_fanout(ns))
+            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args, **_fanout(ns))
         with no_expressions():
-            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args,
-                       **_fanout(ns))
+            return cls(command, _hosts(hosts), connection_params=params, process_args=process_args, **_fanout(ns))
     if not hosts:
         raise UsageError("%s needs hosts (-H or -h)" % (mode,))
     files, dest = words[:-1], words[-1]
@@ -248,8 +277,7 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
     # file operands are never evaluated; put's are local names (a shell
     # glob's), taken literally: a file may be named {{{host}}}
     with no_expressions(host=(mode == "get")):
-        action = cls(_hosts(hosts), files, dest, connection_params=connection_params(ns),
-                     **_fanout(ns))
+        action = cls(_hosts(hosts), files, dest, connection_params=connection_params(ns), **_fanout(ns))
     for p in action.processes:
         for name, value in process_args.items():
             setattr(p, name, value)
@@ -274,11 +302,12 @@ def _hosts(names: List[str]) -> List[Host]:
         try:
             hosts.append(Host(name))
         except ValueError as e:
-            raise UsageError(str(e))
+            raise UsageError(str(e)) from None
     return hosts
 
 
 # ------------------------------------------------------------ results
+
 
 def host_of(process) -> str:
     host = getattr(process, "host", None)
@@ -299,6 +328,7 @@ def status_of(process) -> str:
 
 def _errno_name(reason) -> str:
     import errno as errno_mod
+
     if isinstance(reason, int):
         return errno_mod.errorcode.get(reason, str(reason))
     return str(reason)
@@ -332,12 +362,11 @@ def text_output(action, mode: str, out, report: bool) -> None:
         if stderr:
             out.write("--- stderr\n")
             out.write(stderr if stderr.endswith("\n") else stderr + "\n")
-    out.write("================ %s: %d host%s\n" % (mode, len(processes),
-                                                    "" if len(processes) == 1 else "s"))
+    out.write("================ %s: %d host%s\n" % (mode, len(processes), "" if len(processes) == 1 else "s"))
     for status, hosts in by_status(processes):
         out.write("%s: %s\n" % (status, fold(hosts)))
     if report:
-        out.write(Report([action]).to_string(brief=True))   # per-host results are above
+        out.write(Report([action]).to_string(brief=True))  # per-host results are above
         out.write("\n")
 
 
@@ -349,21 +378,30 @@ def json_output(action, mode: str, words: List[str], out) -> None:
         "files": words[:-1] if mode != "run" else None,
         "destination": words[-1] if mode != "run" else None,
         "ok": bool(action.ok),
-        "hosts": [{
-            "host": host_of(p),
-            "status": status_of(p),
-            "ok": bool(p.ok),
-            "exit_code": p.exit_code,
-            "error": bool(p.error),
-            "error_reason": _errno_name(p.error_reason) if p.error_reason is not None else None,
-            "timeouted": bool(p.timeouted),
-            "killed": bool(p.killed),
-            **_output_fields("stdout", p.stdout),
-            **_output_fields("stderr", p.stderr),
-        } for p in processes],
-        "folded": [{"hosts": fold(hosts), "count": len(hosts),
-                    **_output_fields("stdout", stdout), **_output_fields("stderr", stderr)}
-                   for hosts, stdout, stderr in folded_outputs(processes)],
+        "hosts": [
+            {
+                "host": host_of(p),
+                "status": status_of(p),
+                "ok": bool(p.ok),
+                "exit_code": p.exit_code,
+                "error": bool(p.error),
+                "error_reason": _errno_name(p.error_reason) if p.error_reason is not None else None,
+                "timeouted": bool(p.timeouted),
+                "killed": bool(p.killed),
+                **_output_fields("stdout", p.stdout),
+                **_output_fields("stderr", p.stderr),
+            }
+            for p in processes
+        ],
+        "folded": [
+            {
+                "hosts": fold(hosts),
+                "count": len(hosts),
+                **_output_fields("stdout", stdout),
+                **_output_fields("stderr", stderr),
+            }
+            for hosts, stdout, stderr in folded_outputs(processes)
+        ],
         "by_status": {status: fold(hosts) for status, hosts in by_status(processes)},
         "stats": _jsonable(Report([action]).stats()),
     }
@@ -380,8 +418,7 @@ def _output_fields(name: str, text: Optional[str]) -> Dict[str, Any]:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raw = text.encode("utf-8", "surrogateescape")
-        return {name: raw.decode("utf-8", "replace"),
-                name + "_base64": base64.b64encode(raw).decode("ascii")}
+        return {name: raw.decode("utf-8", "replace"), name + "_base64": base64.b64encode(raw).decode("ascii")}
     return {name: text}
 
 
@@ -407,6 +444,7 @@ def _jsonable(value):
 
 # ------------------------------------------------------------ main
 
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``execo`` command; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -422,13 +460,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             logger.setLevel(logging.ERROR)
         try:
             action = build_action(ns, mode, words, hosts)
-        except ValueError as e:     # a bad -l/-p value, a {{...}} error with --eval
-            raise UsageError(str(e))
+        except ValueError as e:  # a bad -l/-p value, a {{...}} error with --eval
+            raise UsageError(str(e)) from None
     except UsageError as e:
         sys.stderr.write("execo: %s\n" % (e,))
         return USAGE_ERROR
     if ns.progress:
         from .progress import ProgressDisplay
+
         action.lifecycle_handlers.append(ProgressDisplay(action))
     try:
         action.run()

@@ -42,7 +42,7 @@ _lock = threading.Lock()
 _reactor_obj: Optional[_reactor.Reactor] = None
 _kill_at_end = bool(configuration.get("kill_childs_at_end", True))
 _watchdog_lock = threading.Lock()
-_watchdog_next_try = 0.0      # monotonic time before which no start is tried
+_watchdog_next_try = 0.0  # monotonic time before which no start is tried
 WATCHDOG_RETRY = 5.0
 """Seconds between two attempts to start a watchdog (after a failure, or
 after the previous one died)."""
@@ -59,8 +59,7 @@ def _raise_fd_limit() -> None:
 
 
 def _log_reactor_error(exc: BaseException) -> None:
-    logger.error("exception in execo's reactor thread (the loop goes on)",
-                 exc_info=(type(exc), exc, exc.__traceback__))
+    logger.error("exception in execo's reactor thread (the loop goes on)", exc_info=(type(exc), exc, exc.__traceback__))
 
 
 def _watchdog_possible() -> bool:
@@ -84,8 +83,12 @@ def _start_watchdog(r: _reactor.Reactor) -> None:
         try:
             pid = r.start_watchdog(watchdog.command(os.getpid(), grace))
         except OSError as e:
-            logger.warning("could not start execo's watchdog (%s): the processes running now"
-                           " would survive a killed script; retrying in %ss", e, WATCHDOG_RETRY)
+            logger.warning(
+                "could not start execo's watchdog (%s): the processes running now"
+                " would survive a killed script; retrying in %ss",
+                e,
+                WATCHDOG_RETRY,
+            )
             r.call_later(WATCHDOG_RETRY, _retry_watchdog, r)
             return
         logger.debug("execo's watchdog started: pid %s", pid)
@@ -101,14 +104,16 @@ def _on_watchdog_exit(pid: int, code: int) -> None:
     r = _reactor_obj
     if r is None:
         return
-    logger.warning("execo's watchdog (pid %s) ended with status %s while this process runs;"
-                   " a new one is started", pid, code)
+    logger.warning(
+        "execo's watchdog (pid %s) ended with status %s while this process runs; a new one is started", pid, code
+    )
     r.call_later(max(0.0, _watchdog_next_try - time.monotonic()), _retry_watchdog, r)
 
 
 def _start_reactor() -> _reactor.Reactor:
-    r = _reactor.Reactor(poller=configuration.get("poller", "auto"),
-                         child_watcher=configuration.get("child_watcher", "auto"))
+    r = _reactor.Reactor(
+        poller=configuration.get("poller", "auto"), child_watcher=configuration.get("child_watcher", "auto")
+    )
     r.error_handler = _log_reactor_error
     if _kill_at_end and _watchdog_possible():
         r.watchdog_starter = _start_watchdog
@@ -150,7 +155,7 @@ def _kill_children_at_exit() -> None:
     watched = r.watchdog_pid != 0
     for child in r.live_children():
         if watched and child.farewell is not None:
-            continue    # the watchdog gives it its farewell first (taktuk)
+            continue  # the watchdog gives it its farewell first (taktuk)
         child.signal(signal.SIGTERM, True)
     # the children reaped since the loop's last iteration: the watchdog
     # must know them reaped before it reads end of file

@@ -103,8 +103,10 @@ configuration: Dict[str, Any] = {
     'poller': 'auto',
     'fanout': None,
     'child_watcher': 'auto',
-    'log_masks': (r'(?i)(\b[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credentials?)[\w-]*'
-                  r'(?<!authentication)=)(?:"[^"]*"|\'[^\']*\'|[^\s;&|\'"]+)',),
+    'log_masks': (
+        r'(?i)(\b[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credentials?)[\w-]*'
+        r'(?<!authentication)=)(?:"[^"]*"|\'[^\']*\'|[^\s;&|\'"]+)',
+    ),
     'expect_search_timeout': 10,
 }
 """Global execo configuration parameters.
@@ -169,25 +171,46 @@ default_connection_params: Dict[str, Any] = {
     'ssh': 'ssh',
     'scp': 'scp',
     'taktuk': 'taktuk',
-    'ssh_options': ('-tt',
-                    '-o', 'BatchMode=yes',
-                    '-o', 'PasswordAuthentication=no',
-                    '-o', 'StrictHostKeyChecking=no',
-                    '-o', 'UserKnownHostsFile=/dev/null',
-                    '-o', 'ConnectTimeout=20'),
-    'scp_options': ('-o', 'BatchMode=yes',
-                    '-o', 'PasswordAuthentication=no',
-                    '-o', 'StrictHostKeyChecking=no',
-                    '-o', 'UserKnownHostsFile=/dev/null',
-                    '-o', 'ConnectTimeout=20',
-                    '-rp'),
+    'ssh_options': (
+        '-tt',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'ConnectTimeout=20',
+    ),
+    'scp_options': (
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'ConnectTimeout=20',
+        '-rp',
+    ),
     'taktuk_options': ('-s',),
     'taktuk_connector': 'ssh',
-    'taktuk_connector_options': ('-o', 'BatchMode=yes',
-                                 '-o', 'PasswordAuthentication=no',
-                                 '-o', 'StrictHostKeyChecking=no',
-                                 '-o', 'UserKnownHostsFile=/dev/null',
-                                 '-o', 'ConnectTimeout=20'),
+    'taktuk_connector_options': (
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'ConnectTimeout=20',
+    ),
     'chainput_nc_client_timeout': 5,
     'chainput_nc_server_timeout': 30,
     'nc': '/bin/nc.traditional -v -v',
@@ -257,20 +280,38 @@ _builtin_connection_params: Dict[str, Any] = dict(default_connection_params)
 # the defaults before ~/.execo.conf.py changes them (make_default_connection_params)
 
 STRICT_SSH_CONNECTION_PARAMS = {
-    'ssh_options': ('-tt',
-                    '-o', 'BatchMode=yes',
-                    '-o', 'PasswordAuthentication=no',
-                    '-o', 'StrictHostKeyChecking=yes',
-                    '-o', 'ConnectTimeout=20'),
-    'scp_options': ('-o', 'BatchMode=yes',
-                    '-o', 'PasswordAuthentication=no',
-                    '-o', 'StrictHostKeyChecking=yes',
-                    '-o', 'ConnectTimeout=20',
-                    '-rp'),
-    'taktuk_connector_options': ('-o', 'BatchMode=yes',
-                                 '-o', 'PasswordAuthentication=no',
-                                 '-o', 'StrictHostKeyChecking=yes',
-                                 '-o', 'ConnectTimeout=20'),
+    'ssh_options': (
+        '-tt',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'ConnectTimeout=20',
+    ),
+    'scp_options': (
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'ConnectTimeout=20',
+        '-rp',
+    ),
+    'taktuk_connector_options': (
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'ConnectTimeout=20',
+    ),
 }
 """A stricter preset for :data:`default_connection_params`: host keys are
 checked against the user's known_hosts (``StrictHostKeyChecking=yes``, the
@@ -290,8 +331,7 @@ detected. Use the preset on networks you do not control, e.g. in
 or per action: ``Remote(cmd, hosts, connection_params=STRICT_SSH_CONNECTION_PARAMS)``.
 """
 
-FAST_HANDSHAKE_KEX_OPTIONS: Tuple[str, ...] = (
-    '-o', 'KexAlgorithms=^curve25519-sha256,curve25519-sha256@libssh.org')
+FAST_HANDSHAKE_KEX_OPTIONS: Tuple[str, ...] = ('-o', 'KexAlgorithms=^curve25519-sha256,curve25519-sha256@libssh.org')
 """The ssh options of ``ssh_fast_handshake``: ``curve25519-sha256`` put
 at the head of the client's default key exchange list (the ``^`` prefix,
 OpenSSH 8.2 or later on the client), so that a server without it still
@@ -324,8 +364,7 @@ user_configuration_file: str = os.path.expanduser("~/.execo.conf.py")
 """Path of the user configuration file read at import, if it exists."""
 
 
-OPTIONAL_CONNECTION_PARAMS: Tuple[str, ...] = ('ssh_connection_sharing', 'ssh_connect_retries',
-                                               'ssh_fast_handshake')
+OPTIONAL_CONNECTION_PARAMS: Tuple[str, ...] = ('ssh_connection_sharing', 'ssh_connect_retries', 'ssh_fast_handshake')
 """Keys that ``default_connection_params`` and ``connection_params`` may
 hold beyond the original ones (absent by default)."""
 
@@ -333,13 +372,13 @@ hold beyond the original ones (absent by default)."""
 def _check_keys(name: str, user_dict: object, reference: Dict[str, Any], path: str) -> None:
     """Raise ValueError if ``user_dict`` is not a dict or has keys unknown to ``reference``."""
     if not isinstance(user_dict, dict):
-        raise ValueError("execo configuration file %s: %r must be a dict, not %s"
-                         % (path, name, type(user_dict).__name__))
+        raise ValueError(
+            "execo configuration file %s: %r must be a dict, not %s" % (path, name, type(user_dict).__name__)
+        )
     optional = OPTIONAL_CONNECTION_PARAMS if name == 'default_connection_params' else ()
     for key in user_dict:
         if key not in reference and key not in optional:
-            raise ValueError("execo configuration file %s: unknown key %r in %r"
-                             % (path, key, name))
+            raise ValueError("execo configuration file %s: unknown key %r in %r" % (path, key, name))
 
 
 _executed_files: Dict[str, Tuple[Tuple[int, int], Dict[str, Any]]] = {}
@@ -352,22 +391,30 @@ def _execute_file(path: str) -> Dict[str, Any]:
         source = f.read()
         st = os.fstat(f.fileno())
     namespace: Dict[str, Any] = {
-        '__file__': path, '__name__': '__execo_conf__', 'logging': logging,
-        'SSH': SSH, 'SCP': SCP, 'TAKTUK': TAKTUK, 'CHAINPUT': CHAINPUT,
-        'IODEBUG': IODEBUG, 'FDEBUG': FDEBUG, 'TRACE': TRACE, 'DETAIL': DETAIL,
+        '__file__': path,
+        '__name__': '__execo_conf__',
+        'logging': logging,
+        'SSH': SSH,
+        'SCP': SCP,
+        'TAKTUK': TAKTUK,
+        'CHAINPUT': CHAINPUT,
+        'IODEBUG': IODEBUG,
+        'FDEBUG': FDEBUG,
+        'TRACE': TRACE,
+        'DETAIL': DETAIL,
         'STRICT_SSH_CONNECTION_PARAMS': STRICT_SSH_CONNECTION_PARAMS,
         'FAST_HANDSHAKE_CONNECTION_PARAMS': FAST_HANDSHAKE_CONNECTION_PARAMS,
     }
     try:
         code = compile(source, path, "exec")
     except SyntaxError as e:
-        raise ValueError("syntax error in execo configuration file %s, line %s: %s"
-                         % (path, e.lineno, e.msg)) from e
+        raise ValueError("syntax error in execo configuration file %s, line %s: %s" % (path, e.lineno, e.msg)) from e
     try:
         exec(code, namespace)
     except Exception as e:
-        raise ValueError("error while executing execo configuration file %s: %s: %s"
-                         % (path, type(e).__name__, e)) from e
+        raise ValueError(
+            "error while executing execo configuration file %s: %s: %s" % (path, type(e).__name__, e)
+        ) from e
     _executed_files[os.path.realpath(path)] = ((st.st_mtime_ns, st.st_size), namespace)
     return namespace
 
@@ -388,8 +435,9 @@ def _file_namespace(path: str) -> Dict[str, Any]:
     return _execute_file(path)
 
 
-def load_configuration(path: Union[str, os.PathLike[str]],
-                       dicts_confs: Optional[Iterable[Tuple[Dict[Any, Any], str]]] = None) -> None:
+def load_configuration(
+    path: Union[str, os.PathLike[str]], dicts_confs: Optional[Iterable[Tuple[Dict[Any, Any], str]]] = None
+) -> None:
     """Execute the python file ``path`` and apply the settings it defines.
 
     If the file defines a dict named ``configuration`` and/or
@@ -412,8 +460,7 @@ def load_configuration(path: Union[str, os.PathLike[str]],
     """
     path = os.fspath(path)
     if dicts_confs is None:
-        pairs = [(configuration, 'configuration'),
-                 (default_connection_params, 'default_connection_params')]
+        pairs = [(configuration, 'configuration'), (default_connection_params, 'default_connection_params')]
         namespace = _execute_file(path)
     else:
         pairs = list(dicts_confs)
@@ -426,11 +473,14 @@ def load_configuration(path: Union[str, os.PathLike[str]],
             if reference is configuration or reference is default_connection_params:
                 _check_keys(name, namespace[name], reference, path)
             elif not isinstance(namespace[name], dict):
-                raise ValueError("execo configuration file %s: %r must be a dict, not %s"
-                                 % (path, name, type(namespace[name]).__name__))
+                raise ValueError(
+                    "execo configuration file %s: %r must be a dict, not %s"
+                    % (path, name, type(namespace[name]).__name__)
+                )
             updates.append((reference, namespace[name]))
     for reference, user_dict in updates:
         reference.update(user_dict)
+
 
 if os.path.isfile(user_configuration_file):
     load_configuration(user_configuration_file)
@@ -454,8 +504,9 @@ def make_default_connection_params() -> Dict[str, Any]:
     return dict(_builtin_connection_params)
 
 
-def make_connection_params(connection_params: Optional[Dict[str, Any]] = None,
-                           default_params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def make_connection_params(
+    connection_params: Optional[Dict[str, Any]] = None, default_params: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
     """Compatibility name (execo_g5k): a new dict of complete connection
     params: the built-in ones (:func:`make_default_connection_params`),
     updated with ``default_params`` (by default the current

@@ -59,7 +59,7 @@ class _Worker(object):
 
     def __init__(self):
         self.thread = None
-        self.busy_since = None     # monotonic time the current call began
+        self.busy_since = None  # monotonic time the current call began
 
 
 class HandlerPool(object):
@@ -67,7 +67,7 @@ class HandlerPool(object):
 
     def __init__(self):
         self._cond = threading.Condition(threading.Lock())
-        self._ready: Deque[Strand] = collections.deque()   # strands with queued calls
+        self._ready: Deque[Strand] = collections.deque()  # strands with queued calls
         self._workers = []
         self._idle = 0
         self._check_armed = False
@@ -92,6 +92,7 @@ class HandlerPool(object):
 
     def _arm_check(self):
         from .conductor import get_reactor
+
         get_reactor().call_later(STALL_SECONDS, self._check_stalled)
 
     def _check_stalled(self):
@@ -102,8 +103,7 @@ class HandlerPool(object):
             if not self._ready:
                 self._check_armed = False
                 return
-            stuck = any(w.busy_since is not None and now - w.busy_since >= STALL_SECONDS
-                        for w in self._workers)
+            stuck = any(w.busy_since is not None and now - w.busy_since >= STALL_SECONDS for w in self._workers)
             if stuck and not self._idle and len(self._workers) < MAX_THREADS:
                 self._start_worker()
         self._arm_check()
@@ -112,8 +112,9 @@ class HandlerPool(object):
         # self._cond held
         w = _Worker()
         self._serial += 1
-        w.thread = threading.Thread(target=self._work, args=(w,), daemon=True,
-                                    name="execo-handlers-%d" % (self._serial,))
+        w.thread = threading.Thread(
+            target=self._work, args=(w,), daemon=True, name="execo-handlers-%d" % (self._serial,)
+        )
         self._workers.append(w)
         w.thread.start()
 
@@ -166,12 +167,12 @@ class Strand(object):
 
     def __init__(self, on_backlog=None):
         self._lock = threading.Lock()
-        self._calls = None      # deque of [function, args, bytes], made on first use
-        self._active = False    # running inline, or queued/running in the pool
-        self._backlog = 0       # bytes of output in queued calls
+        self._calls = None  # deque of [function, args, bytes], made on first use
+        self._active = False  # running inline, or queued/running in the pool
+        self._backlog = 0  # bytes of output in queued calls
         self._paused = False
         self._on_backlog = on_backlog
-        self._owner = None      # ident of the thread running a call or holding the strand
+        self._owner = None  # ident of the thread running a call or holding the strand
 
     def is_current(self):
         """Whether the calling thread is running one of this strand's
@@ -212,8 +213,12 @@ class Strand(object):
                 if chunk is not None:
                     key, data = chunk
                     last = self._calls[-1] if self._calls else None
-                    if last is not None and last[0] == function and last[1][0] == key \
-                       and last[2] + nbytes <= MERGE_LIMIT:
+                    if (
+                        last is not None
+                        and last[0] == function
+                        and last[1][0] == key
+                        and last[2] + nbytes <= MERGE_LIMIT
+                    ):
                         last[1][1].append(data)
                         last[2] += nbytes
                         merged = True
@@ -225,8 +230,7 @@ class Strand(object):
                     self._calls.append([function, args, nbytes])
                 if nbytes:
                     self._backlog += nbytes
-                    if not self._paused and self._backlog > HIGH_WATER \
-                       and self._on_backlog is not None:
+                    if not self._paused and self._backlog > HIGH_WATER and self._on_backlog is not None:
                         self._paused = pause = True
                 schedule = not self._active
                 self._active = True
@@ -302,7 +306,7 @@ class Strand(object):
                         resume = True
                 if resume:
                     self._on_backlog(False)
-        _pool.schedule(self)     # more to do: after the other strands
+        _pool.schedule(self)  # more to do: after the other strands
 
 
 def _call(function, args):

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     RegexesLike = Union[str, Pattern[str], List[Union[str, Pattern[str]]], Tuple[Union[str, Pattern[str]], ...]]
     #: an expect callback: ``callback(process, stream, re_index, mo)``
     ExpectCallback = Callable[[ProcessBase, int, Optional[int], Optional[Match[str]]], object]
-    _Notification = Tuple[Optional[ExpectCallback], Optional[threading.Condition], ProcessBase, int,
-                          Optional[int], Optional[Match[str]]]
+    _Notification = Tuple[
+        Optional[ExpectCallback], Optional[threading.Condition], ProcessBase, int, Optional[int], Optional[Match[str]]
+    ]
 
 STDOUT = 1
 """Identifier of a process's standard output stream (see expect())."""
@@ -77,7 +78,7 @@ def _inspect_short_form(method: Callable[..., Any]) -> bool:
     try:
         signature = inspect.signature(method)
     except (TypeError, ValueError):
-        return False            # cannot tell (some C callables): the spec's form
+        return False  # cannot tell (some C callables): the spec's form
     try:
         signature.bind(None, None, None, None, None)
         return False
@@ -87,7 +88,7 @@ def _inspect_short_form(method: Callable[..., Any]) -> bool:
         signature.bind(None, None, None)
         return True
     except TypeError:
-        return False            # neither: the spec's call, whose error is logged
+        return False  # neither: the spec's call, whose error is logged
 
 
 def _without_ending(line: str) -> str:
@@ -115,7 +116,7 @@ def _short_form(method: Callable[..., Any]) -> bool:
     except KeyError:
         short = cache[key] = _inspect_short_form(method)
         return short
-    except TypeError:           # not weakly referenceable or not hashable
+    except TypeError:  # not weakly referenceable or not hashable
         return _inspect_short_form(method)
 
 
@@ -200,8 +201,7 @@ def _compile_regexes(regexes: RegexesLike) -> List[Pattern[str]]:
     elif isinstance(regexes, (list, tuple)):
         regexes = list(regexes)
     else:
-        raise TypeError("regexes must be a str, a compiled regex or a list of them, not %r"
-                        % (type(regexes).__name__,))
+        raise TypeError("regexes must be a str, a compiled regex or a list of them, not %r" % (type(regexes).__name__,))
     if not regexes:
         raise ValueError("expect() needs at least one regex")
     compiled: List[Pattern[str]] = []
@@ -222,14 +222,15 @@ class _StreamState(object):
 
     Text received while no expect() is pending is kept as a list of parts
     and joined once, at the next search (no quadratic concatenation)."""
+
     __slots__ = ("buf", "parts", "pending", "eof", "job")
 
     def __init__(self, buf: str) -> None:
-        self.buf = buf          # received text from the search position on
-        self.parts: List[str] = []         # received, not yet searched
-        self.pending = False    # a match is awaited by the current expect()
+        self.buf = buf  # received text from the search position on
+        self.parts: List[str] = []  # received, not yet searched
+        self.pending = False  # a match is awaited by the current expect()
         self.eof = False
-        self.job = False        # a search is posted to the process's strand
+        self.job = False  # a search is posted to the process's strand
 
     def text(self) -> str:
         """buf with the unsearched parts joined in."""
@@ -242,6 +243,7 @@ class _StreamState(object):
 
 class _Search(NamedTuple):
     """A search to run without the handler's lock (see ExpectOutputHandler._scan)."""
+
     gen: int
     process: Any
     stream: int
@@ -263,6 +265,7 @@ def _may_search_here(process: Any) -> bool:
     if not strand.is_current():
         return False
     from .conductor import get_reactor
+
     return not get_reactor().in_loop_thread()
 
 
@@ -308,9 +311,9 @@ class ExpectOutputHandler(ProcessOutputHandler):
         self._states: Dict[Tuple[ProcessBase, int], _StreamState] = {}
         self._regexes: Optional[List[Pattern[str]]] = None
         self._searchers: Optional[List[Searcher]] = None
-        self._bounded = True            # every current regex is searched by re
-        self._gen = 0                   # +1 at each expect() and cancel
-        self._deadline: Optional[float] = None   # time.monotonic() the expect ends
+        self._bounded = True  # every current regex is searched by re
+        self._gen = 0  # +1 at each expect() and cancel
+        self._deadline: Optional[float] = None  # time.monotonic() the expect ends
         self._inline_ok = False
         self._callback: Optional[ExpectCallback] = None
         self._condition: Optional[threading.Condition] = None
@@ -328,9 +331,14 @@ class ExpectOutputHandler(ProcessOutputHandler):
     def _execo_inline(self, value: bool) -> None:
         self._inline_ok = value
 
-    def expect(self, regexes: RegexesLike, callback: Optional[ExpectCallback] = None,
-               condition: Optional[threading.Condition] = None, backtrack_size: Optional[int] = 2000,
-               start_from_current: bool = False) -> None:
+    def expect(
+        self,
+        regexes: RegexesLike,
+        callback: Optional[ExpectCallback] = None,
+        condition: Optional[threading.Condition] = None,
+        backtrack_size: Optional[int] = 2000,
+        start_from_current: bool = False,
+    ) -> None:
         """
         :param regexes: a regex or list of regexes. May be given as string
           or as compiled regexes (If given as compiled regexes, do not
@@ -366,9 +374,15 @@ class ExpectOutputHandler(ProcessOutputHandler):
         """
         self._expect(regexes, callback, condition, backtrack_size, start_from_current, None)
 
-    def _expect(self, regexes: RegexesLike, callback: Optional[ExpectCallback],
-                condition: Optional[threading.Condition], backtrack_size: Optional[int],
-                start_from_current: bool, deadline: Optional[float]) -> None:
+    def _expect(
+        self,
+        regexes: RegexesLike,
+        callback: Optional[ExpectCallback],
+        condition: Optional[threading.Condition],
+        backtrack_size: Optional[int],
+        start_from_current: bool,
+        deadline: Optional[float],
+    ) -> None:
         """expect(), with the ``time.monotonic()`` at which the caller
         stops waiting (long searches stop there too)."""
         compiled = _compile_regexes(regexes)
@@ -454,8 +468,14 @@ class ExpectOutputHandler(ProcessOutputHandler):
         self._run_searches(later, notifications)
         self._notify(notifications)
 
-    def _scan(self, process: ProcessBase, stream: int, st: _StreamState,
-              notifications: List[_Notification], later: List[_Search]) -> None:
+    def _scan(
+        self,
+        process: ProcessBase,
+        stream: int,
+        st: _StreamState,
+        notifications: List[_Notification],
+        later: List[_Search],
+    ) -> None:
         """Search (process, stream) if a match is awaited (``self._lock`` held).
 
         Bounded regexes (re) are searched here and now. Others may take
@@ -476,28 +496,48 @@ class ExpectOutputHandler(ProcessOutputHandler):
                     return
             self._not_matched(process, stream, st, buf, notifications)
         elif _may_search_here(process):
-            later.append(_Search(self._gen, process, stream, st, self._searchers, st.text(),
-                                 self._deadline, self._callback, self._condition))
+            later.append(
+                _Search(
+                    self._gen,
+                    process,
+                    stream,
+                    st,
+                    self._searchers,
+                    st.text(),
+                    self._deadline,
+                    self._callback,
+                    self._condition,
+                )
+            )
         elif not st.job:
             st.job = True
             process._strand.post(self._search_job, (process, stream))
 
-    def _matched(self, process: ProcessBase, stream: int, st: _StreamState, buf: str, re_index: int,
-                 mo: Match[str], notifications: List[_Notification]) -> None:
+    def _matched(
+        self,
+        process: ProcessBase,
+        stream: int,
+        st: _StreamState,
+        buf: str,
+        re_index: int,
+        mo: Match[str],
+        notifications: List[_Notification],
+    ) -> None:
         # self._lock held
-        st.buf = buf[mo.end():]
+        st.buf = buf[mo.end() :]
         st.pending = False
         notifications.append((self._callback, self._condition, process, stream, re_index, mo))
 
-    def _not_matched(self, process: ProcessBase, stream: int, st: _StreamState, buf: str,
-                     notifications: List[_Notification]) -> None:
+    def _not_matched(
+        self, process: ProcessBase, stream: int, st: _StreamState, buf: str, notifications: List[_Notification]
+    ) -> None:
         # self._lock held: buf was searched in vain
         if st.eof:
             st.pending = False
             notifications.append((self._callback, self._condition, process, stream, None, None))
             return
         if self.backtrack_size is not None and len(buf) > self.backtrack_size:
-            st.buf = buf[len(buf) - self.backtrack_size:] if self.backtrack_size else ""
+            st.buf = buf[len(buf) - self.backtrack_size :] if self.backtrack_size else ""
 
     def _search_job(self, process: ProcessBase, stream: int) -> None:
         """A search posted by _scan, in the process's strand."""
@@ -522,13 +562,13 @@ class ExpectOutputHandler(ProcessOutputHandler):
             with self._lock:
                 st = s.state
                 if s.gen != self._gen or self._states.get((s.process, s.stream)) is not st or not st.pending:
-                    continue      # cancelled, or a new expect (which searches for itself)
+                    continue  # cancelled, or a new expect (which searches for itself)
                 # (text cannot arrive during the search: the process's
                 # strand runs reads and searches one at a time)
                 st.buf = s.text
                 if outcome == "match":
                     assert re_index is not None and mo is not None
-                    st.buf = s.text[mo.end():]
+                    st.buf = s.text[mo.end() :]
                     st.pending = False
                     notifications.append((s.callback, s.condition, s.process, s.stream, re_index, mo))
                 elif outcome == "none":
@@ -539,8 +579,11 @@ class ExpectOutputHandler(ProcessOutputHandler):
                     logger.warning(
                         "expect: searching %r in the %s of %s took more than %ss: given up (a "
                         "pattern that backtracks catastrophically? see execo.regex_search)",
-                        [f.pattern.pattern for f in s.searchers], stream_name(s.stream),
-                        getattr(s.process, "name", s.process), configuration.get("expect_search_timeout"))
+                        [f.pattern.pattern for f in s.searchers],
+                        stream_name(s.stream),
+                        getattr(s.process, "name", s.process),
+                        configuration.get("expect_search_timeout"),
+                    )
                 # "deadline": the expect is over; its caller cancels it
 
     def _notify(self, notifications: List[_Notification]) -> None:

@@ -37,8 +37,10 @@ def check_address(address: str) -> str:
     if not address:
         raise ValueError("Host address must be a non-empty string")
     if not _ADDRESS_RE.match(address):
-        raise ValueError("%r cannot be a host address: only letters, digits and _ . - : %% @ [ ] are "
-                         "allowed, and no leading '-'" % (address,))
+        raise ValueError(
+            "%r cannot be a host address: only letters, digits and _ . - : %% @ [ ] are "
+            "allowed, and no leading '-'" % (address,)
+        )
     return address
 
 
@@ -50,8 +52,9 @@ def check_user(user: Any) -> Any:
     if not isinstance(user, str):
         raise TypeError("Host user must be a str, None or False, not %s (%r)" % (type(user).__name__, user))
     if not _USER_RE.match(user):
-        raise ValueError("%r cannot be a user name: only letters, digits and _ . - @ are allowed, "
-                         "and no leading '-'" % (user,))
+        raise ValueError(
+            "%r cannot be a user name: only letters, digits and _ . - @ are allowed, and no leading '-'" % (user,)
+        )
     return user
 
 
@@ -67,8 +70,13 @@ def check_port(port: Any) -> Any:
         value = int(port)
     except (TypeError, ValueError):
         raise ValueError("%r cannot be a port: an integer in 1..65535 is needed" % (port,)) from None
-    if isinstance(port, float) and value != port or isinstance(port, str) and not port.strip().isdigit() \
-            or not 1 <= value <= 65535:
+    if (
+        isinstance(port, float)
+        and value != port
+        or isinstance(port, str)
+        and not port.strip().isdigit()
+        or not 1 <= value <= 65535
+    ):
         raise ValueError("%r cannot be a port: an integer in 1..65535 is needed" % (port,))
     return value
 
@@ -105,9 +113,13 @@ class Host:
     keyfile: Union[str, None, Literal[False]]
     port: Union[int, None, Literal[False]]
 
-    def __init__(self, address: Union[str, Host], user: Union[str, None, Literal[False]] = False,
-                 keyfile: Union[str, None, Literal[False]] = False,
-                 port: Union[int, None, Literal[False]] = False) -> None:
+    def __init__(
+        self,
+        address: Union[str, Host],
+        user: Union[str, None, Literal[False]] = False,
+        keyfile: Union[str, None, Literal[False]] = False,
+        port: Union[int, None, Literal[False]] = False,
+    ) -> None:
         """
         :param address: (string or :class:`Host`) the host address or
           another :class:`Host` instance which will be copied into this new
@@ -137,8 +149,7 @@ class Host:
             self.address = address
             self.user = self.keyfile = self.port = False
         else:
-            raise TypeError("Host address must be a str or a Host, not %s (%r)"
-                            % (type(address).__name__, address))
+            raise TypeError("Host address must be a str or a Host, not %s (%r)" % (type(address).__name__, address))
         if user is not False:
             self.user = user
         if keyfile is not False:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypeVar, 
 
 from . import _reactor, start_queue
 from .conductor import get_reactor
-from .handlers import STDOUT, STDERR
+from .handlers import STDERR, STDOUT
 from .log import logger, style
 from .process_base import EOF_GRACE_AFTER_EXIT, ProcessBase, _check_bool
 
@@ -29,14 +29,20 @@ if TYPE_CHECKING:
     class _HasErrno(Protocol):
         @property
         def errno(self) -> Union[int, str, None]: ...
+
     from .time_utils import DurationLike
 
 _PR = TypeVar("_PR", bound="Process")
 
 __all__ = ["Process"]
 
-_PTY_CONTROL_CHARS: Dict[int, bytes] = {signal.SIGINT: b"\x03", signal.SIGTERM: b"\x03", signal.SIGKILL: b"\x03",
-                      signal.SIGQUIT: b"\x1c", signal.SIGTSTP: b"\x1a"}
+_PTY_CONTROL_CHARS: Dict[int, bytes] = {
+    signal.SIGINT: b"\x03",
+    signal.SIGTERM: b"\x03",
+    signal.SIGKILL: b"\x03",
+    signal.SIGQUIT: b"\x1c",
+    signal.SIGTSTP: b"\x1a",
+}
 
 
 class Process(ProcessBase):
@@ -79,8 +85,14 @@ class Process(ProcessBase):
     process, in order.
     """
 
-    def __init__(self, cmd: CmdLike, shell: bool = False, pty: bool = False,
-                 kill_subprocesses: Optional[bool] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        cmd: CmdLike,
+        shell: bool = False,
+        pty: bool = False,
+        kill_subprocesses: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param cmd: string or tuple containing the command and args to run.
         :param shell: Whether or not to use a shell to run the cmd. See
@@ -114,7 +126,7 @@ class Process(ProcessBase):
         self._child: Optional[_reactor.Child] = None
         self._exit_status: Optional[int] = None
         self._spawn_argv: List[bytes] = []
-        self._pending_stdin: List[Optional[bytes]] = []   # written while queued (None: close)
+        self._pending_stdin: List[Optional[bytes]] = []  # written while queued (None: close)
         self._slot_state = start_queue.IDLE
         self._slot_cost = 0
         self._holds_window = False
@@ -155,7 +167,7 @@ class Process(ProcessBase):
                 raise ValueError("empty command: %r" % (cmd,))
         encoded = [a if isinstance(a, bytes) else os.fsencode(a) for a in argv]
         for a in encoded:
-            if b"\x00" in a:   # cmd was changed after construction
+            if b"\x00" in a:  # cmd was changed after construction
                 raise ValueError("a command argument holds a NUL byte: %r" % (a,))
         return encoded
 
@@ -176,9 +188,9 @@ class Process(ProcessBase):
         error, ``exit_code`` None). Lifecycle ``start`` handlers are called
         at the real start (or, for a process killed while queued, just
         before its end)."""
-        self._spawn_argv = self._argv()   # a bad command raises here, queued or not
+        self._spawn_argv = self._argv()  # a bad command raises here, queued or not
         with self._lock:
-            self._begin_start()     # the strand is released by _notify_started
+            self._begin_start()  # the strand is released by _notify_started
             granted = start_queue.request(self)
             if not granted:
                 self.start_date = self.timeout_date = None
@@ -217,8 +229,9 @@ class Process(ProcessBase):
                     ends = start_queue.ends()
                     self._set_start_date()
                     try:
-                        child = reactor.spawn(argv, flags, self, stdout=out, stderr=err,
-                                              farewell=self._watchdog_farewell)
+                        child = reactor.spawn(
+                            argv, flags, self, stdout=out, stderr=err, farewell=self._watchdog_farewell
+                        )
                     except OSError as e:
                         if e.errno in (errno.EMFILE, errno.ENFILE):
                             what = start_queue.after_emfile(self, ends)
@@ -277,7 +290,7 @@ class Process(ProcessBase):
             if failed:
                 self._notify_end()
         finally:
-            self._strand.release()   # the output and end calls queued meanwhile
+            self._strand.release()  # the output and end calls queued meanwhile
         return self
 
     def _start_failed(self, e: _HasErrno) -> None:
@@ -290,8 +303,9 @@ class Process(ProcessBase):
         with self._lock:
             self._exit_status = code
             self._cancel_timers()
-            streams_open = ((self.stdout_fd is not None and not self._eof_read[STDOUT]) or
-                            (self.stderr_fd is not None and not self._eof_read[STDERR]))
+            streams_open = (self.stdout_fd is not None and not self._eof_read[STDOUT]) or (
+                self.stderr_fd is not None and not self._eof_read[STDERR]
+            )
             child = self._child
         self._post_end_check()
         if streams_open:
@@ -320,8 +334,9 @@ class Process(ProcessBase):
         with self._lock:
             if self.ended or self._exit_status is None:
                 return self.ended
-            if (self.stdout_fd is not None and not self._eof[STDOUT]) or \
-               (self.stderr_fd is not None and not self._eof[STDERR]):
+            if (self.stdout_fd is not None and not self._eof[STDOUT]) or (
+                self.stderr_fd is not None and not self._eof[STDERR]
+            ):
                 return False
             self.exit_code = self._exit_status
             self.end_date = time.time()
@@ -343,8 +358,9 @@ class Process(ProcessBase):
 
     # ---------------------------------------------------------- control
 
-    def kill(self: _PR, sig: int = signal.SIGTERM,
-             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _PR:
+    def kill(
+        self: _PR, sig: int = signal.SIGTERM, auto_force_kill_timeout: Union[bool, None, DurationLike] = True
+    ) -> _PR:
         """Send a signal (default: SIGTERM) to the subprocess.
 
         :param sig: the signal to send
@@ -369,7 +385,7 @@ class Process(ProcessBase):
                 self.killed = True
                 ready = start_queue.cancel(self)
                 if ready is None:
-                    return self     # its spawn is pending: _spawn_granted sees killed
+                    return self  # its spawn is pending: _spawn_granted sees killed
                 self._end_unspawned()
             else:
                 if self.ended or child.reaped:

@@ -32,7 +32,7 @@ import re
 import sys
 from typing import Any, Callable, TextIO, Union, cast
 
-from .config import configuration, IODEBUG, FDEBUG, TRACE, DETAIL
+from .config import DETAIL, FDEBUG, IODEBUG, TRACE, configuration
 
 __all__ = ['logger', 'style', 'set_style', 'mask_secrets', 'IODEBUG', 'FDEBUG', 'TRACE', 'DETAIL']
 
@@ -151,8 +151,7 @@ class Styler:
 style = Styler()
 """The :class:`Styler` used by execo modules to colour their output."""
 
-for _level, _name in ((IODEBUG, 'IODEBUG'), (FDEBUG, 'FDEBUG'),
-                      (TRACE, 'TRACE'), (DETAIL, 'DETAIL')):
+for _level, _name in ((IODEBUG, 'IODEBUG'), (FDEBUG, 'FDEBUG'), (TRACE, 'TRACE'), (DETAIL, 'DETAIL')):
     logging.addLevelName(_level, _name)
 
 
@@ -251,7 +250,7 @@ class _ToApplication(logging.Handler):
 
     def handle(self, record: logging.LogRecord) -> bool:
         if logger.propagate:
-            return False            # the standard propagation hands it over
+            return False  # the standard propagation hands it over
         handlers = tuple(logging.root.handlers)
         if not handlers or not self.filter(record):
             return False
@@ -307,7 +306,7 @@ class SecretMask(logging.Filter):
         source = configuration.get('log_masks') or ()
         if source is not self._source:
             compiled = []
-            for pattern in ([source] if isinstance(source, str) else source):
+            for pattern in [source] if isinstance(source, str) else source:
                 try:
                     compiled.append(re.compile(pattern) if isinstance(pattern, str) else pattern)
                 except re.error as e:

@@ -19,8 +19,7 @@ import os
 import threading
 from typing import Any, Dict, List
 
-from .handlers import (STDOUT, STDERR, ExpectOutputHandler, ProcessLifecycleHandler,
-                       ProcessOutputHandler)
+from .handlers import STDERR, STDOUT, ExpectOutputHandler, ProcessLifecycleHandler, ProcessOutputHandler
 from .local_process import Process
 from .process_base import ENCODING, ProcessBase
 from .serial_port import Serial
@@ -34,9 +33,21 @@ from .taktuk_process import TaktukProcess
 # serial_remote <- here); this one re-exports them, with the functions
 # that choose among them.
 
-__all__ = ["ProcessBase", "Process", "get_process", "STDOUT", "STDERR",
-           "ProcessLifecycleHandler", "ProcessOutputHandler", "ExpectOutputHandler",
-           "SshProcess", "PortForwarder", "TaktukProcess", "Serial", "SerialSsh"]
+__all__ = [
+    "ProcessBase",
+    "Process",
+    "get_process",
+    "STDOUT",
+    "STDERR",
+    "ProcessLifecycleHandler",
+    "ProcessOutputHandler",
+    "ExpectOutputHandler",
+    "SshProcess",
+    "PortForwarder",
+    "TaktukProcess",
+    "Serial",
+    "SerialSsh",
+]
 
 
 def get_process(*args: Any, **kwargs: Any) -> Process:
@@ -52,13 +63,11 @@ def get_process(*args: Any, **kwargs: Any) -> Process:
     return Process(*args, **kwargs)
 
 
-
 _out_files: Dict[str, List[Any]] = {}  # file name -> [users, file] (handle_process_output)
 _out_files_lock = threading.Lock()
 
 
-def handle_process_output(process: ProcessBase, stream: int, handler: Any, string: str,
-                          eof: bool, error: bool) -> None:
+def handle_process_output(process: ProcessBase, stream: int, handler: Any, string: str, eof: bool, error: bool) -> None:
     """Compatibility name (execo_g5k): send ``string``, output of
     ``process`` on ``stream``, to ``handler`` as execo 2.8.2 did.
 
@@ -73,7 +82,7 @@ def handle_process_output(process: ProcessBase, stream: int, handler: Any, strin
     elif isinstance(handler, int) and not isinstance(handler, bool):
         data = string.encode(ENCODING, "surrogateescape")
         while data:
-            data = data[os.write(handler, data):]
+            data = data[os.write(handler, data) :]
     elif hasattr(handler, "write"):
         handler.write(string)
     elif isinstance(handler, str):

@@ -20,16 +20,39 @@ import signal
 import threading
 import time
 from types import TracebackType
-from typing import (IO, TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterable, List, Match, Optional,
-                    Sequence, Set, Tuple, Type, TypeVar, Union)
+from typing import (
+    IO,
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Match,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from . import _reactor, aio
 from .conductor import get_reactor
 from .config import configuration
 from .exception import DeadlockError
 from .handler_threads import Strand
-from .handlers import (STDOUT, STDERR, ExpectOutputHandler, ProcessOutputHandler, stream_name,
-                       _short_form, _without_ending)
+from .handlers import (
+    STDERR,
+    STDOUT,
+    ExpectOutputHandler,
+    ProcessOutputHandler,
+    _short_form,
+    _without_ending,
+    stream_name,
+)
 from .host import Host
 from .log import logger, style
 from .report import Report
@@ -43,8 +66,9 @@ if TYPE_CHECKING:
     from .time_utils import DurationLike
 
     #: a command: a shell command line, or a program and its arguments
-    CmdLike = Union[str, Tuple[Union[str, bytes, "os.PathLike[str]"], ...], List[str],
-                    List[Union[str, bytes, "os.PathLike[str]"]]]
+    CmdLike = Union[
+        str, Tuple[Union[str, bytes, "os.PathLike[str]"], ...], List[str], List[Union[str, bytes, "os.PathLike[str]"]]
+    ]
     #: a command as kept in :attr:`ProcessBase.cmd` (lists become tuples)
     Cmd = Union[str, Tuple[Union[str, bytes, "os.PathLike[str]"], ...]]
     #: what stdout_handlers / stderr_handlers may hold: handlers, fds,
@@ -114,8 +138,10 @@ def _check_no_nul(value: Union[str, bytes, "os.PathLike[str]"], cmd: object) -> 
     # argument (subprocess refuses it too)
     text = os.fspath(value)
     if ("\x00" in text) if isinstance(text, str) else (b"\x00" in text):
-        raise ValueError("a command argument holds a NUL byte, which no program can receive "
-                         "(it would be cut there): %r in %r" % (value, cmd))
+        raise ValueError(
+            "a command argument holds a NUL byte, which no program can receive "
+            "(it would be cut there): %r in %r" % (value, cmd)
+        )
 
 
 def _check_cmd(cmd: CmdLike) -> Cmd:
@@ -183,16 +209,28 @@ class ProcessBase(object):
     # (execo.start_queue.Window, set by the action before start())
     _fanout_window: Any = None
 
-    def __init__(self, cmd: CmdLike, timeout: Optional[DurationLike] = None, ignore_exit_code: bool = False,
-                 nolog_exit_code: bool = False, ignore_timeout: bool = False, nolog_timeout: bool = False,
-                 ignore_error: bool = False, nolog_error: bool = False, ignore_expect_fail: bool = False,
-                 nolog_expect_fail: bool = False, ignore_write_error: bool = False,
-                 nolog_write_error: bool = False, default_expect_timeout: Optional[DurationLike] = None,
-                 default_stdout_handler: bool = True, default_stderr_handler: bool = True,
-                 lifecycle_handlers: Optional[Iterable[ProcessLifecycleHandler]] = None,
-                 stdout_handlers: Optional[Iterable[OutputHandlerLike]] = None,
-                 stderr_handlers: Optional[Iterable[OutputHandlerLike]] = None,
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        cmd: CmdLike,
+        timeout: Optional[DurationLike] = None,
+        ignore_exit_code: bool = False,
+        nolog_exit_code: bool = False,
+        ignore_timeout: bool = False,
+        nolog_timeout: bool = False,
+        ignore_error: bool = False,
+        nolog_error: bool = False,
+        ignore_expect_fail: bool = False,
+        nolog_expect_fail: bool = False,
+        ignore_write_error: bool = False,
+        nolog_write_error: bool = False,
+        default_expect_timeout: Optional[DurationLike] = None,
+        default_stdout_handler: bool = True,
+        default_stderr_handler: bool = True,
+        lifecycle_handlers: Optional[Iterable[ProcessLifecycleHandler]] = None,
+        stdout_handlers: Optional[Iterable[OutputHandlerLike]] = None,
+        stderr_handlers: Optional[Iterable[OutputHandlerLike]] = None,
+        name: Optional[str] = None,
+    ) -> None:
         """
         :param cmd: string or tuple containing the command and args to run.
         :param timeout: Timeout (in seconds, or None for no timeout) after
@@ -242,15 +280,20 @@ class ProcessBase(object):
         self.timeout = get_seconds(timeout)
         if self.timeout is not None and self.timeout < 0:
             raise ValueError("timeout must be >= 0 or None, not %r" % (timeout,))
-        for flag_name, value in (("ignore_exit_code", ignore_exit_code), ("nolog_exit_code", nolog_exit_code),
-                                 ("ignore_timeout", ignore_timeout), ("nolog_timeout", nolog_timeout),
-                                 ("ignore_error", ignore_error), ("nolog_error", nolog_error),
-                                 ("ignore_expect_fail", ignore_expect_fail),
-                                 ("nolog_expect_fail", nolog_expect_fail),
-                                 ("ignore_write_error", ignore_write_error),
-                                 ("nolog_write_error", nolog_write_error),
-                                 ("default_stdout_handler", default_stdout_handler),
-                                 ("default_stderr_handler", default_stderr_handler)):
+        for flag_name, value in (
+            ("ignore_exit_code", ignore_exit_code),
+            ("nolog_exit_code", nolog_exit_code),
+            ("ignore_timeout", ignore_timeout),
+            ("nolog_timeout", nolog_timeout),
+            ("ignore_error", ignore_error),
+            ("nolog_error", nolog_error),
+            ("ignore_expect_fail", ignore_expect_fail),
+            ("nolog_expect_fail", nolog_expect_fail),
+            ("ignore_write_error", ignore_write_error),
+            ("nolog_write_error", nolog_write_error),
+            ("default_stdout_handler", default_stdout_handler),
+            ("default_stderr_handler", default_stderr_handler),
+        ):
             _check_bool(flag_name, value)
         self.ignore_exit_code = ignore_exit_code
         self.nolog_exit_code = nolog_exit_code
@@ -268,7 +311,7 @@ class ProcessBase(object):
         self.lifecycle_handlers = self._handler_list("lifecycle_handlers", lifecycle_handlers)
         if name is not None and not isinstance(name, str):
             raise TypeError("name must be a str, not %r" % (name,))
-        self._name: Optional[str] = name    # None: made from the command when first read
+        self._name: Optional[str] = name  # None: made from the command when first read
         self._lock = threading.RLock()
         self._io_lock = threading.Lock()
         self._tls = threading.local()
@@ -313,13 +356,17 @@ class ProcessBase(object):
         self.ended_event.clear()
         # output bytes live in C buffers the reactor reads into; decoded
         # text is cached as (text, byte offset decoded up to, decoder)
-        self._collectors = {STDOUT: _reactor.Collector(bool(self.default_stdout_handler)),
-                            STDERR: _reactor.Collector(bool(self.default_stderr_handler))}
+        self._collectors = {
+            STDOUT: _reactor.Collector(bool(self.default_stdout_handler)),
+            STDERR: _reactor.Collector(bool(self.default_stderr_handler)),
+        }
         self._texts: Dict[int, Tuple[str, int, Optional[codecs.IncrementalDecoder]]] = {
-            STDOUT: ("", 0, None), STDERR: ("", 0, None)}
-        self._texts_replaced: Set[int] = set()    # streams whose text was set by the user
-        self._eof = {STDOUT: False, STDERR: False}        # eof given to the handlers
-        self._eof_read = {STDOUT: False, STDERR: False}   # eof seen by the reader
+            STDOUT: ("", 0, None),
+            STDERR: ("", 0, None),
+        }
+        self._texts_replaced: Set[int] = set()  # streams whose text was set by the user
+        self._eof = {STDOUT: False, STDERR: False}  # eof given to the handlers
+        self._eof_read = {STDOUT: False, STDERR: False}  # eof seen by the reader
         self._strand = Strand(self._on_backlog)
         self._line_splitters: Dict[int, _reactor.LineSplitter] = {}
         self._decoders: Dict[int, codecs.IncrementalDecoder] = {}
@@ -513,16 +560,14 @@ class ProcessBase(object):
             if not handlers:
                 return
             handlers = tuple(handlers)
-        self._strand.post_output(self._dispatch_chunks, (stream, handlers), data,
-                                 _all_inline(handlers))
+        self._strand.post_output(self._dispatch_chunks, (stream, handlers), data, _all_inline(handlers))
 
     def _on_eof(self, stream: int, err: int) -> None:
         """The stream reached end of file (err: errno of a read error, or 0)."""
         with self._io_lock:
             self._eof_read[stream] = True
             self._collectors[stream].shrink()
-            inline = _all_inline(self._stdout_handlers if stream == STDOUT
-                                 else self._stderr_handlers)
+            inline = _all_inline(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
         self._strand.post(self._deliver_eof, (stream, err), inline)
         self._post_end_check()
 
@@ -573,7 +618,7 @@ class ProcessBase(object):
                         if lines is None:
                             lines, last = self._split_lines(stream, data, eof or error)
                         read_line: Callable[..., None] = h.read_line
-                        if _short_form(read_line):     # a 2.8.2 handler: no line ending
+                        if _short_form(read_line):  # a 2.8.2 handler: no line ending
                             for line in lines:
                                 read_line(self, stream, _without_ending(line))
                             if last:
@@ -617,8 +662,7 @@ class ProcessBase(object):
                 else:
                     raise TypeError("invalid output handler %r" % (h,))
             except Exception:
-                logger.exception("%s handler %r of %s raised an exception",
-                                 stream_name(stream), h, self)
+                logger.exception("%s handler %r of %s raised an exception", stream_name(stream), h, self)
 
     def _split_lines(self, stream: int, data: bytes, final: bool) -> Tuple[List[str], str]:
         """Complete lines of data (split in C) and, when final, the last
@@ -693,8 +737,9 @@ class ProcessBase(object):
 
     @stdout_handlers.setter
     def stdout_handlers(self, handlers: Optional[Iterable[OutputHandlerLike]]) -> None:
-        self._stdout_handlers = _HandlerList(self._collectors_of(STDOUT),
-                                             self._handler_list("stdout_handlers", handlers))
+        self._stdout_handlers = _HandlerList(
+            self._collectors_of(STDOUT), self._handler_list("stdout_handlers", handlers)
+        )
 
     @property
     def stderr_handlers(self) -> List[OutputHandlerLike]:
@@ -703,8 +748,9 @@ class ProcessBase(object):
 
     @stderr_handlers.setter
     def stderr_handlers(self, handlers: Optional[Iterable[OutputHandlerLike]]) -> None:
-        self._stderr_handlers = _HandlerList(self._collectors_of(STDERR),
-                                             self._handler_list("stderr_handlers", handlers))
+        self._stderr_handlers = _HandlerList(
+            self._collectors_of(STDERR), self._handler_list("stderr_handlers", handlers)
+        )
 
     def _collectors_of(self, stream: int) -> Callable[[], _reactor.Collector]:
         """A callable giving the current collector of stream (a reset
@@ -742,8 +788,10 @@ class ProcessBase(object):
             return True
         if self.error:
             return bool(self.ignore_error)
-        return bool((not self.timeouted or self.ignore_timeout)
-                    and (self.exit_code == 0 or self.ignore_exit_code or self.killed))
+        return bool(
+            (not self.timeouted or self.ignore_timeout)
+            and (self.exit_code == 0 or self.ignore_exit_code or self.killed)
+        )
 
     @property
     def finished_ok(self) -> bool:
@@ -771,8 +819,9 @@ class ProcessBase(object):
         stats["num_forced_kills"] = int(bool(self.forced_kill))
         stats["num_expect_fail"] = int(bool(self.expect_fail))
         stats["num_write_error"] = int(bool(self.write_error))
-        stats["num_non_zero_exit_codes"] = int(bool(
-            self.started and self.ended and not self.error and self.exit_code != 0))
+        stats["num_non_zero_exit_codes"] = int(
+            bool(self.started and self.ended and not self.error and self.exit_code != 0)
+        )
         stats["num_ok"] = int(self.ok)
         stats["num_finished_ok"] = int(self.finished_ok)
         return stats
@@ -786,9 +835,18 @@ class ProcessBase(object):
         kwargs = []
         if self.timeout is not None:
             kwargs.append("timeout=%r" % (self.timeout,))
-        for flag in ("ignore_exit_code", "nolog_exit_code", "ignore_timeout", "nolog_timeout",
-                     "ignore_error", "nolog_error", "ignore_expect_fail", "nolog_expect_fail",
-                     "ignore_write_error", "nolog_write_error"):
+        for flag in (
+            "ignore_exit_code",
+            "nolog_exit_code",
+            "ignore_timeout",
+            "nolog_timeout",
+            "ignore_error",
+            "nolog_error",
+            "ignore_expect_fail",
+            "nolog_expect_fail",
+            "ignore_write_error",
+            "nolog_write_error",
+        ):
             if getattr(self, flag):
                 kwargs.append("%s=%r" % (flag, getattr(self, flag)))
         if self.default_expect_timeout is not None:
@@ -800,19 +858,21 @@ class ProcessBase(object):
         return kwargs
 
     def _infos(self) -> List[str]:
-        infos = ["name=%s" % (self.name,),
-                 "started=%s" % (self.started,),
-                 "start_date=%s" % (format_unixts(self.start_date) if self.start_date else None,),
-                 "ended=%s" % (self.ended,),
-                 "end_date=%s" % (format_unixts(self.end_date) if self.end_date else None,),
-                 "killed=%s" % (self.killed,),
-                 "error=%s" % (self.error,),
-                 "error_reason=%s" % (_errno_text(self.error_reason),),
-                 "timeouted=%s" % (self.timeouted,),
-                 "expect_fail=%s" % (self.expect_fail,),
-                 "write_error=%s" % (self.write_error,),
-                 "exit_code=%s" % (self.exit_code,),
-                 "ok=%s" % (self.ok,)]
+        infos = [
+            "name=%s" % (self.name,),
+            "started=%s" % (self.started,),
+            "start_date=%s" % (format_unixts(self.start_date) if self.start_date else None,),
+            "ended=%s" % (self.ended,),
+            "end_date=%s" % (format_unixts(self.end_date) if self.end_date else None,),
+            "killed=%s" % (self.killed,),
+            "error=%s" % (self.error,),
+            "error_reason=%s" % (_errno_text(self.error_reason),),
+            "timeouted=%s" % (self.timeouted,),
+            "expect_fail=%s" % (self.expect_fail,),
+            "write_error=%s" % (self.write_error,),
+            "exit_code=%s" % (self.exit_code,),
+            "ok=%s" % (self.ok,),
+        ]
         if self.forced_kill:
             infos.append("forced_kill=%s" % (self.forced_kill,))
         return infos
@@ -821,15 +881,19 @@ class ProcessBase(object):
         return "%s(%s)" % (self.__class__.__name__, ", ".join(self._args()))
 
     def __str__(self) -> str:
-        return "<%s(%s)>" % (style.object_repr(self.__class__.__name__),
-                             ", ".join(self._args() + self._infos()))
+        return "<%s(%s)>" % (style.object_repr(self.__class__.__name__), ", ".join(self._args() + self._infos()))
 
     def dump(self) -> str:
         """A multi-line description: the process, its stdout and stderr
         (only their beginning and end beyond
         ``configuration['compact_output_threshold']``)."""
-        return "%s\n%s\n%s\n%s\n%s" % (str(self), style.emph("stdout:"), compact_output(self.stdout),
-                                       style.emph("stderr:"), compact_output(self.stderr))
+        return "%s\n%s\n%s\n%s\n%s" % (
+            str(self),
+            style.emph("stdout:"),
+            compact_output(self.stdout),
+            style.emph("stderr:"),
+            compact_output(self.stderr),
+        )
 
     # --------------------------------------------------------- lifecycle
 
@@ -837,14 +901,16 @@ class ProcessBase(object):
         """Context manager enter function: returns self"""
         return self
 
-    def __exit__(self, t: Optional[Type[BaseException]], v: Optional[BaseException],
-                 traceback: Optional[TracebackType]) -> Literal[False]:
+    def __exit__(
+        self, t: Optional[Type[BaseException]], v: Optional[BaseException], traceback: Optional[TracebackType]
+    ) -> Literal[False]:
         """Context manager leave function: kills the process"""
         self.kill()
         return False
 
-    def kill(self: _P, sig: int = signal.SIGTERM,
-             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _P:
+    def kill(
+        self: _P, sig: int = signal.SIGTERM, auto_force_kill_timeout: Union[bool, None, DurationLike] = True
+    ) -> _P:
         """Send a signal to the process (implemented by subclasses)."""
         raise NotImplementedError
 
@@ -885,7 +951,8 @@ class ProcessBase(object):
         raise DeadlockError(
             "wait() called from a handler of the process it waits for (%s): the process's "
             "end is handled after that handler returns, so this wait would never end. "
-            "Wait from another thread, or from a handler of another process." % (self.name,))
+            "Wait from another thread, or from a handler of another process." % (self.name,)
+        )
 
     async def wait_async(self: _P, timeout: Optional[DurationLike] = None) -> _P:
         """Like :meth:`wait`, in an asyncio event loop: ``await
@@ -942,14 +1009,14 @@ class ProcessBase(object):
             try:
                 getattr(handler, what)(self)
             except Exception:
-                logger.exception("process lifecycle handler %r %s() raised an exception for %s",
-                                 handler, what, self)
+                logger.exception("process lifecycle handler %r %s() raised an exception for %s", handler, what, self)
 
     def _log_terminated(self) -> None:
-        warn = ((self.error and not self.nolog_error)
-                or (self.timeouted and not self.nolog_timeout)
-                or (not self.error and self.exit_code != 0
-                    and not (self.nolog_exit_code or self.killed)))
+        warn = (
+            (self.error and not self.nolog_error)
+            or (self.timeouted and not self.nolog_timeout)
+            or (not self.error and self.exit_code != 0 and not (self.nolog_exit_code or self.killed))
+        )
         if warn:
             logger.warning("%s %s", style.emph("terminated:"), self.dump())
         elif logger.isEnabledFor(10):
@@ -969,7 +1036,7 @@ class ProcessBase(object):
         handler = handlers.get(stream)
         if handler is None:
             handler = handlers[stream] = ExpectOutputHandler()
-            handler._execo_inline = True    # execo's own callbacks: never blocks
+            handler._execo_inline = True  # execo's own callbacks: never blocks
             with self._io_lock:
                 # from now on every read reaches the handlers (see
                 # _HandlerList): the snapshot and the reads do not overlap
@@ -980,9 +1047,14 @@ class ProcessBase(object):
                 self._expect_handlers.append((stream, handler))
         return handler
 
-    def expect(self, regexes: RegexesLike, timeout: Union[Literal[False], None, DurationLike] = False,
-               stream: int = STDOUT, backtrack_size: Optional[int] = 2000,
-               start_from_current: bool = False) -> ExpectResult:
+    def expect(
+        self,
+        regexes: RegexesLike,
+        timeout: Union[Literal[False], None, DurationLike] = False,
+        stream: int = STDOUT,
+        backtrack_size: Optional[int] = 2000,
+        start_from_current: bool = False,
+    ) -> ExpectResult:
         """searches the process output stream(s) for some regex. It
         mimics/takes ideas from Don Libes expect, or python-pexpect.
 
@@ -1024,8 +1096,9 @@ class ProcessBase(object):
           monitored by this handler for the first time, the regex matching
           is started from the beginning of the stream.
         """
-        return expect_all([self], regexes, timeout, stream, backtrack_size, start_from_current,
-                          self.default_expect_timeout)[0]
+        return expect_all(
+            [self], regexes, timeout, stream, backtrack_size, start_from_current, self.default_expect_timeout
+        )[0]
 
     def _notify_expect_fail(self, regexes: RegexesLike) -> None:
         self.expect_fail = True
@@ -1033,10 +1106,15 @@ class ProcessBase(object):
             logger.warning("%s %r in %s", style.emph("expect failed for"), regexes, self)
 
 
-def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
-               timeout: Union[Literal[False], None, DurationLike], stream: int,
-               backtrack_size: Optional[int], start_from_current: bool,
-               default_timeout: Optional[DurationLike]) -> List[ExpectResult]:
+def expect_all(
+    processes: List[ProcessBase],
+    regexes: RegexesLike,
+    timeout: Union[Literal[False], None, DurationLike],
+    stream: int,
+    backtrack_size: Optional[int],
+    start_from_current: bool,
+    default_timeout: Optional[DurationLike],
+) -> List[ExpectResult]:
     """expect() on several processes at once, sharing one timeout: a list
     of (regex index, match object), or (None, None) for a process without
     a match (which gets expect_fail), in the order of processes.
@@ -1051,7 +1129,8 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
                 "expect() called from a handler of a process it searches (%s): that "
                 "process's output is handed over after the handler returns, so this expect "
                 "could only time out. Expect from another thread, or use an "
-                "ExpectOutputHandler with a callback." % (p.name,))
+                "ExpectOutputHandler with a callback." % (p.name,)
+            )
     timeout = get_seconds(default_timeout if timeout is False else timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     results: List[Optional[ExpectResult]] = [None] * len(processes)
@@ -1070,6 +1149,7 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
                 remaining[0] -= 1
                 if remaining[0] == 0:
                     done.set()
+
         return on_match
 
     handlers: List[ExpectOutputHandler] = []
@@ -1085,7 +1165,7 @@ def expect_all(processes: List[ProcessBase], regexes: RegexesLike,
                 handler._cancel()
     with lock:
         final = [r if r is not None else (None, None) for r in results]
-    for p, (re_index, mo) in zip(processes, final):
+    for p, (re_index, _) in zip(processes, final):
         if re_index is None:
             p._notify_expect_fail(regexes)
     return final

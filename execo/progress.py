@@ -33,7 +33,7 @@ def _tqdm():
     try:
         from tqdm import tqdm
     except ImportError:
-        raise ImportError("the progress display needs tqdm: pip install 'execo[progress]'")
+        raise ImportError("the progress display needs tqdm: pip install 'execo[progress]'") from None
     return tqdm
 
 
@@ -78,8 +78,13 @@ class ProgressDisplay(ActionLifecycleHandler):
     :param description: text before the bar (default: the action's name)
     """
 
-    def __init__(self, action: Action, file: Optional[TextIO] = None,
-                 enabled: Optional[bool] = None, description: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        action: Action,
+        file: Optional[TextIO] = None,
+        enabled: Optional[bool] = None,
+        description: Optional[str] = None,
+    ) -> None:
         self.file = file if file is not None else sys.stderr
         if enabled is None:
             isatty = getattr(self.file, "isatty", None)
@@ -94,15 +99,21 @@ class ProgressDisplay(ActionLifecycleHandler):
         self._bar: Any = None
         self._lock = threading.Lock()
         if enabled:
-            _tqdm()   # fail at the call, not in a handler thread
+            _tqdm()  # fail at the call, not in a handler thread
 
     def start(self, action: Action) -> None:
         if not self.enabled:
             return
         tqdm = _tqdm()
         with self._lock:
-            self._bar = tqdm(total=self.counts.total, desc=self.description, unit="proc",
-                             file=self.file, dynamic_ncols=True, leave=True)
+            self._bar = tqdm(
+                total=self.counts.total,
+                desc=self.description,
+                unit="proc",
+                file=self.file,
+                dynamic_ncols=True,
+                leave=True,
+            )
         self._update(self.counts)
 
     def _update(self, counts: ProgressCounts) -> None:
@@ -110,15 +121,13 @@ class ProgressDisplay(ActionLifecycleHandler):
             bar = self._bar
             if bar is None:
                 return
-            bar.set_postfix_str("started %d, failed %d" % (counts.started, counts.failed),
-                                refresh=False)
+            bar.set_postfix_str("started %d, failed %d" % (counts.started, counts.failed), refresh=False)
             bar.update(counts.ended - bar.n)
 
     def end(self, action: Action) -> None:
         with self._lock:
             bar, self._bar = self._bar, None
         if bar is not None:
-            bar.set_postfix_str("started %d, failed %d" % (self.counts.started,
-                                                           self.counts.failed), refresh=False)
+            bar.set_postfix_str("started %d, failed %d" % (self.counts.started, self.counts.failed), refresh=False)
             bar.update(self.counts.ended - bar.n)
             bar.close()

@@ -54,10 +54,10 @@ from .log import logger
 
 # re's parser (private; the structure of its parse is stable since 3.7,
 # and anything this module does not know stays with re)
-try:                    # Python >= 3.11
+try:  # Python >= 3.11
     _sc: Any = importlib.import_module("re._constants")
     _sp: Any = importlib.import_module("re._parser")
-except ImportError:     # pragma: no cover (Python 3.9, 3.10)
+except ImportError:  # pragma: no cover (Python 3.9, 3.10)
     _sc = importlib.import_module("sre_constants")
     _sp = importlib.import_module("sre_parse")
 
@@ -83,7 +83,7 @@ def _regex_module() -> Any:
     if _regex is None:
         try:
             import regex
-        except ImportError:     # pragma: no cover (a dependency; tested by forcing it off)
+        except ImportError:  # pragma: no cover (a dependency; tested by forcing it off)
             _regex = False
         else:
             _regex = regex
@@ -101,14 +101,24 @@ class _Untranslatable(Exception):
 
 # ------------------------------------------------------------ bounded?
 
+
 def _paths(data: Sequence[Tuple[Any, Any]]) -> int:
     """An upper bound of the ways a match attempt can go through a
     parsed (sub)pattern, _INFINITE past MAX_PATHS or with a repetition
     of variable length."""
     total = 1
     for op, av in data:
-        if op in (_sc.LITERAL, _sc.NOT_LITERAL, _sc.ANY, _sc.IN, _sc.AT, _sc.GROUPREF,
-                  _sc.CATEGORY, _sc.SUCCESS, _sc.FAILURE):
+        if op in (
+            _sc.LITERAL,
+            _sc.NOT_LITERAL,
+            _sc.ANY,
+            _sc.IN,
+            _sc.AT,
+            _sc.GROUPREF,
+            _sc.CATEGORY,
+            _sc.SUCCESS,
+            _sc.FAILURE,
+        ):
             n = 1
         elif op is _sc.BRANCH:
             n = sum(_paths(alt) for alt in av[1])
@@ -123,16 +133,16 @@ def _paths(data: Sequence[Tuple[Any, Any]]) -> int:
         elif op in (_sc.MAX_REPEAT, _sc.MIN_REPEAT, _POSSESSIVE_REPEAT):
             lo, hi, body = int(av[0]), int(av[1]), av[2]
             if hi == _MAXREPEAT or (hi > 1 and hi != lo):
-                return _INFINITE      # an attempt may run over the whole text
+                return _INFINITE  # an attempt may run over the whole text
             inner = _paths(body)
-            if hi != lo:              # x?: with or without x
+            if hi != lo:  # x?: with or without x
                 n = inner + 1
-            elif inner == 1:          # x{n} of a fixed x
+            elif inner == 1:  # x{n} of a fixed x
                 n = 1
             elif hi > MAX_PATHS:
                 return _INFINITE
             else:
-                n = inner ** hi
+                n = inner**hi
         else:
             return _INFINITE
         total = min(_INFINITE, total * n)
@@ -189,13 +199,17 @@ def _set_items(ranges: List[Tuple[int, int]]) -> str:
 
 _CATEGORIES = {
     # re's category: (letter, negated)
-    "CATEGORY_DIGIT": ("d", False), "CATEGORY_NOT_DIGIT": ("d", True),
-    "CATEGORY_SPACE": ("s", False), "CATEGORY_NOT_SPACE": ("s", True),
-    "CATEGORY_WORD": ("w", False), "CATEGORY_NOT_WORD": ("w", True),
+    "CATEGORY_DIGIT": ("d", False),
+    "CATEGORY_NOT_DIGIT": ("d", True),
+    "CATEGORY_SPACE": ("s", False),
+    "CATEGORY_NOT_SPACE": ("s", True),
+    "CATEGORY_WORD": ("w", False),
+    "CATEGORY_NOT_WORD": ("w", True),
 }
 
 
 # ------------------------------------------------------------ writing
+
 
 class _Writer(object):
     """Writes a parsed re pattern back as a regex pattern.
@@ -282,8 +296,11 @@ class _Writer(object):
                 group_name = self.names.get(group)
                 head = "(?P<%s>" % (group_name,) if group_name else "("
                 return "%s%s)" % (head, self.seq(body, inner_flags))
-            return "(?%s%s:%s)" % (_letters(add), "-" + _letters(delete) if _letters(delete) else "",
-                                   self.seq(body, inner_flags))
+            return "(?%s%s:%s)" % (
+                _letters(add),
+                "-" + _letters(delete) if _letters(delete) else "",
+                self.seq(body, inner_flags),
+            )
         if op in (_sc.MAX_REPEAT, _sc.MIN_REPEAT, _POSSESSIVE_REPEAT):
             lo, hi, body = av
             lo, hi = int(lo), int(hi)
@@ -307,7 +324,7 @@ class _Writer(object):
             return "(?(%d)%s%s)" % (group, self.seq(yes, flags), "|" + self.seq(no, flags) if no else "")
         if op in (_sc.ASSERT, _sc.ASSERT_NOT):
             direction, body = av
-            kind = ("=" if op is _sc.ASSERT else "!")
+            kind = "=" if op is _sc.ASSERT else "!"
             return "(?%s%s%s)" % ("<" if direction < 0 else "", kind, self.seq(body, flags))
         if op is _ATOMIC_GROUP:
             return "(?>%s)" % (self.seq(av, flags),)
@@ -429,7 +446,7 @@ def _plan(pattern: str, flags: int) -> Optional[_Plan]:
     try:
         parsed = _sp.parse(pattern, flags)
     except re.error:
-        return None         # (re.compile accepted it: not reached)
+        return None  # (re.compile accepted it: not reached)
     if _paths(parsed.data) <= MAX_PATHS or _regex_module() is None:
         return None
     state = parsed.state
@@ -439,13 +456,14 @@ def _plan(pattern: str, flags: int) -> Optional[_Plan]:
         # the two writings differ only in their classes: if one compiles,
         # so does the other
         plan.native = plan._compile(False)
-    except Exception as e:   # _Untranslatable, or regex refusing it
+    except Exception as e:  # _Untranslatable, or regex refusing it
         logger.debug("expect: %r is searched with re, not regex (%s: %s)", pattern, type(e).__name__, e)
         return None
     return plan
 
 
 # ------------------------------------------------------------ searching
+
 
 class RegexMatch(object):
     """A match found through the :mod:`regex` module, with the interface

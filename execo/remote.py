@@ -57,8 +57,14 @@ class Remote(Action):
     #: Dict of keyword arguments passed to instanciated processes.
     process_args: Dict[str, Any] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, cmd: Optional[str], hosts: HostsLike, connection_params: Optional[Dict[str, Any]] = None,
-                 process_args: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        cmd: Optional[str],
+        hosts: HostsLike,
+        connection_params: Optional[Dict[str, Any]] = None,
+        process_args: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param cmd: the command to run remotely. substitions described in
           :func:`execo.substitutions.remote_substitute` will be performed.
@@ -74,7 +80,7 @@ class Remote(Action):
         # and frame_transparent factories)
         self._caller_context = get_caller_context(self)
         self.cmd = cmd
-        self.hosts = hosts       # converted and checked by the hosts property
+        self.hosts = hosts  # converted and checked by the hosts property
         self.connection_params = connection_params
         self.process_args = dict(process_args) if process_args is not None else {}
         super(Remote, self).__init__(**kwargs)
@@ -109,8 +115,7 @@ class Remote(Action):
         for index, host in enumerate(self.hosts):
             # self.cmd is None only for Put and Get, which override this method
             cmd = self._substitute(self.cmd, index)  # type: ignore[arg-type]
-            processes.append(SshProcess(cmd, host, connection_params=self.connection_params,
-                                        **self.process_args))
+            processes.append(SshProcess(cmd, host, connection_params=self.connection_params, **self.process_args))
         return processes
 
     def _default_name(self) -> str:
@@ -168,8 +173,14 @@ class Put(Remote):
     #: :func:`execo.substitutions.remote_substitute` will be performed.
     remote_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts: HostsLike, local_files: PathsLike, remote_location: str = ".",
-                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        hosts: HostsLike,
+        local_files: PathsLike,
+        remote_location: str = ".",
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` onto which to
           copy the files.
@@ -190,7 +201,7 @@ class Put(Remote):
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
         if not self.local_files:
-            return processes        # nothing to copy: an empty action, as in execo 2.x
+            return processes  # nothing to copy: an empty action, as in execo 2.x
         for index, host in enumerate(self.hosts):
             files = _substitute_list(self, self.local_files, index)
             location = self._substitute(str(self.remote_location), index)
@@ -248,8 +259,14 @@ class Get(Remote):
     #: performed.
     local_location: Union[str, os.PathLike[str]] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts: HostsLike, remote_files: PathsLike, local_location: Union[str, os.PathLike[str]] = ".",
-                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        hosts: HostsLike,
+        remote_files: PathsLike,
+        local_location: Union[str, os.PathLike[str]] = ".",
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` from which to
           get the files.
@@ -270,7 +287,7 @@ class Get(Remote):
     def _make_processes(self) -> List[ProcessBase]:
         processes: List[ProcessBase] = []
         if not self.remote_files:
-            return processes        # nothing to copy: an empty action, as in execo 2.x
+            return processes  # nothing to copy: an empty action, as in execo 2.x
         for index, host in enumerate(self.hosts):
             files = _substitute_list(self, self.remote_files, index)
             location = self._substitute(str(self.local_location), index)

@@ -35,9 +35,15 @@ class RemoteSerial(Remote):
     #: The speed of the serial port (for example: 115200)
     speed: Union[int, str] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts: HostsLike, device: Union[str, os.PathLike[str]], speed: Union[int, str],
-                 connection_params: Optional[Dict[str, Any]] = None,
-                 process_args: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        hosts: HostsLike,
+        device: Union[str, os.PathLike[str]],
+        speed: Union[int, str],
+        connection_params: Optional[Dict[str, Any]] = None,
+        process_args: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` to which to
           connect and open the serial device.
@@ -56,8 +62,9 @@ class RemoteSerial(Remote):
         _check_speed(speed)
         self.device = device
         self.speed = speed
-        super(RemoteSerial, self).__init__(None, hosts, connection_params=connection_params,
-                                           process_args=process_args, **kwargs)
+        super(RemoteSerial, self).__init__(
+            None, hosts, connection_params=connection_params, process_args=process_args, **kwargs
+        )
 
     _build_attrs = ("hosts", "device", "speed", "connection_params", "process_args")
 
@@ -65,9 +72,9 @@ class RemoteSerial(Remote):
         processes: List[ProcessBase] = []
         for index, host in enumerate(self.hosts):
             device = self._substitute(str(self.device), index)
-            processes.append(SerialSsh(host, device, self.speed,
-                                       connection_params=self.connection_params,
-                                       **self.process_args))
+            processes.append(
+                SerialSsh(host, device, self.speed, connection_params=self.connection_params, **self.process_args)
+            )
         return processes
 
     def _what(self) -> str:

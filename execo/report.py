@@ -16,14 +16,23 @@ if TYPE_CHECKING:
 
         def stats(self) -> Dict[str, Any]: ...
 
+
 _ReportT = TypeVar("_ReportT", bound="Report")
 
 __all__ = ['Report']
 
 _COUNTERS = (
-    'num_processes', 'num_started', 'num_ended', 'num_errors', 'num_timeouts',
-    'num_forced_kills', 'num_non_zero_exit_codes', 'num_expect_fail',
-    'num_write_error', 'num_ok', 'num_finished_ok',
+    'num_processes',
+    'num_started',
+    'num_ended',
+    'num_errors',
+    'num_timeouts',
+    'num_forced_kills',
+    'num_non_zero_exit_codes',
+    'num_expect_fail',
+    'num_write_error',
+    'num_ok',
+    'num_finished_ok',
 )
 
 # (column title, stats key) of the counters shown by Report.to_string
@@ -40,10 +49,16 @@ _COLUMNS = (
     ('ok', 'num_ok'),
     ('finok', 'num_finished_ok'),
 )
-_FAILURE_KEYS = ('num_errors', 'num_timeouts', 'num_forced_kills', 'num_expect_fail',
-                 'num_write_error', 'num_non_zero_exit_codes')
+_FAILURE_KEYS = (
+    'num_errors',
+    'num_timeouts',
+    'num_forced_kills',
+    'num_expect_fail',
+    'num_write_error',
+    'num_non_zero_exit_codes',
+)
 _COUNTER_WIDTH = 7
-_DATE_WIDTH = 19     # 'YYYY-MM-DD HH:MM:SS', local time
+_DATE_WIDTH = 19  # 'YYYY-MM-DD HH:MM:SS', local time
 _LENGTH_WIDTH = 14
 _NARROW_NAME_WIDTH = 24
 _WIDE_NAME_WIDTH = 40
@@ -77,10 +92,10 @@ def _shorten(name: str, width: int) -> str:
         return name[:width]
     keep = width - 3
     first_word = len(name.split(" ", 1)[0])
-    tail = name[len(name) - (keep - max(min(first_word, keep - 4), keep // 2)):]
+    tail = name[len(name) - (keep - max(min(first_word, keep - 4), keep // 2)) :]
     if " " in tail and name[len(name) - len(tail) - 1] != " ":
-        tail = tail[tail.index(" ") + 1:]      # from the start of a word
-    return name[:keep - len(tail)] + "..." + tail
+        tail = tail[tail.index(" ") + 1 :]  # from the start of a word
+    return name[: keep - len(tail)] + "..." + tail
 
 
 def _date_cell(date: Optional[float]) -> str:
@@ -209,7 +224,7 @@ class Report:
         starts = [d for d in (stats.get('start_date'), below['start_date']) if d is not None]
         result['start_date'] = min(starts) if starts else None
         if sub_stats and below['end_date'] is None:
-            result['end_date'] = None      # a sub-entry has not ended
+            result['end_date'] = None  # a sub-entry has not ended
         else:
             ends = [d for d in (stats.get('end_date'), below['end_date']) if d is not None]
             result['end_date'] = max(ends) if ends else None
@@ -230,7 +245,8 @@ class Report:
         return stats
 
     def stats(self) -> Dict[str, Any]:
-        """Return a dict summarizing the statistics of all ``execo.action.Action`` and sub-:class:`Report` registered to this report.
+        """Return a dict summarizing the statistics of all
+        ``execo.action.Action`` and sub-:class:`Report` registered to this report.
 
         This stats dict contains the following metrics:
 
@@ -309,8 +325,12 @@ class Report:
         """
         name_width = _WIDE_NAME_WIDTH if wide else _NARROW_NAME_WIDTH
         titles = "".join(_cell(title, _COUNTER_WIDTH) for title, _ in _COLUMNS)
-        first = "%s %s %s %s" % (_cell("Name", name_width), _cell("start", _DATE_WIDTH),
-                                 _cell("end", _DATE_WIDTH), _cell("length", _LENGTH_WIDTH))
+        first = "%s %s %s %s" % (
+            _cell("Name", name_width),
+            _cell("start", _DATE_WIDTH),
+            _cell("end", _DATE_WIDTH),
+            _cell("length", _LENGTH_WIDTH),
+        )
         if wide:
             header = [first + " " + titles]
         else:
@@ -329,9 +349,12 @@ class Report:
             name_cell = _cell(" " * indent + _shorten(name, max(name_width - indent, 0)), name_width)
             if failed:
                 name_cell = style.report_error(name_cell)
-            first = "%s %s %s %s" % (name_cell, _cell(_date_cell(stats.get('start_date')), _DATE_WIDTH),
-                                     _cell(_date_cell(stats.get('end_date')), _DATE_WIDTH),
-                                     _cell(_length(stats), _LENGTH_WIDTH))
+            first = "%s %s %s %s" % (
+                name_cell,
+                _cell(_date_cell(stats.get('start_date')), _DATE_WIDTH),
+                _cell(_date_cell(stats.get('end_date')), _DATE_WIDTH),
+                _cell(_length(stats), _LENGTH_WIDTH),
+            )
             if wide:
                 return [(first + " " + "".join(counters)).rstrip()]
             return [first.rstrip(), ("  " + "".join(counters)).rstrip()]
@@ -353,9 +376,11 @@ class Report:
     @staticmethod
     def _sorted(stats_list: Iterable[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
         """Stats by start date, not started ones last, else in insertion order."""
+
         def key(stats: Mapping[str, Any]) -> Tuple[bool, float]:
             start = stats.get('start_date')
             return (start is None, start or 0)
+
         return sorted(stats_list, key=key)
 
     def __repr__(self) -> str:

@@ -47,9 +47,19 @@ import subprocess
 import tempfile
 from typing import Optional, Sequence, Tuple
 
-__all__ = ["SFTP", "LEGACY", "check_no_nul", "glob_escape", "scp_local_path", "scp_remote_pattern",
-           "scp_remote_target", "needs_protocol", "explicit_protocol", "scp_protocol",
-           "scp_default_protocol"]
+__all__ = [
+    "SFTP",
+    "LEGACY",
+    "check_no_nul",
+    "glob_escape",
+    "scp_local_path",
+    "scp_remote_pattern",
+    "scp_remote_target",
+    "needs_protocol",
+    "explicit_protocol",
+    "scp_protocol",
+    "scp_default_protocol",
+]
 
 SFTP = "sftp"
 """scp's SFTP protocol (OpenSSH >= 9.0 default, ``-s``)."""
@@ -103,7 +113,7 @@ def _tilde_prefix(path: str) -> Tuple[str, str]:
     m = _TILDE_RE.match(path)
     if m is None:
         return "", path
-    return m.group(), path[m.end():]
+    return m.group(), path[m.end() :]
 
 
 def scp_remote_pattern(path: str, protocol: Optional[str] = None) -> str:
@@ -120,8 +130,10 @@ def scp_remote_pattern(path: str, protocol: Optional[str] = None) -> str:
     such a name."""
     path = check_no_nul(os.fspath(path), "remote path")
     if protocol == LEGACY and "\n" in path:
-        raise ValueError("remote path %r holds a newline: scp's legacy protocol (-O) cannot"
-                         " transfer such a name (its SFTP protocol can)" % (path,))
+        raise ValueError(
+            "remote path %r holds a newline: scp's legacy protocol (-O) cannot"
+            " transfer such a name (its SFTP protocol can)" % (path,)
+        )
     prefix, rest = _tilde_prefix(path)
     out = [prefix]
     i = 0
@@ -193,7 +205,7 @@ def explicit_protocol(scp_argv: Sequence[str]) -> Optional[str]:
         for k, flag in enumerate(arg[1:], 1):
             if flag in _SCP_OPTIONS_WITH_ARGUMENT:
                 if k == len(arg) - 1:
-                    i += 1          # the argument is the next word
+                    i += 1  # the argument is the next word
                 break
             if flag == "O":
                 protocol = LEGACY
@@ -230,9 +242,14 @@ def scp_default_protocol(scp_command: Tuple[str, ...]) -> str:
         source = os.path.join(tmp, "f")
         open(source, "w").close()
         try:
-            subprocess.run(list(scp_command) + ["-S", fake_ssh, source, "execo-scp-probe:x"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=20, check=False)
+            subprocess.run(
+                list(scp_command) + ["-S", fake_ssh, source, "execo-scp-probe:x"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=20,
+                check=False,
+            )
             with open(fake_ssh + ".args") as f:
                 args = f.read().splitlines()
         except (OSError, subprocess.SubprocessError):

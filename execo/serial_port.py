@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, List, Optional, TypeVar, Union
 
 from .conductor import get_reactor
-from .handlers import STDOUT, STDERR
+from .handlers import STDERR, STDOUT
 from .local_process import Process
 
 if TYPE_CHECKING:
@@ -42,8 +42,9 @@ def _pyserial() -> ModuleType:
     try:
         import serial
     except ImportError:
-        raise ImportError("execo's Serial needs pyserial: pip install 'execo[serial]' "
-                          "(or pip install pyserial)") from None
+        raise ImportError(
+            "execo's Serial needs pyserial: pip install 'execo[serial]' (or pip install pyserial)"
+        ) from None
     return serial
 
 
@@ -63,7 +64,7 @@ class Serial(Process):
         Other keyword arguments are those of :class:`execo.process.Process`
         (``shell`` and ``pty`` do not apply).
         """
-        _pyserial()      # a missing pyserial is an error at the call
+        _pyserial()  # a missing pyserial is an error at the call
         if not isinstance(speed, int) or isinstance(speed, bool) or speed <= 0:
             raise ValueError("speed must be a positive int, not %r" % (speed,))
         self.device = os.fspath(device)
@@ -82,8 +83,7 @@ class Serial(Process):
         return [repr(self.device), repr(self.speed)]
 
     def _kwargs(self) -> List[str]:
-        return [k for k in super(Serial, self)._kwargs()
-                if not k.startswith(("shell=", "pty=", "kill_subprocesses="))]
+        return [k for k in super(Serial, self)._kwargs() if not k.startswith(("shell=", "pty=", "kill_subprocesses="))]
 
     def _name_source(self) -> str:
         return "serial %s" % (self.device,)
@@ -94,13 +94,21 @@ class Serial(Process):
         """Open the serial port."""
         serial = _pyserial()
         with self._lock:
-            self._begin_start()     # the strand is released by _notify_started
+            self._begin_start()  # the strand is released by _notify_started
             failed = False
             try:
-                port = serial.Serial(self.device, self.speed, bytesize=serial.EIGHTBITS,
-                                     parity=serial.PARITY_NONE, stopbits=serial.STOPBITS_ONE,
-                                     xonxoff=False, rtscts=False, dsrdtr=False, timeout=0,
-                                     exclusive=True)
+                port = serial.Serial(
+                    self.device,
+                    self.speed,
+                    bytesize=serial.EIGHTBITS,
+                    parity=serial.PARITY_NONE,
+                    stopbits=serial.STOPBITS_ONE,
+                    xonxoff=False,
+                    rtscts=False,
+                    dsrdtr=False,
+                    timeout=0,
+                    exclusive=True,
+                )
             except (serial.SerialException, OSError, ValueError) as e:
                 err = getattr(e, "errno", None)
                 self._start_failed(_OpenError(err if err is not None else str(e)))
@@ -117,15 +125,16 @@ class Serial(Process):
                 reactor = get_reactor()
                 out = self._collectors[STDOUT]
                 out.keep = bool(self.default_stdout_handler)
-                self._eof[STDERR] = self._eof_read[STDERR] = True   # a serial port has no stderr
+                self._eof[STDERR] = self._eof_read[STDERR] = True  # a serial port has no stderr
                 self._reader = reactor.add_reader(rfd, self, STDOUT, out)
                 self._writer = reactor.writer(wfd, self, 0)
                 self.stdout_fd, self.stdin_fd = rfd, wfd
                 self._arm_timeout()
         return self._notify_started(failed)
 
-    def kill(self: _S, sig: int = signal.SIGTERM,
-             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _S:
+    def kill(
+        self: _S, sig: int = signal.SIGTERM, auto_force_kill_timeout: Union[bool, None, DurationLike] = True
+    ) -> _S:
         """Close the serial port (whatever the signal): the process ends."""
         with self._lock:
             if not self.started or self.ended or self._closing:

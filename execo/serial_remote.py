@@ -235,8 +235,9 @@ exit $?
 _HELPER_MODES = ("auto", "python", "stty")
 
 
-def serial_helper_command(device: Union[str, os.PathLike[str]], speed: Union[int, str], helper: str = "auto",
-                          remote_python: str = "python3") -> str:
+def serial_helper_command(
+    device: Union[str, os.PathLike[str]], speed: Union[int, str], helper: str = "auto", remote_python: str = "python3"
+) -> str:
     """The remote command (a str for the remote login shell) opening
     ``device`` at ``speed`` on a host: see the module docstring.
 
@@ -248,16 +249,27 @@ def serial_helper_command(device: Union[str, os.PathLike[str]], speed: Union[int
         raise ValueError("helper must be one of %s, not %r" % (", ".join(_HELPER_MODES), helper))
     speed = _check_speed(speed)
     code = base64.b64encode(_PYTHON_HELPER.encode("utf-8")).decode("ascii")
-    return " ".join(["exec", "sh", "-c", shlex.quote(_SH_HELPER), "execo-serial",
-                     shlex.quote(str(device)), str(speed), helper,
-                     shlex.quote(remote_python), code])
+    return " ".join(
+        [
+            "exec",
+            "sh",
+            "-c",
+            shlex.quote(_SH_HELPER),
+            "execo-serial",
+            shlex.quote(str(device)),
+            str(speed),
+            helper,
+            shlex.quote(remote_python),
+            code,
+        ]
+    )
 
 
 def _check_speed(speed: Union[int, str]) -> int:
     try:
         value = int(speed)
     except (TypeError, ValueError):
-        raise ValueError("serial speed must be a positive integer, not %r" % (speed,))
+        raise ValueError("serial speed must be a positive integer, not %r" % (speed,)) from None
     if value <= 0 or str(value) != str(speed).strip():
         raise ValueError("serial speed must be a positive integer, not %r" % (speed,))
     return value
@@ -287,8 +299,14 @@ class SerialSsh(SshProcess):
     speed: Optional[Union[int, str]] = None
     """The serial port speed"""
 
-    def __init__(self, host: Union[str, Host], device: Union[str, os.PathLike[str]], speed: Union[int, str],
-                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        host: Union[str, Host],
+        device: Union[str, os.PathLike[str]],
+        speed: Union[int, str],
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param host: remote side of the ssh connection
         :param device: the serial device on the remote host

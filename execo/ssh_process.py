@@ -19,11 +19,10 @@ from . import _reactor, start_queue
 from .conductor import get_reactor
 from .handlers import STDERR, STDOUT
 from .host import Host
-from .log import logger, style
 from .local_process import Process
+from .log import logger, style
 from .process_base import ProcessBase, _all_inline
-from .ssh_retry import (MAX_DIAGNOSTIC_BYTES, backoff_delay, connect_retries, is_preauth_refusal,
-                        is_ssh_diagnostic)
+from .ssh_retry import MAX_DIAGNOSTIC_BYTES, backoff_delay, connect_retries, is_preauth_refusal, is_ssh_diagnostic
 from .ssh_utils import get_port_forward_argv, get_ssh_argv, resolve_connection_params
 from .time_utils import get_seconds
 from .utils import get_port
@@ -75,8 +74,13 @@ class SshProcess(Process):
     """How many times ssh was started again after a connection refused
     before authentication (0: the first attempt is the one seen)."""
 
-    def __init__(self, cmd: Optional[CmdLike], host: Union[str, Host], connection_params: Optional[Dict[str, Any]] = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        cmd: Optional[CmdLike],
+        host: Union[str, Host],
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param cmd: string containing the command and args to run.
         :param host: :class:`execo.host.Host` (or address) to connect to
@@ -89,7 +93,7 @@ class SshProcess(Process):
         process run locally is ssh). ``pty`` defaults to the ``pty``
         connection param.
         """
-        self.host = Host(host)     # checked (and copied again) by ProcessBase.host
+        self.host = Host(host)  # checked (and copied again) by ProcessBase.host
         host = self.host
         self.remote_cmd = cmd
         self.connection_params = connection_params
@@ -99,8 +103,7 @@ class SshProcess(Process):
         if kwargs.get("pty") is None:
             kwargs["pty"] = bool(params.get("pty"))
         name = kwargs.pop("name", None)
-        super(SshProcess, self).__init__(self._build_cmd(host, connection_params), shell=False,
-                                         name=name, **kwargs)
+        super(SshProcess, self).__init__(self._build_cmd(host, connection_params), shell=False, name=name, **kwargs)
 
     def _name_source(self) -> CmdLike:
         return self.remote_cmd  # type: ignore[return-value]  # None only for a PortForwarder, always named
@@ -208,8 +211,7 @@ class SshProcess(Process):
         eof = False
         for kind, stream, payload, handlers in posts:
             if kind == "data":
-                self._strand.post_output(self._dispatch_chunks, (stream, handlers), payload,
-                                         _all_inline(handlers))
+                self._strand.post_output(self._dispatch_chunks, (stream, handlers), payload, _all_inline(handlers))
             else:
                 eof = True
                 self._strand.post(self._deliver_eof, (stream, payload), _all_inline(handlers))
@@ -221,21 +223,21 @@ class SshProcess(Process):
             if self.ended or self._exit_status is None:
                 return self.ended
             if self._holding:
-                if ((self.stdout_fd is not None and not self._eof_read[STDOUT]) or
-                        (self.stderr_fd is not None and not self._eof_read[STDERR])):
+                if (self.stdout_fd is not None and not self._eof_read[STDOUT]) or (
+                    self.stderr_fd is not None and not self._eof_read[STDERR]
+                ):
                     return False
                 if self._backoff_timer is not None:
                     return False
                 stderr = b"".join(d for kind, _, d in self._held if kind == "data")
-                refused = is_preauth_refusal(self._exit_status, False,
-                                             stderr.decode("utf-8", "replace"))
+                refused = is_preauth_refusal(self._exit_status, False, stderr.decode("utf-8", "replace"))
                 if refused and not self._no_retry and self.connect_retries < self._max_connect_retries:
                     self._schedule_retry(stderr)
                     return False
                 if refused and self._no_retry and not self.killed:
-                    self.killed = True     # kill() came between the exit and now
+                    self.killed = True  # kill() came between the exit and now
         if self._holding:
-            self._release_held()    # posts the eofs, then this check again
+            self._release_held()  # posts the eofs, then this check again
             return False
         return super(SshProcess, self)._maybe_ended()
 
@@ -245,14 +247,20 @@ class SshProcess(Process):
         self.connect_retries += 1
         delay = backoff_delay(self.connect_retries)
         if logger.isEnabledFor(10):
-            logger.debug("%s %s (%s) in %.2fs, retry %d/%d: %s", style.emph("connection refused:"),
-                         self.host.address, stderr.decode("utf-8", "replace").strip(), delay,
-                         self.connect_retries, self._max_connect_retries, self)
+            logger.debug(
+                "%s %s (%s) in %.2fs, retry %d/%d: %s",
+                style.emph("connection refused:"),
+                self.host.address,
+                stderr.decode("utf-8", "replace").strip(),
+                delay,
+                self.connect_retries,
+                self._max_connect_retries,
+                self,
+            )
         reactor = get_reactor()
         self._backoff_timer = reactor.call_later(delay, self._respawn)
         if self.timeout_date is not None:
-            self._timers.append(reactor.call_later(max(0.0, self.timeout_date - time.time()),
-                                                   self._on_timeout))
+            self._timers.append(reactor.call_later(max(0.0, self.timeout_date - time.time()), self._on_timeout))
 
     def _respawn(self) -> None:
         """In the reactor thread, after a backoff: ssh again, the refused
@@ -267,8 +275,9 @@ class SshProcess(Process):
             out, err = self._collectors[STDOUT], self._collectors[STDERR]
             flags = _reactor.SPAWN_PATH | (_reactor.SPAWN_PTY if self.pty else _reactor.SPAWN_NEW_PGROUP)
             try:
-                child = get_reactor().spawn(self._argv(), flags, self, stdout=out, stderr=err,
-                                            farewell=self._watchdog_farewell)
+                child = get_reactor().spawn(
+                    self._argv(), flags, self, stdout=out, stderr=err, farewell=self._watchdog_farewell
+                )
             except OSError as e:
                 self._holding = False
                 self._cancel_timers()
@@ -284,8 +293,9 @@ class SshProcess(Process):
         elif logger.isEnabledFor(10):
             logger.debug("%s %s", style.emph("restart:"), self)
 
-    def kill(self: _SP, sig: int = signal.SIGTERM,
-             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _SP:
+    def kill(
+        self: _SP, sig: int = signal.SIGTERM, auto_force_kill_timeout: Union[bool, None, DurationLike] = True
+    ) -> _SP:
         """Send a signal (default: SIGTERM) to the subprocess (see
         :meth:`execo.process.Process.kill`). During the backoff before a
         connection retry, the process ends as killed at once, and ssh is
@@ -297,7 +307,7 @@ class SshProcess(Process):
             in_backoff = timer is not None and not self.ended
             if in_backoff:
                 self._backoff_timer = None
-                timer.cancel()      # type: ignore[union-attr]
+                timer.cancel()  # type: ignore[union-attr]
                 self.killed = True
                 self._cancel_timers()
         if in_backoff:
@@ -341,9 +351,16 @@ class PortForwarder(SshProcess):
     POLL_PERIOD = 0.1
     """Seconds between two connection attempts to the local port."""
 
-    def __init__(self, host: Union[str, Host], remote_host: str, remote_port: int, local_port: Optional[int] = None,
-                 bind_address: Optional[str] = None, connection_params: Optional[Dict[str, Any]] = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        host: Union[str, Host],
+        remote_host: str,
+        remote_port: int,
+        local_port: Optional[int] = None,
+        bind_address: Optional[str] = None,
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param host: remote side of the ssh connection
         :param remote_host: the remote host to connect to on the remote side
@@ -370,14 +387,16 @@ class PortForwarder(SshProcess):
         self.bind_address = "127.0.0.1" if bind_address is None else bind_address
         self.forwarding = threading.Event()
         self._poller: Optional[threading.Thread] = None
-        kwargs.setdefault("name", "port forwarder %s:%s -> %s:%s" % (
-            self.bind_address, self.local_port, remote_host, remote_port))
+        kwargs.setdefault(
+            "name", "port forwarder %s:%s -> %s:%s" % (self.bind_address, self.local_port, remote_host, remote_port)
+        )
         super(PortForwarder, self).__init__(None, host, connection_params=connection_params, **kwargs)
         self.remote_cmd = None
 
     def _build_cmd(self, host: Host, connection_params: Optional[Dict[str, Any]]) -> Tuple[str, ...]:
-        argv = get_port_forward_argv(host, self.remote_host, self.remote_port, self.local_port,
-                                     self.bind_address, connection_params)
+        argv = get_port_forward_argv(
+            host, self.remote_host, self.remote_port, self.local_port, self.bind_address, connection_params
+        )
         # without it, ssh keeps running when it cannot listen on local_port
         # (and someone else's listener could be mistaken for the tunnel);
         # an option, so before the last "-L" (the "--" and host follow it)
@@ -385,8 +404,7 @@ class PortForwarder(SshProcess):
         return argv[:last] + ("-o", "ExitOnForwardFailure=yes") + argv[last:]
 
     def _args(self) -> List[str]:
-        args = [repr(self.host), repr(self.remote_host), repr(self.remote_port),
-                "local_port=%r" % (self.local_port,)]
+        args = [repr(self.host), repr(self.remote_host), repr(self.remote_port), "local_port=%r" % (self.local_port,)]
         if self.bind_address != "127.0.0.1":
             args.append("bind_address=%r" % (self.bind_address,))
         if self.connection_params:
@@ -401,11 +419,15 @@ class PortForwarder(SshProcess):
     def start(self: _PF) -> _PF:
         super(PortForwarder, self).start()
         if not self.ended:
-            timeout = get_seconds(resolve_connection_params(
-                self.host, self.connection_params).get("forwarding_timeout"))
-            self._poller = threading.Thread(target=self._poll_forwarding, args=(timeout,),
-                                            name="execo-forwarding-%s" % (self.local_port,),
-                                            daemon=True)
+            timeout = get_seconds(
+                resolve_connection_params(self.host, self.connection_params).get("forwarding_timeout")
+            )
+            self._poller = threading.Thread(
+                target=self._poll_forwarding,
+                args=(timeout,),
+                name="execo-forwarding-%s" % (self.local_port,),
+                daemon=True,
+            )
             self._poller.start()
         return self
 
@@ -436,7 +458,6 @@ class PortForwarder(SshProcess):
             finally:
                 s.close()
             if deadline is not None and time.monotonic() >= deadline:
-                logger.warning("forwarding port %s:%s not open after %ss: %s",
-                               address, self.local_port, timeout, self)
+                logger.warning("forwarding port %s:%s not open after %ss: %s", address, self.local_port, timeout, self)
                 return
             self.ended_event.wait(self.POLL_PERIOD)

@@ -19,9 +19,16 @@ import random
 import re
 from typing import Any, List, Mapping, Optional
 
-__all__ = ["DEFAULT_CONNECT_RETRIES", "RETRY_BASE_DELAY", "RETRY_MAX_DELAY",
-           "MAX_DIAGNOSTIC_BYTES", "connect_retries", "is_ssh_diagnostic",
-           "is_preauth_refusal", "backoff_delay"]
+__all__ = [
+    "DEFAULT_CONNECT_RETRIES",
+    "RETRY_BASE_DELAY",
+    "RETRY_MAX_DELAY",
+    "MAX_DIAGNOSTIC_BYTES",
+    "connect_retries",
+    "is_ssh_diagnostic",
+    "is_preauth_refusal",
+    "backoff_delay",
+]
 
 DEFAULT_CONNECT_RETRIES = 5
 """``ssh_connect_retries`` when the connection params do not set it."""
@@ -39,8 +46,10 @@ authentication (ssh says it in a line or two)."""
 # ssh's own messages when the server closes or resets the connection
 # during the banner exchange (kex_exchange_identification since OpenSSH
 # 8.3, ssh_exchange_identification before): nothing ran remotely
-_BANNER_REFUSAL = re.compile(r"^(?:kex|ssh)_exchange_identification: "
-                             r"(?:read: )?Connection (?:closed by remote host|reset by peer)$")
+_BANNER_REFUSAL = re.compile(
+    r"^(?:kex|ssh)_exchange_identification: "
+    r"(?:read: )?Connection (?:closed by remote host|reset by peer)$"
+)
 # sshpkt_fatal()'s messages, printed during the key exchange and the
 # authentication (and also for a connection lost later, when writing:
 # see is_preauth_refusal)
@@ -50,9 +59,11 @@ _KEX_DONE = re.compile(r"^Warning: Permanently added .* to the list of known hos
 # with ssh_connection_sharing, a master past the server's MaxSessions (10
 # by default) refuses the 11th session: ssh says so and connects on its
 # own, which may in turn be refused
-_HARMLESS = re.compile(r"^(?:Pseudo-terminal will not be allocated because stdin is not a terminal\.?"
-                       r"|mux_client_request_session: session request failed: "
-                       r"Session open refused by peer)$")
+_HARMLESS = re.compile(
+    r"^(?:Pseudo-terminal will not be allocated because stdin is not a terminal\.?"
+    r"|mux_client_request_session: session request failed: "
+    r"Session open refused by peer)$"
+)
 
 
 def connect_retries(params: Mapping[str, Any]) -> int:
@@ -75,8 +86,13 @@ def is_ssh_diagnostic(line: str) -> bool:
     """Whether a (complete) stderr line may be ssh's own, printed while
     it connects: a refusal, or one of the harmless lines before it."""
     line = line.strip()
-    return bool(not line or _BANNER_REFUSAL.match(line) or _PACKET_REFUSAL.match(line)
-                or _KEX_DONE.match(line) or _HARMLESS.match(line))
+    return bool(
+        not line
+        or _BANNER_REFUSAL.match(line)
+        or _PACKET_REFUSAL.match(line)
+        or _KEX_DONE.match(line)
+        or _HARMLESS.match(line)
+    )
 
 
 def is_preauth_refusal(exit_code: int, stdout_seen: bool, stderr: str) -> bool:

@@ -38,7 +38,7 @@ DEFAULT_PERSIST = 300
 _lock = threading.Lock()
 _dir: Optional[str] = None
 _dir_pid: Optional[int] = None
-_ssh_commands: Set[Tuple[str, ...]] = set()   # ssh commands that may have started masters
+_ssh_commands: Set[Tuple[str, ...]] = set()  # ssh commands that may have started masters
 
 
 def control_dir() -> str:
@@ -68,8 +68,7 @@ def persist_seconds(value: Union[bool, float, None]) -> Optional[int]:
         return DEFAULT_PERSIST
     if isinstance(value, (int, float)) and value > 0:
         return max(1, int(round(value)))
-    raise ValueError("ssh_connection_sharing must be False, True or a number of seconds > 0, not %r"
-                     % (value,))
+    raise ValueError("ssh_connection_sharing must be False, True or a number of seconds > 0, not %r" % (value,))
 
 
 def sharing_options(value: Union[bool, float, None], ssh_command: Optional[Iterable[str]] = None) -> Tuple[str, ...]:
@@ -81,9 +80,14 @@ def sharing_options(value: Union[bool, float, None], ssh_command: Optional[Itera
     if ssh_command is not None:
         with _lock:
             _ssh_commands.add(tuple(ssh_command))
-    return ("-o", "ControlMaster=auto",
-            "-o", "ControlPath=%s" % (os.path.join(control_dir(), "%C"),),
-            "-o", "ControlPersist=%d" % (seconds,))
+    return (
+        "-o",
+        "ControlMaster=auto",
+        "-o",
+        "ControlPath=%s" % (os.path.join(control_dir(), "%C"),),
+        "-o",
+        "ControlPersist=%d" % (seconds,),
+    )
 
 
 def close_shared_connections(timeout: float = 5) -> None:
@@ -107,8 +111,9 @@ def close_shared_connections(timeout: float = 5) -> None:
         # argument is required by ssh's command line but not used
         argv = list(commands[0]) + ["-o", "ControlPath=%s" % (path,), "-O", "exit", "execo-shared"]
         try:
-            procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
         except OSError:
             break
     for p in procs:

@@ -36,19 +36,37 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import config
 from .host import Host, check_address, check_port, check_user
-from .scp_paths import (check_no_nul, explicit_protocol, needs_protocol, scp_local_path,
-                        scp_protocol, scp_remote_pattern, scp_remote_target)
+from .scp_paths import (
+    check_no_nul,
+    explicit_protocol,
+    needs_protocol,
+    scp_local_path,
+    scp_protocol,
+    scp_remote_pattern,
+    scp_remote_target,
+)
 from .ssh_sharing import sharing_options
 
-__all__ = ["fast_handshake_options", "make_connection_params", "resolve_connection_params", "get_rewritten_host_address",
-           "get_ssh_command", "get_ssh_argv", "get_scp_command", "get_scp_put_argv",
-           "get_scp_get_argv", "get_port_forward_argv", "scp_host_spec"]
+__all__ = [
+    "fast_handshake_options",
+    "make_connection_params",
+    "resolve_connection_params",
+    "get_rewritten_host_address",
+    "get_ssh_command",
+    "get_ssh_argv",
+    "get_scp_command",
+    "get_scp_put_argv",
+    "get_scp_get_argv",
+    "get_port_forward_argv",
+    "scp_host_spec",
+]
 
 _AUTH_KEYS = ("user", "keyfile", "port")
 
 
-def make_connection_params(connection_params: Optional[Mapping[str, Any]] = None,
-                           default_params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+def make_connection_params(
+    connection_params: Optional[Mapping[str, Any]] = None, default_params: Optional[Mapping[str, Any]] = None
+) -> Dict[str, Any]:
     """Return a new dict: ``default_params`` (default:
     :data:`execo.config.default_connection_params`) updated with the
     items of ``connection_params`` whose value is not False."""
@@ -62,8 +80,9 @@ def make_connection_params(connection_params: Optional[Mapping[str, Any]] = None
     return params
 
 
-def resolve_connection_params(host: Union[str, Host, None] = None,
-                              connection_params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+def resolve_connection_params(
+    host: Union[str, Host, None] = None, connection_params: Optional[Mapping[str, Any]] = None
+) -> Dict[str, Any]:
     """The connection params for connecting to ``host``: a new dict with
     every key of :func:`make_connection_params`, ``user``, ``keyfile`` and
     ``port`` taken from ``host`` first when they are not False there."""
@@ -113,12 +132,16 @@ def _shlex_split(cmd: str) -> Tuple[str, ...]:
 
 
 @overload
-def _resolved(host: Union[str, Host], connection_params: Optional[Mapping[str, Any]]) -> Tuple[Host, Dict[str, Any]]: ...
+def _resolved(
+    host: Union[str, Host], connection_params: Optional[Mapping[str, Any]]
+) -> Tuple[Host, Dict[str, Any]]: ...
 @overload
-def _resolved(host: Union[str, Host, None],
-              connection_params: Optional[Mapping[str, Any]]) -> Tuple[Optional[Host], Dict[str, Any]]: ...
-def _resolved(host: Union[str, Host, None],
-              connection_params: Optional[Mapping[str, Any]]) -> Tuple[Optional[Host], Dict[str, Any]]:
+def _resolved(
+    host: Union[str, Host, None], connection_params: Optional[Mapping[str, Any]]
+) -> Tuple[Optional[Host], Dict[str, Any]]: ...
+def _resolved(
+    host: Union[str, Host, None], connection_params: Optional[Mapping[str, Any]]
+) -> Tuple[Optional[Host], Dict[str, Any]]:
     if isinstance(host, str):
         host = Host(host)
     return host, resolve_connection_params(host, connection_params)
@@ -131,8 +154,9 @@ def fast_handshake_options(params: Mapping[str, Any]) -> Tuple[str, ...]:
     return tuple(config.FAST_HANDSHAKE_KEX_OPTIONS) if params.get("ssh_fast_handshake") else ()
 
 
-def get_ssh_command(host: Union[str, Host, None] = None,
-                    connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
+def get_ssh_command(
+    host: Union[str, Host, None] = None, connection_params: Optional[Mapping[str, Any]] = None
+) -> Tuple[str, ...]:
     """The ssh argv (a tuple) up to, but excluding, the host address: the
     ssh command, ``ssh_options``, the fast handshake options if
     ``ssh_fast_handshake``, the connection sharing options if
@@ -142,8 +166,9 @@ def get_ssh_command(host: Union[str, Host, None] = None,
     return _ssh_command(host, connection_params, True)
 
 
-def _ssh_command(host: Union[str, Host, None], connection_params: Optional[Mapping[str, Any]],
-                 shared: bool) -> Tuple[str, ...]:
+def _ssh_command(
+    host: Union[str, Host, None], connection_params: Optional[Mapping[str, Any]], shared: bool
+) -> Tuple[str, ...]:
     host, params = _resolved(host, connection_params)
     argv = _split_command(params["ssh"])
     options = list(params.get("ssh_options") or ())
@@ -166,8 +191,11 @@ def _ssh_command(host: Union[str, Host, None], connection_params: Optional[Mappi
     return tuple(argv)
 
 
-def get_ssh_argv(host: Union[str, Host], remote_cmd: Union[str, Iterable[object]],
-                 connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
+def get_ssh_argv(
+    host: Union[str, Host],
+    remote_cmd: Union[str, Iterable[object]],
+    connection_params: Optional[Mapping[str, Any]] = None,
+) -> Tuple[str, ...]:
     """The full ssh argv (tuple) running ``remote_cmd`` on ``host``:
     :func:`get_ssh_command`, ``--``, the (rewritten) host address, then
     the remote command as one argument (a sequence is joined with
@@ -181,11 +209,15 @@ def get_ssh_argv(host: Union[str, Host], remote_cmd: Union[str, Iterable[object]
         remote_cmd = " ".join(str(a) for a in remote_cmd)
     check_no_nul(remote_cmd, "remote command")
     return get_ssh_command(host, connection_params) + (
-        "--", get_rewritten_host_address(host.address, params), remote_cmd)
+        "--",
+        get_rewritten_host_address(host.address, params),
+        remote_cmd,
+    )
 
 
-def get_scp_command(host: Union[str, Host, None] = None,
-                    connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
+def get_scp_command(
+    host: Union[str, Host, None] = None, connection_params: Optional[Mapping[str, Any]] = None
+) -> Tuple[str, ...]:
     """The scp argv (tuple) before the file arguments: the scp command,
     ``scp_options``, the fast handshake options if ``ssh_fast_handshake``,
     the connection sharing options, then ``-i keyfile`` and ``-P port`` when not None
@@ -194,8 +226,7 @@ def get_scp_command(host: Union[str, Host, None] = None,
     argv = _split_command(params["scp"])
     argv += list(params.get("scp_options") or ())
     argv += fast_handshake_options(params)
-    argv += sharing_options(params.get("ssh_connection_sharing"),
-                            _split_command(params["ssh"])[:1])
+    argv += sharing_options(params.get("ssh_connection_sharing"), _split_command(params["ssh"])[:1])
     if params.get("keyfile") is not None:
         argv += ["-i", str(params["keyfile"])]
     if params.get("port") is not None:
@@ -221,9 +252,12 @@ def _as_list(files: Union[str, os.PathLike[str], Iterable[Union[str, os.PathLike
     return [os.fspath(f) if isinstance(f, os.PathLike) else str(f) for f in files]
 
 
-def get_scp_put_argv(host: Union[str, Host], local_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
-                     remote_location: str = ".",
-                     connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
+def get_scp_put_argv(
+    host: Union[str, Host],
+    local_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
+    remote_location: str = ".",
+    connection_params: Optional[Mapping[str, Any]] = None,
+) -> Tuple[str, ...]:
     """scp argv (tuple) copying ``local_files`` (a path or a sequence of
     paths) to ``[user@]host:remote_location``.
 
@@ -245,14 +279,19 @@ def get_scp_put_argv(host: Union[str, Host], local_files: Union[str, Iterable[Un
     protocol = explicit_protocol(command)
     if protocol is None and needs_protocol(remote_location):
         protocol = scp_protocol(command, _split_command(params["scp"]))
-    return command + tuple(scp_local_path(f) for f in _as_list(local_files)) + (
-        "%s:%s" % (scp_host_spec(host, connection_params),
-                   scp_remote_target(remote_location, protocol)),)
+    return (
+        command
+        + tuple(scp_local_path(f) for f in _as_list(local_files))
+        + ("%s:%s" % (scp_host_spec(host, connection_params), scp_remote_target(remote_location, protocol)),)
+    )
 
 
-def get_scp_get_argv(host: Union[str, Host], remote_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
-                     local_location: Union[str, os.PathLike[str]] = ".",
-                     connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
+def get_scp_get_argv(
+    host: Union[str, Host],
+    remote_files: Union[str, Iterable[Union[str, os.PathLike[str]]]],
+    local_location: Union[str, os.PathLike[str]] = ".",
+    connection_params: Optional[Mapping[str, Any]] = None,
+) -> Tuple[str, ...]:
     """scp argv (tuple) copying ``remote_files`` (a path or a sequence of
     paths) of ``host`` to ``local_location``.
 
@@ -268,14 +307,21 @@ def get_scp_get_argv(host: Union[str, Host], remote_files: Union[str, Iterable[U
     spec = scp_host_spec(host, connection_params)
     command = get_scp_command(host, connection_params)
     protocol = explicit_protocol(command)
-    return command + tuple(
-        "%s:%s" % (spec, scp_remote_pattern(f, protocol)) for f in _as_list(remote_files)) + (
-        scp_local_path(os.fspath(local_location)),)
+    return (
+        command
+        + tuple("%s:%s" % (spec, scp_remote_pattern(f, protocol)) for f in _as_list(remote_files))
+        + (scp_local_path(os.fspath(local_location)),)
+    )
 
 
-def get_port_forward_argv(host: Union[str, Host], remote_host: str, remote_port: int, local_port: int,
-                          bind_address: Optional[str] = "127.0.0.1",
-                          connection_params: Optional[Mapping[str, Any]] = None) -> Tuple[str, ...]:
+def get_port_forward_argv(
+    host: Union[str, Host],
+    remote_host: str,
+    remote_port: int,
+    local_port: int,
+    bind_address: Optional[str] = "127.0.0.1",
+    connection_params: Optional[Mapping[str, Any]] = None,
+) -> Tuple[str, ...]:
     """ssh argv (tuple) forwarding ``bind_address:local_port`` to
     ``remote_host:remote_port`` as seen from ``host``:
     ``ssh ... -L bind:local_port:remote_host:remote_port -N -- host``.
@@ -306,4 +352,9 @@ def get_port_forward_argv(host: Union[str, Host], remote_host: str, remote_port:
     spec = "%s:%d:%s:%d" % (bind_address, ports[0], remote_host, ports[1])
     # never through a shared master: the forwarding would outlive us
     return _ssh_command(host, connection_params, False) + (
-        "-L", spec, "-N", "--", get_rewritten_host_address(host.address, params))
+        "-L",
+        spec,
+        "-N",
+        "--",
+        get_rewritten_host_address(host.address, params),
+    )

@@ -48,10 +48,10 @@ if TYPE_CHECKING:
 __all__ = ["Window", "fd_margin", "fd_budget", "running_count"]
 
 # a process's place (its ``_slot_state``)
-IDLE = 0       # not queued, holds nothing (not started, ended, or cancelled)
-WINDOW = 1     # waits for room in its fan-out window
-BUDGET = 2     # holds its window slot, waits for the fd budget / global fanout
-GRANTED = 3    # holds a slot: spawning, or running until its end
+IDLE = 0  # not queued, holds nothing (not started, ended, or cancelled)
+WINDOW = 1  # waits for room in its fan-out window
+BUDGET = 2  # holds its window slot, waits for the fd budget / global fanout
+GRANTED = 3  # holds a slot: spawning, or running until its end
 
 
 class Window:
@@ -73,10 +73,10 @@ class Window:
 
 
 _lock = threading.Lock()
-_waiting: Deque[Process] = collections.deque()   # state BUDGET, in order
-_running = 0            # processes in state GRANTED
-_fds = 0                # the fds they hold (their cost when granted)
-_ends = 0               # how many slots were given back (a generation)
+_waiting: Deque[Process] = collections.deque()  # state BUDGET, in order
+_running = 0  # processes in state GRANTED
+_fds = 0  # the fds they hold (their cost when granted)
+_ends = 0  # how many slots were given back (a generation)
 
 
 def fd_margin(limit: int) -> int:
@@ -102,6 +102,7 @@ def running_count() -> int:
 
 def _cost() -> int:
     from .conductor import get_reactor
+
     return int(get_reactor().spawn_fd_cost())
 
 
@@ -168,7 +169,7 @@ def after_emfile(p: Process, ends_seen: int) -> str:
         if p._slot_state == GRANTED:
             _running -= 1
             _fds -= p._slot_cost
-            p._slot_state = BUDGET   # keeps its window slot
+            p._slot_state = BUDGET  # keeps its window slot
         if _running == 0:
             _running += 1
             _fds += p._slot_cost
@@ -206,7 +207,7 @@ def cancel(p: Process) -> Optional[List[Process]]:
     with _lock:
         if p._slot_state not in (WINDOW, BUDGET):
             return None
-    return release(p)   # it holds no slot; maybe a window's (BUDGET)
+    return release(p)  # it holds no slot; maybe a window's (BUDGET)
 
 
 def _pump(w: Optional[Window]) -> List[Process]:

@@ -32,8 +32,15 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Match, Opti
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-__all__ = ["remote_substitute", "get_caller_context", "frame_transparent", "SubstitutionError",
-           "no_expressions", "NO_EXPRESSIONS", "NO_SUBSTITUTIONS"]
+__all__ = [
+    "remote_substitute",
+    "get_caller_context",
+    "frame_transparent",
+    "SubstitutionError",
+    "no_expressions",
+    "NO_EXPRESSIONS",
+    "NO_SUBSTITUTIONS",
+]
 
 _HOST_TAG = "{{{host}}}"
 # one pass over the string: the host tag, or an expression (everything
@@ -48,7 +55,7 @@ class _NoExpressions(tuple):
 
     def __new__(cls, host: bool) -> "_NoExpressions":
         self = super().__new__(cls, ({}, {}))
-        self.host = host      # whether {{{host}}} is still replaced
+        self.host = host  # whether {{{host}}} is still replaced
         return self
 
     def __repr__(self) -> str:
@@ -106,8 +113,12 @@ def _host_address(host: object) -> str:
     return str(host) if address is None else str(address)
 
 
-def remote_substitute(string: str, all_hosts: Iterable[object], index: int,
-                      frame_context: Optional[Tuple[Optional[Dict[str, Any]], Optional[Mapping[str, Any]]]]) -> str:
+def remote_substitute(
+    string: str,
+    all_hosts: Iterable[object],
+    index: int,
+    frame_context: Optional[Tuple[Optional[Dict[str, Any]], Optional[Mapping[str, Any]]]],
+) -> str:
     """Perform some tag substitutions in a specific context.
 
     :param string: the string onto which to perfom the substitution.
@@ -140,7 +151,7 @@ def remote_substitute(string: str, all_hosts: Iterable[object], index: int,
     if "{{" not in string:
         return string
     evaluate = not isinstance(frame_context, _NoExpressions)
-    if not evaluate and not frame_context.host:     # type: ignore[union-attr]
+    if not evaluate and not frame_context.host:  # type: ignore[union-attr]
         return string
     host_address: Optional[str] = None
     glob: Optional[Dict[str, Any]] = None
@@ -174,19 +185,23 @@ def remote_substitute(string: str, all_hosts: Iterable[object], index: int,
         try:
             sequence = eval(expression, glob) if loc is None else eval(expression, glob, loc)
         except Exception as e:
-            raise SubstitutionError("substitution of {{%s}}: evaluating %r raised %s: %s"
-                                    % (expression, expression, type(e).__name__, e),
-                                    expression) from e
+            raise SubstitutionError(
+                "substitution of {{%s}}: evaluating %r raised %s: %s" % (expression, expression, type(e).__name__, e),
+                expression,
+            ) from e
         try:
             n = len(sequence)
             value = sequence[index % n]
         except ZeroDivisionError as e:
-            raise SubstitutionError("substitution of {{%s}}: %r is an empty sequence"
-                                    % (expression, expression), expression) from e
+            raise SubstitutionError(
+                "substitution of {{%s}}: %r is an empty sequence" % (expression, expression), expression
+            ) from e
         except Exception as e:
-            raise SubstitutionError("substitution of {{%s}}: %r must evaluate to a sequence, not %r"
-                                    % (expression, expression, type(sequence).__name__),
-                                    expression) from e
+            raise SubstitutionError(
+                "substitution of {{%s}}: %r must evaluate to a sequence, not %r"
+                % (expression, expression, type(sequence).__name__),
+                expression,
+            ) from e
         return str(value)
 
     return _SUBST_RE.sub(subst, string)

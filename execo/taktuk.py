@@ -36,12 +36,16 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tupl
 from .action_base import Action
 from .conductor import get_reactor
 from .config import configuration
-from .handlers import STDOUT, STDERR, ProcessLifecycleHandler
+from .handlers import STDERR, STDOUT, ProcessLifecycleHandler
 from .host import get_hosts_list
-from .log import logger
 from .local_process import Process
-from .ssh_utils import (fast_handshake_options, get_rewritten_host_address, make_connection_params,
-                        resolve_connection_params)
+from .log import logger
+from .ssh_utils import (
+    fast_handshake_options,
+    get_rewritten_host_address,
+    make_connection_params,
+    resolve_connection_params,
+)
 from .substitutions import get_caller_context
 from .taktuk_process import TaktukProcess
 from .time_utils import get_seconds
@@ -57,15 +61,24 @@ __all__ = ["TaktukRemote"]
 
 # output templates: a header line, then (for payload records) the bytes
 _TEMPLATES = (
-    "-o", 'output="O $position $rank ".length($line.$eol)."\\n$line$eol"',
-    "-o", 'error="E $position $rank ".length($line.$eol)."\\n$line$eol"',
-    "-o", 'status="S $position $rank $line\\n"',
-    "-o", 'connector="C $position $peer_position ".length($line)."\\n$line\\n"',
-    "-o", 'state="T $position $rank $peer_position $line\\n"',
-    "-o", 'info="I $position ".length($line)."\\n$line\\n"',
-    "-o", 'taktuk="K $position ".length($line)."\\n$line\\n"',
-    "-o", 'message="M $position ".length($line)."\\n$line\\n"',
-    "-o", 'default="D $position ".length($line)."\\n$line\\n"',
+    "-o",
+    'output="O $position $rank ".length($line.$eol)."\\n$line$eol"',
+    "-o",
+    'error="E $position $rank ".length($line.$eol)."\\n$line$eol"',
+    "-o",
+    'status="S $position $rank $line\\n"',
+    "-o",
+    'connector="C $position $peer_position ".length($line)."\\n$line\\n"',
+    "-o",
+    'state="T $position $rank $peer_position $line\\n"',
+    "-o",
+    'info="I $position ".length($line)."\\n$line\\n"',
+    "-o",
+    'taktuk="K $position ".length($line)."\\n$line\\n"',
+    "-o",
+    'message="M $position ".length($line)."\\n$line\\n"',
+    "-o",
+    'default="D $position ".length($line)."\\n$line\\n"',
 )
 
 # taktuk state codes (taktuk(1), "state" stream)
@@ -91,7 +104,7 @@ class _TaktukParser(object):
     def __init__(self, action: TaktukRemote) -> None:
         self.action = action
         self.buf = bytearray()
-        self.need: Optional[Tuple[List[str], int, int]] = None        # (header fields, payload length, trailing newline)
+        self.need: Optional[Tuple[List[str], int, int]] = None  # (header fields, payload length, trailing newline)
 
     def write(self, data: bytes) -> None:
         self.buf += data
@@ -115,7 +128,7 @@ class _TaktukParser(object):
             fields, n, trailing = self.need
             if len(buf) - pos < n + trailing:
                 break
-            payload = bytes(buf[pos:pos + n])
+            payload = bytes(buf[pos : pos + n])
             pos += n + trailing
             self.need = None
             self.action._taktuk_record(fields, payload)
@@ -202,8 +215,14 @@ class TaktukRemote(Action):
     #: Dict of keyword arguments passed to instanciated processes.
     process_args: Dict[str, Any] = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, cmd: Optional[str], hosts: HostsLike, connection_params: Optional[Dict[str, Any]] = None,
-                 process_args: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        cmd: Optional[str],
+        hosts: HostsLike,
+        connection_params: Optional[Dict[str, Any]] = None,
+        process_args: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param cmd: the command to run remotely. substitions described in
           :func:`execo.substitutions.remote_substitute` will be performed.
@@ -218,7 +237,7 @@ class TaktukRemote(Action):
         self._caller_context = get_caller_context(self)
         self.cmd = cmd
         self.connection_params = connection_params
-        self.hosts = hosts       # converted and checked by the hosts property
+        self.hosts = hosts  # converted and checked by the hosts property
         self.process_args = dict(process_args) if process_args is not None else {}
         super(TaktukRemote, self).__init__(**kwargs)
         self._host_lh = _HostEndLH(self)
@@ -235,8 +254,7 @@ class TaktukRemote(Action):
         # the host names given to taktuk's -m (rewritten, checked): refused
         # here, when the processes are made, rather than read by taktuk as
         # ranges or code
-        peers = [_taktuk_host(get_rewritten_host_address(host.address, self.connection_params))
-                 for host in self.hosts]
+        peers = [_taktuk_host(get_rewritten_host_address(host.address, self.connection_params)) for host in self.hosts]
         super(TaktukRemote, self)._build()
         self._port, self._keyfile, self._peers = port, keyfile, peers
         self._taktuk = None
@@ -307,11 +325,15 @@ class TaktukRemote(Action):
             ports.add(params.get("port"))
             keyfiles.add(params.get("keyfile"))
         if len(ports) > 1:
-            raise ValueError("%s: taktuk cannot use per-host ports; the hosts and "
-                             "connection_params give %s" % (self.__class__.__name__, sorted(map(str, ports))))
+            raise ValueError(
+                "%s: taktuk cannot use per-host ports; the hosts and "
+                "connection_params give %s" % (self.__class__.__name__, sorted(map(str, ports)))
+            )
         if len(keyfiles) > 1:
-            raise ValueError("%s: taktuk cannot use per-host keyfiles; the hosts and "
-                             "connection_params give %s" % (self.__class__.__name__, sorted(map(str, keyfiles))))
+            raise ValueError(
+                "%s: taktuk cannot use per-host keyfiles; the hosts and "
+                "connection_params give %s" % (self.__class__.__name__, sorted(map(str, keyfiles)))
+            )
         return (ports.pop() if ports else None), (keyfiles.pop() if keyfiles else None)
 
     # ------------------------------------------------------ taktuk argv
@@ -330,7 +352,7 @@ class TaktukRemote(Action):
         for index, host in enumerate(self.hosts):
             host_user = resolve_connection_params(host, self.connection_params).get("user")
             if host_user is None and user is not None:
-                host_user = getpass.getuser()   # taktuk's -l cannot be unset
+                host_user = getpass.getuser()  # taktuk's -l cannot be unset
             if host_user is not None and host_user != user:
                 # taktuk pastes -l and -m into its connector line, run by
                 # /bin/sh: quoted, whatever slipped past the checks is data
@@ -352,8 +374,8 @@ class TaktukRemote(Action):
 
     def _start_children(self) -> None:
         with self._taktuk_lock:
-            self._positions: Dict[str, TaktukProcess] = {}     # taktuk position (str) -> process
-            self._ranks: Dict[TaktukProcess, str] = {}         # process -> taktuk rank
+            self._positions: Dict[str, TaktukProcess] = {}  # taktuk position (str) -> process
+            self._ranks: Dict[TaktukProcess, str] = {}  # process -> taktuk rank
             self._diagnostics: List[str] = []
             self._host_diagnostics: Dict[TaktukProcess, str] = {}
             self._quit_sent = False
@@ -363,13 +385,18 @@ class TaktukRemote(Action):
                 p._kill_hook = self._kill_process
             if not self.processes:
                 return
-            self._taktuk = Process(self._taktuk_argv(), shell=False,
-                                   default_stdout_handler=False, default_stderr_handler=False,
-                                   stdout_handlers=[_TaktukParser(self)],
-                                   stderr_handlers=[_TaktukParser(self)],
-                                   lifecycle_handlers=[_TaktukEndLH(self)],
-                                   ignore_exit_code=True, nolog_exit_code=True,
-                                   name="taktuk of %s" % (self.name,))
+            self._taktuk = Process(
+                self._taktuk_argv(),
+                shell=False,
+                default_stdout_handler=False,
+                default_stderr_handler=False,
+                stdout_handlers=[_TaktukParser(self)],
+                stderr_handlers=[_TaktukParser(self)],
+                lifecycle_handlers=[_TaktukEndLH(self)],
+                ignore_exit_code=True,
+                nolog_exit_code=True,
+                name="taktuk of %s" % (self.name,),
+            )
             # if the script dies: what kill() does (killing taktuk alone
             # leaves the remote commands running: see execo.watchdog)
             self._taktuk._watchdog_farewell = b"broadcast kill\nquit\n"
@@ -445,8 +472,9 @@ class TaktukRemote(Action):
 
     def write(self, s: Union[str, bytes, bytearray, memoryview]) -> None:
         """Not supported with taktuk (raises NotImplementedError)."""
-        raise NotImplementedError("%s: writing to the remote processes' stdin is not supported"
-                                  % (self.__class__.__name__,))
+        raise NotImplementedError(
+            "%s: writing to the remote processes' stdin is not supported" % (self.__class__.__name__,)
+        )
 
     # ---------------------------------------------------- taktuk events
 
@@ -459,7 +487,7 @@ class TaktukRemote(Action):
         with _running_lock:
             _running.discard(self)
         why = taktuk.error_reason
-        if isinstance(why, int):   # the errno of a failed start (E2BIG, ENOENT...)
+        if isinstance(why, int):  # the errno of a failed start (E2BIG, ENOENT...)
             why = os.strerror(why)
         reason = "taktuk ended (%s)" % ("exit code %s" % (taktuk.exit_code,) if not taktuk.error else why,)
         if self._diagnostics:
@@ -522,7 +550,7 @@ class TaktukRemote(Action):
         if rank != "-1":
             self._ranks[p] = rank
         if code == COMMAND_STARTED and self._kill_sent and not self._quit_sent:
-            self._send("broadcast kill")     # started after the action was killed
+            self._send("broadcast kill")  # started after the action was killed
         self._host_state(p, code, peer_position)
 
     def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
@@ -538,7 +566,7 @@ class TaktukRemote(Action):
 # ------------------------------------------------------ interpreter exit
 
 _running_lock = threading.Lock()
-_running: Set[TaktukRemote] = set()      # actions whose taktuk was started and did not end
+_running: Set[TaktukRemote] = set()  # actions whose taktuk was started and did not end
 
 
 def _end_remote_commands_at_exit() -> None:
@@ -564,7 +592,7 @@ def _end_remote_commands_at_exit() -> None:
     for action in actions:
         try:
             action.kill()
-        except Exception:   # never let one action keep the others running
+        except Exception:  # never let one action keep the others running
             logger.debug("killing %s at exit", action, exc_info=True)
     deadline = time.monotonic() + TAKTUK_END_GRACE
     for action in actions:
@@ -611,7 +639,8 @@ def _check_command_length(cmd: str, host: Host) -> None:
             "TaktukRemote: the command for %s is %d bytes, taktuk can run at most %d: the command goes "
             "base64-encoded as one argument of taktuk's command line and of /bin/sh -c on the host, and "
             "Linux limits one argument to %d bytes (MAX_ARG_STRLEN). Copy a script to the hosts first "
-            "(TaktukPut) and run it, or use Remote." % (host.address, size, MAX_COMMAND_BYTES, MAX_ARG_STRLEN))
+            "(TaktukPut) and run it, or use Remote." % (host.address, size, MAX_COMMAND_BYTES, MAX_ARG_STRLEN)
+        )
 
 
 # taktuk reads these characters in a host name (-m) itself: "[a-b,c]"
@@ -630,6 +659,8 @@ def _taktuk_host(address: str) -> str:
     if m:
         address = m.group(1) + m.group(2)
     if _TAKTUK_HOST_SPECIALS.search(address):
-        raise ValueError("%r cannot be a taktuk host: taktuk reads brackets, ',' and '/' in host names as host "
-                         "ranges, lists and exclusions (node[1-3]), and '$' or '`' through a shell" % (address,))
+        raise ValueError(
+            "%r cannot be a taktuk host: taktuk reads brackets, ',' and '/' in host names as host "
+            "ranges, lists and exclusions (node[1-3]), and '$' or '`' through a shell" % (address,)
+        )
     return address

@@ -17,7 +17,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar, Union
 
-from .handlers import STDOUT, STDERR
+from .handlers import STDERR, STDOUT
 from .host import Host
 from .log import logger, style
 from .process_base import ProcessBase
@@ -34,9 +34,9 @@ def exit_code_of_wait_status(status: int) -> int:
     """A raw wait status (as taktuk reports it) as an exit code: the exit
     status, or ``-signal`` when a signal ended the command (the
     convention of :class:`execo.process.Process`)."""
-    if status & 0x7f:
-        return -(status & 0x7f)
-    return (status >> 8) & 0xff
+    if status & 0x7F:
+        return -(status & 0x7F)
+    return (status >> 8) & 0xFF
 
 
 class TaktukProcess(ProcessBase):
@@ -58,7 +58,7 @@ class TaktukProcess(ProcessBase):
         Other keyword arguments are those of
         :class:`execo.process.ProcessBase`.
         """
-        self.host = Host(host)     # checked (and copied again) by ProcessBase.host
+        self.host = Host(host)  # checked (and copied again) by ProcessBase.host
         self.remote_cmd = cmd
         super(TaktukProcess, self).__init__(cmd, **kwargs)
 
@@ -66,7 +66,7 @@ class TaktukProcess(ProcessBase):
         super(TaktukProcess, self)._common_reset()
         self._exit_status: Optional[int] = None
         self._finished = False
-        self._kill_hook: Optional[Callable[[TaktukProcess, int], object]] = None      # set by the action: f(process, sig)
+        self._kill_hook: Optional[Callable[[TaktukProcess, int], object]] = None  # set by the action: f(process, sig)
 
     def _args(self) -> List[str]:
         return [repr(self.remote_cmd), repr(self.host)]
@@ -136,8 +136,9 @@ class TaktukProcess(ProcessBase):
 
     # ------------------------------------------------------------ control
 
-    def kill(self: _TP, sig: int = signal.SIGTERM,
-             auto_force_kill_timeout: Union[bool, None, DurationLike] = True) -> _TP:
+    def kill(
+        self: _TP, sig: int = signal.SIGTERM, auto_force_kill_timeout: Union[bool, None, DurationLike] = True
+    ) -> _TP:
         """Send a signal to the remote command (through taktuk).
 
         :param auto_force_kill_timeout: as for :meth:`execo.process.Process.kill`.
@@ -150,4 +151,3 @@ class TaktukProcess(ProcessBase):
             self._arm_force_kill(sig, auto_force_kill_timeout)
         hook(self, sig)
         return self
-

@@ -51,8 +51,16 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, 
 from .action_base import Action
 from .handlers import STDERR
 from .log import logger
-from .taktuk import (COMMAND_FAILED, COMMAND_TERMINATED, FILE_RECEPTION_FAILED, FILE_RECEPTION_STARTED,
-                     FILE_RECEPTION_TERMINATED, FILE_SEND_FAILED, TaktukRemote, _shell_command)
+from .taktuk import (
+    COMMAND_FAILED,
+    COMMAND_TERMINATED,
+    FILE_RECEPTION_FAILED,
+    FILE_RECEPTION_STARTED,
+    FILE_RECEPTION_TERMINATED,
+    FILE_SEND_FAILED,
+    TaktukRemote,
+    _shell_command,
+)
 from .taktuk_process import TaktukProcess
 
 if TYPE_CHECKING:
@@ -100,7 +108,7 @@ def _parts(name: str) -> List[Union[bytes, str]]:
     pos = 0
     for m in _TAKTUK_VARIABLE.finditer(name):
         if m.start() > pos:
-            parts.append(os.fsencode(name[pos:m.start()]))
+            parts.append(os.fsencode(name[pos : m.start()]))
         parts.append(m.group(1) or m.group(2))
         pos = m.end()
     if pos < len(name):
@@ -128,7 +136,7 @@ def _sh_value(var: str, name: str, variables: bool = True) -> str:
     variables) taken from those its expansion defines (``$host``,
     ``$rank``, ``$position``)."""
     pieces = []
-    for part in (_parts(name) if variables else [os.fsencode(name)]):
+    for part in _parts(name) if variables else [os.fsencode(name)]:
         if isinstance(part, bytes):
             pieces.append("printf %%s %s | base64 -d" % (base64.b64encode(part).decode("ascii"),))
         else:
@@ -144,8 +152,10 @@ def _remote_alias_code(token: str, index: int, body: str) -> str:
     body (which prints the alias, or :data:`_REFUSED`) and prints only
     that. The alias names hold the node's taktuk position: hosts sharing
     a home directory (NFS) do not collide."""
-    return (">/dev/null; p=$TAKTUK_POSITION; case \"$p\" in ''|*[!0-9.]*) echo %s; exit 0;; esac; "
-            "a=.execo-taktuk-%s-$p-%d; %s" % (_REFUSED, token, index, body))
+    return (
+        ">/dev/null; p=$TAKTUK_POSITION; case \"$p\" in ''|*[!0-9.]*) echo %s; exit 0;; esac; "
+        "a=.execo-taktuk-%s-$p-%d; %s" % (_REFUSED, token, index, body)
+    )
 
 
 def _link_or_refuse(target: str) -> str:
@@ -179,8 +189,8 @@ class _FileTransfer(TaktukRemote):
         return []
 
     def _start_children(self) -> None:
-        self._transfers: Dict[TaktukProcess, List[int]] = dict((p, [0, 0]) for p in self.processes)   # done, failed
-        self._cleaned: Set[TaktukProcess] = set()       # their remote aliases were removed
+        self._transfers: Dict[TaktukProcess, List[int]] = dict((p, [0, 0]) for p in self.processes)  # done, failed
+        self._cleaned: Set[TaktukProcess] = set()  # their remote aliases were removed
         self._token = secrets.token_hex(8)
         self._local_dir: Optional[str] = _private_dir() if self.processes else None
         try:
@@ -197,8 +207,7 @@ class _FileTransfer(TaktukRemote):
     def _commands(self) -> List[str]:
         # after the transfers (same order on every node: broadcast after
         # broadcast), each node removes its aliases
-        return self._transfer_commands() + [
-            "synchronize", "broadcast", "exec", "[", _cleanup_command(self._token), "]"]
+        return self._transfer_commands() + ["synchronize", "broadcast", "exec", "[", _cleanup_command(self._token), "]"]
 
     def _transfer_commands(self) -> List[str]:
         raise NotImplementedError
@@ -244,7 +253,7 @@ class _FileTransfer(TaktukRemote):
 
     def _taktuk_record(self, fields: List[str], payload: bytes) -> None:
         if fields[0] == "S":
-            return   # the exit status of the alias removal: not the transfers'
+            return  # the exit status of the alias removal: not the transfers'
         super(_FileTransfer, self)._taktuk_record(fields, payload)
 
     def _complete(self, p: TaktukProcess) -> bool:
@@ -272,8 +281,12 @@ class _FileTransfer(TaktukRemote):
                 # reached: not an error), its reason in stderr
                 failed = self._transfers[p][1]
                 if failed:
-                    p._on_data(STDERR, ("%s\n" % (self._reason(p, "%d of %d file transfers failed" % (
-                        failed, len(self._files))),)).encode())
+                    p._on_data(
+                        STDERR,
+                        (
+                            "%s\n" % (self._reason(p, "%d of %d file transfers failed" % (failed, len(self._files))),)
+                        ).encode(),
+                    )
                 p._taktuk_status(256 if failed else 0)
                 p._taktuk_end()
         finally:
@@ -329,8 +342,14 @@ class TaktukPut(_FileTransfer):
     #: literal).
     remote_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts: HostsLike, local_files: Union[str, Iterable[object]], remote_location: str = ".",
-                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        hosts: HostsLike,
+        local_files: Union[str, Iterable[object]],
+        remote_location: str = ".",
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` onto which to
           copy the files.
@@ -355,10 +374,13 @@ class TaktukPut(_FileTransfer):
         self.local_files = self._files = local_files
         self.remote_location = remote_location
         if not self.local_files:
-            return []               # nothing to copy: an empty action, like Put and Get
-        return [TaktukProcess("taktuk put %s to %s" % (" ".join(self.local_files), self.remote_location),
-                              host, **self.process_args)
-                for host in self.hosts]
+            return []  # nothing to copy: an empty action, like Put and Get
+        return [
+            TaktukProcess(
+                "taktuk put %s to %s" % (" ".join(self.local_files), self.remote_location), host, **self.process_args
+            )
+            for host in self.hosts
+        ]
 
     def _default_name(self) -> str:
         return "%s %r to %i hosts" % (self.__class__.__name__, self.local_files, len(self.hosts))
@@ -391,7 +413,7 @@ class TaktukPut(_FileTransfer):
         directory, else remote_location), makes it a directory if a
         directory is sent, and prints an alias linking to it."""
         code = [_sh_value("l", self.remote_location)]
-        name = _basename(self._paths[index])     # already substituted: literal
+        name = _basename(self._paths[index])  # already substituted: literal
         if name:
             code.append(_sh_value("n", name, variables=False))
             code.append('if [ -d "$l" ]; then t=$l/$n; else t=$l; fi')
@@ -400,9 +422,10 @@ class TaktukPut(_FileTransfer):
         if self._is_dir[index]:
             # (hosts sharing a file system may race to make it: quiet
             # first, the error message if it really cannot be made)
-            code.append('if [ -d "$t" ] || mkdir -- "$t" 2>/dev/null || [ -d "$t" ] || mkdir -- "$t"; '
-                        'then %s; else echo %s; fi'
-                        % (_link_or_refuse("$t"), _REFUSED))
+            code.append(
+                'if [ -d "$t" ] || mkdir -- "$t" 2>/dev/null || [ -d "$t" ] || mkdir -- "$t"; '
+                'then %s; else echo %s; fi' % (_link_or_refuse("$t"), _REFUSED)
+            )
         else:
             # a file is not written into a directory named like it
             code.append('if [ -d "$t" ]; then echo %s; else %s; fi' % (_REFUSED, _link_or_refuse("$t")))
@@ -411,8 +434,7 @@ class TaktukPut(_FileTransfer):
     def _transfer_commands(self) -> List[str]:
         commands: List[str] = []
         for index, source in enumerate(self._sources):
-            commands += ["synchronize", "broadcast", "put", "[", source, "]", "[", self._destination(index), "]",
-                         ";"]
+            commands += ["synchronize", "broadcast", "put", "[", source, "]", "[", self._destination(index), "]", ";"]
         return commands
 
     def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
@@ -476,8 +498,14 @@ class TaktukGet(_FileTransfer):
     #: literal).
     local_location: str = None  # type: ignore[assignment]  # class-level default (documented); every instance sets it
 
-    def __init__(self, hosts: HostsLike, remote_files: Union[str, Iterable[object]], local_location: str = ".",
-                 connection_params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        hosts: HostsLike,
+        remote_files: Union[str, Iterable[object]],
+        local_location: str = ".",
+        connection_params: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param hosts: iterable of :class:`execo.host.Host` from which to
           get the files.
@@ -502,10 +530,13 @@ class TaktukGet(_FileTransfer):
         self.remote_files = self._files = remote_files
         self.local_location = local_location
         if not self.remote_files:
-            return []               # nothing to copy: an empty action, like Put and Get
-        return [TaktukProcess("taktuk get %s to %s" % (" ".join(self.remote_files), self.local_location),
-                              host, **self.process_args)
-                for host in self.hosts]
+            return []  # nothing to copy: an empty action, like Put and Get
+        return [
+            TaktukProcess(
+                "taktuk get %s to %s" % (" ".join(self.remote_files), self.local_location), host, **self.process_args
+            )
+            for host in self.hosts
+        ]
 
     def _default_name(self) -> str:
         return "%s %r from %i hosts" % (self.__class__.__name__, self.remote_files, len(self.hosts))
@@ -516,21 +547,31 @@ class TaktukGet(_FileTransfer):
     def _source(self, index: int) -> str:
         """The source given to taktuk for remote file index: sh code run
         on each sending node that links an alias to the file."""
-        return _remote_alias_code(self._token, index, "%s; %s" % (
-            _sh_value("r", self.remote_files[index]), _link_or_refuse("$r")))
+        return _remote_alias_code(
+            self._token, index, "%s; %s" % (_sh_value("r", self.remote_files[index]), _link_or_refuse("$r"))
+        )
 
     def _transfer_commands(self) -> List[str]:
         # received into the private directory, as DIR/<the sender's alias>
         assert self._local_dir is not None
         commands: List[str] = []
         for index in range(len(self.remote_files)):
-            commands += ["synchronize", "broadcast", "get", "[", self._source(index), "]",
-                         "[", self._local_dir, "]", ";"]
+            commands += [
+                "synchronize",
+                "broadcast",
+                "get",
+                "[",
+                self._source(index),
+                "]",
+                "[",
+                self._local_dir,
+                "]",
+                ";",
+            ]
         return commands
 
     def _state(self, position: str, rank: str, peer_position: str, code: int) -> None:
-        if code in (FILE_RECEPTION_STARTED, FILE_RECEPTION_TERMINATED, FILE_RECEPTION_FAILED) \
-                and position == "0":
+        if code in (FILE_RECEPTION_STARTED, FILE_RECEPTION_TERMINATED, FILE_RECEPTION_FAILED) and position == "0":
             # the root receives from the host at peer_position
             p = self._process_at(peer_position)
             if p is not None:
@@ -559,7 +600,7 @@ class TaktukGet(_FileTransfer):
             for i, remote in enumerate(self.remote_files):
                 staged = os.path.join(self._local_dir, ".execo-taktuk-%s-%s-%d" % (self._token, position, i))
                 if not os.path.lexists(staged):
-                    continue    # its transfer failed (already counted)
+                    continue  # its transfer failed (already counted)
                 name = _basename(_substitute(remote, values))
                 target = os.path.join(location, name) if name and os.path.isdir(location) else location
                 try:
@@ -567,8 +608,12 @@ class TaktukGet(_FileTransfer):
                 except OSError as e:
                     self._transfers[p][0] -= 1
                     self._transfers[p][1] += 1
-                    p._on_data(STDERR, ("cannot copy %s from %s to %s: %s\n" % (
-                        remote, p.host.address, target, e.strerror or e)).encode("utf-8", "surrogateescape"))
+                    p._on_data(
+                        STDERR,
+                        (
+                            "cannot copy %s from %s to %s: %s\n" % (remote, p.host.address, target, e.strerror or e)
+                        ).encode("utf-8", "surrogateescape"),
+                    )
 
 
 def _move(staged: str, target: str) -> None:

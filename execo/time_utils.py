@@ -32,11 +32,21 @@ if TYPE_CHECKING:
 _TimerT = TypeVar("_TimerT", bound="Timer")
 
 __all__ = [
-    'timedelta_to_seconds', 'datetime_to_unixts', 'unixts_to_datetime',
-    'numeric_date_to_unixts', 'numeric_duration_to_seconds',
-    'str_date_to_unixts', 'str_duration_to_seconds',
-    'get_unixts', 'get_seconds', 'format_unixts', 'format_seconds',
-    'format_date', 'format_duration', 'sleep', 'Timer',
+    'timedelta_to_seconds',
+    'datetime_to_unixts',
+    'unixts_to_datetime',
+    'numeric_date_to_unixts',
+    'numeric_duration_to_seconds',
+    'str_date_to_unixts',
+    'str_duration_to_seconds',
+    'get_unixts',
+    'get_seconds',
+    'format_unixts',
+    'format_seconds',
+    'format_date',
+    'format_duration',
+    'sleep',
+    'Timer',
 ]
 
 
@@ -86,7 +96,8 @@ def numeric_duration_to_seconds(d: Number) -> float:
 
 _num_re = re.compile(r'^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$')
 
-_str_date_re = re.compile(r"""
+_str_date_re = re.compile(
+    r"""
     ^\s*
     (?:(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2}))?  # optional date
     (?:(?(year)[Tt\s]\s*)                                    # separator if date
@@ -94,7 +105,9 @@ _str_date_re = re.compile(r"""
        (?::(?P<second>\d{2})(?P<frac>\.\d+)?)?
        \s*(?P<tz>[Zz]|(?P<tzsign>[+-])(?P<tzh>\d{2}):?(?P<tzm>\d{2})?)?
     )?
-    \s*$""", re.VERBOSE)
+    \s*$""",
+    re.VERBOSE,
+)
 
 
 def str_date_to_unixts(d: str) -> float:
@@ -126,8 +139,7 @@ def str_date_to_unixts(d: str) -> float:
         if m.group('tz') in 'Zz':
             tzinfo = datetime.timezone.utc
         else:
-            offset = datetime.timedelta(hours=int(m.group('tzh')),
-                                        minutes=int(m.group('tzm') or 0))
+            offset = datetime.timedelta(hours=int(m.group('tzh')), minutes=int(m.group('tzm') or 0))
             if m.group('tzsign') == '-':
                 offset = -offset
             try:
@@ -135,9 +147,15 @@ def str_date_to_unixts(d: str) -> float:
             except ValueError as e:
                 raise ValueError("invalid time zone in date %r: %s" % (d, e)) from None
     try:
-        dt = datetime.datetime(year, month, day, int(m.group('hour') or 0),
-                               int(m.group('minute') or 0), int(m.group('second') or 0),
-                               tzinfo=tzinfo)
+        dt = datetime.datetime(
+            year,
+            month,
+            day,
+            int(m.group('hour') or 0),
+            int(m.group('minute') or 0),
+            int(m.group('second') or 0),
+            tzinfo=tzinfo,
+        )
     except ValueError as e:
         raise ValueError("invalid date %r: %s" % (d, e)) from None
     ts = dt.timestamp()
@@ -154,7 +172,8 @@ _str_units_re = re.compile(
     r'(?:(?P<h>%s)\s*h\s*)?'
     r'(?:(?P<m>%s)\s*m(?!s)\s*)?'
     r'(?:(?P<s>%s)\s*s\s*)?'
-    r'(?:(?P<ms>%s)\s*ms\s*)?$' % ((_unit_num,) * 5))
+    r'(?:(?P<ms>%s)\s*ms\s*)?$' % ((_unit_num,) * 5)
+)
 
 
 def str_duration_to_seconds(duration: str) -> float:
@@ -318,7 +337,8 @@ def format_date(d: DateLike, showms: bool = False) -> str: ...
 @overload
 def format_date(d: Optional[DateLike], showms: bool = False) -> Optional[str]: ...
 def format_date(d: Optional[DateLike], showms: bool = False) -> Optional[str]:
-    """Return a string with the formatted date (year, month, day, hour, min, sec, ms) in locale timezone and in rfc-3339 format for pretty printing.
+    """Return a string with the formatted date (year, month, day, hour, min,
+    sec, ms) in locale timezone and in rfc-3339 format for pretty printing.
 
     :param d: a date in one of the formats handled (or None) (see
       :func:`get_unixts`). None gives None.

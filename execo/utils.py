@@ -10,10 +10,17 @@ import shlex
 import threading
 from typing import Any, Callable, Dict, Hashable, Iterable, Optional, Tuple, TypeVar, Union, cast
 
-from .config import configuration, checktty
+from .config import checktty, configuration
 
-__all__ = ['memoize', 'get_port', 'checktty', 'str_from_cmdline', 'name_from_cmdline',
-           'singleton_to_collection', 'compact_output']
+__all__ = [
+    'memoize',
+    'get_port',
+    'checktty',
+    'str_from_cmdline',
+    'name_from_cmdline',
+    'singleton_to_collection',
+    'compact_output',
+]
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -72,8 +79,10 @@ def get_port() -> int:
     global _last_port
     start, end = configuration['port_range']
     if not (isinstance(start, int) and isinstance(end, int) and start < end):
-        raise ValueError("configuration['port_range'] must be (start, end) integers with"
-                         " start < end, not %r" % (configuration['port_range'],))
+        raise ValueError(
+            "configuration['port_range'] must be (start, end) integers with"
+            " start < end, not %r" % (configuration['port_range'],)
+        )
     with _port_lock:
         if _last_port is None or not start <= _last_port < end:
             port = random.randrange(start, end)
@@ -102,7 +111,7 @@ def name_from_cmdline(cmd: Union[str, Iterable[object]], max_length: Optional[in
     if max_length is not None and len(name) > max_length:
         if max_length <= 3:
             return name[:max_length]
-        name = name[:max_length - 3] + "..."
+        name = name[: max_length - 3] + "..."
     return name
 
 
@@ -130,7 +139,7 @@ def compact_output(s: str, threshold: Optional[int] = None) -> str:
     if not threshold or len(s) <= threshold:
         return s
     half = threshold // 2
-    return s[:half] + "\n[...]\n" + s[len(s) - (threshold - half):]
+    return s[:half] + "\n[...]\n" + s[len(s) - (threshold - half) :]
 
 
 # ---------------------------------------------------------------- compatibility

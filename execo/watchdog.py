@@ -126,14 +126,21 @@ reach the child without delay)."""
 def command(parent_pid: int, grace: Optional[float]) -> List[bytes]:
     """The argv (bytes) that runs the watchdog of ``parent_pid`` with the
     given grace (seconds between SIGTERM and SIGKILL, None: no SIGKILL)."""
-    return [os.fsencode(a) for a in
-            (sys.executable, "-I", "-S", os.path.abspath(__file__),
-             str(parent_pid), "none" if grace is None else repr(float(grace)))]
+    return [
+        os.fsencode(a)
+        for a in (
+            sys.executable,
+            "-I",
+            "-S",
+            os.path.abspath(__file__),
+            str(parent_pid),
+            "none" if grace is None else repr(float(grace)),
+        )
+    ]
 
 
 def _detach() -> None:
-    for name in ("SIGINT", "SIGHUP", "SIGTERM", "SIGPIPE", "SIGQUIT",
-                 "SIGTSTP", "SIGTTIN", "SIGTTOU"):
+    for name in ("SIGINT", "SIGHUP", "SIGTERM", "SIGPIPE", "SIGQUIT", "SIGTSTP", "SIGTTIN", "SIGTTOU"):
         sig = getattr(signal, name, None)
         if sig is not None:
             try:
@@ -162,8 +169,7 @@ def _open_stdin_of(pid: int, ino: int) -> Optional[int]:
     /proc), or None. The inode check makes sure that it is still the pipe
     execo gave it: nothing else is ever written to."""
     try:
-        fd = os.open("/proc/%d/fd/0" % pid,
-                     os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open("/proc/%d/fd/0" % pid, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
     try:
@@ -180,8 +186,8 @@ class Targets(object):
     """What the watchdog knows: the children to kill, and the farewells."""
 
     def __init__(self) -> None:
-        self.kill: Dict[int, bool] = {}                    # pid -> is_group
-        self.farewell: Dict[int, Tuple[int, bytes]] = {}   # pid -> (fd, bytes)
+        self.kill: Dict[int, bool] = {}  # pid -> is_group
+        self.farewell: Dict[int, Tuple[int, bytes]] = {}  # pid -> (fd, bytes)
 
     def drop_farewell(self, pid: int) -> None:
         fw = self.farewell.pop(pid, None)
@@ -191,7 +197,7 @@ class Targets(object):
     def feed(self, data: bytes) -> int:
         """Apply the complete records at the start of data; return how
         many bytes they took."""
-        ints = memoryview(data)[:len(data) - len(data) % INT_SIZE].cast("i")
+        ints = memoryview(data)[: len(data) - len(data) % INT_SIZE].cast("i")
         i, n = 0, len(ints)
         while i < n:
             rec = ints[i]
@@ -200,7 +206,7 @@ class Targets(object):
                 if i + 4 > n:
                     break
                 size = ints[i + 1]
-                ino = (ints[i + 2] & 0xffffffff) | ((ints[i + 3] & 0xffffffff) << 32)
+                ino = (ints[i + 2] & 0xFFFFFFFF) | ((ints[i + 3] & 0xFFFFFFFF) << 32)
                 words = (size + INT_SIZE - 1) // INT_SIZE
                 if i + 4 + words > n:
                     break
@@ -208,7 +214,7 @@ class Targets(object):
                 self.drop_farewell(pid)
                 fd = _open_stdin_of(pid, ino) if pid > 1 else None
                 if fd is not None:
-                    self.farewell[pid] = (fd, bytes(data[start:start + size]))
+                    self.farewell[pid] = (fd, bytes(data[start : start + size]))
                 i += 4 + words
                 continue
             if op == REMOVE:
@@ -239,7 +245,7 @@ def read_targets(fd: int = 0) -> Targets:
             break
         if rest:
             data = rest + data
-        rest = data[targets.feed(data):]
+        rest = data[targets.feed(data) :]
         if not targets.farewell:
             time.sleep(READ_PERIOD)
     return targets
@@ -284,13 +290,12 @@ def _alive(targets: Dict[int, bool]) -> Dict[int, bool]:
                 st = f.read()
         except OSError:
             continue
-        fields = st[st.rindex(b")") + 2:].split()
+        fields = st[st.rindex(b")") + 2 :].split()
         if fields[0] in (b"Z", b"X", b"x"):
             continue
         pids.add(int(d))
         groups.add(int(fields[2]))
-    return {pid: group for pid, group in targets.items()
-            if (pid in groups if group else pid in pids)}
+    return {pid: group for pid, group in targets.items() if (pid in groups if group else pid in pids)}
 
 
 def _wait_gone(targets: Dict[int, bool], deadline: float) -> Dict[int, bool]:

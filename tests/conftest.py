@@ -17,6 +17,7 @@ def pytest_configure(config):
     prefix = os.environ.get("EXECO_TESTS_EXPECT_INSTALLED")
     if prefix:
         import execo
+
         where = os.path.realpath(execo.__file__)
         if not where.startswith(os.path.realpath(prefix) + os.sep):
             raise pytest.UsageError("execo imported from %s, not from %s" % (where, prefix))
@@ -28,6 +29,7 @@ def saved_config():
     ``default_connection_params``, in place, after the test; yields
     ``configuration``."""
     from execo.config import configuration, default_connection_params
+
     saved = copy.deepcopy(configuration), copy.deepcopy(default_connection_params)
     yield configuration
     for current, before in zip((configuration, default_connection_params), saved):
@@ -76,6 +78,7 @@ def sshd():
     tests/fixtures/sshd.py); yields a ``SshdHosts`` (hosts, keyfile,
     connection_params, port, user)."""
     from fixtures.sshd import start_sshd
+
     hosts = start_sshd()
     try:
         yield hosts
@@ -94,8 +97,8 @@ def sshd_stock():
     port of their own: what users' hosts do. A ``SshdHosts`` like
     ``sshd``."""
     from fixtures.sshd import start_sshd
-    hosts = start_sshd(addresses=STOCK_ADDRESSES, port_candidates=range(2300, 2400),
-                       stock_limits=True)
+
+    hosts = start_sshd(addresses=STOCK_ADDRESSES, port_candidates=range(2300, 2400), stock_limits=True)
     try:
         yield hosts
     finally:

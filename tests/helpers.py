@@ -49,7 +49,7 @@ def my_children():
                 data = f.read()
         except OSError:
             continue
-        rest = data[data.rindex(")") + 2:].split()
+        rest = data[data.rindex(")") + 2 :].split()
         if int(rest[1]) == me:
             res.append((int(d), rest[0]))
     return res

@@ -10,11 +10,18 @@ import time
 
 import pytest
 
-from execo.action import (Action, Local, ParallelActions, SequentialActions,
-                          ActionLifecycleHandler, wait_any_actions, wait_all_actions,
-                          filter_bad_hosts)
+from execo.action import (
+    Action,
+    ActionLifecycleHandler,
+    Local,
+    ParallelActions,
+    SequentialActions,
+    filter_bad_hosts,
+    wait_all_actions,
+    wait_any_actions,
+)
 from execo.config import configuration
-from execo.handlers import STDOUT, STDERR
+from execo.handlers import STDERR
 from execo.host import Host
 from execo.process import Process
 from execo.report import Report
@@ -60,6 +67,7 @@ class CountingLH(ActionLifecycleHandler):
 
 # ------------------------------------------------------------------ Local
 
+
 def test_local_run_basic_attributes():
     a = sh("echo hello; echo err >&2")
     assert isinstance(a, Action)
@@ -68,7 +76,7 @@ def test_local_run_basic_attributes():
     assert a.process_args == {"shell": True}
     assert len(a.processes) == 1 and isinstance(a.processes[0], Process)
     assert a.processes[0].shell is True
-    assert a.ok is True            # not started yet: ok
+    assert a.ok is True  # not started yet: ok
     assert a.finished_ok is False
     assert a.run() is a
     assert a.started and a.ended
@@ -208,6 +216,7 @@ def test_lifecycle_handler_added_after_construction_and_exception_is_logged():
     class Bad(ActionLifecycleHandler):
         def end(self, action):
             raise RuntimeError("boom in handler")
+
     lh = CountingLH()
     a = Local("true")
     a.lifecycle_handlers.append(Bad())
@@ -225,15 +234,17 @@ def test_lifecycle_handler_base_class_noops():
 
 def test_end_handler_called_from_ending_thread():
     lh = CountingLH()
-    a = Local("sleep 0.1", lifecycle_handlers=[lh]).run()
+    Local("sleep 0.1", lifecycle_handlers=[lh]).run()
     assert lh.count("end") == 1
     assert lh.threads[0] is not threading.current_thread()
 
 
 def test_default_expect_timeout_and_expect_on_local():
-    a = Local([PY, "-u", "-c", "import time; print('ready 42', flush=True); time.sleep(30)"],
-              default_expect_timeout=0.5,
-              process_args={"nolog_expect_fail": True})
+    a = Local(
+        [PY, "-u", "-c", "import time; print('ready 42', flush=True); time.sleep(30)"],
+        default_expect_timeout=0.5,
+        process_args={"nolog_expect_fail": True},
+    )
     assert a.default_expect_timeout == 0.5
     with a.start():
         res = a.expect(r"ready (\d+)", timeout=20)
@@ -241,7 +252,7 @@ def test_default_expect_timeout_and_expect_on_local():
         p, idx, mo = res[0]
         assert p is a.processes[0] and idx == 0 and mo.group(1) == "42"
         t0 = time.monotonic()
-        res = a.expect("never printed")   # default_expect_timeout
+        res = a.expect("never printed")  # default_expect_timeout
         assert time.monotonic() - t0 < 5
         assert res == [(a.processes[0], None, None)]
         assert a.processes[0].expect_fail
@@ -259,7 +270,7 @@ def test_expect_list_of_regexes_and_stderr():
 def test_expect_eof_no_match():
     a = Local("true", process_args={"nolog_expect_fail": True}).run()
     t0 = time.monotonic()
-    res = a.expect("x", timeout=None)   # eof: returns at once
+    res = a.expect("x", timeout=None)  # eof: returns at once
     assert time.monotonic() - t0 < 5
     assert res == [(a.processes[0], None, None)]
 
@@ -278,8 +289,12 @@ def test_expect_over_parallel_actions_in_processes_order():
 
 
 def test_expect_partial_timeout():
-    a = ParallelActions([Local([PY, "-u", "-c", "print('yes', flush=True); import time; time.sleep(30)"]),
-                         Local("sleep 30", process_args={"nolog_expect_fail": True})])
+    a = ParallelActions(
+        [
+            Local([PY, "-u", "-c", "print('yes', flush=True); import time; time.sleep(30)"]),
+            Local("sleep 30", process_args={"nolog_expect_fail": True}),
+        ]
+    )
     with a.start():
         t0 = time.monotonic()
         res = a.expect("yes", timeout=0.5)
@@ -346,9 +361,11 @@ def test_container_stats_tree():
     """ParallelActions / SequentialActions list their sub-actions' stats in
     sub_stats (as in execo 2.8.2), not when hide_subactions."""
     import json
-    inner = ParallelActions([Local("true", name="leaf-a"), Local("false", name="leaf-b",
-                                                                process_args={"nolog_exit_code": True})],
-                            name="inner-par")
+
+    inner = ParallelActions(
+        [Local("true", name="leaf-a"), Local("false", name="leaf-b", process_args={"nolog_exit_code": True})],
+        name="inner-par",
+    )
     outer = SequentialActions([Local("true", name="first-step"), inner], name="outer-seq")
     outer.run(timeout=20)
     st = outer.stats()
@@ -367,6 +384,7 @@ def test_container_stats_tree():
 
 # -------------------------------------------------------- ParallelActions
 
+
 def test_parallel_actions_run_in_parallel():
     subs = [Local("sleep 0.5") for _ in range(4)]
     pa = ParallelActions(subs)
@@ -378,10 +396,10 @@ def test_parallel_actions_run_in_parallel():
     pa.run(timeout=20)
     elapsed = time.monotonic() - t0
     assert pa.ended and all(s.ended for s in subs)
-    assert elapsed < 1.9   # sequential would be >= 2s
+    assert elapsed < 1.9  # sequential would be >= 2s
     starts = [s.processes[0].start_date for s in subs]
     ends = [s.processes[0].end_date for s in subs]
-    assert max(starts) < min(ends)   # all were running at once
+    assert max(starts) < min(ends)  # all were running at once
     assert pa.ok and pa.finished_ok
     st = pa.stats()
     assert st["num_processes"] == 4 and st["num_finished_ok"] == 4
@@ -437,6 +455,7 @@ def test_processes_of_container_not_settable():
 
 
 # ------------------------------------------------------ SequentialActions
+
 
 def test_sequential_actions_order():
     subs = [Local("sleep 0.3"), Local("sleep 0.3"), Local("sleep 0.1")]
@@ -517,9 +536,9 @@ def test_nested_sequential_in_parallel():
 
 # ------------------------------------------------------------- Report
 
+
 def test_report_nested_actions():
-    inner = ParallelActions([Local("true", name="inner-one"), Local("true", name="inner-two")],
-                            name="inner-par")
+    inner = ParallelActions([Local("true", name="inner-one"), Local("true", name="inner-two")], name="inner-par")
     outer = SequentialActions([Local("true", name="first-step"), inner], name="outer-seq")
     outer.run(timeout=20)
     r = Report([outer])
@@ -537,8 +556,7 @@ def test_report_nested_actions():
 def test_report_shows_subactions_unless_hidden():
     """Report nests the sub-actions of a container: visible by default,
     hidden with hide_subactions."""
-    inner = ParallelActions([Local("true", name="leaf-a"), Local("true", name="leaf-b")],
-                            name="inner-par")
+    inner = ParallelActions([Local("true", name="leaf-a"), Local("true", name="leaf-b")], name="inner-par")
     outer = SequentialActions([Local("true", name="first-step"), inner], name="outer-seq")
     outer.run(timeout=20)
     text = Report(outer).to_string()
@@ -558,10 +576,12 @@ def test_report_shows_subactions_unless_hidden():
 
 # ---------------------------------------------------- wait_any / wait_all
 
+
 def test_wait_any_fast_and_slow():
     fast = Local("sleep 0.1")
     slow = Local("sleep 3")
-    fast.start(); slow.start()
+    fast.start()
+    slow.start()
     try:
         t0 = time.monotonic()
         ended = wait_any_actions([slow, fast], timeout=20)
@@ -625,6 +645,7 @@ def test_wait_any_many_threads_no_thread_per_action():
 
     def waiter():
         results.append(wait_all_actions(acts, timeout=20))
+
     threads = [threading.Thread(target=waiter) for _ in range(3)]
     for t in threads:
         t.start()
@@ -639,7 +660,8 @@ def test_wait_any_many_threads_no_thread_per_action():
 def test_wait_any_actions_with_composite():
     seq = SequentialActions([Local("sleep 0.2"), Local("sleep 0.2")])
     loc = Local("sleep 5")
-    seq.start(); loc.start()
+    seq.start()
+    loc.start()
     try:
         assert wait_any_actions([loc, seq], timeout=20) == [seq]
     finally:
@@ -648,6 +670,7 @@ def test_wait_any_actions_with_composite():
 
 
 # ---------------------------------------------------- filter_bad_hosts
+
 
 class _HostProcess(Process):
     """A local process pretending to run on a host (as a Remote's)."""
@@ -660,8 +683,7 @@ class _HostProcess(Process):
 class _FakeRemote(Action):
     def __init__(self, cmds_by_host, **kwargs):
         super(_FakeRemote, self).__init__(**kwargs)
-        self.processes = [_HostProcess(cmd, host, nolog_exit_code=True)
-                          for host, cmd in cmds_by_host]
+        self.processes = [_HostProcess(cmd, host, nolog_exit_code=True) for host, cmd in cmds_by_host]
 
 
 def test_filter_bad_hosts():
@@ -688,7 +710,7 @@ def test_filter_bad_hosts_all_ok_and_local():
     r = _FakeRemote([(Host("x"), "true")]).run(timeout=20)
     assert filter_bad_hosts(r, ["x", Host("y")]) == ["x", Host("y")]
     loc = Local("false", process_args={"nolog_exit_code": True}).run()
-    assert filter_bad_hosts(loc, ["x"]) == ["x"]   # local processes have no host
+    assert filter_bad_hosts(loc, ["x"]) == ["x"]  # local processes have no host
 
 
 def test_custom_action_with_processes_setter_counts_ends():
@@ -705,6 +727,7 @@ def test_sequential_actions_end_when_a_sub_action_cannot_start():
     class Unstartable(Action):
         def _start_children(self):
             raise RuntimeError("boom")
+
     first, bad, never = Local("true"), Unstartable(), Local("true")
     s = SequentialActions([first, bad, never]).start()
     s.wait(10)

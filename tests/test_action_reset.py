@@ -11,16 +11,25 @@ import shutil
 import uuid
 
 import pytest
+from helpers import finish, lines
 
-from execo.action import (Action, ActionLifecycleHandler, ActionNotificationProcessLH, ChainPut, Local,
-                          ParallelActions, Put, Remote, TaktukPut, TaktukRemote)
+from execo.action import (
+    Action,
+    ActionLifecycleHandler,
+    ActionNotificationProcessLH,
+    ChainPut,
+    Local,
+    ParallelActions,
+    Put,
+    Remote,
+    TaktukPut,
+    TaktukRemote,
+)
 from execo.handlers import ProcessOutputHandler
 from execo.host import Host
 from execo.process import Process
 from execo.report import Report
 from execo.substitutions import SubstitutionError, no_expressions
-
-from helpers import finish, lines
 
 SH = {"shell": True}
 # a module global read by {{...}} substitutions (the context of the tests)
@@ -71,6 +80,7 @@ def outputs(action):
 
 # ------------------------------------------------------------ local actions
 
+
 def test_local_new_cmd_after_reset():
     a = Local("echo first", process_args=SH)
     finish(a.run())
@@ -80,14 +90,14 @@ def test_local_new_cmd_after_reset():
     finish(a.run())
     assert outputs(a) == ["second"]
     assert a.processes[0] is not first
-    assert first.stdout == "first\n"           # the old process keeps its results
+    assert first.stdout == "first\n"  # the old process keeps its results
 
 
 def test_local_new_process_args_after_reset():
     a = Local("exit 3", process_args=dict(SH, nolog_exit_code=True))
     finish(a.run())
     assert not a.ok
-    a.process_args["ignore_exit_code"] = True   # changed in place
+    a.process_args["ignore_exit_code"] = True  # changed in place
     a.reset()
     finish(a.run())
     assert a.ok and a.processes[0].exit_code == 3
@@ -97,7 +107,7 @@ def test_reset_without_change_keeps_the_processes():
     collect = Collect()
     a = Local("echo again", process_args=SH)
     p = a.processes[0]
-    p.stdout_handlers.append(collect)            # added by the user after construction
+    p.stdout_handlers.append(collect)  # added by the user after construction
     finish(a.run())
     a.reset()
     assert a.processes == [p] and a.processes[0] is p
@@ -184,6 +194,7 @@ def test_282_subclass_init_processes_called_at_reset():
 
 # ------------------------------------------------------------ over ssh
 
+
 def test_remote_new_hosts_after_reset(sshd, params):
     r = Remote("echo {{{host}}}", sshd.hosts[:2], connection_params=params)
     finish(r.run())
@@ -226,7 +237,7 @@ def test_expressions_evaluated_again_at_reset(sshd, params):
     finish(r.run())
     assert outputs(r) == ["a", "b"]
     first = r.processes
-    WORDS[:] = ["c", "d"]          # no attribute changed, the expression's value did
+    WORDS[:] = ["c", "d"]  # no attribute changed, the expression's value did
     r.reset()
     assert r.processes != first
     finish(r.run())
@@ -238,7 +249,7 @@ def test_failed_rebuild_leaves_the_action_as_it_was(sshd, params):
     r = Remote("echo {{WORDS}}", sshd.hosts[:1], connection_params=params)
     finish(r.run())
     p = r.processes[0]
-    WORDS[:] = []                  # an empty sequence cannot be substituted
+    WORDS[:] = []  # an empty sequence cannot be substituted
     with pytest.raises(SubstitutionError):
         r.reset()
     assert r.processes == [p] and r.ended and outputs(r) == ["a"]
@@ -258,8 +269,7 @@ def test_no_expressions_kept_at_rebuild_hosts_are_data(sshd, params):
 
 
 def test_fanout_applies_to_rebuilt_processes(sshd, params, shared_dir):
-    cmd = ("touch %s/$$; n=$(ls %s | wc -l); sleep 0.3; rm -f %s/$$; echo $n"
-           % (shared_dir, shared_dir, shared_dir))
+    cmd = "touch %s/$$; n=$(ls %s | wc -l); sleep 0.3; rm -f %s/$$; echo $n" % (shared_dir, shared_dir, shared_dir)
     r = Remote(cmd, sshd.hosts[:1], connection_params=params, fanout=2)
     r.hosts = sshd.hosts[:6]
     r.reset()
@@ -272,7 +282,7 @@ def test_remote_without_change_keeps_the_processes(sshd, params):
     r = Remote("echo x", sshd.hosts[:2], connection_params=params)
     processes = list(r.processes)
     finish(r.run())
-    r.hosts = list(sshd.hosts[:2])       # equal hosts: nothing to remake
+    r.hosts = list(sshd.hosts[:2])  # equal hosts: nothing to remake
     r.reset()
     assert all(a is b for a, b in zip(r.processes, processes)) and len(r.processes) == 2
     finish(r.run())
@@ -286,8 +296,7 @@ def test_put_new_local_files_after_reset(sshd, shared_dir, tmp_path):
         (src / name).write_text(name)
     os.chmod(str(tmp_path), 0o755)
     os.chmod(str(src), 0o755)
-    put = Put(sshd.hosts[:1], [str(src / "f1")], shared_dir,
-              connection_params=sshd.connection_params_without_tty())
+    put = Put(sshd.hosts[:1], [str(src / "f1")], shared_dir, connection_params=sshd.connection_params_without_tty())
     finish(put.run())
     assert put.ok and os.listdir(shared_dir) == ["f1"]
     put.local_files = [str(src / "f2")]
@@ -297,6 +306,7 @@ def test_put_new_local_files_after_reset(sshd, shared_dir, tmp_path):
 
 
 # ------------------------------------------------------------ taktuk
+
 
 def test_taktuk_remote_new_hosts_after_reset(sshd, params):
     r = TaktukRemote("echo {{{host}}}", sshd.hosts[:2], connection_params=params)
@@ -339,13 +349,13 @@ def test_taktuk_put_new_files_after_reset(sshd, params, shared_dir, tmp_path):
 
 # ------------------------------------------------------------ chainput
 
+
 def test_chainput_new_hosts_after_reset(sshd, shared_dir, tmp_path):
     os.chmod(str(tmp_path), 0o755)
     (tmp_path / "data").write_text("payload")
     p = dict(sshd.connection_params_without_tty())
     p["nc"] = "/bin/nc.traditional -v -v"
-    cp = ChainPut(sshd.hosts[:1], [str(tmp_path / "data")], shared_dir + "/{{{host}}}",
-                  connection_params=p)
+    cp = ChainPut(sshd.hosts[:1], [str(tmp_path / "data")], shared_dir + "/{{{host}}}", connection_params=p)
     finish(cp.run())
     assert cp.ok, [(q.stdout, q.stderr) for q in cp.processes]
     cp.hosts = sshd.hosts[1:3]
@@ -356,4 +366,4 @@ def test_chainput_new_hosts_after_reset(sshd, shared_dir, tmp_path):
     for h in sshd.hosts[:3]:
         with open(os.path.join(shared_dir, h.address, "data")) as f:
             assert f.read() == "payload"
-    assert Report([cp]).stats()["num_processes"] == 3     # 2 receivers and the sender
+    assert Report([cp]).stats()["num_processes"] == 3  # 2 receivers and the sender

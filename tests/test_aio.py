@@ -89,7 +89,7 @@ def test_loop_closed_before_the_end_is_harmless():
         asyncio.ensure_future(p.wait_async())
         await asyncio.sleep(0.01)
 
-    run(main())          # the loop is closed with the wait pending
+    run(main())  # the loop is closed with the wait pending
     p.wait(10)
     assert p.ended and p.ok
     assert Process("echo still fine").run().stdout == "still fine\n"
@@ -97,10 +97,9 @@ def test_loop_closed_before_the_end_is_harmless():
 
 def test_lines_async_as_they_come_and_from_the_beginning():
     async def main():
-        p = Process("for i in 1 2 3; do echo line$i; sleep 0.05; done; printf tail",
-                    shell=True).start()
+        p = Process("for i in 1 2 3; do echo line$i; sleep 0.05; done; printf tail", shell=True).start()
         got = [line async for line in p.lines_async()]
-        again = [line async for line in p.lines_async()]   # after the end: replayed
+        again = [line async for line in p.lines_async()]  # after the end: replayed
         await p.wait_async()
         return p, got, again
 
@@ -154,8 +153,7 @@ def test_action_wait_async():
 
 def test_remote_wait_async(sshd):
     async def main():
-        r = Remote("echo {{{host}}}", sshd.hosts[:8],
-                   connection_params=sshd.connection_params).start()
+        r = Remote("echo {{{host}}}", sshd.hosts[:8], connection_params=sshd.connection_params).start()
         await r.wait_async(60)
         return r
 

@@ -16,20 +16,18 @@ import hashlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import stat
 import tempfile
 import uuid
 
 import pytest
+from helpers import finish
 
 from execo.action import filter_bad_hosts
 from execo.chainput import ChainPut, ChainPutReceiver, ChainPutSender
 from execo.host import Host
 from execo.report import Report
-
-from helpers import finish
 
 NC = "/bin/nc.traditional"
 # quick retries for the chains with unreachable hosts
@@ -53,7 +51,7 @@ def tree(root):
         return {os.path.basename(root): sha256(root)}
     result = {}
     base = os.path.dirname(os.path.abspath(root))
-    for d, dirs, files in os.walk(root):
+    for d, _dirs, files in os.walk(root):
         result[os.path.relpath(d, base)] = "dir"
         for f in files:
             p = os.path.join(d, f)
@@ -69,8 +67,7 @@ def params(sshd, tty=False, **extra):
 
 
 def describe(action):
-    return "\n".join("%s\nstdout: %s\nstderr: %s" % (p, p.stdout, p.stderr)
-                     for p in action.processes)
+    return "\n".join("%s\nstdout: %s\nstderr: %s" % (p, p.stdout, p.stderr) for p in action.processes)
 
 
 @pytest.fixture
@@ -175,8 +172,7 @@ def test_unreachable_hosts_in_the_chain_are_skipped(sshd, remote_dir, shared_tmp
     # an address served by the fixture, on a port where no daemon listens
     no_daemon = Host(sshd.hosts[6].address, user=sshd.user, keyfile=sshd.keyfile, port=1)
     hosts = good[:2] + [no_sshd] + good[2:4] + [no_daemon] + good[4:]
-    cp = ChainPut(hosts, src, name + "/{{{host}}}-{{[h.port for h in hosts]}}",
-                  connection_params=params(sshd, **FAST))
+    cp = ChainPut(hosts, src, name + "/{{{host}}}-{{[h.port for h in hosts]}}", connection_params=params(sshd, **FAST))
     finish(cp.run())
     assert not cp.ok
     by_host = dict((p.host, p) for p in cp.receivers)
@@ -199,7 +195,7 @@ def test_unreachable_hosts_in_the_chain_are_skipped(sshd, remote_dir, shared_tmp
     # a Report over the ChainPut
     report = Report([cp])
     stats = report.stats()
-    assert stats["num_processes"] == len(hosts) + 1     # receivers and the sender
+    assert stats["num_processes"] == len(hosts) + 1  # receivers and the sender
     assert stats["num_ended"] == len(hosts) + 1
     assert stats["num_non_zero_exit_codes"] == 2
     assert stats["num_ok"] == stats["num_finished_ok"] == len(good) + 1
@@ -225,13 +221,14 @@ def test_sender_does_not_wait_for_a_silent_host(sshd, remote_dir, shared_tmp):
         src = os.path.join(shared_tmp, "f")
         with open(src, "w") as f:
             f.write("silence\n")
-        hosts = [Host("127.0.0.253", user=sshd.user, keyfile=sshd.keyfile,
-                      port=silent.getsockname()[1])] + sshd.hosts[:2]
+        hosts = [Host("127.0.0.253", user=sshd.user, keyfile=sshd.keyfile, port=silent.getsockname()[1])] + sshd.hosts[
+            :2
+        ]
         p = params(sshd, chainput_nc_server_timeout=4, **FAST)
         options = list(p["ssh_options"])
         while "-o" in options and any(o.lower().startswith("connecttimeout") for o in options):
             i = [k for k, o in enumerate(options) if o.lower().startswith("connecttimeout")][0]
-            del options[i - 1:i + 1]
+            del options[i - 1 : i + 1]
         p["ssh_options"] = tuple(options)
         cp = ChainPut(hosts, src, name + "/{{{host}}}", connection_params=p)
         cp.start()
@@ -241,8 +238,7 @@ def test_sender_does_not_wait_for_a_silent_host(sshd, remote_dir, shared_tmp):
                 assert proc.finished_ok, describe(cp)
             first = cp.receivers[0]
             assert not first.ended
-            assert [address for address, _ in cp.sender.candidates] == \
-                [h.address for h in hosts[1:]]
+            assert [address for address, _ in cp.sender.candidates] == [h.address for h in hosts[1:]]
             for r in cp.receivers[1:]:
                 assert os.path.exists(os.path.join(path, r.host.address, "f"))
         finally:
@@ -262,9 +258,12 @@ def test_chain_retry_limits_the_hosts_tried(sshd, remote_dir, shared_tmp):
         f.write("x\n")
     dead = [Host("127.0.0.%d" % (i,), user=sshd.user, keyfile=sshd.keyfile, port=1) for i in (2, 3)]
     hosts = [sshd.hosts[0]] + dead + [sshd.hosts[3]]
-    cp = ChainPut(hosts, src, name + "/{{{host}}}",
-                  connection_params=params(sshd, chainput_chain_retry=0,
-                                           chainput_nc_server_timeout=4, **FAST))
+    cp = ChainPut(
+        hosts,
+        src,
+        name + "/{{{host}}}",
+        connection_params=params(sshd, chainput_chain_retry=0, chainput_nc_server_timeout=4, **FAST),
+    )
     finish(cp.run())
     first, last = cp.receivers[0], cp.receivers[-1]
     assert first.finished_ok, describe(cp)
@@ -272,8 +271,9 @@ def test_chain_retry_limits_the_hosts_tried(sshd, remote_dir, shared_tmp):
     assert not last.ok and last.exit_code == 3, describe(cp)
     assert "nothing received on port %d within 4s" % (last.port,) in last.stderr
     # with a ratio of the number of hosts (0.5 * 4 = 2 more hosts), it gets there
-    cp2 = ChainPut(hosts, src, name + "/bis-{{{host}}}",
-                   connection_params=params(sshd, chainput_chain_retry=0.5, **FAST))
+    cp2 = ChainPut(
+        hosts, src, name + "/bis-{{{host}}}", connection_params=params(sshd, chainput_chain_retry=0.5, **FAST)
+    )
     finish(cp2.run())
     assert cp2.receivers[-1].finished_ok, describe(cp2)
     assert os.path.exists(os.path.join(path, "bis-%s" % (hosts[-1].address,), "f"))
@@ -299,14 +299,14 @@ def test_missing_remote_netcat_fails_that_host_clearly(sshd, remote_dir, shared_
     with open(src, "w") as f:
         f.write("x\n")
     hosts = sshd.hosts[:3]
-    cp = ChainPut(hosts, src, name + "/{{{host}}}",
-                  connection_params=params(sshd, nc="execo-test-nc -v", **FAST))
+    cp = ChainPut(hosts, src, name + "/{{{host}}}", connection_params=params(sshd, nc="execo-test-nc -v", **FAST))
     finish(cp.run())
     assert not cp.ok
     for p in cp.receivers:
         assert p.exit_code == 127 and not p.ok, describe(cp)
-        assert ("netcat command (execo connection param 'nc') 'execo-test-nc' not found on %s"
-                % (p.host.address,)) in p.stderr
+        assert (
+            "netcat command (execo connection param 'nc') 'execo-test-nc' not found on %s" % (p.host.address,)
+        ) in p.stderr
     # nobody listened: the sender had no one to send to
     assert not cp.sender.ok and "no receiver to send to" in cp.sender.stderr
     assert not os.path.exists(path)
@@ -320,7 +320,8 @@ def test_checksum_mismatch_fails_the_hosts_which_got_bad_bytes(sshd, remote_dir,
     port_file = os.path.join(shared_tmp, "corrupt_port")
     wrapper = os.path.join(shared_tmp, "corrupting-nc")
     with open(wrapper, "w") as f:
-        f.write("""#!/bin/sh
+        f.write(
+            """#!/bin/sh
 port=
 prev=
 for a in "$@"; do
@@ -332,7 +333,9 @@ if [ -n "$port" ] && [ "$port" = "$(cat %s 2>/dev/null)" ]; then
 else
     exec %s "$@"
 fi
-""" % (port_file, NC, NC))
+"""
+            % (port_file, NC, NC)
+        )
     os.chmod(wrapper, 0o755)
     src = os.path.join(shared_tmp, "data.txt")
     with open(src, "w") as f:

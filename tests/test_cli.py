@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from execo import Local, ParallelActions
-from execo.cli import expand_hosts, fold, UsageError
+from execo.cli import UsageError, expand_hosts, fold
 from execo.progress import ProgressDisplay
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,17 +20,36 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def execo(*args, timeout=120):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run([sys.executable, "-m", "execo"] + list(args), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
-                          universal_newlines=True)
+    return subprocess.run(
+        [sys.executable, "-m", "execo"] + list(args),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+        universal_newlines=True,
+    )
 
 
 def ssh_args(sshd):
-    return ["-l", sshd.user, "-p", str(sshd.port), "-i", sshd.keyfile,
-            "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-o", "GlobalKnownHostsFile=/dev/null"]
+    return [
+        "-l",
+        sshd.user,
+        "-p",
+        str(sshd.port),
+        "-i",
+        sshd.keyfile,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+    ]
 
 
 # ------------------------------------------------------------ local
+
 
 def test_local_command_output_summary_and_report():
     r = execo("echo hello; echo oops >&2")
@@ -38,7 +57,7 @@ def test_local_command_output_summary_and_report():
     out = r.stdout
     assert "---------------- local (1 host)\nhello\n--- stderr\noops\n" in out
     assert "================ run: 1 host\nexit 0: local\n" in out
-    assert "Total" in out and "finok" in out   # execo's Report
+    assert "Total" in out and "finok" in out  # execo's Report
     assert r.stderr == ""
 
 
@@ -49,8 +68,15 @@ def test_local_failure_exit_status_and_no_report():
 
 
 def test_usage_errors_exit_2():
-    for args in ([], ["-H"], ["-H", "h1", "put", "only-one"], ["put", "f", "/tmp"],
-                 ["-t", "soon", "true"], ["-H", "node[1-", "true"], ["-h", "/nonexistent/hosts", "true"]):
+    for args in (
+        [],
+        ["-H"],
+        ["-H", "h1", "put", "only-one"],
+        ["put", "f", "/tmp"],
+        ["-t", "soon", "true"],
+        ["-H", "node[1-", "true"],
+        ["-h", "/nonexistent/hosts", "true"],
+    ):
         r = execo(*args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.startswith("execo: ") or "usage" in r.stderr, (args, r.stderr)
@@ -67,9 +93,20 @@ def test_json_local():
     r = execo("--json", "printf 'a\\nb\\n'")
     doc = json.loads(r.stdout)
     assert r.returncode == 0 and doc["ok"] is True and doc["mode"] == "run"
-    assert doc["hosts"] == [{"host": "local", "status": "exit 0", "ok": True, "exit_code": 0,
-                             "error": False, "error_reason": None, "timeouted": False,
-                             "killed": False, "stdout": "a\nb\n", "stderr": ""}]
+    assert doc["hosts"] == [
+        {
+            "host": "local",
+            "status": "exit 0",
+            "ok": True,
+            "exit_code": 0,
+            "error": False,
+            "error_reason": None,
+            "timeouted": False,
+            "killed": False,
+            "stdout": "a\nb\n",
+            "stderr": "",
+        }
+    ]
     assert doc["by_status"] == {"exit 0": "local"}
     assert doc["stats"]["num_processes"] == 1 and doc["stats"]["num_ok"] == 1
 
@@ -90,10 +127,12 @@ def test_host_ranges_and_folding():
 
 # ------------------------------------------------------------ progress
 
+
 def test_progress_display_counts_and_draws():
     out = io.StringIO()
-    a = ParallelActions([Local("true") for _ in range(45)] +
-                        [Local("false", process_args={"nolog_exit_code": True}) for _ in range(5)])
+    a = ParallelActions(
+        [Local("true") for _ in range(45)] + [Local("false", process_args={"nolog_exit_code": True}) for _ in range(5)]
+    )
     display = ProgressDisplay(a, file=out, enabled=True, description="demo")
     a.lifecycle_handlers.append(display)
     a.run(60)
@@ -104,13 +143,13 @@ def test_progress_display_counts_and_draws():
 
 
 def test_progress_off_when_not_a_terminal():
-    out = io.StringIO()   # not a tty
+    out = io.StringIO()  # not a tty
     a = Local("true")
     display = ProgressDisplay(a, file=out)
     a.lifecycle_handlers.append(display)
     a.run(30)
     assert not display.enabled and out.getvalue() == "" and display.counts.ended == 1
-    r = execo("--progress", "--no-report", "true")   # stderr is a pipe: nothing drawn
+    r = execo("--progress", "--no-report", "true")  # stderr is a pipe: nothing drawn
     assert r.returncode == 0 and r.stderr == ""
 
 
@@ -167,15 +206,22 @@ def test_put_and_get(sshd, tmp_path, taktuk):
         os.chmod(str(tmp_path), 0o755)
         os.chmod(str(src), 0o644)
         extra = ["--taktuk"] if taktuk else []
-        r = execo(*extra, "--no-report", "-H", "127.0.0.[1-4]", *ssh_args(sshd),
-                  "put", str(src), remote_dir)
+        r = execo(*extra, "--no-report", "-H", "127.0.0.[1-4]", *ssh_args(sshd), "put", str(src), remote_dir)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "exit 0: 127.0.0.[1-4]" in r.stdout
         assert open(os.path.join(remote_dir, "payload.txt")).read() == "payload\n"
         local_dir = tmp_path / "back"
         local_dir.mkdir()
-        r = execo(*extra, "--no-report", "-H", "127.0.0.1", *ssh_args(sshd),
-                  "get", os.path.join(remote_dir, "payload.txt"), str(local_dir))
+        r = execo(
+            *extra,
+            "--no-report",
+            "-H",
+            "127.0.0.1",
+            *ssh_args(sshd),
+            "get",
+            os.path.join(remote_dir, "payload.txt"),
+            str(local_dir),
+        )
         assert r.returncode == 0, r.stdout + r.stderr
         assert (local_dir / "payload.txt").read_text() == "payload\n"
     finally:
@@ -184,10 +230,10 @@ def test_put_and_get(sshd, tmp_path, taktuk):
 
 def test_ssh_options_come_before_the_defaults():
     # ssh keeps the first value of an option: -o must come first to override
-    from execo.cli import parse, connection_params
+    from execo.cli import connection_params, parse
     from execo.config import default_connection_params
-    ns, mode, words = parse(["-o", "BatchMode=no", "-l", "u", "-p", "2200", "-i", "k",
-                             "-H", "h1", "uptime"])
+
+    ns, mode, words = parse(["-o", "BatchMode=no", "-l", "u", "-p", "2200", "-i", "k", "-H", "h1", "uptime"])
     params = connection_params(ns)
     assert mode == "run" and words == ["uptime"]
     assert params["user"] == "u" and params["port"] == 2200 and params["keyfile"] == "k"
@@ -196,7 +242,8 @@ def test_ssh_options_come_before_the_defaults():
 
 
 def test_fast_handshake_option():
-    from execo.cli import parse, connection_params
+    from execo.cli import connection_params, parse
+
     ns, mode, words = parse(["--fast-handshake", "-H", "h1", "uptime"])
     assert connection_params(ns) == {"ssh_fast_handshake": True}
     ns, mode, words = parse(["-H", "h1", "uptime"])
@@ -204,6 +251,7 @@ def test_fast_handshake_option():
 
 
 # ------------------------------------------------------------ names are data (issue 14)
+
 
 def test_braces_not_evaluated_without_eval(tmp_path):
     marker = tmp_path / "EVALUATED"
@@ -216,14 +264,12 @@ def test_braces_not_evaluated_without_eval(tmp_path):
 
 def test_eval_option_evaluates_expressions_in_the_command(sshd):
     # without --eval, {{...}} is data; {{{host}}} is replaced
-    r2 = execo("--no-report", "-H", "127.0.0.1,127.0.0.2", *ssh_args(sshd),
-               "echo {{{host}}} {{['a', 'b']}} '{{.x}}'")
+    r2 = execo("--no-report", "-H", "127.0.0.1,127.0.0.2", *ssh_args(sshd), "echo {{{host}}} {{['a', 'b']}} '{{.x}}'")
     assert r2.returncode == 0, r2.stderr
     # (the remote shell removed the quotes around a and b)
     assert "127.0.0.1 {{[a, b]}} {{.x}}" in r2.stdout
     assert "127.0.0.2 {{[a, b]}} {{.x}}" in r2.stdout
-    r3 = execo("--no-report", "--eval", "-H", "127.0.0.1,127.0.0.2", *ssh_args(sshd),
-               "echo {{{host}}} {{['a', 'b']}}")
+    r3 = execo("--no-report", "--eval", "-H", "127.0.0.1,127.0.0.2", *ssh_args(sshd), "echo {{{host}}} {{['a', 'b']}}")
     assert r3.returncode == 0, r3.stderr
     assert "127.0.0.1 a" in r3.stdout and "127.0.0.2 b" in r3.stdout
     assert "Traceback" not in r2.stderr + r3.stderr
@@ -238,7 +284,7 @@ def test_eval_of_a_bad_expression_is_a_usage_error():
 def test_put_file_operands_never_evaluated(sshd, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    marker = src / "EVALUATED"     # relative to the cwd of the command
+    marker = src / "EVALUATED"  # relative to the cwd of the command
     hostile = "{{open('EVALUATED','w') and 'ok.txt'}}"
     (src / hostile).write_text("data\n")
     (src / "plain.txt").write_text("plain\n")
@@ -247,10 +293,16 @@ def test_put_file_operands_never_evaluated(sshd, tmp_path):
     os.chmod(dest, 0o777)
     try:
         env = dict(os.environ, PYTHONPATH=ROOT)
-        r = subprocess.run("%s -m execo --no-report -H 127.0.0.1 %s put * %s"
-                           % (sys.executable, " ".join(ssh_args(sshd)), dest),
-                           shell=True, cwd=str(src), env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        r = subprocess.run(
+            "%s -m execo --no-report -H 127.0.0.1 %s put * %s" % (sys.executable, " ".join(ssh_args(sshd)), dest),
+            shell=True,
+            cwd=str(src),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+            timeout=120,
+        )
         assert r.returncode == 0, (r.stdout, r.stderr)
         assert not marker.exists()
         assert sorted(os.listdir(dest)) == sorted([hostile, "plain.txt", "{{{host}}}"])
@@ -264,9 +316,13 @@ def test_hostile_hosts_are_usage_errors(tmp_path):
     marker = tmp_path / "PWNED"
     hosts_file = tmp_path / "hosts"
     hosts_file.write_text("node1\n-oProxyCommand=touch %s\n" % (marker,))
-    for args in (["-h", str(hosts_file), "true"], ["--hosts=-oProxyCommand=touch %s" % (marker,), "true"],
-                 ["-H", "a;touch %s" % (marker,), "true"], ["-H", "node1", "-l", "x$(touch %s)" % (marker,), "true"],
-                 ["-H", "node1", "--taktuk", "--user=-oProxyCommand=x", "true"]):
+    for args in (
+        ["-h", str(hosts_file), "true"],
+        ["--hosts=-oProxyCommand=touch %s" % (marker,), "true"],
+        ["-H", "a;touch %s" % (marker,), "true"],
+        ["-H", "node1", "-l", "x$(touch %s)" % (marker,), "true"],
+        ["-H", "node1", "--taktuk", "--user=-oProxyCommand=x", "true"],
+    ):
         r = execo(*args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.startswith("execo: ") and "Traceback" not in r.stderr, r.stderr
@@ -282,11 +338,17 @@ def test_bad_timeouts_are_usage_errors():
 
 def test_json_is_valid_unicode_with_exact_bytes_for_non_utf8():
     import base64
-    r = subprocess.run([sys.executable, "-m", "execo", "--json", r"printf 'a\377b\n'; printf '\200' >&2"],
-                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=60)
+
+    r = subprocess.run(
+        [sys.executable, "-m", "execo", "--json", r"printf 'a\377b\n'; printf '\200' >&2"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
-    text = r.stdout.decode("utf-8")        # strict: no lone surrogates were written
+    text = r.stdout.decode("utf-8")  # strict: no lone surrogates were written
     assert "\\udc" not in text
     doc = json.loads(text)
     host = doc["hosts"][0]
@@ -300,8 +362,10 @@ def test_json_is_valid_unicode_with_exact_bytes_for_non_utf8():
 
 # ------------------------------------------------------------ fan-out (issue 15)
 
+
 def test_fanout_option_builds_a_window():
-    from execo.cli import parse, build_action
+    from execo.cli import build_action, parse
+
     ns, mode, words = parse(["-f", "5", "-H", "h[1-20]", "uptime"])
     a = build_action(ns, mode, words, expand_hosts(ns.hosts))
     assert a.fanout == 5 and len(a.processes) == 20
@@ -318,7 +382,7 @@ def test_fanout_option_builds_a_window():
 
 
 def test_fanout_option_over_ssh(sshd):
-    d = tempfile.mkdtemp(prefix="execo-fanout-")   # writable by the test user
+    d = tempfile.mkdtemp(prefix="execo-fanout-")  # writable by the test user
     os.chmod(d, 0o777)
     request_cleanup = shutil.rmtree
     cmd = "touch %s/$$; n=$(ls %s | wc -l); sleep 0.3; rm -f %s/$$; echo n=$n" % (d, d, d)

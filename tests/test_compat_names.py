@@ -14,9 +14,18 @@ from execo.process import Process, get_process, handle_process_output
 
 
 def test_compatibility_names_are_not_exported():
-    for name in ("MAXFD", "comma_join", "checked_min", "do_once", "is_string", "Logger",
-                 "make_connection_params", "get_user_config_filename",
-                 "handle_process_output", "ActionNotificationProcessLH"):
+    for name in (
+        "MAXFD",
+        "comma_join",
+        "checked_min",
+        "do_once",
+        "is_string",
+        "Logger",
+        "make_connection_params",
+        "get_user_config_filename",
+        "handle_process_output",
+        "ActionNotificationProcessLH",
+    ):
         assert name not in execo.__all__
 
 
@@ -49,9 +58,9 @@ def test_load_configuration_dicts_form(tmp_path, saved_config):
     assert mine == {"a": 1}
     counter = tmp_path / "runs"
     path = tmp_path / "conf.py"
-    path.write_text("open(%r, 'a').write('x')\n"
-                    "configuration = {'kill_timeout': 7}\n"
-                    "mine = {'b': SSH}\n" % (str(counter),))
+    path.write_text(
+        "open(%r, 'a').write('x')\nconfiguration = {'kill_timeout': 7}\nmine = {'b': SSH}\n" % (str(counter),)
+    )
     config.load_configuration(str(path))
     assert config.configuration["kill_timeout"] == 7
     # the file already executed, unchanged: its definitions are reused
@@ -77,7 +86,7 @@ class _Manual(Action):
         super(_Manual, self).__init__()
         self.processes = []
         lh = ActionNotificationProcessLH(self, n)
-        for i in range(n):
+        for _i in range(n):
             p = Process("true")
             p.lifecycle_handlers.append(lh)
             self.processes.append(p)

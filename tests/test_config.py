@@ -44,18 +44,46 @@ SPEC_CONNECTION_PARAMS = {
     'ssh': 'ssh',
     'scp': 'scp',
     'taktuk': 'taktuk',
-    'ssh_options': ('-tt', '-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no',
-                    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-                    '-o', 'ConnectTimeout=20'),
-    'scp_options': ('-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no',
-                    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-                    '-o', 'ConnectTimeout=20', '-rp'),
+    'ssh_options': (
+        '-tt',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'ConnectTimeout=20',
+    ),
+    'scp_options': (
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'ConnectTimeout=20',
+        '-rp',
+    ),
     'taktuk_options': ('-s',),
     'taktuk_connector': 'ssh',
-    'taktuk_connector_options': ('-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no',
-                                 '-o', 'StrictHostKeyChecking=no',
-                                 '-o', 'UserKnownHostsFile=/dev/null',
-                                 '-o', 'ConnectTimeout=20'),
+    'taktuk_connector_options': (
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'PasswordAuthentication=no',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'ConnectTimeout=20',
+    ),
     'chainput_nc_client_timeout': 5,
     'chainput_nc_server_timeout': 30,
     'nc': '/bin/nc.traditional -v -v',
@@ -89,14 +117,28 @@ def test_log_level_constants():
     assert (config.IODEBUG, config.FDEBUG, config.TRACE, config.DETAIL) == (3, 5, 12, 15)
 
 
-@pytest.mark.skipif(os.path.exists(os.path.expanduser("~/.execo.conf.py")),
-                    reason="a user configuration file changes the defaults")
+@pytest.mark.skipif(
+    os.path.exists(os.path.expanduser("~/.execo.conf.py")), reason="a user configuration file changes the defaults"
+)
 def test_configuration_defaults():
     assert set(configuration) == {
-        'log_level', 'remote_tool', 'fileput_tool', 'fileget_tool',
-        'compact_output_threshold', 'kill_timeout', 'intr_period', 'port_range',
-        'kill_childs_at_end', 'color_mode', 'color_styles', 'poller', 'child_watcher',
-            'log_masks', 'expect_search_timeout', 'fanout'}
+        'log_level',
+        'remote_tool',
+        'fileput_tool',
+        'fileget_tool',
+        'compact_output_threshold',
+        'kill_timeout',
+        'intr_period',
+        'port_range',
+        'kill_childs_at_end',
+        'color_mode',
+        'color_styles',
+        'poller',
+        'child_watcher',
+        'log_masks',
+        'expect_search_timeout',
+        'fanout',
+    }
     assert configuration['log_level'] == logging.INFO
     assert configuration['remote_tool'] == config.SSH
     assert configuration['fileput_tool'] == config.SCP
@@ -112,15 +154,17 @@ def test_configuration_defaults():
     assert configuration['expect_search_timeout'] == 10
 
 
-@pytest.mark.skipif(os.path.exists(os.path.expanduser("~/.execo.conf.py")),
-                    reason="a user configuration file changes the defaults")
+@pytest.mark.skipif(
+    os.path.exists(os.path.expanduser("~/.execo.conf.py")), reason="a user configuration file changes the defaults"
+)
 def test_default_connection_params():
     assert default_connection_params == SPEC_CONNECTION_PARAMS
 
 
 def test_color_mode_false_when_not_a_tty():
-    result = run_python("from execo.config import configuration as c; print(c['color_mode'])",
-                        capture_output=True, text=True)
+    result = run_python(
+        "from execo.config import configuration as c; print(c['color_mode'])", capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
@@ -130,9 +174,11 @@ def test_color_mode_true_when_stdout_and_stderr_are_ttys(tmp_path):
     out = tmp_path / "out"
     try:
         result = run_python(
-            "from execo.config import configuration as c\n"
-            "open(%r, 'w').write(repr(c['color_mode']))" % str(out),
-            stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+            "from execo.config import configuration as c\nopen(%r, 'w').write(repr(c['color_mode']))" % str(out),
+            stdout=slave,
+            stderr=slave,
+            stdin=subprocess.DEVNULL,
+        )
     finally:
         os.close(slave)
         os.close(master)
@@ -160,12 +206,15 @@ def test_checktty():
 
 
 def test_load_configuration_updates_dicts(tmp_path, saved_config):
-    path = write(tmp_path / "conf.py", """
+    path = write(
+        tmp_path / "conf.py",
+        """
         configuration = {'kill_timeout': 5, 'remote_tool': TAKTUK,
                          'log_level': logging.DEBUG}
         default_connection_params = {'user': 'bob', 'ssh_options': ('-x',)}
         unrelated = 42
-        """)
+        """,
+    )
     config.load_configuration(path)
     assert configuration['kill_timeout'] == 5
     assert configuration['remote_tool'] == config.TAKTUK
@@ -185,10 +234,13 @@ def test_load_configuration_only_one_dict(tmp_path, saved_config):
 
 
 def test_load_configuration_unknown_key(tmp_path, saved_config):
-    path = write(tmp_path / "conf.py", """
+    path = write(
+        tmp_path / "conf.py",
+        """
         configuration = {'kill_timeout': 5}
         default_connection_params = {'usr': 'bob'}
-        """)
+        """,
+    )
     before = copy.deepcopy((configuration, default_connection_params))
     with pytest.raises(ValueError) as excinfo:
         config.load_configuration(path)
@@ -204,6 +256,7 @@ def test_load_configuration_accepts_optional_connection_params(tmp_path, saved_c
     config.load_configuration(path)
     assert default_connection_params['ssh_connection_sharing'] == 60
     from execo.ssh_utils import get_ssh_argv
+
     assert "ControlPersist=60" in get_ssh_argv("h", "true")
 
 
@@ -211,6 +264,7 @@ def test_load_configuration_accepts_ssh_connect_retries(tmp_path, saved_config):
     # absent by default (the spec's dict is unchanged), 5 when absent
     assert 'ssh_connect_retries' not in default_connection_params
     from execo.ssh_process import SshProcess
+
     assert SshProcess("true", "h")._max_connect_retries == 5
     path = write(tmp_path / "conf.py", "default_connection_params = {'ssh_connect_retries': 2}\n")
     config.load_configuration(path)
@@ -248,22 +302,27 @@ def test_load_configuration_runtime_error(tmp_path, saved_config):
 
 
 def test_user_configuration_file_loaded_at_import(tmp_path):
-    write(tmp_path / ".execo.conf.py", """
+    write(
+        tmp_path / ".execo.conf.py",
+        """
         configuration = {'kill_timeout': 7}
         default_connection_params = {'user': 'alice'}
-        """)
+        """,
+    )
     result = run_python(
         "from execo.config import configuration as c, default_connection_params as d\n"
         "print(c['kill_timeout'], d['user'])",
-        env_update={'HOME': str(tmp_path)}, capture_output=True, text=True)
+        env_update={'HOME': str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ['7', 'alice']
 
 
 def test_user_configuration_file_unknown_key_fails_import(tmp_path):
     path = write(tmp_path / ".execo.conf.py", "configuration = {'no_such_key': 1}\n")
-    result = run_python("import execo.config", env_update={'HOME': str(tmp_path)},
-                        capture_output=True, text=True)
+    result = run_python("import execo.config", env_update={'HOME': str(tmp_path)}, capture_output=True, text=True)
     assert result.returncode != 0
     assert "ValueError" in result.stderr
     assert "no_such_key" in result.stderr
@@ -272,16 +331,19 @@ def test_user_configuration_file_unknown_key_fails_import(tmp_path):
 
 def test_no_user_configuration_file(tmp_path):
     result = run_python(
-        "from execo.config import configuration as c, user_configuration_file as f\n"
-        "print(c['kill_timeout'], f)",
-        env_update={'HOME': str(tmp_path)}, capture_output=True, text=True)
+        "from execo.config import configuration as c, user_configuration_file as f\nprint(c['kill_timeout'], f)",
+        env_update={'HOME': str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ['60', str(tmp_path / ".execo.conf.py")]
 
 
 def test_strict_ssh_preset_checks_host_keys(tmp_path, saved_config):
     from execo.config import STRICT_SSH_CONNECTION_PARAMS
-    from execo.ssh_utils import get_ssh_argv, get_scp_put_argv
+    from execo.ssh_utils import get_scp_put_argv, get_ssh_argv
+
     argv = get_ssh_argv("h", "true", STRICT_SSH_CONNECTION_PARAMS)
     assert "StrictHostKeyChecking=yes" in argv and "UserKnownHostsFile=/dev/null" not in argv
     assert "StrictHostKeyChecking=yes" in get_scp_put_argv("h", "f", ".", STRICT_SSH_CONNECTION_PARAMS)

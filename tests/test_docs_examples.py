@@ -21,8 +21,7 @@ def _load():
 
 
 _module = _load()
-_examples = sorted(name for name, f in vars(_module).items()
-                   if name.startswith("example_") and inspect.isfunction(f))
+_examples = sorted(name for name, f in vars(_module).items() if name.startswith("example_") and inspect.isfunction(f))
 
 
 def test_there_are_remote_examples():

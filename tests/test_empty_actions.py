@@ -10,18 +10,31 @@ and fail."""
 import json
 
 import pytest
+from helpers import finish
 
-from execo.action import (ChainPut, Get, ParallelActions, Put, Remote, RemoteSerial,
-                          SequentialActions, TaktukGet, TaktukPut, TaktukRemote)
+from execo.action import (
+    ChainPut,
+    Get,
+    ParallelActions,
+    Put,
+    Remote,
+    RemoteSerial,
+    SequentialActions,
+    TaktukGet,
+    TaktukPut,
+    TaktukRemote,
+)
 from execo.host import Host
 from execo.report import Report
 
-from helpers import finish
-
 # nothing listens there, and none of these tools exists
 HOSTS = [Host("127.0.0.200", port=1), "127.0.0.201"]
-MISSING = {"ssh": "/nonexistent/ssh", "scp": "/nonexistent/scp", "taktuk": "/nonexistent/taktuk",
-           "nc": "/nonexistent/nc"}
+MISSING = {
+    "ssh": "/nonexistent/ssh",
+    "scp": "/nonexistent/scp",
+    "taktuk": "/nonexistent/taktuk",
+    "nc": "/nonexistent/nc",
+}
 
 EMPTY = {
     "ChainPut no hosts": lambda: ChainPut([], ["/etc/hostname"], connection_params=MISSING),
@@ -103,8 +116,9 @@ def test_empty_subactions_in_containers():
     """Empty actions inside ParallelActions / SequentialActions: the
     containers end ok too."""
     for container in (ParallelActions, SequentialActions):
-        a = container([EMPTY["ChainPut no files"](), EMPTY["Put no files"](),
-                       EMPTY["TaktukRemote no hosts"](), container([])])
+        a = container(
+            [EMPTY["ChainPut no files"](), EMPTY["Put no files"](), EMPTY["TaktukRemote no hosts"](), container([])]
+        )
         finish(a.run(timeout=10), timeout=10)
         assert a.finished_ok and a.processes == []
         assert all(sub.finished_ok for sub in a.actions)

@@ -3,16 +3,14 @@ spec, with real processes."""
 
 import logging
 import re
-import signal
 import sys
 import threading
 import time
 
 import pytest
-
-from execo.process import Process, ExpectOutputHandler, ProcessOutputHandler, STDOUT, STDERR
-
 from helpers import finish
+
+from execo.process import STDERR, STDOUT, ExpectOutputHandler, Process, ProcessOutputHandler
 
 PY = sys.executable
 
@@ -69,6 +67,7 @@ class Recorder(object):
 
 
 # ====================================================== ExpectOutputHandler
+
 
 def test_handler_is_output_handler():
     assert issubclass(ExpectOutputHandler, ProcessOutputHandler)
@@ -140,8 +139,7 @@ def test_handler_several_processes_independent_positions():
     rec = Recorder()
     h = ExpectOutputHandler()
     h.expect(r"tok(\d)", callback=rec)
-    ps = [Process(("sh", "-c", "sleep 0.%d; echo tok%d; echo tok9" % (i, i)), stdout_handlers=[h])
-          for i in range(4)]
+    ps = [Process(("sh", "-c", "sleep 0.%d; echo tok%d; echo tok9" % (i, i)), stdout_handlers=[h]) for i in range(4)]
     for p in ps:
         p.start()
     for p in ps:
@@ -317,6 +315,7 @@ def test_handler_callback_exception_does_not_break_process():
 
 # ============================================================ Process.expect
 
+
 def test_expect_returns_index_and_match():
     with Cat() as p:
         p.write("abc 123\n")
@@ -349,11 +348,13 @@ def test_expect_bad_regex_and_type():
 
 def test_expect_match_split_across_writes():
     with Cat() as p:
+
         def writer():
             time.sleep(0.3)
             p.write("hel")
             time.sleep(0.3)
             p.write("lo")
+
         t = threading.Thread(target=writer)
         t.start()
         idx, mo = bounded(lambda: p.expect("hello", timeout=10))
@@ -421,9 +422,11 @@ def test_expect_explicit_timeout_overrides_default():
 
 def test_expect_timeout_none_waits_until_match():
     with Cat(default_expect_timeout=0.2) as p:
+
         def writer():
             time.sleep(0.8)
             p.write("late\n")
+
         t = threading.Thread(target=writer)
         t.start()
         idx, mo = bounded(lambda: p.expect("late", timeout=None))
@@ -479,8 +482,7 @@ def test_expect_after_timeout_continues():
 
 def test_expect_on_ended_process_finds_earlier_output():
     p = finish(Process(("sh", "-c", "echo alpha; echo beta")).run(10))
-    (idx, mo), (idx2, mo2) = bounded(lambda: (p.expect("beta", timeout=5),
-                                              p.expect("alpha", timeout=5)))
+    (idx, mo), (idx2, mo2) = bounded(lambda: (p.expect("beta", timeout=5), p.expect("alpha", timeout=5)))
     assert idx == 0 and mo.group(0) == "beta"
     assert idx2 is None and mo2 is None  # same thread: position advanced past beta
     # another thread has its own position: from the beginning of the stream
@@ -533,8 +535,7 @@ def test_expect_pty():
 
 
 def test_expect_many_threads_many_processes():
-    ps = [Process(("sh", "-c", "sleep 0.%d; echo tok%d; exec sleep 30" % (i, i))).start()
-          for i in range(8)]
+    ps = [Process(("sh", "-c", "sleep 0.%d; echo tok%d; exec sleep 30" % (i, i))).start() for i in range(8)]
     results = {}
 
     def exp(i):
@@ -622,8 +623,7 @@ def test_handler_on_both_streams_independent():
     rec = Recorder()
     h = ExpectOutputHandler()
     h.expect(r"v(\d)", callback=rec)
-    p = finish(Process(("sh", "-c", "echo v1; echo v2 >&2"), stdout_handlers=[h],
-                       stderr_handlers=[h]).run(10))
+    p = finish(Process(("sh", "-c", "echo v1; echo v2 >&2"), stdout_handlers=[h], stderr_handlers=[h]).run(10))
     assert rec.wait_n(2)
     got = sorted((c[1], c[3].group(1)) for c in rec.calls)
     assert got == [(STDOUT, "1"), (STDERR, "2")]
@@ -631,8 +631,9 @@ def test_handler_on_both_streams_independent():
 
 
 def test_expect_interactive_dialogue():
-    p = Process(("sh", "-c", "echo 'name?'; read n; echo \"hello $n\"; echo 'age?'; read a; "
-                 "echo \"$n is $a\""), ).start()
+    p = Process(
+        ("sh", "-c", "echo 'name?'; read n; echo \"hello $n\"; echo 'age?'; read a; echo \"$n is $a\""),
+    ).start()
     try:
         assert p.expect(r"name\?", timeout=10)[0] == 0
         p.write("bob\n")

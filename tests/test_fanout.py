@@ -21,15 +21,14 @@ import threading
 import time
 
 import pytest
+from helpers import finish, wait_until, zombies
+from test_remote_scale import STUB_SSH
 
-from execo.action import Local, Remote, ActionLifecycleHandler
+from execo import start_queue
+from execo.action import ActionLifecycleHandler, Local, Remote
 from execo.handlers import ProcessLifecycleHandler
 from execo.process import Process
 from execo.report import Report
-from execo import start_queue
-
-from helpers import finish, wait_until, zombies
-from test_remote_scale import STUB_SSH
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
@@ -52,8 +51,7 @@ def global_fanout(config, n):
 
 def counting_cmd(directory, body="sleep 0.2"):
     """A command that prints how many counting commands run beside it."""
-    return ("touch %s/$$; n=$(ls %s | wc -l); %s; rm -f %s/$$; echo $n"
-            % (directory, directory, body, directory))
+    return "touch %s/$$; n=$(ls %s | wc -l); %s; rm -f %s/$$; echo $n" % (directory, directory, body, directory)
 
 
 class Recorder(ProcessLifecycleHandler):
@@ -70,6 +68,7 @@ class Recorder(ProcessLifecycleHandler):
 
 # ------------------------------------------------------------ the window
 
+
 def test_window_of_10_over_200(tmp_path, stub_ssh):
     d = tmp_path / "alive"
     d.mkdir()
@@ -77,7 +76,7 @@ def test_window_of_10_over_200(tmp_path, stub_ssh):
     r = Remote(counting_cmd(d), hosts, connection_params=stub_ssh, fanout=10)
     assert r.fanout == 10
     r.start()
-    assert all(p.started for p in r.processes)   # queued or spawned: started
+    assert all(p.started for p in r.processes)  # queued or spawned: started
     finish(r, 300)
     assert r.ok and all(p.finished_ok for p in r.processes)
     counts = [int(p.stdout.split()[-1]) for p in r.processes]
@@ -95,8 +94,7 @@ def test_window_kill_ends_the_queued_ones_unspawned(stub_ssh):
         def end(self, action):
             ends.append(action)
 
-    r = Remote("sleep 60", hosts, connection_params=stub_ssh, fanout=10,
-               lifecycle_handlers=[ActionEnd()]).start()
+    r = Remote("sleep 60", hosts, connection_params=stub_ssh, fanout=10, lifecycle_handlers=[ActionEnd()]).start()
     assert wait_until(lambda: sum(p.pid is not None for p in r.processes) == 10, 60)
     queued = [p for p in r.processes if p.queued]
     assert len(queued) == 190
@@ -105,7 +103,7 @@ def test_window_kill_ends_the_queued_ones_unspawned(stub_ssh):
     finish(r, 120)
     assert all(p.ended and p.killed for p in r.processes)
     spawned = [p for p in r.processes if p.pid is not None]
-    assert len(spawned) == 10                      # no queued one was spawned
+    assert len(spawned) == 10  # no queued one was spawned
     for p in queued:
         assert p.pid is None and p.start_date is None and p.exit_code is None
         assert not p.error and p.ok and not p.timeouted and p.end_date is not None
@@ -127,7 +125,7 @@ def test_window_timeout_counts_from_the_real_start(tmp_path, stub_ssh):
     a.processes = [first, second]
     a.start()
     assert second.queued and second.timeout_date is None
-    time.sleep(2)            # longer than its timeout: it has not begun
+    time.sleep(2)  # longer than its timeout: it has not begun
     assert second.queued and not second.ended and second.timeouted is None
     released = time.time()
     gate.write_text("")
@@ -148,8 +146,9 @@ def test_fanout_is_checked():
 
 # -------------------------------------------- a queued process is a process
 
+
 def test_queued_process_semantics(saved_config):
-    global_fanout(saved_config, 1)     # one child of execo at a time
+    global_fanout(saved_config, 1)  # one child of execo at a time
     rec = Recorder()
     first = Process("cat").start()
     assert first.pid is not None and not first.queued
@@ -160,8 +159,8 @@ def test_queued_process_semantics(saved_config):
             assert p.started and p.queued and p.running and not p.ended
             assert p.pid is None and p.start_date is None and p.timeout_date is None
             assert not p.started_event.is_set() and p.ok and not p.finished_ok
-        assert rec.calls == []                 # start handlers: at the real start
-        second.write("hello\n")                # kept for its stdin
+        assert rec.calls == []  # start handlers: at the real start
+        second.write("hello\n")  # kept for its stdin
         # wait() and expect() wait through the queue
         assert second.wait(timeout=0.3) is second and not second.ended
         got = []
@@ -173,7 +172,7 @@ def test_queued_process_semantics(saved_config):
         assert third.exit_code is None and not third.error and third.ok
         assert third.wait(timeout=5).ended and third.started_event.is_set()
         assert wait_until(lambda: ("end", None) in rec.calls, 10), rec.calls
-        assert [c[0] for c in rec.calls] == ["start", "end"]   # start, then end
+        assert [c[0] for c in rec.calls] == ["start", "end"]  # start, then end
         assert second.queued and second.pid is None
         first.close_stdin()
         finish(first, 30)
@@ -257,18 +256,25 @@ def test_fd_budget_2000_overlapping_under_1024_fds(tmp_path, stub_ssh):
     d = tmp_path / "alive"
     d.mkdir()
     lock = str(tmp_path / "lock")
-    script = (FD_BUDGET_SCRIPT.replace("@PATH@", repr(str(tmp_path)))
-              .replace("@LOCK@", repr(lock))
-              .replace("@CMD@", repr(counting_cmd(d, "flock -s 9 9<%s; sleep 0.1" % lock)))
-              .replace("@SSH@", repr(stub_ssh["ssh"])))
-    r = subprocess.run([PY, "-c", textwrap.dedent(script)], capture_output=True, text=True,
-                       timeout=900, env=dict(os.environ, PYTHONPATH=REPO))
+    script = (
+        FD_BUDGET_SCRIPT.replace("@PATH@", repr(str(tmp_path)))
+        .replace("@LOCK@", repr(lock))
+        .replace("@CMD@", repr(counting_cmd(d, "flock -s 9 9<%s; sleep 0.1" % lock)))
+        .replace("@SSH@", repr(stub_ssh["ssh"]))
+    )
+    r = subprocess.run(
+        [PY, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     words = r.stdout.split()
     budget, queued, most = int(words[-5]), int(words[-3]), int(words[-1])
     assert budget == 1024 - 64
-    assert queued > 0                      # the budget was reached
-    assert most <= budget // 3, (most, budget)   # each child holds 3 fds or more
+    assert queued > 0  # the budget was reached
+    assert most <= budget // 3, (most, budget)  # each child holds 3 fds or more
 
 
 def test_emfile_when_the_application_holds_the_fds():
@@ -290,8 +296,9 @@ def test_emfile_when_the_application_holds_the_fds():
         assert Process("true").run(60).finished_ok
         print("ok")
     """)
-    r = subprocess.run([PY, "-c", script], capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, PYTHONPATH=REPO))
+    r = subprocess.run(
+        [PY, "-c", script], capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=REPO)
+    )
     assert r.returncode == 0 and r.stdout.split()[-1] == "ok", r.stderr[-3000:]
 
 
@@ -321,8 +328,9 @@ def test_emfile_while_children_run_waits_for_an_end():
         assert p.wait(60).finished_ok and p.stdout == "late\\n", p
         print("ok")
     """)
-    r = subprocess.run([PY, "-c", script], capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, PYTHONPATH=REPO))
+    r = subprocess.run(
+        [PY, "-c", script], capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=REPO)
+    )
     assert r.returncode == 0 and r.stdout.split()[-1] == "ok", r.stderr[-3000:]
 
 
@@ -331,8 +339,7 @@ def test_a_long_queue_of_failing_starts_does_not_recurse(saved_config):
     # next one: 3000 of them end in order, none lost to the stack depth
     others = global_fanout(saved_config, 1)
     first = Process("cat").start()
-    ps = [Process("/nonexistent/execo-fanout-%d" % i, nolog_error=True).start()
-          for i in range(3000)]
+    ps = [Process("/nonexistent/execo-fanout-%d" % i, nolog_error=True).start() for i in range(3000)]
     assert all(p.queued for p in ps)
     first.close_stdin()
     finish(first, 30)

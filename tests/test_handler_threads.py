@@ -7,16 +7,13 @@ No timing thresholds: blocked handlers wait on events the test releases
 only after checking that the other processes went on."""
 
 import os
-import signal
 import sys
 import threading
 
-import pytest
+from helpers import finish, wait_until
 
 from execo.handler_threads import HIGH_WATER, MERGE_LIMIT, handler_pool
 from execo.process import Process, ProcessLifecycleHandler, ProcessOutputHandler
-
-from helpers import finish, wait_until
 
 PY = sys.executable
 
@@ -64,15 +61,15 @@ class Events(ProcessLifecycleHandler):
 
 def test_blocked_handler_holds_up_its_own_process_only():
     gate = Gate()
-    blocked = Process((PY, "-c", "print('first'); print('second')"),
-                      stdout_handlers=[gate]).start()
+    blocked = Process((PY, "-c", "print('first'); print('second')"), stdout_handlers=[gate]).start()
     try:
         assert gate.entered.wait(30)
         # another process, with output and lifecycle handlers, runs to its
         # end while the first handler is still blocked
         lines, events = Lines(), Events()
-        other = Process(("sh", "-c", "for i in 1 2 3; do echo $i; done"),
-                        stdout_handlers=[lines], lifecycle_handlers=[events])
+        other = Process(
+            ("sh", "-c", "for i in 1 2 3; do echo $i; done"), stdout_handlers=[lines], lifecycle_handlers=[events]
+        )
         finish(other.start())
         assert other.ok and lines.lines == ["1\n", "2\n", "3\n"]
         assert events.events == ["start", "end"]
@@ -91,8 +88,7 @@ def test_blocked_handler_holds_up_its_own_process_only():
 
 def test_many_blocked_handlers_grow_the_pool():
     gates = [Gate() for _ in range(6)]
-    blocked = [Process("echo %d" % i, stdout_handlers=[g]).start()
-               for i, g in enumerate(gates)]
+    blocked = [Process("echo %d" % i, stdout_handlers=[g]).start() for i, g in enumerate(gates)]
     try:
         for g in gates:
             assert g.entered.wait(30)
@@ -140,8 +136,7 @@ def test_lagging_handler_pauses_reading_and_loses_nothing():
         def read(self, process, stream, string, eof, error):
             total[0] += len(string)
 
-    p = Process("head -c %d /dev/zero" % (size,), default_stdout_handler=False,
-                stdout_handlers=[gate, Count()]).start()
+    p = Process("head -c %d /dev/zero" % (size,), default_stdout_handler=False, stdout_handlers=[gate, Count()]).start()
     try:
         assert gate.entered.wait(30)
         # the handlers are stuck: the reader stops after HIGH_WATER bytes,
@@ -159,7 +154,7 @@ def test_lagging_handler_pauses_reading_and_loses_nothing():
 
 def test_handlers_in_a_forked_child():
     pid = os.fork()
-    if pid == 0:   # the child: a fresh reactor and fresh handler threads
+    if pid == 0:  # the child: a fresh reactor and fresh handler threads
         code = 1
         try:
             lines = Lines()
@@ -195,8 +190,11 @@ def test_order_of_calls_is_kept_per_process():
     for i in range(50):
         r = Recorder()
         recs.append(r)
-        ps.append(Process(("sh", "-c", "for j in 1 2 3 4 5; do echo %d-$j; done" % i),
-                          stdout_handlers=[r], lifecycle_handlers=[r]).start())
+        ps.append(
+            Process(
+                ("sh", "-c", "for j in 1 2 3 4 5; do echo %d-$j; done" % i), stdout_handlers=[r], lifecycle_handlers=[r]
+            ).start()
+        )
     for i, (p, r) in enumerate(zip(ps, recs)):
         finish(p)
         assert r.calls[0] == ("start",) and r.calls[-1] == ("end",)
@@ -242,8 +240,9 @@ def test_no_user_code_in_the_reactor_thread():
 
     a = Local("true", lifecycle_handlers=[ActionEnd()])
     b = Local("true", process_args={"lifecycle_handlers": [ProcessEnd()]})
-    seq = SequentialActions([Local("true"), Local("true", lifecycle_handlers=[ActionEnd()])],
-                            lifecycle_handlers=[ActionEnd()])
+    seq = SequentialActions(
+        [Local("true"), Local("true", lifecycle_handlers=[ActionEnd()])], lifecycle_handlers=[ActionEnd()]
+    )
     par = ParallelActions([a, b, seq], lifecycle_handlers=[ActionEnd()])
     par.run(30)
     assert par.ok

@@ -4,18 +4,15 @@ written from the API spec, with real processes."""
 
 import locale
 import os
-import signal
 import sys
 import tempfile
 import threading
 import time
 
 import pytest
-
-from execo.process import (Process, ProcessBase, ProcessLifecycleHandler, ProcessOutputHandler,
-                           STDOUT, STDERR)
-
 from helpers import finish
+
+from execo.process import STDERR, STDOUT, Process, ProcessLifecycleHandler, ProcessOutputHandler
 
 PY = sys.executable
 ENC = locale.getpreferredencoding(False)
@@ -32,8 +29,9 @@ class ReadRecorder(ProcessOutputHandler):
             self.calls.append((process, stream, string, eof, error))
 
     def data(self, process=None, stream=None):
-        return "".join(c[2] for c in self.calls
-                       if (process is None or c[0] is process) and (stream is None or c[1] == stream))
+        return "".join(
+            c[2] for c in self.calls if (process is None or c[0] is process) and (stream is None or c[1] == stream)
+        )
 
 
 class LineRecorder(ProcessOutputHandler):
@@ -47,8 +45,7 @@ class LineRecorder(ProcessOutputHandler):
             self.calls.append((process, stream, string, eof, error))
 
     def lines(self, process=None, stream=None):
-        return [c[2] for c in self.calls
-                if (process is None or c[0] is process) and (stream is None or c[1] == stream)]
+        return [c[2] for c in self.calls if (process is None or c[0] is process) and (stream is None or c[1] == stream)]
 
 
 class LifecycleRecorder(ProcessLifecycleHandler):
@@ -67,6 +64,7 @@ class LifecycleRecorder(ProcessLifecycleHandler):
 
 # ------------------------------------------------------------- base classes
 
+
 def test_base_handlers_are_noops():
     lh = ProcessLifecycleHandler()
     p = Process("true")
@@ -82,11 +80,14 @@ def test_stream_constants():
 
 # ----------------------------------------------------------- read() override
 
+
 def test_read_override_gets_all_data_and_eof():
     h = ReadRecorder()
-    script = ("import sys, time\n"
-              "for i in range(5):\n"
-              "    sys.stdout.write('chunk%d ' % i); sys.stdout.flush(); time.sleep(0.05)\n")
+    script = (
+        "import sys, time\n"
+        "for i in range(5):\n"
+        "    sys.stdout.write('chunk%d ' % i); sys.stdout.flush(); time.sleep(0.05)\n"
+    )
     p = finish(Process((PY, "-c", script), stdout_handlers=[h]).run(20))
     assert p.finished_ok
     assert h.data() == "chunk0 chunk1 chunk2 chunk3 chunk4 "
@@ -110,8 +111,7 @@ def test_read_override_on_stderr():
 
 def test_same_handler_on_both_streams():
     h = ReadRecorder()
-    p = finish(Process(("sh", "-c", "echo out; echo err >&2"), stdout_handlers=[h],
-                       stderr_handlers=[h]).run(10))
+    finish(Process(("sh", "-c", "echo out; echo err >&2"), stdout_handlers=[h], stderr_handlers=[h]).run(10))
     assert h.data(stream=STDOUT) == "out\n"
     assert h.data(stream=STDERR) == "err\n"
     assert sum(1 for c in h.calls if c[3]) == 2  # one eof per stream
@@ -119,8 +119,7 @@ def test_same_handler_on_both_streams():
 
 def test_read_override_with_default_handler_off():
     h = ReadRecorder()
-    p = finish(Process(("sh", "-c", "echo out"), default_stdout_handler=False,
-                       stdout_handlers=[h]).run(10))
+    p = finish(Process(("sh", "-c", "echo out"), default_stdout_handler=False, stdout_handlers=[h]).run(10))
     assert h.data() == "out\n"
     assert not p.stdout
 
@@ -135,20 +134,26 @@ def test_read_override_empty_output_gets_eof():
 def test_read_override_large_output():
     h = ReadRecorder()
     n = 5_000_000
-    p = finish(Process((PY, "-c", "import sys; sys.stdout.write('abcdefghi\\n' * %d)" % (n // 10)),
-                       stdout_handlers=[h]).run(30))
+    finish(
+        Process((PY, "-c", "import sys; sys.stdout.write('abcdefghi\\n' * %d)" % (n // 10)), stdout_handlers=[h]).run(
+            30
+        )
+    )
     d = h.data()
     assert len(d) == n and d == "abcdefghi\n" * (n // 10)
 
 
 # ------------------------------------------------------ read_line() override
 
+
 def test_read_line_override():
     h = LineRecorder()
-    script = ("import sys, time\n"
-              "o = sys.stdout\n"
-              "o.write('line1\\nli'); o.flush(); time.sleep(0.2)\n"
-              "o.write('ne2\\n\\nline4\\nlast'); o.flush()\n")
+    script = (
+        "import sys, time\n"
+        "o = sys.stdout\n"
+        "o.write('line1\\nli'); o.flush(); time.sleep(0.2)\n"
+        "o.write('ne2\\n\\nline4\\nlast'); o.flush()\n"
+    )
     p = finish(Process((PY, "-c", script), stdout_handlers=[h]).run(10))
     assert p.finished_ok
     assert h.lines() == ["line1\n", "line2\n", "\n", "line4\n", "last"]
@@ -177,10 +182,10 @@ def test_read_line_override_lines_before_end():
 def test_read_line_override_non_utf8_and_multibyte():
     h = LineRecorder()
     data = b"caf\xc3\xa9\n\xff\xferaw\n\xe2\x82\xacend"
-    script = ("import sys, time; o = sys.stdout.buffer; d = %r\n"
-              "for b in d:\n"
-              "    o.write(bytes([b])); o.flush()\n" % (data,))
-    p = finish(Process((PY, "-c", script), stdout_handlers=[h]).run(20))
+    script = "import sys, time; o = sys.stdout.buffer; d = %r\nfor b in d:\n    o.write(bytes([b])); o.flush()\n" % (
+        data,
+    )
+    finish(Process((PY, "-c", script), stdout_handlers=[h]).run(20))
     lines = h.lines()
     assert "".join(lines).encode(ENC, "surrogateescape") == data
     assert lines[0] == "café\n"
@@ -191,7 +196,7 @@ def test_read_line_handler_shared_by_many_processes():
     h = LineRecorder()
     ps = []
     for i in range(20):
-        script = ("printf 'p%da'; sleep 0.1; printf 'b\\np%dc'; sleep 0.1; printf 'd\\n'" % (i, i))
+        script = "printf 'p%da'; sleep 0.1; printf 'b\\np%dc'; sleep 0.1; printf 'd\\n'" % (i, i)
         ps.append(Process(("sh", "-c", script), stdout_handlers=[h]))
     for p in ps:
         p.start()
@@ -204,7 +209,7 @@ def test_read_line_handler_shared_by_many_processes():
 def test_read_and_read_line_handlers_together():
     r = ReadRecorder()
     lh = LineRecorder()
-    p = finish(Process(("sh", "-c", "echo a; echo b"), stdout_handlers=[r, lh]).run(10))
+    finish(Process(("sh", "-c", "echo a; echo b"), stdout_handlers=[r, lh]).run(10))
     assert r.data() == "a\nb\n"
     assert lh.lines() == ["a\n", "b\n"]
 
@@ -212,6 +217,7 @@ def test_read_and_read_line_handlers_together():
 def test_base_read_splits_into_lines():
     """A handler overriding read and calling the base class read still gets
     read_line calls (the base read is the line splitter)."""
+
     class Both(ProcessOutputHandler):
         def __init__(self):
             super().__init__()
@@ -235,6 +241,7 @@ def test_base_read_splits_into_lines():
 # 2.8.2 called read_line(process, stream, line): its handlers take three
 # arguments; the spec's five-argument form is accepted as well.
 
+
 class Lines282(ProcessOutputHandler):
     def __init__(self):
         super().__init__()
@@ -257,13 +264,12 @@ def _no_handler_error(execo_log):
     assert "raised an exception" not in execo_log.text(), execo_log.text()
 
 
-SCRIPT_BOTH_STREAMS = ("printf 'o1\\no2\\nlast'; printf 'e1\\ne2\\n' >&2")
+SCRIPT_BOTH_STREAMS = "printf 'o1\\no2\\nlast'; printf 'e1\\ne2\\n' >&2"
 
 
 def test_282_read_line_handler_on_stdout_and_stderr(execo_log):
     out, err = Lines282(), Lines282()
-    p = finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[out],
-                       stderr_handlers=[err]).run(10))
+    p = finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[out], stderr_handlers=[err]).run(10))
     assert p.finished_ok
     # lines without their ending, as 2.8.2 gave them
     assert out.lines == [(p, STDOUT, "o1"), (p, STDOUT, "o2"), (p, STDOUT, "last")]
@@ -273,8 +279,7 @@ def test_282_read_line_handler_on_stdout_and_stderr(execo_log):
 
 def test_282_and_spec_handlers_side_by_side(execo_log):
     old, new = Lines282(), LineRecorder()
-    p = finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[old, new],
-                       stderr_handlers=[new, old]).run(10))
+    finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[old, new], stderr_handlers=[new, old]).run(10))
     assert [c[2] for c in old.lines if c[1] == STDOUT] == ["o1", "o2", "last"]
     assert [c[2] for c in old.lines if c[1] == STDERR] == ["e1", "e2"]
     assert new.lines(stream=STDOUT) == ["o1\n", "o2\n", "last"]
@@ -285,8 +290,7 @@ def test_282_and_spec_handlers_side_by_side(execo_log):
 
 def test_282_read_handler_gets_all_output_without_empty_eof_call(execo_log):
     h = Reads282()
-    p = finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[h],
-                       stderr_handlers=[h]).run(10))
+    p = finish(Process(("sh", "-c", SCRIPT_BOTH_STREAMS), stdout_handlers=[h], stderr_handlers=[h]).run(10))
     assert "".join(c[2] for c in h.chunks if c[1] == STDOUT) == "o1\no2\nlast"
     assert "".join(c[2] for c in h.chunks if c[1] == STDERR) == "e1\ne2\n"
     assert all(c[0] is p and c[2] for c in h.chunks)
@@ -296,6 +300,7 @@ def test_282_read_handler_gets_all_output_without_empty_eof_call(execo_log):
 def test_282_read_line_handler_behind_an_overridden_read(execo_log):
     """A read override that calls the base read (the line splitter) with a
     2.8.2 read_line."""
+
     class Both(Lines282):
         def read(self, process, stream, string, eof, error):
             super().read(process, stream, string, eof, error)
@@ -353,17 +358,23 @@ def test_handler_whose_signature_cannot_be_read_still_works(execo_log):
 
     h = Opaque()
     p = finish(Process(("sh", "-c", "echo a >&2; echo b >&2"), stderr_handlers=[h]).run(10))
-    assert h.read_line.calls == [(p, STDERR, "a\n", False, False),
-                                 (p, STDERR, "b\n", False, False)]
+    assert h.read_line.calls == [(p, STDERR, "a\n", False, False), (p, STDERR, "b\n", False, False)]
     _no_handler_error(execo_log)
 
 
 def test_282_handler_with_a_remote_process(sshd, execo_log):
     from execo.ssh_process import SshProcess
+
     out, err = Lines282(), Lines282()
-    p = finish(SshProcess(SCRIPT_BOTH_STREAMS, sshd.hosts[2],
-                          connection_params=sshd.connection_params_without_tty(),
-                          stdout_handlers=[out], stderr_handlers=[err]).run(60))
+    p = finish(
+        SshProcess(
+            SCRIPT_BOTH_STREAMS,
+            sshd.hosts[2],
+            connection_params=sshd.connection_params_without_tty(),
+            stdout_handlers=[out],
+            stderr_handlers=[err],
+        ).run(60)
+    )
     assert p.finished_ok, p.dump()
     assert [c[2] for c in out.lines] == ["o1", "o2", "last"]
     assert [c[2] for c in err.lines] == ["e1", "e2"]
@@ -374,10 +385,13 @@ def test_282_read_line_gets_pty_lines_without_cr(sshd, execo_log):
     """Over ssh -tt (execo's default) lines end in \\r\\n: a 2.8.2 handler
     gets them without it, and no empty line in between."""
     from execo.ssh_process import SshProcess
+
     out = Lines282()
-    p = finish(SshProcess("printf 'a\\nb\\n'", sshd.hosts[2],
-                          connection_params=sshd.connection_params,
-                          stdout_handlers=[out]).run(60))
+    p = finish(
+        SshProcess(
+            "printf 'a\\nb\\n'", sshd.hosts[2], connection_params=sshd.connection_params, stdout_handlers=[out]
+        ).run(60)
+    )
     assert p.finished_ok, p.dump()
     assert [c[2] for c in out.lines] == ["a", "b"]
     _no_handler_error(execo_log)
@@ -385,11 +399,13 @@ def test_282_read_line_gets_pty_lines_without_cr(sshd, execo_log):
 
 # ---------------------------------------------------------------- fd targets
 
+
 def test_int_fd_pipe():
     rfd, wfd = os.pipe()
     try:
-        p = finish(Process(("sh", "-c", "echo hello; echo err >&2"), stdout_handlers=[wfd],
-                           stderr_handlers=[wfd]).run(10))
+        p = finish(
+            Process(("sh", "-c", "echo hello; echo err >&2"), stdout_handlers=[wfd], stderr_handlers=[wfd]).run(10)
+        )
         assert p.finished_ok
         os.set_blocking(rfd, False)
         got = b""
@@ -427,6 +443,7 @@ def test_int_fd_tempfile_binary_exact(tmp_path):
 
 # ---------------------------------------------------------- file object targets
 
+
 def test_file_object_text(tmp_path):
     path = tmp_path / "out.txt"
     with open(path, "w", encoding="utf-8") as f:
@@ -441,8 +458,7 @@ def test_file_object_binary(tmp_path):
     path = tmp_path / "out.bin"
     data = b"\x00\x01\xff\xfe binary \xc3\x28\n"
     with open(path, "wb") as f:
-        finish(Process((PY, "-c", "import sys; sys.stdout.buffer.write(%r)" % (data,)),
-                       stdout_handlers=[f]).run(10))
+        finish(Process((PY, "-c", "import sys; sys.stdout.buffer.write(%r)" % (data,)), stdout_handlers=[f]).run(10))
         assert not f.closed
         f.flush()
         assert path.read_bytes() == data
@@ -478,16 +494,17 @@ def test_text_file_object_gets_trailing_incomplete_bytes():
     """Output ending with an incomplete utf-8 sequence: every byte reaches a
     text file object (surrogateescape), as it does p.stdout."""
     import io
+
     data = b"abc\xe2\x82"
     buf = io.StringIO()
-    p = finish(Process((PY, "-c", "import sys; sys.stdout.buffer.write(%r)" % (data,)),
-                       stdout_handlers=[buf]).run(10))
+    p = finish(Process((PY, "-c", "import sys; sys.stdout.buffer.write(%r)" % (data,)), stdout_handlers=[buf]).run(10))
     assert p.stdout.encode(ENC, "surrogateescape") == data
     assert buf.getvalue().encode(ENC, "surrogateescape") == data
 
 
 def test_file_like_object_with_write():
     import io
+
     buf = io.StringIO()
     finish(Process("echo into stringio", stdout_handlers=[buf]).run(10))
     assert buf.getvalue() == "into stringio\n"
@@ -497,6 +514,7 @@ def test_file_like_object_with_write():
 
 
 # ------------------------------------------------------------- filename targets
+
 
 def _fds_pointing_to(path):
     path = os.path.realpath(str(path))
@@ -514,8 +532,7 @@ def test_filename_target_written_and_closed(tmp_path):
     out = tmp_path / "stdout.log"
     err = tmp_path / "stderr.log"
     out.write_text("previous content that is much longer than the new output\n" * 10)
-    p = Process(("sh", "-c", "echo to-out; echo to-err >&2"), stdout_handlers=[str(out)],
-                stderr_handlers=[str(err)])
+    p = Process(("sh", "-c", "echo to-out; echo to-err >&2"), stdout_handlers=[str(out)], stderr_handlers=[str(err)])
     finish(p.run(10))
     assert p.finished_ok
     assert out.read_text() == "to-out\n"  # opened in write mode: truncated
@@ -552,8 +569,9 @@ def test_all_target_kinds_together(tmp_path):
     fd, tname = tempfile.mkstemp(dir=tmp_path)
     fobj = open(tmp_path / "o.txt", "w")
     try:
-        p = finish(Process(("sh", "-c", "echo one; echo two"),
-                           stdout_handlers=[rec, lines, str(fname), fd, fobj]).run(10))
+        p = finish(
+            Process(("sh", "-c", "echo one; echo two"), stdout_handlers=[rec, lines, str(fname), fd, fobj]).run(10)
+        )
         fobj.flush()
     finally:
         os.close(fd)
@@ -568,6 +586,7 @@ def test_all_target_kinds_together(tmp_path):
 
 
 # ---------------------------------------------------------- lifecycle handlers
+
 
 def test_lifecycle_handlers_called_once_each():
     lh = LifecycleRecorder()
@@ -593,8 +612,7 @@ def test_lifecycle_end_sees_final_state():
             seen["stdout"] = process.stdout
             seen["ended"] = process.ended
 
-    finish(Process(("sh", "-c", "echo final; exit 4"), nolog_exit_code=True,
-                   lifecycle_handlers=[H()]).run(10))
+    finish(Process(("sh", "-c", "echo final; exit 4"), nolog_exit_code=True, lifecycle_handlers=[H()]).run(10))
     assert seen == {"exit_code": 4, "stdout": "final\n", "ended": True}
 
 
@@ -622,7 +640,8 @@ def test_several_lifecycle_handlers_and_shared_handler():
     finish(p1)
     finish(p2)
     assert sorted((c[0], id(c[1])) for c in a.calls) == sorted(
-        [("start", id(p1)), ("end", id(p1)), ("start", id(p2)), ("end", id(p2))])
+        [("start", id(p1)), ("end", id(p1)), ("start", id(p2)), ("end", id(p2))]
+    )
     assert [c[0] for c in b.calls] == ["start", "end"]
 
 
@@ -643,6 +662,7 @@ def test_output_handler_added_after_construction():
 
 
 # ---------------------------------------------------- exceptions in handlers
+
 
 class Boom(Exception):
     pass
@@ -711,8 +731,7 @@ def test_slow_handler_does_not_lose_data():
             self.parts.append(string)
 
     h = Slow()
-    p = finish(Process((PY, "-c", "import sys\nfor i in range(20000): print(i)"),
-                       stdout_handlers=[h]).run(30))
+    p = finish(Process((PY, "-c", "import sys\nfor i in range(20000): print(i)"), stdout_handlers=[h]).run(30))
     expected = "".join("%d\n" % i for i in range(20000))
     assert "".join(h.parts) == expected
     assert p.stdout == expected
@@ -721,8 +740,11 @@ def test_slow_handler_does_not_lose_data():
 def test_handlers_with_pty():
     h = LineRecorder()
     e = ReadRecorder()
-    p = finish(Process(("sh", "-c", "echo on-tty; echo on-err >&2"), pty=True,
-                       stdout_handlers=[h], stderr_handlers=[e]).run(10))
+    finish(
+        Process(("sh", "-c", "echo on-tty; echo on-err >&2"), pty=True, stdout_handlers=[h], stderr_handlers=[e]).run(
+            10
+        )
+    )
     assert [l.rstrip("\r\n") for l in h.lines()] == ["on-tty"]
     assert e.data() == "on-err\n"
 
@@ -746,7 +768,7 @@ def test_handler_added_to_running_process_gets_later_output():
     p = Process(("sh", "-c", "echo early; read x; echo late"))
     p.start()
     deadline = time.time() + 10
-    while "early" not in p.stdout and time.time() < deadline:   # no expect(): no handler yet
+    while "early" not in p.stdout and time.time() < deadline:  # no expect(): no handler yet
         time.sleep(0.01)
     assert p.stdout == "early\n"
     p.stdout_handlers.append(Lines())

@@ -28,8 +28,7 @@ def test_repr_fields_in_order():
     assert repr(Host('a')) == "Host('a')"
     assert repr(Host('a', port=22, user='u')) == "Host('a', user='u', port=22)"
     assert repr(Host('a', keyfile='/k', port=None)) == "Host('a', keyfile='/k', port=None)"
-    assert repr(Host('a', user=None, keyfile='/k', port=2222)) == \
-        "Host('a', user=None, keyfile='/k', port=2222)"
+    assert repr(Host('a', user=None, keyfile='/k', port=2222)) == "Host('a', user=None, keyfile='/k', port=2222)"
 
 
 def test_repr_evaluates_back():
@@ -42,9 +41,17 @@ def test_str():
     assert str(Host('a', user='u', port=22)) == 'u@a:22'
 
 
-@pytest.mark.parametrize("other", [
-    Host('a', user='v'), Host('b', user='u'), Host('a', user='u', keyfile='/k'),
-    Host('a', user='u', port=22), Host('a', user=None), Host('a')])
+@pytest.mark.parametrize(
+    "other",
+    [
+        Host('a', user='v'),
+        Host('b', user='u'),
+        Host('a', user='u', keyfile='/k'),
+        Host('a', user='u', port=22),
+        Host('a', user=None),
+        Host('a'),
+    ],
+)
 def test_inequality_on_each_field(other):
     assert Host('a', user='u') != other
 
@@ -136,19 +143,57 @@ def test_get_hosts_list_bad_item():
 # Host names and users come from inventories and hosts files: anything that
 # could become a tool option or shell code is refused when the Host is made.
 
-@pytest.mark.parametrize("address", [
-    "node-1", "node_1.example.org", "127.0.0.1", "::1", "[::1]", "fe80::1%eth0",
-    "2001:db8::1", "root@node-1", "Éric.local", "n1",
-])
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "node-1",
+        "node_1.example.org",
+        "127.0.0.1",
+        "::1",
+        "[::1]",
+        "fe80::1%eth0",
+        "2001:db8::1",
+        "root@node-1",
+        "Éric.local",
+        "n1",
+    ],
+)
 def test_real_addresses_accepted(address):
     assert Host(address).address == address
 
 
-@pytest.mark.parametrize("address", [
-    "-oProxyCommand=id>X", "-p", "127.0.0.33 true;id>X;#", "a b", "a\tb", "a\nb", "node-1\n",
-    "x$(id)", "x`id`", "a;b", "a|b", "a&b", "a>b", "a<b", "'a'", '"a"', "a\\b", "a*", "a?",
-    "{{[__import__('os').system('id')]}}", "a\x00b", "a/b", "~root", "a!b", "a#b", " a",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "-oProxyCommand=id>X",
+        "-p",
+        "127.0.0.33 true;id>X;#",
+        "a b",
+        "a\tb",
+        "a\nb",
+        "node-1\n",
+        "x$(id)",
+        "x`id`",
+        "a;b",
+        "a|b",
+        "a&b",
+        "a>b",
+        "a<b",
+        "'a'",
+        '"a"',
+        "a\\b",
+        "a*",
+        "a?",
+        "{{[__import__('os').system('id')]}}",
+        "a\x00b",
+        "a/b",
+        "~root",
+        "a!b",
+        "a#b",
+        " a",
+    ],
+)
 def test_hostile_addresses_refused(address):
     with pytest.raises(ValueError, match="cannot be a host address"):
         Host(address)
@@ -184,7 +229,8 @@ def test_port_normalised_and_checked():
 
 
 def test_connection_params_values_checked():
-    from execo.ssh_utils import get_ssh_argv, get_scp_put_argv
+    from execo.ssh_utils import get_scp_put_argv, get_ssh_argv
+
     with pytest.raises(ValueError, match="user name"):
         get_ssh_argv("node", "true", {"user": "x;id"})
     with pytest.raises(ValueError, match="port"):
@@ -196,8 +242,13 @@ def test_connection_params_values_checked():
 
 
 def test_hostile_host_in_actions_refused_at_construction():
-    from execo import Remote, Put, Get, TaktukRemote
-    for make in (lambda h: Remote("true", h), lambda h: Put(h, ["f"], "/tmp"),
-                 lambda h: Get(h, ["f"], "."), lambda h: TaktukRemote("true", h)):
+    from execo import Get, Put, Remote, TaktukRemote
+
+    for make in (
+        lambda h: Remote("true", h),
+        lambda h: Put(h, ["f"], "/tmp"),
+        lambda h: Get(h, ["f"], "."),
+        lambda h: TaktukRemote("true", h),
+    ):
         with pytest.raises(ValueError):
             make(["ok-host", "-oProxyCommand=id>X"])

@@ -6,8 +6,7 @@ the actions are only built."""
 
 import pytest
 
-from execo.action import (ChainPut, Get, Put, Remote, RemoteSerial, TaktukGet, TaktukPut,
-                          TaktukRemote)
+from execo.action import ChainPut, Get, Put, Remote, RemoteSerial, TaktukGet, TaktukPut, TaktukRemote
 from execo.host import Host
 from execo.process import Process, SshProcess, TaktukProcess
 from execo.serial_remote import SerialSsh
@@ -65,7 +64,7 @@ def test_assigned_hosts_are_copies(action):
 def test_assigned_hostile_names_refused(action, name):
     with pytest.raises(ValueError):
         action.hosts = ["b", name]
-    assert action.hosts == [Host("a")]     # unchanged
+    assert action.hosts == [Host("a")]  # unchanged
 
 
 def test_assigned_non_hosts_refused(action):
@@ -98,6 +97,7 @@ def test_chainput_assigned_hosts_without_duplicates():
 
 # ------------------------------------------------------------ process.host
 
+
 def test_process_host_assigned():
     p = Process("true")
     assert p.host is None
@@ -114,12 +114,15 @@ def test_process_host_assigned():
         p.host = 42
 
 
-@pytest.mark.parametrize("make", [
-    lambda: SshProcess("true", "a"),
-    lambda: TaktukProcess("true", "a"),
-    lambda: SerialSsh("a", "/dev/ttyS0", 115200),
-    lambda: PortForwarder("a", "localhost", 80),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SshProcess("true", "a"),
+        lambda: TaktukProcess("true", "a"),
+        lambda: SerialSsh("a", "/dev/ttyS0", 115200),
+        lambda: PortForwarder("a", "localhost", 80),
+    ],
+)
 def test_remote_process_host_assigned(make):
     p = make()
     assert p.host == Host("a") and type(p.host) is Host
@@ -129,7 +132,7 @@ def test_remote_process_host_assigned(make):
         with pytest.raises(ValueError):
             p.host = name
     with pytest.raises(TypeError):
-        p.host = None          # a remote process needs a host, as at construction
+        p.host = None  # a remote process needs a host, as at construction
     assert p.host == Host("b")
 
 

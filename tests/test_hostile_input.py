@@ -6,15 +6,18 @@ import pytest
 from execo import Process, Remote, SshProcess, TaktukRemote
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Process(("printf", "%s|", "a\x00b", "c")),
-    lambda: Process("echo a\x00b"),
-    lambda: Process("echo a\x00b", shell=True),
-    lambda: Process((b"printf", b"a\x00")),
-    lambda: SshProcess("echo a\x00b", "node"),
-    lambda: Remote("echo a\x00b", ["node1", "node2"]),
-    lambda: TaktukRemote("echo a\x00b", ["node1"]),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Process(("printf", "%s|", "a\x00b", "c")),
+        lambda: Process("echo a\x00b"),
+        lambda: Process("echo a\x00b", shell=True),
+        lambda: Process((b"printf", b"a\x00")),
+        lambda: SshProcess("echo a\x00b", "node"),
+        lambda: Remote("echo a\x00b", ["node1", "node2"]),
+        lambda: TaktukRemote("echo a\x00b", ["node1"]),
+    ],
+)
 def test_nul_in_command_is_a_clear_error(make):
     with pytest.raises(ValueError, match="NUL"):
         make()

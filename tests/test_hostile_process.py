@@ -3,18 +3,30 @@ separators cut at awkward places, catastrophic regexes given to expect(),
 wait() / expect() called from a process's own handlers."""
 
 import asyncio
+import random
 import re
 import sys
 import threading
 import time
 
 import pytest
-
-from execo import Process, ProcessOutputHandler
-from execo import _reactor
-
 from helpers import finish, wait_until
 
+from execo import (
+    ExpectOutputHandler,
+    Local,
+    ParallelActions,
+    Process,
+    ProcessLifecycleHandler,
+    ProcessOutputHandler,
+    _reactor,
+    configuration,
+    regex_search,
+    wait_all_actions,
+    wait_any_actions,
+)
+from execo.action import ActionLifecycleHandler
+from execo.exception import DeadlockError
 
 # ------------------------------------------------------------ line splitting
 
@@ -40,11 +52,11 @@ def cut_points(data):
     multi-byte character, around each separator."""
     cuts = set()
     for i in range(1, len(data)):
-        if data[i - 1:i] == b"\r" and data[i:i + 1] == b"\n":
+        if data[i - 1 : i] == b"\r" and data[i : i + 1] == b"\n":
             cuts.add(i)
-        if data[i] & 0xC0 == 0x80:          # a UTF-8 continuation byte
+        if data[i] & 0xC0 == 0x80:  # a UTF-8 continuation byte
             cuts.add(i)
-        if data[i:i + 1] in (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\r"):
+        if data[i : i + 1] in (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\r"):
             cuts.update((i, i + 1))
     return sorted(c for c in cuts if 0 < c < len(data))
 
@@ -74,6 +86,7 @@ class LineRecorder(ProcessOutputHandler):
 class ChunkRecorder(ProcessOutputHandler):
     """Overrides read (gets decoded chunks) and calls the base read, the
     Python side of the line splitter."""
+
     def __init__(self):
         super().__init__()
         self.chunks = []
@@ -91,7 +104,7 @@ def test_line_splitter_text_rule_at_every_cut():
     """LineSplitter.feed_text: the same lines whatever the cuts."""
     text = hostile_payload()
     expected = split_on_newline(text)
-    assert len(expected) < len(text.splitlines())   # the rule matters here
+    assert len(expected) < len(text.splitlines())  # the rule matters here
     for cut in range(len(text) + 1):
         s = _reactor.LineSplitter()
         got = s.feed_text(text[:cut]) + s.feed_text(text[cut:])
@@ -114,8 +127,7 @@ def test_lines_async_matches_read_line_on_hostile_chunks():
     rec, chunks = LineRecorder(), ChunkRecorder()
 
     async def main():
-        p = Process((sys.executable, "-c", WRITER, ",".join(map(str, cuts))),
-                    stdout_handlers=[rec, chunks]).start()
+        p = Process((sys.executable, "-c", WRITER, ",".join(map(str, cuts))), stdout_handlers=[rec, chunks]).start()
         p.write(data)
         p.close_stdin()
         got = [line async for line in p.lines_async()]
@@ -126,7 +138,7 @@ def test_lines_async_matches_read_line_on_hostile_chunks():
     finish(p)
     assert p.ok, p.dump()
     assert p.stdout == text
-    assert len(chunks.chunks) > 5           # it came in pieces
+    assert len(chunks.chunks) > 5  # it came in pieces
     assert rec.lines == expected
     assert chunks.lines == expected
     assert got == expected
@@ -141,8 +153,7 @@ def test_lines_async_started_late_matches_read_line():
     rec = LineRecorder()
 
     async def main():
-        p = Process((sys.executable, "-c", WRITER, ",".join(map(str, cuts))),
-                    stdout_handlers=[rec]).start()
+        p = Process((sys.executable, "-c", WRITER, ",".join(map(str, cuts))), stdout_handlers=[rec]).start()
         p.write(data)
         p.close_stdin()
         while len(p.stdout) < len(text) // 3:
@@ -184,11 +195,6 @@ def test_lines_async_through_a_pty_counts_every_line():
 
 # ------------------------------------------- waiting from one's own handlers
 
-from execo import (ExpectOutputHandler, Local, ParallelActions, ProcessLifecycleHandler,  # noqa: E402
-                   wait_all_actions, wait_any_actions)
-from execo.action import ActionLifecycleHandler  # noqa: E402
-from execo.exception import DeadlockError  # noqa: E402
-
 # a bounded wait, so that without the check the test fails instead of hanging
 HANDLER_WAIT = 20
 
@@ -203,6 +209,7 @@ def outcome(call):
 
 class OnFirstLine(ProcessOutputHandler):
     """Runs action(process) on the first line it gets, records the outcome."""
+
     def __init__(self, action):
         super().__init__()
         self.action = action
@@ -262,8 +269,7 @@ def test_wait_from_own_end_handler_returns_at_once():
 def test_wait_from_own_expect_callback_raises():
     outcomes = []
     handler = ExpectOutputHandler()
-    handler.expect("ready", callback=lambda p, s, i, mo: outcomes.append(
-        outcome(lambda: p.wait(HANDLER_WAIT))))
+    handler.expect("ready", callback=lambda p, s, i, mo: outcomes.append(outcome(lambda: p.wait(HANDLER_WAIT))))
     p = finish(Process("echo ready; sleep 0.2", shell=True, stdout_handlers=[handler]).start(), 60)
     assert_deadlock_error(outcomes)
     assert p.ok
@@ -278,8 +284,7 @@ def test_expect_from_own_handler_raises():
 
 def test_wait_and_expect_of_another_process_from_a_handler_work():
     other = Process("sleep 0.3; echo other done", shell=True).start()
-    h = OnFirstLine(lambda p: (other.expect("other (done)", timeout=30)[1].group(1),
-                               other.wait(30).ended))
+    h = OnFirstLine(lambda p: (other.expect("other (done)", timeout=30)[1].group(1), other.wait(30).ended))
     p = finish(Process("echo go", stdout_handlers=[h]).start(), 60)
     assert h.outcomes == [("returned", ("done", True))]
     assert p.ok and other.ok
@@ -302,10 +307,14 @@ def test_action_expect_from_a_handler_of_its_process_raises():
 
 
 def test_container_and_wait_all_from_a_handler_of_a_process_inside_raise():
-    h = OnFirstLine(lambda p: (outcome(lambda: both.wait(HANDLER_WAIT)),
-                               outcome(lambda: wait_all_actions([inner, other], HANDLER_WAIT)),
-                               outcome(lambda: wait_any_actions([inner], HANDLER_WAIT)),
-                               wait_any_actions([inner, other], 30)))
+    h = OnFirstLine(
+        lambda p: (
+            outcome(lambda: both.wait(HANDLER_WAIT)),
+            outcome(lambda: wait_all_actions([inner, other], HANDLER_WAIT)),
+            outcome(lambda: wait_any_actions([inner], HANDLER_WAIT)),
+            wait_any_actions([inner, other], 30),
+        )
+    )
     inner = Local("echo one", process_args={"stdout_handlers": [h]})
     other = Local("sleep 0.2")
     both = ParallelActions([inner, other])
@@ -328,8 +337,7 @@ def test_action_wait_from_its_own_lifecycle_handlers():
             self.outcomes["start"] = outcome(lambda: action.wait(HANDLER_WAIT))
 
         def end(self, action):
-            self.outcomes["end"] = outcome(lambda: (action.wait().ended,
-                                                    wait_all_actions([action]) == [action]))
+            self.outcomes["end"] = outcome(lambda: (action.wait().ended, wait_all_actions([action]) == [action]))
 
     h = Both()
     a = Local("true", lifecycle_handlers=[h])
@@ -350,11 +358,6 @@ def test_action_wait_from_a_handler_of_another_action_works():
 
 # ------------------------------------------------- catastrophic expect regexes
 
-import random  # noqa: E402
-
-from execo import configuration  # noqa: E402
-from execo import regex_search  # noqa: E402
-from execo.process import STDOUT  # noqa: E402
 
 @pytest.fixture
 def search_timeout():
@@ -363,18 +366,24 @@ def search_timeout():
 
     def set_(value):
         configuration["expect_search_timeout"] = value
+
     yield set_
     configuration["expect_search_timeout"] = old
 
 
 def printer(text):
     """A process printing text (a line) then waiting to be killed."""
-    return Process((sys.executable, "-c", "import sys, time; print(%r, flush=True); time.sleep(300)" % (text,)),
-                   ignore_exit_code=True, nolog_exit_code=True, nolog_expect_fail=True).start()
+    return Process(
+        (sys.executable, "-c", "import sys, time; print(%r, flush=True); time.sleep(300)" % (text,)),
+        ignore_exit_code=True,
+        nolog_exit_code=True,
+        nolog_expect_fail=True,
+    ).start()
 
 
 class Counter(object):
     """A thread counting while the interpreter lets it run."""
+
     def __init__(self):
         self.count = 0
         self.stop = threading.Event()
@@ -402,9 +411,9 @@ def timed_expect(p, regex, timeout, counter):
 
 # (re would take some 30 s on each of these lines, holding the GIL: long
 # enough to fail the bounds below, short enough not to hang the run)
-@pytest.mark.parametrize("regex,line", [(r"^(a+)+$", "a" * 29 + "b"),
-                                        (r"^(a|a)+$", "a" * 28 + "b"),
-                                        (r"^(a|aa)+$", "a" * 41 + "b")])
+@pytest.mark.parametrize(
+    "regex,line", [(r"^(a+)+$", "a" * 29 + "b"), (r"^(a|a)+$", "a" * 28 + "b"), (r"^(a|aa)+$", "a" * 41 + "b")]
+)
 def test_catastrophic_expect_honours_its_timeout(regex, line):
     """The issue's example and two patterns regex cannot cut short either:
     expect() returns (None, None) at its timeout, the interpreter keeps
@@ -422,6 +431,7 @@ def test_catastrophic_expect_honours_its_timeout(regex, line):
             with Process("sleep 0.2; echo other done", shell=True) as q:
                 q.start()
                 other_result.append(q.expect(r"other (\w+)", timeout=60)[1].group(1))
+
         with printer(line) as p:
             t = threading.Thread(target=other)
             t.start()
@@ -474,8 +484,9 @@ def test_catastrophic_pattern_on_an_expect_handler_callback(search_timeout):
         handler.expect(regex, callback=lambda p, s, i, mo: got.append((i, mo)))
         rec = LineRecorder()
         t0 = time.monotonic()
-        p = Process((sys.executable, "-c", "print(%r); print('after')" % ("a" * 41 + "b",)),
-                    stdout_handlers=[handler, rec])
+        p = Process(
+            (sys.executable, "-c", "print(%r); print('after')" % ("a" * 41 + "b",)), stdout_handlers=[handler, rec]
+        )
         finish(p.start(), 120)
         return p, got, rec, time.monotonic() - t0
 
@@ -499,9 +510,17 @@ def test_other_processes_flow_during_a_long_search():
         line handler: (process, handler, seconds to its end)."""
         rec = LineRecorder()
         t0 = time.monotonic()
-        q = finish(Process((sys.executable, "-c", "import time\nfor i in range(1, 51):\n"
-                            "    print(i, flush=True)\n    time.sleep(0.02)"),
-                           stdout_handlers=[rec]).start(), 120)
+        q = finish(
+            Process(
+                (
+                    sys.executable,
+                    "-c",
+                    "import time\nfor i in range(1, 51):\n    print(i, flush=True)\n    time.sleep(0.02)",
+                ),
+                stdout_handlers=[rec],
+            ).start(),
+            120,
+        )
         return q, rec, time.monotonic() - t0
 
     _, _, base = run_seq()
@@ -549,10 +568,16 @@ def test_expect_with_repetitions_still_matches_like_re():
 
 
 def test_bounded_patterns_keep_re_and_risky_ones_go_to_regex():
-    bounded = [r"THE_MARKER", r"^\$ $", r"login: |password:", r"(?i)error [0-9]{3}",
-               r"a?b?c?", r"\d{4}-\d{2}-\d{2}", r"(a|b|c|d){6}"]
-    risky = [r"^(a+)+$", r"(\d+) bytes", r".*done", r"x{2,5}", r"(ab|cd|ef|gh){6}",
-             "a?" * 30 + "a" * 30]
+    bounded = [
+        r"THE_MARKER",
+        r"^\$ $",
+        r"login: |password:",
+        r"(?i)error [0-9]{3}",
+        r"a?b?c?",
+        r"\d{4}-\d{2}-\d{2}",
+        r"(a|b|c|d){6}",
+    ]
+    risky = [r"^(a+)+$", r"(\d+) bytes", r".*done", r"x{2,5}", r"(ab|cd|ef|gh){6}", "a?" * 30 + "a" * 30]
     for r in bounded:
         assert regex_search.Searcher(re.compile(r)).bounded, r
     for r in risky:
@@ -560,12 +585,50 @@ def test_bounded_patterns_keep_re_and_risky_ones_go_to_regex():
 
 
 # texts with the characters where re's and regex's classes differ
-HOSTILE_TEXTS = ["", "a", "ab b", "aaab", "a\nb\n", "x 12 yy", "\x1c\x1d a\x1e", "é²³ ٣4\u0301x",
-                 "a_b-c d\x85e\u2028f", "Straße ǅ Σσς", "İıiI", "  \t\r\n", "ab" * 20 + "c"]
-PATTERNS = [r"\w+", r"\W+", r"\s+", r"\S+", r"\d+", r"\D+", r"\b\w+\b", r"\B.+", r"[^\W\d]+",
-            r"[\w\s]+$", r"^(\w+)\s*(\d*)", r"(?P<a>\w)(?P=a)+", r"(a|ab)+c", r"(?:a+)+b", r"x*?y*",
-            r"(?=\w{2,})\w+?", r"(?<=\s)\S+", r"(a)?(?(1)b+|\d+)", r".+$", r"(?s).+\Z", r"(?m)^.*$",
-            r"(?i)s+", r"(?i)[a-z]+", r"\A\s*$", r"(\d+)\s+(\w+)", r"[\x1c-\x1f]+", r"(?a)\w+\s+"]
+HOSTILE_TEXTS = [
+    "",
+    "a",
+    "ab b",
+    "aaab",
+    "a\nb\n",
+    "x 12 yy",
+    "\x1c\x1d a\x1e",
+    "é²³ ٣4\u0301x",
+    "a_b-c d\x85e\u2028f",
+    "Straße ǅ Σσς",
+    "İıiI",
+    "  \t\r\n",
+    "ab" * 20 + "c",
+]
+PATTERNS = [
+    r"\w+",
+    r"\W+",
+    r"\s+",
+    r"\S+",
+    r"\d+",
+    r"\D+",
+    r"\b\w+\b",
+    r"\B.+",
+    r"[^\W\d]+",
+    r"[\w\s]+$",
+    r"^(\w+)\s*(\d*)",
+    r"(?P<a>\w)(?P=a)+",
+    r"(a|ab)+c",
+    r"(?:a+)+b",
+    r"x*?y*",
+    r"(?=\w{2,})\w+?",
+    r"(?<=\s)\S+",
+    r"(a)?(?(1)b+|\d+)",
+    r".+$",
+    r"(?s).+\Z",
+    r"(?m)^.*$",
+    r"(?i)s+",
+    r"(?i)[a-z]+",
+    r"\A\s*$",
+    r"(\d+)\s+(\w+)",
+    r"[\x1c-\x1f]+",
+    r"(?a)\w+\s+",
+]
 
 
 def test_regex_search_finds_what_re_finds():
@@ -587,16 +650,37 @@ def test_regex_search_finds_what_re_finds():
                     assert got is None, (pattern, flags, text, got)
                 else:
                     assert got is not None, (pattern, flags, text)
-                    assert (got.span(), got.groups()) == (expected.span(), expected.groups()), \
-                        (pattern, flags, text)
+                    assert (got.span(), got.groups()) == (expected.span(), expected.groups()), (pattern, flags, text)
                 if not s.bounded:
                     n += 1
-    assert n > 500      # most of them went through regex
+    assert n > 500  # most of them went through regex
 
 
 def random_pattern(rnd, depth=0):
-    atoms = ["a", "b", ".", r"\w", r"\W", r"\s", r"\S", r"\d", r"\D", "[ab]", r"[^a\s]", r"[\w-]",
-             r"[^\W\d]", r"\x1c", "é", "²", " ", r"\n", r"\b", r"\B", "^", "$"]
+    atoms = [
+        "a",
+        "b",
+        ".",
+        r"\w",
+        r"\W",
+        r"\s",
+        r"\S",
+        r"\d",
+        r"\D",
+        "[ab]",
+        r"[^a\s]",
+        r"[\w-]",
+        r"[^\W\d]",
+        r"\x1c",
+        "é",
+        "²",
+        " ",
+        r"\n",
+        r"\b",
+        r"\B",
+        "^",
+        "$",
+    ]
     r = rnd.random()
     if depth > 3 or r < 0.3:
         return rnd.choice(atoms)
@@ -607,8 +691,10 @@ def random_pattern(rnd, depth=0):
     if r < 0.7:
         return "(%s)" % (random_pattern(rnd, depth + 1),)
     if r < 0.9:
-        return "(?:%s)%s" % (random_pattern(rnd, depth + 1),
-                             rnd.choice(["*", "+", "?", "{1,3}", "{2}", "*?", "+?", "??"]))
+        return "(?:%s)%s" % (
+            random_pattern(rnd, depth + 1),
+            rnd.choice(["*", "+", "?", "{1,3}", "{2}", "*?", "+?", "??"]),
+        )
     return rnd.choice(["(?=%s)", "(?!%s)", "(?i:%s)", "(?s:%s)"]) % (random_pattern(rnd, depth + 1),)
 
 
@@ -627,8 +713,11 @@ def test_regex_search_finds_what_re_finds_on_random_patterns():
             text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8)))
             expected = compiled.search(text)
             got = s.search(text, 10)
-            assert (got and (got.span(), got.groups())) == (expected and (expected.span(), expected.groups())), \
-                (pattern, flags, text)
+            assert (got and (got.span(), got.groups())) == (expected and (expected.span(), expected.groups())), (
+                pattern,
+                flags,
+                text,
+            )
             compared += 1
     assert compared > 3000
 
@@ -659,13 +748,15 @@ def test_action_expect_with_a_risky_pattern_on_many_processes():
 def test_literal_patterns_do_not_import_regex():
     """The regex module is imported by the first pattern that needs it
     only (its import alone slows a fresh interpreter's big collections)."""
-    code = ("import sys, execo\n"
-            "p = execo.Process('echo ready; echo copied 12 bytes', shell=True).start()\n"
-            "assert p.expect('ready', timeout=30)[0] == 0\n"
-            "assert p.expect(r'\\$ $|login: |copied', timeout=30)[0] == 0\n"
-            "before = 'regex' in sys.modules\n"
-            "assert p.expect(r'(\\d+) bytes', timeout=30)[1].group(1) == '12'\n"
-            "print(before, 'regex' in sys.modules)\n")
+    code = (
+        "import sys, execo\n"
+        "p = execo.Process('echo ready; echo copied 12 bytes', shell=True).start()\n"
+        "assert p.expect('ready', timeout=30)[0] == 0\n"
+        "assert p.expect(r'\\$ $|login: |copied', timeout=30)[0] == 0\n"
+        "before = 'regex' in sys.modules\n"
+        "assert p.expect(r'(\\d+) bytes', timeout=30)[1].group(1) == '12'\n"
+        "print(before, 'regex' in sys.modules)\n"
+    )
     p = Process((sys.executable, "-c", code)).run(120)
     assert p.ok, p.dump()
     assert p.stdout == "False True\n"

@@ -33,8 +33,7 @@ def records():
 
 
 def execo_handlers():
-    return [h for h in logging.getLogger("execo").handlers
-            if getattr(h, '_execo_handler', False)]
+    return [h for h in logging.getLogger("execo").handlers if getattr(h, '_execo_handler', False)]
 
 
 def test_logger_is_the_execo_logger():
@@ -48,11 +47,14 @@ def test_logger_level_from_configuration():
 
 def test_level_constants_reexported():
     assert (log.IODEBUG, log.FDEBUG, log.TRACE, log.DETAIL) == (
-        config.IODEBUG, config.FDEBUG, config.TRACE, config.DETAIL)
+        config.IODEBUG,
+        config.FDEBUG,
+        config.TRACE,
+        config.DETAIL,
+    )
 
 
-@pytest.mark.parametrize("level,name", [(3, 'IODEBUG'), (5, 'FDEBUG'), (12, 'TRACE'),
-                                        (15, 'DETAIL')])
+@pytest.mark.parametrize("level,name", [(3, 'IODEBUG'), (5, 'FDEBUG'), (12, 'TRACE'), (15, 'DETAIL')])
 def test_level_names_registered(level, name):
     assert logging.getLevelName(level) == name
     assert logging.getLevelName(name) == level
@@ -63,8 +65,7 @@ def test_custom_level_methods(records):
     log.logger.fdebug("fd %s", 2)
     log.logger.trace("tr %s", 3)
     log.logger.detail("de %s", 4)
-    assert [(r.levelno, r.getMessage()) for r in records] == [
-        (3, "io 1"), (5, "fd 2"), (12, "tr 3"), (15, "de 4")]
+    assert [(r.levelno, r.getMessage()) for r in records] == [(3, "io 1"), (5, "fd 2"), (12, "tr 3"), (15, "de 4")]
     # the caller is reported, not execo/log.py
     assert all(r.funcName == "test_custom_level_methods" for r in records)
 
@@ -130,9 +131,18 @@ def test_thread_and_function_shown_below_debug(capsys, saved_config):
 
 def test_style_plain_when_colours_off(saved_config):
     configuration['color_mode'] = False
-    for f in (log.style.emph, log.style.host, log.style.command, log.style.report_error,
-              log.style.report_warn, log.style.object_repr, log.style.log_header,
-              log.style.user1, log.style.user2, log.style.user3):
+    for f in (
+        log.style.emph,
+        log.style.host,
+        log.style.command,
+        log.style.report_error,
+        log.style.report_warn,
+        log.style.object_repr,
+        log.style.log_header,
+        log.style.user1,
+        log.style.user2,
+        log.style.user3,
+    ):
         assert f("text") == "text"
     assert log.style.set(logging.INFO, 42) == "42"
 
@@ -156,25 +166,26 @@ def test_style_unknown_or_new_names(saved_config):
     configuration['color_styles']['mine'] = ('green', 'underline', 'not_an_attr')
     assert log.style.mine("x") == "\033[32m\033[4mx\033[m"
     with pytest.raises(AttributeError):
-        log.style._private
+        _ = log.style._private
 
 
 def test_ansi_styles_cover_default_color_styles():
     for attrs in configuration['color_styles'].values():
         for attr in attrs:
             assert log._ansi_styles[attr].startswith("\033[")
-    for name in ('bold', 'reverse', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan',
-                 'white', 'on_red', 'default'):
+    for name in ('bold', 'reverse', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white', 'on_red', 'default'):
         assert name in log._ansi_styles
 
 
 # ------------------------------------------------------------ secrets masked (issue 14)
 
+
 def test_failure_log_masks_secrets_by_default(capsys, saved_config):
     from execo import Process
+
     Process("PGPASSWORD=hunter2 MY_API_KEY='x y' true --token=abc123; exit 3", shell=True).run()
     err = capsys.readouterr().err
-    assert "exit_code=3" in err            # the failure was logged
+    assert "exit_code=3" in err  # the failure was logged
     assert "PGPASSWORD=***" in err and "MY_API_KEY=***" in err and "--token=***" in err
     for secret in ("hunter2", "x y", "abc123"):
         assert secret not in err
@@ -182,6 +193,7 @@ def test_failure_log_masks_secrets_by_default(capsys, saved_config):
 
 def test_log_masks_configurable_and_off(capsys, saved_config):
     from execo import Process
+
     configuration["log_masks"] = (r"(-p)\S+", r"s3cr3t")
     Process("echo mysql -pPASSW s3cr3t; exit 2", shell=True).run()
     err = capsys.readouterr().err
@@ -203,8 +215,10 @@ def test_mask_secrets_function(saved_config):
     assert log.mask_secrets("nothing here") == "nothing here"
     # ssh's option names a password but holds none: execo's failure logs
     # show it on every ssh command line
-    assert (log.mask_secrets("ssh -o PasswordAuthentication=no -o KbdPasswordToken=t0k h")
-            == "ssh -o PasswordAuthentication=no -o KbdPasswordToken=*** h")
+    assert (
+        log.mask_secrets("ssh -o PasswordAuthentication=no -o KbdPasswordToken=t0k h")
+        == "ssh -o PasswordAuthentication=no -o KbdPasswordToken=*** h"
+    )
 
 
 # ------------------------------------ the application's logging set-up (issue 16)
@@ -217,23 +231,32 @@ def run_app(tmp_path, code):
     """Run an application script in tmp_path; (stdout, stderr, run.log or None)."""
     env = dict(os.environ)
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    env['HOME'] = str(tmp_path)         # no user ~/.execo.conf.py
-    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], env=env,
-                            cwd=str(tmp_path), timeout=120, capture_output=True, text=True)
+    env['HOME'] = str(tmp_path)  # no user ~/.execo.conf.py
+    result = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)],
+        env=env,
+        cwd=str(tmp_path),
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     run_log = tmp_path / "run.log"
     return result.stdout, result.stderr, run_log.read_text() if run_log.exists() else None
 
 
 def test_basicconfig_file_gets_execo_records_masked_without_colours(tmp_path):
-    out, err, run_log = run_app(tmp_path, """
+    out, err, run_log = run_app(
+        tmp_path,
+        """
         import logging
         import execo
         from execo.config import configuration
         configuration['color_mode'] = True      # as on a terminal
         logging.basicConfig(filename="run.log", format="%(name)s %(levelname)s %(message)s")
         execo.Process("PGPASSWORD=hunter2 exit 3", shell=True).run()
-        """)
+        """,
+    )
     assert run_log.startswith("execo WARNING ") and "terminated:" in run_log
     assert "exit_code=3" in run_log and "PGPASSWORD=***" in run_log
     assert "hunter2" not in run_log and "\033[" not in run_log
@@ -246,56 +269,70 @@ def test_child_logger_records_reach_the_file_masked(tmp_path):
     """Records of a child of execo's logger (execo_engine's "execo.engine")
     skip the execo logger's filters: masked all the same, on the
     terminal and in the application's file."""
-    out, err, run_log = run_app(tmp_path, """
+    out, err, run_log = run_app(
+        tmp_path,
+        """
         import logging
         import execo
         logging.basicConfig(filename="run.log", format="%(name)s %(message)s")
         logging.getLogger("execo.engine").warning("db login: PGPASSWORD=hunter2 psql")
-        """)
+        """,
+    )
     assert "execo.engine db login: PGPASSWORD=*** psql" in run_log
     assert "hunter2" not in run_log and "hunter2" not in err
     assert "PGPASSWORD=*** psql" in err
 
 
 def test_basicconfig_to_stderr_prints_once_in_the_application_format(tmp_path):
-    out, err, _ = run_app(tmp_path, """
+    out, err, _ = run_app(
+        tmp_path,
+        """
         import logging
         logging.basicConfig(format="APP %(name)s %(levelname)s %(message)s")
         import execo
         execo.Process("exit 3", shell=True).run()
         execo.logger.info("an info")
-        """)
+        """,
+    )
     assert err.count("terminated:") == 1 and err.startswith("APP execo WARNING ")
     assert err.count("an info") == 1 and "APP execo INFO an info" in err
     assert out == ""
 
 
 def test_console_handler_added_after_a_first_record(tmp_path):
-    out, err, _ = run_app(tmp_path, """
+    out, err, _ = run_app(
+        tmp_path,
+        """
         import logging, sys
         import execo
         execo.logger.warning("before")
         logging.basicConfig(stream=sys.stdout, format="APP %(message)s")
         execo.logger.warning("after")
-        """)
+        """,
+    )
     assert err.count("before") == 1 and "WARNING: before" in err and "after" not in err
     assert out == "APP after\n"
 
 
 def test_no_logging_set_up_keeps_execo_stderr_output(tmp_path):
-    out, err, run_log = run_app(tmp_path, """
+    out, err, run_log = run_app(
+        tmp_path,
+        """
         import execo
         execo.Process("exit 3", shell=True).run()
-        """)
+        """,
+    )
     assert err.count("terminated:") == 1 and "WARNING: " in err
-    assert "\033[" not in err          # not a terminal: no colours
+    assert "\033[" not in err  # not a terminal: no colours
     assert out == "" and run_log is None
 
 
 def test_levels_with_an_application_file(tmp_path):
     # execo's records are those of configuration['log_level'] (the root
     # logger's level does not filter them); the handlers' levels do
-    out, err, run_log = run_app(tmp_path, """
+    out, err, run_log = run_app(
+        tmp_path,
+        """
         import logging
         import execo
         logging.basicConfig(filename="run.log", level=logging.DEBUG, format="%(message)s")
@@ -307,7 +344,8 @@ def test_levels_with_an_application_file(tmp_path):
         execo.logger.setLevel(logging.DEBUG)
         logging.root.handlers[0].setLevel(logging.NOTSET)
         execo.logger.debug("debug-3")
-        """)
+        """,
+    )
     assert run_log.split() == ["info-1", "warning-2", "debug-3"]
     for message in ("info-1", "info-2", "warning-2", "debug-3"):
         assert err.count(message) == 1, message
@@ -315,7 +353,9 @@ def test_levels_with_an_application_file(tmp_path):
 
 
 def test_console_handler_above_a_level_leaves_the_rest_to_execo(tmp_path):
-    out, err, _ = run_app(tmp_path, """
+    out, err, _ = run_app(
+        tmp_path,
+        """
         import logging, sys
         import execo
         handler = logging.StreamHandler(sys.stderr)
@@ -324,18 +364,22 @@ def test_console_handler_above_a_level_leaves_the_rest_to_execo(tmp_path):
         logging.root.addHandler(handler)
         execo.logger.info("an info")
         execo.logger.warning("a warning")
-        """)
+        """,
+    )
     assert err.count("an info") == 1 and "INFO: an info" in err
     assert err.count("a warning") == 1 and "APP a warning" in err
 
 
 def test_propagate_set_by_the_application_gives_no_duplicates(tmp_path):
-    out, err, run_log = run_app(tmp_path, """
+    out, err, run_log = run_app(
+        tmp_path,
+        """
         import logging
         import execo
         logging.basicConfig(filename="run.log", format="%(message)s")
         execo.logger.propagate = True
         execo.logger.warning("once PGPASSWORD=hunter2")
-        """)
+        """,
+    )
     assert run_log == "once PGPASSWORD=***\n"
     assert err.count("once") == 1 and "hunter2" not in err

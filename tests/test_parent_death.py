@@ -18,22 +18,21 @@ import sys
 import textwrap
 
 import pytest
-
-from execo import conductor, watchdog
-from execo import _reactor
-from execo.process import Process
-
 from helpers import finish, my_children, nfds, wait_until
+
+from execo import _reactor, conductor, watchdog
+from execo.process import Process
 
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GONE_TIMEOUT = 60   # bound of the polling loops (a failure guard, not a measure)
+GONE_TIMEOUT = 60  # bound of the polling loops (a failure guard, not a measure)
 
 
 # ------------------------------------------------------------------ helpers
 
+
 def new_marker():
-    return "1000.%06d" % random.randrange(10 ** 6)
+    return "1000.%06d" % random.randrange(10**6)
 
 
 def stat_of(pid):
@@ -43,7 +42,7 @@ def stat_of(pid):
             data = f.read()
     except OSError:
         return None
-    fields = data[data.rindex(b")") + 2:].split()
+    fields = data[data.rindex(b")") + 2 :].split()
     return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
 
 
@@ -66,8 +65,7 @@ def sig_ignored(pid):
 def detached(pid):
     """pid's fds are 0, 1, 2 only and its cwd is /."""
     try:
-        return (sorted(os.listdir("/proc/%d/fd" % pid)) == ["0", "1", "2"] and
-                os.readlink("/proc/%d/cwd" % pid) == "/")
+        return sorted(os.listdir("/proc/%d/fd" % pid)) == ["0", "1", "2"] and os.readlink("/proc/%d/cwd" % pid) == "/"
     except OSError:
         return False
 
@@ -94,8 +92,11 @@ def procs_with(marker):
 
 def watchdogs_of(pid):
     """Running watchdogs whose parent (argv) is pid."""
-    return [p for p, argv in procs_with("watchdog.py").items()
-            if len(argv) >= 2 and argv[-2] == str(pid) and argv[-3].endswith("watchdog.py")]
+    return [
+        p
+        for p, argv in procs_with("watchdog.py").items()
+        if len(argv) >= 2 and argv[-2] == str(pid) and argv[-3].endswith("watchdog.py")
+    ]
 
 
 def kill_all(pids):
@@ -131,7 +132,7 @@ class Script(object):
         self.marker = new_marker()
         params = dict(params or {}, marker=self.marker)
         # (file names without the marker: the script is not one of its processes)
-        tag = "%d" % random.randrange(10 ** 9)
+        tag = "%d" % random.randrange(10**9)
         pfile = tmp_path / ("params-%s.json" % tag)
         pfile.write_text(json.dumps(params))
         sfile = tmp_path / ("script-%s.py" % tag)
@@ -139,16 +140,22 @@ class Script(object):
         env = dict(os.environ, PYTHONPATH=REPO)
         if home is not None:
             env["HOME"] = str(home)
-        self.proc = subprocess.Popen([PY, str(sfile), str(pfile)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, cwd=str(tmp_path), env=env,
-                                     start_new_session=new_session)
+        self.proc = subprocess.Popen(
+            [PY, str(sfile), str(pfile)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(tmp_path),
+            env=env,
+            start_new_session=new_session,
+        )
         line = self.proc.stdout.readline()
         if not line.startswith("ready "):
             self.proc.kill()
             out, err = self.proc.communicate()
             pytest.fail("script not ready: %r\n%s\n%s" % (line, out[-2000:], err[-3000:]))
-        self.info = json.loads(line[len("ready "):])
+        self.info = json.loads(line[len("ready ") :])
 
     def kill(self, sig):
         self.proc.send_signal(sig)
@@ -200,9 +207,9 @@ LOCAL_BODY = """
 def wait_local_running(script):
     # 4 children + the 2 grandchildren sleeps of the shells (the pty one
     # and the plain one are the children themselves)
-    assert wait_until(lambda: len([a for a in procs_with(script.marker).values()
-                                   if a[0] == "sleep"]) == 5, GONE_TIMEOUT), \
-        procs_with(script.marker)
+    assert wait_until(
+        lambda: len([a for a in procs_with(script.marker).values() if a[0] == "sleep"]) == 5, GONE_TIMEOUT
+    ), procs_with(script.marker)
 
 
 @pytest.mark.parametrize("watcher", ["pidfd", "sigchld"])
@@ -217,8 +224,10 @@ def test_local_children_die_with_the_script(tmp_path, scripts, sig, watcher):
     assert running(wd) and watchdogs_of(s.info["pid"]) == [wd]
     assert stat_of(wd)[3] == wd != stat_of(s.info["pid"])[3]
     # and its cwd at / (once started: it closes what it inherited)
-    assert wait_until(lambda: detached(wd), GONE_TIMEOUT), \
-        (os.listdir("/proc/%d/fd" % wd), os.readlink("/proc/%d/cwd" % wd))
+    assert wait_until(lambda: detached(wd), GONE_TIMEOUT), (
+        os.listdir("/proc/%d/fd" % wd),
+        os.readlink("/proc/%d/cwd" % wd),
+    )
     assert s.kill(sig) == -sig
     assert_all_gone(s)
 
@@ -242,8 +251,7 @@ def test_signals_to_the_script_group_do_not_reach_the_watchdog(tmp_path, scripts
     # once started, the watchdog ignores them (signals with SIG_IGN are
     # discarded when sent: nothing racy about what follows)
     ignored = [signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE]
-    assert wait_until(lambda: all(sig in sig_ignored(wd) for sig in ignored), GONE_TIMEOUT), \
-        sig_ignored(wd)
+    assert wait_until(lambda: all(sig in sig_ignored(wd) for sig in ignored), GONE_TIMEOUT), sig_ignored(wd)
     for sig in (signal.SIGINT, signal.SIGHUP):
         os.killpg(pid, sig)
     for sig in ignored:
@@ -254,6 +262,7 @@ def test_signals_to_the_script_group_do_not_reach_the_watchdog(tmp_path, scripts
 
 
 # -------------------------------------------------------------- normal exit
+
 
 def test_normal_exit_leaves_nothing_not_even_the_watchdog(tmp_path, scripts):
     # a child that ignores SIGTERM survives the exit-time SIGTERM: the
@@ -310,7 +319,7 @@ def test_kill_childs_at_end_false_leaves_children_and_starts_no_watchdog(tmp_pat
         s = Script(tmp_path, body, params={"how": how}, home=tmp_path)
         scripts.append(s)
         assert s.info["watchdog"] == 0
-        assert wait_until(lambda: len(procs_with(s.marker)) == 3, GONE_TIMEOUT)
+        assert wait_until(lambda s=s: len(procs_with(s.marker)) == 3, GONE_TIMEOUT)
         if how == "exit":
             assert s.wait() == 0, s.stderr[-3000:]
         else:
@@ -323,6 +332,7 @@ def test_kill_childs_at_end_false_leaves_children_and_starts_no_watchdog(tmp_pat
 
 
 # --------------------------------------------------------------------- fork
+
 
 def test_fork_child_does_not_hold_the_parent_watchdog(tmp_path, scripts):
     # one fork child uses execo (its own watchdog) and exits, another one
@@ -362,7 +372,7 @@ def test_fork_child_does_not_hold_the_parent_watchdog(tmp_path, scripts):
         assert running(info["lingering"]) and running(info["p"])
         s.kill(signal.SIGKILL)
         assert_all_gone(s)
-        assert running(info["lingering"])   # not execo's: left alone
+        assert running(info["lingering"])  # not execo's: left alone
     finally:
         kill_all([info["lingering"]])
 
@@ -424,16 +434,18 @@ def test_taktuk_and_remote_commands_die_with_the_script(tmp_path, scripts, sshd,
     # taktuk engines exit when their connection drops, without signalling
     # their commands (each in its own process group): the watchdog first
     # writes "broadcast kill" and "quit" to taktuk's stdin, as kill() does
-    params = {"connection_params": sshd.connection_params, "addresses": sshd.addresses[:3],
-              "how": how}
+    params = {"connection_params": sshd.connection_params, "addresses": sshd.addresses[:3], "how": how}
     s = Script(tmp_path, TAKTUK_BODY, params=params)
     scripts.append(s)
     assert wait_until(lambda: len(remote_sleeps(s.marker)) == 3, GONE_TIMEOUT), procs_with(s.marker)
-    local_taktuk = [pid for pid, _ in my_children_of(s.info["pid"])
-                    if any(os.path.basename(a) == "taktuk" for a in cmdline(pid)[:3])]
+    local_taktuk = [
+        pid
+        for pid, _ in my_children_of(s.info["pid"])
+        if any(os.path.basename(a) == "taktuk" for a in cmdline(pid)[:3])
+    ]
     assert len(local_taktuk) == 1
     taktuk_members = group_members(local_taktuk[0])
-    assert len(taktuk_members) >= 2      # taktuk, its interpreter, its ssh connectors
+    assert len(taktuk_members) >= 2  # taktuk, its interpreter, its ssh connectors
     if how == "exit":
         s.proc.stdin.write("go\n")
         s.proc.stdin.flush()
@@ -441,8 +453,9 @@ def test_taktuk_and_remote_commands_die_with_the_script(tmp_path, scripts, sshd,
     else:
         s.kill(getattr(signal, how))
     assert_all_gone(s)
-    assert wait_until(lambda: not group_members(local_taktuk[0]), GONE_TIMEOUT), \
-        [cmdline(p) for p in group_members(local_taktuk[0])]
+    assert wait_until(lambda: not group_members(local_taktuk[0]), GONE_TIMEOUT), [
+        cmdline(p) for p in group_members(local_taktuk[0])
+    ]
 
 
 def my_children_of(pid):
@@ -458,24 +471,27 @@ def my_children_of(pid):
 
 # ------------------------------------------------- in this very process
 
+
 def test_import_starts_no_process():
     # the watchdog starts with the first spawn, not at import
-    code = ("import os, execo; from execo import conductor\n"
-            "me = os.getpid()\n"
-            "kids = open('/proc/%d/task/%d/children' % (me, me)).read().split()\n"
-            "print(len(kids), conductor.get_reactor().watchdog_pid)\n"
-            "execo.Process('true').run()\n"
-            "print(len(open('/proc/%d/task/%d/children' % (me, me)).read().split()),"
-            " conductor.get_reactor().watchdog_pid > 0)\n")
-    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=REPO,
-                         env=dict(os.environ, PYTHONPATH=REPO), timeout=120)
+    code = (
+        "import os, execo; from execo import conductor\n"
+        "me = os.getpid()\n"
+        "kids = open('/proc/%d/task/%d/children' % (me, me)).read().split()\n"
+        "print(len(kids), conductor.get_reactor().watchdog_pid)\n"
+        "execo.Process('true').run()\n"
+        "print(len(open('/proc/%d/task/%d/children' % (me, me)).read().split()),"
+        " conductor.get_reactor().watchdog_pid > 0)\n"
+    )
+    out = subprocess.run(
+        [PY, "-c", code], capture_output=True, text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), timeout=120
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split("\n")[:2] == ["0 0", "1 True"], out.stdout
 
 
-
 def test_watchdog_is_not_a_child_of_execo_and_costs_no_fd_per_process():
-    Process("true").run()              # the watchdog is started by now
+    Process("true").run()  # the watchdog is started by now
     r = conductor.get_reactor()
     wd = r.watchdog_pid
     assert wd > 0 and running(wd)
@@ -488,25 +504,27 @@ def test_watchdog_is_not_a_child_of_execo_and_costs_no_fd_per_process():
     for p in ps:
         finish(p)
     assert all(p.ok for p in ps)
-    assert r.watchdog_pid == wd        # the same one
+    assert r.watchdog_pid == wd  # the same one
     assert wait_until(lambda: nfds() <= before, 10), (before, nfds())
     assert wd not in [c.pid for c in r.live_children()]
 
 
 def argv_is_watchdog(argv, parent=None):
-    return (len(argv) == 6 and argv[1:3] == ["-I", "-S"] and argv[3] == os.path.abspath(watchdog.__file__)
-            and argv[4] == str(parent or os.getpid()))
+    return (
+        len(argv) == 6
+        and argv[1:3] == ["-I", "-S"]
+        and argv[3] == os.path.abspath(watchdog.__file__)
+        and argv[4] == str(parent or os.getpid())
+    )
 
 
 def test_watchdog_records_match_the_reactor():
-    for name in ("ADD_GROUP", "ADD_PID", "REMOVE", "RESET", "FAREWELL", "RELEASE", "OP_BITS",
-                 "INT_SIZE"):
+    for name in ("ADD_GROUP", "ADD_PID", "REMOVE", "RESET", "FAREWELL", "RELEASE", "OP_BITS", "INT_SIZE"):
         assert getattr(watchdog, name) == getattr(_reactor, "WATCHDOG_" + name), name
 
 
 @pytest.mark.parametrize("watcher", ["pidfd", "sigchld"])
-def test_a_dead_watchdog_is_reaped_and_replaced_by_one_that_knows_the_children(
-        tmp_path, scripts, watcher):
+def test_a_dead_watchdog_is_reaped_and_replaced_by_one_that_knows_the_children(tmp_path, scripts, watcher):
     # the watchdog killed while the script runs: it is reaped (no zombie),
     # a new one is started and told of the children already running
     (tmp_path / ".execo.conf.py").write_text("configuration = {'child_watcher': %r}\n" % watcher)
@@ -524,10 +542,10 @@ def test_a_dead_watchdog_is_reaped_and_replaced_by_one_that_knows_the_children(
     """
     s = Script(tmp_path, body, params={"watcher": watcher}, home=tmp_path)
     scripts.append(s)
-    assert stat_of(s.info["old"]) is None                 # reaped
+    assert stat_of(s.info["old"]) is None  # reaped
     new = s.info["watchdog"]
     assert running(new) and argv_is_watchdog(cmdline(new), s.info["pid"])
-    assert "watchdog" in s.proc.stderr.readline()          # the warning about it
-    assert wait_until(lambda: len(procs_with(s.marker)) == 3, GONE_TIMEOUT), procs_with(s.marker)
+    assert "watchdog" in s.proc.stderr.readline()  # the warning about it
+    assert wait_until(lambda s=s: len(procs_with(s.marker)) == 3, GONE_TIMEOUT), procs_with(s.marker)
     s.kill(signal.SIGKILL)
     assert_all_gone(s)

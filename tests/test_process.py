@@ -9,30 +9,38 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
 
 import pytest
+from helpers import finish, nfds, wait_until, zombies
 
 import execo
 from execo.config import configuration
-from execo.process import ProcessBase, Process, get_process, STDOUT, STDERR
+from execo.process import Process, ProcessBase, get_process
 from execo.report import Report
-
-from helpers import finish, my_children, nfds, wait_until, zombies
 
 PY = sys.executable
 ENC = locale.getpreferredencoding(False)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-FLAGS = ("ignore_exit_code", "nolog_exit_code", "ignore_timeout", "nolog_timeout",
-         "ignore_error", "nolog_error", "ignore_expect_fail", "nolog_expect_fail",
-         "ignore_write_error", "nolog_write_error")
+FLAGS = (
+    "ignore_exit_code",
+    "nolog_exit_code",
+    "ignore_timeout",
+    "nolog_timeout",
+    "ignore_error",
+    "nolog_error",
+    "ignore_expect_fail",
+    "nolog_expect_fail",
+    "ignore_write_error",
+    "nolog_write_error",
+)
 
 
 # ------------------------------------------------------------------ helpers
+
 
 def pid_state(pid):
     """'gone', or the one-letter state of pid in /proc."""
@@ -49,6 +57,7 @@ def pid_dead(pid):
 
 
 # ----------------------------------------------------- construction, attributes
+
 
 def test_processbase_defaults():
     p = ProcessBase("echo hi")
@@ -101,10 +110,21 @@ def test_constructor_parameters_stored():
     oh = execo.ProcessOutputHandler()
     eh = execo.ProcessOutputHandler()
     kw = dict((flag, True) for flag in FLAGS)
-    p = Process(("echo", "x"), shell=True, pty=True, kill_subprocesses=False, timeout=7,
-                default_expect_timeout=3, default_stdout_handler=False,
-                default_stderr_handler=False, lifecycle_handlers=[lh],
-                stdout_handlers=[oh], stderr_handlers=[eh], name="myname", **kw)
+    p = Process(
+        ("echo", "x"),
+        shell=True,
+        pty=True,
+        kill_subprocesses=False,
+        timeout=7,
+        default_expect_timeout=3,
+        default_stdout_handler=False,
+        default_stderr_handler=False,
+        lifecycle_handlers=[lh],
+        stdout_handlers=[oh],
+        stderr_handlers=[eh],
+        name="myname",
+        **kw,
+    )
     assert p.cmd == ("echo", "x")
     assert p.shell is True and p.pty is True and p.kill_subprocesses is False
     assert p.timeout == 7
@@ -166,6 +186,7 @@ def test_example_from_spec():
 
 # ------------------------------------------------------------ lifecycle API
 
+
 def test_methods_return_self():
     p = Process("true")
     assert p.start() is p
@@ -213,16 +234,16 @@ def test_attributes_lifecycle():
 
 def test_start_twice_raises():
     p = Process("true").start()
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         p.start()
     finish(p)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         p.start()
 
 
 def test_wait_before_start_raises():
     p = Process("true")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         p.wait()
 
 
@@ -260,6 +281,7 @@ def test_reset_running_kills_first():
 
 
 # ---------------------------------------------------------------- ok semantics
+
 
 def test_ok_exit_code():
     p = finish(Process("false").run(10))
@@ -326,6 +348,7 @@ def test_exit_code_logged_unless_nolog(execo_log):
 
 # ------------------------------------------------------------------- cmd forms
 
+
 def test_str_cmd_split_like_shlex():
     p = finish(Process("echo 'a  b'   \"c d\" $HOME").run(10))
     assert p.stdout == "a  b c d $HOME\n"
@@ -351,6 +374,7 @@ def test_shell_true_exit_code():
 
 
 # --------------------------------------------------------------------- timeout
+
 
 def test_timeout():
     p = Process("sleep 100", timeout=1, nolog_timeout=True)
@@ -550,8 +574,7 @@ def test_kill_shell_kills_grandchildren(tmp_path):
 
 def test_kill_subprocesses_true_without_shell(tmp_path):
     pidfile = tmp_path / "gc.pid"
-    p = Process(("sh", "-c", "sleep 60 & echo $! > %s; wait" % pidfile),
-                kill_subprocesses=True).start()
+    p = Process(("sh", "-c", "sleep 60 & echo $! > %s; wait" % pidfile), kill_subprocesses=True).start()
     assert wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 10)
     gc = int(pidfile.read_text().strip())
     p.kill()
@@ -598,6 +621,7 @@ def test_kill_ended_process_is_harmless():
 
 # --------------------------------------------------------------------- pty
 
+
 def test_pty_child_sees_tty():
     p = finish(Process(("sh", "-c", "test -t 0 && test -t 1 && ! test -t 2 && tty"), pty=True).run(10))
     assert p.exit_code == 0, (p.stdout, p.stderr)
@@ -605,8 +629,7 @@ def test_pty_child_sees_tty():
 
 
 def test_no_pty_child_sees_pipes():
-    p = finish(Process(("sh", "-c", "test -t 0 || test -t 1 || test -t 2 || echo notty"),
-                       nolog_exit_code=True).run(10))
+    p = finish(Process(("sh", "-c", "test -t 0 || test -t 1 || test -t 2 || echo notty"), nolog_exit_code=True).run(10))
     assert p.stdout == "notty\n"
 
 
@@ -630,6 +653,7 @@ def test_pty_kill():
 
 
 # --------------------------------------------------------------------- stdin
+
 
 def test_write_to_cat_echoes():
     p = Process("cat").start()
@@ -707,6 +731,7 @@ def test_write_to_process_not_reading_stdin_that_exits():
 
 # -------------------------------------------------------------------- output
 
+
 def test_stdout_stderr_separate():
     p = finish(Process(("sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2")).run(10))
     assert p.stdout == "out1\nout2\n"
@@ -724,7 +749,8 @@ def test_default_stdout_handler_false():
 
 def test_output_100mb_byte_exact():
     n = 100_000_000
-    script = textwrap.dedent("""
+    script = textwrap.dedent(
+        """
         import hashlib, sys
         n = %d
         h = hashlib.sha256()
@@ -741,7 +767,9 @@ def test_output_100mb_byte_exact():
             i += 1
         out.flush()
         sys.stderr.write(h.hexdigest())
-    """ % n)
+    """
+        % n
+    )
     p = Process((PY, "-c", script)).start()
     finish(p, 60)
     assert p.finished_ok, p.stderr[:500]
@@ -752,17 +780,22 @@ def test_output_100mb_byte_exact():
 
 def test_non_utf8_bytes_round_trip():
     data = bytes(range(256)) + b"\xff\xfe\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x90\x28\xbc" + "é€😀".encode()
-    p = finish(Process((PY, "-c", "import sys; sys.stdout.buffer.write(%r); sys.stderr.buffer.write(%r)"
-                        % (data, data[::-1]))).run(10))
+    p = finish(
+        Process(
+            (PY, "-c", "import sys; sys.stdout.buffer.write(%r); sys.stderr.buffer.write(%r)" % (data, data[::-1]))
+        ).run(10)
+    )
     assert p.stdout.encode(ENC, "surrogateescape") == data
     assert p.stderr.encode(ENC, "surrogateescape") == data[::-1]
 
 
 def test_multibyte_char_split_across_reads():
     # a utf-8 char cut between two writes separated by a sleep
-    script = ("import sys, time; o = sys.stdout.buffer; e = 'é€'.encode();"
-              "o.write(e[:1]); o.flush(); time.sleep(0.3); o.write(e[1:3]); o.flush();"
-              "time.sleep(0.3); o.write(e[3:]); o.flush()")
+    script = (
+        "import sys, time; o = sys.stdout.buffer; e = 'é€'.encode();"
+        "o.write(e[:1]); o.flush(); time.sleep(0.3); o.write(e[1:3]); o.flush();"
+        "time.sleep(0.3); o.write(e[3:]); o.flush()"
+    )
     p = finish(Process((PY, "-c", script)).run(10))
     assert p.stdout == "é€"
 
@@ -770,8 +803,9 @@ def test_multibyte_char_split_across_reads():
 def test_large_ascii_stdout_then_non_ascii_tail():
     # ASCII for megabytes, then one non-ASCII byte at the very end: the
     # text must still be decoded, not taken as ASCII
-    script = ("import sys; o = sys.stdout.buffer; o.write(b'a' * 3000000); o.flush();"
-              "o.write('\u00e9'.encode() + b'\\xff')")
+    script = (
+        "import sys; o = sys.stdout.buffer; o.write(b'a' * 3000000); o.flush();o.write('\u00e9'.encode() + b'\\xff')"
+    )
     p = finish(Process((PY, "-c", script)).run(30))
     assert len(p.stdout) == 3000002
     assert p.stdout.endswith("a\u00e9\udcff") and p.stdout.count("a") == 3000000
@@ -782,7 +816,7 @@ def test_stdout_read_during_and_after_output_is_whole():
     assert wait_until(lambda: p.stdout == "first\n", 10)
     finish(p)
     assert p.stdout == "first\n" + "z" * 2000000 + "\n"
-    assert p.stdout is p.stdout          # decoded once, cached
+    assert p.stdout is p.stdout  # decoded once, cached
 
 
 def test_stdout_set_by_user_then_more_output_appended():
@@ -803,6 +837,7 @@ def test_stdout_readable_while_running():
 
 
 # --------------------------------------------------------------- stats, events
+
 
 def test_stats_keys_and_counts():
     keys = set(Report.empty_stats())
@@ -936,6 +971,7 @@ def test_ended_condition_held_while_starting_error_process():
 
 # --------------------------------------------------------- scale, fds, zombies
 
+
 def test_2000_true_at_once():
     ps = [Process("true") for _ in range(2000)]
     for p in ps:
@@ -966,7 +1002,7 @@ def test_no_fd_leak_with_errors_kills_timeouts_pty():
     finish(Process("true", pty=True).run(10))
     before = nfds()
     ps = []
-    for i in range(20):
+    for _i in range(20):
         ps.append(Process("/nonexistent/x", nolog_error=True))
         ps.append(Process("sleep 30"))
         ps.append(Process("sleep 30", timeout=0.2, nolog_timeout=True))
@@ -1010,8 +1046,13 @@ def test_near_the_fd_limit_children_cost_three_fds():
         assert all(q.ended and q.killed and q.exit_code == -15 for q in ps)
         print(len(ps))
     """)
-    r = subprocess.run([PY, "-c", script], capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    r = subprocess.run(
+        [PY, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     n = int(r.stdout.split()[-1])
     assert n > 2000 // 4, n
@@ -1041,8 +1082,9 @@ SIGINT_SCRIPT = textwrap.dedent("""
 
 def test_sigint_interrupts_wait_in_main_thread():
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    child = subprocess.Popen([PY, "-c", SIGINT_SCRIPT], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env, text=True)
+    child = subprocess.Popen(
+        [PY, "-c", SIGINT_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
     try:
         line = child.stdout.readline()
         sleep_pid = int(line.strip())
@@ -1122,8 +1164,9 @@ SIGINT_EXPECT_SCRIPT = textwrap.dedent("""
 
 def test_sigint_interrupts_expect_in_main_thread():
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    child = subprocess.Popen([PY, "-c", SIGINT_EXPECT_SCRIPT], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env, text=True)
+    child = subprocess.Popen(
+        [PY, "-c", SIGINT_EXPECT_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
     try:
         sleep_pid = int(child.stdout.readline().strip())
         time.sleep(0.5)
@@ -1163,8 +1206,7 @@ FORK_EXIT_SCRIPT = textwrap.dedent("""
 
 def test_fork_child_exit_does_not_kill_parent_processes():
     env = dict(os.environ, PYTHONPATH=REPO)
-    r = subprocess.run([PY, "-c", FORK_EXIT_SCRIPT], capture_output=True, text=True, env=env,
-                       timeout=30)
+    r = subprocess.run([PY, "-c", FORK_EXIT_SCRIPT], capture_output=True, text=True, env=env, timeout=30)
     assert "child:from-child" in r.stdout, r.stderr
     assert "child-status 0" in r.stdout
     assert "parent-running True" in r.stdout, r.stdout + r.stderr
@@ -1172,6 +1214,7 @@ def test_fork_child_exit_does_not_kill_parent_processes():
 
 
 # ------------------------------------------------------------------- more
+
 
 def test_eacces_non_executable(tmp_path):
     f = tmp_path / "notexec.sh"
@@ -1222,8 +1265,7 @@ def test_write_error_logged_unless_nolog(execo_log):
 def test_many_concurrent_outputs_exact():
     n = 100
     size = 200_000
-    ps = [Process("yes %d- | head -c %d; echo e%d >&2" % (i, size, i), shell=True)
-          for i in range(n)]
+    ps = [Process("yes %d- | head -c %d; echo e%d >&2" % (i, size, i), shell=True) for i in range(n)]
     for p in ps:
         p.start()
     for p in ps:
@@ -1256,8 +1298,7 @@ def test_output_handler_can_kill_and_read_process():
             if "ready" in string:
                 process.kill()
 
-    p = finish(Process(("sh", "-c", "echo ready; exec sleep 30"),
-                       stdout_handlers=[KillOnReady()]).start(), 10)
+    p = finish(Process(("sh", "-c", "echo ready; exec sleep 30"), stdout_handlers=[KillOnReady()]).start(), 10)
     assert p.killed and p.ok
     assert p.stdout == "ready\n"
 
@@ -1275,8 +1316,7 @@ KILL_AT_END_SCRIPT = textwrap.dedent("""
 
 def _run_kill_at_end_script(tmp_path, pre=""):
     env = dict(os.environ, PYTHONPATH=REPO, HOME=str(tmp_path))
-    r = subprocess.run([PY, "-c", KILL_AT_END_SCRIPT % pre], capture_output=True, text=True,
-                       env=env, timeout=30)
+    r = subprocess.run([PY, "-c", KILL_AT_END_SCRIPT % pre], capture_output=True, text=True, env=env, timeout=30)
     gc, direct = [int(x) for x in r.stdout.split()]
     return gc, direct
 
@@ -1287,8 +1327,7 @@ def test_kill_childs_at_end_kills_grandchildren_in_group(tmp_path):
 
 
 def test_kill_childs_at_end_change_after_import_ignored(tmp_path):
-    gc, direct = _run_kill_at_end_script(
-        tmp_path, "execo.configuration['kill_childs_at_end'] = False")
+    gc, direct = _run_kill_at_end_script(tmp_path, "execo.configuration['kill_childs_at_end'] = False")
     assert wait_until(lambda: pid_dead(direct) and pid_dead(gc), 5)
 
 

@@ -12,40 +12,106 @@ import execo
 #: the names execo 2.8.2's execo/__init__.py imported (its ``import *`` set,
 #: submodules aside)
 EXECO_282 = {
-    "logger", "configuration", "default_connection_params", "SSH", "TAKTUK", "SCP",
-    "CHAINPUT", "sleep", "Timer", "format_date", "format_duration", "get_seconds",
-    "get_unixts", "Host", "Process", "SshProcess", "get_process", "ProcessLifecycleHandler",
-    "ProcessOutputHandler", "PortForwarder", "Serial", "SerialSsh", "STDOUT", "STDERR",
-    "ExpectOutputHandler", "Action", "wait_any_actions", "wait_all_actions", "Remote", "Put",
-    "Get", "TaktukRemote", "TaktukPut", "TaktukGet", "Local", "ParallelActions",
-    "SequentialActions", "default_action_factory", "get_remote", "get_fileput", "get_fileget",
-    "ActionLifecycleHandler", "ChainPut", "filter_bad_hosts", "RemoteSerial", "Report",
-    "ProcessesFailed", "ActionsFailed",
+    "logger",
+    "configuration",
+    "default_connection_params",
+    "SSH",
+    "TAKTUK",
+    "SCP",
+    "CHAINPUT",
+    "sleep",
+    "Timer",
+    "format_date",
+    "format_duration",
+    "get_seconds",
+    "get_unixts",
+    "Host",
+    "Process",
+    "SshProcess",
+    "get_process",
+    "ProcessLifecycleHandler",
+    "ProcessOutputHandler",
+    "PortForwarder",
+    "Serial",
+    "SerialSsh",
+    "STDOUT",
+    "STDERR",
+    "ExpectOutputHandler",
+    "Action",
+    "wait_any_actions",
+    "wait_all_actions",
+    "Remote",
+    "Put",
+    "Get",
+    "TaktukRemote",
+    "TaktukPut",
+    "TaktukGet",
+    "Local",
+    "ParallelActions",
+    "SequentialActions",
+    "default_action_factory",
+    "get_remote",
+    "get_fileput",
+    "get_fileget",
+    "ActionLifecycleHandler",
+    "ChainPut",
+    "filter_bad_hosts",
+    "RemoteSerial",
+    "Report",
+    "ProcessesFailed",
+    "ActionsFailed",
 }
 
 #: the public names of the spec, by module, that the package re-exports
 #: (the spec's time_utils converters and execo.log._ansi_styles stay in
 #: their modules, as in 2.8.2)
 SPEC = {
-    "execo.process": {"ProcessBase", "Process", "SshProcess", "TaktukProcess", "Serial",
-                      "SerialSsh", "PortForwarder", "ProcessLifecycleHandler",
-                      "ProcessOutputHandler", "ExpectOutputHandler", "get_process",
-                      "STDOUT", "STDERR"},
-    "execo.action": {"Action", "Remote", "TaktukRemote", "RemoteSerial", "Put", "TaktukPut",
-                     "ChainPut", "Get", "TaktukGet", "Local", "ParallelActions",
-                     "SequentialActions", "ActionLifecycleHandler", "wait_any_actions",
-                     "wait_all_actions", "filter_bad_hosts", "ActionFactory", "get_remote",
-                     "get_fileput", "get_fileget", "default_action_factory"},
+    "execo.process": {
+        "ProcessBase",
+        "Process",
+        "SshProcess",
+        "TaktukProcess",
+        "Serial",
+        "SerialSsh",
+        "PortForwarder",
+        "ProcessLifecycleHandler",
+        "ProcessOutputHandler",
+        "ExpectOutputHandler",
+        "get_process",
+        "STDOUT",
+        "STDERR",
+    },
+    "execo.action": {
+        "Action",
+        "Remote",
+        "TaktukRemote",
+        "RemoteSerial",
+        "Put",
+        "TaktukPut",
+        "ChainPut",
+        "Get",
+        "TaktukGet",
+        "Local",
+        "ParallelActions",
+        "SequentialActions",
+        "ActionLifecycleHandler",
+        "wait_any_actions",
+        "wait_all_actions",
+        "filter_bad_hosts",
+        "ActionFactory",
+        "get_remote",
+        "get_fileput",
+        "get_fileget",
+        "default_action_factory",
+    },
     "execo.substitutions": {"remote_substitute"},
     "execo.host": {"Host", "get_hosts_list", "get_hosts_set"},
     "execo.report": {"Report"},
-    "execo.time_utils": {"Timer", "sleep", "get_unixts", "get_seconds", "format_date",
-                         "format_duration"},
+    "execo.time_utils": {"Timer", "sleep", "get_unixts", "get_seconds", "format_date", "format_duration"},
     "execo.exception": {"ProcessesFailed", "ActionsFailed"},
     "execo.utils": {"memoize", "get_port"},
     "execo.log": {"logger"},
-    "execo.config": {"configuration", "default_connection_params", "SSH", "TAKTUK", "SCP",
-                     "CHAINPUT"},
+    "execo.config": {"configuration", "default_connection_params", "SSH", "TAKTUK", "SCP", "CHAINPUT"},
 }
 
 EXPECTED = EXECO_282.union(*SPEC.values())
@@ -64,6 +130,7 @@ def test_star_import_gives_every_282_name():
 
 def test_actions_failed_at_top_level():
     from execo.exception import ActionsFailed
+
     assert execo.ActionsFailed is ActionsFailed
 
 
@@ -78,8 +145,7 @@ def test_star_import_gives_every_spec_name_as_its_module_defines_it():
 
 def test_star_import_gives_nothing_else():
     names = star_import()
-    assert names == EXPECTED, ("extra: %s, missing: %s" % (sorted(names - EXPECTED),
-                                                           sorted(EXPECTED - names)))
+    assert names == EXPECTED, "extra: %s, missing: %s" % (sorted(names - EXPECTED), sorted(EXPECTED - names))
     assert not [n for n in names if n.startswith("_")]
 
 

@@ -109,7 +109,7 @@ def test_exec_error_is_oserror_not_child(reactor):
 def test_stdin_write_and_close(reactor):
     s = Sink()
     child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH, s)
-    payload = os.urandom(3 * 1024 * 1024)   # larger than a pipe: queued
+    payload = os.urandom(3 * 1024 * 1024)  # larger than a pipe: queued
     assert child.write(payload) == 0
     child.close_stdin()
     assert s.done.wait(20)
@@ -195,14 +195,14 @@ def test_close_releases_every_fd():
     t.start()
     sinks = [Sink() for _ in range(20)]
     for s in sinks:
-        r.spawn([b"true"], _reactor.SPAWN_PATH, s)   # stdin left open
+        r.spawn([b"true"], _reactor.SPAWN_PATH, s)  # stdin left open
     assert all(s.done.wait(10) for s in sinks)
     r.stop()
     t.join(5)
     rfd, wfd = os.pipe()
     os.close(wfd)
-    r.add_reader(rfd, Sink(), 1)                     # queued, the loop is gone
-    w = r.writer(os.dup(1), Sink(), 0)
+    r.add_reader(rfd, Sink(), 1)  # queued, the loop is gone
+    r.writer(os.dup(1), Sink(), 0)
     assert len(_open_fds() - before) >= 22
     r.close()
     assert _open_fds() - before == set()
@@ -275,7 +275,7 @@ def test_reader_close_drains_then_reports_eof(reactor):
         assert s.done.wait(5)
         assert s.out() == b"pending bytes" and s.eofs == {1: 0}
         assert reader.closed
-        reader.close()              # idempotent
+        reader.close()  # idempotent
     finally:
         os.close(w)
 
@@ -286,8 +286,8 @@ def test_line_splitter(encoding):
     text = "a\u00e9b\nsecond line\n\nno newline"
     data = text.encode(encoding)
     lines = []
-    for i in range(len(data)):            # worst case: one byte at a time
-        lines += ls.feed(data[i:i + 1])
+    for i in range(len(data)):  # worst case: one byte at a time
+        lines += ls.feed(data[i : i + 1])
     assert lines == ["a\u00e9b\n", "second line\n", "\n"]
     assert ls.flush() == "no newline"
     assert ls.flush() == ""
@@ -308,15 +308,16 @@ def test_bad_configuration_values():
 
 # ----------------------------------------------------------------- Collector
 
+
 def test_collector_ascii_text_is_the_buffer_itself():
     c = _reactor.Collector()
     c.add(b"x" * 200000)
     c.add(b"end\n")
-    assert c.ascii_text() is None          # not shrunk yet: still growing
+    assert c.ascii_text() is None  # not shrunk yet: still growing
     c.shrink()
     text = c.ascii_text()
     assert text == "x" * 200000 + "end\n"
-    assert c.ascii_text() is text          # no copy, same object
+    assert c.ascii_text() is text  # no copy, same object
     assert len(c) == 200004
 
 
@@ -359,7 +360,7 @@ def test_reactor_collects_into_collector_and_tracks_ascii(reactor):
         cmd = "head -c %d /dev/zero | tr '\\0' 'q'; printf '%s'" % (n, tail)
         reactor.spawn(sh(cmd), _reactor.SPAWN_NEW_PGROUP, sink, stdout=out, stderr=err)
         assert sink.done.wait(30)
-        assert sink.data[1] == []              # read straight into the collector
+        assert sink.data[1] == []  # read straight into the collector
         out.shrink()
         assert out.ascii is is_ascii
         if is_ascii:
@@ -376,8 +377,7 @@ def test_spawn_fd_cost_is_what_a_child_holds(reactor, want_stdin):
     assert cost == (3 if want_stdin else 2) + (1 if reactor.child_watcher == "pidfd" else 0)
     before = len(os.listdir("/proc/self/fd"))
     s = Sink()
-    c = reactor.spawn(sh("sleep 30"), _reactor.SPAWN_PATH | _reactor.SPAWN_NEW_PGROUP, s,
-                      want_stdin=want_stdin)
+    c = reactor.spawn(sh("sleep 30"), _reactor.SPAWN_PATH | _reactor.SPAWN_NEW_PGROUP, s, want_stdin=want_stdin)
     try:
         assert len(os.listdir("/proc/self/fd")) - before == cost
     finally:

@@ -10,17 +10,26 @@ import threading
 import uuid
 
 import pytest
+from helpers import finish, wait_until
 
-from execo.action import Action, ParallelActions, filter_bad_hosts
+from execo.action import (
+    Action,
+    ActionFactory,
+    Get,
+    ParallelActions,
+    Put,
+    Remote,
+    default_action_factory,
+    filter_bad_hosts,
+    get_fileget,
+    get_fileput,
+    get_remote,
+)
 from execo.config import CHAINPUT, SCP, SSH, TAKTUK, configuration
 from execo.host import Host
 from execo.process import Process
-from execo.action import (ActionFactory, Get, Put, Remote, default_action_factory, get_fileget,
-                          get_fileput, get_remote)
 from execo.report import Report
 from execo.ssh_process import SshProcess
-
-from helpers import finish, wait_until
 
 # a loopback address outside the sshd fixture's default 127.0.0.1..32, so
 # that filter_bad_hosts given addresses (str) tells it from the good hosts;
@@ -41,8 +50,7 @@ def _ssh_options_connect_timeout(options, connect_timeout):
     kept = []
     i = 0
     while i < len(options):
-        if options[i] == '-o' and i + 1 < len(options) \
-                and options[i + 1].lower().startswith('connecttimeout'):
+        if options[i] == '-o' and i + 1 < len(options) and options[i + 1].lower().startswith('connecttimeout'):
             i += 2
             continue
         kept.append(options[i])
@@ -64,8 +72,7 @@ class SilentListener(object):
         self.address, self.port = self.sock.getsockname()
         self.accepted = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept_loop, name='silent-listener',
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._accept_loop, name='silent-listener', daemon=True)
         self._thread.start()
 
     def _accept_loop(self):
@@ -102,8 +109,11 @@ def test_remote_32_hosts_substitutions(sshd):
     hosts = sshd.hosts[:32]
     assert len(hosts) == 32
     other = list(reversed(hosts))
-    r = Remote('echo {{{host}}} {{[h.address for h in other]}} {{range(100, 132)}}', hosts,
-               connection_params=sshd.connection_params_without_tty())
+    r = Remote(
+        'echo {{{host}}} {{[h.address for h in other]}} {{range(100, 132)}}',
+        hosts,
+        connection_params=sshd.connection_params_without_tty(),
+    )
     assert r.hosts == hosts and r.hosts is not hosts
     assert r.cmd.startswith('echo {{{host}}}')
     assert r.process_args == {}
@@ -120,17 +130,21 @@ def test_remote_32_hosts_substitutions(sshd):
 
 def test_remote_substitution_in_user_function_sees_locals(sshd):
     def launch():
-        words = ['alpha', 'beta']
-        return Remote('echo {{words}}', sshd.hosts[:3],
-                      connection_params=sshd.connection_params_without_tty())
+        words = ['alpha', 'beta']  # noqa: F841 (read by the {{...}} expression)
+        return Remote('echo {{words}}', sshd.hosts[:3], connection_params=sshd.connection_params_without_tty())
+
     r = finish(launch().run())
     assert r.finished_ok
     assert [p.stdout for p in r.processes] == ['alpha\n', 'beta\n', 'alpha\n']
 
 
 def test_remote_hosts_as_addresses_and_process_args(sshd):
-    r = Remote('exit 3', ['127.0.0.2', '127.0.0.3'], connection_params=sshd.connection_params,
-               process_args={'nolog_exit_code': True, 'ignore_exit_code': True})
+    r = Remote(
+        'exit 3',
+        ['127.0.0.2', '127.0.0.3'],
+        connection_params=sshd.connection_params,
+        process_args={'nolog_exit_code': True, 'ignore_exit_code': True},
+    )
     assert [h.address for h in r.hosts] == ['127.0.0.2', '127.0.0.3']
     assert all(isinstance(h, Host) for h in r.hosts)
     finish(r.run())
@@ -141,12 +155,13 @@ def test_remote_hosts_as_addresses_and_process_args(sshd):
 def test_remote_failures_are_data(sshd, tmp_path):
     key = str(tmp_path / "wrong_key")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-    refused = Host(sshd.hosts[2], port=2299)           # no daemon on that port
+    refused = Host(sshd.hosts[2], port=2299)  # no daemon on that port
     wrong_key = Host(sshd.hosts[3], keyfile=key)
     good = [sshd.hosts[0], sshd.hosts[1], sshd.hosts[4]]
     hosts = [good[0], refused, good[1], wrong_key, good[2]]
-    r = Remote('echo ok', hosts, connection_params=sshd.connection_params_without_tty(),
-               process_args={'nolog_exit_code': True})
+    r = Remote(
+        'echo ok', hosts, connection_params=sshd.connection_params_without_tty(), process_args={'nolog_exit_code': True}
+    )
     finish(r.run())
     assert r.ended and not r.ok and not r.finished_ok
     by_host = dict((id(h), p) for h, p in zip(hosts, r.processes))
@@ -176,8 +191,7 @@ def test_silent_host_ends_by_connect_timeout(sshd, silent_listener):
     silent, good, hosts = _silent_mix(sshd, silent_listener, slice(20, 23))
     params = sshd.connection_params_without_tty()
     params['ssh_options'] = _ssh_options_connect_timeout(params['ssh_options'], 2)
-    r = Remote('echo ok {{{host}}}', hosts, connection_params=params,
-               process_args={'nolog_exit_code': True})
+    r = Remote('echo ok {{{host}}}', hosts, connection_params=params, process_args={'nolog_exit_code': True})
     finish(r.run())
     assert r.ended and not r.ok and not r.finished_ok
     p = r.processes[1]
@@ -216,8 +230,9 @@ def test_silent_host_ends_by_action_timeout(sshd, silent_listener):
     params = sshd.connection_params_without_tty()
     params['ssh_options'] = _ssh_options_connect_timeout(params['ssh_options'], None)
     assert not any('connecttimeout' in o.lower() for o in params['ssh_options'])
-    r = Remote('echo ok {{{host}}}', hosts, connection_params=params,
-               process_args={'timeout': 5, 'nolog_timeout': True})
+    r = Remote(
+        'echo ok {{{host}}}', hosts, connection_params=params, process_args={'timeout': 5, 'nolog_timeout': True}
+    )
     assert all(p.timeout == 5 for p in r.processes)
     finish(r.run())
     assert r.ended and not r.ok and not r.finished_ok
@@ -241,8 +256,9 @@ def test_silent_host_ends_by_action_timeout(sshd, silent_listener):
 
 def test_expect_over_remote(sshd):
     hosts = sshd.hosts[:4]
-    r = Remote('echo ready {{{host}}}; read x; echo bye $x', hosts,
-               connection_params=sshd.connection_params_without_tty())
+    r = Remote(
+        'echo ready {{{host}}}; read x; echo bye $x', hosts, connection_params=sshd.connection_params_without_tty()
+    )
     r.start()
     try:
         res = r.expect(r'ready (\S+)', timeout=20)
@@ -259,8 +275,7 @@ def test_expect_over_remote(sshd):
 
 
 def test_write_to_all_remote_stdins(sshd):
-    r = Remote('read x; echo got $x', sshd.hosts[5:13],
-               connection_params=sshd.connection_params_without_tty())
+    r = Remote('read x; echo got $x', sshd.hosts[5:13], connection_params=sshd.connection_params_without_tty())
     r.start()
     try:
         r.write('hello\n')
@@ -272,8 +287,7 @@ def test_write_to_all_remote_stdins(sshd):
 
 
 def test_print_to_remote(sshd):
-    r = Remote('read x; echo got $x', sshd.hosts[:2],
-               connection_params=sshd.connection_params_without_tty())
+    r = Remote('read x; echo got $x', sshd.hosts[:2], connection_params=sshd.connection_params_without_tty())
     r.start()
     try:
         print('printed', file=r, flush=True)
@@ -311,8 +325,7 @@ def test_context_manager_kills(sshd):
 def test_report_over_parallel_remotes(sshd):
     params = sshd.connection_params_without_tty()
     a = Remote('echo a', sshd.hosts[:3], connection_params=params, name='ra')
-    b = Remote('exit 1', sshd.hosts[3:5], connection_params=params, name='rb',
-               process_args={'nolog_exit_code': True})
+    b = Remote('exit 1', sshd.hosts[3:5], connection_params=params, name='rb', process_args={'nolog_exit_code': True})
     pa = ParallelActions([a, b])
     finish(pa.run())
     assert a.finished_ok and not b.ok and not pa.ok
@@ -351,8 +364,7 @@ def _same_tree(a, b):
     assert listing_a == listing_b
     for d, _, fs in os.walk(a):
         for f in fs:
-            with open(os.path.join(d, f), 'rb') as fa, \
-                    open(os.path.join(b, os.path.relpath(d, a), f), 'rb') as fb:
+            with open(os.path.join(d, f), 'rb') as fa, open(os.path.join(b, os.path.relpath(d, a), f), 'rb') as fb:
                 assert fa.read() == fb.read()
 
 
@@ -371,8 +383,7 @@ def test_put_get_round_trip(sshd, tmp_path):
         (out / h.address).mkdir(parents=True)
     try:
         finish(Remote('mkdir -p ' + remote_dir, hosts, connection_params=params).run())
-        put = Put(hosts, [str(src / 'file.bin'), str(src / 'tree')], remote_dir,
-                  connection_params=params)
+        put = Put(hosts, [str(src / 'file.bin'), str(src / 'tree')], remote_dir, connection_params=params)
         assert put.local_files == [str(src / 'file.bin'), str(src / 'tree')]
         assert put.remote_location == remote_dir
         assert all(isinstance(p, Process) and p.host == h for p, h in zip(put.processes, hosts))
@@ -381,13 +392,15 @@ def test_put_get_round_trip(sshd, tmp_path):
         assert put.finished_ok, [p.stderr for p in put.processes]
         # the copies landed in per-host remote directories
         # (the remote user cannot read pytest's tmp_path: compare sizes there)
-        check = Remote('wc -c < %s/file.bin && ls %s/tree/sub/deeper' % (remote_dir, remote_dir),
-                       hosts, connection_params=params)
+        check = Remote(
+            'wc -c < %s/file.bin && ls %s/tree/sub/deeper' % (remote_dir, remote_dir), hosts, connection_params=params
+        )
         finish(check.run())
         assert check.finished_ok, [p.stdout + p.stderr for p in check.processes]
         assert all(p.stdout.split() == ['100000', 'b.txt'] for p in check.processes)
-        get = Get(hosts, [remote_dir + '/file.bin', remote_dir + '/tree'],
-                  str(out) + '/{{{host}}}', connection_params=params)
+        get = Get(
+            hosts, [remote_dir + '/file.bin', remote_dir + '/tree'], str(out) + '/{{{host}}}', connection_params=params
+        )
         assert get.remote_files == [remote_dir + '/file.bin', remote_dir + '/tree']
         finish(get.run())
         assert get.finished_ok, [p.stderr for p in get.processes]
@@ -434,9 +447,13 @@ def test_put_failure_filter_bad_hosts(sshd, tmp_path):
     f.write_text('x')
     hosts = [sshd.hosts[0], Host(sshd.hosts[1], port=2299)]
     tag = uuid.uuid4().hex
-    put = Put(hosts, [str(f)], '/tmp/execo-test-%s-{{{host}}}' % (tag,),
-              connection_params=sshd.connection_params_without_tty(),
-              process_args={'nolog_exit_code': True})
+    put = Put(
+        hosts,
+        [str(f)],
+        '/tmp/execo-test-%s-{{{host}}}' % (tag,),
+        connection_params=sshd.connection_params_without_tty(),
+        process_args={'nolog_exit_code': True},
+    )
     try:
         finish(put.run())
         assert put.processes[0].finished_ok
@@ -468,11 +485,13 @@ def test_action_factory_choices(sshd):
 
 def test_action_factory_taktuk_and_chainput_choices():
     from execo.action import TaktukGet, TaktukPut, TaktukRemote
+
     hosts = [Host('h1'), Host('h2')]
     assert type(ActionFactory(remote_tool=TAKTUK).get_remote('true', hosts)) is TaktukRemote
     assert type(ActionFactory(fileput_tool=TAKTUK).get_fileput(hosts, ['a'])) is TaktukPut
     assert type(ActionFactory(fileget_tool=TAKTUK).get_fileget(hosts, ['a'])) is TaktukGet
     from execo.action import ChainPut
+
     assert type(ActionFactory(fileput_tool=CHAINPUT).get_fileput(hosts, ['/etc/hostname'])) is ChainPut
 
 
@@ -500,13 +519,14 @@ def test_action_factory_none_means_configuration_at_call_time():
 
 def test_factories_are_frame_transparent():
     def user_code():
-        targets = ['x', 'y']
+        targets = ['x', 'y']  # noqa: F841 (read by the {{...}} expression)
         r1 = get_remote('echo {{targets}}', ['h1', 'h2'])
         r2 = ActionFactory().get_remote('echo {{targets}}', ['h1', 'h2'])
-        tag = ['t']
+        tag = ['t']  # noqa: F841 (read by the {{...}} expression)
         p = get_fileput(['h1'], ['/src/{{tag}}'], '/dst/{{targets}}')
         g = get_fileget(['h1'], ['/src/{{tag}}'], '/dst/{{targets}}')
         return r1, r2, p, g
+
     r1, r2, p, g = user_code()
     assert [p_.remote_cmd for p_ in r1.processes] == ['echo x', 'echo y']
     assert [p_.remote_cmd for p_ in r2.processes] == ['echo x', 'echo y']

@@ -9,16 +9,14 @@ the child watcher), without any sshd.
 """
 
 import os
-import signal
 import stat
 
 import pytest
+from helpers import finish
 
 from execo.host import Host
 from execo.remote import Remote
 from execo.ssh_process import SshProcess
-
-from helpers import finish
 
 NUM_HOSTS = 2000
 
@@ -52,8 +50,7 @@ def stub_params(tmp_path):
     # and the -l user / -i keyfile / -p port that ssh_utils appends
     return {
         'ssh': str(path),
-        'ssh_options': ('-F', '/dev/null', '-o', 'BatchMode=yes', '-q', '-T',
-                        '-o', 'ConnectTimeout=20'),
+        'ssh_options': ('-F', '/dev/null', '-o', 'BatchMode=yes', '-q', '-T', '-o', 'ConnectTimeout=20'),
         'user': 'nobody',
         'keyfile': str(tmp_path / 'no-such-key'),
         'port': 2222,
@@ -72,7 +69,7 @@ def test_stub_ssh_argv(stub_params):
     assert p.cmd[0] == stub_params['ssh']
     assert p.cmd[-2:] == ('h1', cmd)
     i = p.cmd.index('-p')
-    assert p.cmd[i:i + 2] == ('-p', '2200')
+    assert p.cmd[i : i + 2] == ('-p', '2200')
     assert '-l' in p.cmd and '-i' in p.cmd and '-T' in p.cmd
     p.run(60)
     assert p.finished_ok, p
@@ -83,8 +80,7 @@ def test_stub_ssh_argv(stub_params):
 def test_remote_2000_stub_hosts_all_ok(stub_params):
     assert os.sysconf('SC_OPEN_MAX') > 4 * NUM_HOSTS + 100, "fd limit too low for %d children" % NUM_HOSTS
     hosts = _hosts()
-    r = Remote('echo {{{host}}} "$STUB_HOST" {{range(%d)}}' % (NUM_HOSTS,), hosts,
-               connection_params=stub_params)
+    r = Remote('echo {{{host}}} "$STUB_HOST" {{range(%d)}}' % (NUM_HOSTS,), hosts, connection_params=stub_params)
     assert len(r.processes) == NUM_HOSTS
     finish(r.run())
     assert r.ended and r.finished_ok, r.stats()
@@ -103,8 +99,7 @@ def test_remote_2000_stub_hosts_all_ok(stub_params):
 
 def test_expect_over_remote_2000_stub_hosts(stub_params):
     hosts = _hosts()
-    r = Remote('echo ready {{{host}}}; read x; echo bye "$x" "$STUB_HOST"', hosts,
-               connection_params=stub_params)
+    r = Remote('echo ready {{{host}}}; read x; echo bye "$x" "$STUB_HOST"', hosts, connection_params=stub_params)
     r.start()
     try:
         res = r.expect(r'ready (\S+)', timeout=120)
@@ -117,11 +112,9 @@ def test_expect_over_remote_2000_stub_hosts(stub_params):
         r.write('go\n')
         res = r.expect(['nomatch', r'bye (\w+) (\S+)'], timeout=120)
         assert [p for p, _, _ in res] == r.processes
-        assert [(idx, mo and mo.groups()) for _, idx, mo in res] == \
-            [(1, ('go', h.address)) for h in hosts]
+        assert [(idx, mo and mo.groups()) for _, idx, mo in res] == [(1, ('go', h.address)) for h in hosts]
         finish(r)
     finally:
         r.kill()
     assert r.finished_ok, r.stats()
-    assert [p.stdout for p in r.processes] == \
-        ['ready %s\nbye go %s\n' % (h.address, h.address) for h in hosts]
+    assert [p.stdout for p in r.processes] == ['ready %s\nbye go %s\n' % (h.address, h.address) for h in hosts]

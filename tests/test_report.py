@@ -11,9 +11,20 @@ from execo.report import Report
 
 # the keys of the spec, then those execo 2.8.2 adds (the tree of the stats)
 SPEC_KEYS = {
-    'start_date', 'end_date', 'num_processes', 'num_started', 'num_ended', 'num_errors',
-    'num_timeouts', 'num_forced_kills', 'num_non_zero_exit_codes', 'num_expect_fail',
-    'num_write_error', 'num_ok', 'num_finished_ok'}
+    'start_date',
+    'end_date',
+    'num_processes',
+    'num_started',
+    'num_ended',
+    'num_errors',
+    'num_timeouts',
+    'num_forced_kills',
+    'num_non_zero_exit_codes',
+    'num_expect_fail',
+    'num_write_error',
+    'num_ok',
+    'num_finished_ok',
+}
 STATS_KEYS = SPEC_KEYS | {'name', 'sub_stats'}
 ANSI = re.compile(r'\033\[[0-9;]*m')
 T0 = 1_800_000_000.0
@@ -22,8 +33,19 @@ T0 = 1_800_000_000.0
 class FakeProcess:
     """Something with stats() and name, like a process."""
 
-    def __init__(self, name, start=None, end=None, ok=True, error=False, exit_code=0,
-                 timeout=False, forced_kill=False, expect_fail=False, write_error=False):
+    def __init__(
+        self,
+        name,
+        start=None,
+        end=None,
+        ok=True,
+        error=False,
+        exit_code=0,
+        timeout=False,
+        forced_kill=False,
+        expect_fail=False,
+        write_error=False,
+    ):
         self.name = name
         self.start, self.end, self._ok = start, end, ok
         self.error, self.exit_code, self.timeout = error, exit_code, timeout
@@ -32,13 +54,21 @@ class FakeProcess:
     def stats(self):
         s = Report.empty_stats()
         started, ended = self.start is not None, self.end is not None
-        s.update(start_date=self.start, end_date=self.end, num_processes=1,
-                 num_started=int(started), num_ended=int(ended),
-                 num_errors=int(self.error), num_timeouts=int(self.timeout),
-                 num_forced_kills=int(self.forced_kill),
-                 num_non_zero_exit_codes=int(ended and self.exit_code not in (0, None)),
-                 num_expect_fail=int(self.expect_fail), num_write_error=int(self.write_error),
-                 num_ok=int(self._ok), num_finished_ok=int(started and ended and self._ok))
+        s.update(
+            start_date=self.start,
+            end_date=self.end,
+            num_processes=1,
+            num_started=int(started),
+            num_ended=int(ended),
+            num_errors=int(self.error),
+            num_timeouts=int(self.timeout),
+            num_forced_kills=int(self.forced_kill),
+            num_non_zero_exit_codes=int(ended and self.exit_code not in (0, None)),
+            num_expect_fail=int(self.expect_fail),
+            num_write_error=int(self.write_error),
+            num_ok=int(self._ok),
+            num_finished_ok=int(started and ended and self._ok),
+        )
         return s
 
 
@@ -82,8 +112,7 @@ def test_counters_summed():
         FakeProcess('ok', T0, T0 + 2),
         FakeProcess('err', T0 + 1, T0 + 1, ok=False, error=True, exit_code=None),
         FakeProcess('ret', T0 + 1, T0 + 5, ok=False, exit_code=3),
-        FakeProcess('tmo', T0 + 2, T0 + 9, ok=False, timeout=True, forced_kill=True,
-                    exit_code=-9),
+        FakeProcess('tmo', T0 + 2, T0 + 9, ok=False, timeout=True, forced_kill=True, exit_code=-9),
         FakeProcess('exp', T0 + 3, T0 + 4, ok=False, expect_fail=True, write_error=True),
     ]
     s = Report(procs).stats()
@@ -224,7 +253,7 @@ def test_aggregate_stats_of_a_2x_stats_dict():
     assert agg['start_date'] == T0 and agg['end_date'] is None
     subs[1]['end_date'] = T0 + 5
     assert Report.aggregate_stats(stats)['end_date'] == T0 + 5
-    assert stats['num_processes'] == 0   # the dict given is not changed
+    assert stats['num_processes'] == 0  # the dict given is not changed
     # the iterable form: totals only
     agg = Report.aggregate_stats(subs)
     assert agg['num_processes'] == 2 and agg['name'] is None and agg['sub_stats'] == []
@@ -246,8 +275,10 @@ def test_repr():
 
 
 def make_report():
-    a = FakeAction('my-action', [FakeProcess('proc-ok', T0, T0 + 3723),
-                                 FakeProcess('proc-bad', T0 + 1, T0 + 2, ok=False, exit_code=2)])
+    a = FakeAction(
+        'my-action',
+        [FakeProcess('proc-ok', T0, T0 + 3723), FakeProcess('proc-bad', T0 + 1, T0 + 2, ok=False, exit_code=2)],
+    )
     sub = Report([FakeProcess('sub-proc', T0 + 2, T0 + 3)])
     sub.name = 'sub-report'
     r = Report([a, sub, FakeProcess('not-started')])
@@ -302,6 +333,7 @@ def test_to_string_brief(saved_config):
 def test_to_string_dates(saved_config):
     configuration['color_mode'] = False
     from execo.time_utils import format_date
+
     text = Report([FakeProcess('p', T0, T0 + 60)]).to_string()
     assert format_date(T0)[:19] in text
     assert format_date(T0 + 60)[:19] in text
@@ -335,6 +367,7 @@ def _three_actions_of_1000_processes():
     """3 real actions of 1000 cheap local processes each, run."""
     from execo.action import Local, SequentialActions
     from execo.process import Process
+
     actions = []
     for i in range(3):
         a = Local("true", name="step %d" % (i,))
@@ -360,7 +393,7 @@ def test_to_string_one_entry_per_action_not_per_process(saved_config):
         for i in range(3):
             entry = [n for n, line in enumerate(lines) if line.startswith("step %d " % (i,))]
             assert len(entry) == 1
-            counters = " ".join(lines[entry[0]:entry[0] + lines_per_entry]).split()[-11:]
+            counters = " ".join(lines[entry[0] : entry[0] + lines_per_entry]).split()[-11:]
             # total startd ended error timout fkilld expfld wrterr ret!=0 ok finok
             assert counters == ['1000', '1000', '1000', '0', '0', '0', '0', '0', '0', '1000', '1000']
         total = " ".join(lines[-lines_per_entry:]).split()[-11:]
@@ -385,10 +418,9 @@ def test_to_string_long_names_keep_start_and_end(saved_config):
         for line in entries:
             cell = line[:name_width].strip()
             assert cell.startswith("Remote '") and cell.endswith("1000 hosts") and "..." in cell
-        assert entries[1].startswith("  Remote '")   # indented under its report
+        assert entries[1].startswith("  Remote '")  # indented under its report
     # the kind of action (its first word) is kept
-    text = Report([FakeProcess("TaktukRemote 'echo ready; sleep 1; echo done' on 6 hosts",
-                               T0, T0 + 1)]).to_string()
+    text = Report([FakeProcess("TaktukRemote 'echo ready; sleep 1; echo done' on 6 hosts", T0, T0 + 1)]).to_string()
     assert "TaktukRemote '...6 hosts" in text
 
 
@@ -412,8 +444,7 @@ def test_to_string_shows_sub_stats_of_any_stats_object(saved_config):
         def stats(self):
             s = Report.empty_stats()
             s['name'] = 'custom'
-            s['sub_stats'] = [FakeProcess('part-a', T0, T0 + 1).stats(),
-                              FakeProcess('part-b', T0, T0 + 2).stats()]
+            s['sub_stats'] = [FakeProcess('part-a', T0, T0 + 1).stats(), FakeProcess('part-b', T0, T0 + 2).stats()]
             for sub, name in zip(s['sub_stats'], ('part-a', 'part-b')):
                 sub['name'] = name
             return Report.aggregate_stats(s)

@@ -13,12 +13,11 @@ import threading
 import time
 
 import pytest
+from helpers import wait_until
 
 from execo.handlers import ProcessOutputHandler
 from execo.process import Serial
 from execo.report import Report
-
-from helpers import wait_until
 
 
 @pytest.fixture
@@ -28,8 +27,11 @@ def pty_pair(tmp_path):
     socat = shutil.which("socat")
     assert socat, "socat is needed (tests/run.sh installs it)"
     a, b = str(tmp_path / "ttyA"), str(tmp_path / "ttyB")
-    proc = subprocess.Popen([socat, "pty,raw,echo=0,link=%s" % a, "pty,raw,echo=0,link=%s" % b],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [socat, "pty,raw,echo=0,link=%s" % a, "pty,raw,echo=0,link=%s" % b],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert wait_until(lambda: os.path.exists(a) and os.path.exists(b), 10), "socat made no ptys"
         yield _Pair(a, b, proc)
@@ -88,7 +90,7 @@ class FakeDevice(threading.Thread):
         except OSError:
             return
         finally:
-            os.close(self.fd)   # the fake device's end of the pair
+            os.close(self.fd)  # the fake device's end of the pair
 
 
 class BytesCollector(ProcessOutputHandler):
@@ -102,7 +104,7 @@ class BytesCollector(ProcessOutputHandler):
 
 def test_expect_prompt_then_write_command(pty_pair):
     ours, theirs = pty_pair
-    s = Serial(ours, 115200).start()   # opening flushes what the port got before
+    s = Serial(ours, 115200).start()  # opening flushes what the port got before
     dev = FakeDevice(theirs)
     dev.start()
     try:
@@ -158,7 +160,7 @@ def test_device_going_away_ends_the_process(pty_pair):
     dev = FakeDevice(theirs)
     dev.start()
     s.expect("login: ", timeout=10)
-    pty_pair.socat.kill()       # the device is unplugged: our side reads EIO
+    pty_pair.socat.kill()  # the device is unplugged: our side reads EIO
     s.wait(20)
     assert s.ended and not s.killed and not s.error and s.ok and s.exit_code == 0
     assert "login: " in s.stdout
@@ -202,13 +204,26 @@ def test_permission_denied_is_an_error(pty_pair):
     if os.geteuid() == 0:
         # root opens anything: check EACCES in a child without the
         # capabilities that bypass file permissions
-        script = ("import errno; from execo.process import Serial;"
-                  "s = Serial(%r, 9600, nolog_error=True).start();"
-                  "print(s.error, s.error_reason == errno.EACCES)" % (device,))
+        script = (
+            "import errno; from execo.process import Serial;"
+            "s = Serial(%r, 9600, nolog_error=True).start();"
+            "print(s.error, s.error_reason == errno.EACCES)" % (device,)
+        )
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        r = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search",
-                            sys.executable, "-c", script], capture_output=True, text=True, env=env,
-                           timeout=60)
+        r = subprocess.run(
+            [
+                "setpriv",
+                "--inh-caps=-all",
+                "--bounding-set=-dac_override,-dac_read_search",
+                sys.executable,
+                "-c",
+                script,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert r.stdout.split() == ["True", "True"], r.stderr[-2000:]
     else:
         s = Serial(ours, 9600, nolog_error=True).start()

@@ -32,21 +32,19 @@ import random
 import re
 import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 
 import pytest
 import serial  # pyserial: a test dependency (copied to the hosts when they lack it)
+from helpers import finish, wait_until
 
 from execo.host import Host
 from execo.process_base import ENCODING
-from execo.ssh_process import SshProcess
 from execo.remote_serial import RemoteSerial
 from execo.serial_remote import SerialSsh, serial_helper_command
-
-from helpers import finish, wait_until
+from execo.ssh_process import SshProcess
 
 BURST_SIZE = 10 * 1024 * 1024
 UPLOAD_SIZE = 2 * 1024 * 1024
@@ -64,6 +62,7 @@ def burst_data(n, seed):
 
 # ------------------------------------------------------------------ fake device
 
+
 class FakeDevice(threading.Thread):
     """The device at the other end of a pty pair.
 
@@ -79,11 +78,10 @@ class FakeDevice(threading.Thread):
     """
 
     def __init__(self, path):
-        super(FakeDevice, self).__init__(name="fake-device-%s" % (os.path.basename(path),),
-                                         daemon=True)
+        super(FakeDevice, self).__init__(name="fake-device-%s" % (os.path.basename(path),), daemon=True)
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
         self.stop_event = threading.Event()
-        self.lines = []        # lines received (bytes)
+        self.lines = []  # lines received (bytes)
         self.errors = []
         self.logged_in = False
         self.buf = b""
@@ -123,20 +121,19 @@ class FakeDevice(threading.Thread):
     def process(self):
         while True:
             if self.recv_left:
-                chunk = self.buf[:self.recv_left]
-                self.buf = self.buf[len(chunk):]
+                chunk = self.buf[: self.recv_left]
+                self.buf = self.buf[len(chunk) :]
                 self.recv_hash.update(chunk)
                 self.recv_left -= len(chunk)
                 if self.recv_left:
                     return
-                self.send(b"sha256 %s %d\r\n# " % (self.recv_hash.hexdigest().encode(),
-                                                  self.recv_total))
+                self.send(b"sha256 %s %d\r\n# " % (self.recv_hash.hexdigest().encode(), self.recv_total))
                 continue
             m = re.search(b"[\r\n]", self.buf)
             if m is None:
                 return
-            line = self.buf[:m.start()]
-            self.buf = self.buf[m.end():]
+            line = self.buf[: m.start()]
+            self.buf = self.buf[m.end() :]
             self.line(line)
 
     def line(self, line):
@@ -183,15 +180,21 @@ class PtyPair(object):
         options = "pty,raw,echo=0,link=%s,perm=%s" % (self.device, perm)
         if owner is not None:
             options += ",user=%s" % (owner,)
-        self.socat = subprocess.Popen(["socat", options, "pty,raw,echo=0,link=%s" % (self.end,)],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
-        ready = wait_until(lambda: (os.path.exists(self.device) and os.path.exists(self.end))
-                           or self.socat.poll() is not None)
+        self.socat = subprocess.Popen(
+            ["socat", options, "pty,raw,echo=0,link=%s" % (self.end,)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        ready = wait_until(
+            lambda: (os.path.exists(self.device) and os.path.exists(self.end)) or self.socat.poll() is not None
+        )
         if not ready or self.socat.poll() is not None:
             self.close()
-            pytest.fail("socat did not make the pty pair %s: %s"
-                        % (self.device, self.socat.stderr.read().decode(errors="replace")))
+            pytest.fail(
+                "socat did not make the pty pair %s: %s"
+                % (self.device, self.socat.stderr.read().decode(errors="replace"))
+            )
         #: the pty slave (/dev/pts/N) the helper opens
         self.tty = os.path.realpath(self.device)
         self.fake = FakeDevice(self.end)
@@ -235,22 +238,30 @@ def pty_pairs(sshd):
 
 # ------------------------------------------------------------------ helpers on the hosts
 
+
 @pytest.fixture(scope="session")
 def remote_python_with_pyserial(sshd):
     """The remote_python command giving a python3 with pyserial on the
     hosts: plain ``python3`` if the hosts have it, else python3 with the
     local pyserial copied into a world-readable directory."""
-    check = SshProcess("python3 -c 'import serial; serial.Serial'", sshd.hosts[0],
-                       connection_params=sshd.connection_params_without_tty(),
-                       nolog_exit_code=True, ignore_exit_code=True)
+    check = SshProcess(
+        "python3 -c 'import serial; serial.Serial'",
+        sshd.hosts[0],
+        connection_params=sshd.connection_params_without_tty(),
+        nolog_exit_code=True,
+        ignore_exit_code=True,
+    )
     finish(check.run())
     if check.exit_code == 0:
         yield "python3"
         return
     directory = tempfile.mkdtemp(prefix="execo-pyserial-")
     os.chmod(directory, 0o755)
-    shutil.copytree(os.path.dirname(serial.__file__), os.path.join(directory, "serial"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.dirname(serial.__file__),
+        os.path.join(directory, "serial"),
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     for root, dirs, files in os.walk(directory):
         for name in dirs:
             os.chmod(os.path.join(root, name), 0o755)
@@ -311,6 +322,7 @@ def holders(tty, uid):
 
 def user_uid(sshd):
     import pwd
+
     return pwd.getpwnam(sshd.user).pw_uid
 
 
@@ -325,8 +337,9 @@ def check_helper(pair, sshd, helper):
 
 def assert_helpers_gone(pairs, sshd):
     uid = user_uid(sshd)
-    assert wait_until(lambda: not any(holders(pair.tty, uid) for pair in pairs), timeout=30), \
-        [holders(pair.tty, uid) for pair in pairs]
+    assert wait_until(lambda: not any(holders(pair.tty, uid) for pair in pairs), timeout=30), [
+        holders(pair.tty, uid) for pair in pairs
+    ]
 
 
 def login(p, name="alice"):
@@ -339,6 +352,7 @@ def login(p, name="alice"):
 
 # ------------------------------------------------------------------ no network
 
+
 def test_attributes_repr_and_command():
     h = Host("h", user="u")
     p = SerialSsh(h, "/dev/ttyUSB0", 115200, connection_params={"pty": False})
@@ -348,8 +362,7 @@ def test_attributes_repr_and_command():
     assert p.remote_cmd == serial_helper_command("/dev/ttyUSB0", 115200)
     assert p.cmd[-1] == p.remote_cmd and p.cmd[-2] == "h"
     assert p.cmd[p.cmd.index("-e") + 1] == "none"  # no ssh escape character in the data
-    assert repr(p) == ("SerialSsh(Host('h', user='u'), '/dev/ttyUSB0', 115200, "
-                       "connection_params={'pty': False})")
+    assert repr(p) == ("SerialSsh(Host('h', user='u'), '/dev/ttyUSB0', 115200, connection_params={'pty': False})")
     assert "/dev/ttyUSB0" in p.name
     for bad in ("fast", 0, -9600, 96.5, None):
         with pytest.raises(ValueError):
@@ -364,15 +377,18 @@ def test_attributes_repr_and_command():
 def test_remote_serial_substitutions():
     hosts = [Host("10.0.0.%d" % i) for i in range(1, 6)]
     devices = ["/dev/ttyA", "/dev/ttyB"]
-    r = RemoteSerial(hosts, "/dev/serial-{{{host}}}-{{devices}}", 9600,
-                     connection_params={"user": "x"}, process_args={"name": "console"})
+    r = RemoteSerial(
+        hosts,
+        "/dev/serial-{{{host}}}-{{devices}}",
+        9600,
+        connection_params={"user": "x"},
+        process_args={"name": "console"},
+    )
     assert r.hosts == hosts and r.device == "/dev/serial-{{{host}}}-{{devices}}"
     assert r.speed == 9600 and r.connection_params == {"user": "x"}
     assert r.process_args == {"name": "console"}
-    assert [p.device for p in r.processes] == [
-        "/dev/serial-10.0.0.%d-%s" % (i + 1, devices[i % 2]) for i in range(5)]
-    assert all(isinstance(p, SerialSsh) and p.speed == 9600 and p.name == "console"
-               for p in r.processes)
+    assert [p.device for p in r.processes] == ["/dev/serial-10.0.0.%d-%s" % (i + 1, devices[i % 2]) for i in range(5)]
+    assert all(isinstance(p, SerialSsh) and p.speed == 9600 and p.name == "console" for p in r.processes)
     assert [p.host for p in r.processes] == hosts
     r2 = RemoteSerial(hosts[:4], "/dev/ttyUSB{{range(4)}}", 115200)
     assert [p.device for p in r2.processes] == ["/dev/ttyUSB%d" % i for i in range(4)]
@@ -383,6 +399,7 @@ def test_remote_serial_substitutions():
 def test_spec_module_paths():
     import execo.action
     import execo.process
+
     assert execo.process.SerialSsh is SerialSsh
     assert execo.action.RemoteSerial is RemoteSerial
     assert issubclass(RemoteSerial, execo.action.Remote)
@@ -390,6 +407,7 @@ def test_spec_module_paths():
 
 
 # ------------------------------------------------------------------ SerialSsh
+
 
 def test_login_echo_and_helper(sshd, pty_pairs, helper_path):
     pair = pty_pairs("ttyS0")
@@ -403,8 +421,9 @@ def test_login_echo_and_helper(sshd, pty_pairs, helper_path):
         # control characters and CR go through untouched both ways
         p.write(b"echo a\x03b\x04c\x11d\x13e\x1af\x7f\r")
         assert p.expect("a\x03b\x04c\x11d\x13e\x1af\x7f\r\n# ", timeout=30)[0] == 0, repr(p.stdout)
-        assert pair.fake.lines == [b"", b"alice", b"echo hello serial",
-                                   b"echo a\x03b\x04c\x11d\x13e\x1af\x7f"], pair.fake.lines
+        assert pair.fake.lines == [b"", b"alice", b"echo hello serial", b"echo a\x03b\x04c\x11d\x13e\x1af\x7f"], (
+            pair.fake.lines
+        )
         assert p.running and not p.ended
     finally:
         p.kill()
@@ -428,10 +447,10 @@ def test_binary_both_ways(sshd, pty_pairs, helper_path, tty):
         out = out_bytes(p)
         start = out.index(b"burst %d 7\r\nBEGIN\n" % (BURST_SIZE,))
         start = out.index(b"BEGIN\n", start) + len(b"BEGIN\n")
-        got = out[start:start + BURST_SIZE]
+        got = out[start : start + BURST_SIZE]
         assert len(got) == BURST_SIZE
         assert got == burst_data(BURST_SIZE, 7)
-        assert out[start + BURST_SIZE:] == b"\nEND OF BURST\r\n# "
+        assert out[start + BURST_SIZE :] == b"\nEND OF BURST\r\n# "
         # stdin -> device: random bytes, checked by the device's sha256
         # (with ssh escape sequences: ssh must not take them with -tt)
         escapes = b"\n~.\r~B\n~~\r~C\n~\x1a\n~&\n~?\n"
@@ -452,8 +471,7 @@ def test_binary_both_ways(sshd, pty_pairs, helper_path, tty):
 
 def test_close_stdin_ends_helper_without_tty(sshd, pty_pairs, helper_path):
     pair = pty_pairs("ttyEOF")
-    p = SerialSsh(sshd.hosts[2], pair.device, 9600,
-                  connection_params=sshd.connection_params_without_tty())
+    p = SerialSsh(sshd.hosts[2], pair.device, 9600, connection_params=sshd.connection_params_without_tty())
     p.start()
     try:
         login(p)
@@ -476,8 +494,7 @@ def test_close_stdin_ends_helper_without_tty(sshd, pty_pairs, helper_path):
 def test_missing_device(sshd, pty_pairs, helper_path, tty):
     missing = os.path.join(pty_pairs.directory, "ttyUSB9")
     params = sshd.connection_params if tty else sshd.connection_params_without_tty()
-    p = SerialSsh(sshd.hosts[3], missing, 115200, connection_params=params,
-                  nolog_exit_code=True)
+    p = SerialSsh(sshd.hosts[3], missing, 115200, connection_params=params, nolog_exit_code=True)
     finish(p.run())
     assert not p.ok and p.exit_code == 2 and not p.error, p
     message = "execo-serial: cannot open %s: No such file or directory" % (missing,)
@@ -489,8 +506,9 @@ def test_missing_device(sshd, pty_pairs, helper_path, tty):
 
 def test_permission_denied(sshd, pty_pairs, helper_path):
     pair = pty_pairs("ttyLOCKED", perm="0000")
-    p = SerialSsh(sshd.hosts[3], pair.device, 115200,
-                  connection_params=sshd.connection_params_without_tty(), nolog_exit_code=True)
+    p = SerialSsh(
+        sshd.hosts[3], pair.device, 115200, connection_params=sshd.connection_params_without_tty(), nolog_exit_code=True
+    )
     finish(p.run())
     assert not p.ok and p.exit_code == 2, p
     assert "execo-serial: cannot open %s: Permission denied" % (pair.device,) in p.stderr, p.stderr
@@ -498,8 +516,9 @@ def test_permission_denied(sshd, pty_pairs, helper_path):
 
 def test_device_gone_ends_process(sshd, pty_pairs, helper_path):
     pair = pty_pairs("ttyGONE")
-    p = SerialSsh(sshd.hosts[4], pair.device, 115200,
-                  connection_params=sshd.connection_params_without_tty(), nolog_exit_code=True)
+    p = SerialSsh(
+        sshd.hosts[4], pair.device, 115200, connection_params=sshd.connection_params_without_tty(), nolog_exit_code=True
+    )
     p.start()
     try:
         login(p)
@@ -531,14 +550,16 @@ def test_forced_helpers(sshd, pty_pairs, monkeypatch, remote_python_with_pyseria
     assert_helpers_gone([pair], sshd)
     monkeypatch.setattr(SerialSsh, "helper", "python")
     monkeypatch.setattr(SerialSsh, "remote_python", "python3 -S")
-    p = SerialSsh(sshd.hosts[5], pair.device, 38400,
-                  connection_params=sshd.connection_params_without_tty(), nolog_exit_code=True)
+    p = SerialSsh(
+        sshd.hosts[5], pair.device, 38400, connection_params=sshd.connection_params_without_tty(), nolog_exit_code=True
+    )
     finish(p.run())
     assert p.exit_code == 127 and not p.ok, p
     assert "execo-serial: python3 -S with pyserial not found" in p.stderr, p.stderr
 
 
 # ------------------------------------------------------------------ RemoteSerial
+
 
 def test_remote_serial_four_hosts(sshd, pty_pairs, helper_path):
     hosts = sshd.hosts[:4]
@@ -572,7 +593,7 @@ def test_remote_serial_four_hosts(sshd, pty_pairs, helper_path):
         for p in r.processes:
             out = out_bytes(p)
             start = out.index(b"BEGIN\n") + len(b"BEGIN\n")
-            assert out[start:start + 100000] == burst_data(100000, 3)
+            assert out[start : start + 100000] == burst_data(100000, 3)
         assert not r.ended
     finally:
         r.kill()
@@ -587,8 +608,9 @@ def test_remote_serial_missing_device_on_one_host(sshd, pty_pairs, helper_path):
     # ttyUSB2 does not exist on the third host; the expression is
     # evaluated in this function's frame
     devices = [os.path.join(pty_pairs.directory, "ttyUSB%d" % (i,)) for i in range(4)]
-    r = RemoteSerial(hosts, "{{devices}}", 57600, connection_params=sshd.connection_params,
-                     process_args={"nolog_exit_code": True})
+    r = RemoteSerial(
+        hosts, "{{devices}}", 57600, connection_params=sshd.connection_params, process_args={"nolog_exit_code": True}
+    )
     assert [p.device for p in r.processes] == devices
     failing = r.processes[2]
     working = [p for p in r.processes if p is not failing]
@@ -596,8 +618,9 @@ def test_remote_serial_missing_device_on_one_host(sshd, pty_pairs, helper_path):
     try:
         finish(failing)
         assert failing.exit_code == 2 and not failing.ok, failing
-        assert "execo-serial: cannot open %s: No such file or directory" % (devices[2],) \
-            in failing.stdout, failing.stdout
+        assert "execo-serial: cannot open %s: No such file or directory" % (devices[2],) in failing.stdout, (
+            failing.stdout
+        )
         r.write("\n")
         results = r.expect("login: ", timeout=30)
         assert [idx for _, idx, _ in results] == [0, 0, None, 0], [p.stdout for p in r.processes]

@@ -21,18 +21,26 @@ import textwrap
 import zipfile
 
 import pytest
-
 from helpers import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("execo_engine", "execo_g5k")
 
 # what pip says when the index cannot be reached (no network, no DNS, proxy down)
-UNREACHABLE = ("Network is unreachable", "Temporary failure in name resolution",
-               "Name or service not known", "Failed to establish a new connection",
-               "Max retries exceeded", "ProxyError", "Connection refused",
-               "No route to host", "timed out", "NewConnectionError",
-               "Could not fetch URL", "connection error")
+UNREACHABLE = (
+    "Network is unreachable",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Failed to establish a new connection",
+    "Max retries exceeded",
+    "ProxyError",
+    "Connection refused",
+    "No route to host",
+    "timed out",
+    "NewConnectionError",
+    "Could not fetch URL",
+    "connection error",
+)
 
 
 def _extract(archive, dest):
@@ -68,15 +76,30 @@ def sister_site(tmp_path_factory):
     """A directory holding execo 2.8.2's execo_engine/ and execo_g5k/ only."""
     base = tmp_path_factory.mktemp("execo282")
     download = base / "download"
-    r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        "--disable-pip-version-check", "-d", str(download), "execo==2.8.2"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-d",
+            str(download),
+            "execo==2.8.2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     archives = sorted(os.listdir(download)) if download.exists() else []
     if r.returncode != 0 or not archives:
         out = r.stdout + r.stderr
         if any(marker.lower() in out.lower() for marker in UNREACHABLE):
-            pytest.skip("the package index cannot be reached (network unreachable), so execo 2.8.2's "
-                        "execo_engine and execo_g5k cannot be fetched:\n" + out[-2000:])
+            pytest.skip(
+                "the package index cannot be reached (network unreachable), so execo 2.8.2's "
+                "execo_engine and execo_g5k cannot be fetched:\n" + out[-2000:]
+            )
         pytest.fail("pip download execo==2.8.2 failed:\n" + out)
     site = base / "site"
     site.mkdir()
@@ -104,14 +127,23 @@ def _env(sister_site, **extra):
 def _run_script(tmp_path, sister_site, body, *args, timeout=300, **env):
     script = tmp_path / "script.py"
     script.write_text(PRELUDE + textwrap.dedent(body))
-    r = subprocess.run([sys.executable, str(script)] + list(args), cwd=str(tmp_path),
-                       env=_env(sister_site, **env), capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(
+        [sys.executable, str(script)] + list(args),
+        cwd=str(tmp_path),
+        env=_env(sister_site, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert r.returncode == 0, "script failed (%s):\nstdout:\n%s\nstderr:\n%s" % (r.returncode, r.stdout, r.stderr)
     return r
 
 
 def test_both_packages_import_on_this_execo(tmp_path, sister_site):
-    r = _run_script(tmp_path, sister_site, """
+    r = _run_script(
+        tmp_path,
+        sister_site,
+        """
         import execo_engine, execo_g5k, json
         import execo_engine.engine, execo_engine.sweep, execo_engine.utils, execo_engine.log
         import execo_g5k.oar, execo_g5k.kadeploy, execo_g5k.api_utils, execo_g5k.planning
@@ -127,7 +159,8 @@ def test_both_packages_import_on_this_execo(tmp_path, sister_site):
                      "ActionNotificationProcessLH", "handle_process_output"):
             assert name not in execo.__all__
         print(json.dumps(sorted(n for n in sys.modules if n == "execo" or n.startswith("execo."))))
-    """)
+    """,
+    )
     assert "execo" in json.loads(r.stdout.splitlines()[-1])
 
 
@@ -213,28 +246,46 @@ def test_engine_sweeps_skips_and_resumes_after_a_kill(tmp_path, sister_site, ssh
     script = tmp_path / "sweep_engine.py"
     script.write_text(PRELUDE + ENGINE)
     hosts = sshd.addresses[:2]
-    common = [sys.executable, str(script), "-L", "--hosts", ",".join(hosts), "--user", sshd.user,
-              "--keyfile", sshd.keyfile, "--port", str(sshd.port)]
+    common = [
+        sys.executable,
+        str(script),
+        "-L",
+        "--hosts",
+        ",".join(hosts),
+        "--user",
+        sshd.user,
+        "--keyfile",
+        sshd.keyfile,
+        "--port",
+        str(sshd.port),
+    ]
     ssh_env = _env(sister_site)
     # the fixture's hermetic ssh options, through the user's configuration
     home = tmp_path / "home"
     home.mkdir()
-    (home / ".execo.conf.py").write_text("default_connection_params = {'ssh_options': %r}\n"
-                                         % (sshd.ssh_options,))
+    (home / ".execo.conf.py").write_text("default_connection_params = {'ssh_options': %r}\n" % (sshd.ssh_options,))
     ssh_env["HOME"] = str(home)
 
     # first run: skip 2-a, get killed while 2-b is in progress
     with open(tmp_path / "run1.out", "w") as out:
-        first = subprocess.Popen(common + ["--skip", "2-a", "--block-at", "2-b", "--db-password=hunter2"],
-                                 cwd=str(tmp_path), env=ssh_env, stdout=out, stderr=subprocess.STDOUT)
+        first = subprocess.Popen(
+            common + ["--skip", "2-a", "--block-at", "2-b", "--db-password=hunter2"],
+            cwd=str(tmp_path),
+            env=ssh_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
+
         def blocked():
             dirs = [d for d in os.listdir(tmp_path) if d.startswith("SweepEngine_")]
             if len(dirs) != 1 or not os.path.exists(tmp_path / dirs[0] / "journal"):
                 return False
             return any(e["event"] == "blocked" for e in _journal(tmp_path / dirs[0]))
-        assert wait_until(lambda: blocked() or first.poll() is not None, timeout=180), \
-            (tmp_path / "run1.out").read_text()
+
+        assert wait_until(lambda: blocked() or first.poll() is not None, timeout=180), (
+            tmp_path / "run1.out"
+        ).read_text()
         assert first.poll() is None, (tmp_path / "run1.out").read_text()
     finally:
         first.send_signal(signal.SIGKILL)
@@ -242,19 +293,29 @@ def test_engine_sweeps_skips_and_resumes_after_a_kill(tmp_path, sister_site, ssh
     result_dir = str(tmp_path / [d for d in os.listdir(tmp_path) if d.startswith("SweepEngine_")][0])
     events = _journal(result_dir)
     assert [(e["event"], e.get("combo")) for e in events] == [
-        ("start", None), ("done", "1-a"), ("done", "1-b"), ("skip", "2-a"), ("blocked", "2-b")]
+        ("start", None),
+        ("done", "1-a"),
+        ("done", "1-b"),
+        ("skip", "2-a"),
+        ("blocked", "2-b"),
+    ]
     assert events[0]["total"] == 6 and events[0]["done"] == [] and events[0]["inprogress"] == []
 
     # restart in the same directory: done stays done, in progress and skipped are retried
-    r = subprocess.run(common + ["-c", result_dir], cwd=str(tmp_path), env=ssh_env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        common + ["-c", result_dir], cwd=str(tmp_path), env=ssh_env, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     events = _journal(result_dir)[5:]
     assert events[0]["event"] == "start"
-    assert events[0]["done"] == ["1-a", "1-b"]          # persisted by the killed run
+    assert events[0]["done"] == ["1-a", "1-b"]  # persisted by the killed run
     assert events[0]["inprogress"] == ["2-b"]
     assert [(e["event"], e.get("combo")) for e in events[1:-1]] == [
-        ("done", "2-a"), ("done", "2-b"), ("done", "3-a"), ("done", "3-b")]
+        ("done", "2-a"),
+        ("done", "2-b"),
+        ("done", "3-a"),
+        ("done", "3-b"),
+    ]
     end = events[-1]
     assert end["event"] == "end"
     assert end["done"] == ["1-a", "1-b", "2-a", "2-b", "3-a", "3-b"]
@@ -277,7 +338,8 @@ def test_engine_sweeps_skips_and_resumes_after_a_kill(tmp_path, sister_site, ssh
     with open(os.path.join(result_dir, "stdout")) as f:
         printed = f.read().split("\n")
     assert [line for line in printed if line.startswith("processed")] == [
-        "processed %s" % k for k in ("1-a", "1-b", "2-a", "2-b", "3-a", "3-b")]
+        "processed %s" % k for k in ("1-a", "1-b", "2-a", "2-b", "3-a", "3-b")
+    ]
 
 
 G5K = """
@@ -421,8 +483,13 @@ def test_g5k_helpers_oar_and_kadeploy_commands(tmp_path, sister_site, sshd):
         home = tmp_path / "home"
         home.mkdir()
         sshd_info = {"addresses": sshd.addresses[:2], "connection_params": sshd.connection_params}
-        env = dict(PATH=str(stubs) + os.pathsep + os.environ.get("PATH", ""), HOME=str(home),
-                   SSHD=json.dumps(sshd_info), KADEPLOY3=kadeploy3, TZ="UTC")
+        env = dict(
+            PATH=str(stubs) + os.pathsep + os.environ.get("PATH", ""),
+            HOME=str(home),
+            SSHD=json.dumps(sshd_info),
+            KADEPLOY3=kadeploy3,
+            TZ="UTC",
+        )
         r = _run_script(tmp_path, sister_site, G5K, **env)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
@@ -430,6 +497,7 @@ def test_g5k_helpers_oar_and_kadeploy_commands(tmp_path, sister_site, sshd):
     with open(calls) as f:
         assert [json.loads(line) for line in f] == [
             ["oarsub", "-l", "nodes=2,walltime=1:0:0", "-t", "origin=execo", "-n", "exp", "sleep 31536000"],
-            ["oardel", "4242"]]
+            ["oardel", "4242"],
+        ]
     # the partial deployment is reported by execo_g5k's Kadeployer, in execo's log
     assert "deploy on rennes, total/deployed/undeployed = 2/1/1" in r.stderr

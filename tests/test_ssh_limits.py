@@ -16,10 +16,9 @@ import time
 
 import pytest
 
-from execo import Remote, SshProcess
-from execo import ssh_retry
-from execo.process import ProcessLifecycleHandler, ProcessOutputHandler
+from execo import Remote, SshProcess, ssh_retry
 from execo.config import FAST_HANDSHAKE_CONNECTION_PARAMS
+from execo.process import ProcessLifecycleHandler, ProcessOutputHandler
 from execo.ssh_retry import backoff_delay, connect_retries, is_preauth_refusal
 
 BANNER_CLOSED = "kex_exchange_identification: Connection closed by remote host"
@@ -34,33 +33,43 @@ def _params(sshd, **extra):
 
 # ------------------------------------------------------------ the rules
 
-@pytest.mark.parametrize("stderr", [
-    BANNER_CLOSED + "\r\n",
-    BANNER_RESET + "\n",
-    "ssh_exchange_identification: Connection closed by remote host\n",
-    "Connection reset by 10.0.0.1 port 22\r\n",
-    "Connection closed by 10.0.0.1 port 22\n",
-    "Pseudo-terminal will not be allocated because stdin is not a terminal.\n" + BANNER_CLOSED,
-    # the 11th session of a shared master, then its own connection refused
-    "mux_client_request_session: session request failed: Session open refused by peer\r\n"
-    + BANNER_RESET + "\r\n",
-])
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        BANNER_CLOSED + "\r\n",
+        BANNER_RESET + "\n",
+        "ssh_exchange_identification: Connection closed by remote host\n",
+        "Connection reset by 10.0.0.1 port 22\r\n",
+        "Connection closed by 10.0.0.1 port 22\n",
+        "Pseudo-terminal will not be allocated because stdin is not a terminal.\n" + BANNER_CLOSED,
+        # the 11th session of a shared master, then its own connection refused
+        "mux_client_request_session: session request failed: Session open refused by peer\r\n" + BANNER_RESET + "\r\n",
+    ],
+)
 def test_refusals(stderr):
     assert is_preauth_refusal(255, False, stderr)
 
 
-@pytest.mark.parametrize("exit_code, stdout_seen, stderr", [
-    (1, False, BANNER_CLOSED),          # not ssh's exit code
-    (255, True, BANNER_CLOSED),         # output came: the command ran
-    (255, False, ""),                   # a silent command's own exit 255
-    (255, False, "ssh: connect to host 10.0.0.1 port 22: Connection refused"),
-    (255, False, "execotest@10.0.0.1: Permission denied (publickey)."),
-    (255, False, "ssh: Could not resolve hostname nowhere: Name or service not known"),
-    (255, False, "some error of the command\n" + BANNER_CLOSED),
-    # after the host key was accepted: maybe during the command
-    (255, False, "Warning: Permanently added '10.0.0.1' (ED25519) to the list of known hosts.\r\n"
-                 "Connection reset by 10.0.0.1 port 22\r\n"),
-])
+@pytest.mark.parametrize(
+    "exit_code, stdout_seen, stderr",
+    [
+        (1, False, BANNER_CLOSED),  # not ssh's exit code
+        (255, True, BANNER_CLOSED),  # output came: the command ran
+        (255, False, ""),  # a silent command's own exit 255
+        (255, False, "ssh: connect to host 10.0.0.1 port 22: Connection refused"),
+        (255, False, "execotest@10.0.0.1: Permission denied (publickey)."),
+        (255, False, "ssh: Could not resolve hostname nowhere: Name or service not known"),
+        (255, False, "some error of the command\n" + BANNER_CLOSED),
+        # after the host key was accepted: maybe during the command
+        (
+            255,
+            False,
+            "Warning: Permanently added '10.0.0.1' (ED25519) to the list of known hosts.\r\n"
+            "Connection reset by 10.0.0.1 port 22\r\n",
+        ),
+    ],
+)
 def test_not_refusals(exit_code, stdout_seen, stderr):
     assert not is_preauth_refusal(exit_code, stdout_seen, stderr)
 
@@ -83,6 +92,7 @@ def test_backoff_grows_bounded_with_jitter():
 
 # ------------------------------------------------ a stock sshd's limits
 
+
 def test_stock_sshd_100_processes_all_ok(sshd_stock):
     host = sshd_stock.hosts[0]
     r = Remote("echo {{range(100)}}", [host] * 100, connection_params=sshd_stock.connection_params).run()
@@ -97,8 +107,7 @@ def test_stock_sshd_without_retries_loses_processes(sshd_stock):
     # proves the daemon keeps the stock limits (and that retries are what
     # saves the test above)
     host = sshd_stock.hosts[0]
-    r = Remote("echo {{range(100)}}", [host] * 100,
-               connection_params=_params(sshd_stock, ssh_connect_retries=0))
+    r = Remote("echo {{range(100)}}", [host] * 100, connection_params=_params(sshd_stock, ssh_connect_retries=0))
     for p in r.processes:
         p.nolog_exit_code = True
     r.run()
@@ -127,22 +136,27 @@ def test_three_stock_sshd_100_processes_each(sshd_stock):
     # default 5 retries now and then (the refused come back while the
     # accepted still hold MaxStartups): more retries, like a user who
     # expects such storms would set
-    r = Remote("echo {{{host}}} {{range(300)}}", hosts * 100,
-               connection_params=_params(sshd_stock, ssh_connect_retries=10)).run()
+    r = Remote(
+        "echo {{{host}}} {{range(300)}}", hosts * 100, connection_params=_params(sshd_stock, ssh_connect_retries=10)
+    ).run()
     assert r.ok, [p.stderr for p in r.processes if not p.ok][:3]
-    assert [p.stdout.strip() for p in r.processes] == \
-        ["%s %d" % (hosts[i % 3].address, i) for i in range(300)]
+    assert [p.stdout.strip() for p in r.processes] == ["%s %d" % (hosts[i % 3].address, i) for i in range(300)]
 
 
 # ------------------------------------------------ what is never retried
+
 
 def test_command_exit_255_not_retried(sshd):
     workdir = tempfile.mkdtemp(prefix="execo-retry-")
     try:
         os.chmod(workdir, 0o777)
         counter = os.path.join(workdir, "runs")
-        p = SshProcess("echo run >> %s; exit 255" % (counter,), sshd.hosts[0],
-                       connection_params=sshd.connection_params, nolog_exit_code=True).run()
+        p = SshProcess(
+            "echo run >> %s; exit 255" % (counter,),
+            sshd.hosts[0],
+            connection_params=sshd.connection_params,
+            nolog_exit_code=True,
+        ).run()
         assert p.exit_code == 255
         assert p.connect_retries == 0
         with open(counter) as f:
@@ -233,10 +247,14 @@ def test_refusing_host_fails_after_the_retries(sshd, refuser, monkeypatch, tmp_p
     counter = _Counter()
     lines = _Lines()
     stderr_file = tmp_path / "stderr"
-    p = SshProcess("echo never", "127.0.0.1",
-                   connection_params=_params(sshd, port=refuser.port, ssh_connect_retries=2),
-                   lifecycle_handlers=[counter], nolog_exit_code=True,
-                   stderr_handlers=[lines, str(stderr_file)])
+    p = SshProcess(
+        "echo never",
+        "127.0.0.1",
+        connection_params=_params(sshd, port=refuser.port, ssh_connect_retries=2),
+        lifecycle_handlers=[counter],
+        nolog_exit_code=True,
+        stderr_handlers=[lines, str(stderr_file)],
+    )
     first_start = None
     p.start()
     first_start = p.start_date
@@ -258,9 +276,13 @@ def test_kill_during_backoff(sshd, refuser, monkeypatch):
     # a backoff of 30-60 s: the kill surely comes during it
     monkeypatch.setattr(ssh_retry, "RETRY_BASE_DELAY", 60.0)
     counter = _Counter()
-    p = SshProcess("echo never", "127.0.0.1",
-                   connection_params=_params(sshd, port=refuser.port),
-                   lifecycle_handlers=[counter], nolog_exit_code=True).start()
+    p = SshProcess(
+        "echo never",
+        "127.0.0.1",
+        connection_params=_params(sshd, port=refuser.port),
+        lifecycle_handlers=[counter],
+        nolog_exit_code=True,
+    ).start()
     while p.connect_retries == 0 and not p.ended:
         time.sleep(0.01)
     assert not p.ended
@@ -274,9 +296,14 @@ def test_kill_during_backoff(sshd, refuser, monkeypatch):
 
 def test_timeout_counts_from_first_start(sshd, refuser, monkeypatch):
     monkeypatch.setattr(ssh_retry, "RETRY_BASE_DELAY", 60.0)
-    p = SshProcess("echo never", "127.0.0.1",
-                   connection_params=_params(sshd, port=refuser.port),
-                   timeout=1, nolog_timeout=True, nolog_exit_code=True).run()
+    p = SshProcess(
+        "echo never",
+        "127.0.0.1",
+        connection_params=_params(sshd, port=refuser.port),
+        timeout=1,
+        nolog_timeout=True,
+        nolog_exit_code=True,
+    ).run()
     # ended by its timeout during the first backoff, not 30-60 s later
     # after another attempt
     assert p.timeouted and p.killed
@@ -286,8 +313,8 @@ def test_timeout_counts_from_first_start(sshd, refuser, monkeypatch):
 
 # ------------------------------------------------ the fast handshake option
 
-@pytest.mark.parametrize("fast, kex", [(True, "curve25519-sha256"),
-                                       (False, "sntrup761x25519-sha512")])
+
+@pytest.mark.parametrize("fast, kex", [(True, "curve25519-sha256"), (False, "sntrup761x25519-sha512")])
 def test_fast_handshake_negotiates_curve25519(sshd, fast, kex):
     # ssh -v says which key exchange was negotiated with a real daemon
     params = sshd.connection_params_without_tty()

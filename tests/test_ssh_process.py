@@ -11,12 +11,11 @@ import threading
 import time
 
 import pytest
+from helpers import finish, lines, wait_until
 
 from execo.host import Host
 from execo.process import Process, get_process
 from execo.ssh_process import PortForwarder, SshProcess
-
-from helpers import finish, lines, wait_until
 
 
 def test_echo_and_hostname(sshd):
@@ -47,8 +46,7 @@ def test_attributes_and_repr(sshd):
 
 
 def test_stderr_separate_without_tty(sshd):
-    p = SshProcess('echo out; echo err >&2', sshd.hosts[1],
-                   connection_params=sshd.connection_params_without_tty())
+    p = SshProcess('echo out; echo err >&2', sshd.hosts[1], connection_params=sshd.connection_params_without_tty())
     finish(p.run())
     assert p.ok, p
     assert p.stdout == 'out\n'
@@ -59,8 +57,7 @@ def test_no_rc_file_noise(sshd):
     for params in (sshd.connection_params_without_tty(), sshd.connection_params):
         p = finish(SshProcess('true', sshd.hosts[2], connection_params=params).run())
         assert p.ok and p.stdout == '' and p.stderr == '', p
-    p = finish(SshProcess('echo x', sshd.hosts[2],
-                          connection_params=sshd.connection_params_without_tty()).run())
+    p = finish(SshProcess('echo x', sshd.hosts[2], connection_params=sshd.connection_params_without_tty()).run())
     assert p.stdout == 'x\n' and p.stderr == ''
 
 
@@ -68,8 +65,7 @@ def test_exit_code_propagated(sshd):
     p = finish(SshProcess('exit 3', sshd.hosts[3], nolog_exit_code=True).run())
     assert p.exit_code == 3
     assert not p.ok and not p.error and not p.timeouted
-    p = finish(SshProcess('exit 3', sshd.hosts[3], ignore_exit_code=True,
-                          nolog_exit_code=True).run())
+    p = finish(SshProcess('exit 3', sshd.hosts[3], ignore_exit_code=True, nolog_exit_code=True).run())
     assert p.exit_code == 3 and p.ok
 
 
@@ -126,8 +122,7 @@ def test_timeout_ends_remote_command(sshd):
 
 
 def test_write_to_remote_stdin(sshd):
-    p = SshProcess('read a; echo got $a', sshd.hosts[8],
-                   connection_params=sshd.connection_params_without_tty())
+    p = SshProcess('read a; echo got $a', sshd.hosts[8], connection_params=sshd.connection_params_without_tty())
     p.start()
     p.write('hello\n')
     finish(p)
@@ -209,9 +204,11 @@ def test_port_forwarder(sshd, echo_server):
 
 def test_port_forwarder_explicit_port(sshd, echo_server):
     from execo.utils import get_port
+
     port = get_port()
-    fw = PortForwarder(sshd.hosts[10], '127.0.0.1', echo_server, local_port=port,
-                       bind_address='127.0.0.1', nolog_exit_code=True)
+    fw = PortForwarder(
+        sshd.hosts[10], '127.0.0.1', echo_server, local_port=port, bind_address='127.0.0.1', nolog_exit_code=True
+    )
     assert fw.local_port == port
     fw.start()
     try:
@@ -227,8 +224,7 @@ def test_port_forwarder_explicit_port(sshd, echo_server):
 def test_port_forwarder_failure_leaves_event_unset(sshd, echo_server):
     h = Host('127.0.0.1', port=2299)  # no daemon there
     params = dict(sshd.connection_params, forwarding_timeout=2)
-    fw = PortForwarder(h, '127.0.0.1', echo_server, connection_params=params,
-                       nolog_exit_code=True)
+    fw = PortForwarder(h, '127.0.0.1', echo_server, connection_params=params, nolog_exit_code=True)
     finish(fw.run())
     assert fw.exit_code == 255 and not fw.ok
     assert not fw.forwarding.wait(0.5)
@@ -256,8 +252,8 @@ def test_failure_log_and_dump_show_the_real_ssh_command(sshd, capsys):
     # as in 2.8.2: str(), dump() and so the failure warning show the argv
     # really spawned (ssh, its options, --, the host, the remote command)
     from execo.log import mask_secrets
-    p = SshProcess("PGPASSWORD=hunter2 exit 3", sshd.hosts[3],
-                   connection_params=sshd.connection_params_without_tty())
+
+    p = SshProcess("PGPASSWORD=hunter2 exit 3", sshd.hosts[3], connection_params=sshd.connection_params_without_tty())
     finish(p.run())
     assert p.exit_code == 3 and p.cmd[0].endswith("ssh")
     assert p.cmd[-3:] == ("--", "127.0.0.4", "PGPASSWORD=hunter2 exit 3")

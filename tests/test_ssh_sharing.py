@@ -8,13 +8,12 @@ import signal
 import subprocess
 
 import pytest
-
-from execo.action import Remote, Put, Get
-from execo.ssh_process import PortForwarder
-from execo import ssh_sharing
-from execo.ssh_utils import get_ssh_argv, get_scp_put_argv, get_port_forward_argv
-
 from helpers import finish, wait_until
+
+from execo import ssh_sharing
+from execo.action import Get, Put, Remote
+from execo.ssh_process import PortForwarder
+from execo.ssh_utils import get_port_forward_argv, get_scp_put_argv, get_ssh_argv
 
 
 @pytest.fixture
@@ -33,8 +32,14 @@ def _client_ports(action):
 
 
 def _master_alive(path):
-    return subprocess.run(["ssh", "-o", "ControlPath=%s" % (path,), "-O", "check", "x"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    return (
+        subprocess.run(
+            ["ssh", "-o", "ControlPath=%s" % (path,), "-O", "check", "x"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ).returncode
+        == 0
+    )
 
 
 def test_options_only_when_asked():
@@ -44,8 +49,10 @@ def test_options_only_when_asked():
     assert argv[i - 1] == "-o" and "ControlMaster=auto" in argv and "ControlPersist=300" in argv
     assert "ControlPersist=7" in get_scp_put_argv("h", "f", ".", {"ssh_connection_sharing": 7})
     # a forwarding through a master would outlive the PortForwarder
-    assert not any("Control" in a for a in get_port_forward_argv(
-        "h", "r", 1, 2, connection_params={"ssh_connection_sharing": True}))
+    assert not any(
+        "Control" in a
+        for a in get_port_forward_argv("h", "r", 1, 2, connection_params={"ssh_connection_sharing": True})
+    )
     assert oct(os.stat(ssh_sharing.control_dir()).st_mode & 0o777) == "0o700"
     ssh_sharing.close_shared_connections()
 
@@ -99,7 +106,7 @@ def test_forked_child_leaves_the_masters_alone(sshd, shared):
     pid = os.fork()
     if pid == 0:
         try:
-            ssh_sharing.close_shared_connections()   # what atexit would run
+            ssh_sharing.close_shared_connections()  # what atexit would run
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -110,11 +117,11 @@ def test_kill_of_a_shared_remote_ends_the_remote_commands(sshd, shared):
     def sleeps():
         r = subprocess.run(["pgrep", "-u", sshd.user, "-f", "sleep 67"], stdout=subprocess.PIPE)
         return r.stdout.split()
-    params = dict(shared, ssh_options=sshd.ssh_options)      # with -tt, as execo's default
+
+    params = dict(shared, ssh_options=sshd.ssh_options)  # with -tt, as execo's default
     hosts = sshd.hosts[17:20]
-    finish(Remote("true", hosts, connection_params=params).run())   # masters up
-    r = Remote("sleep 67", hosts, connection_params=params,
-               process_args={"nolog_exit_code": True}).start()
+    finish(Remote("true", hosts, connection_params=params).run())  # masters up
+    r = Remote("sleep 67", hosts, connection_params=params, process_args={"nolog_exit_code": True}).start()
     try:
         assert wait_until(lambda: len(sleeps()) >= 3, 20), "remote sleeps never started"
         r.kill()
@@ -141,8 +148,7 @@ def test_put_and_get_through_shared_connections(sshd, shared, tmp_path):
     assert all(any(a.startswith("ControlPath=") for a in p.cmd) for p in put.processes)
     out = tmp_path / "back"
     out.mkdir()
-    get = finish(Get(hosts[:1], ["%s/payload.bin" % remote_dir], str(out),
-                     connection_params=shared).run())
+    get = finish(Get(hosts[:1], ["%s/payload.bin" % remote_dir], str(out), connection_params=shared).run())
     assert get.finished_ok, get
     assert (out / "payload.bin").read_bytes() == data
     finish(Remote("rm -rf %s" % remote_dir, hosts, connection_params=shared).run())

@@ -6,26 +6,63 @@ import pytest
 
 from execo import config
 from execo.host import Host
-from execo.ssh_utils import (get_port_forward_argv, get_rewritten_host_address, get_scp_get_argv,
-                             get_scp_put_argv, get_ssh_argv, get_ssh_command,
-                             make_connection_params, resolve_connection_params)
+from execo.ssh_utils import (
+    get_port_forward_argv,
+    get_rewritten_host_address,
+    get_scp_get_argv,
+    get_scp_put_argv,
+    get_ssh_argv,
+    get_ssh_command,
+    make_connection_params,
+    resolve_connection_params,
+)
 
 NO_ESCAPE = ('-e', 'none')
-SSH_OPTS = ('-tt', '-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no',
-            '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-            '-o', 'ConnectTimeout=20')
-SCP_OPTS = ('-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no',
-            '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-            '-o', 'ConnectTimeout=20', '-rp')
+SSH_OPTS = (
+    '-tt',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'PasswordAuthentication=no',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'ConnectTimeout=20',
+)
+SCP_OPTS = (
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'PasswordAuthentication=no',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'ConnectTimeout=20',
+    '-rp',
+)
 
 
 @pytest.fixture
 def defaults(monkeypatch):
     """A pristine copy of the spec's defaults, restored after the test."""
     d = dict(config.default_connection_params)
-    d.update({'user': None, 'keyfile': None, 'port': None, 'ssh': 'ssh', 'scp': 'scp',
-              'ssh_options': SSH_OPTS, 'scp_options': SCP_OPTS, 'pty': False,
-              'host_rewrite_func': None})
+    d.update(
+        {
+            'user': None,
+            'keyfile': None,
+            'port': None,
+            'ssh': 'ssh',
+            'scp': 'scp',
+            'ssh_options': SSH_OPTS,
+            'scp_options': SCP_OPTS,
+            'pty': False,
+            'host_rewrite_func': None,
+        }
+    )
     monkeypatch.setattr(config, "default_connection_params", d)
     return d
 
@@ -50,7 +87,18 @@ def test_ssh_argv_remote_command_is_one_argument(defaults):
 def test_ssh_argv_host_user_keyfile_port(defaults):
     h = Host('h2', user='bob', keyfile='/k', port=2222)
     assert get_ssh_argv(h, 'ls', {'ssh_options': ('-q',)}) == (
-        'ssh', '-q', '-l', 'bob', '-i', '/k', '-p', '2222', '--', 'h2', 'ls')
+        'ssh',
+        '-q',
+        '-l',
+        'bob',
+        '-i',
+        '/k',
+        '-p',
+        '2222',
+        '--',
+        'h2',
+        'ls',
+    )
 
 
 def test_ssh_command_split(defaults):
@@ -63,15 +111,21 @@ def test_resolution_key_by_key(defaults):
     defaults.update({'user': 'duser', 'keyfile': '/dkey', 'port': 1})
     cp = {'user': 'cuser', 'port': 2, 'ssh_options': ()}
     # Host False -> connection_params -> defaults, key by key
-    assert get_ssh_argv(Host('h'), 'c', cp) == (
-        'ssh', '-l', 'cuser', '-i', '/dkey', '-p', '2', '--', 'h', 'c')
-    assert get_ssh_argv(Host('h', port=3), 'c', cp) == (
-        'ssh', '-l', 'cuser', '-i', '/dkey', '-p', '3', '--', 'h', 'c')
+    assert get_ssh_argv(Host('h'), 'c', cp) == ('ssh', '-l', 'cuser', '-i', '/dkey', '-p', '2', '--', 'h', 'c')
+    assert get_ssh_argv(Host('h', port=3), 'c', cp) == ('ssh', '-l', 'cuser', '-i', '/dkey', '-p', '3', '--', 'h', 'c')
     # Host None -> no option at all, whatever the other levels say
     assert get_ssh_argv(Host('h', user=None, keyfile=None, port=None), 'c', cp) == ('ssh', '--', 'h', 'c')
     # connection_params None -> none; False -> the default
     assert get_ssh_argv('h', 'c', {'ssh_options': (), 'user': None, 'keyfile': False}) == (
-        'ssh', '-i', '/dkey', '-p', '1', '--', 'h', 'c')
+        'ssh',
+        '-i',
+        '/dkey',
+        '-p',
+        '1',
+        '--',
+        'h',
+        'c',
+    )
 
 
 def test_resolve_connection_params(defaults):
@@ -102,8 +156,11 @@ def test_host_rewrite_func(defaults):
 
 
 def test_pty_adds_tt_once(defaults):
-    assert get_ssh_argv('h', 'c', {'ssh_options': ('-q',), 'pty': True}) == (
-        'ssh', '-q', '-tt') + NO_ESCAPE + ('--', 'h', 'c')
+    assert get_ssh_argv('h', 'c', {'ssh_options': ('-q',), 'pty': True}) == ('ssh', '-q', '-tt') + NO_ESCAPE + (
+        '--',
+        'h',
+        'c',
+    )
     # already in the default options: not repeated
     assert get_ssh_argv('h', 'c', {'pty': True}) == ('ssh',) + SSH_OPTS + NO_ESCAPE + ('--', 'h', 'c')
     assert get_ssh_argv('h', 'c', {'ssh_options': ('-q',), 'pty': False}) == ('ssh', '-q', '--', 'h', 'c')
@@ -112,38 +169,67 @@ def test_pty_adds_tt_once(defaults):
 def test_scp_put_argv(defaults):
     h = Host('h', user='u', keyfile='/k', port=2222)
     assert get_scp_put_argv(h, ['a', 'b/c'], '/tmp/dst') == (
-        ('scp',) + SCP_OPTS + ('-i', '/k', '-P', '2222', './a', './b/c', 'u@h:/tmp/dst'))
-    assert get_scp_put_argv('h', 'one', connection_params={'scp_options': ()}) == (
-        'scp', './one', 'h:.')
+        ('scp',) + SCP_OPTS + ('-i', '/k', '-P', '2222', './a', './b/c', 'u@h:/tmp/dst')
+    )
+    assert get_scp_put_argv('h', 'one', connection_params={'scp_options': ()}) == ('scp', './one', 'h:.')
     assert get_scp_put_argv('h', ['x'], 'd', {'scp': 'scp -3 -q', 'scp_options': ('-r',)}) == (
-        'scp', '-3', '-q', '-r', './x', 'h:d')
+        'scp',
+        '-3',
+        '-q',
+        '-r',
+        './x',
+        'h:d',
+    )
 
 
 def test_scp_get_argv(defaults):
     h = Host('h', user='u', port=22)
     assert get_scp_get_argv(h, ['/r/a', '/r/b'], '/local', {'scp_options': ('-rp',)}) == (
-        'scp', '-rp', '-P', '22', 'u@h:/r/a', 'u@h:/r/b', '/local')
+        'scp',
+        '-rp',
+        '-P',
+        '22',
+        'u@h:/r/a',
+        'u@h:/r/b',
+        '/local',
+    )
     assert get_scp_get_argv('h', '/etc/hostname', connection_params={'scp_options': ()}) == (
-        'scp', 'h:/etc/hostname', '.')
+        'scp',
+        'h:/etc/hostname',
+        '.',
+    )
 
 
 def test_scp_ipv6_address(defaults):
-    assert get_scp_get_argv(Host('::1', user='u'), 'f', 'd', {'scp_options': ()}) == (
-        'scp', 'u@[::1]:f', './d')
+    assert get_scp_get_argv(Host('::1', user='u'), 'f', 'd', {'scp_options': ()}) == ('scp', 'u@[::1]:f', './d')
 
 
 def test_port_forward_argv(defaults):
     h = Host('gw', user='u', port=2222)
     assert get_port_forward_argv(h, 'db', 5432, 7000) == (
-        ('ssh',) + SSH_OPTS + NO_ESCAPE + ('-l', 'u', '-p', '2222', '-L', '127.0.0.1:7000:db:5432', '-N', '--', 'gw'))
+        ('ssh',) + SSH_OPTS + NO_ESCAPE + ('-l', 'u', '-p', '2222', '-L', '127.0.0.1:7000:db:5432', '-N', '--', 'gw')
+    )
     assert get_port_forward_argv('gw', 'localhost', 80, 8080, '0.0.0.0', {'ssh_options': ()}) == (
-        'ssh', '-L', '0.0.0.0:8080:localhost:80', '-N', '--', 'gw')
+        'ssh',
+        '-L',
+        '0.0.0.0:8080:localhost:80',
+        '-N',
+        '--',
+        'gw',
+    )
     assert get_port_forward_argv('gw', 'x', 1, 2, None, {'ssh_options': ()}) == (
-        'ssh', '-L', '127.0.0.1:2:x:1', '-N', '--', 'gw')
+        'ssh',
+        '-L',
+        '127.0.0.1:2:x:1',
+        '-N',
+        '--',
+        'gw',
+    )
 
 
 def test_escape_character_off_with_a_tty():
     from execo.ssh_utils import get_ssh_argv
+
     argv = get_ssh_argv("h", "cat", {"ssh_options": ("-tt",)})
     assert argv[argv.index("-e") + 1] == "none"
     assert "-e" not in get_ssh_argv("h", "cat", {"ssh_options": ()})
@@ -168,13 +254,13 @@ def test_fast_handshake_ssh_and_scp(defaults):
     assert config.FAST_HANDSHAKE_KEX_OPTIONS == FAST
     # after the user's options: a KexAlgorithms of the user's own wins
     assert get_ssh_command("h", params) == ('ssh',) + SSH_OPTS + FAST + NO_ESCAPE
-    assert get_scp_put_argv("h", ["f"], "d", params)[:1 + len(SCP_OPTS) + 2] == \
-        ('scp',) + SCP_OPTS + FAST
+    assert get_scp_put_argv("h", ["f"], "d", params)[: 1 + len(SCP_OPTS) + 2] == ('scp',) + SCP_OPTS + FAST
     assert get_ssh_command("h", {'ssh_fast_handshake': False}) == ('ssh',) + SSH_OPTS + NO_ESCAPE
 
 
 def test_fast_handshake_taktuk_connector(defaults):
     from execo.action import TaktukRemote
+
     r = TaktukRemote("true", ["h1", "h2"], connection_params={'ssh_fast_handshake': True})
     argv = r._taktuk_argv()
     connector = argv[argv.index("-c") + 1]

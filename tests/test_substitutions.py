@@ -4,8 +4,7 @@ capture), written from the API spec."""
 import pytest
 
 from execo.host import Host
-from execo.substitutions import (remote_substitute, get_caller_context, frame_transparent,
-                                 SubstitutionError)
+from execo.substitutions import SubstitutionError, frame_transparent, get_caller_context, remote_substitute
 
 MODULE_LEVEL_LIST = ["g0", "g1"]
 
@@ -20,8 +19,7 @@ def test_spec_example_six_hosts_three_hosts():
     cmd = "iperf -c {{[host.address for host in hosts2]}}"
     context = (globals(), {"hosts2": hosts2})
     got = [remote_substitute(cmd, hosts1, i, context) for i in range(len(hosts1))]
-    assert got == ["iperf -c 1", "iperf -c 2", "iperf -c 3",
-                   "iperf -c 1", "iperf -c 2", "iperf -c 3"]
+    assert got == ["iperf -c 1", "iperf -c 2", "iperf -c 3", "iperf -c 1", "iperf -c 2", "iperf -c 3"]
     mapping = dict(zip((h.address for h in hosts1), (g.split()[-1] for g in got)))
     assert mapping == {"a": "1", "b": "2", "c": "3", "d": "1", "e": "2", "f": "3"}
 
@@ -36,8 +34,12 @@ def test_host_tag_host_and_str():
 def test_host_and_expression_together():
     hosts = [Host("h%i" % i) for i in range(4)]
     files = ["f0", "f1"]
-    out = [remote_substitute("scp {{files}} {{{host}}}:/tmp/{{ranks}}", hosts, i,
-                             ctx(files=files, ranks=list(range(10, 14)))) for i in range(4)]
+    out = [
+        remote_substitute(
+            "scp {{files}} {{{host}}}:/tmp/{{ranks}}", hosts, i, ctx(files=files, ranks=list(range(10, 14)))
+        )
+        for i in range(4)
+    ]
     assert out == ["scp f0 h0:/tmp/10", "scp f1 h1:/tmp/11", "scp f0 h2:/tmp/12", "scp f1 h3:/tmp/13"]
 
 
@@ -48,14 +50,12 @@ def test_no_tags_unchanged():
 
 def test_str_conversion_and_globals():
     hosts = [Host("a"), Host("b"), Host("c")]
-    assert [remote_substitute("n={{[1.5, None]}}", hosts, i, ctx()) for i in range(3)] == \
-        ["n=1.5", "n=None", "n=1.5"]
+    assert [remote_substitute("n={{[1.5, None]}}", hosts, i, ctx()) for i in range(3)] == ["n=1.5", "n=None", "n=1.5"]
     assert remote_substitute("{{MODULE_LEVEL_LIST}}", hosts, 1, ctx()) == "g1"
 
 
 def test_locals_override_globals():
-    assert remote_substitute("{{MODULE_LEVEL_LIST}}", ["a"], 0,
-                             ctx(MODULE_LEVEL_LIST=["local"])) == "local"
+    assert remote_substitute("{{MODULE_LEVEL_LIST}}", ["a"], 0, ctx(MODULE_LEVEL_LIST=["local"])) == "local"
 
 
 def test_string_is_a_sequence():
@@ -88,6 +88,7 @@ def test_syntax_error_names_it():
 
 # ----------------------------------------------------------- frame context
 
+
 class FakeAction(object):
     """Mimics an action constructor chain capturing its caller context."""
 
@@ -112,8 +113,9 @@ def fake_factory(cmd, hosts):
 
 def test_caller_context_sees_function_locals():
     def user_function():
-        ports = [5001, 5002]
+        ports = [5001, 5002]  # noqa: F841 (read by the {{...}} expression)
         return FakeAction("nc {{{host}}} {{ports}}", ["a", "b", "c"])
+
     a = user_function()
     assert a.cmds == ["nc a 5001", "nc b 5002", "nc c 5001"]
     assert a.context[1]["ports"] == [5001, 5002]
@@ -149,16 +151,19 @@ def test_caller_context_without_obj_and_depth():
 
 def test_closure_and_comprehension_in_expression():
     def user_function():
-        base = 10
-        names = ["n%i" % i for i in range(3)]
+        base = 10  # noqa: F841 (read by the {{...}} expression)
+        names = ["n%i" % i for i in range(3)]  # noqa: F841 (read by the {{...}} expression)
         return FakeAction("{{[n + str(base) for n in names]}}", ["a", "b", "c", "d"])
+
     assert user_function().cmds == ["n010", "n110", "n210", "n010"]
 
 
 # ------------------------------------------------------------ names are data (issue 14)
 
+
 def test_host_values_are_never_scanned_for_expressions(tmp_path):
     from execo.substitutions import remote_substitute
+
     marker = tmp_path / "EVALUATED"
     hostile = "{{[open(%r, 'w')]}}" % (str(marker),)
     # a host given as a plain string (Host refuses braces, strings reach
@@ -170,6 +175,7 @@ def test_host_values_are_never_scanned_for_expressions(tmp_path):
 
 def test_expression_values_are_not_rescanned():
     from execo.substitutions import remote_substitute
+
     values = ["{{{host}}} {{boom}}"]
     out = remote_substitute("{{values}} {{{host}}}", ["h1"], 0, ({"values": values}, {}))
     assert out == "{{{host}}} {{boom}} h1"
@@ -178,11 +184,14 @@ def test_expression_values_are_not_rescanned():
 def test_no_expressions_keeps_braces_and_replaces_host():
     from execo import Remote
     from execo.substitutions import NO_EXPRESSIONS, no_expressions, remote_substitute
+
     assert remote_substitute("{{.State}} {{x}} {{{host}}}", ["h"], 0, NO_EXPRESSIONS) == "{{.State}} {{x}} h"
     with no_expressions():
         r = Remote("echo '{{.State.Running}}' {{{host}}} {{[1, 2]}}", ["a", "b"])
     assert [p.remote_cmd for p in r.processes] == [
-        "echo '{{.State.Running}}' a {{[1, 2]}}", "echo '{{.State.Running}}' b {{[1, 2]}}"]
+        "echo '{{.State.Running}}' a {{[1, 2]}}",
+        "echo '{{.State.Running}}' b {{[1, 2]}}",
+    ]
     # outside the block, evaluated again
     r = Remote("echo {{[1, 2]}}", ["a", "b"])
     assert [p.remote_cmd for p in r.processes] == ["echo 1", "echo 2"]
@@ -190,8 +199,10 @@ def test_no_expressions_keeps_braces_and_replaces_host():
 
 def test_no_expressions_is_per_thread():
     import threading
+
     from execo import Remote
     from execo.substitutions import no_expressions
+
     inside = threading.Event()
     release = threading.Event()
     results = []
@@ -215,6 +226,7 @@ def test_no_expressions_is_per_thread():
 def test_no_substitutions_keeps_every_string_as_it_is():
     from execo import Put
     from execo.substitutions import NO_SUBSTITUTIONS, no_expressions, remote_substitute
+
     assert remote_substitute("{{{host}}} {{x}}", ["h"], 0, NO_SUBSTITUTIONS) == "{{{host}}} {{x}}"
     with no_expressions(host=False):
         put = Put(["a"], ["{{{host}}}", "{{[1]}}"], "/tmp/{{{host}}}")

@@ -10,19 +10,17 @@ import subprocess
 import uuid
 
 import pytest
-
-from execo.action import TaktukGet, TaktukPut, TaktukRemote
-from execo.config import SCP, SSH, TAKTUK
-from execo.host import Host
-from execo.process import TaktukProcess
-from execo.action import ActionFactory, Remote
-from execo.report import Report
-from execo.taktuk import _TaktukParser
-
 from fixtures.sshd import CLIENT_OPTIONS
 from helpers import finish, wait_until
 
-UNREACHABLE = '127.0.0.200'     # no daemon there: connection refused
+from execo.action import ActionFactory, Remote, TaktukGet, TaktukPut, TaktukRemote
+from execo.config import SCP, SSH, TAKTUK
+from execo.host import Host
+from execo.process import TaktukProcess
+from execo.report import Report
+from execo.taktuk import _TaktukParser
+
+UNREACHABLE = '127.0.0.200'  # no daemon there: connection refused
 
 
 @pytest.fixture
@@ -42,6 +40,7 @@ def shared_dir():
 
 # ------------------------------------------------------------- the parser
 
+
 class _Recorder(object):
     def __init__(self):
         self.records = []
@@ -58,15 +57,17 @@ def _framed(kind, position, payload):
     return b"%s %s 1 %d\n%s" % (kind, position, len(payload), payload)
 
 
-STREAM = (_framed(b"O", b"1", b"O 2 2 99\nlooks like a header\n")
-          + b"T 1 1  6\n"
-          + _framed(b"O", b"1", bytes(range(256)))
-          + _framed(b"E", b"2", b"x" * 100000)          # a long line, no newline
-          + b"S 1 1 768\n"
-          + b"C 0 3 12\nssh: refused\n"
-          + b"this is not a record\n"
-          + b"K 2 5\nError\n"
-          + b"T 1 1  8\n")
+STREAM = (
+    _framed(b"O", b"1", b"O 2 2 99\nlooks like a header\n")
+    + b"T 1 1  6\n"
+    + _framed(b"O", b"1", bytes(range(256)))
+    + _framed(b"E", b"2", b"x" * 100000)  # a long line, no newline
+    + b"S 1 1 768\n"
+    + b"C 0 3 12\nssh: refused\n"
+    + b"this is not a record\n"
+    + b"K 2 5\nError\n"
+    + b"T 1 1  8\n"
+)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 4096, len(STREAM)])
@@ -74,7 +75,7 @@ def test_parser_frames_any_payload_in_any_chunking(chunk):
     rec = _Recorder()
     parser = _TaktukParser(rec)
     for i in range(0, len(STREAM), chunk):
-        parser.write(STREAM[i:i + chunk])
+        parser.write(STREAM[i : i + chunk])
     assert rec.records == [
         (("O", "1", "1", "29"), b"O 2 2 99\nlooks like a header\n"),
         (("T", "1", "1", "", "6"), None),
@@ -90,13 +91,17 @@ def test_parser_frames_any_payload_in_any_chunking(chunk):
 
 # ------------------------------------------------------------ TaktukRemote
 
+
 def test_taktuk_remote_32_hosts_substitutions_and_an_unreachable_host(sshd, params):
     hosts = list(sshd.hosts[:32])
     bad = Host(UNREACHABLE, user=sshd.user, keyfile=sshd.keyfile, port=sshd.port)
     hosts.insert(13, bad)
-    r = TaktukRemote('echo {{{host}}} {{range(len(hosts))}}; echo e{{{host}}} >&2; exit {{[0, 3]}}',
-                     hosts, connection_params=params,
-                     process_args={'nolog_exit_code': True, 'nolog_error': True})
+    r = TaktukRemote(
+        'echo {{{host}}} {{range(len(hosts))}}; echo e{{{host}}} >&2; exit {{[0, 3]}}',
+        hosts,
+        connection_params=params,
+        process_args={'nolog_exit_code': True, 'nolog_error': True},
+    )
     assert all(isinstance(p, TaktukProcess) for p in r.processes)
     assert [p.host for p in r.processes] == hosts
     finish(r.run())
@@ -123,10 +128,14 @@ def test_taktuk_authentication_failure_is_recorded_on_that_host(sshd, params):
     hosts = list(sshd.hosts[:3])
     hosts.insert(1, Host(sshd.hosts[3].address, user='nobody', keyfile=sshd.keyfile, port=sshd.port))
     # (the fixture's connector options pin -l to the test user: not here)
-    r = finish(TaktukRemote('echo {{{host}}}', hosts,
-                            connection_params=dict(params, user=None,
-                                                   taktuk_connector_options=CLIENT_OPTIONS),
-                            process_args={'nolog_error': True}).run())
+    r = finish(
+        TaktukRemote(
+            'echo {{{host}}}',
+            hosts,
+            connection_params=dict(params, user=None, taktuk_connector_options=CLIENT_OPTIONS),
+            process_args={'nolog_error': True},
+        ).run()
+    )
     assert [p.ok for p in r.processes] == [True, False, True, True]
     denied = r.processes[1]
     assert denied.error and denied.error_reason == 'connection failed'
@@ -137,12 +146,14 @@ def test_taktuk_authentication_failure_is_recorded_on_that_host(sshd, params):
 def test_taktuk_output_is_passed_through_byte_exact(sshd, params):
     # taktuk's own framing must not show: separator-like text, all 256
     # byte values, a 1 MB line without newline, no final newline
-    script = ("printf 'O 1 1 5\\nT 1 1  8\\n'; "
-              "awk 'BEGIN{for(i=0;i<256;i++) printf \"%c\", i}'; "
-              "head -c 1000000 /dev/zero | tr '\\0' y; printf 'end'")
+    script = (
+        "printf 'O 1 1 5\\nT 1 1  8\\n'; "
+        "awk 'BEGIN{for(i=0;i<256;i++) printf \"%c\", i}'; "
+        "head -c 1000000 /dev/zero | tr '\\0' y; printf 'end'"
+    )
     r = finish(TaktukRemote(script, sshd.hosts[:3], connection_params=params).run())
     assert r.finished_ok, r
-    expected = (b'O 1 1 5\nT 1 1  8\n' + bytes(range(256)) + b'y' * 1000000 + b'end')
+    expected = b'O 1 1 5\nT 1 1  8\n' + bytes(range(256)) + b'y' * 1000000 + b'end'
     for p in r.processes:
         got = p.stdout.encode('utf-8', 'surrogateescape')
         assert len(got) == len(expected)
@@ -154,8 +165,9 @@ def test_taktuk_same_results_as_ssh_through_the_factory(sshd, params):
     cmd = 'echo {{{host}}}; echo err >&2; test {{range(8)}} -lt 5'
     results = {}
     for tool in (SSH, TAKTUK):
-        r = ActionFactory(remote_tool=tool).get_remote(cmd, hosts, connection_params=params,
-                                                       process_args={'nolog_exit_code': True})
+        r = ActionFactory(remote_tool=tool).get_remote(
+            cmd, hosts, connection_params=params, process_args={'nolog_exit_code': True}
+        )
         assert isinstance(r, TaktukRemote if tool == TAKTUK else Remote)
         finish(r.run())
         results[tool] = [(p.host, p.stdout, p.stderr, p.exit_code, p.ok) for p in r.processes]
@@ -177,7 +189,7 @@ def test_kill_of_a_taktuk_remote_ends_the_remote_commands(sshd, params):
         r.kill()
         finish(r, 30)
         assert all(p.killed and p.exit_code == -signal.SIGTERM for p in r.processes), r.processes
-        assert r.ok     # killed processes count as ok
+        assert r.ok  # killed processes count as ok
         assert wait_until(lambda: not _remote_sleeps(sshd.user, 71), 20)
     finally:
         if not r.ended:
@@ -185,8 +197,12 @@ def test_kill_of_a_taktuk_remote_ends_the_remote_commands(sshd, params):
 
 
 def test_timeout_of_one_taktuk_process(sshd, params):
-    r = TaktukRemote('sleep {{[0, 72, 0]}}', sshd.hosts[:3], connection_params=params,
-                     process_args={'timeout': 4, 'nolog_timeout': True})
+    r = TaktukRemote(
+        'sleep {{[0, 72, 0]}}',
+        sshd.hosts[:3],
+        connection_params=params,
+        process_args={'timeout': 4, 'nolog_timeout': True},
+    )
     finish(r.run())
     slow = r.processes[1]
     assert slow.timeouted and slow.killed and not slow.ok and slow.exit_code == -signal.SIGTERM
@@ -195,8 +211,7 @@ def test_timeout_of_one_taktuk_process(sshd, params):
 
 
 def test_expect_and_report_over_a_taktuk_remote(sshd, params):
-    r = TaktukRemote('echo ready {{{host}}}; sleep 1; echo done', sshd.hosts[:6],
-                     connection_params=params).start()
+    r = TaktukRemote('echo ready {{{host}}}; sleep 1; echo done', sshd.hosts[:6], connection_params=params).start()
     found = r.expect(r'ready (\S+)', timeout=30)
     assert [(p, i) for (p, i, _) in found] == [(p, 0) for p in r.processes]
     assert [m.group(1) for (_, _, m) in found] == [p.host.address for p in r.processes]
@@ -209,8 +224,12 @@ def test_expect_and_report_over_a_taktuk_remote(sshd, params):
 
 def test_taktuk_process_output_to_a_file_handler(sshd, params, tmp_path):
     target = tmp_path / 'out.txt'
-    r = TaktukRemote('echo to file; echo more', sshd.hosts[:1], connection_params=params,
-                     process_args={'stdout_handlers': [str(target)]})
+    r = TaktukRemote(
+        'echo to file; echo more',
+        sshd.hosts[:1],
+        connection_params=params,
+        process_args={'stdout_handlers': [str(target)]},
+    )
     finish(r.run())
     assert r.finished_ok
     assert target.read_text() == 'to file\nmore\n'
@@ -230,9 +249,9 @@ def test_per_host_users_on_the_taktuk_command_line():
     r = TaktukRemote('true', [Host('a', user='u1'), Host('b', user='u1'), Host('c', user='u2')])
     argv = r._taktuk_argv()
     i = argv.index('-m')
-    assert argv[i - 2:i] == ['-l', 'u1']
+    assert argv[i - 2 : i] == ['-l', 'u1']
     assert argv.count('-l') == 2 and argv[argv.index('-l', i) + 1] == 'u2'
-    assert argv[argv.index('-l', i) + 2:argv.index('-l', i) + 4] == ['-m', 'c']
+    assert argv[argv.index('-l', i) + 2 : argv.index('-l', i) + 4] == ['-m', 'c']
 
 
 def test_empty_taktuk_remote_ends_at_once():
@@ -241,8 +260,12 @@ def test_empty_taktuk_remote_ends_at_once():
 
 
 def test_missing_taktuk_ends_every_process_with_an_error(sshd, params):
-    r = TaktukRemote('true', sshd.hosts[:2], connection_params=dict(params, taktuk='/nonexistent/taktuk'),
-                     process_args={'nolog_error': True})
+    r = TaktukRemote(
+        'true',
+        sshd.hosts[:2],
+        connection_params=dict(params, taktuk='/nonexistent/taktuk'),
+        process_args={'nolog_error': True},
+    )
     finish(r.run(), 30)
     assert r.ended and not r.ok
     assert all(p.ended and p.error and 'taktuk' in str(p.error_reason) for p in r.processes)
@@ -255,6 +278,7 @@ def test_write_is_not_supported():
 
 
 # -------------------------------------------------------- TaktukPut / Get
+
 
 def test_taktuk_put_then_get_round_trip(sshd, params, shared_dir, tmp_path):
     hosts = sshd.hosts[:6]
@@ -281,8 +305,9 @@ def test_taktuk_put_then_get_round_trip(sshd, params, shared_dir, tmp_path):
     os.makedirs(back)
     os.chmod(back, 0o777)
     # taktuk substitutes the remote node's $position in get destinations
-    get = finish(TaktukGet(hosts, [os.path.join(dest, 'payload.bin')], back + '/copy-$position',
-                           connection_params=params).run())
+    get = finish(
+        TaktukGet(hosts, [os.path.join(dest, 'payload.bin')], back + '/copy-$position', connection_params=params).run()
+    )
     assert get.finished_ok, get
     assert sorted(os.listdir(back)) == sorted('copy-%d' % i for i in range(1, 7))
     for i in range(1, 7):
@@ -290,8 +315,13 @@ def test_taktuk_put_then_get_round_trip(sshd, params, shared_dir, tmp_path):
 
 
 def test_taktuk_get_of_a_missing_file_fails_like_scp(sshd, params, shared_dir):
-    get = TaktukGet(sshd.hosts[:3], ['/nonexistent/file'], shared_dir, connection_params=params,
-                    process_args={'nolog_exit_code': True})
+    get = TaktukGet(
+        sshd.hosts[:3],
+        ['/nonexistent/file'],
+        shared_dir,
+        connection_params=params,
+        process_args={'nolog_exit_code': True},
+    )
     finish(get.run())
     assert not get.ok
     for p in get.processes:
@@ -305,8 +335,9 @@ def test_taktuk_put_to_an_unreachable_host(sshd, params, shared_dir, tmp_path):
     os.chmod(str(tmp_path), 0o755)
     os.chmod(str(src), 0o644)
     hosts = list(sshd.hosts[:3]) + [Host(UNREACHABLE, user=sshd.user, keyfile=sshd.keyfile, port=sshd.port)]
-    put = finish(TaktukPut(hosts, [str(src)], shared_dir, connection_params=params,
-                           process_args={'nolog_error': True}).run())
+    put = finish(
+        TaktukPut(hosts, [str(src)], shared_dir, connection_params=params, process_args={'nolog_error': True}).run()
+    )
     assert [p.ok for p in put.processes] == [True, True, True, False]
     assert put.processes[3].error_reason == 'connection failed'
     assert open(os.path.join(shared_dir, 'f')).read() == 'content\n'
@@ -321,8 +352,9 @@ def test_factory_taktuk_file_tools(sshd, params, shared_dir, tmp_path):
     put = finish(f.get_fileput(sshd.hosts[:2], [str(src)], shared_dir, connection_params=params).run())
     assert isinstance(put, TaktukPut) and put.finished_ok
     assert isinstance(ActionFactory(fileget_tool=SCP).get_fileget(sshd.hosts[:1], ['x']), object)
-    get = f.get_fileget(sshd.hosts[:2], [os.path.join(shared_dir, 'g')], shared_dir + '/h-$position',
-                        connection_params=params)
+    get = f.get_fileget(
+        sshd.hosts[:2], [os.path.join(shared_dir, 'g')], shared_dir + '/h-$position', connection_params=params
+    )
     assert isinstance(get, TaktukGet)
     finish(get.run())
     assert get.finished_ok
@@ -355,9 +387,11 @@ def test_taktuk_remote_100_hosts_through_a_stub_connector(tmp_path):
     stub.write_text(STUB_CONNECTOR)
     stub.chmod(0o755)
     hosts = [Host('stub-%03d' % i) for i in range(100)]
-    r = TaktukRemote('for i in 1 2 3; do echo {{{host}}} $i; echo err {{{host}}} >&2; done',
-                     hosts, connection_params={'taktuk_connector': str(stub),
-                                               'taktuk_connector_options': ()})
+    r = TaktukRemote(
+        'for i in 1 2 3; do echo {{{host}}} $i; echo err {{{host}}} >&2; done',
+        hosts,
+        connection_params={'taktuk_connector': str(stub), 'taktuk_connector_options': ()},
+    )
     finish(r.run(), 120)
     assert r.finished_ok, [p for p in r.processes if not p.ok][:3]
     for p in r.processes:

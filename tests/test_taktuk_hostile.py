@@ -22,15 +22,14 @@ import tempfile
 import uuid
 
 import pytest
+from fixtures.sshd import CLIENT_OPTIONS
+from helpers import finish, wait_until
 
 import execo.host
 import execo.ssh_utils
 from execo.action import TaktukGet, TaktukPut, TaktukRemote
 from execo.host import Host
 from execo.taktuk import MAX_ARG_STRLEN, MAX_COMMAND_BYTES
-
-from fixtures.sshd import CLIENT_OPTIONS
-from helpers import finish, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,8 +41,12 @@ def marker_places(sshd, *trees):
     """Every place a MARK file could appear: the trees (recursively),
     /tmp, the current directory, the local and test user's homes."""
     places = [(t, True) for t in trees]
-    places += [('/tmp', False), (os.getcwd(), False), (os.path.expanduser('~'), False),
-               (pwd.getpwnam(sshd.user).pw_dir, False)]
+    places += [
+        ('/tmp', False),
+        (os.getcwd(), False),
+        (os.path.expanduser('~'), False),
+        (pwd.getpwnam(sshd.user).pw_dir, False),
+    ]
     return places
 
 
@@ -64,6 +67,7 @@ def params(sshd):
 
 
 # --------------------------------------------------- hosts and users
+
 
 def test_hostile_hosts_and_users_are_refused_at_construction():
     with pytest.raises(ValueError):
@@ -92,12 +96,18 @@ def test_connector_line_gets_hosts_and_users_as_data_even_past_validation(sshd, 
         monkeypatch.setattr(module, 'check_address', lambda a: a)
         monkeypatch.setattr(module, 'check_user', lambda u: u)
     bad_host = Host('127.0.0.1 true;touch %s;#' % MARK, user=sshd.user, keyfile=sshd.keyfile, port=sshd.port)
-    bad_user = Host(sshd.hosts[1].address, user='%s;touch %s;#' % (sshd.user, MARK),
-                    keyfile=sshd.keyfile, port=sshd.port)
+    bad_user = Host(
+        sshd.hosts[1].address, user='%s;touch %s;#' % (sshd.user, MARK), keyfile=sshd.keyfile, port=sshd.port
+    )
     good = sshd.hosts[2]
-    r = finish(TaktukRemote('echo ok', [bad_host, bad_user, good],
-                            connection_params={'taktuk_connector_options': CLIENT_OPTIONS},
-                            process_args={'nolog_error': True}).run())
+    r = finish(
+        TaktukRemote(
+            'echo ok',
+            [bad_host, bad_user, good],
+            connection_params={'taktuk_connector_options': CLIENT_OPTIONS},
+            process_args={'nolog_error': True},
+        ).run()
+    )
     assert [p.ok for p in r.processes] == [False, False, True], r.processes
     assert all(p.error_reason == 'connection failed' for p in r.processes[:2])
     assert r.processes[2].stdout == 'ok\n'
@@ -105,6 +115,7 @@ def test_connector_line_gets_hosts_and_users_as_data_even_past_validation(sshd, 
 
 
 # ------------------------------------------------------- long commands
+
 
 def test_longest_command_runs_and_a_longer_one_is_refused(sshd, params):
     head = 'echo ok; : '
@@ -158,24 +169,38 @@ def _remote_sleeps(user, marker):
 def test_normal_exit_ends_the_remote_commands_of_a_running_taktuk_remote(sshd, params, tmp_path, wait_started):
     # right after start(), taktuk is still deploying: the commands start
     # after the exit began, and must be killed as well
-    marker = '1000.%s' % (uuid.uuid4().int % 10 ** 9,)
+    marker = '1000.%s' % (uuid.uuid4().int % 10**9,)
     script = tmp_path / 'exit.py'
     script.write_text(EXIT_SCRIPT)
-    conf = {'wait_started': wait_started,
-            'user': sshd.user, 'keyfile': sshd.keyfile, 'port': sshd.port, 'marker': marker,
-            'addresses': [h.address for h in sshd.hosts[:3]],
-            'params': dict(params, ssh_options=list(params['ssh_options']),
-                           scp_options=list(params['scp_options']),
-                           taktuk_connector_options=list(params['taktuk_connector_options']))}
+    conf = {
+        'wait_started': wait_started,
+        'user': sshd.user,
+        'keyfile': sshd.keyfile,
+        'port': sshd.port,
+        'marker': marker,
+        'addresses': [h.address for h in sshd.hosts[:3]],
+        'params': dict(
+            params,
+            ssh_options=list(params['ssh_options']),
+            scp_options=list(params['scp_options']),
+            taktuk_connector_options=list(params['taktuk_connector_options']),
+        ),
+    }
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT] + sys.path))
     try:
-        out = subprocess.run([sys.executable, str(script), json.dumps(conf)], env=env, timeout=300,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = subprocess.run(
+            [sys.executable, str(script), json.dumps(conf)],
+            env=env,
+            timeout=300,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         assert out.returncode == 0 and b'started' in out.stdout, out.stdout.decode(errors='replace')
-        assert wait_until(lambda: not _remote_sleeps(sshd.user, marker), 60), \
+        assert wait_until(lambda: not _remote_sleeps(sshd.user, marker), 60), (
             'remote commands still running after a normal exit: %r' % (_remote_sleeps(sshd.user, marker),)
+        )
     finally:
-        for pid in _remote_sleeps(sshd.user, marker):      # ours: the marker is unique
+        for pid in _remote_sleeps(sshd.user, marker):  # ours: the marker is unique
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -185,9 +210,8 @@ def test_normal_exit_ends_the_remote_commands_of_a_running_taktuk_remote(sshd, p
 def test_kill_during_deployment_ends_the_commands_started_later(sshd, params):
     # kill() right after start(): taktuk has not connected the hosts yet,
     # whose commands start after the kill was sent; they are killed too
-    marker = '1000.%s' % (uuid.uuid4().int % 10 ** 9,)
-    r = TaktukRemote('sleep %s' % marker, sshd.hosts[:3], connection_params=params,
-                     process_args={'nolog_error': True})
+    marker = '1000.%s' % (uuid.uuid4().int % 10**9,)
+    r = TaktukRemote('sleep %s' % marker, sshd.hosts[:3], connection_params=params, process_args={'nolog_error': True})
     try:
         r.start()
         r.kill()
@@ -204,6 +228,7 @@ def test_kill_during_deployment_ends_the_commands_started_later(sshd, params):
 
 # ------------------------------------------------------ put / get names
 
+
 def hostile_names():
     """File names (one path component each) that a shell, perl's open
     or taktuk would read, each of which creates MARK if run."""
@@ -212,20 +237,27 @@ def hostile_names():
         '`touch %s`' % MARK,
         'semi;touch %s;colon' % MARK,
         'and && touch %s' % MARK,
-        'touch %s |' % MARK,                  # perl's 2-argument open: a pipe
-        '<less', '>greater',                   # ... and modes
-        ' blanks around ',                     # ... stripped by it
+        'touch %s |' % MARK,  # perl's 2-argument open: a pipe
+        '<less',
+        '>greater',  # ... and modes
+        ' blanks around ',  # ... stripped by it
         "quote ' \"double\" \\back",
         'new\nline',
         'trailing newline\n',
         '-leading-dash',
         '--',
-        'c:olon', 'user@host:notes.txt',      # scp's remote syntax
+        'c:olon',
+        'user@host:notes.txt',  # scp's remote syntax
         "{{open('%s','w') and 'x'}}" % MARK,  # execo's substitutions
         '{{{host}}}',
-        '[', ']', '] x', 'a[1-3]b',            # taktuk's argument delimiters, ranges
-        'star*', '?', '~tilde',
-        '$HOME ${PATH} $1 $$',                 # not taktuk variables: literal
+        '[',
+        ']',
+        '] x',
+        'a[1-3]b',  # taktuk's argument delimiters, ranges
+        'star*',
+        '?',
+        '~tilde',
+        '$HOME ${PATH} $1 $$',  # not taktuk variables: literal
         'tab\there',
         os.fsdecode(b'not-utf8-\xff\xfe\xe9'),
     ]
@@ -247,7 +279,7 @@ def shared_dir():
 
 
 def _open_tree(path):
-    for d, dirs, files in os.walk(path):
+    for d, _dirs, files in os.walk(path):
         os.chmod(d, 0o777)
         for f in files:
             os.chmod(os.path.join(d, f), 0o666)
@@ -258,7 +290,7 @@ def _content(name, salt):
 
 
 def test_hostile_names_round_trip_through_put_and_get(sshd, params, shared_dir, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)     # the local taktuk's (and relative MARKs') directory
+    monkeypatch.chdir(tmp_path)  # the local taktuk's (and relative MARKs') directory
     hosts = sshd.hosts[:3]
     names = hostile_names()
     salt = uuid.uuid4().hex
@@ -303,8 +335,14 @@ def test_hostile_names_round_trip_through_put_and_get(sshd, params, shared_dir, 
     back = tmp_path / ('back `touch %s`' % MARK)
     for i in (1, 2, 3):
         (back / ('h $(touch %s) %d' % (MARK, i))).mkdir(parents=True)
-    get = finish(TaktukGet(hosts, [os.path.join(into, n) for n in names],
-                           str(back / ('h $(touch %s) $position' % MARK)), connection_params=params).run())
+    get = finish(
+        TaktukGet(
+            hosts,
+            [os.path.join(into, n) for n in names],
+            str(back / ('h $(touch %s) $position' % MARK)),
+            connection_params=params,
+        ).run()
+    )
     assert get.finished_ok, [(p.host.address, p.stderr) for p in get.processes]
     for i in (1, 2, 3):
         d = back / ('h $(touch %s) %d' % (MARK, i))
@@ -333,22 +371,35 @@ def test_taktuk_variables_are_the_only_substitutions(sshd, params, shared_dir, t
     with open(src, 'w') as f:
         f.write('x\n')
     os.chmod(src, 0o666)
-    get = finish(TaktukGet(hosts, [src], str(tmp_path / 'h-$host-${position}-$HOME-$hostx-$(echo)'),
-                           connection_params=params).run())
+    get = finish(
+        TaktukGet(
+            hosts, [src], str(tmp_path / 'h-$host-${position}-$HOME-$hostx-$(echo)'), connection_params=params
+        ).run()
+    )
     assert get.finished_ok, [(p.host.address, p.stderr) for p in get.processes]
     assert sorted(os.listdir(str(tmp_path))) == sorted(
-        'h-%s-%d-$HOME-$hostx-$(echo)' % (h.address, i + 1) for i, h in enumerate(hosts))
+        'h-%s-%d-$HOME-$hostx-$(echo)' % (h.address, i + 1) for i, h in enumerate(hosts)
+    )
     # remote names: the sending host's values, on the host itself
     for i in (1, 2):
         with open(os.path.join(shared_dir, 'r-%d $PATH' % i), 'w') as f:
             f.write('from %d\n' % i)
-    get = finish(TaktukGet(hosts, [os.path.join(shared_dir, 'r-$position $PATH')],
-                           str(tmp_path / 'g-${position}'), connection_params=params).run())
+    get = finish(
+        TaktukGet(
+            hosts,
+            [os.path.join(shared_dir, 'r-$position $PATH')],
+            str(tmp_path / 'g-${position}'),
+            connection_params=params,
+        ).run()
+    )
     assert get.finished_ok, [(p.host.address, p.stderr) for p in get.processes]
     assert [(tmp_path / ('g-%d' % i)).read_text() for i in (1, 2)] == ['from 1\n', 'from 2\n']
     # TaktukPut: the sending node is this one, rank 0, position 0
-    put = finish(TaktukPut(hosts[:1], [src], os.path.join(shared_dir, 'p-$rank-$position-${HOME}'),
-                           connection_params=params).run())
+    put = finish(
+        TaktukPut(
+            hosts[:1], [src], os.path.join(shared_dir, 'p-$rank-$position-${HOME}'), connection_params=params
+        ).run()
+    )
     assert put.finished_ok, [(p.host.address, p.stderr) for p in put.processes]
     with open(os.path.join(shared_dir, 'p-0-0-${HOME}')) as f:
         assert f.read() == 'x\n'
@@ -368,18 +419,28 @@ def test_file_names_that_cannot_be_names_are_refused():
 
 def test_failed_transfers_leave_no_alias_and_run_nothing(sshd, params, shared_dir, tmp_path, monkeypatch):
     work = tmp_path / 'work'
-    private = tmp_path / 'private'      # where the local aliases are made
+    private = tmp_path / 'private'  # where the local aliases are made
     work.mkdir()
     private.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setattr(tempfile, 'tempdir', str(private))
     before = aliases(sshd)
     missing = os.path.join(shared_dir, 'missing $(touch %s) |' % MARK)
-    get = finish(TaktukGet(sshd.hosts[:2], [missing], str(work), connection_params=params,
-                           process_args={'nolog_exit_code': True}).run())
+    get = finish(
+        TaktukGet(
+            sshd.hosts[:2], [missing], str(work), connection_params=params, process_args={'nolog_exit_code': True}
+        ).run()
+    )
     assert all(p.exit_code == 1 and not p.error and 'transfers failed' in p.stderr for p in get.processes)
-    put = finish(TaktukPut(sshd.hosts[:2], [str(work / ('none `touch %s`' % MARK))], shared_dir,
-                           connection_params=params, process_args={'nolog_exit_code': True}).run())
+    put = finish(
+        TaktukPut(
+            sshd.hosts[:2],
+            [str(work / ('none `touch %s`' % MARK))],
+            shared_dir,
+            connection_params=params,
+            process_args={'nolog_exit_code': True},
+        ).run()
+    )
     assert all(p.exit_code == 1 and not p.error for p in put.processes)
     assert os.listdir(str(work)) == [] and os.listdir(shared_dir) == []
     assert os.listdir(str(private)) == [], 'local aliases left behind'
@@ -398,10 +459,18 @@ def test_killed_transfers_end_and_leave_no_local_alias(sshd, params, shared_dir,
     os.chmod(remote, 0o644)
     before = aliases(sshd)
     try:
-        for action in (TaktukPut(sshd.hosts[:3], [str(src)], shared_dir, connection_params=params,
-                                 process_args={'nolog_error': True}),
-                       TaktukGet(sshd.hosts[:3], [remote], str(tmp_path / 'got-$position'),
-                                 connection_params=params, process_args={'nolog_error': True})):
+        for action in (
+            TaktukPut(
+                sshd.hosts[:3], [str(src)], shared_dir, connection_params=params, process_args={'nolog_error': True}
+            ),
+            TaktukGet(
+                sshd.hosts[:3],
+                [remote],
+                str(tmp_path / 'got-$position'),
+                connection_params=params,
+                process_args={'nolog_error': True},
+            ),
+        ):
             action.start()
             action.kill()
             finish(action, 60)

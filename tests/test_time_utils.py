@@ -6,7 +6,6 @@ Local time zones are set with POSIX TZ strings (no tz database needed):
 
 import datetime
 import decimal
-import os
 import time
 
 import pytest
@@ -21,9 +20,11 @@ TS = datetime.datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC).timestamp()
 @pytest.fixture
 def local_tz(monkeypatch):
     """Return a function setting the local time zone for the test."""
+
     def set_tz(tz):
         monkeypatch.setenv('TZ', tz)
         time.tzset()
+
     yield set_tz
     monkeypatch.undo()
     time.tzset()
@@ -31,9 +32,9 @@ def local_tz(monkeypatch):
 
 # ---------------------------------------------------------------- durations
 
+
 def test_timedelta_to_seconds():
-    assert tu.timedelta_to_seconds(datetime.timedelta(days=1, seconds=2, milliseconds=500)) \
-        == 86402.5
+    assert tu.timedelta_to_seconds(datetime.timedelta(days=1, seconds=2, milliseconds=500)) == 86402.5
     with pytest.raises(TypeError):
         tu.timedelta_to_seconds(3)
 
@@ -47,20 +48,37 @@ def test_numeric_duration_to_seconds():
             tu.numeric_duration_to_seconds(bad)
 
 
-@pytest.mark.parametrize("text,seconds", [
-    ('3600', 3600), ('1.5', 1.5), ('.5', 0.5), (' 42 ', 42),
-    ('1:02:03', 3723), ('0:00:01.5', 1.5), ('100:00:00', 360000), ('-0:01:00', -60),
-    ('2d3h4m5s', 2 * 86400 + 3 * 3600 + 4 * 60 + 5), ('10m', 600), ('1.5s', 1.5),
-    ('1h 30m', 5400), ('2h', 7200), ('1d', 86400), ('250ms', 0.25), ('1m30s', 90),
-    ('1.5h', 5400), ('-5m', -300), ('3m 2s 5ms', 182.005), ('1d2h3m4.250s', 93784.25),
-])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ('3600', 3600),
+        ('1.5', 1.5),
+        ('.5', 0.5),
+        (' 42 ', 42),
+        ('1:02:03', 3723),
+        ('0:00:01.5', 1.5),
+        ('100:00:00', 360000),
+        ('-0:01:00', -60),
+        ('2d3h4m5s', 2 * 86400 + 3 * 3600 + 4 * 60 + 5),
+        ('10m', 600),
+        ('1.5s', 1.5),
+        ('1h 30m', 5400),
+        ('2h', 7200),
+        ('1d', 86400),
+        ('250ms', 0.25),
+        ('1m30s', 90),
+        ('1.5h', 5400),
+        ('-5m', -300),
+        ('3m 2s 5ms', 182.005),
+        ('1d2h3m4.250s', 93784.25),
+    ],
+)
 def test_str_duration_to_seconds(text, seconds):
     assert tu.str_duration_to_seconds(text) == pytest.approx(seconds)
     assert isinstance(tu.str_duration_to_seconds(text), float)
 
 
-@pytest.mark.parametrize("bad", ['', 'abc', '1:2', '1:60:00', '1:00:60', '5x', 's', 'm5',
-                                 '3s2m', '1..5', '1h-2m'])
+@pytest.mark.parametrize("bad", ['', 'abc', '1:2', '1:60:00', '1:00:60', '5x', 's', 'm5', '3s2m', '1..5', '1h-2m'])
 def test_str_duration_bad(bad):
     with pytest.raises(ValueError) as excinfo:
         tu.str_duration_to_seconds(bad)
@@ -79,12 +97,22 @@ def test_get_seconds_dispatch():
         tu.get_seconds('soon')
 
 
-@pytest.mark.parametrize("seconds,text,text_ms", [
-    (0, '0s', '0s'), (0.25, '0s', '0.250s'), (1.5, '1s', '1.500s'), (59, '59s', '59s'),
-    (60, '1m0s', '1m0s'), (3723, '1h2m3s', '1h2m3s'), (86400, '1d0h0m0s', '1d0h0m0s'),
-    (93784.25, '1d2h3m4s', '1d2h3m4.250s'), (-61, '-1m1s', '-1m1s'),
-    (59.9996, '1m0s', '1m0s'), (2.9999999, '3s', '3s'),
-])
+@pytest.mark.parametrize(
+    "seconds,text,text_ms",
+    [
+        (0, '0s', '0s'),
+        (0.25, '0s', '0.250s'),
+        (1.5, '1s', '1.500s'),
+        (59, '59s', '59s'),
+        (60, '1m0s', '1m0s'),
+        (3723, '1h2m3s', '1h2m3s'),
+        (86400, '1d0h0m0s', '1d0h0m0s'),
+        (93784.25, '1d2h3m4s', '1d2h3m4.250s'),
+        (-61, '-1m1s', '-1m1s'),
+        (59.9996, '1m0s', '1m0s'),
+        (2.9999999, '3s', '3s'),
+    ],
+)
 def test_format_duration(seconds, text, text_ms):
     assert tu.format_duration(seconds) == text
     assert tu.format_duration(seconds, showms=True) == text_ms
@@ -92,8 +120,7 @@ def test_format_duration(seconds, text, text_ms):
 
 def test_format_duration_round_trip():
     for seconds in (0, 1, 59, 61, 3600, 3723, 90061, 1.25, -3723.5):
-        assert tu.get_seconds(tu.format_duration(seconds, showms=True)) == \
-            pytest.approx(seconds)
+        assert tu.get_seconds(tu.format_duration(seconds, showms=True)) == pytest.approx(seconds)
 
 
 def test_format_duration_other_formats():
@@ -103,6 +130,7 @@ def test_format_duration_other_formats():
 
 
 # -------------------------------------------------------------------- dates
+
 
 def test_numeric_date_to_unixts():
     assert tu.numeric_date_to_unixts(TS) == TS
@@ -132,23 +160,26 @@ def test_unixts_to_datetime(local_tz):
     assert tu.datetime_to_unixts(tu.unixts_to_datetime(TS + 0.25)) == TS + 0.25
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('2026-11-28 10:00:00Z', TS),
-    ('2026-11-28T10:00:00z', TS),
-    ('2026-11-28T10:00:00+00:00', TS),
-    ('2026-11-28T11:00:00+01:00', TS),
-    ('2026-11-28T11:00+01:00', TS),
-    ('2026-11-28 05:30:00-04:30', TS),
-    ('2026-11-28T15:30:00+0530', TS),
-    ('2026-11-28t10:00:00.250Z', TS + 0.25),
-    ('2026-11-28 13:00:00', TS),          # local UTC+3
-    ('2026-11-28 13:00', TS),
-    ('2026-11-28T13:00:00.5', TS + 0.5),
-    ('2026-11-28', TS - 13 * 3600),        # local midnight
-    ('  2026-11-28 13:00:00  ', TS),
-    (str(TS), TS),
-    ('1800000000.5', 1800000000.5),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('2026-11-28 10:00:00Z', TS),
+        ('2026-11-28T10:00:00z', TS),
+        ('2026-11-28T10:00:00+00:00', TS),
+        ('2026-11-28T11:00:00+01:00', TS),
+        ('2026-11-28T11:00+01:00', TS),
+        ('2026-11-28 05:30:00-04:30', TS),
+        ('2026-11-28T15:30:00+0530', TS),
+        ('2026-11-28t10:00:00.250Z', TS + 0.25),
+        ('2026-11-28 13:00:00', TS),  # local UTC+3
+        ('2026-11-28 13:00', TS),
+        ('2026-11-28T13:00:00.5', TS + 0.5),
+        ('2026-11-28', TS - 13 * 3600),  # local midnight
+        ('  2026-11-28 13:00:00  ', TS),
+        (str(TS), TS),
+        ('1800000000.5', 1800000000.5),
+    ],
+)
 def test_str_date_to_unixts(local_tz, text, expected):
     local_tz('XXX-3')
     assert tu.str_date_to_unixts(text) == pytest.approx(expected, abs=1e-6)
@@ -161,9 +192,20 @@ def test_str_date_time_only_is_today(local_tz):
     assert tu.str_date_to_unixts('12:34:56') == expected
 
 
-@pytest.mark.parametrize("bad", ['', 'tomorrow', '2026-13-01 10:00:00', '2026-11-31',
-                                 '2026-11-28 25:00:00', '2026-11-28 10:61', '28/11/2026',
-                                 '2026-11-28 10:00:00+25:00', '2026-11-2810:00'])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '',
+        'tomorrow',
+        '2026-13-01 10:00:00',
+        '2026-11-31',
+        '2026-11-28 25:00:00',
+        '2026-11-28 10:61',
+        '28/11/2026',
+        '2026-11-28 10:00:00+25:00',
+        '2026-11-2810:00',
+    ],
+)
 def test_str_date_bad(bad):
     with pytest.raises(ValueError) as excinfo:
         tu.str_date_to_unixts(bad)
@@ -182,13 +224,16 @@ def test_get_unixts_dispatch(local_tz):
         tu.get_unixts(object())
 
 
-@pytest.mark.parametrize("tz,expected", [
-    ('UTC0', '2026-11-28 10:00:00+00:00'),
-    ('XXX-3', '2026-11-28 13:00:00+03:00'),
-    ('EST+5', '2026-11-28 05:00:00-05:00'),
-    ('IST-5:30', '2026-11-28 15:30:00+05:30'),
-    ('NST+3:30', '2026-11-28 06:30:00-03:30'),
-])
+@pytest.mark.parametrize(
+    "tz,expected",
+    [
+        ('UTC0', '2026-11-28 10:00:00+00:00'),
+        ('XXX-3', '2026-11-28 13:00:00+03:00'),
+        ('EST+5', '2026-11-28 05:00:00-05:00'),
+        ('IST-5:30', '2026-11-28 15:30:00+05:30'),
+        ('NST+3:30', '2026-11-28 06:30:00-03:30'),
+    ],
+)
 def test_format_date_time_zones(local_tz, tz, expected):
     local_tz(tz)
     assert tu.format_date(TS) == expected
@@ -219,8 +264,7 @@ def test_format_date_inputs(local_tz):
     local_tz('UTC0')
     assert tu.format_date(None) is None
     assert tu.format_date('2026-11-28T11:00:00+01:00') == '2026-11-28 10:00:00+00:00'
-    assert tu.format_date(datetime.datetime(2026, 11, 28, 10, tzinfo=UTC)) == \
-        '2026-11-28 10:00:00+00:00'
+    assert tu.format_date(datetime.datetime(2026, 11, 28, 10, tzinfo=UTC)) == '2026-11-28 10:00:00+00:00'
 
 
 def test_round_trip_aware_datetimes(local_tz):
@@ -235,6 +279,7 @@ def test_round_trip_aware_datetimes(local_tz):
 
 
 # ------------------------------------------------------------ sleep / Timer
+
 
 def test_sleep_nothing():
     start = time.monotonic()

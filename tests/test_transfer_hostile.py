@@ -22,14 +22,13 @@ import threading
 import uuid
 
 import pytest
+from helpers import finish
 
 from execo.action import Get, Put, Remote
 from execo.chainput import READY_MARK, ChainPut
 from execo.process import PortForwarder, SshProcess
 from execo.scp_paths import LEGACY, SFTP, glob_escape, scp_default_protocol
 from execo.substitutions import no_expressions
-
-from helpers import finish
 
 NC = "/bin/nc.traditional"
 # quick retries in the chains
@@ -68,7 +67,7 @@ def hostile_names(tag, user, address):
         "(paren)",
         "#hash",
         "{a,b}",
-        "{{open('%s-eval','w') and 'x'}}" % (tag,),    # execo's substitutions
+        "{{open('%s-eval','w') and 'x'}}" % (tag,),  # execo's substitutions
         "{{{host}}}",
         "\u00e9t\u00e9",
     ]
@@ -76,8 +75,11 @@ def hostile_names(tag, user, address):
 
 def content(name):
     """Distinct bytes for each name (binary, with the name in them)."""
-    return hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest() * 100 + \
-        b"\x00\xff\n" + name.encode("utf-8", "surrogateescape")
+    return (
+        hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest() * 100
+        + b"\x00\xff\n"
+        + name.encode("utf-8", "surrogateescape")
+    )
 
 
 @pytest.fixture
@@ -116,7 +118,7 @@ def tag():
 
 def chown(path, user):
     pw = pwd.getpwnam(user)
-    for d, dirs, files in os.walk(path):
+    for d, _dirs, files in os.walk(path):
         os.chown(d, pw.pw_uid, pw.pw_gid)
         for f in files:
             os.chown(os.path.join(d, f), pw.pw_uid, pw.pw_gid)
@@ -131,7 +133,7 @@ def markers(tag, *roots):
         for d, dirs, files in os.walk(root):
             found += [os.path.join(d, f) for f in files + dirs if f.startswith(tag)]
             if root == "/tmp" and d != root:
-                dirs[:] = []     # /tmp itself only, and the test's own directories
+                dirs[:] = []  # /tmp itself only, and the test's own directories
     return found
 
 
@@ -154,17 +156,16 @@ def read(path):
 
 
 def describe(action):
-    return "\n".join("%s\nstdout: %r\nstderr: %r" % (p, p.stdout, p.stderr)
-                     for p in action.processes)
+    return "\n".join("%s\nstdout: %r\nstderr: %r" % (p, p.stdout, p.stderr) for p in action.processes)
 
 
 # ---------------------------------------------------------------- ssh
 
+
 def test_remote_command_starting_with_dash_is_not_an_ssh_option(sshd, local_dir, tag):
     """ssh reads options after the host too: a command "-oProxyCommand=..."
     ran locally. It is now the remote command (given after "--")."""
-    r = Remote("-oProxyCommand=touch %s-local" % (tag,), sshd.hosts[:1],
-               connection_params=params(sshd))
+    r = Remote("-oProxyCommand=touch %s-local" % (tag,), sshd.hosts[:1], connection_params=params(sshd))
     finish(r.run())
     p = r.processes[0]
     assert markers(tag, local_dir) == []
@@ -177,13 +178,16 @@ def test_nul_in_a_remote_command_is_refused_at_construction(sshd):
     """A NUL byte would cut the remote command on ssh's command line
     (the old code ran "echo a")."""
     h = sshd.hosts[0]
-    for make in (lambda: Remote("echo a\0b", [h], connection_params=params(sshd)),
-                 lambda: SshProcess("echo a\0b", h, connection_params=params(sshd))):
+    for make in (
+        lambda: Remote("echo a\0b", [h], connection_params=params(sshd)),
+        lambda: SshProcess("echo a\0b", h, connection_params=params(sshd)),
+    ):
         with pytest.raises(ValueError, match="NUL"):
             make()
 
 
 # ---------------------------------------------------------------- scp
+
 
 def test_put_option_like_local_name_is_a_file(sshd, remote_dir, local_dir, tag):
     """The issue's case: a local file named "-oProxyCommand=..." ran the
@@ -254,8 +258,7 @@ def test_put_then_get_hostile_names_byte_exact(sshd, home, remote_dir, local_dir
     out = "-back $(touch %s-out) ;x" % (tag,)
     os.mkdir(out)
     with no_expressions(host=False):
-        get = Get([h], [name + "/" + glob_escape(n) for n in names], out,
-                  connection_params=params(sshd, scp_mode))
+        get = Get([h], [name + "/" + glob_escape(n) for n in names], out, connection_params=params(sshd, scp_mode))
     finish(get.run())
     assert get.ok, describe(get)
     assert sorted(os.listdir(out)) == sorted(names)
@@ -269,15 +272,20 @@ def test_get_remote_names_with_shell_syntax_never_run(sshd, home, remote_dir, lo
     (no glob character: no escaping needed) are fetched, in both
     protocols; with the legacy one the remote shell used to run them."""
     name, path = remote_dir
-    names = ["$(touch %s-a)" % (tag,), "`touch %s-b`" % (tag,), "x;touch %s-c" % (tag,),
-             "y&&touch %s-d" % (tag,), "z|touch %s-e>%s-f" % (tag, tag), "'q' \"dq\" $HOME"]
+    names = [
+        "$(touch %s-a)" % (tag,),
+        "`touch %s-b`" % (tag,),
+        "x;touch %s-c" % (tag,),
+        "y&&touch %s-d" % (tag,),
+        "z|touch %s-e>%s-f" % (tag, tag),
+        "'q' \"dq\" $HOME",
+    ]
     write_files(path, names)
     chown(path, sshd.user)
     for i, scp_mode in enumerate(((), ("-O",))):
         out = "out%d" % (i,)
         os.mkdir(out)
-        get = Get(sshd.hosts[:1], [name + "/" + n for n in names], out,
-                  connection_params=params(sshd, scp_mode))
+        get = Get(sshd.hosts[:1], [name + "/" + n for n in names], out, connection_params=params(sshd, scp_mode))
         finish(get.run())
         assert get.ok, (scp_mode, describe(get))
         for n in names:
@@ -305,8 +313,12 @@ def test_get_remote_globs_are_patterns_and_glob_escape_is_literal(sshd, home, re
         assert get.ok, (scp_mode, describe(get))
         assert sorted(os.listdir(every)) == sorted(["a.log", "b.log", "*.log", "[x].log"]), scp_mode
         os.mkdir(exact)
-        get = Get(sshd.hosts[:1], [remote + glob_escape("*.log"), remote + glob_escape("[x].log")],
-                  exact, connection_params=params(sshd, scp_mode))
+        get = Get(
+            sshd.hosts[:1],
+            [remote + glob_escape("*.log"), remote + glob_escape("[x].log")],
+            exact,
+            connection_params=params(sshd, scp_mode),
+        )
         finish(get.run())
         assert get.ok, (scp_mode, describe(get))
         assert sorted(os.listdir(exact)) == ["*.log", "[x].log"], scp_mode
@@ -322,10 +334,12 @@ def test_get_newline_name_with_legacy_protocol_is_refused(sshd):
 def test_nul_in_scp_paths_is_refused_at_construction(sshd):
     h = sshd.hosts[0]
     cp = params(sshd)
-    for make in (lambda: Put([h], ["fi\0le"], "dir", connection_params=cp),
-                 lambda: Put([h], ["file"], "d\0ir", connection_params=cp),
-                 lambda: Get([h], ["fi\0le"], ".", connection_params=cp),
-                 lambda: Get([h], ["file"], "lo\0cal", connection_params=cp)):
+    for make in (
+        lambda: Put([h], ["fi\0le"], "dir", connection_params=cp),
+        lambda: Put([h], ["file"], "d\0ir", connection_params=cp),
+        lambda: Get([h], ["fi\0le"], ".", connection_params=cp),
+        lambda: Get([h], ["file"], "lo\0cal", connection_params=cp),
+    ):
         with pytest.raises(ValueError, match="NUL"):
             make()
 
@@ -337,7 +351,7 @@ def test_put_hostile_remote_location_is_literal(sshd, home, remote_dir, local_di
     name, path = remote_dir
     target = "-dir $(touch %s-loc) ;`touch %s-bq` 'q' * [a]\ttab" % (tag, tag)
     os.mkdir(os.path.join(path, target))
-    os.mkdir(os.path.join(path, "-dir x"))      # what a glob or a split could land in
+    os.mkdir(os.path.join(path, "-dir x"))  # what a glob or a split could land in
     chown(path, sshd.user)
     write_files(local_dir, ["payload"])
     for scp_mode in ((), ("-O",)):
@@ -371,8 +385,7 @@ def test_scp_default_protocol_is_asked_to_the_local_scp(sshd, remote_dir, local_
     os.mkdir(os.path.join(path, target))
     chown(path, sshd.user)
     write_files(local_dir, ["payload"])
-    put = Put(sshd.hosts[:1], ["payload"], name + "/" + target,
-              connection_params=params(sshd, scp=wrapper))
+    put = Put(sshd.hosts[:1], ["payload"], name + "/" + target, connection_params=params(sshd, scp=wrapper))
     finish(put.run())
     assert put.ok, describe(put)
     assert read(os.path.join(path, target, "payload")) == content("payload")
@@ -381,18 +394,26 @@ def test_scp_default_protocol_is_asked_to_the_local_scp(sshd, remote_dir, local_
 
 # ------------------------------------------------------- PortForwarder
 
+
 def test_port_forwarder_refuses_option_like_hosts_and_bad_ports(sshd):
     h = sshd.hosts[0]
     cp = params(sshd)
-    for kwargs in ({"remote_host": "-oProxyCommand=touch x"}, {"remote_host": "db;touch x"},
-                   {"remote_host": "a b"}, {"remote_host": ""},
-                   {"bind_address": "-oProxyCommand=x"}, {"bind_address": "127.0.0.1 -R"},
-                   {"remote_port": 0}, {"remote_port": "22x"}, {"remote_port": 70000},
-                   {"local_port": -1}, {"remote_port": None}):
+    for kwargs in (
+        {"remote_host": "-oProxyCommand=touch x"},
+        {"remote_host": "db;touch x"},
+        {"remote_host": "a b"},
+        {"remote_host": ""},
+        {"bind_address": "-oProxyCommand=x"},
+        {"bind_address": "127.0.0.1 -R"},
+        {"remote_port": 0},
+        {"remote_port": "22x"},
+        {"remote_port": 70000},
+        {"local_port": -1},
+        {"remote_port": None},
+    ):
         args = dict({"remote_host": "127.0.0.1", "remote_port": 22, "local_port": 25000}, **kwargs)
         with pytest.raises(ValueError):
-            PortForwarder(h, args.pop("remote_host"), args.pop("remote_port"),
-                          connection_params=cp, **args)
+            PortForwarder(h, args.pop("remote_host"), args.pop("remote_port"), connection_params=cp, **args)
     # what ssh -L accepts as addresses still is
     for bind in ("", "*", "0.0.0.0", "localhost", "::1"):
         fw = PortForwarder(h, "::1", 22, local_port=25000, bind_address=bind, connection_params=cp)
@@ -400,6 +421,7 @@ def test_port_forwarder_refuses_option_like_hosts_and_bad_ports(sshd):
 
 
 # ----------------------------------------------------------- ChainPut
+
 
 class ForeignListener(object):
     """A program listening on a chain port before the receiver: records
@@ -452,8 +474,13 @@ class ForeignListener(object):
 
 
 def chainput_files(local_dir, tag):
-    names = ["big.bin", "-dash $(touch %s-cp) ;`x` 'q'" % (tag,), "nl\nname", "user@host:x",
-             "{{open('%s-eval','w') and 'x'}} {{{host}}}" % (tag,)]
+    names = [
+        "big.bin",
+        "-dash $(touch %s-cp) ;`x` 'q'" % (tag,),
+        "nl\nname",
+        "user@host:x",
+        "{{open('%s-eval','w') and 'x'}} {{{host}}}" % (tag,),
+    ]
     for n in names:
         with open(os.path.join(local_dir, n), "wb") as f:
             f.write(content(n) if n != "big.bin" else os.urandom(3 << 20))
@@ -472,8 +499,7 @@ def test_chainput_first_host_port_taken(sshd, remote_dir, local_dir, tag):
     name, path = remote_dir
     files = chainput_files(local_dir, tag)
     hosts = sshd.hosts[:3]
-    cp = ChainPut(hosts, files, name + "/{{{host}}}",
-                  connection_params=params(sshd, nc=NC + " -v -v", **FAST))
+    cp = ChainPut(hosts, files, name + "/{{{host}}}", connection_params=params(sshd, nc=NC + " -v -v", **FAST))
     busy = cp.receivers[0]
     foreign = ForeignListener(hosts[0].address, busy.port)
     try:
@@ -486,8 +512,7 @@ def test_chainput_first_host_port_taken(sshd, remote_dir, local_dir, tag):
     assert "port %d is already in use on %s" % (busy.port, hosts[0].address) in busy.stderr
     assert READY_MARK not in busy.stdout
     assert "previous hosts of the chain unreachable" not in busy.stderr
-    assert cp.sender.finished_ok and [a for a, _ in cp.sender.candidates] == \
-        [h.address for h in hosts[1:]]
+    assert cp.sender.finished_ok and [a for a, _ in cp.sender.candidates] == [h.address for h in hosts[1:]]
     for r in cp.receivers[1:]:
         assert r.finished_ok, describe(cp)
         check_received(files, os.path.join(path, r.host.address))
@@ -533,8 +558,10 @@ def test_chainput_middle_hosts_ports_taken(sshd, remote_dir, local_dir, tag, nc)
 def test_nul_in_chainput_paths_is_refused_at_construction(sshd):
     h = sshd.hosts[0]
     cp = params(sshd, nc=NC)
-    for make in (lambda: ChainPut([h], ["fi\0le"], "dir", connection_params=cp),
-                 lambda: ChainPut([h], [__file__], "d\0ir", connection_params=cp)):
+    for make in (
+        lambda: ChainPut([h], ["fi\0le"], "dir", connection_params=cp),
+        lambda: ChainPut([h], [__file__], "d\0ir", connection_params=cp),
+    ):
         with pytest.raises(ValueError, match="NUL"):
             make()
 
@@ -546,11 +573,9 @@ def test_chainput_hostile_remote_location(sshd, home, local_dir, tag):
     files = chainput_files(local_dir, tag)
     hosts = sshd.hosts[:2]
     # relative to the home, one per host (the loopback hosts share it)
-    locations = ["-loc%d-%s $(touch %s-loc) `touch %s-bq` ;'q'" % (i, tag, tag, tag)
-                 for i in range(len(hosts))]
+    locations = ["-loc%d-%s $(touch %s-loc) `touch %s-bq` ;'q'" % (i, tag, tag, tag) for i in range(len(hosts))]
     try:
-        cp = ChainPut(hosts, files, "{{locations}}",
-                      connection_params=params(sshd, nc=NC + " -v -v", **FAST))
+        cp = ChainPut(hosts, files, "{{locations}}", connection_params=params(sshd, nc=NC + " -v -v", **FAST))
         finish(cp.run())
         assert cp.ok, describe(cp)
         for location in locations:
@@ -564,14 +589,15 @@ def test_chainput_hostile_remote_location(sshd, home, local_dir, tag):
 
 # ---------------------------------------------- names assigned, then reset()
 
-def test_hostile_names_assigned_then_reset_put_taktukput_chainput(sshd, home, remote_dir,
-                                                                   local_dir, tag):
+
+def test_hostile_names_assigned_then_reset_put_taktukput_chainput(sshd, home, remote_dir, local_dir, tag):
     """Names from a listing given *after* construction, taken by reset()
     (which makes the processes again, as in execo 2.8.2): for Put (scp),
     TaktukPut and ChainPut the right bytes arrive under the right names,
     and nothing runs, expressions in the names included (the actions were
     made inside no_expressions(host=False): so are their rebuilds)."""
     from execo.action import TaktukPut
+
     name, path = remote_dir
     h = sshd.hosts[0]
     names = [n for n in hostile_names(tag, sshd.user, h.address) if "\n" not in n]
@@ -579,10 +605,13 @@ def test_hostile_names_assigned_then_reset_put_taktukput_chainput(sshd, home, re
     p = params(sshd)
     taktuk_p = dict(p, taktuk_connector_options=tuple(p["ssh_options"]))
     with no_expressions(host=False):
-        actions = [Put([h], ["benign"], name + "/scp", connection_params=p),
-                   TaktukPut([h], ["benign"], name + "/taktuk", connection_params=taktuk_p),
-                   ChainPut([h], [os.path.join(local_dir, "benign")], name + "/chain",
-                            connection_params=params(sshd, nc=NC, **FAST))]
+        actions = [
+            Put([h], ["benign"], name + "/scp", connection_params=p),
+            TaktukPut([h], ["benign"], name + "/taktuk", connection_params=taktuk_p),
+            ChainPut(
+                [h], [os.path.join(local_dir, "benign")], name + "/chain", connection_params=params(sshd, nc=NC, **FAST)
+            ),
+        ]
     for sub in ("scp", "taktuk", "chain"):
         os.mkdir(os.path.join(path, sub))
     chown(path, sshd.user)

@@ -12,8 +12,8 @@ from execo import utils
 from execo.config import configuration
 from execo.exception import ActionsFailed, ProcessesFailed
 
-
 # ------------------------------------------------------------------ memoize
+
 
 def test_memoize_function():
     calls = []
@@ -81,6 +81,7 @@ def test_memoize_class():
 
 # ------------------------------------------------------------------ get_port
 
+
 def test_get_port_in_range_round_robin(saved_config):
     configuration['port_range'] = (30000, 30010)
     ports = [utils.get_port() for _ in range(25)]
@@ -139,6 +140,7 @@ def test_get_port_thread_safe(saved_config):
 
 # ------------------------------------------------------------------ checktty
 
+
 def test_checktty():
     class Tty:
         def isatty(self):
@@ -164,6 +166,7 @@ def test_checktty_closed_file(tmp_path):
 
 
 # ----------------------------------------------------------- command helpers
+
 
 def test_str_from_cmdline():
     assert utils.str_from_cmdline("ls -l") == "ls -l"
@@ -203,6 +206,7 @@ def test_compact_output(saved_config):
 
 
 # ---------------------------------------------------------------- exceptions
+
 
 class FakeProcess:
     def __init__(self, name):

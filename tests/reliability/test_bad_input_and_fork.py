@@ -13,7 +13,6 @@ handlers that block, fork under load, a 32-worker thread pool."""
 import concurrent.futures
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
@@ -21,12 +20,11 @@ import threading
 import time
 
 import pytest
+from helpers import finish
 
 from execo.action import Local, Remote
 from execo.host import Host
-from execo.process import Process, SshProcess, ProcessOutputHandler
-
-from helpers import finish
+from execo.process import Process, ProcessOutputHandler, SshProcess
 
 pytestmark = pytest.mark.reliability
 
@@ -44,12 +42,12 @@ def run_script(script, timeout=60, env_extra=None):
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     if env_extra:
         env.update(env_extra)
-    return subprocess.run([PY, "-c", textwrap.dedent(script)], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+    return subprocess.run([PY, "-c", textwrap.dedent(script)], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 # ================================================================ item 5
 # ----------------------------------------------------------- bad regexes
+
 
 @pytest.mark.parametrize("bad", ["(unclosed", "[bad", ["ok", "*oops"], "a{2,1}"])
 def test_process_expect_invalid_regex_raises_at_call_process_untouched(bad):
@@ -104,14 +102,18 @@ def test_action_expect_bad_regex_type_raises_typeerror(bad):
 
 # ------------------------------------------------------- wrong arg types
 
-@pytest.mark.parametrize("kw,word", [
-    ({"timeout": "x"}, "'x'"),
-    ({"timeout": [1]}, None),
-    ({"stdout_handlers": 42}, "stdout_handlers"),
-    ({"stdout_handlers": "abc"}, "stdout_handlers"),
-    ({"stderr_handlers": 1.5}, "stderr_handlers"),
-    ({"lifecycle_handlers": 3}, "lifecycle_handlers"),
-])
+
+@pytest.mark.parametrize(
+    "kw,word",
+    [
+        ({"timeout": "x"}, "'x'"),
+        ({"timeout": [1]}, None),
+        ({"stdout_handlers": 42}, "stdout_handlers"),
+        ({"stdout_handlers": "abc"}, "stdout_handlers"),
+        ({"stderr_handlers": 1.5}, "stderr_handlers"),
+        ({"lifecycle_handlers": 3}, "lifecycle_handlers"),
+    ],
+)
 def test_process_bad_argument_types_raise_at_call(kw, word):
     with pytest.raises((TypeError, ValueError)) as ei:
         Process("echo never", **kw).run(10)
@@ -153,12 +155,16 @@ def test_wait_timeout_of_wrong_type_raises():
 
 # ------------------------------------------------------- configuration
 
+
 def test_unknown_key_loaded_at_runtime_leaves_config_and_loop_intact(tmp_path):
     from execo import config
+
     path = tmp_path / "bad.py"
     # a typo in each dict, next to valid keys
-    path.write_text("configuration = {'kill_timout': 1, 'kill_timeout': 99}\n"
-                    "default_connection_params = {'prot': 2222, 'port': 2222}\n")
+    path.write_text(
+        "configuration = {'kill_timout': 1, 'kill_timeout': 99}\n"
+        "default_connection_params = {'prot': 2222, 'port': 2222}\n"
+    )
     before = (dict(config.configuration), dict(config.default_connection_params))
     with pytest.raises(ValueError) as ei:
         config.load_configuration(str(path))
@@ -170,6 +176,7 @@ def test_unknown_key_loaded_at_runtime_leaves_config_and_loop_intact(tmp_path):
 
 
 # ------------------------------------------------------------ Host / ssh
+
 
 def test_host_empty_address_raises_valueerror():
     with pytest.raises(ValueError, match="empty"):
@@ -185,8 +192,7 @@ def test_missing_keyfile_fails_that_ssh_only(sshd, tmp_path):
     bad_host = Host(sshd.hosts[0].address, user=sshd.user, keyfile=missing, port=sshd.port)
     good_host = sshd.hosts[1]
     # a lone SshProcess
-    p = SshProcess("echo never", bad_host, connection_params=params,
-                   nolog_exit_code=True, timeout=60)
+    p = SshProcess("echo never", bad_host, connection_params=params, nolog_exit_code=True, timeout=60)
     finish(p.run(60), 60)
     assert p.ended and not p.timeouted
     assert p.exit_code not in (0, None)
@@ -194,8 +200,12 @@ def test_missing_keyfile_fails_that_ssh_only(sshd, tmp_path):
     assert "no_such_key" in p.stderr, p.stderr
     assert "never" not in p.stdout
     # inside a Remote, the others are fine
-    r = Remote("echo {{{host}}}", [bad_host, good_host, sshd.hosts[2]],
-               connection_params=params, process_args={"nolog_exit_code": True})
+    r = Remote(
+        "echo {{{host}}}",
+        [bad_host, good_host, sshd.hosts[2]],
+        connection_params=params,
+        process_args={"nolog_exit_code": True},
+    )
     r.run(60)
     assert r.ended and not r.ok
     bad = [q for q in r.processes if q.host.keyfile == missing]
@@ -210,22 +220,30 @@ def test_missing_keyfile_fails_that_ssh_only(sshd, tmp_path):
 
 # ------------------------------------------------------------- non-UTF-8
 
+
 def test_bytes_argv_with_invalid_utf8_reaches_the_child_exactly():
     raw = b"\xff\xfe\xc3(\x80abc"
     p = finish(Process(("printf", b"%s", raw)).run(10))
     assert p.finished_ok and not p.error
     # output decoded with surrogateescape: re-encoding gives the bytes back
     assert p.stdout.encode("utf-8", "surrogateescape") == raw
-    h = finish(Process((PY, "-c", "import sys,os; sys.stdout.write(os.fsencode(sys.argv[1]).hex())",
-                        raw)).run(10))
+    h = finish(Process((PY, "-c", "import sys,os; sys.stdout.write(os.fsencode(sys.argv[1]).hex())", raw)).run(10))
     assert h.finished_ok and h.stdout == raw.hex()
     assert_alive()
 
 
 def test_str_argv_with_surrogates_reaches_the_child_as_raw_bytes():
     raw = b"\xff\x80z"
-    p = finish(Process((PY, "-c", "import sys,os; sys.stdout.write(os.fsencode(sys.argv[1]).hex())",
-                        raw.decode("utf-8", "surrogateescape"))).run(10))
+    p = finish(
+        Process(
+            (
+                PY,
+                "-c",
+                "import sys,os; sys.stdout.write(os.fsencode(sys.argv[1]).hex())",
+                raw.decode("utf-8", "surrogateescape"),
+            )
+        ).run(10)
+    )
     assert p.finished_ok and p.stdout == raw.hex()
     assert_alive()
 
@@ -286,7 +304,7 @@ def test_100mb_line_without_newline_through_read_line_whole_and_bounded():
     r = run_script(HUGE_LINE_SCRIPT, timeout=120)
     line = [l for l in r.stdout.splitlines() if l.startswith("RESULT")]
     assert line, r.stdout + r.stderr
-    ok, lines, growth, elapsed, other = eval(line[0][len("RESULT "):])
+    ok, lines, growth, elapsed, other = eval(line[0][len("RESULT ") :])
     assert ok is True
     # one read_line call, with the whole 100 MB, at eof (no trailing newline)
     assert lines == [(100 * 1024 * 1024, "x", "y", True)]
@@ -297,6 +315,7 @@ def test_100mb_line_without_newline_through_read_line_whole_and_bounded():
 
 
 # ------------------------------------------------------ raising handlers
+
 
 def test_raising_handler_on_every_line_of_many_processes(caplog):
     class Boom(ProcessOutputHandler):
@@ -314,9 +333,14 @@ def test_raising_handler_on_every_line_of_many_processes(caplog):
                 self.n += 1
 
     boom, count = Boom(), Count()
-    ps = [Process(("sh", "-c", "for i in 1 2 3 4 5; do echo $i; echo e$i >&2; done"),
-                  stdout_handlers=[boom, count], stderr_handlers=[count, boom])
-          for _ in range(50)]
+    ps = [
+        Process(
+            ("sh", "-c", "for i in 1 2 3 4 5; do echo $i; echo e$i >&2; done"),
+            stdout_handlers=[boom, count],
+            stderr_handlers=[count, boom],
+        )
+        for _ in range(50)
+    ]
     for p in ps:
         p.start()
     for p in ps:
@@ -328,6 +352,7 @@ def test_raising_handler_on_every_line_of_many_processes(caplog):
 
 
 # ------------------------------------------------------ blocking handlers
+
 
 class _Counter(ProcessOutputHandler):
     def __init__(self):
@@ -385,7 +410,7 @@ def test_blocking_handler_does_not_stall_other_processes_output():
         assert sleeper.entered.wait(10)
         time.sleep(0.2)
         n0 = c.n
-        time.sleep(1.5)   # the ticker prints 20 lines/s
+        time.sleep(1.5)  # the ticker prints 20 lines/s
         progressed = c.n - n0
     finally:
         finish(blocker)
@@ -395,14 +420,14 @@ def test_blocking_handler_does_not_stall_other_processes_output():
 
 # ------------------------------------------------------ closed stdins
 
+
 def test_writes_to_closed_stdins_set_write_error_no_exception():
     # child closed its stdin while running, many writes, many processes
-    ps = [Process(("sh", "-c", "exec 0<&-; sleep 0.5"), nolog_write_error=True).start()
-          for _ in range(20)]
+    ps = [Process(("sh", "-c", "exec 0<&-; sleep 0.5"), nolog_write_error=True).start() for _ in range(20)]
     time.sleep(0.2)
     for p in ps:
         for _ in range(5):
-            p.write("x" * 100000)   # must not raise
+            p.write("x" * 100000)  # must not raise
     for p in ps:
         finish(p)
     deadline = time.monotonic() + 10
@@ -426,11 +451,13 @@ def test_writes_to_closed_stdins_set_write_error_no_exception():
 # ================================================================ item 6
 # --------------------------------------------------- fork under load
 
+
 def _read_all(fd, timeout):
     chunks = []
     deadline = time.monotonic() + timeout
     import select
-    poller = select.poll()   # fds are above 1024 here: no select()
+
+    poller = select.poll()  # fds are above 1024 here: no select()
     poller.register(fd, select.POLLIN | select.POLLHUP)
     while time.monotonic() < deadline:
         if poller.poll(500):
@@ -449,7 +476,7 @@ def test_fork_while_500_processes_run():
     assert sum(p.running for p in ps) > n // 2
     rfd, wfd = os.pipe()
     pid = os.fork()
-    if pid == 0:   # child: fresh reactor, none of the parent's processes
+    if pid == 0:  # child: fresh reactor, none of the parent's processes
         code = 1
         try:
             os.close(rfd)
@@ -460,8 +487,7 @@ def test_fork_while_500_processes_run():
             idx, _ = c.expect("xyz", timeout=10)
             c.close_stdin()
             c.wait(20)
-            msg = "%r|%r|%r|%r|%r|%r" % (a.stdout, a.exit_code, b.stdout, b.exit_code,
-                                         idx, c.finished_ok)
+            msg = "%r|%r|%r|%r|%r|%r" % (a.stdout, a.exit_code, b.stdout, b.exit_code, idx, c.finished_ok)
             os.write(wfd, msg.encode())
             code = 0
         except BaseException as e:
@@ -479,15 +505,15 @@ def test_fork_while_500_processes_run():
         os.close(rfd)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, msg
     assert msg == "%r|%r|%r|%r|%r|%r" % ("child-a\n", 0, "two\n", 2, 0, True)
-    for i, p in enumerate(ps):
+    for _i, p in enumerate(ps):
         finish(p, 60)
-    bad = [(i, p) for i, p in enumerate(ps)
-           if not (p.finished_ok and p.stdout == "p%d\n" % i and not p.killed)]
+    bad = [(i, p) for i, p in enumerate(ps) if not (p.finished_ok and p.stdout == "p%d\n" % i and not p.killed)]
     assert not bad, bad[:5]
     assert_alive()
 
 
 # ------------------------------------------------- thread pool of 32
+
 
 def _worker(k):
     out = []

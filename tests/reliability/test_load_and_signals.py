@@ -20,12 +20,11 @@ import threading
 import time
 
 import pytest
+from helpers import finish, nfds, wait_until, zombies
 
 from execo.action import Local, ParallelActions
 from execo.config import configuration
 from execo.process import Process
-
-from helpers import finish, my_children, nfds, wait_until, zombies
 
 pytestmark = pytest.mark.reliability
 
@@ -35,6 +34,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # ------------------------------------------------------------------ helpers
 # (finish, wait_until, my_children, zombies, nfds: tests/helpers.py)
+
 
 def nthreads():
     return len(os.listdir("/proc/self/task"))
@@ -74,8 +74,9 @@ def run_script(script, timeout=120, home=None, **kw):
     env = dict(os.environ, PYTHONPATH=REPO)
     if home is not None:
         env["HOME"] = str(home)
-    return subprocess.run([PY, "-c", textwrap.dedent(script)], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO, **kw)
+    return subprocess.run(
+        [PY, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, **kw
+    )
 
 
 @pytest.fixture
@@ -88,9 +89,9 @@ def saved_config():
 
 # ------------------------------------------------------------------ 1. load
 
+
 def _wave(n, tag):
-    ps = [Process(("sh", "-c", "echo %s-%d; exit %d" % (tag, i, i % 7)), nolog_exit_code=True)
-          for i in range(n)]
+    ps = [Process(("sh", "-c", "echo %s-%d; exit %d" % (tag, i, i % 7)), nolog_exit_code=True) for i in range(n)]
     for p in ps:
         p.start()
     for p in ps:
@@ -258,7 +259,7 @@ def test_fd_exhaustion_queues_the_processes_that_do_not_fit(tmp_path, watcher):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     words = r.stdout.split()
     started, failed = int(words[-3]), int(words[-1])
-    assert failed > 0 and started > 50, r.stdout   # failed: the queued ones
+    assert failed > 0 and started > 50, r.stdout  # failed: the queued ones
     assert started + failed == n
 
 
@@ -325,9 +326,14 @@ def test_sigint_during_wait_of_1000_process_action(tmp_path, method):
     n = 1000
     pidfile = tmp_path / "pids"
     script = textwrap.dedent(SIGINT_ACTION_SCRIPT).replace("@METHOD@", method).replace("@N@", str(n))
-    child = subprocess.Popen([PY, "-c", script, str(pidfile)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=REPO,
-                             env=dict(os.environ, PYTHONPATH=REPO))
+    child = subprocess.Popen(
+        [PY, "-c", script, str(pidfile)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
     try:
         line = child.stdout.readline()
         assert line == "ready\n", line + child.stderr.read()[-3000:]
@@ -347,8 +353,9 @@ def test_sigint_during_wait_of_1000_process_action(tmp_path, method):
     assert "returned" not in out
     assert child.returncode != 0
     # kill_childs_at_end: none of the 1000 children survives the interpreter
-    assert wait_until(lambda: not any(alive_with_cmdline(p, b"sleep\x0077.") for p in pids), 15), \
-        [p for p in pids if alive_with_cmdline(p, b"sleep\x0077.")][:10]
+    assert wait_until(lambda: not any(alive_with_cmdline(p, b"sleep\x0077.") for p in pids), 15), [
+        p for p in pids if alive_with_cmdline(p, b"sleep\x0077.")
+    ][:10]
 
 
 SIGINT_START_SCRIPT = """
@@ -366,11 +373,15 @@ SIGINT_START_SCRIPT = """
 def test_sigint_while_an_action_of_3000_processes_starts_leaves_no_child():
     # the interrupt lands in the middle of start() (it takes ~3 s here):
     # some processes are started, some not; none may outlive the interpreter
-    child = subprocess.Popen([PY, "-c", textwrap.dedent(SIGINT_START_SCRIPT)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                             env=dict(os.environ, PYTHONPATH=REPO))
-    mine = lambda: [int(d) for d in os.listdir("/proc")
-                    if d.isdigit() and alive_with_cmdline(int(d), b"sleep\x0078.")]
+    child = subprocess.Popen(
+        [PY, "-c", textwrap.dedent(SIGINT_START_SCRIPT)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
+    mine = lambda: [int(d) for d in os.listdir("/proc") if d.isdigit() and alive_with_cmdline(int(d), b"sleep\x0078.")]
     try:
         assert child.stdout.readline() == "go\n"
         assert wait_until(lambda: len(mine()) > 20, 20)
@@ -392,8 +403,9 @@ def test_action_of_sigterm_ignoring_children_is_sigkilled_after_kill_timeout(sav
     n = 100
     stubborn = "trap '' TERM; echo ready; exec sleep 60"
     meek = "echo ready; exec sleep 60"
-    a = ParallelActions([Local(stubborn if i % 2 == 0 else meek, process_args={"shell": True})
-                         for i in range(n)]).start()
+    a = ParallelActions(
+        [Local(stubborn if i % 2 == 0 else meek, process_args={"shell": True}) for i in range(n)]
+    ).start()
     res = a.expect("ready", timeout=60)
     assert all(i == 0 for _, i, _m in res), res
     t0 = time.monotonic()

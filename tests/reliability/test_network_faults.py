@@ -14,15 +14,13 @@ hung hosts must return at once and the action end within seconds.
 
 import os
 import subprocess
-import signal
 import time
 
 import pytest
+from helpers import finish
 
 from execo.remote import Remote
 from execo.ssh_process import SshProcess
-
-from helpers import finish
 
 pytestmark = pytest.mark.reliability
 
@@ -34,6 +32,7 @@ def lab():
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root")
     from fixtures.netns import NetnsLab
+
     lab = NetnsLab()
     try:
         yield lab
@@ -83,9 +82,12 @@ def test_link_down_mid_command_ends_by_timeout(lab, netns, sshd):
     (bad,) = netns(1)
     good = sshd.hosts[0:3]
     hosts = [bad.host] + good
-    r = Remote('echo start; sleep 3; echo end {{{host}}}', hosts,
-               connection_params=lab.connection_params(connect_timeout=10),
-               process_args={'timeout': 8, 'nolog_timeout': True, 'nolog_exit_code': True})
+    r = Remote(
+        'echo start; sleep 3; echo end {{{host}}}',
+        hosts,
+        connection_params=lab.connection_params(connect_timeout=10),
+        process_args={'timeout': 8, 'nolog_timeout': True, 'nolog_exit_code': True},
+    )
     try:
         _start_and_wait_started(r, r.processes[0])
         bad.link_down()
@@ -109,10 +111,15 @@ def test_link_down_mid_command_ends_by_server_alive(lab, netns, sshd):
     (bad,) = netns(1)
     good = sshd.hosts[3:6]
     hosts = good[:1] + [bad.host] + good[1:]
-    params = lab.connection_params(connect_timeout=10,
-                                   extra=('-o', 'ServerAliveInterval=1', '-o', 'ServerAliveCountMax=2'))
-    r = Remote('echo start; sleep 2; echo end {{{host}}}', hosts, connection_params=params,
-               process_args={'timeout': 30, 'nolog_exit_code': True})
+    params = lab.connection_params(
+        connect_timeout=10, extra=('-o', 'ServerAliveInterval=1', '-o', 'ServerAliveCountMax=2')
+    )
+    r = Remote(
+        'echo start; sleep 2; echo end {{{host}}}',
+        hosts,
+        connection_params=params,
+        process_args={'timeout': 30, 'nolog_exit_code': True},
+    )
     try:
         _start_and_wait_started(r, r.processes[1])
         bad.link_down()
@@ -126,8 +133,7 @@ def test_link_down_mid_command_ends_by_server_alive(lab, netns, sshd):
     assert p.stdout == 'start\n', p.stdout
     # ("Timeout, server not responding" is logged at INFO: LogLevel=ERROR hides it)
     assert time.monotonic() - t0 < 15, p
-    assert_healthy([r.processes[0]] + r.processes[2:], good,
-                   lambda h: 'start\nend %s\n' % (h.address,))
+    assert_healthy([r.processes[0]] + r.processes[2:], good, lambda h: 'start\nend %s\n' % (h.address,))
     s = r.stats()
     assert s['num_non_zero_exit_codes'] == 1 and s['num_timeouts'] == 0, s
 
@@ -136,9 +142,12 @@ def test_sshd_and_sessions_killed_mid_command(lab, netns, sshd):
     (bad,) = netns(1)
     good = sshd.hosts[6:9]
     hosts = good + [bad.host]
-    r = Remote('echo start; sleep 3; echo end {{{host}}}', hosts,
-               connection_params=lab.connection_params(connect_timeout=10),
-               process_args={'timeout': 20, 'nolog_exit_code': True})
+    r = Remote(
+        'echo start; sleep 3; echo end {{{host}}}',
+        hosts,
+        connection_params=lab.connection_params(connect_timeout=10),
+        process_args={'timeout': 20, 'nolog_exit_code': True},
+    )
     try:
         _start_and_wait_started(r, r.processes[3])
         assert len(bad.ns_pids()) >= 3  # sshd, its session, the shell/sleep
@@ -154,8 +163,7 @@ def test_sshd_and_sessions_killed_mid_command(lab, netns, sshd):
     assert time.monotonic() - t0 < 10, p
     assert_healthy(r.processes[:3], good, lambda h: 'start\nend %s\n' % (h.address,))
     # the dead host refuses new connections at once (exit 255, no timeout)
-    q = SshProcess('echo never', bad.host, connection_params=lab.connection_params(5),
-                   nolog_exit_code=True, timeout=20)
+    q = SshProcess('echo never', bad.host, connection_params=lab.connection_params(5), nolog_exit_code=True, timeout=20)
     q.run()
     assert q.ended and q.exit_code == 255 and not q.timeouted, (q, q.stderr)
     assert 'refused' in q.stderr.lower(), q.stderr
@@ -169,8 +177,12 @@ def test_host_down_before_connect_ends_by_connect_timeout(lab, netns, sshd):
     bad.link_down()
     good = sshd.hosts[9:12]
     hosts = [bad.host] + good
-    r = Remote('echo ok {{{host}}}', hosts, connection_params=lab.connection_params(connect_timeout=2),
-               process_args={'timeout': 30, 'nolog_exit_code': True})
+    r = Remote(
+        'echo ok {{{host}}}',
+        hosts,
+        connection_params=lab.connection_params(connect_timeout=2),
+        process_args={'timeout': 30, 'nolog_exit_code': True},
+    )
     finish(r.run(), 30 + 30)
     p = r.processes[0]
     assert p.ended and p.exit_code == 255 and not p.timeouted and not p.error, (p, p.stderr)
@@ -192,9 +204,12 @@ def test_packet_loss_30_percent(lab, netns, sshd):
     good = sshd.hosts[12:15]
     hosts = [h.host for h in lossy] + good
     timeout = 25
-    r = Remote('seq 1 2000; echo done {{{host}}}', hosts,
-               connection_params=lab.connection_params(connect_timeout=10),
-               process_args={'timeout': timeout, 'nolog_timeout': True, 'nolog_exit_code': True})
+    r = Remote(
+        'seq 1 2000; echo done {{{host}}}',
+        hosts,
+        connection_params=lab.connection_params(connect_timeout=10),
+        process_args={'timeout': timeout, 'nolog_timeout': True, 'nolog_exit_code': True},
+    )
     finish(r.run(), timeout + 30)
     expected = lambda h: ''.join('%d\n' % i for i in range(1, 2001)) + 'done %s\n' % (h.address,)
     outcomes = []
@@ -211,8 +226,12 @@ def test_packet_loss_30_percent(lab, netns, sshd):
         else:
             assert p.exit_code == 255 and not p.ok, (p, p.stderr)
             outcomes.append('exit255')
-    print('loss outcomes', outcomes, [round(duration(p), 1) for p in r.processes[:2]],
-          [getattr(getattr(h, 'relay', None), 'stats', None) for h in lossy])
+    print(
+        'loss outcomes',
+        outcomes,
+        [round(duration(p), 1) for p in r.processes[:2]],
+        [getattr(getattr(h, 'relay', None), 'stats', None) for h in lossy],
+    )
     assert_healthy(r.processes[2:], good, expected)
     s = r.stats()
     assert s['num_finished_ok'] == len(good) + outcomes.count('ok'), (s, outcomes)
@@ -224,8 +243,12 @@ def test_delay_500ms_completes(lab, netns, sshd):
     slow.netem('delay', '500ms', sides=("host",))  # rtt 0.5 s more
     good = sshd.hosts[15:18]
     hosts = good + [slow.host]
-    r = Remote('echo ok {{{host}}}', hosts, connection_params=lab.connection_params(connect_timeout=10),
-               process_args={'timeout': 30})
+    r = Remote(
+        'echo ok {{{host}}}',
+        hosts,
+        connection_params=lab.connection_params(connect_timeout=10),
+        process_args={'timeout': 30},
+    )
     finish(r.run(), 30 + 30)
     assert r.finished_ok, r
     assert_healthy(r.processes, hosts, lambda h: 'ok %s\n' % (h.address,))
@@ -234,8 +257,14 @@ def test_delay_500ms_completes(lab, netns, sshd):
     assert duration(p) >= 1.5, p
     assert duration(p) > max(duration(q) for q in r.processes[:3]), r
     # the same host under a too short timeout: ends by timeout, flagged
-    q = SshProcess('echo ok', slow.host, connection_params=lab.connection_params(10),
-                   timeout=1, nolog_timeout=True, nolog_exit_code=True)
+    q = SshProcess(
+        'echo ok',
+        slow.host,
+        connection_params=lab.connection_params(10),
+        timeout=1,
+        nolog_timeout=True,
+        nolog_exit_code=True,
+    )
     q.run()
     assert q.ended and q.timeouted and q.killed and not q.ok and not q.error, q
     assert duration(q) <= 1 + SLACK, q
@@ -249,8 +278,12 @@ def test_kill_action_with_hung_hosts_returns_promptly(lab, netns, sshd):
     down_before.link_down()  # connect hangs (no ConnectTimeout below)
     good = sshd.hosts[18:20]
     hosts = [down_before.host, down_during.host] + good
-    r = Remote('echo start; sleep 59', hosts, connection_params=lab.connection_params(None),
-               process_args={'nolog_exit_code': True, 'nolog_timeout': True})
+    r = Remote(
+        'echo start; sleep 59',
+        hosts,
+        connection_params=lab.connection_params(None),
+        process_args={'nolog_exit_code': True, 'nolog_timeout': True},
+    )
     try:
         r.start()
         for p in r.processes[1:]:
