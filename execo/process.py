@@ -23,14 +23,14 @@ from .handlers import STDERR, STDOUT, ExpectOutputHandler, ProcessLifecycleHandl
 from .local_process import Process
 from .process_base import ENCODING, ProcessBase
 from .serial_port import Serial
-from .serial_remote import SerialSsh
+from .serial_ssh import SerialSsh
 from .ssh_process import PortForwarder, SshProcess
 from .taktuk_process import TaktukProcess
 
 # The public module of the processes (the spec's ``execo.process.X``): the
 # classes live in modules that import downward (process_base <-
 # local_process <- ssh_process, taktuk_process, serial_port,
-# serial_remote <- here); this one re-exports them, with the functions
+# serial_ssh <- here); this one re-exports them, with the functions
 # that choose among them.
 
 __all__ = [

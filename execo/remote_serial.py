@@ -1,5 +1,5 @@
 """:class:`RemoteSerial`: serial ports of several remote hosts, one
-:class:`execo.serial_remote.SerialSsh` per host (a :class:`execo.action.Remote`).
+:class:`execo.serial_ssh.SerialSsh` per host (a :class:`execo.action.Remote`).
 
 Re-exported by :mod:`execo.action` (which imports this module at its end).
 """
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from .action_base import Action
 from .remote import Remote
-from .serial_remote import SerialSsh, _check_speed
+from .serial_ssh import SerialSsh, _check_speed
 
 if TYPE_CHECKING:
     from .host import HostsLike

@@ -9,7 +9,7 @@ import pytest
 from execo.action import ChainPut, Get, Put, Remote, RemoteSerial, TaktukGet, TaktukPut, TaktukRemote
 from execo.host import Host
 from execo.process import Process, SshProcess, TaktukProcess
-from execo.serial_remote import SerialSsh
+from execo.serial_ssh import SerialSsh
 from execo.ssh_process import PortForwarder
 
 NC = "/bin/nc.traditional"

@@ -1,4 +1,4 @@
-"""Tests of execo.serial_remote (SerialSsh) and execo.remote_serial (RemoteSerial) on real
+"""Tests of execo.serial_ssh (SerialSsh) and execo.remote_serial (RemoteSerial) on real
 pseudo-terminal pairs made by socat, through the loopback OpenSSH daemons
 of the ``sshd`` fixture: no mock of ssh nor of the serial port.
 
@@ -43,7 +43,7 @@ from helpers import finish, wait_until
 from execo.host import Host
 from execo.process_base import ENCODING
 from execo.remote_serial import RemoteSerial
-from execo.serial_remote import SerialSsh, serial_helper_command
+from execo.serial_ssh import SerialSsh, serial_helper_command
 from execo.ssh_process import SshProcess
 
 BURST_SIZE = 10 * 1024 * 1024

@@ -281,7 +281,7 @@ class SerialSsh(SshProcess):
     The port is read as the process's stdout and written through its
     stdin (:meth:`write`). The remote side is a small helper shipped on
     the ssh command line (python3 with pyserial when the host has it,
-    else stty + cat): see :mod:`execo.serial_remote`.
+    else stty + cat): see :mod:`execo.serial_ssh`.
     """
 
     helper = "auto"
