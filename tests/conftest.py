@@ -6,14 +6,81 @@ many test files share: ``saved_config`` and ``execo_log``."""
 import copy
 import logging
 import os
+import shutil
+import sys
+import tempfile
 
 import pytest
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--execo-backend",
+        metavar="POLLER,WATCHER",
+        help="run the tests on this reactor backend, chosen through execo's configuration as a user "
+        "chooses it (poller: epoll or poll; child watcher: pidfd or sigchld). Default: execo's auto choice",
+    )
+
+
+def _choose_backend(config):
+    """--execo-backend: write the choice to a ``~/.execo.conf.py`` (the
+    user's own file, if any, plus the two keys) in a temporary HOME,
+    import execo with that HOME (the reactor starts at import), restore
+    HOME, and check the reactor runs on the backend asked for. An
+    unknown or unavailable backend is a usage error, never a silent
+    fallback."""
+    backend = config.getoption("--execo-backend")
+    if not backend:
+        return
+    try:
+        poller, watcher = (part.strip() for part in backend.split(","))
+    except ValueError:
+        raise pytest.UsageError("--execo-backend wants POLLER,WATCHER, not %r" % (backend,)) from None
+    if "execo" in sys.modules:
+        raise pytest.UsageError("--execo-backend: execo was imported before the option was read")
+    users = os.path.expanduser("~/.execo.conf.py")
+    text = open(users).read() if os.path.exists(users) else ""
+    home = tempfile.mkdtemp(prefix="execo-backend-")
+    with open(os.path.join(home, ".execo.conf.py"), "w") as f:
+        f.write(
+            text
+            + "\nconfiguration = dict(globals().get('configuration', {}), poller=%r, child_watcher=%r)\n"
+            % (poller, watcher)
+        )
+    saved_home = os.environ.get("HOME")
+    os.environ["HOME"] = home
+    try:
+        import execo  # noqa: F401  (reads the file, starts the reactor)
+        from execo.conductor import get_reactor
+
+        reactor = get_reactor()
+    except Exception as e:
+        raise pytest.UsageError("--execo-backend %s: %s" % (backend, e)) from None
+    finally:
+        if saved_home is None:
+            del os.environ["HOME"]
+        else:
+            os.environ["HOME"] = saved_home
+        shutil.rmtree(home, ignore_errors=True)
+    if (reactor.poller, reactor.child_watcher) != (poller, watcher):
+        raise pytest.UsageError(
+            "--execo-backend %s: the reactor runs on %s,%s" % (backend, reactor.poller, reactor.child_watcher)
+        )
+
+
+def pytest_report_header(config):
+    from execo.conductor import get_reactor
+
+    reactor = get_reactor()
+    return "execo reactor: poller %s, child watcher %s" % (reactor.poller, reactor.child_watcher)
+
+
 def pytest_configure(config):
-    """With EXECO_TESTS_EXPECT_INSTALLED=DIR (tests/check_packaging.sh,
-    testing the built wheel), refuse to run against any execo but the
-    one installed under DIR."""
+    """--execo-backend: the reactor backend (see _choose_backend). With
+    EXECO_TESTS_EXPECT_INSTALLED=DIR (tests/check_packaging.sh, testing
+    the built wheel), refuse to run against any execo but the one
+    installed under DIR."""
+    _choose_backend(config)
     prefix = os.environ.get("EXECO_TESTS_EXPECT_INSTALLED")
     if prefix:
         import execo

