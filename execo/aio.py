@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, AsyncIterator, Callable, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, List, Optional, TypeVar, cast
 
 from . import _reactor
 from .handlers import STDERR, STDOUT, ProcessOutputHandler
 from .log import logger
 from .time_utils import get_seconds
+
+if TYPE_CHECKING:
+    from .time_utils import DurationLike
+
+_T = TypeVar("_T")
 
 _lock = threading.Lock()
 
@@ -56,7 +61,7 @@ def fire_end_callbacks(obj: Any) -> None:
             logger.exception("error in an end callback of %s", obj)
 
 
-async def wait_async(obj: Any, is_ended: Callable[[], bool], timeout: Any = None) -> Any:
+async def wait_async(obj: _T, is_ended: Callable[[], bool], timeout: Optional[DurationLike] = None) -> _T:
     """Wait in the running event loop until ``obj`` ends, or ``timeout``
     (seconds or any execo time format) passes; returns ``obj`` either way,
     as ``wait()`` does."""
@@ -97,7 +102,7 @@ class _LineFeed(ProcessOutputHandler):
 
     _execo_inline = True
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, stream: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[List[Optional[str]]], stream: int) -> None:
         super().__init__()
         self.loop = loop
         self.queue = queue
@@ -108,7 +113,8 @@ class _LineFeed(ProcessOutputHandler):
     def feed(self, text: str, eof: bool) -> None:
         if self.closed:
             return
-        batch: list = self.splitter.feed_text(text) if text else []
+        # a new list, ours: None goes in it only as the end marker
+        batch = cast("List[Optional[str]]", self.splitter.feed_text(text) if text else [])
         if eof:
             last = self.splitter.flush()
             if last:
@@ -135,7 +141,7 @@ async def lines_async(process: Any, stream: int = STDOUT, start_from_current: bo
     if stream not in (STDOUT, STDERR):
         raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue[List[Optional[str]]] = asyncio.Queue()
     feed = _LineFeed(loop, queue, stream)
     handlers = process.stdout_handlers if stream == STDOUT else process.stderr_handlers
     with process._io_lock:

@@ -46,7 +46,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Type, Union
 
 from .action import Get, Local, Put, Remote, TaktukGet, TaktukPut, TaktukRemote
 from .host import Host
@@ -54,6 +54,10 @@ from .log import logger
 from .report import Report
 from .substitutions import no_expressions
 from .time_utils import get_seconds
+
+if TYPE_CHECKING:
+    from .action import Action
+    from .process_base import ProcessBase
 
 USAGE_ERROR = 2
 
@@ -65,7 +69,7 @@ class UsageError(Exception):
 # ------------------------------------------------------------ node sets
 
 
-def _nodeset():
+def _nodeset() -> Any:  # the NodeSet class or None: ClusterShell has no type information
     try:
         from ClusterShell.NodeSet import NodeSet  # optional extra "cli"
     except ImportError:
@@ -250,7 +254,7 @@ def connection_params(ns: argparse.Namespace) -> Dict[str, Any]:
     return params
 
 
-def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: List[str]):
+def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: List[str]) -> Action:
     """The execo action for the command line."""
     process_args: Dict[str, Any] = {"nolog_exit_code": True, "nolog_error": True, "nolog_timeout": True}
     if ns.timeout is not None:
@@ -309,12 +313,12 @@ def _hosts(names: List[str]) -> List[Host]:
 # ------------------------------------------------------------ results
 
 
-def host_of(process) -> str:
+def host_of(process: ProcessBase) -> str:
     host = getattr(process, "host", None)
     return host.address if host is not None else "local"
 
 
-def status_of(process) -> str:
+def status_of(process: ProcessBase) -> str:
     """One word or phrase for how a host's command ended."""
     if process.error:
         reason = getattr(process, "error_reason", None)
@@ -326,7 +330,7 @@ def status_of(process) -> str:
     return "exit %s" % (process.exit_code,)
 
 
-def _errno_name(reason) -> str:
+def _errno_name(reason: object) -> str:
     import errno as errno_mod
 
     if isinstance(reason, int):
@@ -334,7 +338,7 @@ def _errno_name(reason) -> str:
     return str(reason)
 
 
-def folded_outputs(processes) -> List[Tuple[List[str], str, str]]:
+def folded_outputs(processes: Iterable[ProcessBase]) -> List[Tuple[List[str], str, str]]:
     """[(hosts, stdout, stderr)]: hosts with the same outputs together, in
     the order of their first host."""
     groups: Dict[Tuple[str, str], List[str]] = {}
@@ -343,14 +347,14 @@ def folded_outputs(processes) -> List[Tuple[List[str], str, str]]:
     return [(hosts, out, err) for (out, err), hosts in groups.items()]
 
 
-def by_status(processes) -> List[Tuple[str, List[str]]]:
+def by_status(processes: Iterable[ProcessBase]) -> List[Tuple[str, List[str]]]:
     groups: Dict[str, List[str]] = {}
     for p in processes:
         groups.setdefault(status_of(p), []).append(host_of(p))
     return sorted(groups.items(), key=lambda kv: (kv[0] != "exit 0", kv[0]))
 
 
-def text_output(action, mode: str, out, report: bool) -> None:
+def text_output(action: Action, mode: str, out: TextIO, report: bool) -> None:
     processes = list(action.processes)
     for hosts, stdout, stderr in folded_outputs(processes):
         if not stdout and not stderr:
@@ -370,7 +374,7 @@ def text_output(action, mode: str, out, report: bool) -> None:
         out.write("\n")
 
 
-def json_output(action, mode: str, words: List[str], out) -> None:
+def json_output(action: Action, mode: str, words: List[str], out: TextIO) -> None:
     processes = list(action.processes)
     doc = {
         "mode": mode,
@@ -430,7 +434,7 @@ def _valid_text(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     if isinstance(value, dict):
         return {_valid_text(str(k)): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

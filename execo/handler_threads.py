@@ -34,7 +34,7 @@ import collections
 import os
 import threading
 import time
-from typing import Deque
+from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple, cast
 
 from .log import logger
 
@@ -53,27 +53,31 @@ BATCH = 256
 #: the most output bytes merged into one handler call
 MERGE_LIMIT = 1 << 20
 
+# a queued call: [function, args, nbytes]; a list, not a tuple, because
+# output calls are merged in place (args[1], the chunks, grows; nbytes too)
+_Call = List[Any]
+
 
 class _Worker(object):
     __slots__ = ("thread", "busy_since")
 
-    def __init__(self):
-        self.thread = None
-        self.busy_since = None  # monotonic time the current call began
+    def __init__(self) -> None:
+        self.thread: Optional[threading.Thread] = None
+        self.busy_since: Optional[float] = None  # monotonic time the current call began
 
 
 class HandlerPool(object):
     """The handler threads and the queue of strands that have work."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._ready: Deque[Strand] = collections.deque()  # strands with queued calls
-        self._workers = []
+        self._workers: List[_Worker] = []
         self._idle = 0
         self._check_armed = False
         self._serial = 0
 
-    def schedule(self, strand):
+    def schedule(self, strand: Strand) -> None:
         """Queue a strand that has calls to run (any thread)."""
         with self._cond:
             self._ready.append(strand)
@@ -90,12 +94,12 @@ class HandlerPool(object):
         if arm:
             self._arm_check()
 
-    def _arm_check(self):
+    def _arm_check(self) -> None:
         from .conductor import get_reactor
 
         get_reactor().call_later(STALL_SECONDS, self._check_stalled)
 
-    def _check_stalled(self):
+    def _check_stalled(self) -> None:
         """Reactor timer, while strands wait and no thread is idle: start
         a thread if one is stuck in a call."""
         now = time.monotonic()
@@ -108,7 +112,7 @@ class HandlerPool(object):
                 self._start_worker()
         self._arm_check()
 
-    def _start_worker(self):
+    def _start_worker(self) -> None:
         # self._cond held
         w = _Worker()
         self._serial += 1
@@ -118,7 +122,7 @@ class HandlerPool(object):
         self._workers.append(w)
         w.thread.start()
 
-    def _work(self, me):
+    def _work(self, me: _Worker) -> None:
         while True:
             with self._cond:
                 while not self._ready:
@@ -131,7 +135,7 @@ class HandlerPool(object):
                 strand = self._ready.popleft()
             strand._run_batch(me)
 
-    def threads(self):
+    def threads(self) -> int:
         """The number of handler threads (for tests and diagnostics)."""
         with self._cond:
             return len(self._workers)
@@ -140,7 +144,7 @@ class HandlerPool(object):
 _pool = HandlerPool()
 
 
-def _after_fork_in_child():
+def _after_fork_in_child() -> None:
     # the parent's handler threads do not exist in the child
     global _pool
     _pool = HandlerPool()
@@ -150,7 +154,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def handler_pool():
+def handler_pool() -> HandlerPool:
     """The process-wide :class:`HandlerPool`."""
     return _pool
 
@@ -165,23 +169,25 @@ class Strand(object):
 
     __slots__ = ("_lock", "_calls", "_active", "_backlog", "_paused", "_on_backlog", "_owner")
 
-    def __init__(self, on_backlog=None):
+    def __init__(self, on_backlog: Optional[Callable[[bool], object]] = None) -> None:
         self._lock = threading.Lock()
-        self._calls = None  # deque of [function, args, bytes], made on first use
+        self._calls: Optional[Deque[_Call]] = None  # made on first use
         self._active = False  # running inline, or queued/running in the pool
         self._backlog = 0  # bytes of output in queued calls
         self._paused = False
         self._on_backlog = on_backlog
-        self._owner = None  # ident of the thread running a call or holding the strand
+        self._owner: Optional[int] = None  # ident of the thread running a call or holding the strand
 
-    def is_current(self):
+    def is_current(self) -> bool:
         """Whether the calling thread is running one of this strand's
         calls (or holds it, see :meth:`hold`): then nothing else of the
         strand can run before that call returns, so waiting there for a
         later call of the strand (the end of its process) would never end."""
         return self._owner == threading.get_ident()
 
-    def post(self, function, args=(), inline=False, nbytes=0):
+    def post(
+        self, function: Callable[..., object], args: Sequence[Any] = (), inline: bool = False, nbytes: int = 0
+    ) -> None:
         """Run ``function(*args)`` after the calls already posted.
 
         With ``inline`` true (the call cannot reach user code: see
@@ -190,7 +196,9 @@ class Strand(object):
         the call delivers (backpressure)."""
         self._post(function, args, inline, nbytes, None)
 
-    def post_output(self, function, key, data, inline=False):
+    def post_output(
+        self, function: Callable[[Any, List[bytes]], object], key: object, data: bytes, inline: bool = False
+    ) -> None:
         """Run ``function(key, chunks)`` for output bytes ``data``.
 
         While the handlers lag behind, consecutive chunks with the same
@@ -199,7 +207,14 @@ class Strand(object):
         reading waited for it, instead of one call per small write."""
         self._post(function, None, inline, len(data), (key, data))
 
-    def _post(self, function, args, inline, nbytes, chunk):
+    def _post(
+        self,
+        function: Callable[..., object],
+        args: Optional[Sequence[Any]],
+        inline: bool,
+        nbytes: int,
+        chunk: Optional[Tuple[object, bytes]],
+    ) -> None:
         pause = False
         with self._lock:
             if inline and not (self._active or self._calls):
@@ -237,23 +252,25 @@ class Strand(object):
         if run_here:
             self._owner = threading.get_ident()
             try:
-                _call(function, args)
+                # post() gives args, post_output() a chunk, made into args above
+                _call(function, cast("Sequence[Any]", args))
             finally:
                 self._owner = None
                 self._release()
             return
         if pause:
-            self._on_backlog(True)
+            # pause is only set when there is an _on_backlog (above)
+            cast("Callable[[bool], object]", self._on_backlog)(True)
         if schedule:
             _pool.schedule(self)
 
     @property
-    def paused(self):
+    def paused(self) -> bool:
         """Whether the backlog is over HIGH_WATER (and not yet back under
         LOW_WATER)."""
         return self._paused
 
-    def hold(self):
+    def hold(self) -> None:
         """Queue every call until :meth:`release` (a process holds its
         strand while start() notifies, so that handlers see start first).
         The holding thread counts as running the strand (:meth:`is_current`)."""
@@ -261,19 +278,19 @@ class Strand(object):
             self._active = True
             self._owner = threading.get_ident()
 
-    def disown(self):
+    def disown(self) -> None:
         """Keep the :meth:`hold` but let no thread count as running the
         strand: a start queued for a slot (see :mod:`execo.start_queue`)
         is released later by whichever thread spawns it, and the thread
         that called start() may wait for it meanwhile."""
         self._owner = None
 
-    def release(self):
+    def release(self) -> None:
         """End a :meth:`hold`."""
         self._owner = None
         self._release()
 
-    def _release(self):
+    def _release(self) -> None:
         """After an inline call or a hold: hand what was queued meanwhile
         to the pool."""
         with self._lock:
@@ -282,7 +299,7 @@ class Strand(object):
                 return
         _pool.schedule(self)
 
-    def _run_batch(self, worker):
+    def _run_batch(self, worker: _Worker) -> None:
         me = threading.get_ident()
         for _ in range(BATCH):
             resume = False
@@ -305,11 +322,12 @@ class Strand(object):
                         self._paused = False
                         resume = True
                 if resume:
-                    self._on_backlog(False)
+                    # only a strand with an _on_backlog gets paused (see _post)
+                    cast("Callable[[bool], object]", self._on_backlog)(False)
         _pool.schedule(self)  # more to do: after the other strands
 
 
-def _call(function, args):
+def _call(function: Callable[..., object], args: Sequence[Any]) -> None:
     try:
         function(*args)
     except Exception:

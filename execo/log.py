@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any, Callable, TextIO, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, List, TextIO, Union, cast
 
 from .config import DETAIL, FDEBUG, IODEBUG, TRACE, configuration
 
@@ -211,7 +211,13 @@ def _printed_by_application(record: logging.LogRecord) -> bool:
     return False
 
 
-class _StderrHandler(logging.StreamHandler):
+if TYPE_CHECKING:
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:  # not subscriptable at run time before Python 3.11
+    _StreamHandler = logging.StreamHandler
+
+
+class _StderrHandler(_StreamHandler):
     """A StreamHandler writing to whatever ``sys.stderr`` is at emit time.
 
     So redirections of sys.stderr done after import (pytest, IDEs) work.
@@ -300,9 +306,9 @@ class SecretMask(logging.Filter):
     def __init__(self) -> None:
         super().__init__("execo")
         self._source: object = None
-        self._compiled: list = []
+        self._compiled: List[re.Pattern[str]] = []
 
-    def _patterns(self) -> list:
+    def _patterns(self) -> List[re.Pattern[str]]:
         source = configuration.get('log_masks') or ()
         if source is not self._source:
             compiled = []

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Optional, TextIO
 
 from .action import Action, ActionLifecycleHandler
 from .handlers import ProcessLifecycleHandler
 
+if TYPE_CHECKING:
+    from .process_base import ProcessBase
+
 __all__ = ["ProgressDisplay", "ProgressCounts"]
 
 
-def _tqdm():
+def _tqdm() -> Any:  # the tqdm class: tqdm has no type information
     try:
         from tqdm import tqdm
     except ImportError:
@@ -41,7 +44,7 @@ class ProgressCounts(ProcessLifecycleHandler):
     """Counts the starts, ends and failures of processes (thread-safe);
     ``on_change(counts)`` is called after each change."""
 
-    def __init__(self, total: int, on_change: Any = None) -> None:
+    def __init__(self, total: int, on_change: Optional[Callable[[ProgressCounts], object]] = None) -> None:
         super().__init__()
         self.total = total
         self.started = 0
@@ -50,12 +53,12 @@ class ProgressCounts(ProcessLifecycleHandler):
         self._lock = threading.Lock()
         self._on_change = on_change
 
-    def start(self, process: Any) -> None:
+    def start(self, process: ProcessBase) -> None:
         with self._lock:
             self.started += 1
         self._changed()
 
-    def end(self, process: Any) -> None:
+    def end(self, process: ProcessBase) -> None:
         with self._lock:
             self.ended += 1
             if not process.ok:

@@ -48,7 +48,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .log import logger
 
@@ -392,7 +392,7 @@ def _letters(flags: int) -> str:
 
 
 def _regex_flags(flags: int) -> int:
-    out = _regex.VERSION0
+    out: int = _regex.VERSION0
     if flags & re.IGNORECASE:
         out |= _regex.IGNORECASE
     if flags & re.MULTILINE:
@@ -465,6 +465,32 @@ def _plan(pattern: str, flags: int) -> Optional[_Plan]:
 # ------------------------------------------------------------ searching
 
 
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Match(Protocol):
+        """What RegexMatch uses of a match of the regex module (which
+        has no type information): re.Match's interface."""
+
+        @property
+        def string(self) -> str: ...
+        @property
+        def pos(self) -> int: ...
+        @property
+        def endpos(self) -> int: ...
+        @property
+        def lastindex(self) -> Optional[int]: ...
+        @property
+        def regs(self) -> Tuple[Tuple[int, int], ...]: ...
+        def group(self, *groups: Union[int, str]) -> Any: ...
+        def groups(self, default: Any = ...) -> Tuple[Any, ...]: ...
+        def groupdict(self, default: Any = ...) -> Dict[str, Any]: ...
+        def start(self, group: Union[int, str] = ...) -> int: ...
+        def end(self, group: Union[int, str] = ...) -> int: ...
+        def span(self, group: Union[int, str] = ...) -> Tuple[int, int]: ...
+        def expand(self, template: str) -> str: ...
+
+
 class RegexMatch(object):
     """A match found through the :mod:`regex` module, with the interface
     of :class:`re.Match`: ``group``, ``groups``, ``groupdict``,
@@ -476,8 +502,8 @@ class RegexMatch(object):
 
     __slots__ = ("_m", "re")
 
-    def __init__(self, match: Any, pattern: re.Pattern) -> None:
-        self._m = match
+    def __init__(self, match: Any, pattern: re.Pattern[str]) -> None:
+        self._m: _Match = match
         self.re = pattern
 
     @property  # type: ignore[misc]
@@ -564,7 +590,7 @@ class Searcher(object):
 
     __slots__ = ("pattern", "_plan")
 
-    def __init__(self, pattern: re.Pattern) -> None:
+    def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
         self._plan = _plan(pattern.pattern, pattern.flags) if _MAY_BRANCH.search(pattern.pattern) else None
 
@@ -585,5 +611,5 @@ class Searcher(object):
         return None if mo is None else RegexMatch(mo, self.pattern)
 
 
-def searchers(patterns: List[re.Pattern]) -> List[Searcher]:
+def searchers(patterns: List[re.Pattern[str]]) -> List[Searcher]:
     return [Searcher(p) for p in patterns]

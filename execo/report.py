@@ -107,7 +107,8 @@ def _length(stats: Mapping[str, Any]) -> str:
     """Formatted duration between start and end dates, '' if unknown."""
     if stats.get('start_date') is None or stats.get('end_date') is None:
         return ""
-    return format_duration(stats['end_date'] - stats['start_date'])
+    duration: float = stats['end_date'] - stats['start_date']  # unix timestamps
+    return format_duration(duration)
 
 
 class Report:

@@ -70,7 +70,7 @@ def connect_retries(params: Mapping[str, Any]) -> int:
     """The ``ssh_connect_retries`` of resolved connection params (absent
     or None: :data:`DEFAULT_CONNECT_RETRIES`); ValueError unless an int
     >= 0."""
-    value = params.get("ssh_connect_retries")
+    value: object = params.get("ssh_connect_retries")
     if value is None:
         return DEFAULT_CONNECT_RETRIES
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

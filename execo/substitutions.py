@@ -48,7 +48,8 @@ _HOST_TAG = "{{{host}}}"
 _SUBST_RE = re.compile(r"(\{\{\{host\}\}\})|\{\{((?:(?!\}\}).)+)\}\}", re.DOTALL)
 
 
-class _NoExpressions(tuple):
+# tuple[...], not typing.Tuple[...]: that one would add typing.Generic to the bases
+class _NoExpressions(tuple[Dict[str, Any], Dict[str, Any]]):
     """The type of :data:`NO_EXPRESSIONS` and :data:`NO_SUBSTITUTIONS`."""
 
     host: bool
@@ -241,7 +242,7 @@ def get_caller_context(obj: object = None, depth: int = 0) -> Tuple[Dict[str, An
     Inside :func:`no_expressions`, returns :data:`NO_EXPRESSIONS` (or
     :data:`NO_SUBSTITUTIONS`).
     """
-    context = getattr(_policy, "context", None)
+    context: Optional[Tuple[Dict[str, Any], Dict[str, Any]]] = getattr(_policy, "context", None)
     if context is not None:
         return context
     frame = sys._getframe(1 + depth)

@@ -125,7 +125,7 @@ def singleton_to_collection(arg: Any) -> Iterable[Any]:
         iter(arg)
     except TypeError:
         return [arg]
-    return arg
+    return cast("Iterable[Any]", arg)  # iter(arg) worked: an iterable
 
 
 def compact_output(s: str, threshold: Optional[int] = None) -> str:
