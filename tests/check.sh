@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Check the code itself, without running it: lint and format (ruff), types
-# (mypy, [tool.mypy] in pyproject.toml), the
-# docs (warnings are errors, the guide's examples run as doctests, every
-# public name of the spec documented).
+# (mypy strict), the docs (warnings are errors, the guide's examples run
+# as doctests, every public name of the spec documented).
 # Needs: bash tests/install.sh --check
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +13,7 @@ step "ruff lint"
 $PY -m ruff check execo tests bench docs setup.py
 step "ruff format"
 $PY -m ruff format --check --quiet execo tests bench docs setup.py
-step "mypy ([tool.mypy] in pyproject.toml)"
+step "mypy --strict ([tool.mypy] in pyproject.toml)"
 $PY -m mypy
 step "sphinx html and doctest"
 rm -rf docs/_build
