@@ -222,7 +222,7 @@ class Process(ProcessBase):
                 failed = True
             else:
                 reactor = get_reactor()
-                out, err = self._collectors[STDOUT], self._collectors[STDERR]
+                out, err = self._streams[STDOUT].collector, self._streams[STDERR].collector
                 out.keep = bool(self.default_stdout_handler)
                 err.keep = bool(self.default_stderr_handler)
                 while True:
@@ -273,8 +273,8 @@ class Process(ProcessBase):
         self.ended = True
         self.end_date = time.time()
         self.timeouted = False
-        self._eof[STDOUT] = self._eof[STDERR] = True
-        self._eof_read[STDOUT] = self._eof_read[STDERR] = True
+        for out in (self._streams[STDOUT], self._streams[STDERR]):
+            out.eof = out.eof_read = True
         self._close_targets()
 
     def _notify_started(self: _PR, failed: bool) -> _PR:
@@ -303,9 +303,7 @@ class Process(ProcessBase):
         with self._lock:
             self._exit_status = code
             self._cancel_timers()
-            streams_open = (self.stdout_fd is not None and not self._eof_read[STDOUT]) or (
-                self.stderr_fd is not None and not self._eof_read[STDERR]
-            )
+            streams_open = self._streams_open()
             child = self._child
         self._post_end_check()
         if streams_open:
@@ -313,6 +311,13 @@ class Process(ProcessBase):
             # drain (the streams of this child: an SshProcess may have
             # started another one meanwhile)
             get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over, child)
+
+    def _streams_open(self) -> bool:
+        """``self._lock`` held: whether the reader has not yet seen the eof
+        of one of the child's output streams."""
+        return (self.stdout_fd is not None and not self._streams[STDOUT].eof_read) or (
+            self.stderr_fd is not None and not self._streams[STDERR].eof_read
+        )
 
     def _set_reading(self, on: bool) -> None:
         with self._lock:
@@ -334,8 +339,8 @@ class Process(ProcessBase):
         with self._lock:
             if self.ended or self._exit_status is None:
                 return self.ended
-            if (self.stdout_fd is not None and not self._eof[STDOUT]) or (
-                self.stderr_fd is not None and not self._eof[STDERR]
+            if (self.stdout_fd is not None and not self._streams[STDOUT].eof) or (
+                self.stderr_fd is not None and not self._streams[STDERR].eof
             ):
                 return False
             self.exit_code = self._exit_status

@@ -123,9 +123,10 @@ class Serial(Process):
                     port.close()
                 os.set_blocking(rfd, False)
                 reactor = get_reactor()
-                out = self._collectors[STDOUT]
+                out = self._streams[STDOUT].collector
                 out.keep = bool(self.default_stdout_handler)
-                self._eof[STDERR] = self._eof_read[STDERR] = True  # a serial port has no stderr
+                no_stderr = self._streams[STDERR]  # a serial port has none
+                no_stderr.eof = no_stderr.eof_read = True
                 self._reader = reactor.add_reader(rfd, self, STDOUT, out)
                 self._writer = reactor.writer(wfd, self, 0)
                 self.stdout_fd, self.stdin_fd = rfd, wfd
@@ -180,7 +181,7 @@ class Serial(Process):
 
     def _maybe_ended(self) -> bool:
         with self._lock:
-            if self.ended or not self._eof[STDOUT]:
+            if self.ended or not self._streams[STDOUT].eof:
                 return self.ended
             self._cancel_timers()
             self.exit_code = None if self.error else 0

@@ -115,13 +115,13 @@ class TaktukProcess(ProcessBase):
                 self.error_reason = error_reason
             self._cancel_timers()
         for stream in (STDOUT, STDERR):
-            if not self._eof_read[stream]:
+            if not self._streams[stream].eof_read:
                 self._on_eof(stream, 0)
         self._post_end_check()
 
     def _maybe_ended(self) -> bool:
         with self._lock:
-            if self.ended or not self._finished or not (self._eof[STDOUT] and self._eof[STDERR]):
+            if self.ended or not self._finished or not (self._streams[STDOUT].eof and self._streams[STDERR].eof):
                 return self.ended
             self.exit_code = self._exit_status
             self.end_date = time.time()
