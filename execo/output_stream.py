@@ -130,7 +130,7 @@ class OutputStream(object):
             if handler in self.handlers:
                 self.handlers.remove(handler)
         self.expect_handlers: List[ExpectOutputHandler] = []
-        self.tls = threading.local()  # .expect_handler: this thread's (_expect_handler)
+        self.tls = threading.local()  # .expect_handler: this thread's (execo.expect)
         self.collector.notify = len(self.handlers) > 0
 
     # ------------------------------------------------ collected text

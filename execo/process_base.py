@@ -27,7 +27,6 @@ from typing import (
     Dict,
     Iterable,
     List,
-    Match,
     Optional,
     Sequence,
     Tuple,
@@ -40,11 +39,11 @@ from . import _reactor, aio
 from .conductor import get_reactor
 from .config import configuration
 from .exception import DeadlockError
+from .expect import expect_all
 from .handler_threads import Strand
 from .handlers import (
     STDERR,
     STDOUT,
-    ExpectOutputHandler,
     ProcessOutputHandler,
     _short_form,
     _without_ending,
@@ -56,7 +55,7 @@ from .output_stream import ENCODING as ENCODING  # also execo.process_base.ENCOD
 from .output_stream import OutputStream, _HandlerList
 from .report import Report
 from .time_utils import format_unixts, get_seconds
-from .utils import compact_output, name_from_cmdline
+from .utils import _wait_event, compact_output, name_from_cmdline
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -73,8 +72,7 @@ if TYPE_CHECKING:
     #: what stdout_handlers / stderr_handlers may hold: handlers, fds,
     #: file names or file objects
     OutputHandlerLike = Union[ProcessOutputHandler, int, str, "os.PathLike[str]", IO[Any]]
-    #: the result of expect(): (regex index, match object) or (None, None)
-    ExpectResult = Tuple[Optional[int], Optional[Match[str]]]
+    from .expect import ExpectResult
 
 _P = TypeVar("_P", bound="ProcessBase")
 
@@ -114,22 +112,6 @@ def _check_cmd(cmd: CmdLike) -> Cmd:
             _check_no_nul(a, cmd)
         return tuple(cmd) if isinstance(cmd, list) else cmd
     raise TypeError("cmd must be a str or a tuple of str, not %s" % (type(cmd).__name__,))
-
-
-def _wait_event(event: threading.Event, timeout: Optional[float]) -> bool:
-    """Wait for a threading.Event with an optional timeout, waking every
-    configuration['intr_period'] so that Ctrl-C is handled promptly.
-    Returns True if the event is set."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        period = configuration.get("intr_period") or 1
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return event.is_set()
-            period = min(period, remaining)
-        if event.wait(period):
-            return True
 
 
 class ProcessBase(object):
@@ -906,24 +888,6 @@ class ProcessBase(object):
 
     # ------------------------------------------------------------ expect
 
-    def _expect_handler(self, stream: int, start_from_current: bool) -> ExpectOutputHandler:
-        """This thread's ExpectOutputHandler on stream, attached on first use.
-
-        Attaching happens under the output lock, so the handler sees every
-        byte exactly once: what was collected before (unless
-        start_from_current) and what arrives after."""
-        out = self._streams[stream]
-        handler: Optional[ExpectOutputHandler] = getattr(out.tls, "expect_handler", None)
-        if handler is None:
-            handler = out.tls.expect_handler = ExpectOutputHandler()
-            handler._execo_inline = True  # execo's own callbacks: never blocks
-            with self._io_lock:
-                initial, eof = out.watch_locked(start_from_current)
-                handler._attach(self, stream, initial or "", eof)
-                out.handlers.append(handler)
-                out.expect_handlers.append(handler)
-        return handler
-
     def expect(
         self,
         regexes: RegexesLike,
@@ -981,71 +945,6 @@ class ProcessBase(object):
         self.expect_fail = True
         if not self.nolog_expect_fail:
             logger.warning("%s %r in %s", style.emph("expect failed for"), regexes, self)
-
-
-def expect_all(
-    processes: List[ProcessBase],
-    regexes: RegexesLike,
-    timeout: Union[Literal[False], None, DurationLike],
-    stream: int,
-    backtrack_size: Optional[int],
-    start_from_current: bool,
-    default_timeout: Optional[DurationLike],
-) -> List[ExpectResult]:
-    """expect() on several processes at once, sharing one timeout: a list
-    of (regex index, match object), or (None, None) for a process without
-    a match (which gets expect_fail), in the order of processes.
-
-    Each process uses its thread-local ExpectOutputHandler, so concurrent
-    expects from several threads do not interfere."""
-    if stream not in (STDOUT, STDERR):
-        raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
-    for p in processes:
-        if p._in_own_handler():
-            raise DeadlockError(
-                "expect() called from a handler of a process it searches (%s): that "
-                "process's output is handed over after the handler returns, so this expect "
-                "could only time out. Expect from another thread, or use an "
-                "ExpectOutputHandler with a callback." % (p.name,)
-            )
-    timeout = get_seconds(default_timeout if timeout is False else timeout)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    results: List[Optional[ExpectResult]] = [None] * len(processes)
-    lock = threading.Lock()
-    done = threading.Event()
-    remaining = [len(processes)]
-    if not processes:
-        done.set()
-
-    def make_callback(i: int) -> Callable[[ProcessBase, int, Optional[int], Optional[Match[str]]], None]:
-        def on_match(process: ProcessBase, stream_: int, re_index: Optional[int], mo: Optional[Match[str]]) -> None:
-            with lock:
-                if results[i] is not None:
-                    return
-                results[i] = (re_index, mo)
-                remaining[0] -= 1
-                if remaining[0] == 0:
-                    done.set()
-
-        return on_match
-
-    handlers: List[ExpectOutputHandler] = []
-    try:
-        for i, p in enumerate(processes):
-            handler = p._expect_handler(stream, start_from_current)
-            handlers.append(handler)
-            handler._expect(regexes, make_callback(i), None, backtrack_size, start_from_current, deadline)
-        _wait_event(done, timeout)
-    finally:
-        if not done.is_set():
-            for handler in handlers:
-                handler._cancel()
-    with lock:
-        final = [r if r is not None else (None, None) for r in results]
-    for p, (re_index, _) in zip(processes, final):
-        if re_index is None:
-            p._notify_expect_fail(regexes)
-    return final
 
 
 def _all_inline(handlers: Iterable[Any]) -> bool:
