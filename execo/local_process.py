@@ -13,7 +13,7 @@ import os
 import shlex
 import signal
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
 from . import _reactor, start_queue
 from .conductor import get_reactor
@@ -124,7 +124,6 @@ class Process(ProcessBase):
         self.stdout_fd: Optional[int] = None
         self.stderr_fd: Optional[int] = None
         self._child: Optional[_reactor.Child] = None
-        self._exit_status: Optional[int] = None
         self._spawn_argv: List[bytes] = []
         self._pending_stdin: List[Optional[bytes]] = []  # written while queued (None: close)
         self._slot_state = start_queue.IDLE
@@ -333,33 +332,27 @@ class Process(ProcessBase):
     def _on_write_error(self, stream: int, err: int) -> None:
         self._set_write_error(err)
 
-    def _maybe_ended(self) -> bool:
-        """End the process once its exit status is known and both output
-        streams reached eof (in the strand, after the handlers' calls)."""
-        with self._lock:
-            if self.ended or self._exit_status is None:
-                return self.ended
-            if (self.stdout_fd is not None and not self._streams[STDOUT].eof) or (
-                self.stderr_fd is not None and not self._streams[STDERR].eof
-            ):
-                return False
-            self.exit_code = self._exit_status
-            self.end_date = time.time()
-            if self.timeouted is None:
-                self.timeouted = False
-            self.ended = True
-            child = self._child
-        if child is not None:
-            child.close_stdin()
-        start_queue.spawn_all(start_queue.release(self))
-        self._close_targets()
-        self._notify_end()
-        return True
+    def _end_reached(self) -> bool:
+        """The exit status is known and both output streams reached eof
+        (in the strand, after the handlers' calls)."""
+        if self._exit_status is None:
+            return False
+        return not (
+            (self.stdout_fd is not None and not self._streams[STDOUT].eof)
+            or (self.stderr_fd is not None and not self._streams[STDERR].eof)
+        )
 
-    def _notify_end(self) -> None:
-        self._log_terminated()
-        self._call_lifecycle("end")
-        self._set_ended_event()
+    def _ending(self) -> Optional[Callable[[], None]]:
+        """Once ended: close the child's stdin, give back the start-queue
+        slot (and spawn the processes it lets run)."""
+        child = self._child
+
+        def after() -> None:
+            if child is not None:
+                child.close_stdin()
+            start_queue.spawn_all(start_queue.release(self))
+
+        return after
 
     # ---------------------------------------------------------- control
 

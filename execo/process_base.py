@@ -289,6 +289,9 @@ class ProcessBase(object):
         self.forced_kill = False
         self.expect_fail = False
         self.write_error = False
+        # the exit status, once known (kept apart from exit_code, which is
+        # set when the process ends: see _maybe_ended)
+        self._exit_status: Optional[int] = None
         self.started_event.clear()
         self.ended_event.clear()
         self._streams[STDOUT].reset(bool(self.default_stdout_handler))
@@ -552,10 +555,58 @@ class ProcessBase(object):
             except Exception:
                 logger.exception("%s handler %r of %s raised an exception", stream_name(stream), h, self)
 
+    # ------------------------------------------------------------ the end
+    # Written once for every kind of process; what differs is in the
+    # hooks _end_reached, _end_exit_code and _ending.
+
     def _maybe_ended(self) -> bool:
-        """End the process if everything it waits for happened; returns
-        whether it has ended (subclasses)."""
-        return self.ended
+        """End the process if everything it waits for happened
+        (:meth:`_end_reached`); returns whether it has ended.
+
+        Runs in the strand (posted by _post_end_check after the handler
+        calls already posted), so the lifecycle ``end`` handlers come
+        after the last output call. Under ``self._lock``: exit_code,
+        end_date, timeouted (False unless it fired) and ended are set;
+        then, the lock released: what :meth:`_ending` asked for, the
+        output files closed, the end notified (:meth:`_notify_end`)."""
+        with self._lock:
+            if self.ended or not self._end_reached():
+                return self.ended
+            after = self._ending()
+            self.exit_code = self._end_exit_code()
+            self.end_date = time.time()
+            if self.timeouted is None:
+                self.timeouted = False
+            self.ended = True
+        if after is not None:
+            after()
+        self._close_targets()
+        self._notify_end()
+        return True
+
+    def _end_reached(self) -> bool:
+        """Hook, ``self._lock`` held: whether everything this kind of
+        process waits for before it ends has happened (a ProcessBase by
+        itself never ends)."""
+        return False
+
+    def _end_exit_code(self) -> Optional[int]:
+        """Hook, ``self._lock`` held, as the process ends: its exit_code."""
+        return self._exit_status
+
+    def _ending(self) -> Optional[Callable[[], None]]:
+        """Hook, ``self._lock`` held, as the process ends (before its
+        exit_code is set): what must stop with it (timers, for instance);
+        returns what to do once the lock is released (close a stdin, give
+        back a start-queue slot), or None."""
+        return None
+
+    def _notify_end(self) -> None:
+        """After the end (no lock held): log it, call the lifecycle ``end``
+        handlers, wake wait()."""
+        self._log_terminated()
+        self._call_lifecycle("end")
+        self._set_ended_event()
 
     # ------------------------------------------------ timeouts and kills
     # (the policy shared by every kind of process; how a signal reaches

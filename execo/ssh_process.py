@@ -219,6 +219,10 @@ class SshProcess(Process):
             self._post_end_check()
 
     def _maybe_ended(self) -> bool:
+        """Before the common end (ProcessBase._maybe_ended): while output
+        is held back, an exited ssh that was refused is started again,
+        and otherwise what was held is released first (its eofs, then
+        this check again)."""
         with self._lock:
             if self.ended or self._exit_status is None:
                 return self.ended
