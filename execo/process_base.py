@@ -1,10 +1,12 @@
-"""ProcessBase: the state, output, expect and reporting shared by every
-kind of process (local, remote, taktuk-fed, serial).
+"""ProcessBase: the state, output dispatch, end and reporting shared by
+every kind of process (local, remote, taktuk-fed, serial).
 
 It holds no way to start or stop a process: :class:`execo.process.Process`
 and its subclasses do.  Output arrives from the reactor thread as byte
 chunks; it is decoded lazily (locale encoding, surrogateescape, so any
-byte round-trips).  User handlers are called through the process's
+byte round-trips).  What a process holds for one output stream is an
+:class:`execo.output_stream.OutputStream`; ``expect()`` is driven by
+:mod:`execo.expect`.  User handlers are called through the process's
 :class:`execo.handler_threads.Strand`: in order, one at a time, in a
 handler thread, never in the reactor thread.
 """
@@ -135,6 +137,29 @@ class ProcessBase(object):
 
     When exiting the contex manager scope, the process is automatically
     killed.
+
+    For a new kind of process (private hooks; see
+    ``docs/dev/architecture.rst``): ``start()``, ``kill()`` (and
+    ``write()``) are the subclass's; ``start()`` begins with
+    ``_begin_start()`` under ``self._lock``. Output comes in through
+    ``_on_data(stream, data)`` and ``_on_eof(stream, err)`` (stored in
+    ``self._streams[stream]``, an :class:`execo.output_stream.OutputStream`);
+    ``_post_end_check()`` after anything that may end the process. The
+    end is ``_maybe_ended()``, the same for every kind, which asks these
+    hooks (``self._lock`` held):
+
+    - ``_end_reached()``: whether everything this kind of process waits
+      for has happened (a Process: exit status known and both streams at
+      eof in the strand; a Serial: its port at eof; a TaktukProcess:
+      taktuk reported the end and both streams at eof);
+    - ``_end_exit_code()``: the ``exit_code`` (default ``_exit_status``);
+    - ``_ending()``: what stops with the process; returns what to do once
+      the lock is released (close stdin, give back a start-queue slot),
+      or None.
+
+    Also: ``_common_reset()`` (runtime state, extended by subclasses),
+    ``_set_reading(on)`` (backpressure on a reader), ``_args()`` /
+    ``_kwargs()`` / ``_infos()`` (repr and str), ``_name_source()``.
     """
 
     #: Process command line: string or tuple containing the command and args to run.
