@@ -22,7 +22,7 @@ import errno
 import os
 import signal
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar, Union, cast
 
 from .conductor import get_reactor
 from .handlers import STDERR, STDOUT
@@ -44,7 +44,7 @@ def _pyserial() -> ModuleType:
         raise ImportError(
             "execo's Serial needs pyserial: pip install 'execo[serial]' (or pip install pyserial)"
         ) from None
-    return serial
+    return cast(ModuleType, serial)  # pyserial has no type information: Any
 
 
 class Serial(Process):
