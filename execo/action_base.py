@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Op
 from . import aio, start_queue
 from .config import configuration
 from .exception import DeadlockError
+from .expect import expect_all
 from .handler_threads import Strand
 from .handlers import STDOUT, ProcessLifecycleHandler
 from .host import Host
 from .local_process import Process
 from .log import logger, style
-from .process_base import _wait_event, expect_all
 from .report import Report
 from .substitutions import remote_substitute
 from .time_utils import get_seconds
-from .utils import name_from_cmdline
+from .utils import _wait_event, name_from_cmdline
 
 if TYPE_CHECKING:
     from typing import Literal

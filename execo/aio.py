@@ -146,9 +146,8 @@ async def lines_async(process: Any, stream: int = STDOUT, start_from_current: bo
     handlers = process.stdout_handlers if stream == STDOUT else process.stderr_handlers
     with process._io_lock:
         # the same attach as expect(): every byte exactly once
-        process._collectors[stream].notify = True
-        initial: Optional[str] = None if start_from_current else process._collected_text_locked(stream)
-        at_eof = process._eof[stream]
+        initial: Optional[str]
+        initial, at_eof = process._streams[stream].watch_locked(start_from_current)
         # fed before the handler is attached: the initial text comes first
         if initial or at_eof:
             feed.feed(initial or "", at_eof)

@@ -13,7 +13,7 @@ import os
 import shlex
 import signal
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
 from . import _reactor, start_queue
 from .conductor import get_reactor
@@ -124,7 +124,6 @@ class Process(ProcessBase):
         self.stdout_fd: Optional[int] = None
         self.stderr_fd: Optional[int] = None
         self._child: Optional[_reactor.Child] = None
-        self._exit_status: Optional[int] = None
         self._spawn_argv: List[bytes] = []
         self._pending_stdin: List[Optional[bytes]] = []  # written while queued (None: close)
         self._slot_state = start_queue.IDLE
@@ -222,7 +221,7 @@ class Process(ProcessBase):
                 failed = True
             else:
                 reactor = get_reactor()
-                out, err = self._collectors[STDOUT], self._collectors[STDERR]
+                out, err = self._streams[STDOUT].collector, self._streams[STDERR].collector
                 out.keep = bool(self.default_stdout_handler)
                 err.keep = bool(self.default_stderr_handler)
                 while True:
@@ -273,8 +272,8 @@ class Process(ProcessBase):
         self.ended = True
         self.end_date = time.time()
         self.timeouted = False
-        self._eof[STDOUT] = self._eof[STDERR] = True
-        self._eof_read[STDOUT] = self._eof_read[STDERR] = True
+        for out in (self._streams[STDOUT], self._streams[STDERR]):
+            out.eof = out.eof_read = True
         self._close_targets()
 
     def _notify_started(self: _PR, failed: bool) -> _PR:
@@ -303,9 +302,7 @@ class Process(ProcessBase):
         with self._lock:
             self._exit_status = code
             self._cancel_timers()
-            streams_open = (self.stdout_fd is not None and not self._eof_read[STDOUT]) or (
-                self.stderr_fd is not None and not self._eof_read[STDERR]
-            )
+            streams_open = self._streams_open()
             child = self._child
         self._post_end_check()
         if streams_open:
@@ -313,6 +310,13 @@ class Process(ProcessBase):
             # drain (the streams of this child: an SshProcess may have
             # started another one meanwhile)
             get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over, child)
+
+    def _streams_open(self) -> bool:
+        """``self._lock`` held: whether the reader has not yet seen the eof
+        of one of the child's output streams."""
+        return (self.stdout_fd is not None and not self._streams[STDOUT].eof_read) or (
+            self.stderr_fd is not None and not self._streams[STDERR].eof_read
+        )
 
     def _set_reading(self, on: bool) -> None:
         with self._lock:
@@ -328,33 +332,27 @@ class Process(ProcessBase):
     def _on_write_error(self, stream: int, err: int) -> None:
         self._set_write_error(err)
 
-    def _maybe_ended(self) -> bool:
-        """End the process once its exit status is known and both output
-        streams reached eof (in the strand, after the handlers' calls)."""
-        with self._lock:
-            if self.ended or self._exit_status is None:
-                return self.ended
-            if (self.stdout_fd is not None and not self._eof[STDOUT]) or (
-                self.stderr_fd is not None and not self._eof[STDERR]
-            ):
-                return False
-            self.exit_code = self._exit_status
-            self.end_date = time.time()
-            if self.timeouted is None:
-                self.timeouted = False
-            self.ended = True
-            child = self._child
-        if child is not None:
-            child.close_stdin()
-        start_queue.spawn_all(start_queue.release(self))
-        self._close_targets()
-        self._notify_end()
-        return True
+    def _end_reached(self) -> bool:
+        """The exit status is known and both output streams reached eof
+        (in the strand, after the handlers' calls)."""
+        if self._exit_status is None:
+            return False
+        return not (
+            (self.stdout_fd is not None and not self._streams[STDOUT].eof)
+            or (self.stderr_fd is not None and not self._streams[STDERR].eof)
+        )
 
-    def _notify_end(self) -> None:
-        self._log_terminated()
-        self._call_lifecycle("end")
-        self._set_ended_event()
+    def _ending(self) -> Optional[Callable[[], None]]:
+        """Once ended: close the child's stdin, give back the start-queue
+        slot (and spawn the processes it lets run)."""
+        child = self._child
+
+        def after() -> None:
+            if child is not None:
+                child.close_stdin()
+            start_queue.spawn_all(start_queue.release(self))
+
+        return after
 
     # ---------------------------------------------------------- control
 

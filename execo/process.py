@@ -21,7 +21,8 @@ from typing import Any, Dict, List
 
 from .handlers import STDERR, STDOUT, ExpectOutputHandler, ProcessLifecycleHandler, ProcessOutputHandler
 from .local_process import Process
-from .process_base import ENCODING, ProcessBase
+from .output_stream import ENCODING
+from .process_base import ProcessBase
 from .serial_port import Serial
 from .serial_ssh import SerialSsh
 from .ssh_process import PortForwarder, SshProcess

@@ -1,20 +1,20 @@
-"""ProcessBase: the state, output, expect and reporting shared by every
-kind of process (local, remote, taktuk-fed, serial).
+"""ProcessBase: the state, output dispatch, end and reporting shared by
+every kind of process (local, remote, taktuk-fed, serial).
 
 It holds no way to start or stop a process: :class:`execo.process.Process`
 and its subclasses do.  Output arrives from the reactor thread as byte
 chunks; it is decoded lazily (locale encoding, surrogateescape, so any
-byte round-trips).  User handlers are called through the process's
+byte round-trips).  What a process holds for one output stream is an
+:class:`execo.output_stream.OutputStream`; ``expect()`` is driven by
+:mod:`execo.expect`.  User handlers are called through the process's
 :class:`execo.handler_threads.Strand`: in order, one at a time, in a
 handler thread, never in the reactor thread.
 """
 
 from __future__ import annotations
 
-import codecs
 import errno
 import io
-import locale
 import os
 import signal
 import threading
@@ -29,10 +29,8 @@ from typing import (
     Dict,
     Iterable,
     List,
-    Match,
     Optional,
     Sequence,
-    Set,
     Tuple,
     Type,
     TypeVar,
@@ -43,11 +41,11 @@ from . import _reactor, aio
 from .conductor import get_reactor
 from .config import configuration
 from .exception import DeadlockError
+from .expect import expect_all
 from .handler_threads import Strand
 from .handlers import (
     STDERR,
     STDOUT,
-    ExpectOutputHandler,
     ProcessOutputHandler,
     _short_form,
     _without_ending,
@@ -55,9 +53,11 @@ from .handlers import (
 )
 from .host import Host
 from .log import logger, style
+from .output_stream import ENCODING as ENCODING  # also execo.process_base.ENCODING, as before
+from .output_stream import OutputStream, _HandlerList
 from .report import Report
 from .time_utils import format_unixts, get_seconds
-from .utils import compact_output, name_from_cmdline
+from .utils import _wait_event, compact_output, name_from_cmdline
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -74,58 +74,15 @@ if TYPE_CHECKING:
     #: what stdout_handlers / stderr_handlers may hold: handlers, fds,
     #: file names or file objects
     OutputHandlerLike = Union[ProcessOutputHandler, int, str, "os.PathLike[str]", IO[Any]]
-    #: the result of expect(): (regex index, match object) or (None, None)
-    ExpectResult = Tuple[Optional[int], Optional[Match[str]]]
+    from .expect import ExpectResult
 
 _P = TypeVar("_P", bound="ProcessBase")
-
-ENCODING = locale.getpreferredencoding(False) or "utf-8"
-"""Encoding of process output and input (the locale's, with surrogateescape
-so that any byte round-trips)."""
 
 EOF_GRACE_AFTER_EXIT = 2.0
 """Seconds to wait, after a process exited, for its stdout/stderr to reach
 eof.  A background grandchild may keep the pipes open forever: after this
 grace what is readable is drained, the pipes are closed and the process
 ends."""
-
-_UTF8 = codecs.lookup(ENCODING).name == "utf-8"
-
-
-class _HandlerList(list):
-    """A process's list of output handlers.  Making it non-empty turns on
-    the delivery of every read to the handlers (otherwise the reactor
-    collects output in C without calling Python at all)."""
-
-    def __init__(self, collector_of: Callable[[], _reactor.Collector], items: Iterable[Any] = ()) -> None:
-        list.__init__(self, items)
-        self._collector_of = collector_of
-        self._changed()
-
-    def _changed(self) -> _HandlerList:
-        if len(self):
-            self._collector_of().notify = True
-        return self
-
-    def append(self, item: Any) -> None:
-        list.append(self, item)
-        self._changed()
-
-    def extend(self, items: Iterable[Any]) -> None:
-        list.extend(self, items)
-        self._changed()
-
-    def insert(self, index: Any, item: Any) -> None:
-        list.insert(self, index, item)
-        self._changed()
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        list.__setitem__(self, index, value)
-        self._changed()
-
-    def __iadd__(self, items: Iterable[Any]) -> _HandlerList:  # type: ignore[misc]  # list's own __iadd__ is typed as returning Self
-        list.extend(self, items)
-        return self._changed()
 
 
 def _check_bool(name: str, value: object) -> None:
@@ -159,22 +116,6 @@ def _check_cmd(cmd: CmdLike) -> Cmd:
     raise TypeError("cmd must be a str or a tuple of str, not %s" % (type(cmd).__name__,))
 
 
-def _wait_event(event: threading.Event, timeout: Optional[float]) -> bool:
-    """Wait for a threading.Event with an optional timeout, waking every
-    configuration['intr_period'] so that Ctrl-C is handled promptly.
-    Returns True if the event is set."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        period = configuration.get("intr_period") or 1
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return event.is_set()
-            period = min(period, remaining)
-        if event.wait(period):
-            return True
-
-
 class ProcessBase(object):
     """An almost abstract base class for all kinds of processes.
 
@@ -196,6 +137,29 @@ class ProcessBase(object):
 
     When exiting the contex manager scope, the process is automatically
     killed.
+
+    For a new kind of process (private hooks; see
+    ``docs/dev/architecture.rst``): ``start()``, ``kill()`` (and
+    ``write()``) are the subclass's; ``start()`` begins with
+    ``_begin_start()`` under ``self._lock``. Output comes in through
+    ``_on_data(stream, data)`` and ``_on_eof(stream, err)`` (stored in
+    ``self._streams[stream]``, an :class:`execo.output_stream.OutputStream`);
+    ``_post_end_check()`` after anything that may end the process. The
+    end is ``_maybe_ended()``, the same for every kind, which asks these
+    hooks (``self._lock`` held):
+
+    - ``_end_reached()``: whether everything this kind of process waits
+      for has happened (a Process: exit status known and both streams at
+      eof in the strand; a Serial: its port at eof; a TaktukProcess:
+      taktuk reported the end and both streams at eof);
+    - ``_end_exit_code()``: the ``exit_code`` (default ``_exit_status``);
+    - ``_ending()``: what stops with the process; returns what to do once
+      the lock is released (close stdin, give back a start-queue slot),
+      or None.
+
+    Also: ``_common_reset()`` (runtime state, extended by subclasses),
+    ``_set_reading(on)`` (backpressure on a reader), ``_args()`` /
+    ``_kwargs()`` / ``_infos()`` (repr and str), ``_name_source()``.
     """
 
     #: Process command line: string or tuple containing the command and args to run.
@@ -314,10 +278,8 @@ class ProcessBase(object):
         self._name: Optional[str] = name  # None: made from the command when first read
         self._lock = threading.RLock()
         self._io_lock = threading.Lock()
-        self._tls = threading.local()
-        self._stdout_handlers: _HandlerList
-        self._stderr_handlers: _HandlerList
-        self._stdout_handlers = self._stderr_handlers = ()  # type: ignore[assignment]  # until the setters below
+        # one object per output stream, indexed by STDOUT / STDERR
+        self._streams: Dict[int, OutputStream] = {STDOUT: OutputStream(STDOUT), STDERR: OutputStream(STDERR)}
         self.started_event = threading.Event()
         self.ended_event = threading.Event()
         # reentrant, so that a thread holding a condition may start() or
@@ -352,35 +314,15 @@ class ProcessBase(object):
         self.forced_kill = False
         self.expect_fail = False
         self.write_error = False
+        # the exit status, once known (kept apart from exit_code, which is
+        # set when the process ends: see _maybe_ended)
+        self._exit_status: Optional[int] = None
         self.started_event.clear()
         self.ended_event.clear()
-        # output bytes live in C buffers the reactor reads into; decoded
-        # text is cached as (text, byte offset decoded up to, decoder)
-        self._collectors = {
-            STDOUT: _reactor.Collector(bool(self.default_stdout_handler)),
-            STDERR: _reactor.Collector(bool(self.default_stderr_handler)),
-        }
-        self._texts: Dict[int, Tuple[str, int, Optional[codecs.IncrementalDecoder]]] = {
-            STDOUT: ("", 0, None),
-            STDERR: ("", 0, None),
-        }
-        self._texts_replaced: Set[int] = set()  # streams whose text was set by the user
-        self._eof = {STDOUT: False, STDERR: False}  # eof given to the handlers
-        self._eof_read = {STDOUT: False, STDERR: False}  # eof seen by the reader
+        self._streams[STDOUT].reset(bool(self.default_stdout_handler))
+        self._streams[STDERR].reset(bool(self.default_stderr_handler))
         self._strand = Strand(self._on_backlog)
-        self._line_splitters: Dict[int, _reactor.LineSplitter] = {}
-        self._decoders: Dict[int, codecs.IncrementalDecoder] = {}
-        self._targets: Dict[Tuple[int, Any], IO[bytes]] = {}
         self._timers: List[_reactor.Timer] = []
-        # the thread-local expect handlers of every thread are dropped
-        for stream, handler in getattr(self, "_expect_handlers", ()):
-            handlers = self.stdout_handlers if stream == STDOUT else self.stderr_handlers
-            if handler in handlers:
-                handlers.remove(handler)
-        self._expect_handlers: List[Tuple[int, ExpectOutputHandler]] = []
-        self._tls = threading.local()
-        for stream, handlers in ((STDOUT, self._stdout_handlers), (STDERR, self._stderr_handlers)):
-            self._collectors[stream].notify = len(handlers) > 0
 
     def _stdin_bytes(self, s: Union[str, bytes, bytearray, memoryview]) -> bytes:
         """What write(s) sends: str encoded (locale encoding,
@@ -440,32 +382,7 @@ class ProcessBase(object):
         handler of that stream is off).  Decoding is lazy and incremental:
         the reactor only keeps bytes."""
         with self._io_lock:
-            return self._collected_text_locked(stream)
-
-    def _collected_text_locked(self, stream: int) -> Optional[str]:
-        collector = self._collectors[stream]
-        if not collector.keep:
-            return None
-        text, offset, decoder = self._texts[stream]
-        if offset < len(collector):
-            final = self._eof_read[stream]
-            whole = None
-            if final and _UTF8 and stream not in self._texts_replaced:
-                # all ASCII: the collector's buffer is the text (no copy)
-                whole = collector.ascii_text()
-            if whole is not None:
-                text, offset, new = whole, len(collector), None
-            elif _UTF8:
-                new, offset = collector.decode_utf8(offset, final)
-            else:
-                if decoder is None:
-                    decoder = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
-                new = decoder.decode(collector.getbytes(offset), final)
-                offset = len(collector)
-            if new:
-                text = text + new if text else new
-            self._texts[stream] = (text, offset, decoder)
-        return text
+            return self._streams[stream].text_locked()
 
     @property
     def stdout(self) -> str:
@@ -492,8 +409,7 @@ class ProcessBase(object):
         if not isinstance(value, str):
             raise TypeError("%s must be a str" % (stream_name(stream),))
         with self._io_lock:
-            self._texts[stream] = (value, len(self._collectors[stream]), None)
-            self._texts_replaced.add(stream)
+            self._streams[stream].set_text_locked(value)
 
     # ------------------------------------------------ output dispatch
     # Output arrives as byte chunks (from the reactor thread for a local
@@ -531,32 +447,29 @@ class ProcessBase(object):
     def _open_targets(self) -> None:
         """Filenames among the output handlers are opened at start (an
         unwritable one raises here, before anything is started)."""
-        self._targets = {}
+        streams = (self._streams[STDOUT], self._streams[STDERR])
+        for out in streams:
+            out.targets = {}
         try:
-            for stream, handlers in ((STDOUT, self.stdout_handlers), (STDERR, self.stderr_handlers)):
-                for h in handlers:
-                    if isinstance(h, (str, os.PathLike)) and (stream, h) not in self._targets:
-                        self._targets[(stream, h)] = open(h, "wb")
+            for out in streams:
+                out.open_targets()
         except OSError:
             self._close_targets()
             raise
 
     def _close_targets(self) -> None:
-        for f in self._targets.values():
-            try:
-                f.close()
-            except OSError:
-                pass
-        self._targets = {}
+        self._streams[STDOUT].close_targets()
+        self._streams[STDERR].close_targets()
 
     def _on_data(self, stream: int, data: bytes) -> None:
         """Output for the handlers (the reactor collects by itself while
         there are none)."""
+        out = self._streams[stream]
         with self._io_lock:
-            collector = self._collectors[stream]
+            collector = out.collector
             if collector.keep:
                 collector.add(data)
-            handlers: Sequence[Any] = self._stdout_handlers if stream == STDOUT else self._stderr_handlers
+            handlers: Sequence[Any] = out.handlers
             if not handlers:
                 return
             handlers = tuple(handlers)
@@ -564,10 +477,11 @@ class ProcessBase(object):
 
     def _on_eof(self, stream: int, err: int) -> None:
         """The stream reached end of file (err: errno of a read error, or 0)."""
+        out = self._streams[stream]
         with self._io_lock:
-            self._eof_read[stream] = True
-            self._collectors[stream].shrink()
-            inline = _all_inline(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
+            out.eof_read = True
+            out.collector.shrink()
+            inline = _all_inline(out.handlers)
         self._strand.post(self._deliver_eof, (stream, err), inline)
         self._post_end_check()
 
@@ -579,9 +493,10 @@ class ProcessBase(object):
     def _deliver_eof(self, stream: int, err: int) -> None:
         # in the strand: an expect() attaching meanwhile either is in this
         # list or sees _eof set (same lock)
+        out = self._streams[stream]
         with self._io_lock:
-            self._eof[stream] = True
-            handlers = list(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
+            out.eof = True
+            handlers = list(out.handlers)
         if handlers:
             self._dispatch(stream, handlers, b"", True, err != 0)
 
@@ -608,6 +523,7 @@ class ProcessBase(object):
 
     def _dispatch(self, stream: int, handlers: Iterable[Any], data: bytes, eof: bool, error: bool) -> None:
         """Send output to the user's handlers (in the strand)."""
+        out = self._streams[stream]
         text = None
         lines = None
         for h in handlers:
@@ -616,7 +532,7 @@ class ProcessBase(object):
                     if type(h).read is ProcessOutputHandler.read:
                         # line handler: lines split in C, no decoding of the chunk
                         if lines is None:
-                            lines, last = self._split_lines(stream, data, eof or error)
+                            lines, last = out.split_lines(data, eof or error)
                         read_line: Callable[..., None] = h.read_line
                         if _short_form(read_line):  # a 2.8.2 handler: no line ending
                             for line in lines:
@@ -630,7 +546,7 @@ class ProcessBase(object):
                                 read_line(self, stream, last, eof, error)
                     else:
                         if text is None:
-                            text = self._decode(stream, data, eof or error)
+                            text = out.decode(data, eof or error)
                         read: Callable[..., None] = h.read
                         if not _short_form(read):
                             read(self, stream, text, eof, error)
@@ -640,17 +556,17 @@ class ProcessBase(object):
                     if data:
                         _write_all(h, data)
                 elif isinstance(h, (str, os.PathLike)):
-                    f = self._targets.get((stream, h))
+                    f = out.targets.get(h)
                     if f is not None:
                         if data:
                             f.write(data)
                         if eof or error:
                             f.close()
-                            del self._targets[(stream, h)]
+                            del out.targets[h]
                 elif hasattr(h, "write"):
                     if _wants_text(h):
                         if text is None:
-                            text = self._decode(stream, data, eof or error)
+                            text = out.decode(data, eof or error)
                         if text:
                             h.write(text)
                     elif data:
@@ -664,27 +580,58 @@ class ProcessBase(object):
             except Exception:
                 logger.exception("%s handler %r of %s raised an exception", stream_name(stream), h, self)
 
-    def _split_lines(self, stream: int, data: bytes, final: bool) -> Tuple[List[str], str]:
-        """Complete lines of data (split in C) and, when final, the last
-        line without newline."""
-        splitter = self._line_splitters.get(stream)
-        if splitter is None:
-            splitter = self._line_splitters[stream] = _reactor.LineSplitter(ENCODING)
-        lines = splitter.feed(data) if data else []
-        return lines, (splitter.flush() if final else "")
-
-    def _decode(self, stream: int, data: bytes, final: bool) -> str:
-        """data decoded incrementally (a character cut between two reads
-        is decoded whole)."""
-        decoder = self._decoders.get(stream)
-        if decoder is None:
-            decoder = self._decoders[stream] = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
-        return decoder.decode(data, final)
+    # ------------------------------------------------------------ the end
+    # Written once for every kind of process; what differs is in the
+    # hooks _end_reached, _end_exit_code and _ending.
 
     def _maybe_ended(self) -> bool:
-        """End the process if everything it waits for happened; returns
-        whether it has ended (subclasses)."""
-        return self.ended
+        """End the process if everything it waits for happened
+        (:meth:`_end_reached`); returns whether it has ended.
+
+        Runs in the strand (posted by _post_end_check after the handler
+        calls already posted), so the lifecycle ``end`` handlers come
+        after the last output call. Under ``self._lock``: exit_code,
+        end_date, timeouted (False unless it fired) and ended are set;
+        then, the lock released: what :meth:`_ending` asked for, the
+        output files closed, the end notified (:meth:`_notify_end`)."""
+        with self._lock:
+            if self.ended or not self._end_reached():
+                return self.ended
+            after = self._ending()
+            self.exit_code = self._end_exit_code()
+            self.end_date = time.time()
+            if self.timeouted is None:
+                self.timeouted = False
+            self.ended = True
+        if after is not None:
+            after()
+        self._close_targets()
+        self._notify_end()
+        return True
+
+    def _end_reached(self) -> bool:
+        """Hook, ``self._lock`` held: whether everything this kind of
+        process waits for before it ends has happened (a ProcessBase by
+        itself never ends)."""
+        return False
+
+    def _end_exit_code(self) -> Optional[int]:
+        """Hook, ``self._lock`` held, as the process ends: its exit_code."""
+        return self._exit_status
+
+    def _ending(self) -> Optional[Callable[[], None]]:
+        """Hook, ``self._lock`` held, as the process ends (before its
+        exit_code is set): what must stop with it (timers, for instance);
+        returns what to do once the lock is released (close a stdin, give
+        back a start-queue slot), or None."""
+        return None
+
+    def _notify_end(self) -> None:
+        """After the end (no lock held): log it, call the lifecycle ``end``
+        handlers, wake wait()."""
+        self._log_terminated()
+        self._call_lifecycle("end")
+        self._set_ended_event()
 
     # ------------------------------------------------ timeouts and kills
     # (the policy shared by every kind of process; how a signal reaches
@@ -733,29 +680,22 @@ class ProcessBase(object):
         existing file objects, or filenames, to which stdout will be sent.
         If a filename is given, it will be opened in write mode, and closed
         on eof."""
-        return self._stdout_handlers
+        return self._streams[STDOUT].handlers
 
     @stdout_handlers.setter
     def stdout_handlers(self, handlers: Optional[Iterable[OutputHandlerLike]]) -> None:
-        self._stdout_handlers = _HandlerList(
-            self._collectors_of(STDOUT), self._handler_list("stdout_handlers", handlers)
-        )
+        out = self._streams[STDOUT]
+        out.handlers = _HandlerList(out, self._handler_list("stdout_handlers", handlers))
 
     @property
     def stderr_handlers(self) -> List[OutputHandlerLike]:
         """Same as stdout_handlers, for stderr."""
-        return self._stderr_handlers
+        return self._streams[STDERR].handlers
 
     @stderr_handlers.setter
     def stderr_handlers(self, handlers: Optional[Iterable[OutputHandlerLike]]) -> None:
-        self._stderr_handlers = _HandlerList(
-            self._collectors_of(STDERR), self._handler_list("stderr_handlers", handlers)
-        )
-
-    def _collectors_of(self, stream: int) -> Callable[[], _reactor.Collector]:
-        """A callable giving the current collector of stream (a reset
-        makes new ones)."""
-        return lambda: self._collectors[stream]
+        out = self._streams[STDERR]
+        out.handlers = _HandlerList(out, self._handler_list("stderr_handlers", handlers))
 
     # ---------------------------------------------------------- state
 
@@ -1024,29 +964,6 @@ class ProcessBase(object):
 
     # ------------------------------------------------------------ expect
 
-    def _expect_handler(self, stream: int, start_from_current: bool) -> ExpectOutputHandler:
-        """This thread's ExpectOutputHandler on stream, attached on first use.
-
-        Attaching happens under the output lock, so the handler sees every
-        byte exactly once: what was collected before (unless
-        start_from_current) and what arrives after."""
-        handlers = getattr(self._tls, "expect_handlers", None)
-        if handlers is None:
-            handlers = self._tls.expect_handlers = {}
-        handler = handlers.get(stream)
-        if handler is None:
-            handler = handlers[stream] = ExpectOutputHandler()
-            handler._execo_inline = True  # execo's own callbacks: never blocks
-            with self._io_lock:
-                # from now on every read reaches the handlers (see
-                # _HandlerList): the snapshot and the reads do not overlap
-                self._collectors[stream].notify = True
-                initial = "" if start_from_current else (self._collected_text_locked(stream) or "")
-                handler._attach(self, stream, initial, self._eof[stream])
-                (self.stdout_handlers if stream == STDOUT else self.stderr_handlers).append(handler)
-                self._expect_handlers.append((stream, handler))
-        return handler
-
     def expect(
         self,
         regexes: RegexesLike,
@@ -1104,71 +1021,6 @@ class ProcessBase(object):
         self.expect_fail = True
         if not self.nolog_expect_fail:
             logger.warning("%s %r in %s", style.emph("expect failed for"), regexes, self)
-
-
-def expect_all(
-    processes: List[ProcessBase],
-    regexes: RegexesLike,
-    timeout: Union[Literal[False], None, DurationLike],
-    stream: int,
-    backtrack_size: Optional[int],
-    start_from_current: bool,
-    default_timeout: Optional[DurationLike],
-) -> List[ExpectResult]:
-    """expect() on several processes at once, sharing one timeout: a list
-    of (regex index, match object), or (None, None) for a process without
-    a match (which gets expect_fail), in the order of processes.
-
-    Each process uses its thread-local ExpectOutputHandler, so concurrent
-    expects from several threads do not interfere."""
-    if stream not in (STDOUT, STDERR):
-        raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
-    for p in processes:
-        if p._in_own_handler():
-            raise DeadlockError(
-                "expect() called from a handler of a process it searches (%s): that "
-                "process's output is handed over after the handler returns, so this expect "
-                "could only time out. Expect from another thread, or use an "
-                "ExpectOutputHandler with a callback." % (p.name,)
-            )
-    timeout = get_seconds(default_timeout if timeout is False else timeout)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    results: List[Optional[ExpectResult]] = [None] * len(processes)
-    lock = threading.Lock()
-    done = threading.Event()
-    remaining = [len(processes)]
-    if not processes:
-        done.set()
-
-    def make_callback(i: int) -> Callable[[ProcessBase, int, Optional[int], Optional[Match[str]]], None]:
-        def on_match(process: ProcessBase, stream_: int, re_index: Optional[int], mo: Optional[Match[str]]) -> None:
-            with lock:
-                if results[i] is not None:
-                    return
-                results[i] = (re_index, mo)
-                remaining[0] -= 1
-                if remaining[0] == 0:
-                    done.set()
-
-        return on_match
-
-    handlers: List[ExpectOutputHandler] = []
-    try:
-        for i, p in enumerate(processes):
-            handler = p._expect_handler(stream, start_from_current)
-            handlers.append(handler)
-            handler._expect(regexes, make_callback(i), None, backtrack_size, start_from_current, deadline)
-        _wait_event(done, timeout)
-    finally:
-        if not done.is_set():
-            for handler in handlers:
-                handler._cancel()
-    with lock:
-        final = [r if r is not None else (None, None) for r in results]
-    for p, (re_index, _) in zip(processes, final):
-        if re_index is None:
-            p._notify_expect_fail(regexes)
-    return final
 
 
 def _all_inline(handlers: Iterable[Any]) -> bool:

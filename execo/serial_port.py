@@ -21,9 +21,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import time
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, List, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar, Union, cast
 
 from .conductor import get_reactor
 from .handlers import STDERR, STDOUT
@@ -45,7 +44,7 @@ def _pyserial() -> ModuleType:
         raise ImportError(
             "execo's Serial needs pyserial: pip install 'execo[serial]' (or pip install pyserial)"
         ) from None
-    return serial
+    return cast(ModuleType, serial)  # pyserial has no type information: Any
 
 
 class Serial(Process):
@@ -123,9 +122,10 @@ class Serial(Process):
                     port.close()
                 os.set_blocking(rfd, False)
                 reactor = get_reactor()
-                out = self._collectors[STDOUT]
+                out = self._streams[STDOUT].collector
                 out.keep = bool(self.default_stdout_handler)
-                self._eof[STDERR] = self._eof_read[STDERR] = True  # a serial port has no stderr
+                no_stderr = self._streams[STDERR]  # a serial port has none
+                no_stderr.eof = no_stderr.eof_read = True
                 self._reader = reactor.add_reader(rfd, self, STDOUT, out)
                 self._writer = reactor.writer(wfd, self, 0)
                 self.stdout_fd, self.stdin_fd = rfd, wfd
@@ -178,22 +178,19 @@ class Serial(Process):
         if reader is not None:
             reader.set_reading(on)
 
-    def _maybe_ended(self) -> bool:
-        with self._lock:
-            if self.ended or not self._eof[STDOUT]:
-                return self.ended
-            self._cancel_timers()
-            self.exit_code = None if self.error else 0
-            self.end_date = time.time()
-            if self.timeouted is None:
-                self.timeouted = False
-            self.ended = True
-            writer = self._writer
-        if writer is not None:
-            writer.close()
-        self._close_targets()
-        self._notify_end()
-        return True
+    def _end_reached(self) -> bool:
+        """The port was closed, or the device went away: eof (in the
+        strand, after the handlers' calls)."""
+        return self._streams[STDOUT].eof
+
+    def _end_exit_code(self) -> Optional[int]:
+        return None if self.error else 0
+
+    def _ending(self) -> Optional[Callable[[], None]]:
+        """Once ended: no more timeout; close the port for writing."""
+        self._cancel_timers()
+        writer = self._writer
+        return writer.close if writer is not None else None
 
 
 class _OpenError(Exception):

@@ -143,8 +143,8 @@ class SshProcess(Process):
             self._held_partial = b""
             self._holding = self.connect_retries < self._max_connect_retries and not self._no_retry
             if self._holding:
-                self._collectors[STDOUT].notify = True
-                self._collectors[STDERR].notify = True
+                self._streams[STDOUT].collector.notify = True
+                self._streams[STDERR].collector.notify = True
 
     def start(self: _SP) -> _SP:
         if not self.started:
@@ -175,7 +175,7 @@ class SshProcess(Process):
         if self._holding:
             with self._io_lock:
                 if self._holding:
-                    self._eof_read[stream] = True
+                    self._streams[stream].eof_read = True
                     self._held.append(("eof", stream, err))
                     held = True
                 else:
@@ -196,18 +196,18 @@ class SshProcess(Process):
             self._held_size = 0
             posts = []
             for kind, stream, payload in held:
-                handlers = tuple(self._stdout_handlers if stream == STDOUT else self._stderr_handlers)
+                out = self._streams[stream]
+                handlers = tuple(out.handlers)
                 if kind == "data":
-                    collector = self._collectors[stream]
-                    if collector.keep:
-                        collector.add(payload)
+                    if out.collector.keep:
+                        out.collector.add(payload)
                     if handlers:
                         posts.append((kind, stream, payload, handlers))
                 else:
-                    self._collectors[stream].shrink()
+                    out.collector.shrink()
                     posts.append((kind, stream, payload, handlers))
-            for stream, current in ((STDOUT, self._stdout_handlers), (STDERR, self._stderr_handlers)):
-                self._collectors[stream].notify = len(current) > 0
+            for out in (self._streams[STDOUT], self._streams[STDERR]):
+                out.collector.notify = len(out.handlers) > 0
         eof = False
         for kind, stream, payload, handlers in posts:
             if kind == "data":
@@ -219,13 +219,15 @@ class SshProcess(Process):
             self._post_end_check()
 
     def _maybe_ended(self) -> bool:
+        """Before the common end (ProcessBase._maybe_ended): while output
+        is held back, an exited ssh that was refused is started again,
+        and otherwise what was held is released first (its eofs, then
+        this check again)."""
         with self._lock:
             if self.ended or self._exit_status is None:
                 return self.ended
             if self._holding:
-                if (self.stdout_fd is not None and not self._eof_read[STDOUT]) or (
-                    self.stderr_fd is not None and not self._eof_read[STDERR]
-                ):
+                if self._streams_open():
                     return False
                 if self._backoff_timer is not None:
                     return False
@@ -270,9 +272,9 @@ class SshProcess(Process):
                 return
             self._backoff_timer = None
             self._exit_status = None
-            self._eof_read[STDOUT] = self._eof_read[STDERR] = False
+            self._streams[STDOUT].eof_read = self._streams[STDERR].eof_read = False
             self._hold_output()
-            out, err = self._collectors[STDOUT], self._collectors[STDERR]
+            out, err = self._streams[STDOUT].collector, self._streams[STDERR].collector
             flags = _reactor.SPAWN_PATH | (_reactor.SPAWN_PTY if self.pty else _reactor.SPAWN_NEW_PGROUP)
             try:
                 child = get_reactor().spawn(

@@ -14,7 +14,6 @@ that host's command).
 from __future__ import annotations
 
 import signal
-import time
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar, Union
 
 from .handlers import STDERR, STDOUT
@@ -64,7 +63,6 @@ class TaktukProcess(ProcessBase):
 
     def _common_reset(self) -> None:
         super(TaktukProcess, self)._common_reset()
-        self._exit_status: Optional[int] = None
         self._finished = False
         self._kill_hook: Optional[Callable[[TaktukProcess, int], object]] = None  # set by the action: f(process, sig)
 
@@ -115,24 +113,14 @@ class TaktukProcess(ProcessBase):
                 self.error_reason = error_reason
             self._cancel_timers()
         for stream in (STDOUT, STDERR):
-            if not self._eof_read[stream]:
+            if not self._streams[stream].eof_read:
                 self._on_eof(stream, 0)
         self._post_end_check()
 
-    def _maybe_ended(self) -> bool:
-        with self._lock:
-            if self.ended or not self._finished or not (self._eof[STDOUT] and self._eof[STDERR]):
-                return self.ended
-            self.exit_code = self._exit_status
-            self.end_date = time.time()
-            if self.timeouted is None:
-                self.timeouted = False
-            self.ended = True
-        self._close_targets()
-        self._log_terminated()
-        self._call_lifecycle("end")
-        self._set_ended_event()
-        return True
+    def _end_reached(self) -> bool:
+        """taktuk said the command is over (_taktuk_end) and both output
+        streams reached eof (in the strand, after the handlers' calls)."""
+        return self._finished and self._streams[STDOUT].eof and self._streams[STDERR].eof
 
     # ------------------------------------------------------------ control
 

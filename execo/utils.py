@@ -8,6 +8,7 @@ import random
 import re
 import shlex
 import threading
+import time
 from typing import Any, Callable, Dict, Hashable, Iterable, Optional, Tuple, TypeVar, Union, cast
 
 from .config import checktty, configuration
@@ -140,6 +141,23 @@ def compact_output(s: str, threshold: Optional[int] = None) -> str:
         return s
     half = threshold // 2
     return s[:half] + "\n[...]\n" + s[len(s) - (threshold - half) :]
+
+
+def _wait_event(event: threading.Event, timeout: Optional[float]) -> bool:
+    """Wait for a threading.Event with an optional timeout, waking every
+    configuration['intr_period'] so that Ctrl-C is handled promptly.
+    Returns True if the event is set. (What wait() and expect() of
+    processes and actions block in.)"""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        period = configuration.get("intr_period") or 1
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return event.is_set()
+            period = min(period, remaining)
+        if event.wait(period):
+            return True
 
 
 # ---------------------------------------------------------------- compatibility

@@ -1,0 +1,122 @@
+"""expect() on one process or several: the machinery behind
+:meth:`execo.process.ProcessBase.expect` and
+:meth:`execo.action.Action.expect`.
+
+Each (process, stream, calling thread) has its own
+:class:`~execo.handlers.ExpectOutputHandler`, attached to the stream on
+first use (:func:`thread_expect_handler`), so that concurrent expects from
+several threads do not interfere. :func:`expect_all` starts the search on
+every process with one shared deadline and waits for all of them.
+
+Below :mod:`execo.process_base` in the import layering: the processes
+are only used through their methods and their
+:class:`~execo.output_stream.OutputStream`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Callable, List, Match, Optional, Union
+
+from .exception import DeadlockError
+from .handlers import STDERR, STDOUT, ExpectOutputHandler
+from .time_utils import get_seconds
+from .utils import _wait_event
+
+if TYPE_CHECKING:
+    from typing import Literal, Sequence, Tuple
+
+    from .handlers import RegexesLike
+    from .process_base import ProcessBase
+    from .time_utils import DurationLike
+
+    #: the result of expect(): (regex index, match object) or (None, None)
+    ExpectResult = Tuple[Optional[int], Optional[Match[str]]]
+
+__all__ = ["expect_all", "thread_expect_handler"]
+
+
+def thread_expect_handler(process: ProcessBase, stream: int, start_from_current: bool) -> ExpectOutputHandler:
+    """The calling thread's ExpectOutputHandler on ``stream`` of
+    ``process``, attached on first use.
+
+    Attaching happens under the process's output lock, so the handler sees
+    every byte exactly once: what was collected before (unless
+    start_from_current) and what arrives after."""
+    out = process._streams[stream]
+    handler: Optional[ExpectOutputHandler] = getattr(out.tls, "expect_handler", None)
+    if handler is None:
+        handler = out.tls.expect_handler = ExpectOutputHandler()
+        handler._execo_inline = True  # execo's own callbacks: never blocks
+        with process._io_lock:
+            initial, eof = out.watch_locked(start_from_current)
+            handler._attach(process, stream, initial or "", eof)
+            out.handlers.append(handler)
+            out.expect_handlers.append(handler)
+    return handler
+
+
+def expect_all(
+    processes: Sequence[ProcessBase],
+    regexes: RegexesLike,
+    timeout: Union[Literal[False], None, DurationLike],
+    stream: int,
+    backtrack_size: Optional[int],
+    start_from_current: bool,
+    default_timeout: Optional[DurationLike],
+) -> List[ExpectResult]:
+    """expect() on several processes at once, sharing one timeout: a list
+    of (regex index, match object), or (None, None) for a process without
+    a match (which gets expect_fail), in the order of processes.
+
+    Each process uses its thread-local ExpectOutputHandler, so concurrent
+    expects from several threads do not interfere."""
+    if stream not in (STDOUT, STDERR):
+        raise ValueError("stream must be STDOUT or STDERR, not %r" % (stream,))
+    for p in processes:
+        if p._in_own_handler():
+            raise DeadlockError(
+                "expect() called from a handler of a process it searches (%s): that "
+                "process's output is handed over after the handler returns, so this expect "
+                "could only time out. Expect from another thread, or use an "
+                "ExpectOutputHandler with a callback." % (p.name,)
+            )
+    timeout = get_seconds(default_timeout if timeout is False else timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    results: List[Optional[ExpectResult]] = [None] * len(processes)
+    lock = threading.Lock()
+    done = threading.Event()
+    remaining = [len(processes)]
+    if not processes:
+        done.set()
+
+    def make_callback(i: int) -> Callable[[ProcessBase, int, Optional[int], Optional[Match[str]]], None]:
+        def on_match(process: ProcessBase, stream_: int, re_index: Optional[int], mo: Optional[Match[str]]) -> None:
+            with lock:
+                if results[i] is not None:
+                    return
+                results[i] = (re_index, mo)
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    done.set()
+
+        return on_match
+
+    handlers: List[ExpectOutputHandler] = []
+    try:
+        for i, p in enumerate(processes):
+            handler = thread_expect_handler(p, stream, start_from_current)
+            handlers.append(handler)
+            handler._expect(regexes, make_callback(i), None, backtrack_size, start_from_current, deadline)
+        _wait_event(done, timeout)
+    finally:
+        if not done.is_set():
+            for handler in handlers:
+                handler._cancel()
+    with lock:
+        final: List[ExpectResult] = [r if r is not None else (None, None) for r in results]
+    for p, (re_index, _) in zip(processes, final):
+        if re_index is None:
+            p._notify_expect_fail(regexes)
+    return final
