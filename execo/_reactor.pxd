@@ -1,6 +1,8 @@
-# Declarations shared by the Cython reactor (execo/_reactor.pyx).
+# Declarations shared by the Cython reactor (execo/_reactor.pyx): its C
+# (src_c/) and its classes.  System headers are declared in _system.pxd.
 from posix.types cimport pid_t
 from cpython.object cimport PyObject
+from execo._system cimport pollfd
 
 cdef extern from "exo_buf.h" nogil:
     ctypedef struct exo_buf:
@@ -39,13 +41,6 @@ cdef extern from "exo_spawn.h" nogil:
     void exo_sigchld_uninstall(int wake_fd)
     int exo_fd_above_std(int fd)
     int exo_spawn_detached(char **argv, pid_t *pid, int *wfd)
-
-
-cdef extern from "<poll.h>" nogil:
-    cdef struct pollfd:
-        int fd
-        short events
-        short revents
 
 
 cdef class Reactor
