@@ -59,7 +59,7 @@ cdef class Collector:
     cdef int append(self, const char *p, size_t n) except -1
 
 
-cdef class Timer:
+cdef class TimerHandle:
     cdef readonly double when
     cdef object callback
     cdef tuple args
@@ -113,7 +113,7 @@ cdef class Reactor:
     cdef set owned                 # every FdWatch whose fd is still open
     cdef dict sigchld_children     # pid -> Child, reaped by the SIGCHLD fallback
     cdef dict children             # pid -> Child, every live child
-    cdef list timers               # heap of (when, seq, Timer)
+    cdef list timers               # heap of (when, seq, TimerHandle)
     cdef unsigned long long timer_seq
     cdef list pending              # calls queued by other threads
     cdef bint wake_armed

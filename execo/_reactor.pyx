@@ -264,8 +264,10 @@ cdef class Collector:
         return text, start + consumed
 
 
-cdef class Timer:
-    """A pending call, returned by :meth:`Reactor.call_later`."""
+cdef class TimerHandle:
+    """A pending call, returned by :meth:`Reactor.call_later` (named as
+    asyncio names it; not :class:`execo.Timer`, which measures elapsed
+    time)."""
 
     def cancel(self):
         """Prevent the call if it has not run yet (thread-safe)."""
@@ -540,8 +542,8 @@ cdef class Reactor:
 
     def call_later(self, double delay, callback, *args):
         """Run ``callback(*args)`` in the reactor thread after ``delay``
-        seconds (monotonic clock).  Returns a :class:`Timer` (thread-safe)."""
-        cdef Timer t = Timer.__new__(Timer)
+        seconds (monotonic clock).  Returns a :class:`TimerHandle` (thread-safe)."""
+        cdef TimerHandle t = TimerHandle.__new__(TimerHandle)
         t.when = monotonic() + (delay if delay > 0 else 0.0)
         t.callback = callback
         t.args = args
@@ -551,14 +553,14 @@ cdef class Reactor:
             self._queue(self._push_timer, (t,))
         return t
 
-    def _push_timer(self, Timer t):
+    def _push_timer(self, TimerHandle t):
         if not t.cancelled:
             self.timer_seq += 1
             heapq.heappush(self.timers, (t.when, self.timer_seq, t))
 
     cdef int _next_timeout_ms(self):
         cdef double d
-        cdef Timer t
+        cdef TimerHandle t
         while self.timers:
             t = self.timers[0][2]
             if t.cancelled:
@@ -572,7 +574,7 @@ cdef class Reactor:
 
     cdef _run_timers(self):
         cdef double now = monotonic()
-        cdef Timer t
+        cdef TimerHandle t
         while self.timers and self.timers[0][0] <= now:
             t = heapq.heappop(self.timers)[2]
             if t.cancelled:

@@ -371,7 +371,7 @@ class ProcessBase(object):
         self._line_splitters: Dict[int, _reactor.LineSplitter] = {}
         self._decoders: Dict[int, codecs.IncrementalDecoder] = {}
         self._targets: Dict[Tuple[int, Any], IO[bytes]] = {}
-        self._timers: List[_reactor.Timer] = []
+        self._timers: List[_reactor.TimerHandle] = []
         # the thread-local expect handlers of every thread are dropped
         for stream, handler in getattr(self, "_expect_handlers", ()):
             handlers = self.stdout_handlers if stream == STDOUT else self.stderr_handlers
