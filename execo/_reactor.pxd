@@ -139,12 +139,16 @@ cdef class Reactor:
     cdef _del_watch(self, FdWatch w)
     cdef _close_watch(self, FdWatch w)
     cdef _set_reading(self, FdWatch w, bint on)
-    cdef bint _in_loop(self)
+    cdef inline bint _in_loop(self) noexcept
+    cdef inline int _in_loop_do(self, int op, object a, object b) except -1
+    cdef int _do(self, int op, object a, object b) except -1
     cdef _queue(self, callback, tuple args)
     cdef _run_pending(self)
     cdef _report(self, e)
+    cdef _push_timer(self, TimerHandle t)
     cdef int _next_timeout_ms(self)
     cdef _run_timers(self)
+    cdef _register_child(self, Child child)
     cdef bint _try_reap(self, Child child) except -1
     cdef _on_sigchld(self)
     cdef int _write(self, FdWatch w, data) except -1
