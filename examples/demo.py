@@ -7,11 +7,11 @@ command runs on this machine), as a user would from a shell. Then starts
 stdin, collects their answers, then kills a deliberately stuck one and
 prints the Report.  Run it with: python examples/demo.py
 """
+
 import subprocess
 import sys
-import time
 
-from execo import Process, Report, STDOUT, Timer
+from execo import STDOUT, Process, Report, Timer
 
 
 def cli_demo():
@@ -23,16 +23,17 @@ def cli_demo():
     status = subprocess.call([sys.executable, "-m", "execo", "--no-report", command], cwd="/")
     print("(exit status %d)\n" % (status,))
 
+
 N = 500
-WORKER = ('sleep 0.$(( $$ % 10 )); echo "worker {i} ready"; '
-          'read question; echo "worker {i} answers: ${{#question}} chars"')
+WORKER = (
+    'sleep 0.$(( $$ % 10 )); echo "worker {i} ready"; read question; echo "worker {i} answers: ${{#question}} chars"'
+)
 
 
 def main():
     cli_demo()
     t = Timer()
-    workers = [Process(WORKER.format(i=i), shell=True, name="worker-%d" % i).start()
-               for i in range(N)]
+    workers = [Process(WORKER.format(i=i), shell=True, name="worker-%d" % i).start() for i in range(N)]
     stuck = Process("sleep 3600", name="stuck", nolog_exit_code=True).start()
     print("started %d processes in %.2fs" % (N + 1, t.elapsed()))
 

@@ -1,6 +1,8 @@
-# Declarations shared by the Cython reactor (execo/_reactor.pyx).
+# Declarations shared by the Cython reactor (execo/_reactor.pyx): its C
+# (src_c/) and its classes.  System headers are declared in _system.pxd.
 from posix.types cimport pid_t
 from cpython.object cimport PyObject
+from execo._system cimport pollfd
 
 cdef extern from "exo_buf.h" nogil:
     ctypedef struct exo_buf:
@@ -41,13 +43,6 @@ cdef extern from "exo_spawn.h" nogil:
     int exo_spawn_detached(char **argv, pid_t *pid, int *wfd)
 
 
-cdef extern from "<poll.h>" nogil:
-    cdef struct pollfd:
-        int fd
-        short events
-        short revents
-
-
 cdef class Reactor
 
 
@@ -64,7 +59,7 @@ cdef class Collector:
     cdef int append(self, const char *p, size_t n) except -1
 
 
-cdef class Timer:
+cdef class TimerHandle:
     cdef readonly double when
     cdef object callback
     cdef tuple args
@@ -118,7 +113,7 @@ cdef class Reactor:
     cdef set owned                 # every FdWatch whose fd is still open
     cdef dict sigchld_children     # pid -> Child, reaped by the SIGCHLD fallback
     cdef dict children             # pid -> Child, every live child
-    cdef list timers               # heap of (when, seq, Timer)
+    cdef list timers               # heap of (when, seq, TimerHandle)
     cdef unsigned long long timer_seq
     cdef list pending              # calls queued by other threads
     cdef bint wake_armed
@@ -144,12 +139,16 @@ cdef class Reactor:
     cdef _del_watch(self, FdWatch w)
     cdef _close_watch(self, FdWatch w)
     cdef _set_reading(self, FdWatch w, bint on)
-    cdef bint _in_loop(self)
+    cdef inline bint _in_loop(self) noexcept
+    cdef inline int _in_loop_do(self, int op, object a, object b) except -1
+    cdef int _do(self, int op, object a, object b) except -1
     cdef _queue(self, callback, tuple args)
     cdef _run_pending(self)
     cdef _report(self, e)
+    cdef _push_timer(self, TimerHandle t)
     cdef int _next_timeout_ms(self)
     cdef _run_timers(self)
+    cdef _register_child(self, Child child)
     cdef bint _try_reap(self, Child child) except -1
     cdef _on_sigchld(self)
     cdef int _write(self, FdWatch w, data) except -1

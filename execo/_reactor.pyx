@@ -54,97 +54,24 @@ from libc.errno cimport errno, EAGAIN, EINTR, EIO, EPIPE, ECHILD, ENOSYS
 from posix.unistd cimport read, write, close
 from posix.types cimport pid_t
 from posix.resource cimport rlimit, rlim_t, getrlimit, RLIMIT_NOFILE, RLIM_INFINITY
-
-cdef extern from "Python.h":
-    # a compact ASCII str is a header and a char array: the Collector
-    # reads into that array while it is the object's sole owner
-    object _str_new "PyUnicode_New"(Py_ssize_t size, Py_UCS4 maxchar)
-    int _str_resize "PyUnicode_Resize"(PyObject **p, Py_ssize_t length) except -1
-    void *_str_data "PyUnicode_DATA"(object o)
+from execo._system cimport (
+    _str_new, _str_resize, _str_data, PyThread_get_thread_ident,
+    epoll_event, epoll_create1, epoll_ctl, epoll_wait, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
+    EPOLLIN, EPOLLOUT,
+    pollfd, poll, POLLIN, POLLOUT,
+    eventfd, EFD_CLOEXEC, EFD_NONBLOCK,
+    fcntl, O_CLOEXEC, O_NONBLOCK, F_SETPIPE_SZ,
+    pipe2,
+    waitpid, WNOHANG, WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG,
+    kill, killpg,
+    stat, fstat,
+    timespec, clock_gettime, CLOCK_MONOTONIC,
+)
 
 import heapq
 import os
 import sys
 import threading
-
-cdef extern from "<sys/epoll.h>" nogil:
-    cdef union epoll_data_t:
-        void *ptr
-        int fd
-        unsigned int u32
-        unsigned long long u64
-    cdef struct epoll_event:
-        unsigned int events
-        epoll_data_t data
-    int epoll_create1(int flags)
-    int epoll_ctl(int epfd, int op, int fd, epoll_event *event)
-    int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout)
-    enum:
-        EPOLL_CLOEXEC
-        EPOLL_CTL_ADD
-        EPOLL_CTL_MOD
-        EPOLL_CTL_DEL
-        EPOLLIN
-        EPOLLOUT
-        EPOLLERR
-        EPOLLHUP
-
-cdef extern from "<poll.h>" nogil:
-    int poll(pollfd *fds, unsigned long nfds, int timeout)
-    enum:
-        POLLIN
-        POLLOUT
-        POLLERR
-        POLLHUP
-        POLLNVAL
-
-cdef extern from "<sys/eventfd.h>" nogil:
-    int eventfd(unsigned int initval, int flags)
-    enum:
-        EFD_CLOEXEC
-        EFD_NONBLOCK
-
-cdef extern from "<fcntl.h>" nogil:
-    int fcntl(int fd, int cmd, ...)
-    enum:
-        O_CLOEXEC
-        O_NONBLOCK
-        F_SETPIPE_SZ
-
-cdef extern from "<unistd.h>" nogil:
-    int pipe2(int *fds, int flags)
-
-cdef extern from "<sys/wait.h>" nogil:
-    pid_t waitpid(pid_t pid, int *status, int options)
-    enum:
-        WNOHANG
-    bint WIFEXITED(int status)
-    int WEXITSTATUS(int status)
-    bint WIFSIGNALED(int status)
-    int WTERMSIG(int status)
-
-cdef extern from "<signal.h>" nogil:
-    int kill(pid_t pid, int sig)
-    int killpg(pid_t pgrp, int sig)
-
-cdef extern from "<sys/stat.h>" nogil:
-    ctypedef unsigned long ino_t
-    cdef struct stat:
-        ino_t st_ino
-    int fstat(int fd, stat *buf)
-
-cdef extern from "<time.h>" nogil:
-    ctypedef long time_t
-    cdef struct timespec:
-        time_t tv_sec
-        long tv_nsec
-    int clock_gettime(int clk, timespec *ts)
-    enum:
-        CLOCK_MONOTONIC
-
-cdef extern from "pythread.h":
-    unsigned long PyThread_get_thread_ident()
-
 
 # Spawn flags, re-exported for the Python layer.
 SPAWN_PTY = EXO_SPAWN_PTY
@@ -175,6 +102,19 @@ cdef enum:  # FdWatch kinds
     K_WAKE = 4
     K_SIGCHLD = 5
     K_WDPIPE = 6               # the write end of the watchdog's pipe
+
+cdef enum:  # what another thread may ask of the loop thread (Reactor._in_loop_do)
+    DO_REGISTER_CHILD = 1      # a: Child, just spawned
+    DO_PUSH_TIMER = 2          # a: TimerHandle
+    DO_ADD_READER = 3          # a: FdWatch of add_reader()
+    DO_SET_READING = 4         # a: FdWatch, b: on
+    DO_WANT_WRITABLE = 5       # a: FdWatch with bytes queued
+    DO_WRITER_FAILED = 6       # a: FdWatch, b: errno
+    DO_CLOSE_WRITER = 7        # a: FdWatch to close once drained
+    DO_CLOSE_WATCH = 8         # a: FdWatch
+    DO_DRAIN_AND_CLOSE = 9     # a: FdWatch (Reader.close)
+    DO_CLOSE_STREAMS = 10      # a: Child (Child.close_streams)
+    DO_WD_WANT_WRITABLE = 11   # the watchdog's pipe has records queued
 
 cdef enum:  # watchdog records, headed by one C int: pid << 3 | op
     WD_ADD_GROUP = 0           # kill the process group pid at the end
@@ -337,8 +277,10 @@ cdef class Collector:
         return text, start + consumed
 
 
-cdef class Timer:
-    """A pending call, returned by :meth:`Reactor.call_later`."""
+cdef class TimerHandle:
+    """A pending call, returned by :meth:`Reactor.call_later` (named as
+    asyncio names it; not :class:`execo.Timer`, which measures elapsed
+    time)."""
 
     def cancel(self):
         """Prevent the call if it has not run yet (thread-safe)."""
@@ -375,10 +317,7 @@ cdef class Child:
         """Read what is left in stdout/stderr, then close them and report
         eof (thread-safe): for a child that exited while a grandchild keeps
         its pipes open."""
-        if self.reactor._in_loop():
-            self._close_streams()
-        else:
-            self.reactor._queue(self._close_streams, ())
+        self.reactor._in_loop_do(DO_CLOSE_STREAMS, self, None)
 
     def set_reading(self, int stream, bint on):
         """Stop (``on`` false) or resume reading stdout (1) or stderr (2)
@@ -386,12 +325,7 @@ cdef class Child:
         child blocks on a full pipe meanwhile; nothing is lost."""
         w = self.stdout_watch if stream == 1 else self.stderr_watch if stream == 2 else None
         if w is not None:
-            self.reactor._set_reading_soon(w, on)
-
-    def _close_streams(self):
-        for w in (self.stdout_watch, self.stderr_watch):
-            if w is not None and not (<FdWatch>w).closed:
-                self.reactor._drain_and_close(<FdWatch>w)
+            self.reactor._in_loop_do(DO_SET_READING, w, on)
 
     def signal(self, int sig, bint group=False):
         """Send ``sig`` to the child (to its process group when ``group``).
@@ -540,15 +474,6 @@ cdef class Reactor:
         self.owned.discard(w)
         exo_buf_free(&w.wbuf)
 
-    def _set_reading_soon(self, FdWatch w, bint on):
-        if self._in_loop():
-            self._set_reading(w, on)
-        else:
-            self._queue(self._set_reading_py, (w, on))
-
-    def _set_reading_py(self, FdWatch w, bint on):
-        self._set_reading(w, on)
-
     cdef _set_reading(self, FdWatch w, bint on):
         w.paused = not on
         if w.closed or w.kind != K_READ:
@@ -560,8 +485,58 @@ cdef class Reactor:
 
     # --------------------------------------------------------- thread hops
 
-    cdef bint _in_loop(self):
+    cdef inline bint _in_loop(self) noexcept:
         return self.running and PyThread_get_thread_ident() == self.loop_thread
+
+    cdef inline int _in_loop_do(self, int op, object a, object b) except -1:
+        """Do ``op`` (a DO_* constant, arguments ``a`` and ``b``) in the
+        loop thread: right now when called there (C calls only: no bound
+        method, no tuple), else queued for the loop (thread-safe).  The
+        one way the reactor's own code hops to its thread."""
+        if self._in_loop():
+            return self._do(op, a, b)
+        self._queue(self._do_queued, (op, a, b))
+        return 0
+
+    def _do_queued(self, int op, a, b):
+        self._do(op, a, b)
+
+    cdef int _do(self, int op, object a, object b) except -1:
+        """The loop thread's side of _in_loop_do."""
+        cdef FdWatch w
+        cdef Child child
+        if op == DO_REGISTER_CHILD:
+            self._register_child(<Child>a)
+        elif op == DO_PUSH_TIMER:
+            self._push_timer(<TimerHandle>a)
+        elif op == DO_ADD_READER:
+            w = <FdWatch>a
+            if not w.closed and not w.paused and not w.registered:
+                self._add_watch(w, EPOLLIN)
+        elif op == DO_SET_READING:
+            self._set_reading(<FdWatch>a, b)
+        elif op == DO_WANT_WRITABLE:
+            self._want_writable(<FdWatch>a)
+        elif op == DO_WRITER_FAILED:
+            self._writer_failed(<FdWatch>a, b)
+        elif op == DO_CLOSE_WRITER:
+            self._maybe_close_writer(<FdWatch>a)
+        elif op == DO_CLOSE_WATCH:
+            self._close_watch(<FdWatch>a)
+        elif op == DO_DRAIN_AND_CLOSE:
+            w = <FdWatch>a
+            if not w.closed:
+                self._drain_and_close(w)
+        elif op == DO_CLOSE_STREAMS:
+            child = <Child>a
+            for w in (child.stdout_watch, child.stderr_watch):
+                if w is not None and not w.closed:
+                    self._drain_and_close(w)
+        elif op == DO_WD_WANT_WRITABLE:
+            w = self.wd_watch
+            if w is not None and not w.closed and not w.registered and exo_buf_len(&w.wbuf) != 0:
+                self._add_watch(w, EPOLLOUT)
+        return 0
 
     def in_loop_thread(self):
         """True when called from the reactor thread."""
@@ -613,25 +588,22 @@ cdef class Reactor:
 
     def call_later(self, double delay, callback, *args):
         """Run ``callback(*args)`` in the reactor thread after ``delay``
-        seconds (monotonic clock).  Returns a :class:`Timer` (thread-safe)."""
-        cdef Timer t = Timer.__new__(Timer)
+        seconds (monotonic clock).  Returns a :class:`TimerHandle` (thread-safe)."""
+        cdef TimerHandle t = TimerHandle.__new__(TimerHandle)
         t.when = monotonic() + (delay if delay > 0 else 0.0)
         t.callback = callback
         t.args = args
-        if self._in_loop():
-            self._push_timer(t)
-        else:
-            self._queue(self._push_timer, (t,))
+        self._in_loop_do(DO_PUSH_TIMER, t, None)
         return t
 
-    def _push_timer(self, Timer t):
+    cdef _push_timer(self, TimerHandle t):
         if not t.cancelled:
             self.timer_seq += 1
             heapq.heappush(self.timers, (t.when, self.timer_seq, t))
 
     cdef int _next_timeout_ms(self):
         cdef double d
-        cdef Timer t
+        cdef TimerHandle t
         while self.timers:
             t = self.timers[0][2]
             if t.cancelled:
@@ -645,7 +617,7 @@ cdef class Reactor:
 
     cdef _run_timers(self):
         cdef double now = monotonic()
-        cdef Timer t
+        cdef TimerHandle t
         while self.timers and self.timers[0][0] <= now:
             t = heapq.heappop(self.timers)[2]
             if t.cancelled:
@@ -727,10 +699,7 @@ cdef class Reactor:
             # at once: a child the watchdog does not know would survive us
             self._wd_announce(child)
             self._wd_flush()
-        if self._in_loop():
-            self._register_child(child)
-        else:
-            self._queue(self._register_child, (child,))
+        self._in_loop_do(DO_REGISTER_CHILD, child, None)
         return child
 
     def spawn_fd_cost(self, bint want_stdin=True):
@@ -758,7 +727,7 @@ cdef class Reactor:
             return False
         return <rlim_t>self.last_child_fd >= rl.rlim_cur // 4 * 3
 
-    def _register_child(self, Child child):
+    cdef _register_child(self, Child child):
         for w in (child.stdout_watch, child.stderr_watch):
             if w is not None and not (<FdWatch>w).paused and not (<FdWatch>w).registered:
                 self._add_watch(<FdWatch>w, EPOLLIN)
@@ -851,20 +820,14 @@ cdef class Reactor:
             # another thread was faster (the GIL was released): this one
             # reads end of file, knows no child, exits; reap it
             close(wfd)
-            if self._in_loop():
-                self._register_child(child)
-            else:
-                self._queue(self._register_child, (child,))
+            self._in_loop_do(DO_REGISTER_CHILD, child, None)
             return self.wd_child.pid
         self.wd_watch = self._new_watch(wfd, K_WDPIPE, 0, None, child)
         self.wd_child = child
         for c in self.children.values():
             self._wd_announce(<Child>c)
         self._wd_flush()
-        if self._in_loop():
-            self._register_child(child)
-        else:
-            self._queue(self._register_child, (child,))
+        self._in_loop_do(DO_REGISTER_CHILD, child, None)
         return pid
 
     def flush_watchdog(self):
@@ -933,15 +896,7 @@ cdef class Reactor:
             self._wd_stuck()
             return
         if not w.registered:
-            if self._in_loop():
-                self._add_watch(w, EPOLLOUT)
-            else:
-                self._queue(self._wd_want_writable, ())
-
-    def _wd_want_writable(self):
-        cdef FdWatch w = self.wd_watch
-        if w is not None and not w.closed and not w.registered and exo_buf_len(&w.wbuf) != 0:
-            self._add_watch(w, EPOLLOUT)
+            self._in_loop_do(DO_WD_WANT_WRITABLE, None, None)
 
     cdef _wd_stuck(self):
         """The watchdog leaves everything unread (stopped?): kill it before
@@ -959,13 +914,7 @@ cdef class Reactor:
         if w is None:
             return
         exo_buf_free(&w.wbuf)
-        if self._in_loop():
-            self._close_watch(w)
-        else:
-            self._queue(self._close_watch_py, (w,))
-
-    def _close_watch_py(self, FdWatch w):
-        self._close_watch(w)
+        self._in_loop_do(DO_CLOSE_WATCH, w, None)
 
     def _wd_exited(self, Child child, int code):
         if child is self.wd_child:
@@ -983,17 +932,10 @@ cdef class Reactor:
         / ``sink._on_eof``.  Returns a :class:`Reader` (to stop reading)."""
         w = self._new_watch(fd, K_READ, stream, sink, None)
         w.collector = collector
-        if self._in_loop():
-            self._add_watch(w, EPOLLIN)
-        else:
-            self._queue(self._add_reader_watch, (w,))
+        self._in_loop_do(DO_ADD_READER, w, None)
         r = Reader.__new__(Reader)
         (<Reader>r).watch = w
         return r
-
-    def _add_reader_watch(self, FdWatch w):
-        if not w.closed and not w.paused and not w.registered:
-            self._add_watch(w, EPOLLIN)
 
     def writer(self, int fd, sink, int stream):
         """A :class:`Writer` for ``fd`` (non-blocking, owned by the reactor)."""
@@ -1026,22 +968,13 @@ cdef class Reactor:
                 return 0
         if exo_buf_append(&w.wbuf, p, n) < 0:
             raise MemoryError()
-        if self._in_loop():
-            self._want_writable(w)
-        else:
-            self._queue(self._want_writable_py, (w,))
+        self._in_loop_do(DO_WANT_WRITABLE, w, None)
         return 0
 
     cdef _writer_failed_soon(self, FdWatch w, int err):
         exo_buf_free(&w.wbuf)
         w.close_when_drained = True
-        if self._in_loop():
-            self._writer_failed(w, err)
-        else:
-            self._queue(self._writer_failed_py, (w, err))
-
-    def _writer_failed_py(self, FdWatch w, int err):
-        self._writer_failed(w, err)
+        self._in_loop_do(DO_WRITER_FAILED, w, err)
 
     cdef _writer_failed(self, FdWatch w, int err):
         if w.closed:
@@ -1054,9 +987,6 @@ cdef class Reactor:
             except BaseException as e:
                 self._report(e)
 
-    def _want_writable_py(self, FdWatch w):
-        self._want_writable(w)
-
     cdef _want_writable(self, FdWatch w):
         if w.closed or w.registered or exo_buf_len(&w.wbuf) == 0:
             return
@@ -1064,13 +994,7 @@ cdef class Reactor:
 
     cdef _close_writer(self, FdWatch w):
         w.close_when_drained = True
-        if self._in_loop():
-            self._maybe_close_writer(w)
-        else:
-            self._queue(self._maybe_close_writer_py, (w,))
-
-    def _maybe_close_writer_py(self, FdWatch w):
-        self._maybe_close_writer(w)
+        self._in_loop_do(DO_CLOSE_WRITER, w, None)
 
     cdef _maybe_close_writer(self, FdWatch w):
         if not w.closed and exo_buf_len(&w.wbuf) == 0:
@@ -1326,18 +1250,11 @@ cdef class Reader:
     def close(self):
         """Read what is readable now, then close the fd and report eof to
         the sink (thread-safe; a no-op once closed)."""
-        if self.watch.reactor._in_loop():
-            self._close()
-        else:
-            self.watch.reactor._queue(self._close, ())
-
-    def _close(self):
-        if not self.watch.closed:
-            self.watch.reactor._drain_and_close(self.watch)
+        self.watch.reactor._in_loop_do(DO_DRAIN_AND_CLOSE, self.watch, None)
 
     def set_reading(self, bint on):
         """Stop (``on`` false) or resume reading (thread-safe)."""
-        self.watch.reactor._set_reading_soon(self.watch, on)
+        self.watch.reactor._in_loop_do(DO_SET_READING, self.watch, on)
 
     @property
     def closed(self):

@@ -420,7 +420,7 @@ class _ChainPutCopy(ParallelActions):
     def __init__(self, chainput: ChainPut) -> None:
         self._chainput = chainput
         self._state_lock = threading.Lock()
-        self._timer: Optional[_reactor.Timer] = None
+        self._timer: Optional[_reactor.TimerHandle] = None
         self.receivers = _ChainPutReceivers(chainput, self)
         self.sender = _ChainPutSend(chainput, self)
         super(_ChainPutCopy, self).__init__(

@@ -322,7 +322,7 @@ class ProcessBase(object):
         self._streams[STDOUT].reset(bool(self.default_stdout_handler))
         self._streams[STDERR].reset(bool(self.default_stderr_handler))
         self._strand = Strand(self._on_backlog)
-        self._timers: List[_reactor.Timer] = []
+        self._timers: List[_reactor.TimerHandle] = []
 
     def _stdin_bytes(self, s: Union[str, bytes, bytearray, memoryview]) -> bytes:
         """What write(s) sends: str encoded (locale encoding,

@@ -121,7 +121,7 @@ class SshProcess(Process):
         self._held: List[Tuple[str, int, Any]] = []
         self._held_size = 0
         self._held_partial = b""
-        self._backoff_timer: Optional[_reactor.Timer] = None
+        self._backoff_timer: Optional[_reactor.TimerHandle] = None
         self._no_retry = False
 
     def _infos(self) -> List[str]:

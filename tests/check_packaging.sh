@@ -19,7 +19,7 @@ echo "packaging: built $(basename "$sdist") and $(basename "$wheel")"
 
 # the sdist carries the sources and no generated file
 tar tzf "$sdist" >"$work/sdist.txt"
-for f in execo/_reactor.pyx execo/_reactor.pxd execo/_reactor.pyi execo/py.typed \
+for f in execo/_reactor.pyx execo/_reactor.pxd execo/_system.pxd execo/_reactor.pyi execo/py.typed \
          execo/chainput_hop.sh src_c/exo_spawn.c setup.py pyproject.toml README.md \
          CHANGELOG.md; do
     grep -q "/$f\$" "$work/sdist.txt" || { echo "packaging: $f missing from the sdist"; exit 1; }
