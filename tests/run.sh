@@ -3,8 +3,9 @@
 # Usage: bash tests/run.sh              every lane below
 #        bash tests/run.sh PYTEST-ARGS  install, build, then pytest only
 # Each lane can also be run alone (after tests/install.sh [--check]):
-#   bash tests/check.sh                 lint, format, mypy, docs
+#   bash tests/check.sh                 lint, format, mypy, stubtest, docs
 #   bash tests/check_packaging.sh       sdist, wheel, auditwheel, tests on the wheel
+#   bash tests/debug.sh                 reactor + process tests on a debug/sanitizer build
 #   python3 -m pytest --execo-backend poll,sigchld tests/test_process.py
 #   python3 -m pytest                   the whole suite (epoll + pidfd)
 set -euo pipefail
@@ -27,6 +28,8 @@ EXECO_SOURCE=$PWD bash tests/check_packaging.sh
 # the default run covers epoll + pidfd (test_reactor.py crosses every
 # poller with every watcher); the process-level tests again with the
 # portable alternatives, chosen as a user chooses them (configuration)
+lane "debug build (Cython checks, ASan, UBSan): reactor and process tests"
+bash tests/debug.sh
 lane "process tests on poll + sigchld"
 $PY -m pytest -q -p no:cacheprovider --execo-backend poll,sigchld \
     tests/test_process.py tests/test_expect.py tests/test_handlers.py
