@@ -47,10 +47,9 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes
 from cpython.unicode cimport PyUnicode_Decode, PyUnicode_DecodeUTF8, PyUnicode_DecodeUTF8Stateful
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF, Py_CLEAR
-from libc.stdlib cimport malloc, free, realloc
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
-from libc.string cimport memchr
-from libc.errno cimport errno, EAGAIN, EINTR, EIO, EPIPE, ECHILD, ENOSYS
+from libc.errno cimport errno, EAGAIN, EINTR, EIO, EPIPE
 from posix.unistd cimport read, write, close
 from posix.types cimport pid_t
 from posix.resource cimport rlimit, rlim_t, getrlimit, RLIMIT_NOFILE, RLIM_INFINITY
@@ -71,7 +70,6 @@ from execo._system cimport (
 import heapq
 import os
 import sys
-import threading
 
 # Spawn flags, re-exported for the Python layer.
 SPAWN_PTY = EXO_SPAWN_PTY
