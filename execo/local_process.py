@@ -268,7 +268,9 @@ class Process(ProcessBase):
 
     def _end_unspawned(self) -> None:
         """``self._lock`` held: end a process that has no child (killed before its
-        spawn, or its spawn failed)."""
+        spawn, or its spawn failed). Apart from ProcessBase._maybe_ended on
+        purpose: it runs inside start() or kill(), before any output or exit
+        status exists, and the end is notified by _notify_started."""
         self.ended = True
         self.end_date = time.time()
         self.timeouted = False
