@@ -81,6 +81,10 @@ cdef class FdWatch:
     cdef bint close_when_drained
     cdef bint closed
     cdef bint paused               # a reader taken out of the poll set on request
+    cdef bint reading              # the loop thread is in a read() of it, GIL released
+    cdef bint borrowed             # a caller thread reads it (Child.read_wait)
+    cdef int borrower_wake         # that caller's eventfd, -1 when none
+    cdef int deferred              # DO_* of the loop's to run once it is given back
 
 
 cdef class Child:
@@ -161,6 +165,9 @@ cdef class Reactor:
     cdef int _on_readable(self, FdWatch w) except -1
     cdef int _read_once(self, FdWatch w) except -1
     cdef _drain_and_close(self, FdWatch w)
+    cdef int _read_wait(self, FdWatch w, int wake_fd, double timeout) except -2
+    cdef _give_back(self, FdWatch w)
+    cdef bint _defer_if_borrowed(self, FdWatch w, int op)
     cdef _dispatch(self, int fd, unsigned int revents)
     cdef _poll_once(self, int timeout_ms)
     cdef int _wd_note(self, pid_t pid, int op) except -1
@@ -168,6 +175,10 @@ cdef class Reactor:
     cdef _wd_flush(self)
     cdef _wd_stuck(self)
     cdef _wd_lost(self)
+
+
+cdef class Waker:
+    cdef readonly int fd
 
 
 cdef class Reader:

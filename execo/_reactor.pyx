@@ -86,6 +86,7 @@ cdef enum:
     BIG_PIPE = 1048576         # ... so give its pipe 1 MiB (fewer wake-ups)
     MAX_READS = 16             # reads of one fd per wake-up while it fills them
     MAX_EVENTS = 256
+    BORROWED_READ = 65536      # a read by a borrowing caller (on its stack)
 
 cdef enum:  # what one read of a watched fd found (_read_once)
     READ_CLOSED = 0            # eof or error: reported to the sink, fd closed
@@ -325,6 +326,24 @@ cdef class Child:
         if w is not None:
             self.reactor._in_loop_do(DO_SET_READING, w, on)
 
+    def read_wait(self, int stream, int wake_fd, double timeout):
+        """Wait in the calling thread, up to ``timeout`` seconds (< 0:
+        no limit), for stdout (1) or stderr (2) to be readable or for
+        ``wake_fd`` (an eventfd, e.g. a :class:`Waker`'s; -1: none) to be
+        set, then read once and hand the bytes to the sink, as the reactor
+        would (the same order, the same calls): a waiter that reads for
+        itself needs no thread switch.
+
+        Returns the number of bytes read, 0 (timeout, woken, nothing read)
+        or -1 when the stream cannot be read here now (the reactor is
+        reading it, another thread borrowed it, backpressure paused it, the
+        poll() backend, eof or an error, which the reactor then reads and
+        reports): wait for the reactor then."""
+        cdef FdWatch w = self.stdout_watch if stream == 1 else self.stderr_watch if stream == 2 else None
+        if w is None:
+            return -1
+        return self.reactor._read_wait(w, wake_fd, timeout)
+
     def signal(self, int sig, bint group=False):
         """Send ``sig`` to the child (to its process group when ``group``).
 
@@ -429,6 +448,7 @@ cdef class Reactor:
         w.sink = sink
         w.reactor = self
         w.child = child
+        w.borrower_wake = -1
         exo_buf_init(&w.wbuf)
         self.owned.add(w)
         return w
@@ -461,6 +481,8 @@ cdef class Reactor:
         w.registered = False
 
     cdef _close_watch(self, FdWatch w):
+        if self._defer_if_borrowed(w, DO_CLOSE_WATCH):
+            return
         self._del_watch(w)
         if not w.closed:
             w.closed = True
@@ -474,7 +496,8 @@ cdef class Reactor:
 
     cdef _set_reading(self, FdWatch w, bint on):
         w.paused = not on
-        if w.closed or w.kind != K_READ:
+        if w.closed or w.kind != K_READ or w.borrowed:
+            # (a borrowed reader is put back, or not, when given back)
             return
         if w.paused and w.registered:
             self._del_watch(w)
@@ -509,7 +532,7 @@ cdef class Reactor:
             self._push_timer(<TimerHandle>a)
         elif op == DO_ADD_READER:
             w = <FdWatch>a
-            if not w.closed and not w.paused and not w.registered:
+            if not w.closed and not w.paused and not w.registered and not w.borrowed:
                 self._add_watch(w, EPOLLIN)
         elif op == DO_SET_READING:
             self._set_reading(<FdWatch>a, b)
@@ -1043,12 +1066,14 @@ cdef class Reactor:
         else:
             dst = self.rbuf
             want = READ_SIZE
+        w.reading = True    # (no caller may borrow it meanwhile: Child.read_wait)
         with nogil:
             r = read(fd, dst, want)
             if r < 0:
                 err = errno
             elif r > 0 and dst != self.rbuf and col.ascii:
                 asc = exo_is_ascii(dst, r)
+        w.reading = False
         if r > 0:
             if dst == self.rbuf:
                 if col is not None and col.keep and not col.notify:
@@ -1090,6 +1115,8 @@ cdef class Reactor:
         """Read until nothing is left right now, then close and report eof."""
         cdef int r = READ_FULL
         cdef int k = 0
+        if self._defer_if_borrowed(w, DO_DRAIN_AND_CLOSE):
+            return
         while (r == READ_FULL or r == READ_PARTIAL) and k < 4096 and not w.closed:
             r = self._read_once(w)
             k += 1
@@ -1100,10 +1127,102 @@ cdef class Reactor:
             except BaseException as e:
                 self._report(e)
 
+    # ------------------------------------------------------ borrowed readers
+
+    cdef int _read_wait(self, FdWatch w, int wake_fd, double timeout) except -2:
+        """Child.read_wait: the calling thread takes the reader out of the
+        poll set, waits for it (or for ``wake_fd``) up to ``timeout``, reads
+        once, hands the bytes to the sink exactly as the loop would, and
+        puts it back.  The GIL orders it with the loop: a reader the loop
+        is reading (``reading``) is not borrowed, one that is borrowed is
+        neither read nor closed by the loop (``_defer_if_borrowed``).
+
+        Returns the bytes read, 0 (timeout, woken, nothing to read) or -1
+        (not borrowable now, or eof or an error, which the loop then
+        reads and reports itself)."""
+        cdef pollfd fds[2]
+        cdef char buf[BORROWED_READ]
+        cdef Py_ssize_t r = 0
+        cdef int pr = 0
+        cdef int err = 0
+        cdef int nfds = 1
+        cdef int ms
+        cdef short revents = 0
+        cdef Collector col
+        if (self.epfd < 0 or not self.running or self._in_loop() or w.kind != K_READ or w.closed
+                or w.paused or w.borrowed or w.reading or not w.registered):
+            return -1
+        if timeout < 0:
+            ms = -1
+        elif timeout >= 86400.0:
+            ms = 86400000
+        else:
+            ms = <int>(timeout * 1000.0 + 0.999)
+        w.borrowed = True
+        w.borrower_wake = wake_fd
+        self._del_watch(w)      # epoll_ctl from this thread: the kernel allows it
+        fds[0].fd = w.fd
+        fds[0].events = POLLIN
+        fds[0].revents = 0
+        if wake_fd >= 0:
+            fds[1].fd = wake_fd
+            fds[1].events = POLLIN
+            fds[1].revents = 0
+            nfds = 2
+        with nogil:
+            pr = poll(fds, nfds, ms)
+            if pr < 0:
+                err = errno
+            elif fds[0].revents != 0:
+                revents = fds[0].revents
+                r = read(w.fd, buf, BORROWED_READ)
+                if r < 0:
+                    err = errno
+        try:
+            if r > 0:
+                col = w.collector
+                if col is not None and col.keep and not col.notify:
+                    col.append(buf, r)
+                elif col is None or col.notify:
+                    self._deliver(w, buf, r)
+        finally:
+            self._give_back(w)
+        if r > 0:
+            return r
+        if revents != 0 and (r == 0 or (err != EAGAIN and err != EINTR)):
+            return -1   # eof or error: left for the loop to read and report
+        return 0
+
+    cdef _give_back(self, FdWatch w):
+        """End of a borrow: do what the loop deferred meanwhile, or put the
+        reader back in the poll set (from the borrowing thread, GIL held)."""
+        cdef int op = w.deferred
+        w.borrowed = False
+        w.borrower_wake = -1
+        w.deferred = 0
+        if op != 0:
+            self._in_loop_do(op, w, None)
+        elif not w.closed and not w.paused and not w.registered:
+            self._add_watch(w, EPOLLIN)
+
+    cdef bint _defer_if_borrowed(self, FdWatch w, int op):
+        """Loop side: a borrowed reader is not closed or drained under its
+        borrower; ``op`` runs when it is given back (a drain wins over a
+        plain close: nothing readable is lost), and the borrower is woken
+        to give it back soon."""
+        cdef unsigned long long one = 1
+        if not w.borrowed:
+            return False
+        if w.deferred != DO_DRAIN_AND_CLOSE:
+            w.deferred = op
+        if w.borrower_wake >= 0:
+            write(w.borrower_wake, &one, 8)
+        return True
+
     cdef _dispatch(self, int fd, unsigned int revents):
         cdef FdWatch w = self.watches.get(fd)
-        if w is None:
-            return
+        if w is None or w.borrowed:
+            return     # (an event harvested before a caller borrowed it)
         if w.kind == K_READ:
             self._on_readable(w)
         elif w.kind == K_WRITE:
@@ -1240,6 +1359,38 @@ cdef class Reactor:
             self.epfd = -1
         self.running = False
         self.stopping = True
+
+
+cdef class Waker:
+    """An eventfd that a thread polls beside what it waits for
+    (:meth:`Child.read_wait`) and that other threads set to wake it."""
+
+    def __cinit__(self):
+        self.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+        if self.fd < 0:
+            raise OSError(errno, os.strerror(errno))
+
+    def wake(self):
+        """Set it (thread-safe): the poll of its owner returns."""
+        cdef unsigned long long one = 1
+        if self.fd >= 0:
+            write(self.fd, &one, 8)
+
+    def clear(self):
+        """Reset it."""
+        cdef unsigned long long v
+        if self.fd >= 0:
+            read(self.fd, &v, 8)
+
+    def close(self):
+        if self.fd >= 0:
+            close(self.fd)
+            self.fd = -1
+
+    def __dealloc__(self):
+        if self.fd >= 0:
+            close(self.fd)
+            self.fd = -1
 
 
 cdef class Reader:

@@ -432,6 +432,12 @@ class Process(ProcessBase):
             self._set_write_error(err)
         return len(s)
 
+    def _read_wait(self, stream: int, wake_fd: int, timeout: float) -> int:
+        child = self._child
+        if child is None:
+            return -1
+        return child.read_wait(stream, wake_fd, timeout)
+
     def flush(self) -> None:
         """File-like no-op: write() hands data to the reactor at once."""
 

@@ -873,6 +873,12 @@ class ProcessBase(object):
         _wait_event(self.ended_event, get_seconds(timeout))
         return self
 
+    def _read_wait(self, stream: int, wake_fd: int, timeout: float) -> int:
+        """Read ``stream`` in the calling thread while it waits (see
+        :meth:`execo._reactor.Child.read_wait`): the bytes read, 0 (nothing
+        yet) or -1 (not possible: wait for the reactor). Here: never."""
+        return -1
+
     def _in_own_handler(self) -> bool:
         """Whether the calling thread runs one of this process's handlers
         (output, lifecycle, expect callback), or its start()."""

@@ -2,6 +2,7 @@
 spec, with real processes."""
 
 import logging
+import os
 import re
 import sys
 import threading
@@ -645,3 +646,119 @@ def test_expect_interactive_dialogue():
     finally:
         finish(p)
     assert p.finished_ok
+
+
+# ============================== the waiting thread reads for itself (issue 18)
+# expect() on one process reads the stream in the calling thread while it
+# waits (epoll backend): the match needs no hop through the reactor thread.
+# These tests hold on every backend; on poll() the reactor reads as before.
+
+
+def _record_readers(p):
+    """Wrap the process's sink entry point: the threads that hand it data."""
+    threads = []
+    on_data = p._on_data
+
+    def recording(stream, data):
+        threads.append(threading.get_ident())
+        return on_data(stream, data)
+
+    p._on_data = recording
+    return threads
+
+
+def test_expect_round_trips_read_by_the_calling_thread():
+    from execo import configuration
+
+    with Cat(ignore_exit_code=True) as p:
+        threads = _record_readers(p)
+        for i in range(200):
+            p.write("r%dx\n" % i)
+            idx, mo = p.expect("r%dx" % i, timeout=10)
+            assert idx == 0 and mo.group(0) == "r%dx" % i
+        if configuration.get("poller", "epoll") != "poll":
+            # most chunks are read here (the reactor may win a race now and then)
+            assert threads.count(threading.get_ident()) > len(threads) // 2
+        assert p.stdout == "".join("r%dx\n" % i for i in range(200))
+
+
+def test_expect_round_trips_with_a_user_handler_and_long_intr_period():
+    # a user handler makes the stream's calls run in a handler thread: the
+    # match is found there, and must wake the caller's poll at once (the
+    # expect times out otherwise: intr_period is longer than its timeout)
+    from execo import configuration
+
+    lines = []
+
+    class Lines(ProcessOutputHandler):
+        def read_line(self, process, stream, string, eof=False, error=False):
+            if string:
+                lines.append(string)
+
+    old = configuration["intr_period"]
+    configuration["intr_period"] = 60
+    try:
+        with Cat(stdout_handlers=[Lines()], ignore_exit_code=True) as p:
+            for i in range(50):
+                p.write("r%dx\n" % i)
+                idx, mo = bounded(lambda i=i: p.expect("r%dx" % i, timeout=10), 5)
+                assert idx == 0, "round trip %d: no match" % i
+    finally:
+        configuration["intr_period"] = old
+    assert lines == ["r%dx\n" % i for i in range(50)]
+
+
+def test_expect_two_threads_on_one_process_both_read():
+    with Cat(ignore_exit_code=True) as p:
+        results = {}
+
+        def talk(tag):
+            got = []
+            for i in range(100):
+                p.write("%s%dx\n" % (tag, i))
+                idx, mo = p.expect(r"%s%dx" % (tag, i), timeout=10)
+                got.append(mo.group(0) if mo else None)
+            results[tag] = got
+
+        threads = [threading.Thread(target=talk, args=(tag,)) for tag in "ab"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        for tag in "ab":
+            assert results[tag] == ["%s%dx" % (tag, i) for i in range(100)]
+
+
+def test_expect_while_reading_ends_at_the_eof_grace():
+    # the shell exits, a grandchild keeps stdout open: the pipes are closed
+    # after EOF_GRACE_AFTER_EXIT while the caller polls them; the expect
+    # then ends at eof (None, None), long before its timeout
+    p = Process("echo before; sleep 30 & exit 0", shell=True, ignore_exit_code=True).start()
+    try:
+        assert p.expect("before", timeout=10)[0] == 0
+        t0 = time.monotonic()
+        assert bounded(lambda: p.expect("never", timeout=30), 40) == (None, None)
+        assert time.monotonic() - t0 < 25
+        assert p.wait(10).ended
+    finally:
+        p.kill()
+        finish(p)
+
+
+def test_expect_interrupted_in_the_main_thread_then_works_again():
+    import signal
+
+    with Cat(ignore_exit_code=True) as p:
+        p.write("one\n")
+        assert p.expect("one", timeout=5)[0] == 0
+        timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                p.expect("never", timeout=30)
+        finally:
+            timer.join()
+        # the stream was given back to the reactor: nothing is lost
+        p.write("two\n")
+        assert p.expect("two", timeout=5)[0] == 0
+        assert bounded(lambda: p.stdout, 5) == "one\ntwo\n"

@@ -383,3 +383,126 @@ def test_spawn_fd_cost_is_what_a_child_holds(reactor, want_stdin):
     finally:
         c.signal(signal.SIGKILL, True)
         assert s.done.wait(10)
+
+
+# ------------------------------------------------ Child.read_wait (issue 18)
+# A waiting caller reads a stream itself: no hop through the loop thread.
+
+
+def _borrowable(reactor, child, stream=1):
+    """read_wait with a zero timeout until the child's readers are in the
+    poll set (registered by the loop thread after the spawn): True, or
+    False on the poll() backend, where it never is."""
+    if reactor.poller != "epoll":
+        assert child.read_wait(stream, -1, 0.0) == -1
+        return False
+    deadline = time.time() + 5
+    while child.read_wait(stream, -1, 0.0) == -1:
+        assert time.time() < deadline, "stdout never became borrowable"
+        time.sleep(0.001)
+    return True
+
+
+def test_read_wait_reads_and_delivers_in_the_calling_thread(reactor):
+    s = Sink()
+    child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH, s)
+    try:
+        if not _borrowable(reactor, child):
+            # poll() backend: the loop reads it, as always
+            assert child.write(b"ping\n") == 0
+            deadline = time.time() + 5
+            while s.out() != b"ping\n" and time.time() < deadline:
+                time.sleep(0.01)
+            assert s.out() == b"ping\n"
+            return
+        for i in range(50):
+            line = b"ping %d\n" % i
+            assert child.write(line) == 0
+            got = b""
+            while len(got) < len(line):
+                n = child.read_wait(1, -1, 10.0)
+                assert n > 0
+                got = s.out()[-len(line) :] if len(s.out()) >= len(line) else s.out()
+        assert s.out() == b"".join(b"ping %d\n" % i for i in range(50))
+        assert s.threads == {threading.get_ident()}  # every chunk read and handed over here
+        assert child.read_wait(1, -1, 0.05) == 0  # nothing more: timeout
+    finally:
+        child.close_stdin()
+        assert s.done.wait(10)
+    assert s.exit == 0 and s.eofs == {1: 0, 2: 0}
+
+
+def test_read_wait_eof_is_left_to_the_loop(reactor):
+    s = Sink()
+    child = reactor.spawn(sh("read x; echo last"), 0, s)
+    if not _borrowable(reactor, child):
+        child.close_stdin()
+        assert s.done.wait(10)
+        return
+    child.close_stdin()
+    n = child.read_wait(1, -1, 10.0)
+    assert n == 5 and s.out() == b"last\n"
+    # eof: not read here; the loop reads it and reports it
+    assert child.read_wait(1, -1, 10.0) in (-1, 0)
+    assert s.done.wait(10)
+    assert s.eofs == {1: 0, 2: 0} and s.out() == b"last\n"
+
+
+def test_read_wait_waker_and_one_borrower_at_a_time(reactor):
+    s = Sink()
+    child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH, s)
+    waker = _reactor.Waker()
+    try:
+        if not _borrowable(reactor, child):
+            return
+        results = []
+        t = threading.Thread(target=lambda: results.append(child.read_wait(1, waker.fd, 30.0)))
+        t0 = time.monotonic()
+        t.start()
+        time.sleep(0.2)
+        assert child.read_wait(1, -1, 0.0) == -1  # borrowed by t meanwhile
+        waker.wake()
+        t.join(20)
+        assert not t.is_alive() and results == [0]
+        assert time.monotonic() - t0 < 25  # woken, not timed out
+        waker.clear()
+        # given back: the loop reads it again
+        assert child.write(b"after\n") == 0
+        deadline = time.time() + 5
+        while s.out() != b"after\n" and time.time() < deadline:
+            time.sleep(0.01)
+        assert s.out() == b"after\n"
+    finally:
+        waker.close()
+        child.close_stdin()
+        assert s.done.wait(10)
+
+
+def test_close_streams_waits_for_the_borrower_and_loses_nothing(reactor):
+    s = Sink()
+    child = reactor.spawn(sh("echo before; sleep 30 & exit 0"), _reactor.SPAWN_NEW_PGROUP, s)
+    waker = _reactor.Waker()
+    try:
+        deadline = time.time() + 5
+        while s.exit is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert s.exit == 0
+        if not _borrowable(reactor, child):
+            child.close_streams()
+            assert s.done.wait(5)
+            return
+        deadline = time.time() + 5
+        while s.out() != b"before\n" and time.time() < deadline:
+            time.sleep(0.01)
+        results = []
+        t = threading.Thread(target=lambda: results.append(child.read_wait(1, waker.fd, 30.0)))
+        t.start()
+        time.sleep(0.2)  # t polls the pipe the grandchild keeps open
+        child.close_streams()  # deferred for stdout until t gives it back; t is woken
+        t.join(20)
+        assert not t.is_alive() and results == [0]
+        assert s.done.wait(5)
+        assert s.out() == b"before\n" and s.eofs == {1: 0, 2: 0}
+    finally:
+        waker.close()
+        os.killpg(child.pid, signal.SIGKILL)
