@@ -82,9 +82,11 @@ cdef class FdWatch:
     cdef bint closed
     cdef bint paused               # a reader taken out of the poll set on request
     cdef bint reading              # the loop thread is in a read() of it, GIL released
-    cdef bint borrowed             # a caller thread reads it (Child.read_wait)
+    cdef bint borrowed             # lent to a caller thread (Child.lend)
     cdef int borrower_wake         # that caller's eventfd, -1 when none
+    cdef unsigned long borrower    # that caller's thread ident
     cdef int deferred              # DO_* of the loop's to run once it is given back
+    cdef unsigned int ident        # unique among the watches (in the epoll data)
 
 
 cdef class Child:
@@ -103,6 +105,8 @@ cdef class Child:
     cdef FdWatch stdin_watch
     cdef FdWatch stdout_watch
     cdef FdWatch stderr_watch
+    cdef FdWatch pidfd_watch       # once registered, until the child is reaped
+    cdef list lent                 # its watches a caller serves (Child.lend), or None
 
 
 cdef class Reactor:
@@ -121,6 +125,7 @@ cdef class Reactor:
     cdef unsigned long long timer_seq
     cdef list pending              # calls queued by other threads
     cdef bint wake_armed
+    cdef unsigned int watch_seq    # the last FdWatch.ident given
     cdef bint stopping
     cdef bint running
     cdef unsigned long loop_thread
@@ -163,12 +168,15 @@ cdef class Reactor:
     cdef _maybe_close_writer(self, FdWatch w)
     cdef _on_writable(self, FdWatch w)
     cdef int _on_readable(self, FdWatch w) except -1
-    cdef int _read_once(self, FdWatch w) except -1
+    cdef int _read_once(self, FdWatch w, char *rbuf, size_t rsize) except -1
     cdef _drain_and_close(self, FdWatch w)
-    cdef int _read_wait(self, FdWatch w, int wake_fd, double timeout) except -2
+    cdef int _lend(self, Child child, int streams, bint reap, int wake_fd) except -2
+    cdef int _return_wanted(self, Child child) except -1
+    cdef int _serve(self, Child child, double timeout) except -2
+    cdef _give_back_all(self, Child child)
     cdef _give_back(self, FdWatch w)
     cdef bint _defer_if_borrowed(self, FdWatch w, int op)
-    cdef _dispatch(self, int fd, unsigned int revents)
+    cdef _dispatch(self, int fd, unsigned int ident, unsigned int revents)
     cdef _poll_once(self, int timeout_ms)
     cdef int _wd_note(self, pid_t pid, int op) except -1
     cdef int _wd_announce(self, Child child) except -1

@@ -86,7 +86,6 @@ cdef enum:
     BIG_PIPE = 1048576         # ... so give its pipe 1 MiB (fewer wake-ups)
     MAX_READS = 16             # reads of one fd per wake-up while it fills them
     MAX_EVENTS = 256
-    BORROWED_READ = 65536      # a read by a borrowing caller (on its stack)
 
 cdef enum:  # what one read of a watched fd found (_read_once)
     READ_CLOSED = 0            # eof or error: reported to the sink, fd closed
@@ -326,23 +325,35 @@ cdef class Child:
         if w is not None:
             self.reactor._in_loop_do(DO_SET_READING, w, on)
 
-    def read_wait(self, int stream, int wake_fd, double timeout):
-        """Wait in the calling thread, up to ``timeout`` seconds (< 0:
-        no limit), for stdout (1) or stderr (2) to be readable or for
-        ``wake_fd`` (an eventfd, e.g. a :class:`Waker`'s; -1: none) to be
-        set, then read once and hand the bytes to the sink, as the reactor
-        would (the same order, the same calls): a waiter that reads for
-        itself needs no thread switch.
+    def lend(self, int streams, bint reap, int wake_fd):
+        """Take this child's ``streams`` (1 stdout, 2 stderr, 3 both) and,
+        with ``reap``, its exit status away from the reactor: the calling
+        thread serves them (:meth:`serve`) until :meth:`give_back`, and
+        ``wake_fd`` (an eventfd, e.g. a :class:`Waker`'s; -1: none) ends
+        its waits when the reactor needs them back. A thread that waits for
+        the child this way needs no thread switch to learn of its output
+        or its end.
 
-        Returns the number of bytes read, 0 (timeout, woken, nothing read)
-        or -1 when the stream cannot be read here now (the reactor is
-        reading it, another thread borrowed it, backpressure paused it, the
-        poll() backend, eof or an error, which the reactor then reads and
-        reports): wait for the reactor then."""
-        cdef FdWatch w = self.stdout_watch if stream == 1 else self.stderr_watch if stream == 2 else None
-        if w is None:
-            return -1
-        return self.reactor._read_wait(w, wake_fd, timeout)
+        Returns how many fds were lent, or -1 when none can be (the poll()
+        backend, the reactor thread, a stream the reactor is reading or
+        another thread serves, backpressure, not registered yet, nothing
+        left; without a pidfd the exit status stays the reactor's): wait
+        for the reactor then."""
+        return self.reactor._lend(self, streams, reap, wake_fd)
+
+    def serve(self, double timeout):
+        """Wait up to ``timeout`` seconds (< 0: no limit) for a lent fd or
+        the wake fd, then handle what is ready as the reactor would (reads
+        handed to the sink, eof, the exit status: the same calls in the
+        same order). Returns how many fds were handled, 0 (timeout, woken,
+        nothing there) or -1 when nothing is lent any more (all done, or
+        given back to the reactor, which asked for them)."""
+        return self.reactor._serve(self, timeout)
+
+    def give_back(self):
+        """Return what is still lent to the reactor (a no-op when nothing
+        is)."""
+        self.reactor._give_back_all(self)
 
     def signal(self, int sig, bint group=False):
         """Send ``sig`` to the child (to its process group when ``group``).
@@ -449,6 +460,10 @@ cdef class Reactor:
         w.reactor = self
         w.child = child
         w.borrower_wake = -1
+        self.watch_seq += 1
+        if self.watch_seq == 0:
+            self.watch_seq = 1
+        w.ident = self.watch_seq
         exo_buf_init(&w.wbuf)
         self.owned.add(w)
         return w
@@ -459,7 +474,10 @@ cdef class Reactor:
         w.events = events
         if self.epfd >= 0:
             ev.events = events
-            ev.data.fd = w.fd
+            # the fd, and which watch of it: an event harvested before the
+            # fd was closed and reused (by another thread, or earlier in
+            # the same batch) is not taken for the new watch's
+            ev.data.u64 = (<unsigned long long>w.ident << 32) | <unsigned int>w.fd
             if epoll_ctl(self.epfd, EPOLL_CTL_ADD, w.fd, &ev) < 0:
                 raise OSError(errno, os.strerror(errno))
         else:
@@ -720,7 +738,13 @@ cdef class Reactor:
             # at once: a child the watchdog does not know would survive us
             self._wd_announce(child)
             self._wd_flush()
-        self._in_loop_do(DO_REGISTER_CHILD, child, None)
+        if self.epfd >= 0 and child.pidfd >= 0 and self.running:
+            # epoll, reaped through its pidfd: the epoll_ctl calls are made
+            # here (the kernel allows it; the GIL orders the watches with
+            # the loop), sparing the loop a wake-up per spawn
+            self._register_child(child)
+        else:
+            self._in_loop_do(DO_REGISTER_CHILD, child, None)
         return child
 
     def spawn_fd_cost(self, bint want_stdin=True):
@@ -753,7 +777,8 @@ cdef class Reactor:
             if w is not None and not (<FdWatch>w).paused and not (<FdWatch>w).registered:
                 self._add_watch(<FdWatch>w, EPOLLIN)
         if child.pidfd >= 0:
-            self._add_watch(self._new_watch(child.pidfd, K_PIDFD, 0, child.sink, child), EPOLLIN)
+            child.pidfd_watch = self._new_watch(child.pidfd, K_PIDFD, 0, child.sink, child)
+            self._add_watch(child.pidfd_watch, EPOLLIN)
         else:
             # no pidfd (not supported, or the fd limit was hit opening it)
             if self.sigchld_rfd < 0:
@@ -1045,13 +1070,15 @@ cdef class Reactor:
         cdef int r = READ_FULL
         cdef int k = 0
         while r == READ_FULL and k < MAX_READS and not w.closed and not w.paused:
-            r = self._read_once(w)
+            r = self._read_once(w, self.rbuf, READ_SIZE)
             k += 1
         return r
 
-    cdef int _read_once(self, FdWatch w) except -1:
+    cdef int _read_once(self, FdWatch w, char *rbuf, size_t rsize) except -1:
         """One read: READ_FULL, READ_PARTIAL, READ_EMPTY or READ_CLOSED
-        (eof or error, reported to the sink, fd closed)."""
+        (eof or error, reported to the sink, fd closed).  Chunks for the
+        sink are read into ``rbuf`` (``rsize`` bytes): the loop's
+        ``self.rbuf``, or a serving thread's own buffer."""
         cdef Py_ssize_t r
         cdef int err = 0
         cdef int fd = w.fd
@@ -1064,18 +1091,18 @@ cdef class Reactor:
             dst = col.data + col.size
             want = col.cap - col.size
         else:
-            dst = self.rbuf
-            want = READ_SIZE
-        w.reading = True    # (no caller may borrow it meanwhile: Child.read_wait)
+            dst = rbuf
+            want = rsize
+        w.reading = True    # (no caller may borrow it meanwhile: Child.lend)
         with nogil:
             r = read(fd, dst, want)
             if r < 0:
                 err = errno
-            elif r > 0 and dst != self.rbuf and col.ascii:
+            elif r > 0 and dst != rbuf and col.ascii:
                 asc = exo_is_ascii(dst, r)
         w.reading = False
         if r > 0:
-            if dst == self.rbuf:
+            if dst == rbuf:
                 if col is not None and col.keep and not col.notify:
                     col.append(dst, r)     # notify was switched off meanwhile
                 elif col is None or col.notify:
@@ -1118,7 +1145,7 @@ cdef class Reactor:
         if self._defer_if_borrowed(w, DO_DRAIN_AND_CLOSE):
             return
         while (r == READ_FULL or r == READ_PARTIAL) and k < 4096 and not w.closed:
-            r = self._read_once(w)
+            r = self._read_once(w, self.rbuf, READ_SIZE)
             k += 1
         if not w.closed:
             self._close_watch(w)
@@ -1129,69 +1156,144 @@ cdef class Reactor:
 
     # ------------------------------------------------------ borrowed readers
 
-    cdef int _read_wait(self, FdWatch w, int wake_fd, double timeout) except -2:
-        """Child.read_wait: the calling thread takes the reader out of the
-        poll set, waits for it (or for ``wake_fd``) up to ``timeout``, reads
-        once, hands the bytes to the sink exactly as the loop would, and
-        puts it back.  The GIL orders it with the loop: a reader the loop
-        is reading (``reading``) is not borrowed, one that is borrowed is
-        neither read nor closed by the loop (``_defer_if_borrowed``).
-
-        Returns the bytes read, 0 (timeout, woken, nothing to read) or -1
-        (not borrowable now, or eof or an error, which the loop then
-        reads and reports itself)."""
-        cdef pollfd fds[2]
-        cdef char buf[BORROWED_READ]
-        cdef Py_ssize_t r = 0
-        cdef int pr = 0
-        cdef int err = 0
-        cdef int nfds = 1
-        cdef int ms
-        cdef short revents = 0
-        cdef Collector col
-        if (self.epfd < 0 or not self.running or self._in_loop() or w.kind != K_READ or w.closed
-                or w.paused or w.borrowed or w.reading or not w.registered):
+    cdef int _lend(self, Child child, int streams, bint reap, int wake_fd) except -2:
+        """Child.lend: the calling thread borrows the child's readers and
+        pidfd watch (``borrowed``, out of the poll set: ``epoll_ctl`` from
+        this thread, which the kernel allows). The GIL orders it with the
+        loop: a reader the loop is in a read() of (``reading``) is not
+        lent; a lent one is neither read nor closed by the loop
+        (``_defer_if_borrowed``), which wakes the borrower to get it back."""
+        cdef FdWatch w
+        cdef int k
+        if self.epfd < 0 or not self.running or self._in_loop() or child.lent is not None:
             return -1
+        lent = []
+        for k in (1, 2):
+            if streams & k:
+                w = child.stdout_watch if k == 1 else child.stderr_watch
+                if w is None or w.closed:
+                    continue
+                if w.paused or w.borrowed or w.reading or not w.registered:
+                    return -1
+                lent.append(w)
+        if reap and not child.reaped and child.pidfd_watch is not None:
+            # (without a pidfd, the loop reaps it through SIGCHLD)
+            w = child.pidfd_watch
+            if w.borrowed or not w.registered:
+                return -1
+            if not w.closed:
+                lent.append(w)
+        if not lent:
+            return -1
+        for w in lent:
+            w.borrowed = True
+            w.borrower_wake = wake_fd
+            w.borrower = PyThread_get_thread_ident()
+            self._del_watch(w)
+        child.lent = lent
+        return len(lent)
+
+    cdef int _return_wanted(self, Child child) except -1:
+        """Give back the lent watches the loop asked for (a deferred close
+        or drain) or that backpressure paused; forget the closed ones."""
+        cdef FdWatch w
+        lent = child.lent
+        for w in list(lent):
+            if w.closed:
+                lent.remove(w)
+            elif w.deferred != 0 or w.paused:
+                lent.remove(w)
+                self._give_back(w)
+        if not lent:
+            child.lent = None
+        return 0
+
+    cdef int _serve(self, Child child, double timeout) except -2:
+        """Child.serve: poll the lent fds (GIL released) and handle what is
+        ready exactly as the loop does: ``_read_once`` while reads come
+        back full (into a buffer of this call's, or straight into a
+        collector that only collects), ``_close_watch`` + ``sink._on_eof``,
+        ``_try_reap`` + ``sink._on_exit``."""
+        cdef pollfd fds[4]
+        cdef char *buf = NULL
+        cdef int pr = 0
+        cdef int nfds, ms, k, i, res
+        cdef int handled = 0
+        cdef int wake_fd = -1
+        cdef FdWatch w
+        if child.lent is None:
+            return -1
+        self._return_wanted(child)
+        if child.lent is None:
+            return -1
+        lent = list(child.lent)
+        nfds = len(lent)
+        for i in range(nfds):
+            w = lent[i]
+            wake_fd = w.borrower_wake
+            fds[i].fd = w.fd
+            fds[i].events = POLLIN
+            fds[i].revents = 0
+        if wake_fd >= 0:
+            fds[nfds].fd = wake_fd
+            fds[nfds].events = POLLIN
+            fds[nfds].revents = 0
         if timeout < 0:
             ms = -1
         elif timeout >= 86400.0:
             ms = 86400000
         else:
             ms = <int>(timeout * 1000.0 + 0.999)
-        w.borrowed = True
-        w.borrower_wake = wake_fd
-        self._del_watch(w)      # epoll_ctl from this thread: the kernel allows it
-        fds[0].fd = w.fd
-        fds[0].events = POLLIN
-        fds[0].revents = 0
-        if wake_fd >= 0:
-            fds[1].fd = wake_fd
-            fds[1].events = POLLIN
-            fds[1].revents = 0
-            nfds = 2
         with nogil:
-            pr = poll(fds, nfds, ms)
-            if pr < 0:
-                err = errno
-            elif fds[0].revents != 0:
-                revents = fds[0].revents
-                r = read(w.fd, buf, BORROWED_READ)
-                if r < 0:
-                    err = errno
+            pr = poll(fds, nfds + (1 if wake_fd >= 0 else 0), ms)
         try:
-            if r > 0:
-                col = w.collector
-                if col is not None and col.keep and not col.notify:
-                    col.append(buf, r)
-                elif col is None or col.notify:
-                    self._deliver(w, buf, r)
+            for i in range(nfds if pr > 0 else 0):
+                if fds[i].revents == 0:
+                    continue
+                w = lent[i]
+                if w.closed or w.deferred != 0:
+                    continue
+                if w.kind == K_PIDFD:
+                    self._close_watch(w)
+                    child.pidfd = -1
+                    child.pidfd_watch = None
+                    if not self._try_reap(child):
+                        # should not happen: a readable pidfd means it exited
+                        self.sigchld_children[child.pid] = child
+                        if self.sigchld_rfd < 0:
+                            self._install_sigchld()
+                    self._wd_flush()
+                    handled += 1
+                    continue
+                # as _on_readable: while reads come back full, at most
+                # MAX_READS (straight into a collector that only collects)
+                res = READ_FULL
+                k = 0
+                while res == READ_FULL and k < MAX_READS and not w.closed and not w.paused:
+                    if buf == NULL:
+                        # (malloc: a thread's stack may be small; after the
+                        # first free, glibc serves this size from its heap)
+                        buf = <char *>malloc(READ_SIZE)
+                        if buf == NULL:
+                            raise MemoryError()
+                    res = self._read_once(w, buf, READ_SIZE)
+                    k += 1
+                if res != READ_EMPTY:
+                    handled += 1
         finally:
-            self._give_back(w)
-        if r > 0:
-            return r
-        if revents != 0 and (r == 0 or (err != EAGAIN and err != EINTR)):
-            return -1   # eof or error: left for the loop to read and report
-        return 0
+            free(buf)
+            if child.lent is not None:
+                self._return_wanted(child)
+        return handled
+
+    cdef _give_back_all(self, Child child):
+        cdef FdWatch w
+        lent = child.lent
+        child.lent = None
+        if lent is not None:
+            for w in lent:
+                if w.borrowed and not w.closed:
+                    self._give_back(w)
 
     cdef _give_back(self, FdWatch w):
         """End of a borrow: do what the loop deferred meanwhile, or put the
@@ -1211,7 +1313,7 @@ cdef class Reactor:
         plain close: nothing readable is lost), and the borrower is woken
         to give it back soon."""
         cdef unsigned long long one = 1
-        if not w.borrowed:
+        if not w.borrowed or w.borrower == PyThread_get_thread_ident():
             return False
         if w.deferred != DO_DRAIN_AND_CLOSE:
             w.deferred = op
@@ -1219,10 +1321,10 @@ cdef class Reactor:
             write(w.borrower_wake, &one, 8)
         return True
 
-    cdef _dispatch(self, int fd, unsigned int revents):
+    cdef _dispatch(self, int fd, unsigned int ident, unsigned int revents):
         cdef FdWatch w = self.watches.get(fd)
-        if w is None or w.borrowed:
-            return     # (an event harvested before a caller borrowed it)
+        if w is None or w.borrowed or (ident != 0 and w.ident != ident):
+            return     # (an event harvested before a caller borrowed it, or stale)
         if w.kind == K_READ:
             self._on_readable(w)
         elif w.kind == K_WRITE:
@@ -1230,6 +1332,7 @@ cdef class Reactor:
         elif w.kind == K_PIDFD:
             self._close_watch(w)
             w.child.pidfd = -1
+            w.child.pidfd_watch = None
             if not self._try_reap(w.child):
                 # should not happen: a readable pidfd means it exited
                 self.sigchld_children[w.child.pid] = w.child
@@ -1264,7 +1367,8 @@ cdef class Reactor:
                             raise OSError(errno, os.strerror(errno))
                         n = 0
                     for i in range(n):
-                        self._dispatch(events[i].data.fd, events[i].events)
+                        self._dispatch(<int>(events[i].data.u64 & 0xffffffffULL),
+                                       <unsigned int>(events[i].data.u64 >> 32), events[i].events)
                 else:
                     self._poll_once(timeout_ms)
                 self._run_timers()
@@ -1304,7 +1408,7 @@ cdef class Reactor:
         for i in range(self.npfds):
             if self.pfds[i].revents:
                 self.pfds[i].revents = 0
-                self._dispatch(self.pfds[i].fd, 0)
+                self._dispatch(self.pfds[i].fd, 0, 0)
 
     def stop(self):
         """Ask the loop to return (thread-safe)."""
@@ -1363,7 +1467,7 @@ cdef class Reactor:
 
 cdef class Waker:
     """An eventfd that a thread polls beside what it waits for
-    (:meth:`Child.read_wait`) and that other threads set to wake it."""
+    (:meth:`Child.serve`) and that other threads set to wake it."""
 
     def __cinit__(self):
         self.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)

@@ -19,12 +19,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, List, Match, Optional, Union
 
-from . import _reactor
-from .config import configuration
 from .exception import DeadlockError
 from .handlers import STDERR, STDOUT, ExpectOutputHandler
 from .time_utils import get_seconds
 from .utils import _wait_event
+from .waiting import Waiter, wait_serving
 
 if TYPE_CHECKING:
     from typing import Literal, Sequence, Tuple
@@ -37,72 +36,6 @@ if TYPE_CHECKING:
     ExpectResult = Tuple[Optional[int], Optional[Match[str]]]
 
 __all__ = ["expect_all", "thread_expect_handler"]
-
-_tls = threading.local()
-
-
-def _thread_waker() -> _reactor.Waker:
-    """The calling thread's Waker (an eventfd), made on first use."""
-    waker: Optional[_reactor.Waker] = getattr(_tls, "waker", None)
-    if waker is None:
-        waker = _tls.waker = _reactor.Waker()
-    return waker
-
-
-class _ReadingWait(object):
-    """A one-process expect() whose calling thread reads the stream
-    itself while it waits (:func:`_wait_reading`): the match is then
-    found in that thread, with no hop through the reactor thread. When
-    the match is found by another thread (a handler thread, or the
-    reactor), :meth:`wake` ends the caller's poll."""
-
-    __slots__ = ("ident", "waker", "polling", "woken")
-
-    def __init__(self) -> None:
-        self.ident = threading.get_ident()
-        self.waker: Optional[_reactor.Waker] = None
-        self.polling = False
-        self.woken = False
-
-    def wake(self) -> None:
-        if self.polling and threading.get_ident() != self.ident:
-            assert self.waker is not None
-            self.woken = True
-            self.waker.wake()
-
-
-def _wait_reading(
-    process: ProcessBase, stream: int, done: threading.Event, timeout: Optional[float], waiting: _ReadingWait
-) -> None:
-    """Wait for ``done`` (or the timeout) while reading ``stream`` of
-    ``process`` in this thread (``ProcessBase._read_wait``): each chunk
-    goes through the same path as one read by the reactor, so the expect
-    handler's inline search runs here and sets ``done`` at once. Waits in
-    slices of ``configuration['intr_period']`` (Ctrl-C). Where reading
-    here is not possible (see :meth:`execo._reactor.Child.read_wait`), it
-    waits for the reactor instead."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    waker = waiting.waker = _thread_waker()
-    waiting.polling = True
-    try:
-        while not done.is_set():
-            period = configuration.get("intr_period") or 1
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                period = min(period, remaining)
-            n = process._read_wait(stream, waker.fd, period)
-            if n < 0:
-                break
-            if n == 0:
-                waker.clear()  # timed out, or woken (by a match elsewhere, or the reactor)
-    finally:
-        waiting.polling = False
-        if waiting.woken:
-            waker.clear()
-    if not done.is_set():
-        _wait_event(done, None if deadline is None else max(0.0, deadline - time.monotonic()))
 
 
 def thread_expect_handler(process: ProcessBase, stream: int, start_from_current: bool) -> ExpectOutputHandler:
@@ -158,7 +91,8 @@ def expect_all(
     remaining = [len(processes)]
     if not processes:
         done.set()
-    reading = _ReadingWait() if len(processes) == 1 else None
+    # one process: this thread reads its stream while it waits (execo.waiting)
+    reading = Waiter() if len(processes) == 1 else None
 
     def make_callback(i: int) -> Callable[[ProcessBase, int, Optional[int], Optional[Match[str]]], None]:
         def on_match(process: ProcessBase, stream_: int, re_index: Optional[int], mo: Optional[Match[str]]) -> None:
@@ -181,7 +115,7 @@ def expect_all(
             handlers.append(handler)
             handler._expect(regexes, make_callback(i), None, backtrack_size, start_from_current, deadline)
         if reading is not None:
-            _wait_reading(processes[0], stream, done, timeout, reading)
+            wait_serving(processes[0], stream, False, done, timeout, reading)
         else:
             _wait_event(done, timeout)
     finally:

@@ -432,11 +432,11 @@ class Process(ProcessBase):
             self._set_write_error(err)
         return len(s)
 
-    def _read_wait(self, stream: int, wake_fd: int, timeout: float) -> int:
+    def _lend(self, streams: int, reap: bool, wake_fd: int) -> Optional[_reactor.Child]:
         child = self._child
-        if child is None:
-            return -1
-        return child.read_wait(stream, wake_fd, timeout)
+        if child is None or child.lend(streams, reap, wake_fd) < 0:
+            return None
+        return child
 
     def flush(self) -> None:
         """File-like no-op: write() hands data to the reactor at once."""

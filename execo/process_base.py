@@ -57,7 +57,8 @@ from .output_stream import ENCODING as ENCODING  # also execo.process_base.ENCOD
 from .output_stream import OutputStream, _HandlerList
 from .report import Report
 from .time_utils import format_unixts, get_seconds
-from .utils import _wait_event, compact_output, name_from_cmdline
+from .utils import compact_output, name_from_cmdline
+from .waiting import Waiter, wait_serving
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -282,6 +283,7 @@ class ProcessBase(object):
         self._streams: Dict[int, OutputStream] = {STDOUT: OutputStream(STDOUT), STDERR: OutputStream(STDERR)}
         self.started_event = threading.Event()
         self.ended_event = threading.Event()
+        self._waiters: List[Waiter] = []  # threads in wait(), serving its fds
         # reentrant, so that a thread holding a condition may start() or
         # kill() the process, then wait on it
         self._cond_lock = threading.RLock()
@@ -870,14 +872,24 @@ class ProcessBase(object):
             raise ValueError("trying to wait a process which has not been started: %r" % (self,))
         if self._check_wait_from_handler():
             return self
-        _wait_event(self.ended_event, get_seconds(timeout))
+        seconds = get_seconds(timeout)
+        if self.ended_event.is_set():
+            return self
+        # this thread serves the process's fds while it waits (execo.waiting)
+        waiter = Waiter()
+        self._waiters.append(waiter)
+        try:
+            wait_serving(self, STDOUT | STDERR, True, self.ended_event, seconds, waiter)
+        finally:
+            self._waiters.remove(waiter)
         return self
 
-    def _read_wait(self, stream: int, wake_fd: int, timeout: float) -> int:
-        """Read ``stream`` in the calling thread while it waits (see
-        :meth:`execo._reactor.Child.read_wait`): the bytes read, 0 (nothing
-        yet) or -1 (not possible: wait for the reactor). Here: never."""
-        return -1
+    def _lend(self, streams: int, reap: bool, wake_fd: int) -> Optional[_reactor.Child]:
+        """Lend this process's ``streams`` (and, with ``reap``, its exit)
+        to the calling thread, which serves them while it waits (see
+        :mod:`execo.waiting`): the child they belong to, or None (not
+        possible: wait for the reactor). Here: never."""
+        return None
 
     def _in_own_handler(self) -> bool:
         """Whether the calling thread runs one of this process's handlers
@@ -946,6 +958,8 @@ class ProcessBase(object):
 
     def _set_ended_event(self) -> None:
         self.ended_event.set()
+        for waiter in list(self._waiters):
+            waiter.wake()
         with self.ended_condition:
             self.ended_condition.notify_all()
         aio.fire_end_callbacks(self)

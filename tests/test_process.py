@@ -18,6 +18,7 @@ from helpers import finish, nfds, wait_until, zombies
 
 import execo
 from execo.config import configuration
+from execo.handlers import ProcessLifecycleHandler
 from execo.process import Process, ProcessBase, get_process
 from execo.report import Report
 
@@ -1343,3 +1344,67 @@ def test_kill_childs_at_end_disabled_in_conf_file(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+# ========================= wait() serves the process's fds itself (issue 18)
+# The waiting thread reads the output, the eofs and the exit status itself
+# (epoll backend, pidfd watcher): the end needs no hop through the reactor
+# thread. These tests hold on every backend.
+
+
+def test_wait_serves_output_and_end_in_the_calling_thread():
+    ends = []
+
+    class End(ProcessLifecycleHandler):
+        _execo_inline = True  # (as execo's own handlers: runs where the end is found)
+
+        def end(self, process):
+            ends.append(threading.get_ident())
+
+    p = Process("echo out; echo err >&2; exit 3", shell=True, ignore_exit_code=True, lifecycle_handlers=[End()])
+    p.start().wait()
+    assert p.ended and p.exit_code == 3 and p.stdout == "out\n" and p.stderr == "err\n"
+    assert len(ends) == 1
+    if configuration.get("poller", "epoll") != "poll" and configuration.get("child_watcher", "pidfd") != "sigchld":
+        assert ends == [threading.get_ident()]
+
+
+def test_wait_woken_at_once_when_a_handler_thread_ends_it():
+    # a user lifecycle handler makes the end run in a handler thread: the
+    # waiting thread's poll must be woken then (intr_period > the bound)
+    class Slow(ProcessLifecycleHandler):
+        def end(self, process):
+            time.sleep(0.2)
+
+    old = configuration["intr_period"]
+    configuration["intr_period"] = 60
+    try:
+        for _ in range(5):
+            p = Process("echo x", shell=True, lifecycle_handlers=[Slow()]).start()
+            t = threading.Thread(target=p.wait)
+            t0 = time.monotonic()
+            t.start()
+            t.join(10)
+            assert not t.is_alive() and p.ended and p.ok
+            assert time.monotonic() - t0 < 10
+    finally:
+        configuration["intr_period"] = old
+
+
+def test_wait_from_several_threads_and_a_kill():
+    p = Process("sleep 30", ignore_exit_code=True, nolog_exit_code=True).start()
+    waiters = [threading.Thread(target=p.wait) for _ in range(4)]
+    for t in waiters:
+        t.start()
+    time.sleep(0.2)
+    p.kill()
+    for t in waiters:
+        t.join(10)
+        assert not t.is_alive()
+    assert p.ended and p.killed and p.exit_code == -signal.SIGTERM
+
+
+def test_run_one_after_another_all_collected():
+    for i in range(200):
+        p = Process("echo %d; echo e%d >&2" % (i, i), shell=True).run()
+        assert p.ok and p.stdout == "%d\n" % i and p.stderr == "e%d\n" % i

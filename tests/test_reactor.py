@@ -385,93 +385,101 @@ def test_spawn_fd_cost_is_what_a_child_holds(reactor, want_stdin):
         assert s.done.wait(10)
 
 
-# ------------------------------------------------ Child.read_wait (issue 18)
-# A waiting caller reads a stream itself: no hop through the loop thread.
+# --------------------------------------- Child.lend / serve (issue 18)
+# A waiting caller serves a child's fds itself: no hop through the loop thread.
 
 
-def _borrowable(reactor, child, stream=1):
-    """read_wait with a zero timeout until the child's readers are in the
-    poll set (registered by the loop thread after the spawn): True, or
-    False on the poll() backend, where it never is."""
+def _lent(reactor, child, streams=1, reap=False, wake_fd=-1):
+    """Child.lend until the child's fds are in the poll set (registered
+    right after the spawn with epoll + pidfd, by the loop otherwise): True,
+    or False on the poll() backend, where they never are lent."""
     if reactor.poller != "epoll":
-        assert child.read_wait(stream, -1, 0.0) == -1
+        assert child.lend(streams, reap, wake_fd) == -1
         return False
     deadline = time.time() + 5
-    while child.read_wait(stream, -1, 0.0) == -1:
-        assert time.time() < deadline, "stdout never became borrowable"
+    while child.lend(streams, reap, wake_fd) == -1:
+        assert time.time() < deadline, "never lent"
         time.sleep(0.001)
     return True
 
 
-def test_read_wait_reads_and_delivers_in_the_calling_thread(reactor):
+def _loop_reads(s, expected, stream=1):
+    deadline = time.time() + 5
+    while s.out(stream) != expected and time.time() < deadline:
+        time.sleep(0.01)
+    assert s.out(stream) == expected
+
+
+def test_serve_reads_and_delivers_in_the_calling_thread(reactor):
     s = Sink()
     child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH, s)
     try:
-        if not _borrowable(reactor, child):
-            # poll() backend: the loop reads it, as always
+        if not _lent(reactor, child):
+            assert child.serve(0.0) == -1  # nothing lent
             assert child.write(b"ping\n") == 0
-            deadline = time.time() + 5
-            while s.out() != b"ping\n" and time.time() < deadline:
-                time.sleep(0.01)
-            assert s.out() == b"ping\n"
+            _loop_reads(s, b"ping\n")  # the loop reads it, as always
             return
+        assert child.lend(1, False, -1) == -1  # lent already
+        expected = b""
         for i in range(50):
             line = b"ping %d\n" % i
+            expected += line
             assert child.write(line) == 0
-            got = b""
-            while len(got) < len(line):
-                n = child.read_wait(1, -1, 10.0)
-                assert n > 0
-                got = s.out()[-len(line) :] if len(s.out()) >= len(line) else s.out()
-        assert s.out() == b"".join(b"ping %d\n" % i for i in range(50))
+            while s.out() != expected:
+                assert child.serve(10.0) > 0
         assert s.threads == {threading.get_ident()}  # every chunk read and handed over here
-        assert child.read_wait(1, -1, 0.05) == 0  # nothing more: timeout
+        assert child.serve(0.05) == 0  # nothing more: timeout
+        child.give_back()
+        assert child.serve(0.0) == -1
+        assert child.write(b"loop\n") == 0
+        _loop_reads(s, expected + b"loop\n")  # given back: the loop reads it again
     finally:
         child.close_stdin()
         assert s.done.wait(10)
     assert s.exit == 0 and s.eofs == {1: 0, 2: 0}
 
 
-def test_read_wait_eof_is_left_to_the_loop(reactor):
+def test_serve_handles_eof_and_exit_in_the_calling_thread(reactor):
     s = Sink()
-    child = reactor.spawn(sh("read x; echo last"), 0, s)
-    if not _borrowable(reactor, child):
+    child = reactor.spawn(sh("read x; echo last; echo err >&2"), 0, s)
+    if not _lent(reactor, child, 3, True):
         child.close_stdin()
         assert s.done.wait(10)
         return
     child.close_stdin()
-    n = child.read_wait(1, -1, 10.0)
-    assert n == 5 and s.out() == b"last\n"
-    # eof: not read here; the loop reads it and reports it
-    assert child.read_wait(1, -1, 10.0) in (-1, 0)
+    deadline = time.time() + 10
+    while child.serve(1.0) >= 0:
+        assert time.time() < deadline
+    # everything lent was served; without a pidfd the exit is the loop's
     assert s.done.wait(10)
-    assert s.eofs == {1: 0, 2: 0} and s.out() == b"last\n"
+    assert s.out() == b"last\n" and s.out(2) == b"err\n"
+    assert s.eofs == {1: 0, 2: 0} and s.exit == 0 and child.reaped
+    if reactor.child_watcher == "pidfd":
+        assert s.threads == {threading.get_ident()}  # data, eofs and exit: all here
+    assert child.lend(3, True, -1) == -1  # nothing left to lend
+    assert reactor.live_children() == []
 
 
-def test_read_wait_waker_and_one_borrower_at_a_time(reactor):
+def test_serve_woken_and_one_borrower_at_a_time(reactor):
     s = Sink()
     child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH, s)
     waker = _reactor.Waker()
     try:
-        if not _borrowable(reactor, child):
+        if not _lent(reactor, child, 1, False, waker.fd):
             return
         results = []
-        t = threading.Thread(target=lambda: results.append(child.read_wait(1, waker.fd, 30.0)))
+        t = threading.Thread(target=lambda: results.append(child.serve(30.0)))
         t0 = time.monotonic()
         t.start()
         time.sleep(0.2)
-        assert child.read_wait(1, -1, 0.0) == -1  # borrowed by t meanwhile
         waker.wake()
         t.join(20)
         assert not t.is_alive() and results == [0]
         assert time.monotonic() - t0 < 25  # woken, not timed out
         waker.clear()
-        # given back: the loop reads it again
+        child.give_back()
         assert child.write(b"after\n") == 0
-        deadline = time.time() + 5
-        while s.out() != b"after\n" and time.time() < deadline:
-            time.sleep(0.01)
-        assert s.out() == b"after\n"
+        _loop_reads(s, b"after\n")
     finally:
         waker.close()
         child.close_stdin()
@@ -487,20 +495,18 @@ def test_close_streams_waits_for_the_borrower_and_loses_nothing(reactor):
         while s.exit is None and time.time() < deadline:
             time.sleep(0.01)
         assert s.exit == 0
-        if not _borrowable(reactor, child):
+        _loop_reads(s, b"before\n")
+        if not _lent(reactor, child, 3, False, waker.fd):
             child.close_streams()
             assert s.done.wait(5)
             return
-        deadline = time.time() + 5
-        while s.out() != b"before\n" and time.time() < deadline:
-            time.sleep(0.01)
         results = []
-        t = threading.Thread(target=lambda: results.append(child.read_wait(1, waker.fd, 30.0)))
+        t = threading.Thread(target=lambda: results.append((child.serve(30.0), child.serve(30.0))))
         t.start()
-        time.sleep(0.2)  # t polls the pipe the grandchild keeps open
-        child.close_streams()  # deferred for stdout until t gives it back; t is woken
+        time.sleep(0.2)  # t polls the pipes the grandchild keeps open
+        child.close_streams()  # deferred until t gives them back; t is woken
         t.join(20)
-        assert not t.is_alive() and results == [0]
+        assert not t.is_alive() and results == [(0, -1)]  # woken, then all given back
         assert s.done.wait(5)
         assert s.out() == b"before\n" and s.eofs == {1: 0, 2: 0}
     finally:
