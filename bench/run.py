@@ -55,9 +55,13 @@ WORKLOAD_NAMES = [
     "stdout_bytes",
     "stdout_lines",
     "line_handler",
+    "line_handler8",
     "expect_after",
     "expect_roundtrip",
+    "expect_roundtrip_hog",
     "procs",
+    "kill2000",
+    "kill_shell200",
     "fanout_stub",
     "fanout_overlap",
     "remote64",
@@ -76,11 +80,25 @@ ALIASES = {
     "expect": None,
     "remote": None,
     "taktuk": None,
+    "kill": None,
+    "latency": None,
 }
 GROUPS = {
     "spawn": ["spawn_all", "spawn_seq"],
-    "stdout": ["stdout_bytes", "stdout_lines"],
-    "expect": ["expect_after", "expect_roundtrip"],
+    "stdout": ["stdout_bytes", "stdout_lines", "line_handler8"],
+    "expect": ["expect_after", "expect_roundtrip", "expect_roundtrip_hog"],
+    "kill": ["kill2000", "kill_shell200"],
+    # issue 18's rows: each against its limit in the same run
+    "latency": [
+        "expect_roundtrip",
+        "expect_roundtrip_hog",
+        "spawn_seq",
+        "kill2000",
+        "kill_shell200",
+        "fanout_stub",
+        "expect_after",
+        "line_handler8",
+    ],
     "remote": ["fanout_stub", "fanout_overlap", "remote64", "remote64_first", "samehost", "remote64_shared"],
     "taktuk": ["taktuk64", "put16"],
 }
@@ -108,8 +126,12 @@ def params(quick):
         "stdout_bytes": ({"size": big}, {"size": ref_mb}),
         "stdout_lines": ({"size": big}, {"size": ref_mb}),
         "line_handler": ({"size": big}, {"size": ref_mb}),
+        "line_handler8": ({"size": 32 * MB, "line_len": 8}, {"size": 4 * MB, "line_len": 8}),
         "expect_after": ({"size": 100 * MB}, {"size": ref_mb}),
         "expect_roundtrip": ({"n": 1000}, {"n": 1000}),
+        "expect_roundtrip_hog": ({"n": 1000, "hog": True}, {"n": 1000, "hog": True}),
+        "kill2000": ({"n": 2000, "shell": False}, {"n": 500 if quick else 2000, "shell": False}),
+        "kill_shell200": ({"n": 200, "shell": True}, {"n": 200, "shell": True}),
         "procs": ({"n": 4000, "idle_s": 5}, {"n": 500 if quick else 2000, "idle_s": 5}),
         "fanout_stub": ({"n": 2000}, {"n": 500 if quick else 2000}),
         "fanout_overlap": ({"n": 3000 if quick else 12000}, {}),  # no 2.8.2 run
@@ -353,6 +375,14 @@ class Runner(object):
             "rate": n / secs,
             "check": "ok" if bad == 0 else "%d/%d failed or wrong output" % (bad, n),
         }
+
+    def c_memmem(self, binary, size, cmd, marker):
+        """Spawn `sh -c cmd`, read its stdout and memmem the marker."""
+        out, err, rc, timed_out = self._exec([binary, "memmem", str(size), "0", cmd, marker], None, self.timeout)
+        if timed_out or rc != 0:
+            return {"error": "C memmem %s: rc=%s %s" % (size, rc, err.strip())}
+        secs = float(out.split()[0])
+        return {"seconds": secs, "rate": size / secs / 1e6, "check": "ok"}
 
     def c_memwrite(self, binary, size):
         """mmap + memset of size bytes in a fresh process."""
@@ -661,6 +691,13 @@ def val(summary, fmt):
     return s
 
 
+def ratio_x(a, b):
+    """a / b as "1.23x" (times: lower is better)."""
+    if a is None or b is None or b == 0:
+        return "-"
+    return "%.2fx" % (a / b)
+
+
 def pct(a, b):
     if a is None or b is None or b == 0:
         return "-"
@@ -700,8 +737,9 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
                 "execo": val(raw["execo"], r),
                 "limit": "C posix_spawn %s; with 3 pipes+pgroup %s"
                 % (val(raw.get("c"), r), val(raw.get("c_pipes"), r)),
-                "ratio": "%s of C; %s of C+pipes" % (pct(e, c), pct(e, cp)),
-                "target": ">= 80% of C" if mode == "all" else "",
+                "ratio": "%s of C; %s of C+pipes" % (pct(e, c), pct(e, cp))
+                + ("; %s C+pipes" % ratio_x(med(raw["execo"]), med(raw.get("c_pipes"))) if mode == "seq" else ""),
+                "target": ">= 80% of C" if mode == "all" else "<= 1.2x C (issue 18)",
                 "peers": "subprocess %s; asyncio %s" % (val(raw["subprocess"], r), val(raw["asyncio"], r)),
                 "ref": ref_text(raw.get("ref"), r, pref["n"] != n and "N=%d" % pref["n"], with_ref, ref_ok),
             }
@@ -748,8 +786,8 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
                 ),
             }
         )
-    elif name == "line_handler":
-        size = p["size"]
+    elif name in ("line_handler", "line_handler8"):
+        size, line_len = p["size"], p.get("line_len", 64)
         jobs = {
             "execo": W(workload=name, impl="execo", **p),
             "pyraw": W(workload=name, impl="pyraw", **p),
@@ -764,11 +802,13 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         rows.append(
             {
                 "workload": name,
-                "what": "read_line handler counting %s of 64-byte lines (%.3g M lines)" % (fmt_size(size), size / 64e6),
+                "what": "read_line handler counting %s of %d-byte lines (%.3g M lines)"
+                % (fmt_size(size), line_len, size / line_len / 1e6),
                 "execo": val(raw["execo"], r),
                 "limit": "os.read+split+call/line %s" % val(raw["pyraw"], r),
-                "ratio": pct(e, med(raw["pyraw"], "rate")),
-                "target": ">= 1.5 M lines/s",
+                "ratio": pct(e, med(raw["pyraw"], "rate"))
+                + ("; %s" % ratio_x(med(raw["execo"]), med(raw["pyraw"])) if line_len != 64 else ""),
+                "target": ">= 1.5 M lines/s" if line_len == 64 else "<= 1.5x os.read+split+call (issue 18)",
                 "peers": "subprocess text iter %s; asyncio readline %s"
                 % (val(raw["subprocess"], r), val(raw["asyncio"], r)),
                 "ref": ref_text(
@@ -783,6 +823,8 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             "execo_collect": W(workload=name, impl="execo_collect", **p),
             "pyraw": W(workload=name, impl="pyraw", **p),
         }
+        if cexe:
+            jobs["c_memmem"] = lambda: runner.c_memmem(cexe, size, W_.expect_cmd(size), W_.MARKER)
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **pref)
             jobs["ref_collect"] = R(workload=name, impl="execo_collect", **pref)
@@ -800,15 +842,16 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
                 "workload": name,
                 "what": "expect() of a marker after %s of 64-byte lines" % fmt_size(size),
                 "execo": val(raw["execo"], r),
-                "limit": "execo collecting the same output %s" % val(raw["execo_collect"], r),
-                "ratio": "%.2fx" % (e / c) if e and c else "-",
-                "target": "<= 1.5x collect",
+                "limit": "execo collecting the same output %s; C memmem %s"
+                % (val(raw["execo_collect"], r), val(raw.get("c_memmem"), r)),
+                "ratio": "%s collect; %s C memmem" % (ratio_x(e, c), ratio_x(e, med(raw.get("c_memmem")))),
+                "target": "<= 1.5x collect; <= 1.3x C (issue 18)",
                 "peers": "os.read+find %s" % val(raw["pyraw"], r),
                 "ref": reft,
             }
         )
-    elif name == "expect_roundtrip":
-        n = p["n"]
+    elif name in ("expect_roundtrip", "expect_roundtrip_hog"):
+        n, hog = p["n"], p.get("hog", False)
         jobs = {
             "execo": W(workload=name, impl="execo", **p),
             "pyraw": W(workload=name, impl="pyraw", **p),
@@ -821,13 +864,40 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         rows.append(
             {
                 "workload": name,
-                "what": "%d sequential write()/expect() round trips with cat" % n,
+                "what": "%d sequential write()/expect() round trips with cat%s"
+                % (n, ", a busy loop on every core" if hog else ""),
                 "execo": val(raw["execo"], r),
                 "limit": "os.write/os.read %s" % val(raw["pyraw"], r),
-                "ratio": pct(med(raw["execo"], "rate"), med(raw["pyraw"], "rate")),
-                "target": "< 1 s",
+                "ratio": "%s (%s of its rate)"
+                % (
+                    ratio_x(med(raw["execo"]), med(raw["pyraw"])),
+                    pct(med(raw["execo"], "rate"), med(raw["pyraw"], "rate")),
+                ),
+                "target": "<= 2x os.write/os.read (issue 18)" if hog else "< 1 s; <= 1.5x os.write/os.read (issue 18)",
                 "peers": "asyncio write/readline %s" % val(raw["asyncio"], r),
                 "ref": ref_text(raw.get("ref"), r, False, with_ref, ref_ok),
+            }
+        )
+    elif name in ("kill2000", "kill_shell200"):
+        n, shell = p["n"], p["shell"]
+        jobs = {"execo": W(workload=name, impl="execo", **p), "subprocess": W(workload=name, impl="subprocess", **p)}
+        if cexe:
+            jobs["c"] = lambda: runner.c_loop(cexe, "killsh" if shell else "kill", n, 1)
+        if with_ref and ref_ok:
+            jobs["ref"] = R(workload=name, impl="execo", **pref)
+        raw = runner.series(name, jobs)
+        r = lambda m: fmt_secs(m["seconds"])
+        rows.append(
+            {
+                "workload": name,
+                "what": "kill() of %d running `%s`, then wait() of all"
+                % (n, "sh -c 'sleep 1000'` (shell=True" if shell else "sleep 1000"),
+                "execo": val(raw["execo"], r),
+                "limit": "C %s+waitpid %s" % ("killpg" if shell else "kill", val(raw.get("c"), r)),
+                "ratio": "%s C" % ratio_x(med(raw["execo"]), med(raw.get("c"))),
+                "target": "<= %sx C (issue 18)" % ("1.5" if shell else "1.3"),
+                "peers": "subprocess %s %s" % ("killpg+wait" if shell else "terminate+wait", val(raw["subprocess"], r)),
+                "ref": ref_text(raw.get("ref"), r, pref["n"] != n and "N=%d" % pref["n"], with_ref, ref_ok),
             }
         )
     elif name == "procs":
@@ -898,8 +968,12 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
                 "what": "Remote(%r) to %d host names through a stub ssh, start to all ended" % (W_.FANOUT_CMD, n),
                 "execo": val(raw["execo"], rb),
                 "limit": "C posix_spawn of the same stub argvs (3 pipes+pgroup, read stdout) %s" % val(raw.get("c"), r),
-                "ratio": "%s of C" % pct(med(raw["execo"], "rate"), med(raw.get("c"), "rate")),
-                "target": "all ok",
+                "ratio": "%s of C (%s)"
+                % (
+                    pct(med(raw["execo"], "rate"), med(raw.get("c"), "rate")),
+                    ratio_x(med(raw["execo"]), med(raw.get("c"))),
+                ),
+                "target": "all ok; <= 1.15x C (issue 18)",
                 "peers": "subprocess.Popen (3 pipes) + communicate %s" % val(raw["subprocess"], r),
                 "ref": ref_text(raw.get("ref"), rb, pref["n"] != n and "N=%d" % pref["n"], with_ref, ref_ok),
             }

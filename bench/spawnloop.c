@@ -5,6 +5,14 @@
  *   spawnloop seq  N PIPES   spawn+waitpid N `true`, one by one     -> seconds
  *   spawnloop kill N PIPES   spawn N `sleep 1000`, then time kill(SIGTERM)
  *                            of all + waitpid of all   -> seconds, spawn seconds
+ *   spawnloop killsh N 1     the same with `/bin/sh -c 'sleep 1000'` each, in
+ *                            its own process group, and killpg(SIGTERM)
+ *   spawnloop memmem SIZE 0 CMD MARKER
+ *                            run `/bin/sh -c CMD` with a stdout pipe, read it
+ *                            256 KiB at a time and memmem MARKER (with an
+ *                            overlap across reads) until found; timed from
+ *                            the spawn to the find -> seconds (exit 3: EOF
+ *                            without the marker)
  *   spawnloop fanout N PIPES HOSTFMT CMDFMT PROG [ARG...]
  *                            spawn N `PROG ARG... HOST CMD` (the argv layout
  *                            of ssh), HOST = HOSTFMT % i, CMD = CMDFMT % HOST,
@@ -131,6 +139,36 @@ static int fanout(int n, int pipes, int window, const char *hostfmt, const char 
     return bad;
 }
 
+static int memmem_find(const char *cmd, const char *marker, double *secs) {
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    size_t m = strlen(marker), keep = 0;
+    char *buf = malloc(262144 + m);
+    child_t c;
+    ssize_t r;
+    int found = 0;
+    double t0 = now();
+    spawn_one(&c, argv, 1);
+    for (;;) {
+        r = read(c.fds[1], buf + keep, 262144);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (memmem(buf, keep + r, marker, m)) { found = 1; break; }
+        /* keep the last m-1 bytes: a marker split across two reads */
+        if (keep + r >= m - 1) {
+            memmove(buf, buf + keep + r - (m - 1), m - 1);
+            keep = m - 1;
+        } else {
+            keep += r;
+        }
+    }
+    *secs = now() - t0;
+    close(c.fds[1]);   /* the writer gets SIGPIPE if it is not done */
+    c.fds[1] = -1;
+    reap(&c);
+    free(buf);
+    return found;
+}
+
 static double memwrite(size_t size) {
     double t0 = now(), t1;
     unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -146,6 +184,7 @@ static double memwrite(size_t size) {
 int main(int argc, char **argv) {
     char *true_argv[] = {"true", NULL};
     char *sleep_argv[] = {"sleep", "1000", NULL};
+    char *sh_sleep_argv[] = {"/bin/sh", "-c", "sleep 1000", NULL};
     const char *mode;
     int n, pipes, i;
     child_t *cs;
@@ -170,6 +209,12 @@ int main(int argc, char **argv) {
         printf("%.6f %d\n", t0, bad);
         return 0;
     }
+    if (strcmp(mode, "memmem") == 0) {
+        if (argc != 6) { fprintf(stderr, "memmem: SIZE 0 CMD MARKER\n"); return 2; }
+        if (!memmem_find(argv[4], argv[5], &t0)) return 3;
+        printf("%.6f\n", t0);
+        return 0;
+    }
     if (strcmp(mode, "memwrite") == 0) {
         printf("%.6f\n", memwrite((size_t)strtoull(argv[2], NULL, 10)));
         return 0;
@@ -185,13 +230,17 @@ int main(int argc, char **argv) {
         t0 = now();
         for (i = 0; i < n; i++) { spawn_one(&cs[i], true_argv, pipes); reap(&cs[i]); }
         t1 = now();
-    } else if (strcmp(mode, "kill") == 0) {
+    } else if (strcmp(mode, "kill") == 0 || strcmp(mode, "killsh") == 0) {
+        int sh = strcmp(mode, "killsh") == 0;
         t0 = now();
-        for (i = 0; i < n; i++) spawn_one(&cs[i], sleep_argv, pipes);
+        for (i = 0; i < n; i++) spawn_one(&cs[i], sh ? sh_sleep_argv : sleep_argv, pipes);
         spawn_secs = now() - t0;
-        usleep(200000);
+        usleep(sh ? 500000 : 200000);
         t0 = now();
-        for (i = 0; i < n; i++) kill(cs[i].pid, SIGTERM);
+        for (i = 0; i < n; i++) {
+            if (sh) killpg(cs[i].pid, SIGTERM);
+            else kill(cs[i].pid, SIGTERM);
+        }
         for (i = 0; i < n; i++) reap(&cs[i]);
         t1 = now();
     } else {

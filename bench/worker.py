@@ -48,8 +48,9 @@ def bytes_cmd(size):
     return "head -c %d /dev/zero" % size
 
 
-def lines_cmd(size):
-    return "yes %s | head -c %d" % (LINE63, size)
+def lines_cmd(size, line_len=64):
+    """SIZE bytes of LINE_LEN-byte lines (newline included)."""
+    return "yes %s | head -c %d" % (LINE63[: line_len - 1], size)
 
 
 def expect_cmd(size):
@@ -268,9 +269,12 @@ def stdout_lines(spec):
 
 
 def line_handler(spec):
+    """line_handler (64-byte lines) and line_handler8 (8-byte lines: the
+    per-line cost dominates)."""
     size, impl = spec["size"], spec["impl"]
-    cmd = lines_cmd(size)
-    expected = size // 64
+    line_len = spec.get("line_len", 64)
+    cmd = lines_cmd(size, line_len)
+    expected = size // line_len
     if impl == "execo":
         execo = import_execo()
         execo.Process("true").run()
@@ -414,7 +418,33 @@ def expect_after(spec):
     return {"seconds": secs, "rate": size / secs / 1e6, "check": check}
 
 
+class _CpuHog(object):
+    """One busy loop per core (separate processes) while the block runs:
+    the expect_roundtrip_hog row, an experiment machine under load."""
+
+    def __enter__(self):
+        import subprocess
+
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+        time.sleep(0.2)  # spinning before the clock starts
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
+        return False
+
+
 def expect_roundtrip(spec):
+    if spec.get("hog"):
+        with _CpuHog():
+            return _expect_roundtrip(spec)
+    return _expect_roundtrip(spec)
+
+
+def _expect_roundtrip(spec):
     n, impl = spec["n"], spec["impl"]
     if impl == "execo":
         execo = import_execo()
@@ -477,6 +507,59 @@ def expect_roundtrip(spec):
             return secs, res
 
         secs, check = asyncio.run(go())
+    else:
+        raise ValueError(impl)
+    return {"seconds": secs, "rate": n / secs, "check": check}
+
+
+# ------------------------------------------------------- kill + wait
+
+
+def kill_wait(spec):
+    """N running `sleep 1000` (spec["shell"]: through /bin/sh, whose
+    process group execo kills), started and settled outside the timing;
+    timed: kill() of all, then wait() of all (issue 18)."""
+    n, impl, shell = spec["n"], spec["impl"], spec["shell"]
+    if impl == "execo":
+        execo = import_execo()
+        execo.Process("true").run()
+        kw = dict(ignore_exit_code=True, nolog_exit_code=True)
+        ps = [execo.Process("sleep 1000", shell=shell, **kw).start() for _ in range(n)]
+        time.sleep(0.5)
+
+        def go():
+            for p in ps:
+                p.kill()
+            for p in ps:
+                p.wait()
+
+        secs, _ = timed(go)
+        bad = [p for p in ps if not (p.ended and p.killed and p.exit_code is not None and p.exit_code < 0)]
+        check = "ok" if not bad else "%d/%d not killed, e.g. %s" % (len(bad), n, bad[0])
+    elif impl == "subprocess":
+        import subprocess
+
+        P = subprocess.PIPE
+        argv = "sleep 1000" if shell else ["sleep", "1000"]
+        ps = [
+            subprocess.Popen(argv, shell=shell, stdin=P, stdout=P, stderr=P, start_new_session=True) for _ in range(n)
+        ]
+        time.sleep(0.5)
+
+        def go():
+            for p in ps:
+                if shell:
+                    os.killpg(p.pid, signal.SIGTERM)
+                else:
+                    p.terminate()
+            for p in ps:
+                p.wait()
+
+        secs, _ = timed(go)
+        for p in ps:
+            for f in (p.stdin, p.stdout, p.stderr):
+                f.close()
+        check = "ok" if all(p.returncode is not None and p.returncode < 0 for p in ps) else "some not killed"
     else:
         raise ValueError(impl)
     return {"seconds": secs, "rate": n / secs, "check": check}
@@ -1391,6 +1474,10 @@ WORKLOADS = {
     "line_handler": line_handler,
     "expect_after": expect_after,
     "expect_roundtrip": expect_roundtrip,
+    "expect_roundtrip_hog": expect_roundtrip,
+    "line_handler8": line_handler,
+    "kill2000": kill_wait,
+    "kill_shell200": kill_wait,
     "procs": procs,
     "fanout_stub": fanout_stub,
     "fanout_overlap": fanout_overlap,
