@@ -87,6 +87,8 @@ cdef class FdWatch:
     cdef unsigned long borrower    # that caller's thread ident
     cdef int deferred              # DO_* of the loop's to run once it is given back
     cdef unsigned int ident        # unique among the watches (in the epoll data)
+    cdef bint parked               # borrowed, but nobody polls it (Child.give_back(park))
+    cdef double parked_at
 
 
 cdef class Child:
@@ -126,6 +128,8 @@ cdef class Reactor:
     cdef list pending              # calls queued by other threads
     cdef bint wake_armed
     cdef unsigned int watch_seq    # the last FdWatch.ident given
+    cdef list parked               # FdWatches parked after an expect() (Child.give_back)
+    cdef bint park_armed           # a _take_back_parked timer is pending
     cdef bint stopping
     cdef bint running
     cdef unsigned long loop_thread
@@ -173,7 +177,7 @@ cdef class Reactor:
     cdef int _lend(self, Child child, int streams, bint reap, int wake_fd) except -2
     cdef int _return_wanted(self, Child child) except -1
     cdef int _serve(self, Child child, double timeout) except -2
-    cdef _give_back_all(self, Child child)
+    cdef _give_back_all(self, Child child, bint park)
     cdef _give_back(self, FdWatch w)
     cdef bint _defer_if_borrowed(self, FdWatch w, int op)
     cdef _dispatch(self, int fd, unsigned int ident, unsigned int revents)

@@ -87,6 +87,11 @@ cdef enum:
     MAX_READS = 16             # reads of one fd per wake-up while it fills them
     MAX_EVENTS = 256
 
+# How long a stream stays parked after an expect() (Child.give_back(park)):
+# for the next expect() of a round trip to take it over without waking the
+# loop; then the loop takes it back (at most one loop wake-up per PARKED).
+PARKED = 0.005
+
 cdef enum:  # what one read of a watched fd found (_read_once)
     READ_CLOSED = 0            # eof or error: reported to the sink, fd closed
     READ_FULL = 1              # a full read: more may be waiting
@@ -350,10 +355,14 @@ cdef class Child:
         given back to the reactor, which asked for them)."""
         return self.reactor._serve(self, timeout)
 
-    def give_back(self):
+    def give_back(self, bint park=False):
         """Return what is still lent to the reactor (a no-op when nothing
-        is)."""
-        self.reactor._give_back_all(self)
+        is). With ``park``, the streams stay out of the poll set for a few
+        milliseconds more (``PARKED``), unread, for the next :meth:`lend`
+        to take them over without waking the reactor (an interactive
+        round trip: the reply often comes before the next expect()); then
+        the reactor takes them back."""
+        self.reactor._give_back_all(self, park)
 
     def signal(self, int sig, bint group=False):
         """Send ``sig`` to the child (to its process group when ``group``).
@@ -406,6 +415,7 @@ cdef class Reactor:
         self.children = {}
         self.timers = []
         self.pending = []
+        self.parked = []
         self.error_handler = None
         self.rbuf = <char *>malloc(READ_SIZE)
         if self.rbuf == NULL:
@@ -1173,6 +1183,9 @@ cdef class Reactor:
                 w = child.stdout_watch if k == 1 else child.stderr_watch
                 if w is None or w.closed:
                     continue
+                if w.parked:
+                    lent.append(w)     # left by the last expect(): taken over
+                    continue
                 if w.paused or w.borrowed or w.reading or not w.registered:
                     return -1
                 lent.append(w)
@@ -1186,6 +1199,7 @@ cdef class Reactor:
         if not lent:
             return -1
         for w in lent:
+            w.parked = False
             w.borrowed = True
             w.borrower_wake = wake_fd
             w.borrower = PyThread_get_thread_ident()
@@ -1286,14 +1300,53 @@ cdef class Reactor:
                 self._return_wanted(child)
         return handled
 
-    cdef _give_back_all(self, Child child):
+    cdef _give_back_all(self, Child child, bint park):
         cdef FdWatch w
+        cdef double now = monotonic()
+        cdef bint parked = False
         lent = child.lent
         child.lent = None
-        if lent is not None:
-            for w in lent:
-                if w.borrowed and not w.closed:
-                    self._give_back(w)
+        if lent is None:
+            return
+        for w in lent:
+            if not w.borrowed or w.closed:
+                continue
+            if park and w.kind == K_READ and w.deferred == 0 and not w.paused:
+                # out of the poll set a little longer, for the next lend
+                w.parked = True
+                w.parked_at = now
+                w.borrower_wake = -1
+                w.borrower = 0
+                self.parked.append(w)
+                parked = True
+            else:
+                self._give_back(w)
+        if parked and not self.park_armed:
+            self.park_armed = True
+            self.call_later(PARKED, self._take_back_parked)
+
+    def _take_back_parked(self):
+        """Loop timer: the streams parked for PARKED and not taken over
+        go back in the poll set (one timer at a time while any is parked)."""
+        cdef FdWatch w
+        cdef double now = monotonic()
+        cdef double oldest = now
+        keep = []
+        for w in self.parked:
+            if not w.parked:
+                continue
+            if now - w.parked_at >= PARKED * 0.9 or w.closed:
+                w.parked = False
+                self._give_back(w)
+            else:
+                keep.append(w)
+                if w.parked_at < oldest:
+                    oldest = w.parked_at
+        self.parked = keep
+        if keep:
+            self.call_later(oldest + PARKED - now, self._take_back_parked)
+        else:
+            self.park_armed = False
 
     cdef _give_back(self, FdWatch w):
         """End of a borrow: do what the loop deferred meanwhile, or put the
@@ -1314,6 +1367,11 @@ cdef class Reactor:
         to give it back soon."""
         cdef unsigned long long one = 1
         if not w.borrowed or w.borrower == PyThread_get_thread_ident():
+            return False
+        if w.parked:
+            # nobody polls it: the loop takes it back and goes on
+            w.parked = False
+            w.borrowed = False
             return False
         if w.deferred != DO_DRAIN_AND_CLOSE:
             w.deferred = op
@@ -1453,6 +1511,7 @@ cdef class Reactor:
         self.sigchld_children = {}
         self.timers = []
         self.pending = []
+        self.parked = []
         if self.sigchld_wfd >= 0:
             exo_sigchld_uninstall(self.sigchld_wfd)
             close(self.sigchld_wfd)

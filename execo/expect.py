@@ -115,7 +115,10 @@ def expect_all(
             handlers.append(handler)
             handler._expect(regexes, make_callback(i), None, backtrack_size, start_from_current, deadline)
         if reading is not None:
-            wait_serving(processes[0], stream, False, done, timeout, reading)
+            # parked after it unless a user handler waits for this stream's
+            # output (it would get it a few milliseconds late)
+            park = all(getattr(h, "_execo_inline", False) for h in processes[0]._streams[stream].handlers)
+            wait_serving(processes[0], stream, False, done, timeout, reading, park)
         else:
             _wait_event(done, timeout)
     finally:

@@ -64,14 +64,18 @@ def wait_serving(
     done: threading.Event,
     timeout: Optional[float],
     waiter: Waiter,
+    park: bool = False,
 ) -> bool:
     """Wait for ``done`` (at most ``timeout`` seconds, None: no limit)
     while serving ``process``'s ``streams`` (1 stdout, 2 stderr, 3 both)
     and, with ``reap``, its exit, in this thread
     (``ProcessBase._lend``). Whoever sets ``done`` from another
     thread must call ``waiter.wake()`` after. Waits in slices of
-    ``configuration['intr_period']`` (Ctrl-C). Returns whether ``done``
-    is set."""
+    ``configuration['intr_period']`` (Ctrl-C). With ``park``, the streams
+    stay out of the reactor's poll set a few milliseconds after the wait,
+    for the next wait to take them over (see
+    :meth:`execo._reactor.Child.give_back`). Returns whether ``done`` is
+    set."""
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         waker = waiter.waker = _reactor.Waker()
@@ -100,7 +104,7 @@ def wait_serving(
     finally:
         waiter.polling = False
         if lent is not None:
-            lent.give_back()
+            lent.give_back(park)
         waker.close()
     if done.is_set():
         return True

@@ -762,3 +762,21 @@ def test_expect_interrupted_in_the_main_thread_then_works_again():
         p.write("two\n")
         assert p.expect("two", timeout=5)[0] == 0
         assert bounded(lambda: p.stdout, 5) == "one\ntwo\n"
+
+
+def test_stream_parked_after_expect_is_taken_back_by_the_reactor():
+    # after an expect() the stream stays out of the reactor's poll set a
+    # few milliseconds (for the next expect of a round trip): output that
+    # comes later, with no expect() to read it, still reaches p.stdout
+    with Cat(ignore_exit_code=True) as p:
+        p.write("one\n")
+        assert p.expect("one", timeout=5)[0] == 0
+        p.write("two\n")
+        deadline = time.monotonic() + 10
+        while p.stdout != "one\ntwo\n" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert p.stdout == "one\ntwo\n"
+        # and a later expect() still sees what came meanwhile
+        assert p.expect("two", timeout=5)[0] == 0
+        p.close_stdin()
+        assert bounded(lambda: p.wait(10), 15).ended

@@ -512,3 +512,24 @@ def test_close_streams_waits_for_the_borrower_and_loses_nothing(reactor):
     finally:
         waker.close()
         os.killpg(child.pid, signal.SIGKILL)
+
+
+def test_parked_stream_taken_over_or_taken_back(reactor):
+    s = Sink()
+    child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH, s)
+    try:
+        if not _lent(reactor, child):
+            child.give_back(True)  # nothing lent: a no-op
+            return
+        child.give_back(True)  # parked: out of the poll set, unread
+        assert child.lend(1, False, -1) == 1  # taken over at once
+        assert child.write(b"a\n") == 0
+        assert child.serve(10.0) > 0 and s.out() == b"a\n"
+        child.give_back(True)
+        assert child.write(b"b\n") == 0  # nobody lends it again: the loop takes it back
+        _loop_reads(s, b"a\nb\n")
+        assert threading.get_ident() in s.threads and len(s.threads) == 2
+    finally:
+        child.close_stdin()
+        assert s.done.wait(10)
+    assert s.eofs == {1: 0, 2: 0}
