@@ -130,6 +130,7 @@ cdef class Reactor:
     cdef unsigned int watch_seq    # the last FdWatch.ident given
     cdef list parked               # FdWatches parked after an expect() (Child.give_back)
     cdef bint park_armed           # a _take_back_parked timer is pending
+    cdef bint busy                 # the loop is dispatching a batch of events
     cdef bint stopping
     cdef bint running
     cdef unsigned long loop_thread

@@ -1177,6 +1177,11 @@ cdef class Reactor:
         cdef int k
         if self.epfd < 0 or not self.running or self._in_loop() or child.lent is not None:
             return -1
+        if self.busy:
+            # the loop is going through a batch of events (many children
+            # ending at once): it does this one too; a waiting thread
+            # serving beside it would only trade the GIL back and forth
+            return -1
         lent = []
         for k in (1, 2):
             if streams & k:
@@ -1424,9 +1429,12 @@ cdef class Reactor:
                         if errno != EINTR:
                             raise OSError(errno, os.strerror(errno))
                         n = 0
+                    # several at once: the loop is busy (see _lend)
+                    self.busy = n > 1
                     for i in range(n):
                         self._dispatch(<int>(events[i].data.u64 & 0xffffffffULL),
                                        <unsigned int>(events[i].data.u64 >> 32), events[i].events)
+                    self.busy = False
                 else:
                     self._poll_once(timeout_ms)
                 self._run_timers()
