@@ -25,9 +25,11 @@ thread waits for the event).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Optional
+from types import FrameType
+from typing import TYPE_CHECKING, Optional, Tuple
 
 from . import _reactor
 from .config import configuration
@@ -57,6 +59,57 @@ class Waiter(object):
             self.waker.wake()
 
 
+class _SigintGuard(object):
+    """While the main thread serves a process, a SIGINT must not raise
+    KeyboardInterrupt in the middle of execo's own bookkeeping (a chunk
+    collected but not yet handed to the handlers, a process marked ended
+    whose end event is not yet set: a later wait() would hang). As
+    asyncio.Runner does, the default SIGINT handler is wrapped, the first
+    time the main thread serves a process: outside such a wait the
+    wrapper raises KeyboardInterrupt at once, as the default handler
+    does; inside, it records the signal and wakes the poll, and
+    KeyboardInterrupt is raised once the process's fds are given back.
+    (Swapping the handler at each wait cost two sigaction calls, 20 µs a
+    round trip. A handler of the program's own is left alone.)"""
+
+    def __init__(self) -> None:
+        self.waker: Optional[_reactor.Waker] = None  # set while guarding
+        self.hit: Optional[Tuple[int, Optional[FrameType]]] = None
+
+    def __call__(self, signum: int, frame: Optional[FrameType]) -> None:
+        if self.waker is None:
+            signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt
+            return
+        self.hit = (signum, frame)
+        self.waker.wake()
+
+    def enter(self, waker: _reactor.Waker) -> bool:
+        """Guard the calling thread's serving, if it is the main thread
+        and SIGINT has the default handler (or already this guard)."""
+        if threading.current_thread() is not threading.main_thread() or self.waker is not None:
+            return False
+        try:
+            current = signal.getsignal(signal.SIGINT)
+            if current is not self:
+                if current is not signal.default_int_handler:
+                    return False
+                signal.signal(signal.SIGINT, self)
+        except (ValueError, OSError):
+            return False
+        self.waker = waker
+        return True
+
+    def leave(self) -> None:
+        """End the guard; raise the KeyboardInterrupt it held back."""
+        self.waker = None
+        if self.hit is not None:
+            hit, self.hit = self.hit, None
+            signal.default_int_handler(*hit)
+
+
+_sigint_guard = _SigintGuard()
+
+
 def wait_serving(
     process: ProcessBase,
     streams: int,
@@ -83,6 +136,7 @@ def wait_serving(
         return _wait_event(done, timeout)  # (EMFILE)
     waiter.polling = True
     lent: Optional[_reactor.Child] = None
+    guarded = False
     try:
         while not done.is_set():
             period = configuration.get("intr_period") or 1
@@ -96,7 +150,11 @@ def wait_serving(
                 lent = process._lend(streams, reap, waker.fd)
                 if lent is None:
                     break
+                if not guarded:
+                    guarded = _sigint_guard.enter(waker)
             n = lent.serve(period)
+            if guarded and _sigint_guard.hit is not None:
+                break  # raised below, once the fds are given back
             if n < 0:
                 lent = None  # all served, or given back to the reactor, which asked
             elif n == 0:
@@ -106,6 +164,8 @@ def wait_serving(
         if lent is not None:
             lent.give_back(park)
         waker.close()
+        if guarded:
+            _sigint_guard.leave()  # may raise the KeyboardInterrupt it held back
     if done.is_set():
         return True
     return _wait_event(done, None if deadline is None else max(0.0, deadline - time.monotonic()))

@@ -780,3 +780,35 @@ def test_stream_parked_after_expect_is_taken_back_by_the_reactor():
         assert p.expect("two", timeout=5)[0] == 0
         p.close_stdin()
         assert bounded(lambda: p.wait(10), 15).ended
+
+
+def test_ctrl_c_while_the_main_thread_serves_never_breaks_execo_state():
+    # the main thread serves a process that floods a non-matching expect
+    # with output: a SIGINT then lands while execo's own handling runs in
+    # that thread. It must come out as KeyboardInterrupt from expect()
+    # only once the fds are back (execo.waiting._SigintGuard), leaving
+    # the process whole: it is killed, ends, and wait() returns.
+    import signal
+
+    for _ in range(5):
+        p = Process("yes 0123456789abcdef", shell=True, ignore_exit_code=True, nolog_exit_code=True).start()
+        try:
+            timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+            timer.start()
+            try:
+                with pytest.raises(KeyboardInterrupt) as e:
+                    p.expect("never", timeout=30)
+            finally:
+                timer.join()
+            raised_in = e.traceback[-1].path
+            # at a safe point: where the main thread waits (serving, or
+            # on the poll() backend sleeping on an event), not in a handler
+            assert str(raised_in).endswith(("waiting.py", "expect.py", "utils.py", "threading.py")), raised_in
+        finally:
+            p.kill()
+            assert bounded(lambda p=p: p.wait(20), 30).ended
+        assert p.killed and p.ended_event.is_set()
+    # outside a wait, the default behaviour: KeyboardInterrupt at once
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
