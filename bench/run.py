@@ -75,6 +75,9 @@ ALIASES = {
     "idle": "procs",
     "memory": "procs",
     "kill_wait": "procs",
+    # the names issue 18's brief gave the kill rows
+    "kill_wait2000": "kill2000",
+    "kill_shell": "kill_shell200",
     "spawn": None,
     "stdout": None,
     "expect": None,
@@ -1335,6 +1338,7 @@ def main():
         nargs="+",
         metavar="NAME",
         help="workloads to run: %s (or idle/memory/kill_wait = procs, "
+        "kill_wait2000 = kill2000, kill_shell = kill_shell200; "
         "groups %s)" % (", ".join(WORKLOAD_NAMES), ", ".join(GROUPS)),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per measurement (median; >= 3)")
