@@ -3,8 +3,9 @@
  *
  *   spawnloop all  N PIPES   spawn N `true`, then waitpid all      -> seconds
  *   spawnloop seq  N PIPES   spawn+waitpid N `true`, one by one     -> seconds
- *   spawnloop kill N PIPES   spawn N `sleep 1000`, then time kill(SIGTERM)
- *                            of all + waitpid of all   -> seconds, spawn seconds
+ *   spawnloop kill N PIPES   spawn N `sleep 1000`, let them settle 0.5 s (as
+ *                            the workers do), then time kill(SIGTERM) of all
+ *                            + waitpid of all   -> seconds, spawn seconds
  *   spawnloop killsh N 1     the same with `/bin/sh -c 'sleep 1000'` each, in
  *                            its own process group, and killpg(SIGTERM)
  *   spawnloop memmem SIZE 0 CMD MARKER
@@ -190,8 +191,9 @@ int main(int argc, char **argv) {
     child_t *cs;
     double t0, t1, spawn_secs = -1;
     if (argc < 4) {
-        fprintf(stderr, "usage: %s all|seq|kill N PIPES | fanout N PIPES HOSTFMT CMDFMT PROG"
-                " [ARG...] | memwrite SIZE 0\n", argv[0]);
+        fprintf(stderr, "usage: %s all|seq|kill|killsh N PIPES | fanout|fanoutw N PIPES|W"
+                " HOSTFMT CMDFMT PROG [ARG...] | memwrite SIZE 0 | memmem SIZE 0 CMD MARKER\n",
+                argv[0]);
         return 2;
     }
     mode = argv[1]; n = atoi(argv[2]); pipes = atoi(argv[3]);
@@ -235,7 +237,7 @@ int main(int argc, char **argv) {
         t0 = now();
         for (i = 0; i < n; i++) spawn_one(&cs[i], sh ? sh_sleep_argv : sleep_argv, pipes);
         spawn_secs = now() - t0;
-        usleep(sh ? 500000 : 200000);
+        usleep(500000);   /* settle, untimed: bench/worker.py's kill_wait */
         t0 = now();
         for (i = 0; i < n; i++) {
             if (sh) killpg(cs[i].pid, SIGTERM);
