@@ -129,7 +129,7 @@ def params(quick):
         "stdout_bytes": ({"size": big}, {"size": ref_mb}),
         "stdout_lines": ({"size": big}, {"size": ref_mb}),
         "line_handler": ({"size": big}, {"size": ref_mb}),
-        "line_handler8": ({"size": 32 * MB, "line_len": 8}, {"size": 4 * MB, "line_len": 8}),
+        "line_handler8": ({"size": 32 * MB, "line_len": 8}, {"size": ref_mb, "line_len": 8}),
         "expect_after": ({"size": 100 * MB}, {"size": ref_mb}),
         "expect_roundtrip": ({"n": 1000}, {"n": 1000}),
         "expect_roundtrip_hog": ({"n": 1000, "hog": True}, {"n": 1000, "hog": True}),
