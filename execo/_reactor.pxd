@@ -172,7 +172,8 @@ cdef class Reactor:
     cdef _close_writer(self, FdWatch w)
     cdef _maybe_close_writer(self, FdWatch w)
     cdef _on_writable(self, FdWatch w)
-    cdef int _on_readable(self, FdWatch w) except -1
+    cdef int _on_readable(self, FdWatch w, char *rbuf) except -1
+    cdef _on_pidfd(self, FdWatch w)
     cdef int _read_once(self, FdWatch w, char *rbuf, size_t rsize) except -1
     cdef _drain_and_close(self, FdWatch w)
     cdef int _lend(self, Child child, int streams, bint reap, int wake_fd) except -2

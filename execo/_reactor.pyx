@@ -1074,15 +1074,28 @@ cdef class Reactor:
             else:
                 self._del_watch(w)
 
-    cdef int _on_readable(self, FdWatch w) except -1:
+    cdef int _on_readable(self, FdWatch w, char *rbuf) except -1:
         """Read while the fd fills whole reads (a fast writer), at most
-        MAX_READS times, then let other fds have their turn."""
+        MAX_READS times, then let other fds have their turn.  ``rbuf``
+        (READ_SIZE bytes): the loop's own, or a serving thread's."""
         cdef int r = READ_FULL
         cdef int k = 0
         while r == READ_FULL and k < MAX_READS and not w.closed and not w.paused:
-            r = self._read_once(w, self.rbuf, READ_SIZE)
+            r = self._read_once(w, rbuf, READ_SIZE)
             k += 1
         return r
+
+    cdef _on_pidfd(self, FdWatch w):
+        """The child's pidfd is readable: it exited; reap it."""
+        cdef Child child = w.child
+        self._close_watch(w)
+        child.pidfd = -1
+        child.pidfd_watch = None
+        if not self._try_reap(child):
+            # should not happen: a readable pidfd means it exited
+            self.sigchld_children[child.pid] = child
+            if self.sigchld_rfd < 0:
+                self._install_sigchld()
 
     cdef int _read_once(self, FdWatch w, char *rbuf, size_t rsize) except -1:
         """One read: READ_FULL, READ_PARTIAL, READ_EMPTY or READ_CLOSED
@@ -1236,7 +1249,7 @@ cdef class Reactor:
         cdef pollfd fds[4]
         cdef char *buf = NULL
         cdef int pr = 0
-        cdef int nfds, ms, k, i, res
+        cdef int nfds, ms, i
         cdef int handled = 0
         cdef int wake_fd = -1
         cdef FdWatch w
@@ -1273,31 +1286,17 @@ cdef class Reactor:
                 if w.closed or w.deferred != 0:
                     continue
                 if w.kind == K_PIDFD:
-                    self._close_watch(w)
-                    child.pidfd = -1
-                    child.pidfd_watch = None
-                    if not self._try_reap(child):
-                        # should not happen: a readable pidfd means it exited
-                        self.sigchld_children[child.pid] = child
-                        if self.sigchld_rfd < 0:
-                            self._install_sigchld()
-                    self._wd_flush()
+                    self._on_pidfd(w)
+                    self._wd_flush()   # (the loop flushes at the end of its iteration)
                     handled += 1
                     continue
-                # as _on_readable: while reads come back full, at most
-                # MAX_READS (straight into a collector that only collects)
-                res = READ_FULL
-                k = 0
-                while res == READ_FULL and k < MAX_READS and not w.closed and not w.paused:
+                if buf == NULL:
+                    # (malloc: a thread's stack may be small; after the
+                    # first free, glibc serves this size from its heap)
+                    buf = <char *>malloc(READ_SIZE)
                     if buf == NULL:
-                        # (malloc: a thread's stack may be small; after the
-                        # first free, glibc serves this size from its heap)
-                        buf = <char *>malloc(READ_SIZE)
-                        if buf == NULL:
-                            raise MemoryError()
-                    res = self._read_once(w, buf, READ_SIZE)
-                    k += 1
-                if res != READ_EMPTY:
+                        raise MemoryError()
+                if self._on_readable(w, buf) != READ_EMPTY:
                     handled += 1
         finally:
             free(buf)
@@ -1389,18 +1388,11 @@ cdef class Reactor:
         if w is None or w.borrowed or (ident != 0 and w.ident != ident):
             return     # (an event harvested before a caller borrowed it, or stale)
         if w.kind == K_READ:
-            self._on_readable(w)
+            self._on_readable(w, self.rbuf)
         elif w.kind == K_WRITE:
             self._on_writable(w)
         elif w.kind == K_PIDFD:
-            self._close_watch(w)
-            w.child.pidfd = -1
-            w.child.pidfd_watch = None
-            if not self._try_reap(w.child):
-                # should not happen: a readable pidfd means it exited
-                self.sigchld_children[w.child.pid] = w.child
-                if self.sigchld_rfd < 0:
-                    self._install_sigchld()
+            self._on_pidfd(w)
         elif w.kind == K_WAKE:
             self._run_pending()
         elif w.kind == K_SIGCHLD:

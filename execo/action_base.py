@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Optional, Set, Tuple, Type, TypeVar, Union
 
 from . import aio, start_queue
-from .config import configuration
 from .exception import DeadlockError
 from .expect import expect_all
 from .handler_threads import Strand
@@ -27,7 +26,7 @@ from .log import logger, style
 from .report import Report
 from .substitutions import remote_substitute
 from .time_utils import get_seconds
-from .utils import _wait_event, name_from_cmdline
+from .utils import _intr_slice, _wait_event, name_from_cmdline
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -930,12 +929,9 @@ def _wait_actions(
             ended = [a for a in actions if a._ended_event.is_set() or (a.ended and a._handler_thread == me)]
             if enough(ended):
                 return ended
-            period = configuration.get("intr_period") or 1
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return ended
-                period = min(period, remaining)
+            period = _intr_slice(deadline)
+            if period is None:
+                return ended
             _actions_ended_condition.wait(period)
 
 

@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Callable, List, Match, Optional, Union
 
 from .exception import DeadlockError
-from .handlers import STDERR, STDOUT, ExpectOutputHandler
+from .handlers import STDERR, STDOUT, ExpectOutputHandler, _all_inline
 from .time_utils import get_seconds
 from .utils import _wait_event
 from .waiting import Waiter, wait_serving
@@ -117,7 +117,7 @@ def expect_all(
         if reading is not None:
             # parked after it unless a user handler waits for this stream's
             # output (it would get it a few milliseconds late)
-            park = all(getattr(h, "_execo_inline", False) for h in processes[0]._streams[stream].handlers)
+            park = _all_inline(processes[0]._streams[stream].handlers)
             wait_serving(processes[0], stream, False, done, timeout, reading, park)
         else:
             _wait_event(done, timeout)

@@ -191,7 +191,7 @@ class Strand(object):
         """Run ``function(*args)`` after the calls already posted.
 
         With ``inline`` true (the call cannot reach user code: see
-        ``execo.process_base._all_inline``) and nothing queued, in the
+        ``execo.handlers._all_inline``) and nothing queued, in the
         calling thread; else in a handler thread. ``nbytes``: the output
         the call delivers (backpressure)."""
         self._post(function, args, inline, nbytes, None)

@@ -14,7 +14,20 @@ import re
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Match, NamedTuple, Optional, Pattern, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Match,
+    NamedTuple,
+    Optional,
+    Pattern,
+    Tuple,
+    Union,
+)
 
 from . import _reactor
 from .config import configuration
@@ -253,6 +266,15 @@ class _Search(NamedTuple):
     deadline: Optional[float]
     callback: Optional[Any]
     condition: Optional[threading.Condition]
+
+
+def _all_inline(handlers: Iterable[Any]) -> bool:
+    """Whether every handler is one of execo's own marked ``_execo_inline``
+    (expect()'s handlers only search a bounded window and set an event):
+    then a call to them may run inline, in the thread that read the
+    output (the reactor's, or one waiting for the process); one handler
+    that may run user code sends the call to a handler thread."""
+    return all(getattr(h, "_execo_inline", False) for h in handlers)
 
 
 def _may_search_here(process: Any) -> bool:

@@ -47,6 +47,7 @@ from .handlers import (
     STDERR,
     STDOUT,
     ProcessOutputHandler,
+    _all_inline,
     _short_form,
     _without_ending,
     stream_name,
@@ -1041,14 +1042,6 @@ class ProcessBase(object):
         self.expect_fail = True
         if not self.nolog_expect_fail:
             logger.warning("%s %r in %s", style.emph("expect failed for"), regexes, self)
-
-
-def _all_inline(handlers: Iterable[Any]) -> bool:
-    """Whether every handler is one of execo's own marked ``_execo_inline``
-    (expect()'s handlers only search a bounded window and set an event):
-    then a call to them may run inline, in the reactor thread; one
-    handler that may run user code sends the call to a handler thread."""
-    return all(getattr(h, "_execo_inline", False) for h in handlers)
 
 
 def _errno_text(err: Optional[Union[int, str]]) -> Optional[str]:

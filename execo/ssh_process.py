@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, TypeVar, Uni
 
 from . import _reactor, start_queue
 from .conductor import get_reactor
-from .handlers import STDERR, STDOUT
+from .handlers import STDERR, STDOUT, _all_inline
 from .host import Host
 from .local_process import Process
 from .log import logger, style
-from .process_base import ProcessBase, _all_inline
+from .process_base import ProcessBase
 from .ssh_retry import MAX_DIAGNOSTIC_BYTES, backoff_delay, connect_retries, is_preauth_refusal, is_ssh_diagnostic
 from .ssh_utils import get_port_forward_argv, get_ssh_argv, resolve_connection_params
 from .time_utils import get_seconds

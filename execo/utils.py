@@ -143,6 +143,20 @@ def compact_output(s: str, threshold: Optional[int] = None) -> str:
     return s[:half] + "\n[...]\n" + s[len(s) - (threshold - half) :]
 
 
+def _intr_slice(deadline: Optional[float]) -> Optional[float]:
+    """How long the next blocking wait toward ``deadline`` (a
+    ``time.monotonic()``, None: none) may last: at most
+    ``configuration['intr_period']``, so that Ctrl-C reaches the main
+    thread promptly; None once the deadline has passed."""
+    period: float = configuration.get("intr_period") or 1
+    if deadline is not None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        period = min(period, remaining)
+    return period
+
+
 def _wait_event(event: threading.Event, timeout: Optional[float]) -> bool:
     """Wait for a threading.Event with an optional timeout, waking every
     configuration['intr_period'] so that Ctrl-C is handled promptly.
@@ -150,12 +164,9 @@ def _wait_event(event: threading.Event, timeout: Optional[float]) -> bool:
     processes and actions block in.)"""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        period = configuration.get("intr_period") or 1
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return event.is_set()
-            period = min(period, remaining)
+        period = _intr_slice(deadline)
+        if period is None:
+            return event.is_set()
         if event.wait(period):
             return True
 

@@ -5,12 +5,12 @@ one-process :meth:`~execo.process.ProcessBase.expect` takes the process's
 fds out of the reactor's poll set while it waits, polls them itself and
 handles what is ready exactly as the reactor would
 (:meth:`execo._reactor.Child.lend`, ``serve``, ``give_back``): the
-output handed to the
-process, the end of file, the exit status. When nothing else needs the
-process's calls to run elsewhere (no user handler), the match or the end
-is then found in the waiting thread itself: no thread switch between the
-child's write or exit and the caller's return, which on a loaded machine
-is a time slice each (issue 18).
+output handed to the process, the end of file, the exit status. When
+nothing else needs the process's calls to run elsewhere (no user
+handler), the match or the end is then found in the waiting thread
+itself: no thread switch between the child's write or exit and the
+caller's return, which on a loaded machine is a time slice each (issue
+18).
 
 What the waiting thread cannot serve (the ``poll()`` backend, a stream
 the reactor is reading right now or another thread serves, a paused
@@ -32,8 +32,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Optional, Tuple
 
 from . import _reactor
-from .config import configuration
-from .utils import _wait_event
+from .utils import _intr_slice, _wait_event
 
 if TYPE_CHECKING:
     from .process_base import ProcessBase
@@ -139,12 +138,9 @@ def wait_serving(
     guarded = False
     try:
         while not done.is_set():
-            period = configuration.get("intr_period") or 1
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                period = min(period, remaining)
+            period = _intr_slice(deadline)
+            if period is None:
+                return False
             if lent is None:
                 # (again after -1: an SshProcess may have a new child)
                 lent = process._lend(streams, reap, waker.fd)
