@@ -34,6 +34,7 @@ WATCHDOG_OP_BITS: int
 WATCHDOG_INT_SIZE: int
 
 def monotonic_time() -> float: ...
+def find_text(text: str, sub: str, start: int = ...) -> int: ...
 
 @disjoint_base
 class Collector:

@@ -34,6 +34,12 @@ compile, once per pattern. With IGNORECASE, re matches ``I``, ``i``,
 ``İ`` and ``ı`` in its own way (it lowercases): the written pattern
 does too, except in a backreference.
 
+Before either module runs, a text is searched for the pattern's literal
+prefix (:func:`literal_prefix`: ``"THE_MARKER"`` of ``THE_MARKER \\d+``)
+with libc's memmem; without it there is no match, and the (slower) search
+is skipped. That is the common case of an expect() waiting for a marker
+in a big output: each chunk is looked at by memmem only.
+
 Patterns are still compiled and validated by :mod:`re` (a bad regex
 raises :class:`re.error` at the expect() call, compiled
 :class:`re.Pattern` objects work as before); a match found through
@@ -50,6 +56,7 @@ import importlib
 import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from ._reactor import find_text
 from .log import logger
 
 # re's parser (private; the structure of its parse is stable since 3.7,
@@ -584,15 +591,39 @@ class RegexMatch(object):
 # (checked before the cache: expect("r%dx" % i) in a loop stays cheap)
 _MAY_BRANCH = re.compile("[*+?{|]")
 
+# the characters of a pattern's text up to its first special one
+_LEADING_LITERAL = re.compile("[^.^$*+?{}\\[\\]\\\\|()]*")
+
+
+def literal_prefix(pattern: re.Pattern[str]) -> str:
+    """Characters every match of ``pattern`` starts with ("" if none is
+    sure), read off its text without parsing it: the characters before
+    the first special one, but the last of them if a quantifier follows,
+    and none in a pattern with an alternative, a comment, IGNORECASE or
+    VERBOSE.
+
+    Searching a text for them first (:func:`execo._reactor.find_text`,
+    libc's memmem) tells in a fraction of re's time that a marker is not
+    there: what most of an expect()'s searches find, chunk after chunk."""
+    text = pattern.pattern
+    if pattern.flags & (re.IGNORECASE | re.VERBOSE) or "|" in text or "(?#" in text:
+        return ""  # (a quantifier after a comment applies to what precedes it)
+    mo = _LEADING_LITERAL.match(text)
+    prefix = mo.group() if mo is not None else ""
+    if len(prefix) < len(text) and text[len(prefix)] in "*+?{":
+        prefix = prefix[:-1]
+    return prefix
+
 
 class Searcher(object):
     """One user regex, searched with re or regex (see the module doc)."""
 
-    __slots__ = ("pattern", "_plan")
+    __slots__ = ("pattern", "_plan", "_prefix")
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
         self._plan = _plan(pattern.pattern, pattern.flags) if _MAY_BRANCH.search(pattern.pattern) else None
+        self._prefix = literal_prefix(pattern)
 
     @property
     def bounded(self) -> bool:
@@ -604,6 +635,9 @@ class Searcher(object):
         """The first match in text, or None; raises TimeoutError when a
         search by regex runs past ``timeout`` seconds (of this process's
         CPU time: the regex module's clock)."""
+        prefix = self._prefix
+        if prefix and find_text(text, prefix) < 0:
+            return None  # (a text holding it is searched whole: same match as before)
         plan = self._plan
         if plan is None:
             return self.pattern.search(text)

@@ -584,6 +584,48 @@ def test_bounded_patterns_keep_re_and_risky_ones_go_to_regex():
         assert not regex_search.Searcher(re.compile(r)).bounded, r
 
 
+def test_literal_prefix_is_a_prefix_of_every_match():
+    """expect() looks for a pattern's literal prefix (memmem) before
+    running re: over random patterns, every match starts with the prefix
+    it reads off, and the searcher finds exactly re's match."""
+    tokens = ["a", "b", "ab", "é", "€", ".", "*", "+", "?", "*?", "{2}", "{1,2}", "{", "}", "(", ")", "|"]
+    tokens += ["(?#c)", "\\d", "[ab]", "^", "$", "(?:", "(?=a)", "(?<=a)", "(?!a)", "]", "\\b", "(?i)", "(?x)"]
+    tokens += [" ", "#", "(?i:a)", "\\A", "\\Z", "\\.", "\\(", "a\\"]
+    rng = random.Random(18)
+    with_prefix = matched = 0
+    for _ in range(40000):
+        text = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 6)))
+        try:
+            pattern = re.compile(text)
+        except re.error:
+            continue
+        prefix = regex_search.literal_prefix(pattern)
+        searcher = regex_search.Searcher(pattern)
+        with_prefix += bool(prefix)
+        for _ in range(3):
+            s = "".join(rng.choice("ab é€\n") for _ in range(rng.randint(0, 12)))
+            expected, got = pattern.search(s), searcher.search(s)
+            assert (expected is None) == (got is None), (text, s)
+            if expected is not None:
+                matched += 1
+                assert got.span() == expected.span() and got.pos == expected.pos, (text, s)
+                assert s.startswith(prefix, expected.start()), (text, prefix, s)
+    assert with_prefix > 1000 and matched > 10000  # the draw exercised both cases
+    for text, prefix in [
+        ("THE_MARKER_4242", "THE_MARKER_4242"),
+        ("connected with", "connected with"),
+        ("abc*", "ab"),
+        ("ab{2}", "a"),
+        ("a(?#x)*", ""),
+        ("login: |password:", ""),
+        ("(?i)error", ""),
+        ("^\\$ $", ""),
+    ]:
+        assert regex_search.literal_prefix(re.compile(text)) == prefix, text
+    assert regex_search.literal_prefix(re.compile("Marker", re.IGNORECASE)) == ""
+    assert regex_search.literal_prefix(re.compile("Mar ker", re.VERBOSE)) == ""
+
+
 # texts with the characters where re's and regex's classes differ
 HOSTILE_TEXTS = [
     "",

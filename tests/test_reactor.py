@@ -6,6 +6,7 @@ exercised in one pytest run."""
 
 import errno
 import os
+import random
 import signal
 import threading
 import time
@@ -533,3 +534,20 @@ def test_parked_stream_taken_over_or_taken_back(reactor):
         child.close_stdin()
         assert s.done.wait(10)
     assert s.eofs == {1: 0, 2: 0}
+
+
+def test_find_text_is_str_find():
+    """find_text (memmem on one-byte strings, str.find otherwise) returns
+    what str.find does, for ASCII, Latin-1 and wider text."""
+    cases = [("abc", "b", 0), ("abc", "", 3), ("abc", "", 4), ("abc", "c", 3), ("", "", 0), ("é€x", "x", 0)]
+    cases += [("aéb", "éb", 0), ("aaa", "aa", 1), ("aaa", "aa", 2), ("a€", "€", 0), ("a€", "a", 0), ("ab", "abc", 0)]
+    rng = random.Random(3)
+    for _ in range(20000):
+        text = "".join(rng.choice("ab\n\xe9\u20ac") for _ in range(rng.randint(0, 12)))
+        sub = "".join(rng.choice("ab\n\xe9") for _ in range(rng.randint(0, 3)))
+        cases.append((text, sub, rng.randint(0, 14)))
+    for text, sub, start in cases:
+        assert _reactor.find_text(text, sub, start) == text.find(sub, start), (text, sub, start)
+    assert _reactor.find_text("x" * 100000 + "THE_MARKER", "THE_MARKER") == 100000
+    with pytest.raises(ValueError):
+        _reactor.find_text("abc", "a", -1)
