@@ -1077,6 +1077,15 @@ cdef class Reactor:
         self._add_watch(w, EPOLLOUT)
 
     cdef _close_writer(self, FdWatch w):
+        if not w.close_when_drained and not w.closed and not w.registered and not w.borrowed \
+                and exo_buf_len(&w.wbuf) == 0 and not self._in_loop():
+            # nothing queued, nothing polled, no failure on its way to the
+            # loop (that sets close_when_drained): close it here, GIL held as
+            # in the loop, rather than wake the loop for it (a process that
+            # ends in a waiting thread: one loop wake-up less per run())
+            w.close_when_drained = True
+            self._close_watch(w)
+            return
         w.close_when_drained = True
         self._in_loop_do(DO_CLOSE_WRITER, w, None)
 

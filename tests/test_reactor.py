@@ -7,6 +7,7 @@ exercised in one pytest run."""
 import errno
 import os
 import random
+import select
 import signal
 import threading
 import time
@@ -261,6 +262,42 @@ def test_add_reader_and_writer(reactor):
     assert s.done.wait(5)
     assert s.out() == b"hello world"
     assert writer.write(b"late") == errno.EPIPE
+
+
+def test_idle_writer_is_closed_by_the_closing_thread(reactor):
+    """A writer with nothing queued is closed by the thread that closes it,
+    not by the loop (a process ending in a waiting thread does not wake
+    the loop for its stdin): the reader sees EOF while the loop is busy.
+    One with bytes queued is closed by the loop once they are written."""
+    busy, free = threading.Event(), threading.Event()
+    reactor.call_soon(lambda: (busy.set(), free.wait(10)))
+    assert busy.wait(5)
+    try:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(w, False)
+        writer = reactor.writer(w, Sink(), 0)
+        assert writer.write(b"direct") == 0  # (the pipe has room: written at once)
+        writer.close()
+        assert os.read(r, 100) == b"direct"
+        assert select.select([r], [], [], 5)[0] and os.read(r, 100) == b""  # EOF, loop still busy
+        os.close(r)
+        r, w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(w, False)
+        pipe_size = 65536
+        writer = reactor.writer(w, Sink(), 0)
+        assert writer.write(b"x" * (pipe_size * 2)) == 0  # more than the pipe holds: queued
+        writer.close()
+        assert writer.write(b"late") == errno.EPIPE
+    finally:
+        free.set()
+    got = b""
+    while True:
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            break
+        got += chunk
+    os.close(r)
+    assert got == b"x" * (pipe_size * 2)
 
 
 def test_reader_close_drains_then_reports_eof(reactor):
