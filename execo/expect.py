@@ -46,11 +46,15 @@ def thread_expect_handler(process: ProcessBase, stream: int, start_from_current:
     every byte exactly once: what was collected before (unless
     start_from_current) and what arrives after."""
     out = process._streams[stream]
-    handler: Optional[ExpectOutputHandler] = getattr(out.tls, "expect_handler", None)
+    tls = out.tls
+    handler: Optional[ExpectOutputHandler] = None if tls is None else getattr(tls, "expect_handler", None)
     if handler is None:
-        handler = out.tls.expect_handler = ExpectOutputHandler()
+        handler = ExpectOutputHandler()
         handler._execo_inline = True  # execo's own callbacks: never blocks
         with process._io_lock:
+            if out.tls is None:
+                out.tls = threading.local()
+            out.tls.expect_handler = handler
             initial, eof = out.watch_locked(start_from_current)
             handler._attach(process, stream, initial or "", eof)
             out.handlers.append(handler)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import signal
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
@@ -20,6 +19,7 @@ from .conductor import get_reactor
 from .handlers import STDERR, STDOUT
 from .log import logger, style
 from .process_base import EOF_GRACE_AFTER_EXIT, ProcessBase, _check_bool
+from .utils import _split_words
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -161,7 +161,7 @@ class Process(ProcessBase):
             else:
                 argv = ["/bin/sh", "-c"] + list(cmd)
         else:
-            argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+            argv = list(_split_words(cmd)) if isinstance(cmd, str) else list(cmd)
             if not argv:
                 raise ValueError("empty command: %r" % (cmd,))
         encoded = [a if isinstance(a, bytes) else os.fsencode(a) for a in argv]

@@ -104,7 +104,6 @@ class OutputStream(object):
     def __init__(self, stream: int) -> None:
         #: STDOUT or STDERR: what the handlers are told
         self.stream = stream
-        self.collector = _reactor.Collector(False)
         #: the user's handlers (``stdout_handlers`` / ``stderr_handlers``)
         self.handlers = _HandlerList(self)
         self.reset(False)
@@ -130,7 +129,9 @@ class OutputStream(object):
             if handler in self.handlers:
                 self.handlers.remove(handler)
         self.expect_handlers: List[ExpectOutputHandler] = []
-        self.tls = threading.local()  # .expect_handler: this thread's (execo.expect)
+        # .expect_handler: each thread's (execo.expect), made on the first
+        # expect (a threading.local costs more than the rest of a reset)
+        self.tls: Optional[threading.local] = None
         self.collector.notify = len(self.handlers) > 0
 
     # ------------------------------------------------ collected text

@@ -29,9 +29,7 @@ refused (ValueError): a command line argument cannot carry it.
 
 from __future__ import annotations
 
-import functools
 import os
-import shlex
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union, overload
 
 from . import config
@@ -46,6 +44,7 @@ from .scp_paths import (
     scp_remote_target,
 )
 from .ssh_sharing import sharing_options
+from .utils import _split_words
 
 __all__ = [
     "fast_handshake_options",
@@ -121,14 +120,8 @@ def _split_command(cmd: Union[str, Iterable[object]]) -> List[str]:
     """A command (str, possibly with spaces and arguments, or a sequence)
     as a list of arguments."""
     if isinstance(cmd, str):
-        return list(_shlex_split(cmd))
+        return list(_split_words(cmd))
     return [str(a) for a in cmd]
-
-
-@functools.lru_cache(maxsize=64)
-def _shlex_split(cmd: str) -> Tuple[str, ...]:
-    # the same few commands are split once per host: cache them
-    return tuple(shlex.split(cmd))
 
 
 @overload

@@ -102,6 +102,20 @@ def str_from_cmdline(cmd: Union[str, Iterable[object]]) -> str:
     return " ".join(shlex.quote(str(arg)) for arg in cmd)
 
 
+def _split_words(cmd: str) -> Tuple[str, ...]:
+    """``shlex.split(cmd)``, cached for short commands: the same few are
+    split again and again (once per host, at each run() of a loop), and
+    shlex costs more than the rest of a Process's construction."""
+    if len(cmd) > 4096:
+        return tuple(shlex.split(cmd))  # (not kept: a cache bounded in entries, not in bytes)
+    return _split_words_cached(cmd)
+
+
+@functools.lru_cache(maxsize=256)
+def _split_words_cached(cmd: str) -> Tuple[str, ...]:
+    return tuple(shlex.split(cmd))
+
+
 def name_from_cmdline(cmd: Union[str, Iterable[object]], max_length: Optional[int] = 39) -> str:
     """Return a short one-line name for a command (str or tuple/list of args).
 

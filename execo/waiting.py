@@ -26,16 +26,22 @@ thread waits for the event).
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from types import FrameType
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 from . import _reactor
 from .utils import _intr_slice, _wait_event
 
 if TYPE_CHECKING:
     from .process_base import ProcessBase
+
+# signal.getsignal without the conversion of its result to an enum (which
+# cost more than the rest of a wait's setup): the C function of CPython's
+# _signal, which the signal module imports
+_getsignal: Callable[[int], object] = getattr(sys.modules.get("_signal"), "getsignal", signal.getsignal)
 
 __all__ = ["Waiter", "wait_serving"]
 
@@ -88,7 +94,7 @@ class _SigintGuard(object):
         if threading.current_thread() is not threading.main_thread() or self.waker is not None:
             return False
         try:
-            current = signal.getsignal(signal.SIGINT)
+            current = _getsignal(signal.SIGINT)
             if current is not self:
                 if current is not signal.default_int_handler:
                     return False
