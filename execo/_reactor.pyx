@@ -62,6 +62,7 @@ from execo._system cimport (
     eventfd, EFD_CLOEXEC, EFD_NONBLOCK,
     fcntl, O_CLOEXEC, O_NONBLOCK, F_SETPIPE_SZ,
     pipe2,
+    memmem,
     waitpid, WNOHANG, WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG,
     kill, killpg,
     stat, fstat,
@@ -148,10 +149,6 @@ cdef inline double monotonic() noexcept nogil:
 def monotonic_time():
     """CLOCK_MONOTONIC in seconds: the clock of the reactor's timers."""
     return monotonic()
-
-
-cdef extern from "string.h" nogil:
-    void *memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen)
 
 
 def find_text(str text, str sub, Py_ssize_t start=0):

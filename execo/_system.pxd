@@ -68,6 +68,9 @@ cdef extern from "<fcntl.h>" nogil:
 cdef extern from "<unistd.h>" nogil:
     int pipe2(int *fds, int flags)
 
+cdef extern from "<string.h>" nogil:
+    void *memmem(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen)
+
 cdef extern from "<sys/wait.h>" nogil:
     pid_t waitpid(pid_t pid, int *status, int options)
     enum:
