@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from .time_utils import DurationLike
 
 _PR = TypeVar("_PR", bound="Process")
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 __all__ = ["Process"]
 
@@ -164,7 +167,12 @@ class Process(ProcessBase):
             argv = list(_split_words(cmd)) if isinstance(cmd, str) else list(cmd)
             if not argv:
                 raise ValueError("empty command: %r" % (cmd,))
-        encoded = [a if isinstance(a, bytes) else os.fsencode(a) for a in argv]
+        # os.fsencode's encoding, without its Python-level call per argument
+        # (an ssh argv has some twenty)
+        encoded = [
+            a.encode(_FS_ENCODING, _FS_ERRORS) if type(a) is str else a if isinstance(a, bytes) else os.fsencode(a)
+            for a in argv
+        ]
         for a in encoded:
             if b"\x00" in a:  # cmd was changed after construction
                 raise ValueError("a command argument holds a NUL byte: %r" % (a,))
