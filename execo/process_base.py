@@ -288,11 +288,40 @@ class ProcessBase(object):
         # reentrant, so that a thread holding a condition may start() or
         # kill() the process, then wait on it
         self._cond_lock = threading.RLock()
-        self.started_condition = threading.Condition(self._cond_lock)
-        self.ended_condition = threading.Condition(self._cond_lock)
+        # made on first use (started_condition, ended_condition): most
+        # processes never have one, and each costs more to make and notify
+        # than the rest of a short process's end
+        self._started_condition: Optional[threading.Condition] = None
+        self._ended_condition: Optional[threading.Condition] = None
         self._common_reset()
         self.stdout_handlers = stdout_handlers
         self.stderr_handlers = stderr_handlers
+
+    # (documented in docs/api/process.rst with the other attributes: no
+    # docstring here, which autodoc would add a second time)
+    @property
+    def started_condition(self) -> threading.Condition:
+        with self._cond_lock:
+            if self._started_condition is None:
+                self._started_condition = threading.Condition(self._cond_lock)
+            return self._started_condition
+
+    @started_condition.setter
+    def started_condition(self, condition: threading.Condition) -> None:
+        with self._cond_lock:
+            self._started_condition = condition
+
+    @property
+    def ended_condition(self) -> threading.Condition:
+        with self._cond_lock:
+            if self._ended_condition is None:
+                self._ended_condition = threading.Condition(self._cond_lock)
+            return self._ended_condition
+
+    @ended_condition.setter
+    def ended_condition(self, condition: threading.Condition) -> None:
+        with self._cond_lock:
+            self._ended_condition = condition
 
     @staticmethod
     def _handler_list(what: str, handlers: Optional[Iterable[Any]]) -> List[Any]:
@@ -954,15 +983,21 @@ class ProcessBase(object):
 
     def _set_started(self) -> None:
         self.started_event.set()
-        with self.started_condition:
-            self.started_condition.notify_all()
+        with self._cond_lock:  # (a waiter makes the condition under this lock)
+            condition = self._started_condition
+        if condition is not None:
+            with condition:
+                condition.notify_all()
 
     def _set_ended_event(self) -> None:
         self.ended_event.set()
         for waiter in list(self._waiters):
             waiter.wake()
-        with self.ended_condition:
-            self.ended_condition.notify_all()
+        with self._cond_lock:
+            condition = self._ended_condition
+        if condition is not None:
+            with condition:
+                condition.notify_all()
         aio.fire_end_callbacks(self)
 
     def _call_lifecycle(self, what: str) -> None:

@@ -920,6 +920,41 @@ def test_started_condition_notified():
     assert seen == [True]
 
 
+def test_conditions_made_on_first_use_are_shared_and_notified():
+    """started_condition and ended_condition are made when first used (most
+    processes never use them): every thread gets the same one, waiters are
+    woken by the end (not by their timeout), and one first used after the
+    end sees it at once."""
+    p = Process("sleep 0.2")
+    conds, woken = [], []
+    ready = threading.Barrier(9)
+
+    def waiter():
+        ready.wait(10)
+        c = p.ended_condition
+        conds.append(c)
+        with c:
+            woken.append(c.wait_for(lambda: p.ended, timeout=120))
+
+    threads = [threading.Thread(target=waiter, daemon=True) for _ in range(8)]
+    for t in threads:
+        t.start()
+    ready.wait(10)
+    p.start()
+    deadline = time.monotonic() + 60  # (their own timeout is 120 s)
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "a waiter of ended_condition was not notified"
+    assert woken == [True] * 8 and len({id(c) for c in conds}) == 1
+    assert p.ended_condition is conds[0] and p.started_condition is p.started_condition
+    late = Process("true").run()
+    with late.started_condition:
+        assert late.started_condition.wait_for(lambda: late.started, timeout=0)
+    mine = threading.Condition()
+    late.ended_condition = mine  # assignable, as the attribute it was
+    assert late.ended_condition is mine
+
+
 def _bounded_thread(fn, timeout=1.5):
     res = []
 
