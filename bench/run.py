@@ -725,6 +725,8 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             jobs["c_pipes"] = lambda: runner.c_loop(cexe, mode, n, 1)
         jobs["subprocess"] = W(workload=name, impl="subprocess", **p)
         jobs["asyncio"] = W(workload=name, impl="asyncio", **p)
+        if mode == "seq":
+            jobs["pyspawn"] = W(workload=name, impl="pyspawn", **p)
         if with_ref and ref_ok:
             jobs["ref"] = R(workload=name, impl="execo", **pref)
         raw = runner.series(name, jobs)
@@ -743,7 +745,13 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
                 "ratio": "%s of C; %s of C+pipes" % (pct(e, c), pct(e, cp))
                 + ("; %s C+pipes" % ratio_x(med(raw["execo"]), med(raw.get("c_pipes"))) if mode == "seq" else ""),
                 "target": ">= 80% of C" if mode == "all" else "<= 1.2x C (issue 18)",
-                "peers": "subprocess %s; asyncio %s" % (val(raw["subprocess"], r), val(raw["asyncio"], r)),
+                "peers": "subprocess %s; asyncio %s" % (val(raw["subprocess"], r), val(raw["asyncio"], r))
+                + (
+                    "; Python os.posix_spawnp+pipes+waitpid %s (%s C+pipes)"
+                    % (val(raw["pyspawn"], r), ratio_x(med(raw["pyspawn"]), med(raw.get("c_pipes"))))
+                    if mode == "seq"
+                    else ""
+                ),
                 "ref": ref_text(raw.get("ref"), r, pref["n"] != n and "N=%d" % pref["n"], with_ref, ref_ok),
             }
         )
