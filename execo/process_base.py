@@ -282,15 +282,21 @@ class ProcessBase(object):
         self._io_lock = threading.Lock()
         # one object per output stream, indexed by STDOUT / STDERR
         self._streams: Dict[int, OutputStream] = {STDOUT: OutputStream(STDOUT), STDERR: OutputStream(STDERR)}
-        self.started_event = threading.Event()
-        self.ended_event = threading.Event()
+        # made on first use, as the conditions below (started_event,
+        # ended_event): most processes are waited for through their
+        # action, or not one at a time; _start_notified / _end_notified
+        # (under _cond_lock) are what a late-made event starts from
+        self._started_event: Optional[threading.Event] = None
+        self._ended_event: Optional[threading.Event] = None
+        self._start_notified = False
+        self._end_notified = False
         self._waiters: List[Waiter] = []  # threads in wait(), serving its fds
         # reentrant, so that a thread holding a condition may start() or
         # kill() the process, then wait on it
         self._cond_lock = threading.RLock()
-        # made on first use (started_condition, ended_condition): most
-        # processes never have one, and each costs more to make and notify
-        # than the rest of a short process's end
+        # made on first use too (started_condition, ended_condition):
+        # most processes never have one, and each costs more to make and
+        # notify than the rest of a short process's end
         self._started_condition: Optional[threading.Condition] = None
         self._ended_condition: Optional[threading.Condition] = None
         self._common_reset()
@@ -298,7 +304,35 @@ class ProcessBase(object):
         self.stderr_handlers = stderr_handlers
 
     # (documented in docs/api/process.rst with the other attributes: no
-    # docstring here, which autodoc would add a second time)
+    # docstrings here, which autodoc would add a second time)
+    @property
+    def started_event(self) -> threading.Event:
+        with self._cond_lock:
+            if self._started_event is None:
+                self._started_event = threading.Event()
+                if self._start_notified:
+                    self._started_event.set()
+            return self._started_event
+
+    @started_event.setter
+    def started_event(self, event: threading.Event) -> None:
+        with self._cond_lock:
+            self._started_event = event
+
+    @property
+    def ended_event(self) -> threading.Event:
+        with self._cond_lock:
+            if self._ended_event is None:
+                self._ended_event = threading.Event()
+                if self._end_notified:
+                    self._ended_event.set()
+            return self._ended_event
+
+    @ended_event.setter
+    def ended_event(self, event: threading.Event) -> None:
+        with self._cond_lock:
+            self._ended_event = event
+
     @property
     def started_condition(self) -> threading.Condition:
         with self._cond_lock:
@@ -349,8 +383,11 @@ class ProcessBase(object):
         # the exit status, once known (kept apart from exit_code, which is
         # set when the process ends: see _maybe_ended)
         self._exit_status: Optional[int] = None
-        self.started_event.clear()
-        self.ended_event.clear()
+        with self._cond_lock:
+            self._start_notified = self._end_notified = False
+            for event in (self._started_event, self._ended_event):
+                if event is not None:
+                    event.clear()
         self._streams[STDOUT].reset(bool(self.default_stdout_handler))
         self._streams[STDERR].reset(bool(self.default_stderr_handler))
         self._strand = Strand(self._on_backlog)
@@ -903,7 +940,7 @@ class ProcessBase(object):
         if self._check_wait_from_handler():
             return self
         seconds = get_seconds(timeout)
-        if self.ended_event.is_set():
+        if self._end_notified:
             return self
         # this thread serves the process's fds while it waits (execo.waiting)
         waiter = Waiter()
@@ -949,7 +986,7 @@ class ProcessBase(object):
         Returns the process (ended or not, after a timeout)."""
         if not self.started:
             raise ValueError("trying to wait a process which has not been started: %r" % (self,))
-        return await aio.wait_async(self, self.ended_event.is_set, timeout)
+        return await aio.wait_async(self, self._end_was_notified, timeout)
 
     def lines_async(self, stream: int = STDOUT, start_from_current: bool = False) -> AsyncIterator[str]:
         """``async for line in process.lines_async():`` the lines of stdout
@@ -981,20 +1018,27 @@ class ProcessBase(object):
             self._common_reset()
         return self
 
+    def _end_was_notified(self) -> bool:
+        return self._end_notified
+
     def _set_started(self) -> None:
-        self.started_event.set()
-        with self._cond_lock:  # (a waiter makes the condition under this lock)
-            condition = self._started_condition
+        with self._cond_lock:  # (what a waiter makes an event or condition under)
+            self._start_notified = True
+            event, condition = self._started_event, self._started_condition
+        if event is not None:
+            event.set()
         if condition is not None:
             with condition:
                 condition.notify_all()
 
     def _set_ended_event(self) -> None:
-        self.ended_event.set()
+        with self._cond_lock:
+            self._end_notified = True
+            event, condition = self._ended_event, self._ended_condition
+        if event is not None:
+            event.set()
         for waiter in list(self._waiters):
             waiter.wake()
-        with self._cond_lock:
-            condition = self._ended_condition
         if condition is not None:
             with condition:
                 condition.notify_all()

@@ -955,6 +955,27 @@ def test_conditions_made_on_first_use_are_shared_and_notified():
     assert late.ended_condition is mine
 
 
+def test_events_made_on_first_use_follow_the_process():
+    """started_event and ended_event are made when first used: one made
+    after the start or the end is already set, one made before is set by
+    them, reset() clears both, and they stay assignable."""
+    p = Process("true").run()
+    assert p.started_event.is_set() and p.ended_event.is_set()  # made after the end
+    q = Process("sleep 0.2")
+    before = q.ended_event
+    assert not before.is_set() and not q.started_event.is_set()
+    q.start()
+    assert q.started_event.is_set() and not q.ended
+    assert before.wait(60) and q.ended and q.ended_event is before
+    q.reset()
+    assert not q.started_event.is_set() and not q.ended_event.is_set() and q.ended_event is before
+    q.run()
+    assert before.is_set()
+    mine = threading.Event()
+    q.started_event = mine
+    assert q.started_event is mine
+
+
 def _bounded_thread(fn, timeout=1.5):
     res = []
 
