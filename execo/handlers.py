@@ -274,6 +274,8 @@ def _all_inline(handlers: Iterable[Any]) -> bool:
     then a call to them may run inline, in the thread that read the
     output (the reactor's, or one waiting for the process); one handler
     that may run user code sends the call to a handler thread."""
+    if not handlers:
+        return True  # (most calls: no generator made for an empty list)
     return all(getattr(h, "_execo_inline", False) for h in handlers)
 
 
