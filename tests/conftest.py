@@ -7,6 +7,7 @@ import copy
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -75,12 +76,24 @@ def pytest_report_header(config):
     return "execo reactor: poller %s, child watcher %s" % (reactor.poller, reactor.child_watcher)
 
 
+def _sigint_as_from_a_terminal():
+    """A suite started in the background (``nohup ... &``, a shell job)
+    inherits SIGINT ignored, and so do the scripts the Ctrl-C tests start:
+    Python then installs no KeyboardInterrupt handler in them and the
+    tests wait in vain. Give SIGINT a handler here (a handled signal is
+    reset to the default at exec): every script starts as from a
+    terminal."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_configure(config):
     """--execo-backend: the reactor backend (see _choose_backend). With
     EXECO_TESTS_EXPECT_INSTALLED=DIR (tests/check_packaging.sh, testing
     the built wheel), refuse to run against any execo but the one
     installed under DIR."""
     _choose_backend(config)
+    _sigint_as_from_a_terminal()
     prefix = os.environ.get("EXECO_TESTS_EXPECT_INSTALLED")
     if prefix:
         import execo
