@@ -96,6 +96,10 @@ TAKTUK_END_GRACE = 5.0
 """Seconds given to taktuk to quit by itself after a kill before it is
 killed."""
 
+LATE_KILL_PERIOD = 0.25
+"""Seconds between the kills sent to a command that started after its
+action was killed, until taktuk reports it ended."""
+
 
 class _TaktukParser(object):
     """Incremental parser of taktuk's templated output (a file-like
@@ -550,8 +554,20 @@ class TaktukRemote(Action):
         if rank != "-1":
             self._ranks[p] = rank
         if code == COMMAND_STARTED and self._kill_sent and not self._quit_sent:
-            self._send("broadcast kill")  # started after the action was killed
+            self._kill_started_late(p)  # started after the action was killed
         self._host_state(p, code, peer_position)
+
+    def _kill_started_late(self, p: TaktukProcess) -> None:
+        """Kill a command that taktuk reported started after the action was
+        killed, again every :data:`LATE_KILL_PERIOD` until it is reported
+        ended: a kill that reaches its node while the command is being
+        set up there can miss it (seen once in ten runs: the remote
+        command outlived the action), and taktuk itself is killed
+        :data:`TAKTUK_END_GRACE` seconds after the action's kill."""
+        if p.ended or self._quit_sent:
+            return
+        self._send("broadcast kill")
+        get_reactor().call_later(LATE_KILL_PERIOD, self._kill_started_late, p)
 
     def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
         if code == COMMAND_STARTED:
