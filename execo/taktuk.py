@@ -566,7 +566,10 @@ class TaktukRemote(Action):
         :data:`TAKTUK_END_GRACE` seconds after the action's kill."""
         if p.ended or self._quit_sent:
             return
-        self._send("broadcast kill")
+        rank = self._ranks.get(p)
+        # (its own node only: thousands of hosts connecting late must not
+        # each broadcast four times a second)
+        self._send("broadcast kill" if rank is None else "%s kill" % (rank,))
         get_reactor().call_later(LATE_KILL_PERIOD, self._kill_started_late, p)
 
     def _host_state(self, p: TaktukProcess, code: int, peer_position: str) -> None:
