@@ -27,6 +27,7 @@ from typing import (
     AsyncIterator,
     Callable,
     Dict,
+    Generic,
     Iterable,
     List,
     Optional,
@@ -35,6 +36,7 @@ from typing import (
     Type,
     TypeVar,
     Union,
+    overload,
 )
 
 from . import _reactor, aio
@@ -85,6 +87,53 @@ EOF_GRACE_AFTER_EXIT = 2.0
 eof.  A background grandchild may keep the pipes open forever: after this
 grace what is readable is drained, the pipes are closed and the process
 ends."""
+
+
+_T = TypeVar("_T")
+
+
+# A public attribute of a process (its events and conditions) made when
+# first used, under the process's _cond_lock, into the "_" + name
+# attribute that __init__ sets to None; assignable as the attribute it
+# was. Most processes never use theirs (an action waits for its
+# processes; wait() checks a flag first), and each costs more to make
+# and notify, and to the cyclic GC, than the rest of a short process's
+# end. (No docstring: autodoc would document these attributes a second
+# time.)
+class _MadeOnFirstUse(Generic[_T]):
+    def __init__(self, make: Callable[[ProcessBase], _T]) -> None:
+        self.make = make
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    @overload
+    def __get__(self, process: None, owner: type) -> _MadeOnFirstUse[_T]: ...
+
+    @overload
+    def __get__(self, process: ProcessBase, owner: type) -> _T: ...
+
+    def __get__(self, process: Optional[ProcessBase], owner: type) -> Any:
+        if process is None:
+            return self
+        with process._cond_lock:
+            value = getattr(process, self.slot)
+            if value is None:
+                value = self.make(process)
+                setattr(process, self.slot, value)
+            return value
+
+    def __set__(self, process: ProcessBase, value: _T) -> None:
+        with process._cond_lock:
+            setattr(process, self.slot, value)
+
+
+def _event(is_set: bool) -> threading.Event:
+    event = threading.Event()
+    if is_set:
+        event.set()
+    return event
 
 
 def _check_bool(name: str, value: object) -> None:
@@ -303,59 +352,11 @@ class ProcessBase(object):
         self.stdout_handlers = stdout_handlers
         self.stderr_handlers = stderr_handlers
 
-    # (documented in docs/api/process.rst with the other attributes: no
-    # docstrings here, which autodoc would add a second time)
-    @property
-    def started_event(self) -> threading.Event:
-        with self._cond_lock:
-            if self._started_event is None:
-                self._started_event = threading.Event()
-                if self._start_notified:
-                    self._started_event.set()
-            return self._started_event
-
-    @started_event.setter
-    def started_event(self, event: threading.Event) -> None:
-        with self._cond_lock:
-            self._started_event = event
-
-    @property
-    def ended_event(self) -> threading.Event:
-        with self._cond_lock:
-            if self._ended_event is None:
-                self._ended_event = threading.Event()
-                if self._end_notified:
-                    self._ended_event.set()
-            return self._ended_event
-
-    @ended_event.setter
-    def ended_event(self, event: threading.Event) -> None:
-        with self._cond_lock:
-            self._ended_event = event
-
-    @property
-    def started_condition(self) -> threading.Condition:
-        with self._cond_lock:
-            if self._started_condition is None:
-                self._started_condition = threading.Condition(self._cond_lock)
-            return self._started_condition
-
-    @started_condition.setter
-    def started_condition(self, condition: threading.Condition) -> None:
-        with self._cond_lock:
-            self._started_condition = condition
-
-    @property
-    def ended_condition(self) -> threading.Condition:
-        with self._cond_lock:
-            if self._ended_condition is None:
-                self._ended_condition = threading.Condition(self._cond_lock)
-            return self._ended_condition
-
-    @ended_condition.setter
-    def ended_condition(self, condition: threading.Condition) -> None:
-        with self._cond_lock:
-            self._ended_condition = condition
+    # (documented in docs/api/process.rst with the other attributes)
+    started_event = _MadeOnFirstUse(lambda p: _event(p._start_notified))
+    ended_event = _MadeOnFirstUse(lambda p: _event(p._end_notified))
+    started_condition = _MadeOnFirstUse(lambda p: threading.Condition(p._cond_lock))
+    ended_condition = _MadeOnFirstUse(lambda p: threading.Condition(p._cond_lock))
 
     @staticmethod
     def _handler_list(what: str, handlers: Optional[Iterable[Any]]) -> List[Any]:
