@@ -551,7 +551,7 @@ class TaktukRemote(Action):
         p = self._process_at(position)
         if p is None:
             return
-        if rank != "-1":
+        if rank.isdigit():  # (-1: none yet; it is put in taktuk commands: digits only)
             self._ranks[p] = rank
         if code == COMMAND_STARTED and self._kill_sent and not self._quit_sent:
             self._kill_started_late(p)  # started after the action was killed
