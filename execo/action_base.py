@@ -19,7 +19,7 @@ from . import aio, start_queue
 from .exception import DeadlockError
 from .expect import expect_all
 from .handler_threads import Strand
-from .handlers import STDOUT, ProcessLifecycleHandler
+from .handlers import STDOUT, ProcessLifecycleHandler, _call_lock
 from .host import Host
 from .local_process import Process
 from .log import logger, style
@@ -107,6 +107,8 @@ class _ActionProcessLH(ProcessLifecycleHandler):
     thread): it may run inline, without a thread hop per process."""
 
     _execo_inline = True
+
+    _execo_thread_safe = True  # (see handlers._call_lock)
 
     def __init__(self, action: Action) -> None:
         super(_ActionProcessLH, self).__init__()
@@ -355,7 +357,8 @@ class Action(object):
     def _call_lifecycle(self, what: str) -> None:
         for handler in list(self.lifecycle_handlers):
             try:
-                getattr(handler, what)(self)
+                with _call_lock(handler):  # one handler on several actions: one at a time
+                    getattr(handler, what)(self)
             except Exception:
                 logger.exception("action lifecycle handler %r %s() raised an exception for %s", handler, what, self)
 
@@ -876,6 +879,8 @@ class ActionNotificationProcessLH(ProcessLifecycleHandler):
     ``action._notify_terminated()``. A process that is reset no longer
     counts as ended.
     """
+
+    _execo_thread_safe = True  # (see handlers._call_lock)
 
     def __init__(self, action: Action, total_processes: int) -> None:
         super(ActionNotificationProcessLH, self).__init__()

@@ -102,6 +102,8 @@ class _LineFeed(ProcessOutputHandler):
 
     _execo_inline = True
 
+    _execo_thread_safe = True  # (see handlers._call_lock)
+
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[List[Optional[str]]], stream: int) -> None:
         super().__init__()
         self.loop = loop

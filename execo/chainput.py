@@ -285,6 +285,8 @@ class ChainPutSender(Process):
 class _ReadyHandler(ProcessOutputHandler):
     """Sees the ready line of a receiver (a handler thread)."""
 
+    _execo_thread_safe = True  # (see handlers._call_lock)
+
     def __init__(self, copy: _ChainPutCopy) -> None:
         super(_ReadyHandler, self).__init__()
         self.copy = copy
@@ -298,6 +300,8 @@ class _ReceiverEndHandler(ProcessLifecycleHandler):
     """Runs before the action counting ends: marks the receivers killed
     because the sender failed."""
 
+    _execo_thread_safe = True  # (see handlers._call_lock)
+
     def __init__(self, copy: _ChainPutCopy) -> None:
         super(_ReceiverEndHandler, self).__init__()
         self.copy = copy
@@ -307,6 +311,8 @@ class _ReceiverEndHandler(ProcessLifecycleHandler):
 
 
 class _SenderEndHandler(ProcessLifecycleHandler):
+    _execo_thread_safe = True  # (see handlers._call_lock)
+
     def __init__(self, copy: _ChainPutCopy) -> None:
         super(_SenderEndHandler, self).__init__()
         self.copy = copy

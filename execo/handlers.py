@@ -5,10 +5,20 @@ Handlers are called from execo's handler threads (see
 of one process come one at a time and in order; a handler that blocks
 holds up its own process only.  An exception raised by a handler is
 logged and the process goes on.
+
+One handler object given to several processes (a counter, a parser
+filling one table) is called by one of them at a time: the processes'
+calls run in parallel handler threads, so each call to a user's
+:class:`ProcessOutputHandler` or :class:`ProcessLifecycleHandler` holds
+a lock of that object (see :func:`_call_lock`), as execo 2.8.2, which
+ran every handler in one thread, did by construction. Such a shared
+handler must not wait, inside a call, for output of another process it
+handles: that process's call waits for the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import threading
@@ -18,6 +28,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
+    ContextManager,
     Dict,
     Iterable,
     List,
@@ -131,6 +142,30 @@ def _short_form(method: Callable[..., Any]) -> bool:
         return short
     except TypeError:  # not weakly referenceable or not hashable
         return _inspect_short_form(method)
+
+
+_NO_LOCK: ContextManager[Any] = contextlib.nullcontext()
+_SHARED_FALLBACK_LOCK = threading.RLock()
+
+
+def _call_lock(handler: Any) -> ContextManager[Any]:
+    """(internal) The lock a call to ``handler`` holds, so that processes
+    sharing it call it one at a time (see the module's text).
+
+    An RLock made on first use and kept in the object's ``__dict__``
+    (read there, not through ``getattr``, so that a class with its own
+    ``__getattr__`` cannot hand back something else). execo's own
+    handlers that are thread-safe by themselves, marked by
+    ``_execo_thread_safe`` in their exact class, need none; an object
+    without ``__dict__`` shares one lock with all such objects."""
+    d = getattr(handler, "__dict__", None)
+    if d is None:
+        return _SHARED_FALLBACK_LOCK
+    lock = d.get("_execo_call_lock")
+    if lock is None:
+        made = _NO_LOCK if type(handler).__dict__.get("_execo_thread_safe") else threading.RLock()
+        lock = d.setdefault("_execo_call_lock", made)  # (atomic: one lock wins)
+    return lock  # type: ignore[no-any-return]
 
 
 class ProcessOutputHandler(object):
@@ -304,7 +339,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
     to a process output handler before calling expect.
 
     One instance of ExpectOutputHandler can handle stdout/stderr of several
-    processes. It tracks each process's stream search position
+    processes (in parallel: it has its own locking). It tracks each process's stream search position
     independently. When a process is monitored by this handler for the
     first time, the regex matching is started from the position in the
     stream at the time that this output hander starts receiving data or
@@ -328,6 +363,8 @@ class ExpectOutputHandler(ProcessOutputHandler):
     that stream as at end of file (callback with ``re_index`` and ``mo``
     None) and a warning is logged.
     """
+
+    _execo_thread_safe = True
 
     def __init__(self) -> None:
         super(ExpectOutputHandler, self).__init__()

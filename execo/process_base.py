@@ -50,6 +50,7 @@ from .handlers import (
     STDOUT,
     ProcessOutputHandler,
     _all_inline,
+    _call_lock,
     _short_form,
     _without_ending,
     stream_name,
@@ -599,29 +600,30 @@ class ProcessBase(object):
         for h in handlers:
             try:
                 if isinstance(h, ProcessOutputHandler):
-                    if type(h).read is ProcessOutputHandler.read:
-                        # line handler: lines split in C, no decoding of the chunk
-                        if lines is None:
-                            lines, last = out.split_lines(data, eof or error)
-                        read_line: Callable[..., None] = h.read_line
-                        if _short_form(read_line):  # a 2.8.2 handler: no line ending
-                            for line in lines:
-                                read_line(self, stream, _without_ending(line))
-                            if last:
-                                read_line(self, stream, _without_ending(last))
+                    with _call_lock(h):  # a handler shared by processes: one at a time
+                        if type(h).read is ProcessOutputHandler.read:
+                            # line handler: lines split in C, no decoding of the chunk
+                            if lines is None:
+                                lines, last = out.split_lines(data, eof or error)
+                            read_line: Callable[..., None] = h.read_line
+                            if _short_form(read_line):  # a 2.8.2 handler: no line ending
+                                for line in lines:
+                                    read_line(self, stream, _without_ending(line))
+                                if last:
+                                    read_line(self, stream, _without_ending(last))
+                            else:
+                                for line in lines:
+                                    read_line(self, stream, line, False, False)
+                                if last:
+                                    read_line(self, stream, last, eof, error)
                         else:
-                            for line in lines:
-                                read_line(self, stream, line, False, False)
-                            if last:
-                                read_line(self, stream, last, eof, error)
-                    else:
-                        if text is None:
-                            text = out.decode(data, eof or error)
-                        read: Callable[..., None] = h.read
-                        if not _short_form(read):
-                            read(self, stream, text, eof, error)
-                        elif text:
-                            read(self, stream, text)
+                            if text is None:
+                                text = out.decode(data, eof or error)
+                            read: Callable[..., None] = h.read
+                            if not _short_form(read):
+                                read(self, stream, text, eof, error)
+                            elif text:
+                                read(self, stream, text)
                 elif isinstance(h, int):
                     if data:
                         _write_all(h, data)
@@ -1048,7 +1050,8 @@ class ProcessBase(object):
     def _call_lifecycle(self, what: str) -> None:
         for handler in list(self.lifecycle_handlers):
             try:
-                getattr(handler, what)(self)
+                with _call_lock(handler):
+                    getattr(handler, what)(self)
             except Exception:
                 logger.exception("process lifecycle handler %r %s() raised an exception for %s", handler, what, self)
 

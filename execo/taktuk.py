@@ -157,6 +157,8 @@ class _TaktukParser(object):
 
 
 class _TaktukEndLH(ProcessLifecycleHandler):
+    _execo_thread_safe = True  # (see handlers._call_lock)
+
     def __init__(self, action: TaktukRemote) -> None:
         super(_TaktukEndLH, self).__init__()
         self.action = action
@@ -166,6 +168,8 @@ class _TaktukEndLH(ProcessLifecycleHandler):
 
 
 class _HostEndLH(ProcessLifecycleHandler):
+    _execo_thread_safe = True  # (see handlers._call_lock)
+
     def __init__(self, action: TaktukRemote) -> None:
         super(_HostEndLH, self).__init__()
         self.action = action

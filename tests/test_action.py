@@ -734,3 +734,27 @@ def test_sequential_actions_end_when_a_sub_action_cannot_start():
     assert s.ended
     assert first.ended and first.ok
     assert not never.started
+
+
+def test_lifecycle_handler_shared_by_actions_is_called_one_at_a_time():
+    # the ends of 4 actions reach their handler threads together; one
+    # handler object shared by them (a table of results) is called by
+    # one at a time, each end lingering past handler_threads.STALL_SECONDS
+    state = {"inside": 0, "overlaps": 0, "ends": []}
+
+    class Table(ActionLifecycleHandler):
+        def end(self, action):
+            state["inside"] += 1
+            state["overlaps"] += state["inside"] > 1
+            time.sleep(0.15)
+            state["ends"].append(action)
+            state["inside"] -= 1
+
+    h = Table()
+    actions = [sh("true", lifecycle_handlers=[h]) for _ in range(4)]
+    for a in actions:
+        a.start()
+    for a in actions:
+        bounded(a)
+    assert sorted(map(id, state["ends"])) == sorted(map(id, actions))
+    assert state["overlaps"] == 0

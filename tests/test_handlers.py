@@ -206,6 +206,84 @@ def test_read_line_handler_shared_by_many_processes():
         assert h.lines(process=p) == ["p%dab\n" % i, "p%dcd\n" % i]
 
 
+class OneAtATime(object):
+    """Counts calls that overlap another call to the same object. A call
+    lingers longer than handler_threads.STALL_SECONDS, so that while it
+    runs another handler thread starts for the other process's waiting
+    calls: without the handler's lock they would meet here."""
+
+    def __init__(self):
+        self.inside = 0
+        self.overlaps = 0
+        self.calls = 0
+        self.guard = threading.Lock()
+
+    def enter(self, linger=0.0):
+        with self.guard:
+            self.inside += 1
+            self.calls += 1
+            if self.inside > 1:
+                self.overlaps += 1
+        time.sleep(linger)
+        with self.guard:
+            self.inside -= 1
+
+
+class StatefulLines(ProcessOutputHandler):
+    """execo_g5k's kadeploy parser pattern: one 2.8.2-style handler for
+    several processes keeping state from one line to the next."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = OneAtATime()
+        self.section = {}
+        self.mismatched = []
+
+    def read_line(self, process, stream, line):
+        self.seen.enter(0.15 if line.startswith("begin") else 0.0)
+        if line.startswith("begin "):
+            self.current = (process, line[6:])
+        elif line == "end":
+            owner, name = self.current
+            if owner is not process:
+                self.mismatched.append(name)
+            self.section.setdefault(process, []).append(name)
+
+
+def test_handler_shared_by_processes_is_called_one_at_a_time():
+    # parallel strands of two processes meet in one stateful handler: its
+    # calls come one at a time, each batch of lines of a chunk together
+    h = StatefulLines()
+    script = 'for i in 1 2 3 4; do printf "begin %s$i\\nend\\n"; sleep 0.01; done'
+    ps = [Process(("sh", "-c", script % name), stdout_handlers=[h]) for name in "ab"]
+    for p in ps:
+        p.start()
+    for p in ps:
+        finish(p)
+    assert h.seen.calls == 16
+    assert h.seen.overlaps == 0
+    assert h.mismatched == []
+    assert h.section[ps[0]] == ["a1", "a2", "a3", "a4"]
+    assert h.section[ps[1]] == ["b1", "b2", "b3", "b4"]
+
+
+def test_lifecycle_handler_shared_by_processes_is_called_one_at_a_time():
+    seen = OneAtATime()
+
+    class Ends(ProcessLifecycleHandler):
+        def end(self, process):
+            seen.enter(0.15)
+
+    h = Ends()
+    ps = [Process("true", lifecycle_handlers=[h]) for _ in range(4)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        finish(p)
+    assert seen.calls == 4
+    assert seen.overlaps == 0
+
+
 def test_read_and_read_line_handlers_together():
     r = ReadRecorder()
     lh = LineRecorder()
