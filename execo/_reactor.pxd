@@ -55,6 +55,7 @@ cdef class Collector:
     cdef size_t cap
     cdef public bint keep
     cdef public bint notify
+    cdef public unsigned long long nread  # bytes read from the stream, kept or not
     cdef int reserve(self, size_t n) except -1
     cdef int append(self, const char *p, size_t n) except -1
 

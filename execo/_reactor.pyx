@@ -191,6 +191,9 @@ cdef class Collector:
     goes to the sink's ``_on_data`` instead (which may ``add()`` it), so
     that handlers see each byte exactly once, in order.
 
+    ``nread`` counts the bytes read from the stream, kept or not (the
+    records' ``stdout_bytes``/``stderr_bytes``).
+
     The buffer is the character array of a private ASCII ``str`` object:
     when the whole output turns out to be ASCII (the common case), the
     collected text is that object itself (:meth:`ascii_text`), without a
@@ -205,6 +208,7 @@ cdef class Collector:
         self.cap = 0
         self.keep = keep
         self.notify = False
+        self.nread = 0
 
     def __dealloc__(self):
         Py_XDECREF(self.text)
@@ -1160,6 +1164,8 @@ cdef class Reactor:
                 asc = exo_is_ascii(dst, r)
         w.reading = False
         if r > 0:
+            if col is not None:
+                col.nread += r
             if dst == rbuf:
                 if col is not None and col.keep and not col.notify:
                     col.append(dst, r)     # notify was switched off meanwhile

@@ -373,6 +373,10 @@ class ProcessBase(object):
         self.start_date: Optional[float] = None
         self.ended = False
         self.end_date: Optional[float] = None
+        # time.monotonic() at start() (submitted), spawn (start) and end
+        self._submit_monotonic: Optional[float] = None
+        self._start_monotonic: Optional[float] = None
+        self._end_monotonic: Optional[float] = None
         self.error = False
         self.error_reason: Optional[Union[int, str]] = None
         self.exit_code: Optional[int] = None
@@ -507,10 +511,14 @@ class ProcessBase(object):
         self._strand.hold()
         self.started = True
         self._set_start_date()
+        self._submit_monotonic = self._start_monotonic
 
     def _set_start_date(self) -> None:
         """``self._lock`` held: the real start (a queued process gets its start and
-        timeout dates when it is spawned, see :mod:`execo.start_queue`)."""
+        timeout dates when it is spawned, see :mod:`execo.start_queue`).
+        The monotonic clock is read too: the records' durations
+        (:mod:`execo.records`) do not jump with the wall clock."""
+        self._start_monotonic = time.monotonic()
         self.start_date = time.time()
         if self.timeout is not None:
             self.timeout_date = self.start_date + self.timeout
@@ -545,6 +553,13 @@ class ProcessBase(object):
                 return
             handlers = tuple(handlers)
         self._strand.post_output(self._dispatch_chunks, (stream, handlers), data, _all_inline(handlers))
+
+    def _on_fed_data(self, stream: int, data: bytes) -> None:
+        """Output that reaches the process without the reactor reading it
+        for this process (taktuk's lines, demultiplexed in Python):
+        counted as read, then handled as :meth:`_on_data` does."""
+        self._streams[stream].collector.nread += len(data)
+        self._on_data(stream, data)
 
     def _on_eof(self, stream: int, err: int) -> None:
         """The stream reached end of file (err: errno of a read error, or 0)."""
@@ -671,6 +686,7 @@ class ProcessBase(object):
                 return self.ended
             after = self._ending()
             self.exit_code = self._end_exit_code()
+            self._end_monotonic = time.monotonic()
             self.end_date = time.time()
             if self.timeouted is None:
                 self.timeouted = False

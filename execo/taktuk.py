@@ -527,7 +527,7 @@ class TaktukRemote(Action):
             if p is not None:
                 if not p.started:
                     p.start()
-                p._on_data(STDOUT if kind == "O" else STDERR, payload)
+                p._on_fed_data(STDOUT if kind == "O" else STDERR, payload)
         elif kind == "T":
             self._state(fields[1], fields[2], fields[3], int(fields[4]))
         elif kind == "S":
@@ -537,7 +537,7 @@ class TaktukRemote(Action):
         elif kind == "C":
             p = self._process_at(fields[2])
             if p is not None:
-                p._on_data(STDERR, payload + b"\n")
+                p._on_fed_data(STDERR, payload + b"\n")
         else:
             # taktuk's own messages: not the command's output (kept apart
             # from stderr), but a host's last one explains its failure
