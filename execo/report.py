@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from .log import style
 from .time_utils import format_date, format_duration
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
 _ReportT = TypeVar("_ReportT", bound="Report")
 
 __all__ = ['Report']
+
+#: the schema of :meth:`Report.to_dict`
+REPORT_SCHEMA = "execo.report/1"
 
 _COUNTERS = (
     'num_processes',
@@ -305,6 +310,56 @@ class Report:
         stats['sub_stats'] = sub_stats
         return stats
 
+    def to_dict(self, processes: bool = False) -> Dict[str, Any]:
+        """(beyond the original execo) The report as data, for a file and a
+        later comparison between runs (:meth:`from_dict`).
+
+        The :meth:`stats` tree (sub-reports, actions and sub-actions, each
+        with its dates and counters), with ``"schema":
+        "execo.report/1"`` at the top. With ``processes``, each node of
+        an action or a process also has a ``"processes"`` list: the
+        record of each of its processes (:mod:`execo.records`, the lines
+        of a job log). Only JSON types: ``json.dumps`` works."""
+        tree = self.stats()
+        if processes:
+            _add_records(tree, self)
+        tree['schema'] = REPORT_SCHEMA
+        return tree
+
+    def to_json(self, processes: bool = False, indent: Optional[int] = None) -> str:
+        """(beyond the original execo) :meth:`to_dict` as a JSON text."""
+        return json.dumps(self.to_dict(processes), indent=indent, ensure_ascii=True, default=str)
+
+    @classmethod
+    def from_dict(cls: Type[_ReportT], data: Mapping[str, Any]) -> _ReportT:
+        """(beyond the original execo) A report made from :meth:`to_dict`'s
+        data (of this run or an earlier one): its :meth:`stats`,
+        :meth:`to_string`, :meth:`to_dict` and :meth:`records` are those
+        saved. It can be added to another report, to see two runs side
+        by side. Data of another schema is a ValueError."""
+        schema = data.get('schema') if isinstance(data, Mapping) else None
+        if not isinstance(schema, str) or schema.split('/')[0] != REPORT_SCHEMA.split('/')[0]:
+            raise ValueError("not the data of a Report.to_dict() (schema %r)" % (schema,))
+        sub_stats = data.get('sub_stats') or []
+        if not isinstance(sub_stats, list) or not all(isinstance(s, Mapping) for s in sub_stats):
+            raise ValueError("a saved report's sub_stats must be a list of dicts")
+        report = cls()
+        report.name = data.get('name')
+        report.add([_SavedStats(s) for s in sub_stats])
+        return report
+
+    @classmethod
+    def from_json(cls: Type[_ReportT], text: Union[str, bytes]) -> _ReportT:
+        """(beyond the original execo) :meth:`from_dict` of a JSON text."""
+        return cls.from_dict(json.loads(text))
+
+    def records(self) -> List[Dict[str, Any]]:
+        """(beyond the original execo) The record of every process of the
+        report (see :mod:`execo.records`), in the order of the tree."""
+        from .records import records_of
+
+        return records_of(self)
+
     def to_string(self, wide: bool = False, brief: bool = False) -> str:
         """Returns a formatted string with a human-readable stats of all Action results.
 
@@ -389,3 +444,67 @@ class Report:
 
     def __str__(self) -> str:
         return self.to_string()
+
+
+class _SavedStats:
+    """One entry of a saved report (:meth:`Report.from_dict`): its stats
+    and process records as they were saved."""
+
+    def __init__(self, node: Mapping[str, Any]) -> None:
+        self._node = copy.deepcopy(dict(node))
+        self.name = self._node.get('name')
+
+    def stats(self) -> Dict[str, Any]:
+        return _without_records(self._node)
+
+    def records(self) -> List[Dict[str, Any]]:
+        found: List[Dict[str, Any]] = []
+        _collect_records(self._node, found)
+        return found
+
+    def saved(self) -> Dict[str, Any]:
+        return copy.deepcopy(self._node)
+
+    def __repr__(self) -> str:
+        return "<saved stats of %r>" % (self.name,)
+
+
+def _without_records(node: Mapping[str, Any]) -> Dict[str, Any]:
+    result = {k: copy.deepcopy(v) for k, v in node.items() if k not in ('processes', 'schema', 'sub_stats')}
+    result['sub_stats'] = [_without_records(s) for s in node.get('sub_stats') or ()]
+    return result
+
+
+def _collect_records(node: Mapping[str, Any], found: List[Dict[str, Any]]) -> None:
+    found.extend(copy.deepcopy(node.get('processes') or []))
+    for sub in node.get('sub_stats') or ():
+        _collect_records(sub, found)
+
+
+def _add_records(node: Dict[str, Any], obj: Any) -> None:
+    """Put the process records of ``obj`` (whose stats are ``node``) in
+    the tree: a list per action or process node."""
+    from .action_base import Action
+    from .process_base import ProcessBase
+    from .records import process_record, records_of
+
+    subs = node.get('sub_stats') or []
+    if isinstance(obj, Report):
+        for sub, o in zip(subs, obj.stats_objects):
+            _add_records(sub, o)
+    elif isinstance(obj, _SavedStats):
+        node.clear()
+        node.update(obj.saved())
+    elif isinstance(obj, Action):
+        children = getattr(obj, 'actions', None)
+        if children is not None and subs:
+            for sub, o in zip(subs, children):
+                _add_records(sub, o)
+        elif children is not None:
+            node['processes'] = records_of(obj)  # hide_subactions
+        else:
+            node['processes'] = [process_record(p, obj.name) for p in obj.processes]
+    elif isinstance(obj, ProcessBase):
+        node['processes'] = [process_record(obj)]
+    elif callable(getattr(obj, 'records', None)):
+        node['processes'] = obj.records()
