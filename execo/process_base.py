@@ -61,6 +61,7 @@ from .output_stream import ENCODING as ENCODING  # also execo.process_base.ENCOD
 from .output_stream import OutputStream, _HandlerList
 from .report import Report
 from .time_utils import format_unixts, get_seconds
+from .timed_lines import TimestampedLines
 from .utils import compact_output, name_from_cmdline
 from .waiting import Waiter, wait_serving
 
@@ -552,6 +553,9 @@ class ProcessBase(object):
             if not handlers:
                 return
             handlers = tuple(handlers)
+        for h in handlers:
+            if h.__class__ is TimestampedLines:  # timed here, as read
+                h._stamp(self, stream, data, False)
         self._strand.post_output(self._dispatch_chunks, (stream, handlers), data, _all_inline(handlers))
 
     def _on_fed_data(self, stream: int, data: bytes) -> None:
@@ -567,7 +571,11 @@ class ProcessBase(object):
         with self._io_lock:
             out.eof_read = True
             out.collector.shrink()
-            inline = _all_inline(out.handlers)
+            handlers = tuple(out.handlers)
+        for h in handlers:
+            if h.__class__ is TimestampedLines:
+                h._stamp(self, stream, b"", True)
+        inline = _all_inline(handlers)
         self._strand.post(self._deliver_eof, (stream, err), inline)
         self._post_end_check()
 
