@@ -8,6 +8,7 @@ built in place first, e.g. ``python setup.py build_ext --inplace``)::
     python docs/check_coverage.py docs/_build/html
 """
 
+import logging
 import os
 import sys
 
@@ -82,5 +83,45 @@ def _process_bases(app, name, obj, options, bases):
         bases[i] = ":py:class:`%s`" % documented if documented else base
 
 
+# the picture of guide/recording.rst: a real run of 40 local processes,
+# drawn at each build (a generated file, not committed)
+def _draw_timeline(app):
+    import random
+    import time
+
+    from execo.config import configuration
+    from execo.process import Process
+    from execo.timeline import draw_timeline
+
+    out = os.path.join(app.srcdir, "guide", "_generated", "timeline.svg")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    rand = random.Random(19)
+    processes = []
+    for i in range(1, 41):
+        cmd, timeout = "sleep %.2f" % rand.uniform(0.2, 1.0), None
+        if i in (7, 8):
+            cmd = "sleep %.2f; exit 2" % rand.uniform(0.2, 0.6)
+        elif i == 23:
+            cmd, timeout = "sleep 5", 1.2
+        elif i == 31:
+            cmd = "sleep 5"
+        processes.append(Process(cmd, shell=True, name="node-%d" % i, timeout=timeout, ignore_exit_code=True))
+    saved, level = configuration["fanout"], execo.logger.level
+    configuration["fanout"] = 16  # the last ones wait for a slot
+    execo.logger.setLevel(logging.CRITICAL)  # the failures are the point
+    try:
+        for p in processes:
+            p.start()
+        time.sleep(0.8)
+        processes[30].kill()
+        for p in processes:
+            p.wait()
+    finally:
+        configuration["fanout"] = saved
+        execo.logger.setLevel(level)
+    draw_timeline(processes, out, title="40 local processes, at most 16 at once")
+
+
 def setup(app):
     app.connect("autodoc-process-bases", _process_bases)
+    app.connect("builder-inited", _draw_timeline)

@@ -118,3 +118,27 @@ EXAMPLES = [
     example_taktuk_remote,
     example_chainput,
 ]
+
+
+def example_recording_retry(hosts, connection_params):
+    """guide/recording.rst: a job log, then run again on the failed hosts."""
+    from execo.joblog import JobLog, failed_hosts, load
+
+    local = tempfile.mkdtemp()
+    try:
+        log_path = os.path.join(local, "run.jsonl")
+        bad = {hosts[1].address, hosts[3].address}
+        cmd = "case {{{host}}} in %s) exit 3;; esac; echo done" % "|".join(sorted(bad))
+        with JobLog(log_path) as log:
+            Remote(cmd, hosts, connection_params=connection_params, lifecycle_handlers=[log]).run()
+        assert len(load(log_path)) == len(hosts)
+        again = failed_hosts(log_path)
+        assert {h.address for h in again} == bad
+        if again:
+            with JobLog(log_path) as log:
+                Remote("echo fixed", again, connection_params=connection_params, lifecycle_handlers=[log]).run()
+        records = load(log_path)
+        assert len(records) == len(hosts) + len(bad)
+        assert all(r["finished_ok"] for r in records[len(hosts) :])
+    finally:
+        shutil.rmtree(local)

@@ -16,7 +16,9 @@ The option letters are those of ssh and parallel-ssh: ``-l`` user, ``-p``
 port, ``-i`` identity file, ``-o`` ssh option, ``-t`` timeout (seconds or
 an execo duration), ``--taktuk`` to go through the taktuk tree launcher
 instead of one ssh per host, ``--json`` for scripts, ``--progress`` for a
-live count on stderr (a tty).
+live count on stderr (a tty), ``--joblog FILE`` for one JSON line per
+host as it ends, ``--retry-failed FILE`` to run again what failed in such
+a log, ``--timeline FILE`` for a picture of the run.
 
 Names are data: ``{{{host}}}`` in the command and in get paths is
 replaced by each host's address (put's operands are taken literally),
@@ -190,6 +192,22 @@ def _parser() -> argparse.ArgumentParser:
         help="evaluate execo's {{expression}} substitutions in the command (Python; "
         "off by default, never in file operands)",
     )
+    p.add_argument(
+        "--joblog",
+        metavar="FILE",
+        help="append one JSON line per host to FILE as each one ends (execo.joblog)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        metavar="FILE",
+        help="run again what did not finish ok in the job log FILE (its commands, or the"
+        " COMMAND given, on its hosts); the results are appended to FILE (or --joblog)",
+    )
+    p.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="draw the run as a timeline picture (.png, .svg or .pdf; needs execo[plot])",
+    )
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.add_argument("--progress", action="store_true", help="live progress on stderr (when it is a terminal)")
     p.add_argument("--no-report", action="store_true", help="do not print execo's Report")
@@ -214,8 +232,13 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, str, List[str]]:
         if e.code == 0:
             raise
         raise UsageError("bad arguments (execo --help)") from None
-    if not words:
+    if ns.retry_failed is not None:
+        if ns.hosts or ns.hosts_file:
+            raise UsageError("--retry-failed takes its hosts from the job log, not from -H/-h")
+    elif not words:
         raise UsageError("no command given (execo --help)")
+    if ns.timeline is not None:
+        _check_timeline(ns.timeline)
     if mode in ("put", "get") and len(words) < 2:
         raise UsageError("%s needs FILE... DEST" % (mode,))
     if ns.timeout is not None:
@@ -228,6 +251,16 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, str, List[str]]:
     if ns.port is not None and not 0 < ns.port < 65536:
         raise UsageError("bad port %r" % (ns.port,))
     return ns, mode, words
+
+
+def _check_timeline(path: str) -> None:
+    """A usage error before the run, not a failure after it."""
+    if os.path.splitext(path)[1].lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError("--timeline needs a .png, .svg or .pdf file, not %r" % (path,))
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:  # optional extra "plot"
+        raise UsageError("--timeline needs matplotlib: pip install 'execo[plot]'")
 
 
 def connection_params(ns: argparse.Namespace) -> Dict[str, Any]:
@@ -254,11 +287,16 @@ def connection_params(ns: argparse.Namespace) -> Dict[str, Any]:
     return params
 
 
-def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: List[str]) -> Action:
-    """The execo action for the command line."""
+def _process_args(ns: argparse.Namespace) -> Dict[str, Any]:
     process_args: Dict[str, Any] = {"nolog_exit_code": True, "nolog_error": True, "nolog_timeout": True}
     if ns.timeout is not None:
         process_args["timeout"] = ns.timeout
+    return process_args
+
+
+def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: List[str]) -> Action:
+    """The execo action for the command line."""
+    process_args = _process_args(ns)
     if mode == "run":
         command = " ".join(words)
         if not hosts:
@@ -286,6 +324,71 @@ def build_action(ns: argparse.Namespace, mode: str, words: List[str], hosts: Lis
         for name, value in process_args.items():
             setattr(p, name, value)
     return action
+
+
+def build_retry(ns: argparse.Namespace, mode: str, words: List[str]) -> Optional[Action]:
+    """The action running again the failed jobs of ``ns.retry_failed``
+    (see :func:`execo.joblog.failed`): ``words`` (a command, put or get)
+    on their hosts, or else each job's own recorded command, run as it
+    was (remote, or local: through ``sh -c`` if it was); None when
+    nothing failed. The job log is trusted like a script: it names the
+    commands to run; its host names are checked as -H's are."""
+    from .action import ParallelActions
+    from .joblog import failed
+
+    try:
+        jobs = failed(ns.retry_failed)
+    except (OSError, ValueError) as e:
+        raise UsageError("cannot read the job log: %s" % (e,)) from None
+    if not jobs:
+        return None
+    if words:
+        hosts = _record_hosts(jobs)
+        if not hosts and mode != "run":
+            raise UsageError("%s needs hosts: the failed jobs of %s are local" % (mode, ns.retry_failed))
+        return build_action(ns, mode, words, hosts)  # type: ignore[arg-type]  # Host objects are accepted
+    actions: List[Action] = []
+    groups: Dict[Any, List[Dict[str, Any]]] = {}
+    for job in jobs:
+        cmd = job.get("cmd")
+        if not isinstance(cmd, (str, list)) or not cmd:
+            raise UsageError("a job of the log has no command to run again: %r" % (job.get("name"),))
+        key = (tuple(cmd) if isinstance(cmd, list) else cmd, bool(job.get("host")), bool(job.get("shell")))
+        groups.setdefault(key, []).append(job)
+    for (_, remote, shell), group in groups.items():
+        cmd = group[0]["cmd"]
+        if remote:
+            command = cmd if isinstance(cmd, str) else " ".join(cmd)
+            cls: Union[Type[Remote], Type[TaktukRemote]] = TaktukRemote if ns.taktuk else Remote
+            with no_expressions():
+                actions.append(
+                    cls(
+                        command,
+                        _record_hosts(group),
+                        connection_params=connection_params(ns),
+                        process_args=_process_args(ns),
+                        **_fanout(ns),
+                    )
+                )
+        else:
+            args = dict(_process_args(ns), shell=shell)
+            for _ in group:
+                with no_expressions():
+                    actions.append(Local(cmd, process_args=args, name="execo " + str(cmd)))
+    return actions[0] if len(actions) == 1 else ParallelActions(actions)
+
+
+def _record_hosts(jobs: List[Dict[str, Any]]) -> List[Host]:
+    hosts = []
+    for job in jobs:
+        h = job.get("host")
+        if not h:
+            continue
+        try:
+            hosts.append(Host(h.get("address"), user=h.get("user"), port=h.get("port")))
+        except (TypeError, ValueError) as e:
+            raise UsageError("a host of the job log: %s" % (e,)) from None
+    return hosts
 
 
 def _fanout(ns: argparse.Namespace) -> Dict[str, Any]:
@@ -378,7 +481,7 @@ def json_output(action: Action, mode: str, words: List[str], out: TextIO) -> Non
     processes = list(action.processes)
     doc = {
         "mode": mode,
-        "command": " ".join(words) if mode == "run" else None,
+        "command": " ".join(words) if mode == "run" and words else None,
         "files": words[:-1] if mode != "run" else None,
         "destination": words[-1] if mode != "run" else None,
         "ok": bool(action.ok),
@@ -463,12 +566,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not ns.verbose:
             logger.setLevel(logging.ERROR)
         try:
-            action = build_action(ns, mode, words, hosts)
+            if ns.retry_failed is not None:
+                retry = build_retry(ns, mode, words)
+                if retry is None:
+                    sys.stderr.write("execo: nothing to retry: every job of %s finished ok\n" % (ns.retry_failed,))
+                    return 0
+                action = retry
+            else:
+                action = build_action(ns, mode, words, hosts)
         except ValueError as e:  # a bad -l/-p value, a {{...}} error with --eval
             raise UsageError(str(e)) from None
+        log_path = ns.joblog if ns.joblog is not None else ns.retry_failed
+        joblog = None
+        if log_path is not None:
+            from .joblog import JobLog
+
+            try:
+                joblog = JobLog(log_path)
+            except OSError as e:
+                raise UsageError("cannot write the job log: %s" % (e,)) from None
+            joblog.follow(action)
     except UsageError as e:
         sys.stderr.write("execo: %s\n" % (e,))
         return USAGE_ERROR
+    try:
+        return _run_and_show(ns, mode, words, action)
+    finally:
+        if joblog is not None:
+            joblog.close()
+
+
+def _run_and_show(ns: argparse.Namespace, mode: str, words: List[str], action: Action) -> int:
     if ns.progress:
         from .progress import ProgressDisplay
 
@@ -490,6 +618,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+    if ns.timeline is not None:
+        from .timeline import draw_timeline
+
+        try:
+            draw_timeline(action, ns.timeline, title="execo " + " ".join(words) if words else None)
+        except OSError as e:
+            sys.stderr.write("execo: cannot write the timeline: %s\n" % (e,))
+            return 1
     return 0 if action.ok else 1
 
 
