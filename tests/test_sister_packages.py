@@ -436,9 +436,14 @@ print("G5K OK")
 
 KADEPLOY3 = """#!/bin/sh
 # kadeploy3 stand-in: deploys every -m host but those named *-9.*
-echo "ARGS: $*"
+# Its report goes out in one write, as one chunk: execo_g5k's Kadeployer
+# shares one section-tracking stdout handler between its frontends'
+# processes, so a report split in two reads with the other frontend's in
+# between is misparsed (a race of execo_g5k, the same under 2.8.2, whose
+# handlers also see output chunk by chunk as it is read).
 ok=""
 ko=""
+args="$*"
 while [ $# -gt 0 ]; do
     if [ "$1" = "-m" ]; then
         shift
@@ -449,10 +454,15 @@ while [ $# -gt 0 ]; do
     fi
     shift
 done
-echo "The deployment is successful on nodes"
-for h in $ok; do echo "$h"; done
-echo "The deployment failed on nodes"
-for h in $ko; do echo "$h (not reachable)"; done
+report="ARGS: $args
+The deployment is successful on nodes"
+for h in $ok; do report="$report
+$h"; done
+report="$report
+The deployment failed on nodes"
+for h in $ko; do report="$report
+$h (not reachable)"; done
+printf '%s\\n' "$report"
 """
 
 OAR_STUB = """#!%s
