@@ -146,26 +146,38 @@ def _short_form(method: Callable[..., Any]) -> bool:
 
 _NO_LOCK: ContextManager[Any] = contextlib.nullcontext()
 _SHARED_FALLBACK_LOCK = threading.RLock()
+_MAKING_CALL_LOCK = threading.Lock()
 
 
 def _call_lock(handler: Any) -> ContextManager[Any]:
     """(internal) The lock a call to ``handler`` holds, so that processes
     sharing it call it one at a time (see the module's text).
 
-    An RLock made on first use and kept in the object's ``__dict__``
-    (read there, not through ``getattr``, so that a class with its own
-    ``__getattr__`` cannot hand back something else). execo's own
-    handlers that are thread-safe by themselves, marked by
-    ``_execo_thread_safe`` in their exact class, need none; an object
-    without ``__dict__`` shares one lock with all such objects."""
-    d = getattr(handler, "__dict__", None)
-    if d is None:
-        return _SHARED_FALLBACK_LOCK
-    lock = d.get("_execo_call_lock")
-    if lock is None:
+    An RLock made on first use and kept as the object's
+    ``_execo_call_lock`` attribute, read and set with ``object``'s own
+    attribute access, so that a class with its own ``__getattr__`` cannot
+    hand back something else. Not through the object's ``__dict__``: on
+    CPython, touching it turns the instance's attributes into a plain
+    dict, and the handler's own ``self.x`` then costs tens of ns more on
+    every line. execo's own handlers that are thread-safe by themselves,
+    marked by ``_execo_thread_safe`` in their exact class, need none; an
+    object that cannot take an attribute shares one lock with all such
+    objects."""
+    try:
+        return object.__getattribute__(handler, "_execo_call_lock")  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    with _MAKING_CALL_LOCK:  # (first call only: one lock wins)
+        try:
+            return object.__getattribute__(handler, "_execo_call_lock")  # type: ignore[no-any-return]
+        except AttributeError:
+            pass
         made = _NO_LOCK if type(handler).__dict__.get("_execo_thread_safe") else threading.RLock()
-        lock = d.setdefault("_execo_call_lock", made)  # (atomic: one lock wins)
-    return lock  # type: ignore[no-any-return]
+        try:
+            object.__setattr__(handler, "_execo_call_lock", made)
+        except (AttributeError, TypeError):  # no __dict__ (slots, builtins)
+            return _SHARED_FALLBACK_LOCK
+        return made
 
 
 class ProcessOutputHandler(object):
