@@ -36,6 +36,7 @@ from typing import (
     NamedTuple,
     Optional,
     Pattern,
+    Sequence,
     Tuple,
     Union,
 )
@@ -324,6 +325,22 @@ def _all_inline(handlers: Iterable[Any]) -> bool:
     if not handlers:
         return True  # (most calls: no generator made for an empty list)
     return all(getattr(h, "_execo_inline", False) for h in handlers)
+
+
+def _at_read(process: Any, stream: int, data: bytes, final: bool, handlers: Sequence[Any]) -> bool:
+    """In the thread that read ``data`` (``final``: the stream's end),
+    before the chunk goes to the handlers: call the ``_execo_at_read``
+    hook of those that have one (execo's own that must see output when it
+    is read, not when a handler thread gets to it: :mod:`execo.timed_lines`).
+    Returns :func:`_all_inline` of ``handlers``, found in the same pass."""
+    inline = True
+    for h in handlers:
+        if not getattr(h, "_execo_inline", False):
+            inline = False
+        at_read = getattr(type(h), "_execo_at_read", None)  # (not a handler's own __getattr__)
+        if at_read is not None:
+            at_read(h, process, stream, data, final)
+    return inline
 
 
 def _may_search_here(process: Any) -> bool:

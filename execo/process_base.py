@@ -50,6 +50,7 @@ from .handlers import (
     STDOUT,
     ProcessOutputHandler,
     _all_inline,
+    _at_read,
     _call_lock,
     _short_form,
     _without_ending,
@@ -61,7 +62,6 @@ from .output_stream import ENCODING as ENCODING  # also execo.process_base.ENCOD
 from .output_stream import OutputStream, _HandlerList
 from .report import Report
 from .time_utils import format_unixts, get_seconds
-from .timed_lines import TimestampedLines
 from .utils import compact_output, name_from_cmdline
 from .waiting import Waiter, wait_serving
 
@@ -553,10 +553,8 @@ class ProcessBase(object):
             if not handlers:
                 return
             handlers = tuple(handlers)
-        for h in handlers:
-            if h.__class__ is TimestampedLines:  # timed here, as read
-                h._stamp(self, stream, data, False)
-        self._strand.post_output(self._dispatch_chunks, (stream, handlers), data, _all_inline(handlers))
+        inline = _at_read(self, stream, data, False, handlers)
+        self._strand.post_output(self._dispatch_chunks, (stream, handlers), data, inline)
 
     def _on_fed_data(self, stream: int, data: bytes) -> None:
         """Output that reaches the process without the reactor reading it
@@ -572,10 +570,7 @@ class ProcessBase(object):
             out.eof_read = True
             out.collector.shrink()
             handlers = tuple(out.handlers)
-        for h in handlers:
-            if h.__class__ is TimestampedLines:
-                h._stamp(self, stream, b"", True)
-        inline = _all_inline(handlers)
+        inline = _at_read(self, stream, b"", True, handlers)
         self._strand.post(self._deliver_eof, (stream, err), inline)
         self._post_end_check()
 

@@ -45,7 +45,8 @@ class TimestampedLines(ProcessOutputHandler):
     unix time). Everything is kept: for long, chatty processes, mind the
     memory (about 100 bytes a line)."""
 
-    # execo's own: its work is done as output is read (see _stamp); the
+    # execo's own: its work is done as output is read (_execo_at_read,
+    # called by execo.handlers._at_read in the reading thread); the
     # handler-thread call is a no-op and needs no lock
     _execo_inline = True
     _execo_thread_safe = True
@@ -56,9 +57,10 @@ class TimestampedLines(ProcessOutputHandler):
         self._lines: Dict[Tuple[ProcessBase, int], List[TimedLine]] = {}
         self._splitters: Dict[Tuple[ProcessBase, int], _reactor.LineSplitter] = {}
 
-    def _stamp(self, process: ProcessBase, stream: int, data: bytes, final: bool) -> None:
-        """(the reading thread) Split ``data`` and stamp its complete lines
-        (and, when ``final``, the rest) with the time now."""
+    def _execo_at_read(self, process: ProcessBase, stream: int, data: bytes, final: bool) -> None:
+        """(the reading thread: ``execo.handlers._at_read``) Split ``data``
+        and stamp its complete lines (and, when ``final``, the rest) with
+        the time now."""
         now = time.monotonic()
         start = process._start_monotonic
         t = now - start if start is not None else 0.0

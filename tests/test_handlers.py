@@ -284,6 +284,48 @@ def test_lifecycle_handler_shared_by_processes_is_called_one_at_a_time():
     assert seen.overlaps == 0
 
 
+class PermissiveLines(StatefulLines):
+    """A handler answering any attribute (a proxy, a mock-like object):
+    execo's own markers and its lock must not be taken from it."""
+
+    def __getattr__(self, name):
+        return "anything"
+
+
+class SlottedEnds(object):
+    """A lifecycle handler without ``__dict__``."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self, seen):
+        self.seen = seen
+
+    def start(self, process):
+        pass
+
+    def end(self, process):
+        self.seen.enter(0.15)
+
+    def reset(self, process):
+        pass
+
+
+def test_shared_handlers_with_their_own_getattr_or_slots_are_serialized():
+    h = PermissiveLines()
+    script = 'for i in 1 2 3; do printf "begin %s$i\\nend\\n"; sleep 0.01; done'
+    seen = OneAtATime()
+    ends = SlottedEnds(seen)
+    ps = [Process(("sh", "-c", script % name), stdout_handlers=[h], lifecycle_handlers=[ends]) for name in "ab"]
+    for p in ps:
+        p.start()
+    for p in ps:
+        finish(p)
+    assert all(p.ok for p in ps)
+    assert h.seen.calls == 12 and h.seen.overlaps == 0 and h.mismatched == []
+    assert h.section[ps[0]] == ["a1", "a2", "a3"] and h.section[ps[1]] == ["b1", "b2", "b3"]
+    assert seen.calls == 2 and seen.overlaps == 0
+
+
 def test_read_and_read_line_handlers_together():
     r = ReadRecorder()
     lh = LineRecorder()
