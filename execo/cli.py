@@ -255,10 +255,12 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, str, List[str]]:
 
 def _check_timeline(path: str) -> None:
     """A usage error before the run, not a failure after it."""
-    if os.path.splitext(path)[1].lower() not in (".png", ".svg", ".pdf"):
-        raise UsageError("--timeline needs a .png, .svg or .pdf file, not %r" % (path,))
     import importlib.util
 
+    from .timeline import FORMATS
+
+    if os.path.splitext(path)[1].lower() not in FORMATS:
+        raise UsageError("--timeline needs a .png, .svg or .pdf file, not %r" % (path,))
     if importlib.util.find_spec("matplotlib") is None:  # optional extra "plot"
         raise UsageError("--timeline needs matplotlib: pip install 'execo[plot]'")
 
@@ -379,16 +381,12 @@ def build_retry(ns: argparse.Namespace, mode: str, words: List[str]) -> Optional
 
 
 def _record_hosts(jobs: List[Dict[str, Any]]) -> List[Host]:
-    hosts = []
-    for job in jobs:
-        h = job.get("host")
-        if not h:
-            continue
-        try:
-            hosts.append(Host(h.get("address"), user=h.get("user"), port=h.get("port")))
-        except (TypeError, ValueError) as e:
-            raise UsageError("a host of the job log: %s" % (e,)) from None
-    return hosts
+    from .joblog import hosts_of
+
+    try:
+        return hosts_of(jobs)
+    except (TypeError, ValueError) as e:
+        raise UsageError("a host of the job log: %s" % (e,)) from None
 
 
 def _fanout(ns: argparse.Namespace) -> Dict[str, Any]:

@@ -39,7 +39,7 @@ from .log import logger
 from .process_base import ProcessBase
 from .records import SCHEMA, Record, process_record
 
-__all__ = ["JobLog", "load", "latest", "failed", "failed_hosts"]
+__all__ = ["JobLog", "load", "latest", "failed", "failed_hosts", "hosts_of"]
 
 
 class _ActionEntry(ProcessLifecycleHandler):
@@ -239,24 +239,35 @@ def failed(source: Union[str, os.PathLike[str], IO[str], Iterable[Record]]) -> L
     return [r for r in latest(records) if not r.get("finished_ok")]
 
 
-def failed_hosts(
-    source: Union[str, os.PathLike[str], IO[str], Iterable[Record]], action: Optional[str] = None
-) -> List[Host]:
-    """The hosts of the failed jobs (:func:`failed`), each once, in order,
-    made with their recorded user and port (``action``: only the jobs of
-    the action of that name). A host address that cannot be one (a
-    tampered log) is a ValueError, as in :class:`~execo.host.Host`."""
+def hosts_of(records: Iterable[Record]) -> List[Host]:
+    """The hosts of ``records`` (local ones have none), each once, in
+    order, made with their recorded user and port. A recorded address,
+    user or port that cannot be one (a tampered log: a leading ``-``,
+    spaces, quotes, ``$(...)``...) is a ValueError, as in
+    :class:`~execo.host.Host`: a log's names never reach a command line
+    unchecked."""
     hosts: List[Host] = []
     seen = set()
-    for r in failed(source):
-        if action is not None and r.get("action") != action:
-            continue
+    for r in records:
         h = r.get("host")
         if not h:
             continue
+        if not isinstance(h, dict):
+            raise ValueError("a record's host must be an object, not %r" % (h,))
         key = (h.get("address"), h.get("user"), h.get("port"))
         if key in seen:
             continue
         seen.add(key)
-        hosts.append(Host(h["address"], user=h.get("user"), port=h.get("port")))
+        address = h.get("address")
+        if not isinstance(address, str):
+            raise ValueError("a record's host address must be a string, not %r" % (address,))
+        hosts.append(Host(address, user=h.get("user"), port=h.get("port")))
     return hosts
+
+
+def failed_hosts(
+    source: Union[str, os.PathLike[str], IO[str], Iterable[Record]], action: Optional[str] = None
+) -> List[Host]:
+    """The hosts of the failed jobs (:func:`failed`; ``action``: only the
+    jobs of the action of that name), as :func:`hosts_of` makes them."""
+    return hosts_of(r for r in failed(source) if action is None or r.get("action") == action)

@@ -484,27 +484,16 @@ def _collect_records(node: Mapping[str, Any], found: List[Dict[str, Any]]) -> No
 def _add_records(node: Dict[str, Any], obj: Any) -> None:
     """Put the process records of ``obj`` (whose stats are ``node``) in
     the tree: a list per action or process node."""
-    from .action_base import Action
-    from .process_base import ProcessBase
-    from .records import process_record, records_of
+    from .records import records_of
 
-    subs = node.get('sub_stats') or []
-    if isinstance(obj, Report):
-        for sub, o in zip(subs, obj.stats_objects):
-            _add_records(sub, o)
-    elif isinstance(obj, _SavedStats):
+    if isinstance(obj, _SavedStats):
         node.clear()
         node.update(obj.saved())
-    elif isinstance(obj, Action):
-        children = getattr(obj, 'actions', None)
-        if children is not None and subs:
-            for sub, o in zip(subs, children):
-                _add_records(sub, o)
-        elif children is not None:
-            node['processes'] = records_of(obj)  # hide_subactions
-        else:
-            node['processes'] = [process_record(p, obj.name) for p in obj.processes]
-    elif isinstance(obj, ProcessBase):
-        node['processes'] = [process_record(obj)]
-    elif callable(getattr(obj, 'records', None)):
-        node['processes'] = obj.records()
+        return
+    subs = node.get('sub_stats') or []
+    children = obj.stats_objects if isinstance(obj, Report) else getattr(obj, 'actions', None)
+    if children is not None and (subs or isinstance(obj, Report)):
+        for sub, o in zip(subs, children):
+            _add_records(sub, o)
+    else:  # a process, an action of processes, one hiding its sub-actions
+        node['processes'] = records_of(obj)

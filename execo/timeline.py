@@ -65,10 +65,10 @@ def _import_matplotlib() -> Any:
     return matplotlib, Figure
 
 
-def _clean(text: Any) -> str:
-    """``text`` as one printable line of at most ``_LABEL_MAX`` characters."""
+def _clean(text: Any, limit: int = _LABEL_MAX) -> str:
+    """``text`` as one printable line of at most ``limit`` characters."""
     s = "".join(c if c.isprintable() else "\ufffd" for c in str(text))
-    return s if len(s) <= _LABEL_MAX else s[: _LABEL_MAX - 1] + "\u2026"
+    return s if len(s) <= limit else s[: limit - 1] + "\u2026"
 
 
 def _label(record: Record) -> str:
@@ -261,7 +261,7 @@ def draw_timeline(
         stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t0)) if records else "no processes"
         ax.set_xlabel("seconds from the first submission (%s)" % stamp)
         if title is not None:
-            ax.set_title(_clean_title(title)).set_parse_math(False)
+            ax.set_title(_clean(title, 120)).set_parse_math(False)
         counts = _count(life.outcome for life in lives)
         handles: List[Any] = [
             Patch(facecolor=COLOURS[o], label="%s: %d" % (o.replace("_", " "), counts[o]))
@@ -293,8 +293,3 @@ def draw_timeline(
             metadata = {"Date": None} if fmt == "svg" else None
             fig.savefig(os.fspath(path), format=fmt, metadata=metadata)
     return cast("Figure", fig)
-
-
-def _clean_title(title: str) -> str:
-    text = "".join(c if c.isprintable() else "\ufffd" for c in str(title))
-    return text if len(text) <= 120 else text[:119] + "\u2026"
