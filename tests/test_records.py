@@ -15,6 +15,7 @@ import time
 
 import pytest
 from helpers import finish
+from test_cli import execo as execo_cli
 
 from execo import Host, Local, ParallelActions, Process, Remote, Report, SequentialActions
 from execo.handlers import STDERR, ProcessOutputHandler
@@ -24,19 +25,6 @@ from execo.timed_lines import TimestampedLines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
-
-
-def execo_cli(*args, timeout=120):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run(
-        [PY, "-m", "execo"] + list(args),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        timeout=timeout,
-        universal_newlines=True,
-    )
 
 
 # ------------------------------------------------------------ records
@@ -235,6 +223,95 @@ def test_cli_retry_rejects_a_tampered_host(tmp_path):
     r = execo_cli("--retry-failed", str(log_path))
     assert r.returncode == 2 and "host" in r.stderr
     assert not os.path.exists(os.path.join(ROOT, "x"))
+
+
+HOSTILE_HOST_FIELDS = [
+    ("address", "-oProxyCommand=touch {marker}"),
+    ("address", "node 1; touch {marker}"),
+    ("address", "node'\"1"),
+    ("address", "$(touch {marker})"),
+    ("address", "`touch {marker}`"),
+    ("address", "node\ntouch {marker}"),
+    ("address", "{{{{__import__('os').system('touch {marker}')}}}}"),
+    ("user", "-oProxyCommand=touch {marker}"),
+    ("user", "u $(touch {marker})"),
+    ("user", "u`touch {marker}`"),
+    ("user", "u:x"),
+    ("port", "22 -oProxyCommand=touch {marker}"),
+    ("port", "$(touch {marker})"),
+]
+
+
+@pytest.mark.parametrize("field,value", HOSTILE_HOST_FIELDS)
+def test_retry_rejects_hostile_host_names_before_running_anything(tmp_path, field, value):
+    marker = tmp_path / "ran"
+    host = {"address": "127.0.0.1", "user": None, "port": None}
+    host[field] = value.format(marker=marker)
+    rec = {"schema": SCHEMA, "host": host, "cmd": "touch %s" % marker, "finished_ok": False}
+    log_path = tmp_path / "tampered.jsonl"
+    log_path.write_text(json.dumps(rec) + "\n")
+    with pytest.raises(ValueError):
+        failed_hosts(str(log_path))
+    for words in ([], ["run", "touch", str(marker)], ["put", str(log_path), "/tmp"]):
+        r = execo_cli("--retry-failed", str(log_path), *words)
+        assert r.returncode == 2 and "host of the job log" in r.stderr, (words, r.stderr)
+    assert not marker.exists()
+
+
+def test_retry_of_a_local_argv_gives_its_bytes_back_and_runs_nothing_else(tmp_path):
+    """A local job's argv goes through the log (JSON) and the retry
+    unchanged: the child gets the same bytes, and none of them is run."""
+    marker = tmp_path / "ran"
+    out = tmp_path / "out"
+    hostile = "-x 'q\"uote' $(touch %s) `touch %s` a:b {{1+1}} {{{host}}}\nline2 caf\u00e9" % (marker, marker)
+    argv = ["sh", "-c", 'printf "%s" "$1" > "$2"; exit 1', "sh", hostile, str(out)]
+    log_path = tmp_path / "local.jsonl"
+    with JobLog(str(log_path)) as log:
+        Process(argv, name=hostile, nolog_exit_code=True, lifecycle_handlers=[log]).run()
+    assert out.read_text() == hostile
+    out.unlink()
+    r = execo_cli("--retry-failed", str(log_path), "--no-report")
+    assert r.returncode == 1, r.stderr  # it fails again: exit 1
+    assert out.read_text(encoding="utf-8") == hostile
+    assert not marker.exists()
+    assert len(load(str(log_path))) == 2
+
+
+def test_retry_keeps_braces_and_colons_literal_over_ssh(sshd, tmp_path):
+    """A remote job's recorded command with ``{{...}}`` runs it as text
+    (no evaluation); a recorded address with ':' is one name for ssh."""
+    from test_cli import ssh_args
+
+    shared = tempfile.mkdtemp(prefix="execo-retry-")
+    os.chmod(shared, 0o777)
+    try:
+        out = os.path.join(shared, "out")
+        recs = [
+            {
+                "schema": SCHEMA,
+                "host": {"address": "127.0.0.2", "user": sshd.user, "port": sshd.port},
+                "cmd": "printf '%%s' '{{7*6}} a:b' > %s" % out,
+                "finished_ok": False,
+            },
+            {
+                "schema": SCHEMA,
+                "host": {"address": "127.0.0.3:22", "user": sshd.user, "port": sshd.port},
+                "cmd": "touch %s.colon" % out,
+                "finished_ok": False,
+            },
+        ]
+        log_path = tmp_path / "remote.jsonl"
+        log_path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+        r = execo_cli("--retry-failed", str(log_path), *ssh_args(sshd), "--no-report")
+        assert r.returncode == 1, r.stderr  # the ':' host cannot be reached
+        with open(out) as f:
+            assert f.read() == "{{7*6}} a:b"
+        assert not os.path.exists(out + ".colon")
+        last = latest(load(str(log_path)))
+        assert [x["finished_ok"] for x in last] == [True, False]
+        assert last[1]["host"]["address"] == "127.0.0.3:22" and last[1]["exit_code"] == 255
+    finally:
+        shutil.rmtree(shared)
 
 
 BARRIER_RUN = r"""
