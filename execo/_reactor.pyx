@@ -219,7 +219,14 @@ cdef class Collector:
         cdef PyObject *old
         if self.cap - self.size >= n and not self.shared:
             return 0
-        ncap = self.cap if self.cap > 65536 else 65536
+        if self.cap == 0:
+            # the first piece added is often all there is (the host name
+            # a remote echo printed): kept at its size, nothing to shrink at
+            # eof. (Direct reads reserve COLLECT_READ as their first
+            # piece: see _read_once.)
+            ncap = n
+        else:
+            ncap = self.cap if self.cap > 65536 else 65536
         while ncap - self.size < n:
             ncap *= 2
         if self.text != NULL and not self.shared:

@@ -359,6 +359,34 @@ def test_collector_ascii_text_is_the_buffer_itself():
     assert len(c) == 200004
 
 
+def test_collector_first_piece_is_kept_at_its_size():
+    # a short output (often all there is) needs no shrink at eof: its
+    # buffer is its size from the start; what follows grows it as usual
+    c = _reactor.Collector()
+    c.add(b"h0001.stub\n")
+    assert c.ascii_text() == "h0001.stub\n"
+    c.add(b"y" * 100000)
+    assert c.ascii_text() is None  # growing
+    c.shrink()
+    assert c.ascii_text() == "h0001.stub\n" + "y" * 100000
+
+
+def test_reactor_collects_a_short_first_read_then_a_flood(reactor):
+    # a first piece kept at its size, then a flood read straight into the
+    # collector as it grows: nothing lost or doubled
+    n = 1500000
+    sink = Sink()
+    out, err = _reactor.Collector(), _reactor.Collector()
+    cmd = "printf first; sleep 0.2; head -c %d /dev/zero | tr '\\0' 'q'" % n
+    reactor.spawn(sh(cmd), _reactor.SPAWN_NEW_PGROUP, sink, stdout=out, stderr=err)
+    assert sink.done.wait(30)
+    assert sink.data[1] == [] and sink.data[2] == []
+    out.shrink()
+    err.shrink()
+    assert out.ascii_text() == "first" + "q" * n
+    assert err.ascii_text() == "" and len(err) == 0 and out.nread == n + 5
+
+
 def test_collector_non_ascii_is_decoded_not_shared():
     c = _reactor.Collector()
     c.add(b"a" * 100000)
