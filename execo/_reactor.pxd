@@ -158,6 +158,7 @@ cdef class Reactor:
     cdef inline int _in_loop_do(self, int op, object a, object b) except -1
     cdef int _do(self, int op, object a, object b) except -1
     cdef _queue(self, callback, tuple args)
+    cdef _wake_once(self)
     cdef _run_pending(self)
     cdef _report(self, e)
     cdef _push_timer(self, TimerHandle t)

@@ -222,6 +222,45 @@ def test_timers_order_and_cancel(reactor):
     assert fired == ["a", "b"]
 
 
+def test_call_later_from_another_thread_wakes_the_sleeping_loop(reactor):
+    # the loop sleeps until its one timer, 60 s away; a sooner timer armed
+    # from this thread must wake it (the heap is shared, not queued)
+    reactor.call_later(60, lambda: None)
+    reactor.call_soon(lambda: None)
+    time.sleep(0.1)  # (the loop is back in its poll, with a 60 s timeout)
+    done = threading.Event()
+    reactor.call_later(0.01, done.set)
+    assert done.wait(10)
+
+
+def test_timers_armed_from_many_threads_fire_in_time_order(reactor):
+    fired = []
+    done = threading.Event()
+    n_threads, per_thread = 4, 150
+
+    handles = {}
+
+    def arm(seed):
+        rnd = random.Random(seed)
+        for i in range(per_thread):
+            key = (seed, i)
+            handles[key] = reactor.call_later(
+                rnd.uniform(0, 0.3), lambda k=key: fired.append((k, _reactor.monotonic_time()))
+            )
+
+    threads = [threading.Thread(target=arm, args=(i,)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reactor.call_later(0.6, done.set)
+    assert done.wait(10)
+    assert len(fired) == n_threads * per_thread
+    whens = [handles[k].when for k, _ in fired]
+    assert whens == sorted(whens)  # in the order of their times
+    assert all(at >= handles[k].when for k, at in fired)  # none early
+
+
 def test_call_soon_runs_in_loop_thread(reactor):
     got = []
     done = threading.Event()
