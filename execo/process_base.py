@@ -210,6 +210,11 @@ class ProcessBase(object):
       the lock is released (close stdin, give back a start-queue slot),
       or None.
 
+    ``_eof_may_end()`` (no lock) tells ``_on_eof`` whether an eof can be
+    the last thing ``_end_reached()`` waits for (a Process: only once its
+    exit status is known; a subclass that ends on eof, as Serial, says
+    True).
+
     Also: ``_common_reset()`` (runtime state, extended by subclasses),
     ``_set_reading(on)`` (backpressure on a reader), ``_args()`` /
     ``_kwargs()`` / ``_infos()`` (repr and str), ``_name_source()``.
@@ -572,7 +577,14 @@ class ProcessBase(object):
             handlers = tuple(out.handlers)
         inline = _at_read(self, stream, b"", True, handlers)
         self._strand.post(self._deliver_eof, (stream, err), inline)
-        self._post_end_check()
+        if self._eof_may_end():
+            self._post_end_check()
+
+    def _eof_may_end(self) -> bool:
+        """Hook, read just after an eof was posted: whether that eof may
+        be the last thing the end waits for (if not, the end check is
+        posted later by what is still missing)."""
+        return True
 
     def _dispatch_chunks(self, key: Tuple[int, Tuple[Any, ...]], chunks: List[bytes]) -> None:
         stream, handlers = key

@@ -183,6 +183,9 @@ class Serial(Process):
         strand, after the handlers' calls)."""
         return self._streams[STDOUT].eof
 
+    def _eof_may_end(self) -> bool:
+        return True  # the eof is the end: there is no exit status
+
     def _end_exit_code(self) -> Optional[int]:
         return None if self.error else 0
 

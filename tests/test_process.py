@@ -1125,6 +1125,56 @@ def test_end_with_background_grandchild_holding_pipes():
     assert time.monotonic() - t0 < 10
 
 
+@pytest.mark.parametrize("wait_in", ["reactor", "caller"])
+def test_end_waits_for_the_exit_after_the_eofs(wait_in):
+    # the output closes long before the exit: the eofs post no end check
+    # of their own (Process._eof_may_end), the exit's check ends it, once,
+    # whether the reactor or the waiting thread (run) serves the child
+    ends = []
+
+    class End(ProcessLifecycleHandler):
+        def end(self, process):
+            ends.append((process.exit_code, process.stdout, process.stderr))
+
+    p = Process("echo out; echo err >&2; exec >&- 2>&-; sleep 0.3; exit 3", shell=True)
+    p.lifecycle_handlers.append(End())
+    p.ignore_exit_code = p.nolog_exit_code = True
+    if wait_in == "reactor":
+        p.start()
+        assert wait_until(lambda: p._streams[execo.process.STDOUT].eof_read, 10)
+        assert not p.ended and p.exit_code is None
+        finish(p, 10)
+    else:
+        finish(p.run(), 10)
+    assert p.ended and p.exit_code == 3
+    assert ends == [(3, "out\n", "err\n")]
+
+
+@pytest.mark.parametrize("wait_in", ["reactor", "caller"])
+def test_end_waits_for_the_eofs_after_the_exit(wait_in):
+    # the reverse order: the shell exits, its background child writes and
+    # closes the pipes 0.3 s later (within EOF_GRACE_AFTER_EXIT): the last
+    # eof, with the exit status known, ends it
+    ends = []
+
+    class End(ProcessLifecycleHandler):
+        def end(self, process):
+            ends.append((process.exit_code, process.stdout))
+
+    p = Process("(sleep 0.3; echo late) & exit 3", shell=True)
+    p.lifecycle_handlers.append(End())
+    p.ignore_exit_code = p.nolog_exit_code = True
+    if wait_in == "reactor":
+        p.start()
+        assert wait_until(lambda: p._exit_status is not None, 10)
+        assert not p.ended
+        finish(p, 10)
+    else:
+        finish(p.run(), 10)
+    assert p.ended and p.exit_code == 3
+    assert ends == [(3, "late\n")]
+
+
 # ------------------------------------------------------------ SIGINT and fork
 
 SIGINT_SCRIPT = textwrap.dedent("""
