@@ -52,6 +52,8 @@ __all__ = [
 
 def _check_number(value: object, what: str) -> float:
     """Return ``value`` as a float, raising TypeError if it is not a real number."""
+    if type(value) is float or type(value) is int:  # (bool is neither): no ABC check
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, decimal.Decimal)):
         raise TypeError("%s must be a number, not %s (%r)" % (what, type(value).__name__, value))
     return float(value)
