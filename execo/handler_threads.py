@@ -253,7 +253,7 @@ class Strand(object):
             self._owner = threading.get_ident()
             try:
                 # post() gives args, post_output() a chunk, made into args above
-                _call(function, cast("Sequence[Any]", args))
+                _call(function, args)  # type: ignore[arg-type]
             finally:
                 self._owner = None
                 self._release()

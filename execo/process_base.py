@@ -138,8 +138,28 @@ def _event(is_set: bool) -> threading.Event:
     return event
 
 
+class _EndNotified(object):
+    """What wait() waits for: the end notified (``_set_ended_event``,
+    which then wakes the waiters). The process's ``ended_event`` is made
+    only if the waiting thread has to block on it (nothing it can serve):
+    a run() that serves its child itself makes no Event."""
+
+    __slots__ = ("process",)
+
+    def __init__(self, process: ProcessBase) -> None:
+        self.process = process
+
+    def is_set(self) -> bool:
+        return self.process._end_notified
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return self.process.ended_event.wait(timeout)
+
+
 def _check_bool(name: str, value: object) -> None:
-    if not isinstance(value, (bool, int)) and value is not None:
+    if value is True or value is False or value is None:
+        return  # (the common case, without the isinstance: 15 per Process)
+    if not isinstance(value, (bool, int)):
         raise TypeError("%s must be a boolean, not %r" % (name, value))
 
 
@@ -980,7 +1000,7 @@ class ProcessBase(object):
         waiter = Waiter()
         self._waiters.append(waiter)
         try:
-            wait_serving(self, STDOUT | STDERR, True, self.ended_event, seconds, waiter)
+            wait_serving(self, STDOUT | STDERR, True, _EndNotified(self), seconds, waiter)
         finally:
             self._waiters.remove(waiter)
         return self

@@ -9,7 +9,7 @@ import re
 import shlex
 import threading
 import time
-from typing import Any, Callable, Dict, Hashable, Iterable, Optional, Tuple, TypeVar, Union, cast
+from typing import Any, Callable, Dict, Hashable, Iterable, Optional, Protocol, Tuple, TypeVar, Union, cast
 
 from .config import checktty, configuration
 
@@ -171,7 +171,16 @@ def _intr_slice(deadline: Optional[float]) -> Optional[float]:
     return period
 
 
-def _wait_event(event: threading.Event, timeout: Optional[float]) -> bool:
+class _Awaitable(Protocol):
+    """What a wait is for: a ``threading.Event``, or anything with its
+    ``is_set()`` and ``wait(timeout)``."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: Optional[float] = None) -> bool: ...
+
+
+def _wait_event(event: _Awaitable, timeout: Optional[float]) -> bool:
     """Wait for a threading.Event with an optional timeout, waking every
     configuration['intr_period'] so that Ctrl-C is handled promptly.
     Returns True if the event is set. (What wait() and expect() of

@@ -33,7 +33,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 from . import _reactor
-from .utils import _intr_slice, _wait_event
+from .utils import _Awaitable, _intr_slice, _wait_event
 
 if TYPE_CHECKING:
     from .process_base import ProcessBase
@@ -119,7 +119,7 @@ def wait_serving(
     process: ProcessBase,
     streams: int,
     reap: bool,
-    done: threading.Event,
+    done: _Awaitable,
     timeout: Optional[float],
     waiter: Waiter,
     park: bool = False,
