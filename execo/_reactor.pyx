@@ -681,7 +681,7 @@ cdef class Reactor:
         t.callback = callback
         t.args = args
         self._push_timer(t)
-        if not self._in_loop() and self.timers and self.timers[0][2] is t:
+        if not self._in_loop() and self.timers[0][2] is t:
             # the loop may sleep past this new earliest timer: wake it.
             # The heap itself needs no hop to the loop: every touch of it
             # holds the GIL, and the loop computes its timeout from it

@@ -144,13 +144,11 @@ class _EndNotified(object):
     only if the waiting thread has to block on it (nothing it can serve):
     a run() that serves its child itself makes no Event."""
 
-    __slots__ = ("process",)
+    __slots__ = ("process", "is_set")
 
     def __init__(self, process: ProcessBase) -> None:
         self.process = process
-
-    def is_set(self) -> bool:
-        return self.process._end_notified
+        self.is_set: Callable[[], bool] = process._end_was_notified  # (as wait_async polls it)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         return self.process.ended_event.wait(timeout)

@@ -181,7 +181,8 @@ class _Awaitable(Protocol):
 
 
 def _wait_event(event: _Awaitable, timeout: Optional[float]) -> bool:
-    """Wait for a threading.Event with an optional timeout, waking every
+    """Wait for an event (a threading.Event, or what wait() of a process
+    waits on: see ``_Awaitable``) with an optional timeout, waking every
     configuration['intr_period'] so that Ctrl-C is handled promptly.
     Returns True if the event is set. (What wait() and expect() of
     processes and actions block in.)"""
