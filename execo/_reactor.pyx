@@ -84,6 +84,7 @@ SPAWN_MERGE_STDERR = EXO_SPAWN_MERGE_STDERR
 cdef enum:
     READ_SIZE = 262144         # reads handed to Python callbacks
     COLLECT_READ = 1048576     # reads straight into a Collector
+    COLLECT_SMALL = 65536      # ... unless it holds less, with less room
     PIPE_FULL = 65536          # a read this big: the writer is fast
     BIG_PIPE = 1048576         # ... so give its pipe 1 MiB (fewer wake-ups)
     MAX_READS = 16             # reads of one fd per wake-up while it fills them
@@ -1163,11 +1164,18 @@ cdef class Reactor:
         cdef char *dst
         cdef size_t want
         cdef bint asc = True
-        if col is not None and col.keep and not col.notify:
+        if col is not None and col.keep and not col.notify and (
+                col.cap == 0 or col.size >= COLLECT_SMALL or col.cap - col.size >= COLLECT_SMALL):
             col.reserve(COLLECT_READ)
             dst = col.data + col.size
             want = col.cap - col.size
         else:
+            # (also a collector holding a few bytes added while it notified,
+            # and no room: an ssh's output while a refusal was possible.
+            # Reserving COLLECT_READ there grew it to 2 MiB, an mmap, then
+            # an mremap at eof with its TLB shootdown, per process, for its
+            # last read; appended from rbuf, it grows as it fills, and is
+            # read into directly again past COLLECT_SMALL)
             dst = rbuf
             want = rsize
         w.reading = True    # (no caller may borrow it meanwhile: Child.lend)
@@ -1183,7 +1191,7 @@ cdef class Reactor:
                 col.nread += r
             if dst == rbuf:
                 if col is not None and col.keep and not col.notify:
-                    col.append(dst, r)     # notify was switched off meanwhile
+                    col.append(dst, r)     # a small one (above), or notify switched off meanwhile
                 elif col is None or col.notify:
                     self._deliver(w, dst, r)
             elif col.notify:

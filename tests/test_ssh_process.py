@@ -53,6 +53,17 @@ def test_stderr_separate_without_tty(sshd):
     assert p.stderr == 'err\n'
 
 
+def test_big_output_after_a_first_small_read_is_kept_whole(sshd):
+    # the first line ends the hold of a possible refusal: the collector
+    # then holds a few bytes and goes on reading through the loop's buffer,
+    # straight into itself once past 64 KiB; every byte is kept, in order
+    cmd = "echo first; sleep 0.3; for i in 0 1 2; do head -c 300000 /dev/zero | tr '\\0' $i; done; echo; echo last >&2"
+    p = finish(SshProcess(cmd, sshd.hosts[3], connection_params=sshd.connection_params_without_tty()).run())
+    assert p.ok, p
+    assert p.stdout == 'first\n' + '0' * 300000 + '1' * 300000 + '2' * 300000 + '\n', len(p.stdout)
+    assert p.stderr == 'last\n'
+
+
 def test_no_rc_file_noise(sshd):
     for params in (sshd.connection_params_without_tty(), sshd.connection_params):
         p = finish(SshProcess('true', sshd.hosts[2], connection_params=params).run())
