@@ -34,6 +34,7 @@ import collections
 import os
 import threading
 import time
+from _thread import get_ident as _get_ident
 from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple, cast
 
 from .log import logger
@@ -194,6 +195,29 @@ class Strand(object):
         ``execo.handlers._all_inline``) and nothing queued, in the
         calling thread; else in a handler thread. ``nbytes``: the output
         the call delivers (backpressure)."""
+        if inline:
+            # _post's inline case, without its calls (three per call here:
+            # most calls of a short process come this way)
+            lock = self._lock
+            with lock:
+                run_here = not (self._active or self._calls)
+                if run_here:
+                    self._active = True
+            if run_here:
+                self._owner = _get_ident()
+                try:
+                    function(*args)
+                except Exception:
+                    _log_internal_error(function)
+                finally:
+                    self._owner = None
+                    with lock:
+                        idle = not self._calls
+                        if idle:
+                            self._active = False
+                    if not idle:
+                        _pool.schedule(self)
+                return
         self._post(function, args, inline, nbytes, None)
 
     def post_output(
@@ -331,6 +355,10 @@ def _call(function: Callable[..., object], args: Sequence[Any]) -> None:
     try:
         function(*args)
     except Exception:
-        # the calls catch and log their handlers' errors themselves: this
-        # is a bug of execo, logged so that the strand goes on
-        logger.exception("internal error in a handler call %r", function)
+        _log_internal_error(function)
+
+
+def _log_internal_error(function: Callable[..., object]) -> None:
+    # the calls catch and log their handlers' errors themselves: this is a
+    # bug of execo, logged so that the strand goes on
+    logger.exception("internal error in a handler call %r", function)
