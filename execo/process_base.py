@@ -593,8 +593,14 @@ class ProcessBase(object):
             out.eof_read = True
             out.collector.shrink()
             handlers = tuple(out.handlers)
-        inline = _at_read(self, stream, b"", True, handlers)
-        self._strand.post(self._deliver_eof, (stream, err), inline)
+            if not handlers:
+                # nothing to deliver it to: given at once (what the strand
+                # would do when it got there; an expect() attaching later
+                # sees it, and the end check below still comes after the
+                # calls already queued)
+                out.eof = True
+        if handlers:
+            self._strand.post(self._deliver_eof, (stream, err), _at_read(self, stream, b"", True, handlers))
         if self._eof_may_end():
             self._post_end_check()
 

@@ -812,3 +812,33 @@ def test_ctrl_c_while_the_main_thread_serves_never_breaks_execo_state():
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(5)
+
+
+def test_expect_racing_the_eof_of_a_stream_without_handlers():
+    # the eof of a stream without handlers is given when it is read, under
+    # the lock expect() attaches with: whichever comes first, expect()
+    # finds what was written or sees the eof, and the process ends (the
+    # waits' timeouts only keep a failure from hanging the suite)
+    errors = []
+
+    def run(k):
+        try:
+            for i in range(40):
+                p = Process(("printf", "tok%d-%d" % (k, i))).start()
+                q = Process(("printf", "other"), ignore_expect_fail=True, nolog_expect_fail=True).start()
+                r = p.expect(r"tok(\d+)-(\d+)", timeout=60)
+                assert r[1] is not None and r[1].groups() == (str(k), str(i)), (r, p)
+                assert q.expect("never", timeout=60) == (None, None)
+                for x in (p, q):
+                    x.wait(timeout=60)
+                    assert x.ended and x.ok, x
+                assert q.expect_fail and q.stdout == "other"
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
