@@ -110,9 +110,10 @@ class Process(ProcessBase):
           True/False.
         """
         super(Process, self).__init__(cmd, **kwargs)
-        _check_bool("shell", shell)
-        _check_bool("pty", pty)
-        _check_bool("kill_subprocesses", kill_subprocesses)
+        if shell is not False or pty is not False or kill_subprocesses is not None:  # (no call for the defaults)
+            _check_bool("shell", shell)
+            _check_bool("pty", pty)
+            _check_bool("kill_subprocesses", kill_subprocesses)
         self.shell = shell
         self.pty = pty
         self.kill_subprocesses = kill_subprocesses
@@ -205,7 +206,7 @@ class Process(ProcessBase):
                     logger.debug("%s %s", style.emph("queued:"), self)
         if granted:
             self._spawn_granted()
-        if self.queued:
+        if self._slot_state in (start_queue.WINDOW, start_queue.BUDGET):  # (self.queued)
             # spawned later by the thread that frees a slot: this thread
             # does not run the process's strand (its wait() is legitimate)
             self._strand.disown()
@@ -295,7 +296,8 @@ class Process(ProcessBase):
             if not failed and logger.isEnabledFor(10):
                 logger.debug("%s %s", style.emph("start:"), self)
             self._set_started()
-            self._call_lifecycle("start")
+            if self.lifecycle_handlers:
+                self._call_lifecycle("start")
             if failed:
                 self._notify_end()
         finally:

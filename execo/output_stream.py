@@ -50,7 +50,8 @@ class _HandlerList(List[Any]):
     def __init__(self, stream: OutputStream, items: Iterable[Any] = ()) -> None:
         list.__init__(self, items)
         self._stream = stream
-        self._changed()
+        if len(self):
+            self._changed()
 
     def _changed(self) -> _HandlerList:
         if len(self):
@@ -102,11 +103,12 @@ class OutputStream(object):
     )
 
     def __init__(self, stream: int) -> None:
+        """Usable once :meth:`reset` made its runtime state (the process's
+        ``_common_reset`` does, right after making its streams)."""
         #: STDOUT or STDERR: what the handlers are told
         self.stream = stream
         #: the user's handlers (``stdout_handlers`` / ``stderr_handlers``)
         self.handlers = _HandlerList(self)
-        self.reset(False)
 
     def reset(self, keep: bool) -> None:
         """As for a new process (``keep``: collect the output for

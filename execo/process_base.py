@@ -13,6 +13,7 @@ handler thread, never in the reactor thread.
 
 from __future__ import annotations
 
+import _thread
 import errno
 import io
 import os
@@ -154,9 +155,29 @@ class _EndNotified(object):
         return self.process.ended_event.wait(timeout)
 
 
+# (threading.RLock is a Python function that makes one of these)
+_RLock = _thread.RLock
+
+# the boolean flags of ProcessBase.__init__, in the order it checks them
+_FLAG_NAMES = (
+    "ignore_exit_code",
+    "nolog_exit_code",
+    "ignore_timeout",
+    "nolog_timeout",
+    "ignore_error",
+    "nolog_error",
+    "ignore_expect_fail",
+    "nolog_expect_fail",
+    "ignore_write_error",
+    "nolog_write_error",
+    "default_stdout_handler",
+    "default_stderr_handler",
+)
+
+
 def _check_bool(name: str, value: object) -> None:
     if value is True or value is False or value is None:
-        return  # (the common case, without the isinstance: 15 per Process)
+        return  # (the common case, without the isinstance)
     if not isinstance(value, (bool, int)):
         raise TypeError("%s must be a boolean, not %r" % (name, value))
 
@@ -317,24 +338,26 @@ class ProcessBase(object):
           changed.
         """
         self.cmd = _check_cmd(cmd)
-        self.timeout = get_seconds(timeout)
+        self.timeout = None if timeout is None else get_seconds(timeout)
         if self.timeout is not None and self.timeout < 0:
             raise ValueError("timeout must be >= 0 or None, not %r" % (timeout,))
-        for flag_name, value in (
-            ("ignore_exit_code", ignore_exit_code),
-            ("nolog_exit_code", nolog_exit_code),
-            ("ignore_timeout", ignore_timeout),
-            ("nolog_timeout", nolog_timeout),
-            ("ignore_error", ignore_error),
-            ("nolog_error", nolog_error),
-            ("ignore_expect_fail", ignore_expect_fail),
-            ("nolog_expect_fail", nolog_expect_fail),
-            ("ignore_write_error", ignore_write_error),
-            ("nolog_write_error", nolog_write_error),
-            ("default_stdout_handler", default_stdout_handler),
-            ("default_stderr_handler", default_stderr_handler),
-        ):
-            _check_bool(flag_name, value)
+        flags = (
+            ignore_exit_code,
+            nolog_exit_code,
+            ignore_timeout,
+            nolog_timeout,
+            ignore_error,
+            nolog_error,
+            ignore_expect_fail,
+            nolog_expect_fail,
+            ignore_write_error,
+            nolog_write_error,
+            default_stdout_handler,
+            default_stderr_handler,
+        )
+        for i, value in enumerate(flags):
+            if value is not True and value is not False:  # (no call for the common case)
+                _check_bool(_FLAG_NAMES[i], value)
         self.ignore_exit_code = ignore_exit_code
         self.nolog_exit_code = nolog_exit_code
         self.ignore_timeout = ignore_timeout
@@ -345,16 +368,17 @@ class ProcessBase(object):
         self.nolog_expect_fail = nolog_expect_fail
         self.ignore_write_error = ignore_write_error
         self.nolog_write_error = nolog_write_error
-        self.default_expect_timeout = get_seconds(default_expect_timeout)
+        self.default_expect_timeout = None if default_expect_timeout is None else get_seconds(default_expect_timeout)
         self.default_stdout_handler = default_stdout_handler
         self.default_stderr_handler = default_stderr_handler
         self.lifecycle_handlers = self._handler_list("lifecycle_handlers", lifecycle_handlers)
         if name is not None and not isinstance(name, str):
             raise TypeError("name must be a str, not %r" % (name,))
         self._name: Optional[str] = name  # None: made from the command when first read
-        self._lock = threading.RLock()
+        self._lock = _RLock()
         self._io_lock = threading.Lock()
-        # one object per output stream, indexed by STDOUT / STDERR
+        # one object per output stream, indexed by STDOUT / STDERR (their
+        # collectors are made by _common_reset, below)
         self._streams: Dict[int, OutputStream] = {STDOUT: OutputStream(STDOUT), STDERR: OutputStream(STDERR)}
         # made on first use, as the conditions below (started_event,
         # ended_event): most processes are waited for through their
@@ -367,15 +391,17 @@ class ProcessBase(object):
         self._waiters: List[Waiter] = []  # threads in wait(), serving its fds
         # reentrant, so that a thread holding a condition may start() or
         # kill() the process, then wait on it
-        self._cond_lock = threading.RLock()
+        self._cond_lock = _RLock()
         # made on first use too (started_condition, ended_condition):
         # most processes never have one, and each costs more to make and
         # notify than the rest of a short process's end
         self._started_condition: Optional[threading.Condition] = None
         self._ended_condition: Optional[threading.Condition] = None
         self._common_reset()
-        self.stdout_handlers = stdout_handlers
-        self.stderr_handlers = stderr_handlers
+        if stdout_handlers is not None:
+            self.stdout_handlers = stdout_handlers
+        if stderr_handlers is not None:
+            self.stderr_handlers = stderr_handlers
 
     # (documented in docs/api/process.rst with the other attributes)
     started_event = _MadeOnFirstUse(lambda p: _event(p._start_notified))
@@ -527,7 +553,8 @@ class ProcessBase(object):
         if self.started:
             raise ValueError("unable to start an already started process: %r" % (self,))
         try:
-            self._open_targets()
+            if self._streams[STDOUT].handlers or self._streams[STDERR].handlers:
+                self._open_targets()
         except OSError:
             if not lenient_targets:
                 raise
@@ -561,8 +588,9 @@ class ProcessBase(object):
             raise
 
     def _close_targets(self) -> None:
-        self._streams[STDOUT].close_targets()
-        self._streams[STDERR].close_targets()
+        for out in self._streams.values():
+            if out.targets:
+                out.close_targets()
 
     def _on_data(self, stream: int, data: bytes) -> None:
         """Output for the handlers (the reactor collects by itself while
@@ -627,7 +655,8 @@ class ProcessBase(object):
 
     def _post_end_check(self) -> None:
         """Run _maybe_ended after the handler calls already posted."""
-        self._strand.post(self._maybe_ended, (), _all_inline(self.lifecycle_handlers))
+        handlers = self.lifecycle_handlers
+        self._strand.post(self._maybe_ended, (), not handlers or _all_inline(handlers))
 
     def _on_backlog(self, paused: bool) -> None:
         """The handlers lag more than HIGH_WATER bytes behind (paused), or
@@ -757,7 +786,8 @@ class ProcessBase(object):
         """After the end (no lock held): log it, call the lifecycle ``end``
         handlers, wake wait()."""
         self._log_terminated()
-        self._call_lifecycle("end")
+        if self.lifecycle_handlers:
+            self._call_lifecycle("end")
         self._set_ended_event()
 
     # ------------------------------------------------ timeouts and kills
@@ -783,9 +813,10 @@ class ProcessBase(object):
 
     def _cancel_timers(self) -> None:
         """``self._lock`` held."""
-        for t in self._timers:
-            t.cancel()
-        self._timers = []
+        if self._timers:
+            for t in self._timers:
+                t.cancel()
+            self._timers = []
 
     def _on_timeout(self) -> None:
         if self.ended:
@@ -995,9 +1026,9 @@ class ProcessBase(object):
         """
         if not self.started:
             raise ValueError("trying to wait a process which has not been started: %r" % (self,))
-        if self._check_wait_from_handler():
+        if self._strand.is_current() and self._check_wait_from_handler():
             return self
-        seconds = get_seconds(timeout)
+        seconds = None if timeout is None else get_seconds(timeout)
         if self._end_notified:
             return self
         # this thread serves the process's fds while it waits (execo.waiting)

@@ -39,6 +39,7 @@ import resource
 import threading
 from typing import TYPE_CHECKING, Any, Deque, List, Optional
 
+from .conductor import get_reactor
 from .config import configuration
 from .log import logger
 
@@ -101,9 +102,7 @@ def running_count() -> int:
 
 
 def _cost() -> int:
-    from .conductor import get_reactor
-
-    return int(get_reactor().spawn_fd_cost())
+    return get_reactor().spawn_fd_cost()
 
 
 def _room(cost: int) -> bool:
@@ -139,7 +138,7 @@ def request(p: Process) -> bool:
                 return False
             w.used += 1
             p._holds_window = True
-        if _head(_waiting) or not _room(cost):
+        if (_waiting and _head(_waiting)) or not _room(cost):
             p._slot_state = BUDGET
             _waiting.append(p)
             return False
@@ -222,7 +221,7 @@ def _pump(w: Optional[Window]) -> List[Process]:
             q._slot_state = BUDGET
             _waiting.append(q)
     ready: List[Process] = []
-    if not _head(_waiting):
+    if not _waiting or not _head(_waiting):
         return ready
     cost = _cost()
     while _head(_waiting) and _room(cost):
@@ -240,6 +239,8 @@ def spawn_all(ready: List[Any]) -> None:
     that fails at once releases its slot and grants the next one from
     within this loop: those are queued here instead of recursing (a long
     queue of commands that cannot be executed would exhaust the stack)."""
+    if not ready:
+        return  # (most ends: no queued process)
     pending = getattr(_tls, "pending", None)
     if pending is not None:
         pending.extend(ready)
