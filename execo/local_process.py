@@ -168,8 +168,16 @@ class Process(ProcessBase):
             argv = list(_split_words(cmd)) if isinstance(cmd, str) else list(cmd)
             if not argv:
                 raise ValueError("empty command: %r" % (cmd,))
+        try:
+            joined = "\x00".join(argv)  # type: ignore[arg-type]  # (TypeError: not all str)
+        except TypeError:
+            pass
+        else:
+            # all str (an ssh argv has some twenty): one encode for all, cut
+            # at the NULs joining them (no other character encodes to one)
+            if joined.count("\x00") == len(argv) - 1:
+                return joined.encode(_FS_ENCODING, _FS_ERRORS).split(b"\x00")
         # os.fsencode's encoding, without its Python-level call per argument
-        # (an ssh argv has some twenty)
         encoded = [
             a.encode(_FS_ENCODING, _FS_ERRORS) if type(a) is str else a if isinstance(a, bytes) else os.fsencode(a)
             for a in argv

@@ -37,6 +37,15 @@ def test_arguments_without_nul_pass_exactly():
     assert p.ok and p.stdout == "a b|$(id)|'\"|-x|\u00e9|"
 
 
+def test_empty_and_mixed_arguments_keep_their_place():
+    # (all-str argvs are encoded in one piece and cut at the separators)
+    p = Process(("printf", "[%s]", "", "x", ""))
+    assert p._argv() == [b"printf", b"[%s]", b"", b"x", b""]
+    assert p.run().stdout == "[][x][]"
+    p = Process(("printf", b"[%s]", "\u00e9", b"\xff"))
+    assert p._argv() == [b"printf", b"[%s]", "\u00e9".encode("utf-8"), b"\xff"]
+
+
 HOSTILE_WORDS = [
     "-oProxyCommand=touch x",
     "a b",
