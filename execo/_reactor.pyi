@@ -4,7 +4,7 @@ Only the Python-visible surface is described here: ``cdef`` methods and
 private attributes are not reachable from Python code.
 """
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Literal, Optional, Sequence, Tuple, Union
 
 from typing_extensions import Buffer as _Buffer
 from typing_extensions import disjoint_base
@@ -109,6 +109,10 @@ class Reader:
 class Writer:
     def write(self, data: _Buffer) -> int: ...
     def close(self) -> None: ...
+
+class NullContext:
+    def __enter__(self) -> None: ...
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> Literal[False]: ...
 
 @disjoint_base
 class LineSplitter:

@@ -1652,6 +1652,18 @@ cdef class Writer:
         self.watch.reactor._close_writer(self.watch)
 
 
+cdef class NullContext:
+    """``contextlib.nullcontext()`` in C: ``with`` on it costs no Python
+    frame (the call lock of a handler that needs none, taken around
+    every call to it: ``execo.handlers._call_lock``)."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, exc_type, exc, tb):
+        return False
+
+
 cdef class LineSplitter:
     """Split a byte stream into decoded lines (each with its ``\\n``).
 

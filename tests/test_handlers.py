@@ -897,3 +897,18 @@ def test_handler_added_to_running_process_gets_later_output():
     assert p.ended and p.ok
     assert got == ["late\n"]
     assert p.stdout == "early\nlate\n"
+
+
+def test_the_call_lock_of_a_thread_safe_handler_takes_nothing_and_lets_errors_through():
+    from execo.handlers import _call_lock
+
+    class Safe(ProcessOutputHandler):
+        _execo_thread_safe = True
+
+    lock = _call_lock(Safe())
+    with lock:
+        with lock:  # (no lock held: nested use is fine)
+            pass
+    with pytest.raises(KeyError):
+        with lock:
+            raise KeyError("raised inside")
