@@ -259,6 +259,8 @@ def get_seconds(duration: Optional[DurationLike]) -> Optional[float]:
     """
     if duration is None:
         return None
+    if type(duration) is float or type(duration) is int:
+        return float(duration)  # (the common case: no isinstance below)
     if isinstance(duration, datetime.timedelta):
         return timedelta_to_seconds(duration)
     if isinstance(duration, str):
