@@ -1,0 +1,139 @@
+"""Where a latency workload's CPU goes, thread by thread, for built trees
+side by side (the profiles behind issue 18's notes)::
+
+    python bench/threads.py [--runs K] WORKLOAD TREE [TREE ...]
+
+WORKLOAD is one of
+
+- ``seq``: 1,000 ``Process("true").run()`` one after another (bench row
+  spawn_seq): wall and main-thread CPU per run;
+- ``kill``: 2,000 ``sleep 1000`` started and settled, then ``kill()`` of
+  all and ``wait()`` of all (kill2000): wall per process, CPU per process
+  of each thread and of the whole process;
+- ``fan``: ``Remote("echo {{{host}}}")`` over 2,000 host names through
+  run.py's stub ssh (fanout_stub): the same, from ``start()`` to ``wait()``.
+
+TREE is a source tree with the reactor built in place (``python setup.py
+build_ext --inplace``), e.g. this checkout and a ``git worktree`` of an
+older commit. Each run is a fresh interpreter; the runs of the trees are
+alternated (a noisy machine hits them alike) and the medians printed.
+Thread CPU comes from ``/proc/self/task/*/stat`` (clock ticks: coarse for
+short runs, hence per process over thousands), the process's from
+``os.times()``.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+CHILD = r"""
+import json, os, sys, time
+sys.path.insert(0, TREE)
+sys.path.insert(0, HERE)
+import execo
+from execo import Process
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def threads():
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/stat" % tid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[tid] = int(fields[11]) + int(fields[12])
+    return out
+
+
+def cpu():
+    t = os.times()
+    return t.user + t.system
+
+
+def measure(n, body):
+    th0, c0, t0 = threads(), cpu(), time.perf_counter()
+    body()
+    wall, c1, th1 = time.perf_counter() - t0, cpu(), threads()
+    res = {"wall_us": wall / n * 1e6, "process_cpu_us": (c1 - c0) / n * 1e6}
+    main = str(os.getpid())
+    others = sorted((th1[t] - th0.get(t, 0) for t in th1 if t != main), reverse=True)
+    res["main_cpu_us"] = (th1[main] - th0[main]) / TICK / n * 1e6
+    # the busiest other thread is the reactor's (handler threads idle here)
+    res["reactor_cpu_us"] = (others[0] if others else 0) / TICK / n * 1e6
+    return res
+
+
+Process("true").run()
+if WORKLOAD == "seq":
+    n = 1000
+    t0 = time.thread_time()
+    res = measure(n, lambda: [Process("true").run() for _ in range(n)])
+    res["main_cpu_us"] = (time.thread_time() - t0) / n * 1e6  # (finer than ticks)
+elif WORKLOAD == "kill":
+    n = 2000
+    ps = [Process("sleep 1000").start() for _ in range(n)]
+    time.sleep(0.5)
+
+    def body():
+        for p in ps:
+            p.kill()
+        for p in ps:
+            p.wait()
+
+    res = measure(n, body)
+    assert all(p.ended and p.killed for p in ps)
+else:
+    import worker
+
+    n = 2000
+    r = execo.Remote(worker.FANOUT_CMD, worker.fanout_hosts(n), connection_params={"ssh": STUB})
+    res = measure(n, lambda: r.start().wait())
+    assert r.ok
+print("RESULT " + json.dumps(res))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("workload", choices=["seq", "kill", "fan"])
+    ap.add_argument("trees", nargs="+")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    sys.path.insert(0, HERE)
+    import worker
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stub = os.path.join(tmp, "stub-ssh")
+        with open(stub, "w") as f:
+            f.write(worker.STUB_SSH)
+        os.chmod(stub, 0o755)
+        results = {t: [] for t in args.trees}
+        for _ in range(args.runs):
+            for tree in args.trees:
+                code = (
+                    CHILD.replace("TREE", repr(os.path.abspath(tree)))
+                    .replace("HERE", repr(HERE))
+                    .replace("WORKLOAD", repr(args.workload))
+                    .replace("STUB", repr(stub))
+                )
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp)
+                lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+                if out.returncode or not lines:
+                    sys.exit("%s failed:\n%s" % (tree, out.stderr[-2000:]))
+                results[tree].append(json.loads(lines[-1][7:]))
+    for tree, runs in results.items():
+        cells = ["%s %.1f" % (k, statistics.median(r[k] for r in runs)) for k in runs[0]]
+        print("%s: %s" % (tree, ", ".join(cells)))
+
+
+if __name__ == "__main__":
+    main()
