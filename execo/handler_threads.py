@@ -195,30 +195,8 @@ class Strand(object):
         ``execo.handlers._all_inline``) and nothing queued, in the
         calling thread; else in a handler thread. ``nbytes``: the output
         the call delivers (backpressure)."""
-        if inline:
-            # _post's inline case, without its calls (three per call here:
-            # most calls of a short process come this way)
-            lock = self._lock
-            with lock:
-                run_here = not (self._active or self._calls)
-                if run_here:
-                    self._active = True
-            if run_here:
-                self._owner = _get_ident()
-                try:
-                    function(*args)
-                except Exception:
-                    _log_internal_error(function)
-                finally:
-                    self._owner = None
-                    with lock:
-                        idle = not self._calls
-                        if idle:
-                            self._active = False
-                    if not idle:
-                        _pool.schedule(self)
-                return
-        self._post(function, args, inline, nbytes, None)
+        if not (inline and self._run_here(function, args)):
+            self._post(function, args, nbytes, None)
 
     def post_output(
         self, function: Callable[[Any, List[bytes]], object], key: object, data: bytes, inline: bool = False
@@ -229,59 +207,66 @@ class Strand(object):
         ``key`` are merged into one call (up to :data:`MERGE_LIMIT`
         bytes): a slow handler gets fewer, bigger pieces, as it did when
         reading waited for it, instead of one call per small write."""
-        self._post(function, None, inline, len(data), (key, data))
+        if not (inline and self._run_here(function, (key, [data]))):
+            self._post(function, None, len(data), (key, data))
+
+    def _run_here(self, function: Callable[..., object], args: Sequence[Any]) -> bool:
+        """An inline call: ``function(*args)`` in this thread if nothing of
+        the strand runs or waits (then True), else nothing (False: the
+        caller queues it). What was posted meanwhile goes to the pool
+        after. (_call and _release written in: most calls of a short
+        process come this way.)"""
+        lock = self._lock
+        with lock:
+            if self._active or self._calls:
+                return False
+            self._active = True
+        self._owner = _get_ident()
+        try:
+            function(*args)
+        except Exception:
+            _log_internal_error(function)
+        finally:
+            self._owner = None
+            with lock:
+                idle = not self._calls
+                if idle:
+                    self._active = False
+            if not idle:
+                _pool.schedule(self)
+        return True
 
     def _post(
         self,
         function: Callable[..., object],
         args: Optional[Sequence[Any]],
-        inline: bool,
         nbytes: int,
         chunk: Optional[Tuple[object, bytes]],
     ) -> None:
+        """Queue a call (after _run_here declined it, or for a handler
+        thread from the start)."""
         pause = False
         with self._lock:
-            if inline and not (self._active or self._calls):
-                self._active = True
-                run_here = True
-                if chunk is not None:
-                    args = (chunk[0], [chunk[1]])
-            else:
-                run_here = False
-                merged = False
-                if chunk is not None:
-                    key, data = chunk
-                    last = self._calls[-1] if self._calls else None
-                    if (
-                        last is not None
-                        and last[0] == function
-                        and last[1][0] == key
-                        and last[2] + nbytes <= MERGE_LIMIT
-                    ):
-                        last[1][1].append(data)
-                        last[2] += nbytes
-                        merged = True
-                    else:
-                        args = (key, [data])
-                if not merged:
-                    if self._calls is None:
-                        self._calls = collections.deque()
-                    self._calls.append([function, args, nbytes])
-                if nbytes:
-                    self._backlog += nbytes
-                    if not self._paused and self._backlog > HIGH_WATER and self._on_backlog is not None:
-                        self._paused = pause = True
-                schedule = not self._active
-                self._active = True
-        if run_here:
-            self._owner = threading.get_ident()
-            try:
-                # post() gives args, post_output() a chunk, made into args above
-                _call(function, args)  # type: ignore[arg-type]
-            finally:
-                self._owner = None
-                self._release()
-            return
+            merged = False
+            if chunk is not None:
+                key, data = chunk
+                last = self._calls[-1] if self._calls else None
+                if last is not None and last[0] == function and last[1][0] == key and last[2] + nbytes <= MERGE_LIMIT:
+                    last[1][1].append(data)
+                    last[2] += nbytes
+                    merged = True
+                else:
+                    args = (key, [data])
+            if not merged:
+                if self._calls is None:
+                    self._calls = collections.deque()
+                self._calls.append([function, args, nbytes])
+            if nbytes:
+                self._backlog += nbytes
+                if not self._paused and self._backlog > HIGH_WATER and self._on_backlog is not None:
+                    self._paused = pause = True
+            schedule = not self._active
+            self._active = True
         if pause:
             # pause is only set when there is an _on_backlog (above)
             cast("Callable[[bool], object]", self._on_backlog)(True)
