@@ -214,7 +214,7 @@ class Process(ProcessBase):
                     logger.debug("%s %s", style.emph("queued:"), self)
         if granted:
             self._spawn_granted()
-        if self._slot_state in (start_queue.WINDOW, start_queue.BUDGET):  # (self.queued)
+        if self.queued:
             # spawned later by the thread that frees a slot: this thread
             # does not run the process's strand (its wait() is legitimate)
             self._strand.disown()

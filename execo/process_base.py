@@ -158,8 +158,8 @@ class _EndNotified(object):
 # (threading.RLock is a Python function that makes one of these)
 _RLock = _thread.RLock
 
-# the boolean flags of ProcessBase.__init__, in the order it checks them
-_FLAG_NAMES = (
+# ProcessBase's ignore_* / nolog_* flags (a repr shows those set)
+_IGNORE_NOLOG_FLAGS = (
     "ignore_exit_code",
     "nolog_exit_code",
     "ignore_timeout",
@@ -170,9 +170,9 @@ _FLAG_NAMES = (
     "nolog_expect_fail",
     "ignore_write_error",
     "nolog_write_error",
-    "default_stdout_handler",
-    "default_stderr_handler",
 )
+# every boolean flag of ProcessBase.__init__, in the order it checks them
+_FLAG_NAMES = _IGNORE_NOLOG_FLAGS + ("default_stdout_handler", "default_stderr_handler")
 
 
 def _check_bool(name: str, value: object) -> None:
@@ -338,7 +338,7 @@ class ProcessBase(object):
           changed.
         """
         self.cmd = _check_cmd(cmd)
-        self.timeout = None if timeout is None else get_seconds(timeout)
+        self.timeout = get_seconds(timeout)
         if self.timeout is not None and self.timeout < 0:
             raise ValueError("timeout must be >= 0 or None, not %r" % (timeout,))
         flags = (
@@ -368,7 +368,7 @@ class ProcessBase(object):
         self.nolog_expect_fail = nolog_expect_fail
         self.ignore_write_error = ignore_write_error
         self.nolog_write_error = nolog_write_error
-        self.default_expect_timeout = None if default_expect_timeout is None else get_seconds(default_expect_timeout)
+        self.default_expect_timeout = get_seconds(default_expect_timeout)
         self.default_stdout_handler = default_stdout_handler
         self.default_stderr_handler = default_stderr_handler
         self.lifecycle_handlers = self._handler_list("lifecycle_handlers", lifecycle_handlers)
@@ -933,18 +933,7 @@ class ProcessBase(object):
         kwargs = []
         if self.timeout is not None:
             kwargs.append("timeout=%r" % (self.timeout,))
-        for flag in (
-            "ignore_exit_code",
-            "nolog_exit_code",
-            "ignore_timeout",
-            "nolog_timeout",
-            "ignore_error",
-            "nolog_error",
-            "ignore_expect_fail",
-            "nolog_expect_fail",
-            "ignore_write_error",
-            "nolog_write_error",
-        ):
+        for flag in _IGNORE_NOLOG_FLAGS:
             if getattr(self, flag):
                 kwargs.append("%s=%r" % (flag, getattr(self, flag)))
         if self.default_expect_timeout is not None:
@@ -1028,7 +1017,7 @@ class ProcessBase(object):
             raise ValueError("trying to wait a process which has not been started: %r" % (self,))
         if self._strand.is_current() and self._check_wait_from_handler():
             return self
-        seconds = None if timeout is None else get_seconds(timeout)
+        seconds = get_seconds(timeout)
         if self._end_notified:
             return self
         # this thread serves the process's fds while it waits (execo.waiting)
