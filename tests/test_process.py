@@ -1510,6 +1510,74 @@ def test_wait_from_several_threads_and_a_kill():
     assert p.ended and p.killed and p.exit_code == -signal.SIGTERM
 
 
+def _eventfds():
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            n += os.readlink("/proc/self/fd/" + fd) == "anon_inode:[eventfd]"
+        except OSError:
+            pass  # (the fd of the listing itself)
+    return n
+
+
+def test_waits_reuse_a_few_wakers_however_many_threads_waited():
+    from execo import waiting
+
+    Process("sleep 0.05").run()
+    kept = list(waiting._spare_wakers)
+    assert kept  # the waker of that wait, kept for the next one
+    Process("sleep 0.05").run()
+    assert waiting._spare_wakers == kept
+    before = _eventfds()
+    ps = [Process("sleep 0.3").start() for _ in range(12)]
+    threads = [threading.Thread(target=p.wait) for p in ps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive()
+    assert all(p.ended and p.ok for p in ps)
+    assert len(waiting._spare_wakers) <= waiting._SPARE_WAKERS
+    # 12 wakers in use at once (the threads above overlap only where they
+    # serve: not on the poll backend): a few are kept, the others closed
+    wakers = [waiting._take_waker() for _ in range(12)]
+    for w in wakers:
+        waiting._put_back_waker(w)
+    assert len(waiting._spare_wakers) == waiting._SPARE_WAKERS
+    assert sum(w.fd >= 0 for w in wakers) == waiting._SPARE_WAKERS
+    assert _eventfds() <= before + waiting._SPARE_WAKERS - len(kept)
+
+
+def test_a_stale_wake_in_a_kept_waker_does_not_end_a_wait():
+    from execo import waiting
+
+    w = waiting._take_waker()
+    w.wake()  # as a thread that saw the last wait still polling would
+    waiting._put_back_waker(w)
+    for _ in range(3):
+        p = Process("sleep 0.2").start()
+        p.wait()
+        assert p.ended and p.ok
+
+
+def test_a_forked_child_keeps_no_waker_of_its_parent():
+    from execo import waiting
+
+    Process("sleep 0.05").run()
+    assert waiting._spare_wakers
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(w, str(len(waiting._spare_wakers)).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        assert f.read() == "0"
+    os.waitpid(pid, 0)
+
+
 def test_run_one_after_another_all_collected():
     for i in range(200):
         p = Process("echo %d; echo e%d >&2" % (i, i), shell=True).run()
