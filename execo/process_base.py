@@ -251,8 +251,9 @@ class ProcessBase(object):
 
     ``_eof_may_end()`` (no lock) tells ``_on_eof`` whether an eof can be
     the last thing ``_end_reached()`` waits for (a Process: only once its
-    exit status is known; a subclass that ends on eof, as Serial, says
-    True).
+    exit status is known and its other stream read to eof, and its exit
+    posts a check only with both streams read to eof: one check per
+    process; a subclass that ends on eof, as Serial, says True).
 
     Also: ``_common_reset()`` (runtime state, extended by subclasses),
     ``_set_reading(on)`` (backpressure on a reader), ``_args()`` /

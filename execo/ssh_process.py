@@ -181,7 +181,11 @@ class SshProcess(Process):
                 else:
                     held = False
             if held:
-                self._post_end_check()
+                # (as in ProcessBase._on_eof: no check before the exit
+                # status, whose arrival posts one; two checks of the three
+                # per process were for nothing)
+                if self._eof_may_end():
+                    self._post_end_check()
                 return
         super(SshProcess, self)._on_eof(stream, err)
 

@@ -1125,6 +1125,19 @@ def test_end_with_background_grandchild_holding_pipes():
     assert time.monotonic() - t0 < 10
 
 
+def _count_end_checks(p):
+    """The results of p's end checks (ProcessBase._maybe_ended), as they run."""
+    checks = []
+    check = p._maybe_ended
+
+    def counted():
+        checks.append(check())
+        return checks[-1]
+
+    p._maybe_ended = counted
+    return checks
+
+
 @pytest.mark.parametrize("wait_in", ["reactor", "caller"])
 def test_end_waits_for_the_exit_after_the_eofs(wait_in):
     # the output closes long before the exit: the eofs post no end check
@@ -1139,6 +1152,7 @@ def test_end_waits_for_the_exit_after_the_eofs(wait_in):
     p = Process("echo out; echo err >&2; exec >&- 2>&-; sleep 0.3; exit 3", shell=True)
     p.lifecycle_handlers.append(End())
     p.ignore_exit_code = p.nolog_exit_code = True
+    checks = _count_end_checks(p)
     if wait_in == "reactor":
         p.start()
         assert wait_until(lambda: p._streams[execo.process.STDOUT].eof_read, 10)
@@ -1148,6 +1162,7 @@ def test_end_waits_for_the_exit_after_the_eofs(wait_in):
         finish(p.run(), 10)
     assert p.ended and p.exit_code == 3
     assert ends == [(3, "out\n", "err\n")]
+    assert checks == [True]
 
 
 @pytest.mark.parametrize("wait_in", ["reactor", "caller"])
@@ -1164,6 +1179,7 @@ def test_end_waits_for_the_eofs_after_the_exit(wait_in):
     p = Process("(sleep 0.3; echo late) & exit 3", shell=True)
     p.lifecycle_handlers.append(End())
     p.ignore_exit_code = p.nolog_exit_code = True
+    checks = _count_end_checks(p)
     if wait_in == "reactor":
         p.start()
         assert wait_until(lambda: p._exit_status is not None, 10)
@@ -1173,6 +1189,9 @@ def test_end_waits_for_the_eofs_after_the_exit(wait_in):
         finish(p.run(), 10)
     assert p.ended and p.exit_code == 3
     assert ends == [(3, "late\n")]
+    # neither the exit (streams open) nor the first of the two eofs (the
+    # other stream open) posts a check: only the last eof
+    assert checks == [True]
 
 
 # ------------------------------------------------------------ SIGINT and fork
