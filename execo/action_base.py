@@ -15,7 +15,8 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Match, Optional, Set, Tuple, Type, TypeVar, Union
 
-from . import aio, start_queue
+from . import aio, start_queue, starters
+from .config import configuration
 from .exception import DeadlockError
 from .expect import expect_all
 from .handler_threads import Strand
@@ -429,7 +430,11 @@ class Action(object):
         window = start_queue.Window(self.fanout) if self.fanout is not None else None
         for p in self._processes:
             p._fanout_window = window
-            p.start()  # type: ignore[attr-defined]  # every concrete process class has start(), not ProcessBase
+        # a few threads at once, their spawns overlapping; one, in order,
+        # when a fan-out window (the action's, or configuration['fanout']
+        # over all children) spawns the queued ones "in order"
+        in_order = window is not None or configuration.get("fanout") is not None
+        starters.start_all(list(self._processes), in_order=in_order)
 
     def kill(self: _A) -> _A:
         """Kill all processes not yet ended.
