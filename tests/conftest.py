@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 
@@ -183,3 +184,15 @@ def sshd_stock():
         yield hosts
     finally:
         hosts.stop()
+
+
+@pytest.fixture
+def stub_ssh(tmp_path):
+    """connection_params running every "remote" command locally through
+    the stub ssh of test_remote_scale (it skips the options and the host)."""
+    from test_remote_scale import STUB_SSH
+
+    path = tmp_path / "stub-ssh"
+    path.write_text(STUB_SSH)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return {"ssh": str(path), "pty": False}

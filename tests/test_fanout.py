@@ -13,7 +13,6 @@ frees a slot only after the child exited.
 import errno
 import os
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
@@ -22,7 +21,6 @@ import time
 
 import pytest
 from helpers import finish, wait_until, zombies
-from test_remote_scale import STUB_SSH
 
 from execo import start_queue
 from execo.action import ActionLifecycleHandler, Local, Remote
@@ -32,14 +30,6 @@ from execo.report import Report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
-
-
-@pytest.fixture
-def stub_ssh(tmp_path):
-    path = tmp_path / "stub-ssh"
-    path.write_text(STUB_SSH)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return {'ssh': str(path), 'pty': False}
 
 
 def global_fanout(config, n):

@@ -3,24 +3,14 @@
 exception raised again, one thread and the list's order where order is
 promised (a fanout window) or where a thread would cost more."""
 
-import stat
 import threading
 
 import pytest
 from helpers import finish
-from test_remote_scale import STUB_SSH
 
 from execo import start_queue, starters
 from execo.action import Remote
 from execo.ssh_process import SshProcess
-
-
-@pytest.fixture
-def stub_ssh(tmp_path):
-    path = tmp_path / "stub-ssh"
-    path.write_text(STUB_SSH)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return {"ssh": str(path), "pty": False}
 
 
 @pytest.fixture
