@@ -24,6 +24,7 @@ import uuid
 import pytest
 from helpers import finish
 
+from execo import starters
 from execo.action import Get, Put, Remote
 from execo.chainput import READY_MARK, ChainPut
 from execo.process import PortForwarder, SshProcess
@@ -264,6 +265,61 @@ def test_put_then_get_hostile_names_byte_exact(sshd, home, remote_dir, local_dir
     assert sorted(os.listdir(out)) == sorted(names)
     for n in names:
         assert read(os.path.join(out, n)) == content(n), n
+    assert markers(tag, home, local_dir) == []
+
+
+def test_hostile_names_through_actions_started_by_several_threads(sshd, home, remote_dir, local_dir, tag):
+    """A Put, a Remote and a Get over PARALLEL_MIN hosts or more are
+    started by several threads at once (execo.starters): the hostile names
+    still go through ssh and scp as data, the right bytes arrive on every
+    host and back, the remote listing comes back byte for byte, and
+    nothing runs anywhere."""
+    hosts = sshd.hosts
+    assert len(hosts) >= starters.PARALLEL_MIN  # (the fixture's 32 loopback addresses)
+    name, path = remote_dir
+    # ({{{host}}} names each host's directory below: not a file name here)
+    names = [n for n in hostile_names(tag, sshd.user, hosts[0].address) if n != "{{{host}}}"]
+    write_files(local_dir, names)
+    for h in hosts:
+        os.mkdir(os.path.join(path, h.address))
+    chown(path, sshd.user)
+    # names from a listing are data: only {{{host}}} is replaced
+    with no_expressions():
+        put = Put(hosts, names, name + "/{{{host}}}", connection_params=params(sshd))
+    finish(put.run(), 120)
+    assert put.ok, describe(put)
+    for h in hosts:
+        d = os.path.join(path, h.address)
+        assert sorted(os.listdir(d)) == sorted(names), h
+        for n in names:
+            assert read(os.path.join(d, n)) == content(n), (h, n)
+
+    with no_expressions():
+        ls = Remote(
+            "cd %s/{{{host}}} && find . -mindepth 1 -printf '%%f\\0'" % (name,), hosts, connection_params=params(sshd)
+        )
+    finish(ls.run(), 120)
+    assert ls.ok, describe(ls)
+    for p in ls.processes:
+        assert sorted(p.stdout.split("\0")[:-1]) == sorted(names), p
+
+    out = "-back $(touch %s-out) ;x" % (tag,)
+    for h in hosts:
+        os.makedirs(os.path.join(out, h.address))
+    with no_expressions():
+        get = Get(
+            hosts,
+            [name + "/{{{host}}}/" + glob_escape(n) for n in names],
+            out + "/{{{host}}}",
+            connection_params=params(sshd),
+        )
+    finish(get.run(), 120)
+    assert get.ok, describe(get)
+    for h in hosts:
+        d = os.path.join(out, h.address)
+        assert sorted(os.listdir(d)) == sorted(names), h
+        for n in names:
+            assert read(os.path.join(d, n)) == content(n), (h, n)
     assert markers(tag, home, local_dir) == []
 
 
