@@ -214,10 +214,9 @@ class Strand(object):
         """An inline call: ``function(*args)`` in this thread if nothing of
         the strand runs or waits (then True), else nothing (False: the
         caller queues it). What was posted meanwhile goes to the pool
-        after. (_call and _release written in: most calls of a short
-        process come this way.)"""
-        lock = self._lock
-        with lock:
+        after (:meth:`_release`). (_call written in: most calls of a
+        short process come this way.)"""
+        with self._lock:
             if self._active or self._calls:
                 return False
             self._active = True
@@ -228,12 +227,7 @@ class Strand(object):
             _log_internal_error(function)
         finally:
             self._owner = None
-            with lock:
-                idle = not self._calls
-                if idle:
-                    self._active = False
-            if not idle:
-                _pool.schedule(self)
+            self._release()
         return True
 
     def _post(
