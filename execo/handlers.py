@@ -43,7 +43,7 @@ from typing import (
 from . import _reactor
 from .config import configuration
 from .log import logger
-from .regex_search import Searcher, searchers
+from .regex_search import LiteralPattern, Searcher, searchers
 
 if TYPE_CHECKING:
     from .process_base import ProcessBase
@@ -251,10 +251,12 @@ class ProcessOutputHandler(object):
         pass
 
 
-def _compile_regexes(regexes: RegexesLike) -> List[Pattern[str]]:
+def _compile_regexes(regexes: RegexesLike) -> List[Union[Pattern[str], LiteralPattern]]:
     """A list of compiled regexes from a regex or a list of them.
 
-    Strings are compiled with re.MULTILINE; a bad regex or a bad type
+    Strings are compiled with re.MULTILINE, except the plain ones, which
+    match just themselves and are searched as such, uncompiled
+    (:class:`execo.regex_search.LiteralPattern`); a bad regex or a bad type
     raises at the call (re.error / TypeError)."""
     if isinstance(regexes, (str, re.Pattern)):
         regexes = [regexes]
@@ -264,14 +266,15 @@ def _compile_regexes(regexes: RegexesLike) -> List[Pattern[str]]:
         raise TypeError("regexes must be a str, a compiled regex or a list of them, not %r" % (type(regexes).__name__,))
     if not regexes:
         raise ValueError("expect() needs at least one regex")
-    compiled: List[Pattern[str]] = []
+    compiled: List[Union[Pattern[str], LiteralPattern]] = []
     for r in regexes:
         if isinstance(r, re.Pattern):
             if not isinstance(r.pattern, str):
                 raise TypeError("expect() regexes work on text: %r is a bytes pattern" % (r,))
             compiled.append(r)
         elif isinstance(r, str):
-            compiled.append(re.compile(r, re.MULTILINE))
+            literal = LiteralPattern.of(r)
+            compiled.append(literal if literal is not None else re.compile(r, re.MULTILINE))
         else:
             raise TypeError("a regex must be a str or a compiled regex, not %r" % (type(r).__name__,))
     return compiled
@@ -398,7 +401,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
         super(ExpectOutputHandler, self).__init__()
         self._lock = threading.RLock()
         self._states: Dict[Tuple[ProcessBase, int], _StreamState] = {}
-        self._regexes: Optional[List[Pattern[str]]] = None
+        self._regexes: Optional[List[Union[Pattern[str], LiteralPattern]]] = None
         self._searchers: Optional[List[Searcher]] = None
         self._bounded = True  # every current regex is searched by re
         self._gen = 0  # +1 at each expect() and cancel

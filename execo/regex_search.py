@@ -40,7 +40,15 @@ with libc's memmem; without it there is no match, and the (slower) search
 is skipped. That is the common case of an expect() waiting for a marker
 in a big output: each chunk is looked at by memmem only.
 
-Patterns are still compiled and validated by :mod:`re` (a bad regex
+A pattern given as a string that holds none of re's special characters
+(``.^$*+?{}[]\\|()``), the usual marker or prompt, matches exactly
+itself: it is a :class:`LiteralPattern`, searched with memmem alone and never
+compiled (compiling a new pattern costs more than a quarter of an
+interactive expect() round trip whose marker changes each time). Its
+match is a :class:`LiteralMatch`, with re's interface; its ``re`` is
+compiled when first asked for.
+
+Other patterns are compiled and validated by :mod:`re` (a bad regex
 raises :class:`re.error` at the expect() call, compiled
 :class:`re.Pattern` objects work as before); a match found through
 :mod:`regex` is handed over as a :class:`RegexMatch`, which behaves like
@@ -54,7 +62,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Match, Optional, Pattern, Sequence, Tuple, Union
 
 from ._reactor import find_text
 from .log import logger
@@ -498,7 +506,30 @@ if TYPE_CHECKING:
         def expand(self, template: str) -> str: ...
 
 
-class RegexMatch(object):
+class _MatchLike(object):
+    """What execo's own match objects share with :class:`re.Match`:
+    ``isinstance(m, re.Match)`` is true, copies are the object itself, and
+    a match is true."""
+
+    __slots__ = ()
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        # what isinstance() looks at after type(): code checking for an
+        # re.Match keeps working
+        return re.Match
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class RegexMatch(_MatchLike):
     """A match found through the :mod:`regex` module, with the interface
     of :class:`re.Match`: ``group``, ``groups``, ``groupdict``,
     ``start``, ``end``, ``span``, ``expand``, ``m[g]``, ``string``,
@@ -512,18 +543,6 @@ class RegexMatch(object):
     def __init__(self, match: Any, pattern: re.Pattern[str]) -> None:
         self._m: _Match = match
         self.re = pattern
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:
-        # what isinstance() looks at after type(): code checking for an
-        # re.Match keeps working
-        return re.Match
-
-    def __copy__(self) -> RegexMatch:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> RegexMatch:
-        return self
 
     def group(self, *groups: Union[int, str]) -> Any:
         return self._m.group(*groups)
@@ -580,11 +599,133 @@ class RegexMatch(object):
     def regs(self) -> Tuple[Tuple[int, int], ...]:
         return self._m.regs
 
-    def __bool__(self) -> bool:
-        return True
-
     def __repr__(self) -> str:
         return "<execo.regex_search.RegexMatch object; span=%r, match=%r>" % (self._m.span(), self._m.group())
+
+
+# re's special characters (outside a VERBOSE pattern, which a string
+# given to expect() never is): a text without any matches just itself
+_SPECIALS = ".^$*+?{}[]\\|()"
+_SPECIAL = re.compile("[%s]" % re.escape(_SPECIALS))
+
+
+class LiteralPattern(object):
+    """A pattern given as a string that holds none of re's special
+    characters (``.^$*+?{}[]\\|()``; ``]`` and ``}`` alone would be
+    literal too, but are left to re): it matches exactly itself, with
+    the ``re.MULTILINE`` that expect() compiles strings with, so it is
+    searched with memmem (:func:`~execo._reactor.find_text`) and never
+    compiled. Compiling a new pattern costs ~13 us, a quarter of an
+    expect() round trip when the marker changes each time (issue 18);
+    :mod:`re`'s cache of 512 patterns does not help there.
+
+    ``pattern`` and ``flags`` are those of the :class:`re.Pattern` it
+    stands for, which :meth:`compiled` makes."""
+
+    __slots__ = ("pattern",)
+
+    flags = re.MULTILINE | re.UNICODE
+
+    def __init__(self, text: str) -> None:
+        self.pattern = text
+
+    @staticmethod
+    def of(text: str) -> Optional[LiteralPattern]:
+        """A LiteralPattern for ``text`` if it is one, else None."""
+        if text and _SPECIAL.search(text) is None:
+            return LiteralPattern(text)
+        return None
+
+    def compiled(self) -> re.Pattern[str]:
+        """The :class:`re.Pattern` expect() compiled strings to before
+        (from :mod:`re`'s cache after the first time)."""
+        return re.compile(self.pattern, re.MULTILINE)
+
+    def __repr__(self) -> str:
+        return "LiteralPattern(%r)" % (self.pattern,)
+
+
+def _is_group_zero(group: Any) -> bool:
+    return type(group) is int and group == 0
+
+
+class LiteralMatch(_MatchLike):
+    """The match of a :class:`LiteralPattern`, with the interface of
+    :class:`re.Match` (the same values as the match of the compiled
+    pattern, ``pos`` 0 and ``endpos`` the text's length, no groups);
+    ``re`` is the :class:`re.Pattern` the string compiles to, compiled
+    on first use. ``isinstance(m, re.Match)`` is true; ``type(m)`` tells
+    it apart."""
+
+    __slots__ = ("string", "_start", "_literal", "_re")
+
+    pos = 0
+    lastindex = None
+    lastgroup = None
+
+    def __init__(self, string: str, start: int, literal: LiteralPattern) -> None:
+        self.string = string
+        self._start = start
+        self._literal = literal
+        self._re: Optional[Pattern[str]] = None
+
+    @property
+    def re(self) -> Pattern[str]:
+        if self._re is None:
+            self._re = self._literal.compiled()
+        return self._re
+
+    def _real(self) -> Match[str]:
+        # re's own match at the same place: for the rare calls whose
+        # errors or conversions are re's business (group(1), expand)
+        mo = self.re.match(self.string, self._start)
+        assert mo is not None
+        return mo
+
+    @property
+    def endpos(self) -> int:
+        return len(self.string)
+
+    @property
+    def regs(self) -> Tuple[Tuple[int, int], ...]:
+        return (self.span(),)
+
+    def group(self, *groups: Union[int, str]) -> Any:
+        if not groups or (len(groups) == 1 and _is_group_zero(groups[0])):
+            return self._literal.pattern
+        return self._real().group(*groups)
+
+    def __getitem__(self, group: Union[int, str]) -> Any:
+        if _is_group_zero(group):
+            return self._literal.pattern
+        return self._real()[group]
+
+    def groups(self, default: Any = None) -> Tuple[Any, ...]:
+        return ()
+
+    def groupdict(self, default: Any = None) -> Dict[str, Any]:
+        return {}
+
+    def start(self, group: Union[int, str] = 0) -> int:
+        if _is_group_zero(group):
+            return self._start
+        return self._real().start(group)
+
+    def end(self, group: Union[int, str] = 0) -> int:
+        if _is_group_zero(group):
+            return self._start + len(self._literal.pattern)
+        return self._real().end(group)
+
+    def span(self, group: Union[int, str] = 0) -> Tuple[int, int]:
+        if _is_group_zero(group):
+            return (self._start, self._start + len(self._literal.pattern))
+        return self._real().span(group)
+
+    def expand(self, template: str) -> str:
+        return self._real().expand(template)
+
+    def __repr__(self) -> str:
+        return "<re.Match object; span=%r, match=%r>" % (self.span(), self._literal.pattern)
 
 
 # a pattern without these has no repetition and no alternative: bounded
@@ -592,10 +733,10 @@ class RegexMatch(object):
 _MAY_BRANCH = re.compile("[*+?{|]")
 
 # the characters of a pattern's text up to its first special one
-_LEADING_LITERAL = re.compile("[^.^$*+?{}\\[\\]\\\\|()]*")
+_LEADING_LITERAL = re.compile("[^%s]*" % re.escape(_SPECIALS))
 
 
-def literal_prefix(pattern: re.Pattern[str]) -> str:
+def literal_prefix(pattern: Union[re.Pattern[str], LiteralPattern]) -> str:
     """Characters every match of ``pattern`` starts with ("" if none is
     sure), read off its text without parsing it: the characters before
     the first special one, but the last of them if a quantifier follows,
@@ -616,12 +757,19 @@ def literal_prefix(pattern: re.Pattern[str]) -> str:
 
 
 class Searcher(object):
-    """One user regex, searched with re or regex (see the module doc)."""
+    """One user regex, searched with memmem (a :class:`LiteralPattern`), re or
+    regex (see the module doc)."""
 
-    __slots__ = ("pattern", "_plan", "_prefix")
+    __slots__ = ("pattern", "_plan", "_prefix", "_literal")
 
-    def __init__(self, pattern: re.Pattern[str]) -> None:
+    def __init__(self, pattern: Union[re.Pattern[str], LiteralPattern]) -> None:
         self.pattern = pattern
+        if isinstance(pattern, LiteralPattern):
+            self._literal: Optional[LiteralPattern] = pattern
+            self._plan = None
+            self._prefix = ""
+            return
+        self._literal = None
         self._plan = _plan(pattern.pattern, pattern.flags) if _MAY_BRANCH.search(pattern.pattern) else None
         self._prefix = literal_prefix(pattern)
 
@@ -635,15 +783,21 @@ class Searcher(object):
         """The first match in text, or None; raises TimeoutError when a
         search by regex runs past ``timeout`` seconds (of this process's
         CPU time: the regex module's clock)."""
+        literal = self._literal
+        if literal is not None:
+            start = find_text(text, literal.pattern)
+            return None if start < 0 else LiteralMatch(text, start, literal)
         prefix = self._prefix
         if prefix and find_text(text, prefix) < 0:
             return None  # (a text holding it is searched whole: same match as before)
         plan = self._plan
         if plan is None:
+            assert isinstance(self.pattern, re.Pattern)
             return self.pattern.search(text)
+        assert isinstance(self.pattern, re.Pattern)
         mo = plan.compiled(text).search(text, timeout=timeout)
         return None if mo is None else RegexMatch(mo, self.pattern)
 
 
-def searchers(patterns: List[re.Pattern[str]]) -> List[Searcher]:
+def searchers(patterns: List[Union[re.Pattern[str], LiteralPattern]]) -> List[Searcher]:
     return [Searcher(p) for p in patterns]

@@ -626,6 +626,114 @@ def test_literal_prefix_is_a_prefix_of_every_match():
     assert regex_search.literal_prefix(re.compile("Mar ker", re.VERBOSE)) == ""
 
 
+def _match_facts(mo):
+    """Everything a script may read off a match (and the errors it gets)."""
+
+    def outcome(f, *a):
+        try:
+            return ("value", f(*a))
+        except Exception as e:
+            return ("error", type(e), str(e))
+
+    return [
+        mo.group(),
+        mo.group(0),
+        mo[0],
+        mo.group(0, 0),
+        mo.span(),
+        mo.start(),
+        mo.end(),
+        mo.groups(),
+        mo.groups("d"),
+        mo.groupdict(),
+        mo.string,
+        mo.pos,
+        mo.endpos,
+        mo.lastindex,
+        mo.lastgroup,
+        mo.regs,
+        mo.re.pattern,
+        mo.re.flags,
+        mo.expand(r"[\g<0>]"),
+        repr(mo),
+        bool(mo),
+        isinstance(mo, re.Match),
+        outcome(mo.group, 1),
+        outcome(mo.group, "name"),
+        outcome(mo.group, 0, 1),
+        outcome(mo.__getitem__, 1),
+        outcome(mo.start, 1),
+        outcome(mo.end, "x"),
+        outcome(mo.span, 2),
+        outcome(mo.expand, r"\1"),
+        mo.group(False),
+    ]
+
+
+def test_plain_strings_are_literals_and_the_rest_regexes():
+    """A string without re's special characters matches just itself: a
+    LiteralPattern (searched uncompiled); one special character makes it a regex."""
+    for text in ["THE_MARKER_4242", "connected with", "a#b", "x-y=z!<>,;:'\"/%@&~`", "tab\there", "l1\nl2", "wörld €"]:
+        lit = regex_search.LiteralPattern.of(text)
+        assert lit is not None and lit.pattern == text, text
+        assert lit.flags == re.compile(text, re.MULTILINE).flags
+        assert lit.compiled() is re.compile(text, re.MULTILINE)
+    for special in ".^$*+?{}[]\\|()":
+        assert regex_search.LiteralPattern.of("ab" + special + "c") is None, special
+    assert regex_search.LiteralPattern.of("") is None
+
+
+def test_literal_matches_are_re_matches():
+    """Over random plain patterns and texts, a LiteralPattern finds what re finds,
+    and its match reads like re's: values, repr, and errors."""
+    rng = random.Random(20)
+    alphabet = ["a", "b", "ab", " ", "\n", "é", "€", "#", "-", "\x00", "😀"]
+    matched = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3)))
+        literal = regex_search.LiteralPattern.of(text)
+        assert literal is not None
+        compiled = re.compile(text, re.MULTILINE)
+        searcher = regex_search.Searcher(literal)
+        for _ in range(3):
+            s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+            expected, got = compiled.search(s), searcher.search(s)
+            assert (expected is None) == (got is None), (text, s)
+            if expected is not None:
+                matched += 1
+                assert _match_facts(got) == _match_facts(expected), (text, s)
+    assert matched > 1000
+
+
+def test_plain_string_expects_compile_nothing_until_asked(monkeypatch):
+    """expect() with plain strings compiles no pattern (new markers in a
+    loop: no re.compile each time); the match's re is compiled when read."""
+    compiled = []
+    real_compile = re.compile
+    ours = {"token-1", "token-2", "tøken-3", r"d\w+"}
+
+    def counting_compile(pattern, flags=0):
+        if pattern in ours:
+            compiled.append(pattern)
+        return real_compile(pattern, flags)
+
+    with printer("token-1 token-2 tøken-3 done") as p:
+        monkeypatch.setattr(re, "compile", counting_compile)
+        got = [p.expect(t, timeout=30) for t in ("token-1", "token-2", "tøken-3")]
+        idx, mo = p.expect(["nothing", r"d\w+"], timeout=30)
+        monkeypatch.undo()
+    assert [(i, m.group(), type(m).__name__) for i, m in got] == [
+        (0, "token-1", "LiteralMatch"),
+        (0, "token-2", "LiteralMatch"),
+        (0, "tøken-3", "LiteralMatch"),
+    ]
+    assert (idx, mo.group()) == (1, "done")
+    assert compiled == [r"d\w+"]  # the regex only
+    monkeypatch.setattr(re, "compile", counting_compile)
+    assert got[2][1].re.pattern == "tøken-3" and got[2][1].re.flags == re.MULTILINE | re.UNICODE
+    assert compiled == [r"d\w+", "tøken-3"]
+
+
 # texts with the characters where re's and regex's classes differ
 HOSTILE_TEXTS = [
     "",
