@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, List, Match, Optional, Union
+from functools import partial
+from typing import TYPE_CHECKING, List, Match, Optional, Union
 
 from .exception import DeadlockError
 from .handlers import STDERR, STDOUT, ExpectOutputHandler, _all_inline
@@ -62,6 +63,55 @@ def thread_expect_handler(process: ProcessBase, stream: int, start_from_current:
     return handler
 
 
+class _Results(object):
+    """The results of one expect_all, and what its caller waits for
+    (``is_set()``: every process has its result). A ``threading.Event``
+    is made only if the caller has to block on it (nothing it can serve):
+    an expect() that reads its process itself makes none."""
+
+    __slots__ = ("results", "remaining", "lock", "event", "waiter")
+
+    def __init__(self, n: int, waiter: Optional[Waiter]) -> None:
+        self.results: List[Optional[ExpectResult]] = [None] * n
+        self.remaining = n
+        self.lock = threading.Lock()
+        self.event: Optional[threading.Event] = None
+        self.waiter = waiter
+
+    def is_set(self) -> bool:
+        return self.remaining == 0
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        with self.lock:
+            if self.remaining == 0:
+                return True
+            if self.event is None:
+                self.event = threading.Event()
+            event = self.event
+        return event.wait(timeout)
+
+    def record(
+        self, i: int, process: ProcessBase, stream: int, re_index: Optional[int], mo: Optional[Match[str]]
+    ) -> None:
+        """The ExpectOutputHandler callback of the ``i``-th process."""
+        with self.lock:
+            if self.results[i] is not None:
+                return
+            self.results[i] = (re_index, mo)
+            self.remaining -= 1
+            if self.remaining != 0:
+                return
+            event = self.event
+        if event is not None:
+            event.set()
+        if self.waiter is not None:
+            self.waiter.wake()
+
+    def final(self) -> List[ExpectResult]:
+        with self.lock:
+            return [r if r is not None else (None, None) for r in self.results]
+
+
 def expect_all(
     processes: Sequence[ProcessBase],
     regexes: RegexesLike,
@@ -89,35 +139,16 @@ def expect_all(
             )
     timeout = get_seconds(default_timeout if timeout is False else timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
-    results: List[Optional[ExpectResult]] = [None] * len(processes)
-    lock = threading.Lock()
-    done = threading.Event()
-    remaining = [len(processes)]
-    if not processes:
-        done.set()
     # one process: this thread reads its stream while it waits (execo.waiting)
     reading = Waiter() if len(processes) == 1 else None
-
-    def make_callback(i: int) -> Callable[[ProcessBase, int, Optional[int], Optional[Match[str]]], None]:
-        def on_match(process: ProcessBase, stream_: int, re_index: Optional[int], mo: Optional[Match[str]]) -> None:
-            with lock:
-                if results[i] is not None:
-                    return
-                results[i] = (re_index, mo)
-                remaining[0] -= 1
-                if remaining[0] == 0:
-                    done.set()
-                    if reading is not None:
-                        reading.wake()
-
-        return on_match
+    done = _Results(len(processes), reading)
 
     handlers: List[ExpectOutputHandler] = []
     try:
         for i, p in enumerate(processes):
             handler = thread_expect_handler(p, stream, start_from_current)
             handlers.append(handler)
-            handler._expect(regexes, make_callback(i), None, backtrack_size, start_from_current, deadline)
+            handler._expect(regexes, partial(done.record, i), None, backtrack_size, start_from_current, deadline)
         if reading is not None:
             # parked after it unless a user handler waits for this stream's
             # output (it would get it a few milliseconds late)
@@ -129,8 +160,7 @@ def expect_all(
         if not done.is_set():
             for handler in handlers:
                 handler._cancel()
-    with lock:
-        final: List[ExpectResult] = [r if r is not None else (None, None) for r in results]
+    final = done.final()
     for p, (re_index, _) in zip(processes, final):
         if re_index is None:
             p._notify_expect_fail(regexes)

@@ -168,6 +168,24 @@ def test_wait_wakes_promptly_with_long_intr_period():
         configuration["intr_period"] = old
 
 
+def test_expect_wakes_promptly_with_long_intr_period():
+    """An expect over several processes blocks (nothing it can serve):
+    the last match wakes it, it does not wait for the next slice."""
+    old = configuration["intr_period"]
+    configuration["intr_period"] = 30
+    code = "import time; time.sleep(%s); print('tick', flush=True); time.sleep(30)"
+    pa = ParallelActions([Local([PY, "-u", "-c", code % d]) for d in (0.3, 0.6)])
+    try:
+        with pa.start():
+            t0 = time.monotonic()
+            res = pa.expect("tick", timeout=20)
+            assert time.monotonic() - t0 < 5
+            assert [r[1] for r in res] == [0, 0]
+        bounded(pa)
+    finally:
+        configuration["intr_period"] = old
+
+
 def test_context_manager_kills():
     with Local("sleep 30").start() as a:
         assert a.started and not a.ended
