@@ -11,7 +11,9 @@ WORKLOAD is one of
   all and ``wait()`` of all (kill2000): wall per process, CPU per process
   of each thread and of the whole process;
 - ``fan``: ``Remote("echo {{{host}}}")`` over 2,000 host names through
-  run.py's stub ssh (fanout_stub): the same, from ``start()`` to ``wait()``.
+  run.py's stub ssh (fanout_stub): the same, from ``start()`` to ``wait()``;
+- ``rt``: 5,000 ``write("r<i>x\n")`` + ``expect("r<i>x")`` round trips on
+  one ``cat`` (expect_roundtrip): wall and CPU per round trip.
 
 TREE is a source tree with the reactor built in place (``python setup.py
 build_ext --inplace``), e.g. this checkout and a ``git worktree`` of an
@@ -91,6 +93,20 @@ elif WORKLOAD == "kill":
 
     res = measure(n, body)
     assert all(p.ended and p.killed for p in ps)
+elif WORKLOAD == "rt":
+    n = 5000
+    p = Process("cat", ignore_exit_code=True, nolog_exit_code=True).start()
+
+    def round_trips(first, count):
+        for i in range(first, first + count):
+            p.write("r%dx\n" % i)
+            assert p.expect("r%dx" % i, timeout=30)[0] == 0
+
+    round_trips(10**6, 1000)  # (warm)
+    t0 = time.thread_time()
+    res = measure(n, lambda: round_trips(0, n))
+    res["main_cpu_us"] = (time.thread_time() - t0) / n * 1e6
+    p.kill().wait()
 else:
     import worker
 
@@ -104,7 +120,7 @@ print("RESULT " + json.dumps(res))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("workload", choices=["seq", "kill", "fan"])
+    ap.add_argument("workload", choices=["seq", "kill", "fan", "rt"])
     ap.add_argument("trees", nargs="+")
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
