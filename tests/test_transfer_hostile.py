@@ -156,6 +156,14 @@ def read(path):
         return f.read()
 
 
+def assert_holds(directory, names, others=()):
+    """``directory`` lists exactly ``names`` (and ``others``), each file
+    of ``names`` holding its own content()."""
+    assert sorted(os.listdir(directory)) == sorted(list(names) + list(others)), directory
+    for n in names:
+        assert read(os.path.join(directory, n)) == content(n), (directory, n)
+
+
 def describe(action):
     return "\n".join("%s\nstdout: %r\nstderr: %r" % (p, p.stdout, p.stderr) for p in action.processes)
 
@@ -252,9 +260,7 @@ def test_put_then_get_hostile_names_byte_exact(sshd, home, remote_dir, local_dir
         put = Put([h], names, name, connection_params=params(sshd, scp_mode))
     finish(put.run())
     assert put.ok, describe(put)
-    assert sorted(os.listdir(path)) == sorted(names)
-    for n in names:
-        assert read(os.path.join(path, n)) == content(n), n
+    assert_holds(path, names)
 
     out = "-back $(touch %s-out) ;x" % (tag,)
     os.mkdir(out)
@@ -262,9 +268,7 @@ def test_put_then_get_hostile_names_byte_exact(sshd, home, remote_dir, local_dir
         get = Get([h], [name + "/" + glob_escape(n) for n in names], out, connection_params=params(sshd, scp_mode))
     finish(get.run())
     assert get.ok, describe(get)
-    assert sorted(os.listdir(out)) == sorted(names)
-    for n in names:
-        assert read(os.path.join(out, n)) == content(n), n
+    assert_holds(out, names)
     assert markers(tag, home, local_dir) == []
 
 
@@ -289,10 +293,7 @@ def test_hostile_names_through_actions_started_by_several_threads(sshd, home, re
     finish(put.run(), 120)
     assert put.ok, describe(put)
     for h in hosts:
-        d = os.path.join(path, h.address)
-        assert sorted(os.listdir(d)) == sorted(names), h
-        for n in names:
-            assert read(os.path.join(d, n)) == content(n), (h, n)
+        assert_holds(os.path.join(path, h.address), names)
 
     with no_expressions():
         ls = Remote(
@@ -316,10 +317,7 @@ def test_hostile_names_through_actions_started_by_several_threads(sshd, home, re
     finish(get.run(), 120)
     assert get.ok, describe(get)
     for h in hosts:
-        d = os.path.join(out, h.address)
-        assert sorted(os.listdir(d)) == sorted(names), h
-        for n in names:
-            assert read(os.path.join(d, n)) == content(n), (h, n)
+        assert_holds(os.path.join(out, h.address), names)
     assert markers(tag, home, local_dir) == []
 
 
@@ -682,8 +680,5 @@ def test_hostile_names_assigned_then_reset_put_taktukput_chainput(sshd, home, re
         finish(a.run())
         assert a.ok, describe(a)
     for sub in ("scp", "taktuk", "chain"):
-        d = os.path.join(path, sub)
-        assert sorted(os.listdir(d)) == sorted(names + ["benign"]), sub
-        for n in names:
-            assert read(os.path.join(d, n)) == content(n), (sub, n)
+        assert_holds(os.path.join(path, sub), names, ["benign"])
     assert markers(tag, home, local_dir) == []
