@@ -26,8 +26,11 @@ but no other ``{{...}}`` is evaluated
 (``docker inspect -f '{{.State.Running}}'`` is passed as written), unless
 ``--eval`` asks for execo's ``{{expression}}`` substitution in the
 command (never in file operands: a file named ``{{...}}`` in a directory
-given to ``put *`` stays a name). Host names that cannot be real (a
-leading ``-``, whitespace, shell characters) are a usage error.
+given to ``put *`` stays a name). Options come before the command: what
+follows ``run``, ``put`` or ``get`` is operands, never options (a file
+named ``-oProxyCommand=...`` first in a glob stays a name). Host names
+that cannot be real (a leading ``-``, whitespace, shell characters) are a
+usage error.
 
 Output: the outputs of the hosts, identical
 ones folded (hosts listed in range syntax), the hosts by exit status, and
@@ -221,17 +224,18 @@ def parse(argv: Sequence[str]) -> Tuple[argparse.Namespace, str, List[str]]:
     parser = _parser()
     try:
         ns = parser.parse_args(list(argv))
-        words = list(ns.args)
-        mode = "run"
-        if words and words[0] in ("run", "put", "get"):
-            mode = words.pop(0)
-            # options may also follow the subcommand
-            ns = parser.parse_args(words, namespace=ns)
-            words = list(ns.args)
     except SystemExit as e:
         if e.code == 0:
             raise
         raise UsageError("bad arguments (execo --help)") from None
+    # Options come before the command; what follows the subcommand is all
+    # operands, never parsed for options (not even "--"): put's FILEs are
+    # often a shell glob's names, and a file named "-oProxyCommand=..."
+    # or "--" must stay a file name.
+    words = list(ns.args)
+    mode = "run"
+    if words and words[0] in ("run", "put", "get"):
+        mode = words.pop(0)
     if ns.retry_failed is not None:
         if ns.hosts or ns.hosts_file:
             raise UsageError("--retry-failed takes its hosts from the job log, not from -H/-h")

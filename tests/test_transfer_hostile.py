@@ -17,6 +17,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -318,6 +319,51 @@ def test_hostile_names_through_actions_started_by_several_threads(sshd, home, re
     assert get.ok, describe(get)
     for h in hosts:
         assert_holds(os.path.join(out, h.address), names)
+    assert markers(tag, home, local_dir) == []
+
+
+def execo_command(args, cwd):
+    """``python -m execo ARGS`` (argv words, no shell) in ``cwd``."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run(
+        [sys.executable, "-m", "execo"] + list(args),
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=300,
+    )
+
+
+def test_hostile_names_through_the_execo_command_on_32_hosts(sshd, home, remote_dir, local_dir, tag):
+    """``execo put *`` and ``execo get`` over the 32 loopback hosts (their
+    processes started by several threads): the operands after put/get are
+    file names, whatever they look like. In a glob's order a file named
+    ``-oProxyCommand=...`` may come first, or ``-l`` then another name:
+    read as options, they ran a command locally or changed the user. Here
+    the right bytes arrive on the hosts and back, and nothing runs."""
+    hosts = ",".join(h.address for h in sshd.hosts)
+    assert len(sshd.hosts) >= starters.PARALLEL_MIN
+    ssh = ["-l", sshd.user, "-p", str(sshd.port), "-i", sshd.keyfile, "-o", "IdentitiesOnly=yes"]
+    ssh += ["-o", "LogLevel=ERROR", "-o", "GlobalKnownHostsFile=/dev/null"]
+    name, path = remote_dir
+    first = ["-oProxyCommand=touch %s-proxy" % (tag,), "-l", "x", "--", "-H"]
+    names = first + [n for n in hostile_names(tag, sshd.user, sshd.hosts[0].address) if n not in first]
+    write_files(local_dir, names)
+    r = execo_command(["--no-report", "-H", hosts] + ssh + ["put"] + names + [name], local_dir)
+    assert r.returncode == 0, (r.stdout, r.stderr)  # (0: every host ok)
+    assert_holds(path, names)
+
+    out = "-back $(touch %s-out) ;x" % (tag,)
+    back = [n for n in names if n != "{{{host}}}"]  # (get paths: {{{host}}} is each host's address)
+    for h in sshd.hosts:
+        os.makedirs(os.path.join(local_dir, out, h.address))
+    operands = [name + "/" + glob_escape(n) for n in back] + [out + "/{{{host}}}"]
+    r = execo_command(["--no-report", "-H", hosts] + ssh + ["get"] + operands, local_dir)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    for h in sshd.hosts:
+        assert_holds(os.path.join(local_dir, out, h.address), back)
     assert markers(tag, home, local_dir) == []
 
 
