@@ -2,6 +2,8 @@
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -63,3 +65,20 @@ def zombies():
 def nfds():
     """Open file descriptors of this process."""
     return len(os.listdir("/proc/self/fd"))
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def execo_command(args, cwd=ROOT, timeout=120):
+    """``python -m execo ARGS`` (argv words, no shell) with this checkout's
+    execo, in ``cwd``: a CompletedProcess with text stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "execo"] + list(args),
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=timeout,
+    )

@@ -10,25 +10,15 @@ import sys
 import tempfile
 
 import pytest
+from helpers import ROOT, execo_command
 
 from execo import Local, ParallelActions
 from execo.cli import UsageError, expand_hosts, fold
 from execo.progress import ProgressDisplay
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def execo(*args, timeout=120):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "execo"] + list(args),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        timeout=timeout,
-        universal_newlines=True,
-    )
+    return execo_command(args, timeout=timeout)
 
 
 def ssh_args(sshd):

@@ -17,13 +17,12 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import uuid
 
 import pytest
-from helpers import finish
+from helpers import execo_command, finish
 
 from execo import starters
 from execo.action import Get, Put, Remote
@@ -322,20 +321,6 @@ def test_hostile_names_through_actions_started_by_several_threads(sshd, home, re
     assert markers(tag, home, local_dir) == []
 
 
-def execo_command(args, cwd):
-    """``python -m execo ARGS`` (argv words, no shell) in ``cwd``."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return subprocess.run(
-        [sys.executable, "-m", "execo"] + list(args),
-        cwd=cwd,
-        env=dict(os.environ, PYTHONPATH=root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        universal_newlines=True,
-        timeout=300,
-    )
-
-
 def test_hostile_names_through_the_execo_command_on_32_hosts(sshd, home, remote_dir, local_dir, tag):
     """``execo put *`` and ``execo get`` over the 32 loopback hosts (their
     processes started by several threads): the operands after put/get are
@@ -351,7 +336,7 @@ def test_hostile_names_through_the_execo_command_on_32_hosts(sshd, home, remote_
     first = ["-oProxyCommand=touch %s-proxy" % (tag,), "-l", "x", "--", "-H"]
     names = first + [n for n in hostile_names(tag, sshd.user, sshd.hosts[0].address) if n not in first]
     write_files(local_dir, names)
-    r = execo_command(["--no-report", "-H", hosts] + ssh + ["put"] + names + [name], local_dir)
+    r = execo_command(["--no-report", "-H", hosts] + ssh + ["put"] + names + [name], local_dir, 300)
     assert r.returncode == 0, (r.stdout, r.stderr)  # (0: every host ok)
     assert_holds(path, names)
 
@@ -360,7 +345,7 @@ def test_hostile_names_through_the_execo_command_on_32_hosts(sshd, home, remote_
     for h in sshd.hosts:
         os.makedirs(os.path.join(local_dir, out, h.address))
     operands = [name + "/" + glob_escape(n) for n in back] + [out + "/{{{host}}}"]
-    r = execo_command(["--no-report", "-H", hosts] + ssh + ["get"] + operands, local_dir)
+    r = execo_command(["--no-report", "-H", hosts] + ssh + ["get"] + operands, local_dir, 300)
     assert r.returncode == 0, (r.stdout, r.stderr)
     for h in sshd.hosts:
         assert_holds(os.path.join(local_dir, out, h.address), back)
