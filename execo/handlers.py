@@ -43,7 +43,7 @@ from typing import (
 from . import _reactor
 from .config import configuration
 from .log import logger
-from .regex_search import LiteralPattern, Searcher, searchers
+from .regex_search import LiteralPattern, LiteralSearcher, Searcher, searchers
 
 if TYPE_CHECKING:
     from .process_base import ProcessBase
@@ -311,7 +311,7 @@ class _Search(NamedTuple):
     process: Any
     stream: int
     state: _StreamState
-    searchers: List[Searcher]
+    searchers: List[Union[Searcher, LiteralSearcher]]
     text: str
     deadline: Optional[float]
     callback: Optional[Any]
@@ -402,7 +402,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
         self._lock = threading.RLock()
         self._states: Dict[Tuple[ProcessBase, int], _StreamState] = {}
         self._regexes: Optional[List[Union[Pattern[str], LiteralPattern]]] = None
-        self._searchers: Optional[List[Searcher]] = None
+        self._searchers: Optional[List[Union[Searcher, LiteralSearcher]]] = None
         self._bounded = True  # every current regex is searched by re
         self._gen = 0  # +1 at each expect() and cancel
         self._deadline: Optional[float] = None  # time.monotonic() the expect ends

@@ -736,7 +736,7 @@ _MAY_BRANCH = re.compile("[*+?{|]")
 _LEADING_LITERAL = re.compile("[^%s]*" % re.escape(_SPECIALS))
 
 
-def literal_prefix(pattern: Union[re.Pattern[str], LiteralPattern]) -> str:
+def literal_prefix(pattern: re.Pattern[str]) -> str:
     """Characters every match of ``pattern`` starts with ("" if none is
     sure), read off its text without parsing it: the characters before
     the first special one, but the last of them if a quantifier follows,
@@ -757,19 +757,12 @@ def literal_prefix(pattern: Union[re.Pattern[str], LiteralPattern]) -> str:
 
 
 class Searcher(object):
-    """One user regex, searched with memmem (a :class:`LiteralPattern`), re or
-    regex (see the module doc)."""
+    """One user regex, searched with re or regex (see the module doc)."""
 
-    __slots__ = ("pattern", "_plan", "_prefix", "_literal")
+    __slots__ = ("pattern", "_plan", "_prefix")
 
-    def __init__(self, pattern: Union[re.Pattern[str], LiteralPattern]) -> None:
+    def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
-        if isinstance(pattern, LiteralPattern):
-            self._literal: Optional[LiteralPattern] = pattern
-            self._plan = None
-            self._prefix = ""
-            return
-        self._literal = None
         self._plan = _plan(pattern.pattern, pattern.flags) if _MAY_BRANCH.search(pattern.pattern) else None
         self._prefix = literal_prefix(pattern)
 
@@ -783,21 +776,34 @@ class Searcher(object):
         """The first match in text, or None; raises TimeoutError when a
         search by regex runs past ``timeout`` seconds (of this process's
         CPU time: the regex module's clock)."""
-        literal = self._literal
-        if literal is not None:
-            start = find_text(text, literal.pattern)
-            return None if start < 0 else LiteralMatch(text, start, literal)
         prefix = self._prefix
         if prefix and find_text(text, prefix) < 0:
             return None  # (a text holding it is searched whole: same match as before)
         plan = self._plan
         if plan is None:
-            assert isinstance(self.pattern, re.Pattern)
             return self.pattern.search(text)
-        assert isinstance(self.pattern, re.Pattern)
         mo = plan.compiled(text).search(text, timeout=timeout)
         return None if mo is None else RegexMatch(mo, self.pattern)
 
 
-def searchers(patterns: List[Union[re.Pattern[str], LiteralPattern]]) -> List[Searcher]:
-    return [Searcher(p) for p in patterns]
+class LiteralSearcher(object):
+    """A :class:`LiteralPattern`, searched with memmem alone: the
+    :class:`Searcher` of a pattern that is all literal text."""
+
+    __slots__ = ("pattern",)
+
+    #: a memmem: short, never stopped by a timeout
+    bounded = True
+
+    def __init__(self, pattern: LiteralPattern) -> None:
+        self.pattern = pattern
+
+    def search(self, text: str, timeout: Optional[float] = None) -> Any:
+        """The first occurrence of the pattern in text (a
+        :class:`LiteralMatch`), or None."""
+        start = find_text(text, self.pattern.pattern)
+        return None if start < 0 else LiteralMatch(text, start, self.pattern)
+
+
+def searchers(patterns: List[Union[re.Pattern[str], LiteralPattern]]) -> List[Union[Searcher, LiteralSearcher]]:
+    return [LiteralSearcher(p) if isinstance(p, LiteralPattern) else Searcher(p) for p in patterns]

@@ -694,7 +694,7 @@ def test_literal_matches_are_re_matches():
         literal = regex_search.LiteralPattern.of(text)
         assert literal is not None
         compiled = re.compile(text, re.MULTILINE)
-        searcher = regex_search.Searcher(literal)
+        searcher = regex_search.searchers([literal])[0]
         for _ in range(3):
             s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
             expected, got = compiled.search(s), searcher.search(s)
