@@ -240,6 +240,22 @@ def test_fast_handshake_option():
     assert "ssh_fast_handshake" not in connection_params(ns)
 
 
+def test_operands_after_the_subcommand_are_never_options():
+    """What follows run/put/get is operands, whatever it looks like: a
+    file named ``-oProxyCommand=...`` first in a glob, ``-l``, ``--``,
+    ``-H`` stay words and change no option."""
+    from execo.cli import connection_params, parse
+
+    hostile = ["-oProxyCommand=touch x", "-l", "root", "--", "-H", "evil", "-p", "1", "--json"]
+    for mode in ("run", "put", "get"):
+        ns, got_mode, words = parse(["-H", "h1", mode] + hostile + ["dest"])
+        assert (got_mode, words) == (mode, hostile + ["dest"]), mode
+        assert ns.hosts == ["h1"] and not ns.json, mode
+        params = connection_params(ns)
+        assert "user" not in params and "port" not in params, (mode, params)
+        assert not any("ProxyCommand" in o for o in params.get("ssh_options", ())), mode
+
+
 # ------------------------------------------------------------ names are data (issue 14)
 
 
