@@ -556,6 +556,12 @@ cdef class Reactor:
                     and self.wd_watch is not None:
                 # our end of its stdin is closed: the watchdog's must be too
                 self._wd_note(w.child.pid, WD_RELEASE)
+            # a closed watch calls no one again: dropping its sink and
+            # child ends the cycle process -> child -> watch -> process,
+            # so that a finished process is freed by its last reference,
+            # not by the garbage collector (callers take the sink first)
+            w.sink = None
+            w.child = None
         self.owned.discard(w)
         exo_buf_free(&w.wbuf)
 
@@ -1081,8 +1087,8 @@ cdef class Reactor:
     cdef _writer_failed(self, FdWatch w, int err):
         if w.closed:
             return
-        self._close_watch(w)
         sink = w.sink
+        self._close_watch(w)
         if sink is not None:
             try:
                 sink._on_write_error(w.stream, err)
@@ -1211,9 +1217,10 @@ cdef class Reactor:
                 return READ_EMPTY
             if err == EIO:       # pty master once the slave side is gone
                 err = 0
+        sink = w.sink
         self._close_watch(w)
         try:
-            w.sink._on_eof(w.stream, err)
+            sink._on_eof(w.stream, err)
         except BaseException as e:
             self._report(e)
         return READ_CLOSED
@@ -1235,9 +1242,10 @@ cdef class Reactor:
             r = self._read_once(w, self.rbuf, READ_SIZE)
             k += 1
         if not w.closed:
+            sink = w.sink
             self._close_watch(w)
             try:
-                w.sink._on_eof(w.stream, 0)
+                sink._on_eof(w.stream, 0)
             except BaseException as e:
                 self._report(e)
 

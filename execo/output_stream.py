@@ -26,6 +26,7 @@ import codecs
 import locale
 import os
 import threading
+import weakref
 from typing import IO, TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
 from . import _reactor
@@ -49,14 +50,17 @@ class _HandlerList(List[Any]):
 
     def __init__(self, stream: OutputStream, items: Iterable[Any] = ()) -> None:
         list.__init__(self, items)
-        self._stream = stream
+        # weak: the stream holds this list, and a cycle would leave a
+        # finished process to the garbage collector
+        self._stream = weakref.ref(stream)
         if len(self):
             self._changed()
 
     def _changed(self) -> _HandlerList:
-        if len(self):
+        stream = self._stream()
+        if len(self) and stream is not None:
             # the stream's current collector (a reset makes a new one)
-            self._stream.collector.notify = True
+            stream.collector.notify = True
         return self
 
     def append(self, item: Any) -> None:
@@ -100,6 +104,7 @@ class OutputStream(object):
         "targets",
         "expect_handlers",
         "tls",
+        "__weakref__",
     )
 
     def __init__(self, stream: int) -> None:

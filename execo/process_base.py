@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import _thread
 import errno
+import functools
 import io
 import os
 import signal
 import threading
 import time
+import weakref
 from types import TracebackType
 from typing import (
     IO,
@@ -447,7 +449,9 @@ class ProcessBase(object):
                     event.clear()
         self._streams[STDOUT].reset(bool(self.default_stdout_handler))
         self._streams[STDERR].reset(bool(self.default_stderr_handler))
-        self._strand = Strand(self._on_backlog)
+        # (the process weakly: it holds the strand, and a cycle would leave
+        # a finished process to the garbage collector)
+        self._strand = Strand(functools.partial(_on_backlog_of, weakref.ref(self)))
         self._timers: List[_reactor.TimerHandle] = []
 
     def _stdin_bytes(self, s: Union[str, bytes, bytearray, memoryview]) -> bytes:
@@ -1201,6 +1205,13 @@ class ProcessBase(object):
         self.expect_fail = True
         if not self.nolog_expect_fail:
             logger.warning("%s %r in %s", style.emph("expect failed for"), regexes, self)
+
+
+def _on_backlog_of(process: "weakref.ReferenceType[ProcessBase]", paused: bool) -> None:
+    """A process's strand's ``on_backlog``, holding the process weakly."""
+    p = process()
+    if p is not None:
+        p._on_backlog(paused)
 
 
 def _errno_text(err: Optional[Union[int, str]]) -> Optional[str]:

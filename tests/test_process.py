@@ -2,6 +2,7 @@
 the API spec (docs/execo-api), with real processes (no mocks)."""
 
 import errno
+import gc
 import hashlib
 import locale
 import logging
@@ -12,13 +13,14 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 
 import pytest
 from helpers import finish, nfds, wait_until, zombies
 
 import execo
 from execo.config import configuration
-from execo.handlers import ProcessLifecycleHandler
+from execo.handlers import ProcessLifecycleHandler, ProcessOutputHandler
 from execo.process import Process, ProcessBase, get_process
 from execo.report import Report
 
@@ -1601,3 +1603,47 @@ def test_run_one_after_another_all_collected():
     for i in range(200):
         p = Process("echo %d; echo e%d >&2" % (i, i), shell=True).run()
         assert p.ok and p.stdout == "%d\n" % i and p.stderr == "e%d\n" % i
+
+
+def _freed(make):
+    """Whether the Process that ``make()`` returns (done with) is freed
+    once its last reference is dropped, the garbage collector off: no
+    reference cycle keeps it (or its buffers) until a collection."""
+    ref = weakref.ref(make())
+    # (a handler thread may still hold its last call a moment after
+    # wait(), and a grace timer the process a while)
+    return wait_until(lambda: ref() is None, timeout=5)
+
+
+def test_a_finished_process_is_freed_by_its_last_reference():
+    class Lines(ProcessOutputHandler):
+        def read_line(self, process, stream, line, eof, error):
+            pass
+
+    def killed():
+        p = Process("sleep 10").start()
+        return p.kill().wait()
+
+    def handled():
+        return Process("seq 3; echo e >&2", shell=True, stdout_handlers=[Lines()], stderr_handlers=[Lines()]).run()
+
+    def restarted():
+        p = Process("echo again").run()
+        p.reset()
+        return p.run()
+
+    def handled_by_lifecycle():
+        return Process("true", lifecycle_handlers=[ProcessLifecycleHandler()]).run()
+
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert _freed(lambda: Process("echo out; echo err >&2", shell=True).run())
+        assert _freed(killed)
+        assert _freed(handled)
+        assert _freed(handled_by_lifecycle)
+        assert _freed(restarted)
+    finally:
+        if enabled:
+            gc.enable()
