@@ -165,7 +165,8 @@ cdef class Reactor:
     cdef int _next_timeout_ms(self)
     cdef _run_timers(self)
     cdef _register_child(self, Child child)
-    cdef bint _try_reap(self, Child child) except -1
+    cdef bint _try_reap(self, Child child, char *rbuf) except -1
+    cdef _drain_at_exit(self, Child child, char *rbuf)
     cdef _on_sigchld(self)
     cdef int _write(self, FdWatch w, data) except -1
     cdef _writer_failed_soon(self, FdWatch w, int err)
@@ -175,7 +176,7 @@ cdef class Reactor:
     cdef _maybe_close_writer(self, FdWatch w)
     cdef _on_writable(self, FdWatch w)
     cdef int _on_readable(self, FdWatch w, char *rbuf) except -1
-    cdef _on_pidfd(self, FdWatch w)
+    cdef _on_pidfd(self, FdWatch w, char *rbuf)
     cdef int _read_once(self, FdWatch w, char *rbuf, size_t rsize) except -1
     cdef _drain_and_close(self, FdWatch w)
     cdef int _lend(self, Child child, int streams, bint reap, int wake_fd) except -2

@@ -846,9 +846,13 @@ cdef class Reactor:
             if self.sigchld_rfd < 0:
                 self._install_sigchld()
             self.sigchld_children[child.pid] = child
-            self._try_reap(child)   # it may have exited before SIGCHLD was watched
+            # it may have exited before SIGCHLD was watched
+            self._try_reap(child, self.rbuf if self._in_loop() else NULL)
 
-    cdef bint _try_reap(self, Child child) except -1:
+    cdef bint _try_reap(self, Child child, char *rbuf) except -1:
+        """Reap ``child`` if it exited: its pipes drained first
+        (``_drain_at_exit``, into ``rbuf``, READ_SIZE bytes, or NULL: not
+        drained), then ``sink._on_exit``."""
         cdef int status = 0
         cdef pid_t r
         if child.reaped:
@@ -857,6 +861,11 @@ cdef class Reactor:
         if r == 0:
             return False
         child.reaped = True
+        if rbuf != NULL:
+            try:
+                self._drain_at_exit(child, rbuf)
+            except BaseException as e:   # (MemoryError): the exit still goes
+                self._report(e)
         if self.children.pop(child.pid, None) is not None and self.wd_watch is not None:
             self._wd_note(child.pid, WD_REMOVE)   # written at the end of the loop iteration
         self.sigchld_children.pop(child.pid, None)
@@ -869,12 +878,39 @@ cdef class Reactor:
             self._report(e)
         return True
 
+    cdef _drain_at_exit(self, Child child, char *rbuf):
+        """The child just exited: read what it left in its pipes, up to
+        their eof when nothing else holds them open, so that its exit finds
+        them closed and its process ends in this one step. Otherwise an
+        exit seen before an eof (most exits a busy loop sees: the last
+        read of a stream took its data, not yet its eof) ends the process
+        on a later poll, after arming a grace timer, which a waiting
+        thread must also wake the loop to arm. The eofs need these reads
+        anyway. Only the streams this thread may read: the loop's own, or
+        those lent to this thread; never a paused one (backpressure)."""
+        cdef FdWatch w
+        cdef int r, k
+        cdef bint in_loop = self._in_loop()
+        for w in (child.stdout_watch, child.stderr_watch):
+            if w is None or w.closed or w.paused or w.reading or w.deferred != 0:
+                continue
+            if w.borrowed:
+                if w.borrower != PyThread_get_thread_ident():
+                    continue
+            elif w.parked or not w.registered or not in_loop:
+                continue
+            r = READ_FULL
+            k = 0
+            while (r == READ_FULL or r == READ_PARTIAL) and k < MAX_READS and not w.closed:
+                r = self._read_once(w, rbuf, READ_SIZE)
+                k += 1
+
     cdef _on_sigchld(self):
         cdef char buf[256]
         while read(self.sigchld_rfd, buf, sizeof(buf)) > 0:
             pass
         for child in list(self.sigchld_children.values()):
-            self._try_reap(<Child>child)
+            self._try_reap(<Child>child, self.rbuf)
 
     def live_children(self):
         """Children not yet reaped (a list of :class:`Child`)."""
@@ -1146,13 +1182,14 @@ cdef class Reactor:
             k += 1
         return r
 
-    cdef _on_pidfd(self, FdWatch w):
-        """The child's pidfd is readable: it exited; reap it."""
+    cdef _on_pidfd(self, FdWatch w, char *rbuf):
+        """The child's pidfd is readable: it exited; reap it (``rbuf``:
+        see ``_try_reap``)."""
         cdef Child child = w.child
         self._close_watch(w)
         child.pidfd = -1
         child.pidfd_watch = None
-        if not self._try_reap(child):
+        if not self._try_reap(child, rbuf):
             # should not happen: a readable pidfd means it exited
             self.sigchld_children[child.pid] = child
             if self.sigchld_rfd < 0:
@@ -1357,17 +1394,17 @@ cdef class Reactor:
                 w = lent[i]
                 if w.closed or w.deferred != 0:
                     continue
-                if w.kind == K_PIDFD:
-                    self._on_pidfd(w)
-                    self._wd_flush()   # (the loop flushes at the end of its iteration)
-                    handled += 1
-                    continue
                 if buf == NULL:
                     # (malloc: a thread's stack may be small; after the
                     # first free, glibc serves this size from its heap)
                     buf = <char *>malloc(READ_SIZE)
                     if buf == NULL:
                         raise MemoryError()
+                if w.kind == K_PIDFD:
+                    self._on_pidfd(w, buf)
+                    self._wd_flush()   # (the loop flushes at the end of its iteration)
+                    handled += 1
+                    continue
                 if self._on_readable(w, buf) != READ_EMPTY:
                     handled += 1
         finally:
@@ -1464,7 +1501,7 @@ cdef class Reactor:
         elif w.kind == K_WRITE:
             self._on_writable(w)
         elif w.kind == K_PIDFD:
-            self._on_pidfd(w)
+            self._on_pidfd(w, self.rbuf)
         elif w.kind == K_WAKE:
             self._run_pending()
         elif w.kind == K_SIGCHLD:

@@ -331,7 +331,9 @@ class Process(ProcessBase):
             # may hold the pipes open: bounded grace, then drain (the
             # streams of this child: an SshProcess may have started
             # another one meanwhile)
-            get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over, child)
+            grace = get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over, child)
+            with self._lock:
+                self._timers.append(grace)  # cancelled at the end (_ending)
 
     def _eof_may_end(self) -> bool:
         # Without the exit status, or with the other stream still open,
@@ -379,6 +381,7 @@ class Process(ProcessBase):
     def _ending(self) -> Optional[Callable[[], None]]:
         """Once ended: close the child's stdin, give back the start-queue
         slot (and spawn the processes it lets run)."""
+        self._cancel_timers()  # (the eof grace, a forced kill)
         child = self._child
 
         def after() -> None:

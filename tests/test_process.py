@@ -1605,14 +1605,16 @@ def test_run_one_after_another_all_collected():
         assert p.ok and p.stdout == "%d\n" % i and p.stderr == "e%d\n" % i
 
 
-def _freed(make):
+def _freed(make, handler_threads=False):
     """Whether the Process that ``make()`` returns (done with) is freed
     once its last reference is dropped, the garbage collector off: no
-    reference cycle keeps it (or its buffers) until a collection."""
+    reference cycle keeps it (or its buffers) until a collection, and no
+    timer of the reactor either."""
     ref = weakref.ref(make())
-    # (a handler thread may still hold its last call a moment after
-    # wait(), and a grace timer the process a while)
-    return wait_until(lambda: ref() is None, timeout=5)
+    if handler_threads:
+        # (a handler thread may still hold its last call a moment after wait())
+        return wait_until(lambda: ref() is None, timeout=5)
+    return ref() is None
 
 
 def test_a_finished_process_is_freed_by_its_last_reference():
@@ -1640,8 +1642,11 @@ def test_a_finished_process_is_freed_by_its_last_reference():
     gc.disable()
     try:
         assert _freed(lambda: Process("echo out; echo err >&2", shell=True).run())
+        # its exit comes before the eofs: the grace timer armed then is
+        # cancelled at the end
+        assert _freed(lambda: Process("(sleep 0.3; echo late) & echo now", shell=True).run())
         assert _freed(killed)
-        assert _freed(handled)
+        assert _freed(handled, handler_threads=True)
         assert _freed(handled_by_lifecycle)
         assert _freed(restarted)
     finally:

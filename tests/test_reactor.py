@@ -174,6 +174,45 @@ def test_close_streams_when_grandchild_keeps_pipe(reactor):
     os.killpg(child.pid, signal.SIGKILL)
 
 
+class Ordered(Sink):
+    """A Sink that also records the order of the eofs and the exit."""
+
+    def __init__(self):
+        super().__init__()
+        self.order = []
+
+    def _on_eof(self, stream, err):
+        self.order.append(stream)
+        super()._on_eof(stream, err)
+
+    def _on_exit(self, code):
+        self.order.append("exit")
+        super()._on_exit(code)
+
+
+def test_exit_after_the_eofs_of_the_pipes_its_child_alone_held(reactor):
+    """A just-reaped child's pipes are drained before its exit is
+    reported: they hold its last output and, if it alone held them, their
+    eof. So the exit finds them closed (and the process ends in that one
+    step), whether the loop reaps it, busy with many, or a serving thread."""
+    sinks = [Ordered() for _ in range(100)]
+    for s in sinks:
+        reactor.spawn(sh("echo out; echo err >&2"), 0, s)
+    served = Ordered()
+    child = reactor.spawn(sh("read x; echo out; echo err >&2"), 0, served)
+    if _lent(reactor, child, 3, True):
+        child.close_stdin()
+        deadline = time.time() + 10
+        while child.serve(1.0) >= 0:
+            assert time.time() < deadline
+    else:
+        child.close_stdin()
+    for s in sinks + [served]:
+        assert s.done.wait(10)
+        assert s.out() == b"out\n" and s.out(2) == b"err\n"
+        assert sorted(s.order[:2]) == [1, 2] and s.order[2:] == ["exit"]
+
+
 def test_many_children_all_reaped(reactor):
     sinks = [Sink() for _ in range(300)]
     for i, s in enumerate(sinks):
