@@ -1605,16 +1605,15 @@ def test_run_one_after_another_all_collected():
         assert p.ok and p.stdout == "%d\n" % i and p.stderr == "e%d\n" % i
 
 
-def _freed(make, handler_threads=False):
+def _freed(make):
     """Whether the Process that ``make()`` returns (done with) is freed
     once its last reference is dropped, the garbage collector off: no
     reference cycle keeps it (or its buffers) until a collection, and no
-    timer of the reactor either."""
+    timer of the reactor either (the eof grace held it 2 s)."""
     ref = weakref.ref(make())
-    if handler_threads:
-        # (a handler thread may still hold its last call a moment after wait())
-        return wait_until(lambda: ref() is None, timeout=5)
-    return ref() is None
+    # (the thread that ended it, the reactor's or a handler thread, may
+    # still be returning from its last call a moment after wait())
+    return wait_until(lambda: ref() is None, timeout=1.0, step=0.01)
 
 
 def test_a_finished_process_is_freed_by_its_last_reference():
@@ -1646,9 +1645,11 @@ def test_a_finished_process_is_freed_by_its_last_reference():
         # cancelled at the end
         assert _freed(lambda: Process("(sleep 0.3; echo late) & echo now", shell=True).run())
         assert _freed(killed)
-        assert _freed(handled, handler_threads=True)
+        assert _freed(handled)
         assert _freed(handled_by_lifecycle)
         assert _freed(restarted)
+        # nor a cycle left behind among its parts (its streams)
+        assert gc.collect() == 0
     finally:
         if enabled:
             gc.enable()
