@@ -333,7 +333,10 @@ class Process(ProcessBase):
             # another one meanwhile)
             grace = get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over, child)
             with self._lock:
-                self._timers.append(grace)  # cancelled at the end (_ending)
+                if self.ended:  # (the last eof, read meanwhile in another thread)
+                    grace.cancel()
+                else:
+                    self._timers.append(grace)  # cancelled at the end (_ending)
 
     def _eof_may_end(self) -> bool:
         # Without the exit status, or with the other stream still open,
