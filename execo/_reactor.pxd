@@ -178,6 +178,7 @@ cdef class Reactor:
     cdef int _on_readable(self, FdWatch w, char *rbuf) except -1
     cdef _on_pidfd(self, FdWatch w, char *rbuf)
     cdef int _read_once(self, FdWatch w, char *rbuf, size_t rsize) except -1
+    cdef int _read_all(self, FdWatch w, char *rbuf, int max_reads) except -1
     cdef _drain_and_close(self, FdWatch w)
     cdef int _lend(self, Child child, int streams, bint reap, int wake_fd) except -2
     cdef int _return_wanted(self, Child child) except -1

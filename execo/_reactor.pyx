@@ -175,6 +175,23 @@ def find_text(str text, str sub, Py_ssize_t start=0):
     return -1 if hit == NULL else hit - base
 
 
+cdef inline char *_read_buffer(char *buf) except NULL:
+    """``buf``, or a new READ_SIZE buffer for a serving thread's reads
+    (malloc: a thread's stack may be small; after the first free, glibc
+    serves this size from its heap). The caller frees it."""
+    if buf == NULL:
+        buf = <char *>malloc(READ_SIZE)
+        if buf == NULL:
+            raise MemoryError()
+    return buf
+
+
+cdef inline bint _open_stream(Child child) noexcept:
+    """Whether one of the child's output streams is still open."""
+    return (child.stdout_watch is not None and not child.stdout_watch.closed) or \
+        (child.stderr_watch is not None and not child.stderr_watch.closed)
+
+
 cdef inline int decode_status(int status) noexcept:
     if WIFEXITED(status):
         return WEXITSTATUS(status)
@@ -889,7 +906,6 @@ cdef class Reactor:
         anyway. Only the streams this thread may read: the loop's own, or
         those lent to this thread; never a paused one (backpressure)."""
         cdef FdWatch w
-        cdef int r, k
         cdef bint in_loop = self._in_loop()
         for w in (child.stdout_watch, child.stderr_watch):
             if w is None or w.closed or w.paused or w.reading or w.deferred != 0:
@@ -899,11 +915,7 @@ cdef class Reactor:
                     continue
             elif w.parked or not w.registered or not in_loop:
                 continue
-            r = READ_FULL
-            k = 0
-            while (r == READ_FULL or r == READ_PARTIAL) and k < MAX_READS and not w.closed:
-                r = self._read_once(w, rbuf, READ_SIZE)
-                k += 1
+            self._read_all(w, rbuf, MAX_READS)
 
     cdef _on_sigchld(self):
         cdef char buf[256]
@@ -1269,15 +1281,21 @@ cdef class Reactor:
         except BaseException as e:
             self._report(e)
 
-    cdef _drain_and_close(self, FdWatch w):
-        """Read until nothing is left right now, then close and report eof."""
+    cdef int _read_all(self, FdWatch w, char *rbuf, int max_reads) except -1:
+        """Read until nothing is left right now (EAGAIN), the eof (the
+        watch closed) or ``max_reads`` reads."""
         cdef int r = READ_FULL
         cdef int k = 0
+        while (r == READ_FULL or r == READ_PARTIAL) and k < max_reads and not w.closed:
+            r = self._read_once(w, rbuf, READ_SIZE)
+            k += 1
+        return 0
+
+    cdef _drain_and_close(self, FdWatch w):
+        """Read until nothing is left right now, then close and report eof."""
         if self._defer_if_borrowed(w, DO_DRAIN_AND_CLOSE):
             return
-        while (r == READ_FULL or r == READ_PARTIAL) and k < 4096 and not w.closed:
-            r = self._read_once(w, self.rbuf, READ_SIZE)
-            k += 1
+        self._read_all(w, self.rbuf, 4096)
         if not w.closed:
             sink = w.sink
             self._close_watch(w)
@@ -1394,17 +1412,14 @@ cdef class Reactor:
                 w = lent[i]
                 if w.closed or w.deferred != 0:
                     continue
-                if buf == NULL:
-                    # (malloc: a thread's stack may be small; after the
-                    # first free, glibc serves this size from its heap)
-                    buf = <char *>malloc(READ_SIZE)
-                    if buf == NULL:
-                        raise MemoryError()
                 if w.kind == K_PIDFD:
+                    if _open_stream(w.child):
+                        buf = _read_buffer(buf)   # (for _drain_at_exit; NULL: no drain)
                     self._on_pidfd(w, buf)
                     self._wd_flush()   # (the loop flushes at the end of its iteration)
                     handled += 1
                     continue
+                buf = _read_buffer(buf)
                 if self._on_readable(w, buf) != READ_EMPTY:
                     handled += 1
         finally:

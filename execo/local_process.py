@@ -323,20 +323,15 @@ class Process(ProcessBase):
             self._exit_status = code
             self._cancel_timers()
             streams_open = self._streams_open()
-            child = self._child
+            if streams_open:
+                # the last eof posts the check (_eof_may_end). A grandchild
+                # may hold the pipes open: bounded grace, then drain (the
+                # streams of this child: an SshProcess may have started
+                # another one meanwhile). Armed under the lock, so that the
+                # end, which needs the status set here, cancels it (_ending)
+                self._timers.append(get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over, self._child))
         if not streams_open:
             self._post_end_check()
-        else:
-            # the last eof posts the check (_eof_may_end). A grandchild
-            # may hold the pipes open: bounded grace, then drain (the
-            # streams of this child: an SshProcess may have started
-            # another one meanwhile)
-            grace = get_reactor().call_later(EOF_GRACE_AFTER_EXIT, self._end_grace_over, child)
-            with self._lock:
-                if self.ended:  # (the last eof, read meanwhile in another thread)
-                    grace.cancel()
-                else:
-                    self._timers.append(grace)  # cancelled at the end (_ending)
 
     def _eof_may_end(self) -> bool:
         # Without the exit status, or with the other stream still open,
