@@ -8,6 +8,16 @@
  *                            + waitpid of all   -> seconds, spawn seconds
  *   spawnloop killsh N 1     the same with `/bin/sh -c 'sleep 1000'` each, in
  *                            its own process group, and killpg(SIGTERM)
+ *   spawnloop killfd N 1     kill N the way execo's reactor does, without
+ *                            Python or a second thread: each child also has
+ *                            a pidfd, and its pidfd and stdout/stderr read
+ *                            ends (non-blocking) are in an epoll set; timed:
+ *                            pidfd_send_signal(SIGTERM) of all, then what
+ *                            epoll reports: an eof, read, the pipe deleted
+ *                            from the set and closed; an exit: waitpid, the
+ *                            pipes still open read to their eof, deleted and
+ *                            closed, the pidfd and stdin too -> seconds,
+ *                            spawn seconds (the floor of that mechanism)
  *   spawnloop memmem SIZE 0 CMD MARKER
  *                            run `/bin/sh -c CMD` with a stdout pipe, read it
  *                            256 KiB at a time and memmem MARKER (with an
@@ -41,7 +51,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +66,7 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-typedef struct { pid_t pid; int fds[3]; } child_t;
+typedef struct { pid_t pid; int fds[3]; int pidfd; } child_t;
 
 static void spawn_one(child_t *c, char *const argv[], int pipes) {
     posix_spawn_file_actions_t fa;
@@ -182,6 +194,85 @@ static double memwrite(size_t size) {
     return t1 - t0;
 }
 
+/* read fd until EAGAIN (-> 0) or its eof (-> 1: taken out of the epoll set
+ * and closed, *fd = -1) */
+static int drain_fd(int ep, int *fd) {
+    char buf[4096];
+    ssize_t r;
+    while ((r = read(*fd, buf, sizeof buf)) > 0) {}
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+    epoll_ctl(ep, EPOLL_CTL_DEL, *fd, NULL);
+    close(*fd);
+    *fd = -1;
+    return 1;
+}
+
+/* spawn n `sleep 1000` watched as execo's reactor watches them (see
+ * killfd above), settle, then time their kill and reaping through it:
+ * an eof is read when epoll reports it, the pipes still open are read
+ * to their eof at the exit */
+static double kill_fd(int n, double *spawn_secs) {
+    char *argv[] = {"sleep", "1000", NULL};
+    child_t *cs = calloc(n, sizeof(child_t));
+    struct epoll_event ev, evs[256];
+    int ep = epoll_create1(EPOLL_CLOEXEC), i, j, k, m, left = n, st;
+    unsigned tag;
+    double t0;
+    if (ep < 0) { perror("epoll_create1"); exit(2); }
+    t0 = now();
+    for (i = 0; i < n; i++) {
+        spawn_one(&cs[i], argv, 1);
+        cs[i].pidfd = (int)syscall(SYS_pidfd_open, cs[i].pid, 0);   /* O_CLOEXEC by default */
+        if (cs[i].pidfd < 0) { perror("pidfd_open"); exit(2); }
+        ev.events = EPOLLIN;
+        ev.data.u64 = (unsigned long long)i;   /* tag 0 (high half): the pidfd */
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].pidfd, &ev);
+        for (k = 1; k < 3; k++) {   /* tags 1 and 2: stdout, stderr */
+            fcntl(cs[i].fds[k], F_SETFL, O_NONBLOCK);
+            ev.data.u64 = ((unsigned long long)k << 32) | (unsigned)i;
+            epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fds[k], &ev);
+        }
+    }
+    *spawn_secs = now() - t0;
+    usleep(500000);   /* settle, untimed, as in kill */
+    t0 = now();
+    for (i = 0; i < n; i++) syscall(SYS_pidfd_send_signal, cs[i].pidfd, SIGTERM, NULL, 0);
+    while (left > 0) {
+        m = epoll_wait(ep, evs, 256, -1);
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0) { perror("epoll_wait"); exit(2); }
+        for (j = 0; j < m; j++) {
+            tag = (unsigned)(evs[j].data.u64 >> 32);
+            i = (int)(evs[j].data.u64 & 0xffffffffULL);
+            if (tag != 0) {
+                if (cs[i].fds[tag] >= 0) drain_fd(ep, &cs[i].fds[tag]);
+                continue;
+            }
+            if (cs[i].pidfd < 0) continue;
+            if (waitpid(cs[i].pid, &st, WNOHANG) != cs[i].pid) { perror("waitpid"); exit(2); }
+            if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM) {
+                fprintf(stderr, "killfd: child %d not killed by SIGTERM\n", (int)cs[i].pid);
+                exit(3);
+            }
+            for (k = 1; k < 3; k++) {
+                if (cs[i].fds[k] >= 0 && !drain_fd(ep, &cs[i].fds[k])) {
+                    fprintf(stderr, "killfd: child %d's pipe open after its exit\n", (int)cs[i].pid);
+                    exit(3);
+                }
+            }
+            epoll_ctl(ep, EPOLL_CTL_DEL, cs[i].pidfd, NULL);
+            close(cs[i].pidfd);
+            close(cs[i].fds[0]);
+            cs[i].pidfd = -1;
+            left--;
+        }
+    }
+    t0 = now() - t0;
+    close(ep);
+    free(cs);
+    return t0;
+}
+
 int main(int argc, char **argv) {
     char *true_argv[] = {"true", NULL};
     char *sleep_argv[] = {"sleep", "1000", NULL};
@@ -191,7 +282,7 @@ int main(int argc, char **argv) {
     child_t *cs;
     double t0, t1, spawn_secs = -1;
     if (argc < 4) {
-        fprintf(stderr, "usage: %s all|seq|kill|killsh N PIPES | fanout|fanoutw N PIPES|W"
+        fprintf(stderr, "usage: %s all|seq|kill|killsh N PIPES | killfd N 1 | fanout|fanoutw N PIPES|W"
                 " HOSTFMT CMDFMT PROG [ARG...] | memwrite SIZE 0 | memmem SIZE 0 CMD MARKER\n",
                 argv[0]);
         return 2;
@@ -222,6 +313,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc != 4) { fprintf(stderr, "%s: too many arguments\n", mode); return 2; }
+    if (strcmp(mode, "killfd") == 0) {
+        t0 = kill_fd(n, &t1);
+        printf("%.6f %.6f\n", t0, t1);
+        return 0;
+    }
     cs = calloc(n, sizeof(child_t));
     if (strcmp(mode, "all") == 0) {
         t0 = now();
