@@ -8,8 +8,8 @@ WORKLOAD is one of
 - ``seq``: 1,000 ``Process("true").run()`` one after another (bench row
   spawn_seq): wall and main-thread CPU per run;
 - ``kill``: 2,000 ``sleep 1000`` started and settled, then ``kill()`` of
-  all and ``wait()`` of all (kill2000): wall per process, CPU per process
-  of each thread and of the whole process;
+  all and ``wait()`` of all (kill2000): wall per process, CPU and run-queue
+  wait per process of each thread, CPU of the whole process;
 - ``fan``: ``Remote("echo {{{host}}}")`` over 2,000 host names through
   run.py's stub ssh (fanout_stub): the same, from ``start()`` to ``wait()``;
 - ``rt``: 5,000 ``write("r<i>x\n")`` + ``expect("r<i>x")`` round trips on
@@ -19,9 +19,11 @@ TREE is a source tree with the reactor built in place (``python setup.py
 build_ext --inplace``), e.g. this checkout and a ``git worktree`` of an
 older commit. Each run is a fresh interpreter; the runs of the trees are
 alternated (a noisy machine hits them alike) and the medians printed.
-Thread CPU comes from ``/proc/self/task/*/stat`` (clock ticks: coarse for
-short runs, hence per process over thousands), the process's from
-``os.times()``.
+Each thread's CPU and its wait on a run queue (runnable, no CPU free: on
+a loaded machine, where latency goes) come from
+``/proc/self/task/*/schedstat`` in nanoseconds (where the kernel keeps no
+schedstat, the CPU from ``.../stat`` in clock ticks, coarse for short
+runs, and no wait); the process's CPU from ``os.times()``.
 """
 
 import argparse
@@ -44,15 +46,27 @@ from execo import Process
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def thread_times(tid):
+    # (seconds on a CPU, seconds runnable but waiting for one) of a thread:
+    # schedstat's nanoseconds, or stat's clock ticks and no wait (None)
+    # where the kernel keeps no schedstat
+    try:
+        with open("/proc/self/task/%s/schedstat" % tid) as f:
+            on_cpu, waiting = f.read().split()[:2]
+        return int(on_cpu) / 1e9, int(waiting) / 1e9
+    except (OSError, ValueError):
+        with open("/proc/self/task/%s/stat" % tid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK, None
+
+
 def threads():
     out = {}
     for tid in os.listdir("/proc/self/task"):
         try:
-            with open("/proc/self/task/%s/stat" % tid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+            out[tid] = thread_times(tid)
+        except OSError:  # (ended meanwhile)
             continue
-        out[tid] = int(fields[11]) + int(fields[12])
     return out
 
 
@@ -67,10 +81,17 @@ def measure(n, body):
     wall, c1, th1 = time.perf_counter() - t0, cpu(), threads()
     res = {"wall_us": wall / n * 1e6, "process_cpu_us": (c1 - c0) / n * 1e6}
     main = str(os.getpid())
-    others = sorted((th1[t] - th0.get(t, 0) for t in th1 if t != main), reverse=True)
-    res["main_cpu_us"] = (th1[main] - th0[main]) / TICK / n * 1e6
+
+    def delta(tid):
+        (cpu0, wait0), (cpu1, wait1) = th0.get(tid, (0.0, 0.0)), th1[tid]
+        return cpu1 - cpu0, None if wait1 is None else wait1 - (wait0 or 0.0)
+
     # the busiest other thread is the reactor's (handler threads idle here)
-    res["reactor_cpu_us"] = (others[0] if others else 0) / TICK / n * 1e6
+    others = sorted((delta(t) for t in th1 if t != main), key=lambda d: d[0], reverse=True)
+    for name, (on_cpu, waiting) in (("main", delta(main)), ("reactor", others[0] if others else (0.0, 0.0))):
+        res[name + "_cpu_us"] = on_cpu / n * 1e6
+        if waiting is not None:
+            res[name + "_runq_us"] = waiting / n * 1e6
     return res
 
 
@@ -79,7 +100,7 @@ if WORKLOAD == "seq":
     n = 1000
     t0 = time.thread_time()
     res = measure(n, lambda: [Process("true").run() for _ in range(n)])
-    res["main_cpu_us"] = (time.thread_time() - t0) / n * 1e6  # (finer than ticks)
+    res["main_cpu_us"] = (time.thread_time() - t0) / n * 1e6  # (fine even without schedstat)
 elif WORKLOAD == "kill":
     n = 2000
     ps = [Process("sleep 1000").start() for _ in range(n)]
