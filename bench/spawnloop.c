@@ -17,7 +17,8 @@
  *                            from the set and closed; an exit: waitpid, the
  *                            pipes still open read to their eof, deleted and
  *                            closed, the pidfd and stdin too -> seconds,
- *                            spawn seconds (the floor of that mechanism)
+ *                            spawn seconds (the floor of that mechanism;
+ *                            pidfd_open needs Linux 5.3)
  *   spawnloop memmem SIZE 0 CMD MARKER
  *                            run `/bin/sh -c CMD` with a stdout pipe, read it
  *                            256 KiB at a time and memmem MARKER (with an
