@@ -41,6 +41,8 @@ cdef extern from "exo_spawn.h" nogil:
     void exo_sigchld_uninstall(int wake_fd)
     int exo_fd_above_std(int fd)
     int exo_spawn_detached(char **argv, pid_t *pid, int *wfd)
+    int exo_spawn_method()
+    int exo_set_spawn_method(int clone3)
 
 
 cdef class Reactor

@@ -151,6 +151,27 @@ def monotonic_time():
     return monotonic()
 
 
+def spawn_method():
+    """How children are spawned: ``"clone3"`` (x86-64 Linux 5.5+: the
+    kernel resets the child's signal handlers as it makes it, and returns
+    its pidfd with its pid), or ``"posix_spawn"`` (elsewhere, or where the
+    kernel or a seccomp filter refuses clone3: found at the first spawn,
+    and kept). The child is the same either way (src_c/exo_spawn.c)."""
+    return "clone3" if exo_spawn_method() else "posix_spawn"
+
+
+def _set_spawn_method(str method):
+    """Spawn through ``method`` (``"clone3"`` or ``"posix_spawn"``) from
+    now on, so that tests cover both ways. OSError (ENOSYS) for clone3
+    where this build has none."""
+    cdef int rc
+    if method not in ("clone3", "posix_spawn"):
+        raise ValueError("spawn method must be 'clone3' or 'posix_spawn', not %r" % (method,))
+    rc = exo_set_spawn_method(method == "clone3")
+    if rc != 0:
+        raise OSError(rc, os.strerror(rc))
+
+
 def find_text(str text, str sub, Py_ssize_t start=0):
     """``text.find(sub, start)`` for ``start >= 0``, with libc's memmem when
     both strings store one byte per character (ASCII and Latin-1 text, what

@@ -1,15 +1,16 @@
 """Starting the many processes of an action: a few threads at once.
 
 ``Process.start()`` is synchronous: it returns once the child runs, and
-most of its time is the spawn itself, during which ``posix_spawn`` (a
-vfork) holds the calling thread until the child has exec'd. Under load
-that is most of a millisecond per child (measured: ~0.7 ms for the stub
-ssh of bench/'s fanout_stub, whose C loop spends as long), with the GIL
-released. One thread starting 2,000 processes waits for 2,000 of those
-in a row; :func:`start_all` has up to :data:`STARTERS` threads (the
-caller and helpers) take the processes in order from a shared queue and
-start them, so that their spawns overlap: bench/'s fanout_stub (a Remote
-over 2,000 stub hosts) went from 1.26 s to 1.00 s on 2 cores.
+most of its time is the spawn itself, during which the vfork (``clone3``
+or ``posix_spawn``, src_c/exo_spawn.c) holds the calling thread until
+the child has exec'd. Under load that is most of a millisecond per
+child (measured: ~0.7 ms for the stub ssh of bench/'s fanout_stub, whose
+C loop spends as long), with the GIL released. One thread starting
+2,000 processes waits for 2,000 of those in a row; :func:`start_all` has
+up to :data:`STARTERS` threads (the caller and helpers) take the
+processes in order from a shared queue and start them, so that their
+spawns overlap: bench/'s fanout_stub (a Remote over 2,000 stub hosts)
+went from 1.26 s to 1.00 s on 2 cores.
 
 What a caller sees is unchanged: every process is started when
 :func:`start_all` returns, and the first exception raised by a start is

@@ -73,9 +73,10 @@ SIGKILL, a child spawned in the last microseconds before it (between its
 fork and the write of its record; or while the GIL is held elsewhere).
 
 Why a process and not ``PR_SET_PDEATHSIG``: children are spawned by
-``posix_spawn`` (nothing runs between fork and exec), and the death signal
-is tied to the *thread* that forked, not to the process: user threads
-call ``start()``, and a child would die with the thread that started it.
+``clone3`` or ``posix_spawn`` (nothing runs between fork and exec), and
+the death signal is tied to the *thread* that forked, not to the
+process: user threads call ``start()``, and a child would die with the
+thread that started it.
 Why Python and not a small C program: no second compiled artifact to
 build, ship and find (wheels, sdist, in-place builds, noexec mounts), the
 interpreter that runs the script is known to work, and the cost is paid

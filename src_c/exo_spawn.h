@@ -1,5 +1,5 @@
 /* exo_spawn: start a child process without running any Python code
- * between fork and exec (posix_spawn: vfork-like, thread safe).
+ * between fork and exec (clone3 or posix_spawn: vfork-like, thread safe).
  *
  * Plain C, no Python API: the Cython reactor calls it with the GIL released.
  */
@@ -39,6 +39,15 @@ int exo_spawn(char *const argv[], int flags, exo_child *out);
  * children never inherit it), whose closing the child sees as end of
  * file.  Returns 0 or an errno value.  (Used for execo's watchdog.) */
 int exo_spawn_detached(char *const argv[], pid_t *pid, int *wfd);
+
+/* How exo_spawn starts children: 1 through clone3 (x86-64 Linux 5.5+,
+ * where no seccomp filter refuses it), 0 through posix_spawn. */
+int exo_spawn_method(void);
+
+/* Choose it (tests: each way is tested). Returns 0, or ENOSYS for
+ * clone3 where this build has no clone3 path. A clone3 refused by the
+ * kernel still falls back to posix_spawn. */
+int exo_set_spawn_method(int clone3);
 
 /* Open a pidfd on pid, or return -1 (errno set) where the kernel lacks it. */
 int exo_pidfd_open(pid_t pid);

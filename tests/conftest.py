@@ -22,6 +22,12 @@ def pytest_addoption(parser):
         help="run the tests on this reactor backend, chosen through execo's configuration as a user "
         "chooses it (poller: epoll or poll; child watcher: pidfd or sigchld). Default: execo's auto choice",
     )
+    parser.addoption(
+        "--execo-spawn",
+        metavar="METHOD",
+        help="spawn children through METHOD (clone3 or posix_spawn; tests/test_spawn.py runs both). "
+        "Default: execo's choice (clone3 where the kernel has it)",
+    )
 
 
 def _choose_backend(config):
@@ -70,11 +76,30 @@ def _choose_backend(config):
         )
 
 
+def _choose_spawn(config):
+    """--execo-spawn: how children are spawned (a build without clone3
+    asked for it is a usage error, never a silent fallback)."""
+    method = config.getoption("--execo-spawn")
+    if not method:
+        return
+    from execo import _reactor
+
+    try:
+        _reactor._set_spawn_method(method)
+    except (ValueError, OSError) as e:
+        raise pytest.UsageError("--execo-spawn %s: %s" % (method, e)) from None
+
+
 def pytest_report_header(config):
+    from execo import _reactor
     from execo.conductor import get_reactor
 
     reactor = get_reactor()
-    return "execo reactor: poller %s, child watcher %s" % (reactor.poller, reactor.child_watcher)
+    return "execo reactor: poller %s, child watcher %s, spawn %s" % (
+        reactor.poller,
+        reactor.child_watcher,
+        _reactor.spawn_method(),
+    )
 
 
 def _sigint_as_from_a_terminal():
@@ -89,11 +114,13 @@ def _sigint_as_from_a_terminal():
 
 
 def pytest_configure(config):
-    """--execo-backend: the reactor backend (see _choose_backend). With
+    """--execo-backend, --execo-spawn: the reactor backend and the way
+    children are made (see _choose_backend, _choose_spawn). With
     EXECO_TESTS_EXPECT_INSTALLED=DIR (tests/check_packaging.sh, testing
     the built wheel), refuse to run against any execo but the one
     installed under DIR."""
     _choose_backend(config)
+    _choose_spawn(config)
     _sigint_as_from_a_terminal()
     prefix = os.environ.get("EXECO_TESTS_EXPECT_INSTALLED")
     if prefix:

@@ -46,7 +46,7 @@ echo "debug: built $(cd "$work" && ls execo/_reactor*.so) with ASan+UBSan ($(($(
 asan=$(gcc -print-file-name=libasan.so)
 [ -e "$asan" ] || { echo "debug: no libasan.so ($asan)"; exit 1; }
 if [ $# -eq 0 ]; then
-    set -- tests/test_reactor.py tests/test_process.py tests/test_expect.py tests/test_handlers.py
+    set -- tests/test_reactor.py tests/test_spawn.py tests/test_process.py tests/test_expect.py tests/test_handlers.py
 fi
 # A sanitizer report aborts the process that hit it and is written to
 # $work/asan.* or ubsan.* (printed below); EXECO_TESTS_EXPECT_INSTALLED
