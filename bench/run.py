@@ -505,13 +505,26 @@ def summarize(runs):
 # ------------------------------------------------------------ helpers
 
 
+def exo_spawn_method(summary):
+    """How spawnloop's seqexo spawned (its second number: 1 clone3)."""
+    flag = med(summary, "start_seconds")
+    if flag is None:
+        return "?"
+    return "clone3" if flag == 1 else "posix_spawn"
+
+
 def compile_c(tmpdir):
     src = os.path.join(HERE, "spawnloop.c")
     exe = os.path.join(tmpdir, "spawnloop")
     cc = shutil.which("gcc") or shutil.which("cc")
     if not cc:
         return None, "no C compiler"
-    r = subprocess.run([cc, "-O2", "-o", exe, src], capture_output=True, text=True)
+    src_c = os.path.join(os.path.dirname(HERE), "src_c")
+    r = subprocess.run(
+        [cc, "-O2", "-D_GNU_SOURCE", "-I", src_c, "-o", exe, src, os.path.join(src_c, "exo_spawn.c")],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         return None, "compile failed: " + r.stderr[-500:]
     return exe, None
@@ -723,6 +736,8 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
         if cexe:
             jobs["c"] = lambda: runner.c_loop(cexe, mode, n, 0)
             jobs["c_pipes"] = lambda: runner.c_loop(cexe, mode, n, 1)
+            if mode == "seq":
+                jobs["c_exo"] = lambda: runner.c_loop(cexe, "seqexo", n, 1)
         jobs["subprocess"] = W(workload=name, impl="subprocess", **p)
         jobs["asyncio"] = W(workload=name, impl="asyncio", **p)
         if mode == "seq":
@@ -740,8 +755,17 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
                 "workload": name,
                 "what": what,
                 "execo": val(raw["execo"], r),
-                "limit": "C posix_spawn %s; with 3 pipes+pgroup %s"
-                % (val(raw.get("c"), r), val(raw.get("c_pipes"), r)),
+                "limit": "C posix_spawn %s; with 3 pipes+pgroup %s" % (val(raw.get("c"), r), val(raw.get("c_pipes"), r))
+                + (
+                    "; C through execo's exo_spawn (%s) %s (%s C+pipes)"
+                    % (
+                        exo_spawn_method(raw.get("c_exo")),
+                        val(raw.get("c_exo"), r),
+                        ratio_x(med(raw.get("c_exo")), med(raw.get("c_pipes"))),
+                    )
+                    if mode == "seq"
+                    else ""
+                ),
                 "ratio": "%s of C; %s of C+pipes" % (pct(e, c), pct(e, cp))
                 + ("; %s C+pipes" % ratio_x(med(raw["execo"]), med(raw.get("c_pipes"))) if mode == "seq" else ""),
                 "target": ">= 80% of C" if mode == "all" else "<= 1.2x C (issue 18)",

@@ -1,5 +1,6 @@
 /* Limit for the spawn workloads: a plain C posix_spawn + waitpid loop.
- * Compiled by bench/run.py into a temporary directory.
+ * Compiled by bench/run.py into a temporary directory, with execo's
+ * src_c/exo_spawn.c (for seqexo).
  *
  *   spawnloop all  N PIPES   spawn N `true`, then waitpid all      -> seconds
  *   spawnloop seq  N PIPES   spawn+waitpid N `true`, one by one     -> seconds
@@ -19,6 +20,13 @@
  *                            closed, the pidfd and stdin too -> seconds,
  *                            spawn seconds (the floor of that mechanism;
  *                            pidfd_open needs Linux 5.3)
+ *   spawnloop seqexo N 1     seq through execo's own spawn (src_c/exo_spawn.c,
+ *                            linked in: clone3 where the kernel has it, else
+ *                            posix_spawn), with its pidfd, 3 pipes and a
+ *                            process group, the non-blocking stdout and
+ *                            stderr polled to their eof, then waitpid
+ *                            -> seconds, 1 if it spawned through clone3
+ *                            (the floor of execo's run() in C)
  *   spawnloop memmem SIZE 0 CMD MARKER
  *                            run `/bin/sh -c CMD` with a stdout pipe, read it
  *                            256 KiB at a time and memmem MARKER (with an
@@ -44,7 +52,9 @@
  * parent) and its own process group, like execo and subprocess do.
  * Prints the elapsed time in seconds on stdout (kill: then the time it
  * took to spawn the N sleeping children). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -57,7 +67,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
+
+#include "exo_spawn.h"
 
 extern char **environ;
 
@@ -274,6 +287,43 @@ static double kill_fd(int n, double *spawn_secs) {
     return t0;
 }
 
+/* run() one after another, in C through exo_spawn (see the header) */
+static double seq_exo(int n) {
+    char *argv[] = {"true", NULL};
+    char buf[4096];
+    double t0 = now();
+    int i, k, st, rc, open_fds;
+    for (i = 0; i < n; i++) {
+        exo_child c;
+        struct pollfd p[2];
+        rc = exo_spawn(argv, EXO_SPAWN_PATH | EXO_SPAWN_NEW_PGROUP | EXO_SPAWN_PIDFD, &c);
+        if (rc != 0) { fprintf(stderr, "exo_spawn: %s\n", strerror(rc)); exit(2); }
+        p[0].fd = c.stdout_fd;
+        p[1].fd = c.stderr_fd;
+        p[0].events = p[1].events = POLLIN;
+        for (open_fds = 2; open_fds > 0;) {
+            if (poll(p, 2, -1) < 0 && errno != EINTR) { perror("poll"); exit(2); }
+            for (k = 0; k < 2; k++) {
+                ssize_t r;
+                if (p[k].fd < 0 || p[k].revents == 0) continue;
+                r = read(p[k].fd, buf, sizeof buf);
+                if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                    close(p[k].fd);
+                    p[k].fd = -1;
+                    open_fds--;
+                }
+            }
+        }
+        while (waitpid(c.pid, &st, 0) < 0) {
+            if (errno != EINTR) { perror("waitpid"); exit(2); }
+        }
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { fprintf(stderr, "seqexo: bad status\n"); exit(3); }
+        close(c.stdin_fd);
+        if (c.pidfd >= 0) close(c.pidfd);
+    }
+    return now() - t0;
+}
+
 int main(int argc, char **argv) {
     char *true_argv[] = {"true", NULL};
     char *sleep_argv[] = {"sleep", "1000", NULL};
@@ -283,7 +333,7 @@ int main(int argc, char **argv) {
     child_t *cs;
     double t0, t1, spawn_secs = -1;
     if (argc < 4) {
-        fprintf(stderr, "usage: %s all|seq|kill|killsh N PIPES | killfd N 1 | fanout|fanoutw N PIPES|W"
+        fprintf(stderr, "usage: %s all|seq|kill|killsh N PIPES | killfd|seqexo N 1 | fanout|fanoutw N PIPES|W"
                 " HOSTFMT CMDFMT PROG [ARG...] | memwrite SIZE 0 | memmem SIZE 0 CMD MARKER\n",
                 argv[0]);
         return 2;
@@ -314,6 +364,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc != 4) { fprintf(stderr, "%s: too many arguments\n", mode); return 2; }
+    if (strcmp(mode, "seqexo") == 0) {
+        t0 = seq_exo(n);
+        printf("%.6f %d\n", t0, exo_spawn_method());
+        return 0;
+    }
     if (strcmp(mode, "killfd") == 0) {
         t0 = kill_fd(n, &t1);
         printf("%.6f %.6f\n", t0, t1);
