@@ -462,6 +462,15 @@ static int spawn_clone3(char *const argv[], int flags, int in_fd, int out_fd, in
     cl.stack = (uint64_t)(uintptr_t)stack;
     cl.stack_size = EXO_CHILD_STACK;
     r = clone3_call(&cl, spawn_child, &j);
+    if ((r == -EMFILE || r == -ENFILE) && (cl.flags & CLONE_PIDFD)) {
+        /* no fd left for the pidfd: the child without one (reaped through
+         * SIGCHLD), as when pidfd_open fails after posix_spawn */
+        cl.flags &= ~(uint64_t)CLONE_PIDFD;
+        cl.pidfd = 0;
+        fd = -1;
+        j.err = 0;
+        r = clone3_call(&cl, spawn_child, &j);
+    }
     put_stack(stack);
     free(paths);
     if (r < 0) {

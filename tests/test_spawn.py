@@ -2,11 +2,13 @@
 kernel allows it, else posix_spawn. Each test runs both ways, and checks
 that the child is the same: its fds 0-2, process group or session,
 signal dispositions and mask, and the errors of a failed exec (a PATH
-search included), with nothing left behind."""
+search included), with nothing left behind, and a child without a pidfd
+when the fd limit leaves none for it."""
 
 import errno
 import os
 import platform
+import resource
 import signal
 import stat
 import sys
@@ -252,6 +254,45 @@ def test_a_failed_exec_leaves_no_child_and_no_fd(method, reactor):
         assert _exec_error(reactor, ["/nonexistent/program"]) == errno.ENOENT
     assert len(os.listdir("/proc/self/fd")) == fds
     assert _zombies_of(os.getpid()) == []
+
+
+def test_no_fd_left_for_the_pidfd(method):
+    # the pipes fit under the fd limit, the pidfd does not: the child runs
+    # without one and is reaped through SIGCHLD, as when pidfd_open fails
+    r = _reactor.Reactor(poller="epoll", child_watcher="pidfd")
+    errors = []
+    r.error_handler = errors.append
+    t = threading.Thread(target=r.run, daemon=True)
+    t.start()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    fillers = []
+    try:
+        # no free fd below the highest one: the next ones are top+1, top+2...
+        top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+        for fd in range(3, top):
+            try:
+                os.fstat(fd)
+            except OSError:
+                fillers.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
+        lowest_free = os.open("/dev/null", os.O_RDONLY)
+        os.close(lowest_free)
+        s = Sink()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free + 6, hard))  # 3 pipes, no 7th fd
+        try:
+            child = r.spawn([b"/bin/sh", b"-c", b"read x; echo out"], _reactor.SPAWN_NEW_PGROUP, s)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        assert child.pidfd == -1 and child.stdin_fd >= 0
+        child.close_stdin()
+        assert s.done.wait(10)
+        assert (s.exit, s.out[1]) == (0, b"out\n") and child.reaped
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        r.stop()
+        t.join(5)
+        r.close()
+    assert errors == []
 
 
 def test_long_argv_and_environment(method, reactor, monkeypatch):
