@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from fixtures.reactor import running_reactor
 
 from execo import _reactor
 
@@ -21,19 +22,8 @@ BACKENDS = [("epoll", "pidfd"), ("epoll", "sigchld"), ("poll", "pidfd"), ("poll"
 
 @pytest.fixture(params=BACKENDS, ids=["-".join(b) for b in BACKENDS])
 def reactor(request):
-    poller, watcher = request.param
-    r = _reactor.Reactor(poller=poller, child_watcher=watcher)
-    assert r.poller == poller and r.child_watcher == watcher
-    errors = []
-    r.error_handler = errors.append
-    t = threading.Thread(target=r.run, daemon=True)
-    t.start()
-    yield r
-    r.stop()
-    t.join(5)
-    assert not t.is_alive()
-    r.close()
-    assert errors == []
+    with running_reactor(*request.param) as r:
+        yield r
 
 
 class Sink(object):

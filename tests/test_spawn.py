@@ -15,6 +15,7 @@ import sys
 import threading
 
 import pytest
+from fixtures.reactor import running_reactor
 
 import execo
 from execo import _reactor
@@ -44,17 +45,8 @@ def method(request):
 
 @pytest.fixture(params=["pidfd", "sigchld"])
 def reactor(request):
-    r = _reactor.Reactor(poller="epoll", child_watcher=request.param)
-    errors = []
-    r.error_handler = errors.append
-    t = threading.Thread(target=r.run, daemon=True)
-    t.start()
-    yield r
-    r.stop()
-    t.join(5)
-    assert not t.is_alive()
-    r.close()
-    assert errors == []
+    with running_reactor("epoll", request.param) as r:
+        yield r
 
 
 class Sink(object):
@@ -259,40 +251,32 @@ def test_a_failed_exec_leaves_no_child_and_no_fd(method, reactor):
 def test_no_fd_left_for_the_pidfd(method):
     # the pipes fit under the fd limit, the pidfd does not: the child runs
     # without one and is reaped through SIGCHLD, as when pidfd_open fails
-    r = _reactor.Reactor(poller="epoll", child_watcher="pidfd")
-    errors = []
-    r.error_handler = errors.append
-    t = threading.Thread(target=r.run, daemon=True)
-    t.start()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     fillers = []
-    try:
-        # no free fd below the highest one: the next ones are top+1, top+2...
-        top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
-        for fd in range(3, top):
-            try:
-                os.fstat(fd)
-            except OSError:
-                fillers.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
-        lowest_free = os.open("/dev/null", os.O_RDONLY)
-        os.close(lowest_free)
-        s = Sink()
-        resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free + 6, hard))  # 3 pipes, no 7th fd
+    with running_reactor("epoll", "pidfd") as r:
         try:
-            child = r.spawn([b"/bin/sh", b"-c", b"read x; echo out"], _reactor.SPAWN_NEW_PGROUP, s)
+            # no free fd below the highest one: the next ones are top+1, top+2...
+            top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+            for fd in range(3, top):
+                try:
+                    os.fstat(fd)
+                except OSError:
+                    fillers.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
+            lowest_free = os.open("/dev/null", os.O_RDONLY)
+            os.close(lowest_free)
+            s = Sink()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free + 6, hard))  # 3 pipes, no 7th fd
+            try:
+                child = r.spawn([b"/bin/sh", b"-c", b"read x; echo out"], _reactor.SPAWN_NEW_PGROUP, s)
+            finally:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            assert child.pidfd == -1 and child.stdin_fd >= 0
+            child.close_stdin()
+            assert s.done.wait(10)
+            assert (s.exit, s.out[1]) == (0, b"out\n") and child.reaped
         finally:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        assert child.pidfd == -1 and child.stdin_fd >= 0
-        child.close_stdin()
-        assert s.done.wait(10)
-        assert (s.exit, s.out[1]) == (0, b"out\n") and child.reaped
-    finally:
-        for fd in fillers:
-            os.close(fd)
-        r.stop()
-        t.join(5)
-        r.close()
-    assert errors == []
+            for fd in fillers:
+                os.close(fd)
 
 
 def test_long_argv_and_environment(method, reactor, monkeypatch):
