@@ -338,14 +338,16 @@ class Runner(object):
                 return res
         return {"error": "rc=%s: %s" % (rc, (err.strip() or out.strip())[-1500:])}
 
-    def c_loop(self, binary, mode, n, pipes):
+    def c_loop(self, binary, mode, n, pipes, second="start_seconds"):
+        """spawnloop MODE N PIPES: its seconds, and its second number, if
+        any, under the key ``second``."""
         out, err, rc, timed_out = self._exec([binary, mode, str(n), str(pipes)], None, self.timeout)
         if timed_out or rc != 0:
             return {"error": "C loop %s %s: rc=%s %s" % (mode, n, rc, err.strip())}
         nums = [float(x) for x in out.split()]
         res = {"seconds": nums[0], "rate": n / nums[0], "check": "ok"}
         if len(nums) > 1:
-            res["start_seconds"] = nums[1]
+            res[second] = nums[1]
         return res
 
     def c_fanout(self, binary, n, stub):
@@ -507,7 +509,7 @@ def summarize(runs):
 
 def exo_spawn_method(summary):
     """How spawnloop's seqexo spawned (its second number: 1 clone3)."""
-    flag = med(summary, "start_seconds")
+    flag = med(summary, "clone3")
     if flag is None:
         return "?"
     return "clone3" if flag == 1 else "posix_spawn"
@@ -737,7 +739,7 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
             jobs["c"] = lambda: runner.c_loop(cexe, mode, n, 0)
             jobs["c_pipes"] = lambda: runner.c_loop(cexe, mode, n, 1)
             if mode == "seq":
-                jobs["c_exo"] = lambda: runner.c_loop(cexe, "seqexo", n, 1)
+                jobs["c_exo"] = lambda: runner.c_loop(cexe, "seqexo", n, 1, second="clone3")
         jobs["subprocess"] = W(workload=name, impl="subprocess", **p)
         jobs["asyncio"] = W(workload=name, impl="asyncio", **p)
         if mode == "seq":

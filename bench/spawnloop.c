@@ -64,7 +64,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <poll.h>
@@ -236,7 +235,7 @@ static double kill_fd(int n, double *spawn_secs) {
     t0 = now();
     for (i = 0; i < n; i++) {
         spawn_one(&cs[i], argv, 1);
-        cs[i].pidfd = (int)syscall(SYS_pidfd_open, cs[i].pid, 0);   /* O_CLOEXEC by default */
+        cs[i].pidfd = exo_pidfd_open(cs[i].pid);   /* O_CLOEXEC by default */
         if (cs[i].pidfd < 0) { perror("pidfd_open"); exit(2); }
         ev.events = EPOLLIN;
         ev.data.u64 = (unsigned long long)i;   /* tag 0 (high half): the pidfd */
@@ -250,7 +249,7 @@ static double kill_fd(int n, double *spawn_secs) {
     *spawn_secs = now() - t0;
     usleep(500000);   /* settle, untimed, as in kill */
     t0 = now();
-    for (i = 0; i < n; i++) syscall(SYS_pidfd_send_signal, cs[i].pidfd, SIGTERM, NULL, 0);
+    for (i = 0; i < n; i++) exo_pidfd_send_signal(cs[i].pidfd, SIGTERM);
     while (left > 0) {
         m = epoll_wait(ep, evs, 256, -1);
         if (m < 0 && errno == EINTR) continue;
