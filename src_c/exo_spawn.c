@@ -451,7 +451,6 @@ static int spawn_clone3(char *const argv[], int flags, int in_fd, int out_fd, in
     j.in_fd = in_fd;
     j.out_fd = out_fd;
     j.err_fd = err_fd;
-    j.err = 0;
     memset(&cl, 0, sizeof cl);
     cl.flags = CLONE_VM | CLONE_VFORK | EXO_CLONE_CLEAR_SIGHAND;
     if (flags & EXO_SPAWN_PIDFD) {
@@ -464,11 +463,10 @@ static int spawn_clone3(char *const argv[], int flags, int in_fd, int out_fd, in
     r = clone3_call(&cl, spawn_child, &j);
     if ((r == -EMFILE || r == -ENFILE) && (cl.flags & CLONE_PIDFD)) {
         /* no fd left for the pidfd: the child without one (reaped through
-         * SIGCHLD), as when pidfd_open fails after posix_spawn */
+         * SIGCHLD), as when pidfd_open fails after posix_spawn (no child
+         * ran: the job and fd are as they were) */
         cl.flags &= ~(uint64_t)CLONE_PIDFD;
         cl.pidfd = 0;
-        fd = -1;
-        j.err = 0;
         r = clone3_call(&cl, spawn_child, &j);
     }
     put_stack(stack);
