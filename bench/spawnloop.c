@@ -51,7 +51,10 @@
  * PIPES=1: give each child 3 pipes (stdin/stdout/stderr, O_CLOEXEC in the
  * parent) and its own process group, like execo and subprocess do.
  * Prints the elapsed time in seconds on stdout (kill: then the time it
- * took to spawn the N sleeping children). */
+ * took to spawn the N sleeping children). kill, killsh and killfd also
+ * print on stderr `phases: SIGNALS TAIL` (seconds): the loop sending the
+ * signals, then the rest (the reaping left after it: bench/threads.py
+ * killsplit). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -230,7 +233,7 @@ static double kill_fd(int n, double *spawn_secs) {
     struct epoll_event ev, evs[256];
     int ep = epoll_create1(EPOLL_CLOEXEC), i, j, k, m, left = n, st;
     unsigned tag;
-    double t0;
+    double t0, t_signals;
     if (ep < 0) { perror("epoll_create1"); exit(2); }
     t0 = now();
     for (i = 0; i < n; i++) {
@@ -250,6 +253,7 @@ static double kill_fd(int n, double *spawn_secs) {
     usleep(500000);   /* settle, untimed, as in kill */
     t0 = now();
     for (i = 0; i < n; i++) exo_pidfd_send_signal(cs[i].pidfd, SIGTERM);
+    t_signals = now();
     while (left > 0) {
         m = epoll_wait(ep, evs, 256, -1);
         if (m < 0 && errno == EINTR) continue;
@@ -280,6 +284,7 @@ static double kill_fd(int n, double *spawn_secs) {
             left--;
         }
     }
+    fprintf(stderr, "phases: %.6f %.6f\n", t_signals - t0, now() - t_signals);
     t0 = now() - t0;
     close(ep);
     free(cs);
@@ -330,7 +335,7 @@ int main(int argc, char **argv) {
     const char *mode;
     int n, pipes, i;
     child_t *cs;
-    double t0, t1, spawn_secs = -1;
+    double t0, t1, t_signals, spawn_secs = -1;
     if (argc < 4) {
         fprintf(stderr, "usage: %s all|seq|kill|killsh N PIPES | killfd|seqexo N 1 | fanout|fanoutw N PIPES|W"
                 " HOSTFMT CMDFMT PROG [ARG...] | memwrite SIZE 0 | memmem SIZE 0 CMD MARKER\n",
@@ -394,8 +399,10 @@ int main(int argc, char **argv) {
             if (sh) killpg(cs[i].pid, SIGTERM);
             else kill(cs[i].pid, SIGTERM);
         }
+        t_signals = now();
         for (i = 0; i < n; i++) reap(&cs[i]);
         t1 = now();
+        fprintf(stderr, "phases: %.6f %.6f\n", t_signals - t0, t1 - t_signals);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode); return 2;
     }

@@ -13,7 +13,14 @@ WORKLOAD is one of
 - ``fan``: ``Remote("echo {{{host}}}")`` over 2,000 host names through
   run.py's stub ssh (fanout_stub): the same, from ``start()`` to ``wait()``;
 - ``rt``: 5,000 ``write("r<i>x\n")`` + ``expect("r<i>x")`` round trips on
-  one ``cat`` (expect_roundtrip): wall and CPU per round trip.
+  one ``cat`` (expect_roundtrip): wall and CPU per round trip;
+- ``killsplit``: ``kill`` in two phases, the ``kill()`` loop and the tail
+  (the ``wait()`` loop: the ends left after the signals), each with its
+  wall per process, the CPU of each thread per process and how idle the
+  machine's CPUs were (``/proc/stat``), and how many processes had ended
+  when the loop returned; beside it the C loops ``spawnloop kill`` and
+  ``killfd`` (bench/run.py's, compiled here), alternated with the trees,
+  split the same way (their wall only).
 
 TREE is a source tree with the reactor built in place (``python setup.py
 build_ext --inplace``), e.g. this checkout and a ``git worktree`` of an
@@ -114,6 +121,40 @@ elif WORKLOAD == "kill":
 
     res = measure(n, body)
     assert all(p.ended and p.killed for p in ps)
+elif WORKLOAD == "killsplit":
+    n = 2000
+
+    def machine():
+        # (busy, all) clock ticks of every CPU since boot
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:8]]
+        return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+    ps = [Process("sleep 1000").start() for _ in range(n)]
+    time.sleep(0.5)
+    marks = []
+
+    def mark():
+        marks.append((time.perf_counter(), machine(), threads()))
+
+    mark()
+    for p in ps:
+        p.kill()
+    mark()
+    ended = sum(1 for p in ps if p.ended)
+    for p in ps:
+        p.wait()
+    mark()
+    assert all(p.ended and p.killed for p in ps)
+    res = {"ended_in_loop": ended}
+    main = str(os.getpid())
+    for phase, (t0, (b0, a0), th0), (t1, (b1, a1), th1) in (("loop", marks[0], marks[1]), ("tail", marks[1], marks[2])):
+        res[phase + "_us"] = (t1 - t0) / n * 1e6
+        res[phase + "_idle_pct"] = 100.0 * (1 - (b1 - b0) / max(1, a1 - a0))
+        others = sorted((t for t in th1 if t != main), key=lambda t: th1[t][0], reverse=True)
+        for name, tid in (("main", main), ("reactor", others[0] if others else None)):
+            if tid is not None:
+                res["%s_%s_cpu_us" % (phase, name)] = (th1[tid][0] - th0.get(tid, (0.0, 0.0))[0]) / n * 1e6
 elif WORKLOAD == "rt":
     n = 5000
     p = Process("cat", ignore_exit_code=True, nolog_exit_code=True).start()
@@ -141,7 +182,7 @@ print("RESULT " + json.dumps(res))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("workload", choices=["seq", "kill", "fan", "rt"])
+    ap.add_argument("workload", choices=["seq", "kill", "fan", "rt", "killsplit"])
     ap.add_argument("trees", nargs="+")
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
@@ -154,7 +195,23 @@ def main():
             f.write(worker.STUB_SSH)
         os.chmod(stub, 0o755)
         results = {t: [] for t in args.trees}
+        c_loops = []
+        if args.workload == "killsplit":
+            import run
+
+            exe, why = run.compile_c(tmp)
+            if exe is None:
+                sys.exit("spawnloop: " + why)
+            c_loops = ["C kill", "C killfd"]
+            results.update({c: [] for c in c_loops})
         for _ in range(args.runs):
+            for c in c_loops:
+                out = subprocess.run([exe, c.split()[1], "2000", "1"], capture_output=True, text=True)
+                phases = [x.split()[1:] for x in out.stderr.splitlines() if x.startswith("phases: ")]
+                if out.returncode or not phases:
+                    sys.exit("%s failed:\n%s" % (c, out.stderr[-2000:]))
+                loop, tail = (float(x) / 2000 * 1e6 for x in phases[-1])
+                results[c].append({"loop_us": loop, "tail_us": tail})
             for tree in args.trees:
                 code = (
                     CHILD.replace("TREE", repr(os.path.abspath(tree)))
