@@ -16,9 +16,9 @@ WORKLOAD is one of
   one ``cat`` (expect_roundtrip): wall and CPU per round trip;
 - ``killsplit``: ``kill`` in two phases, the ``kill()`` loop and the tail
   (the ``wait()`` loop: the ends left after the signals), each with its
-  wall per process, the CPU of each thread per process and how idle the
-  machine's CPUs were (``/proc/stat``), and how many processes had ended
-  when the loop returned; beside it the C loops ``spawnloop kill`` and
+  wall per process, the CPU and run-queue wait of each thread per process
+  and how idle the machine's CPUs were (``/proc/stat``), and how many
+  processes had ended when the loop returned; beside it the C loops ``spawnloop kill`` and
   ``killfd`` (bench/run.py's, compiled here), alternated with the trees,
   split the same way (their wall only).
 
@@ -42,6 +42,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+KILL_N = 2000  # kill, killsplit and their C loops
 
 CHILD = r"""
 import json, os, sys, time
@@ -82,11 +83,10 @@ def cpu():
     return t.user + t.system
 
 
-def measure(n, body):
-    th0, c0, t0 = threads(), cpu(), time.perf_counter()
-    body()
-    wall, c1, th1 = time.perf_counter() - t0, cpu(), threads()
-    res = {"wall_us": wall / n * 1e6, "process_cpu_us": (c1 - c0) / n * 1e6}
+def per_thread(th0, th1, n, prefix=""):
+    # the main thread's and the reactor's CPU (and run-queue wait, where
+    # the kernel keeps it) between two threads() snapshots, per unit
+    res = {}
     main = str(os.getpid())
 
     def delta(tid):
@@ -96,10 +96,26 @@ def measure(n, body):
     # the busiest other thread is the reactor's (handler threads idle here)
     others = sorted((delta(t) for t in th1 if t != main), key=lambda d: d[0], reverse=True)
     for name, (on_cpu, waiting) in (("main", delta(main)), ("reactor", others[0] if others else (0.0, 0.0))):
-        res[name + "_cpu_us"] = on_cpu / n * 1e6
+        res[prefix + name + "_cpu_us"] = on_cpu / n * 1e6
         if waiting is not None:
-            res[name + "_runq_us"] = waiting / n * 1e6
+            res[prefix + name + "_runq_us"] = waiting / n * 1e6
     return res
+
+
+def measure(n, body):
+    th0, c0, t0 = threads(), cpu(), time.perf_counter()
+    body()
+    wall, c1, th1 = time.perf_counter() - t0, cpu(), threads()
+    res = {"wall_us": wall / n * 1e6, "process_cpu_us": (c1 - c0) / n * 1e6}
+    res.update(per_thread(th0, th1, n))
+    return res
+
+
+def machine():
+    # (busy, all) clock ticks of every CPU since boot
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:8]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 Process("true").run()
@@ -108,53 +124,33 @@ if WORKLOAD == "seq":
     t0 = time.thread_time()
     res = measure(n, lambda: [Process("true").run() for _ in range(n)])
     res["main_cpu_us"] = (time.thread_time() - t0) / n * 1e6  # (fine even without schedstat)
-elif WORKLOAD == "kill":
-    n = 2000
+elif WORKLOAD in ("kill", "killsplit"):
+    n = KILL_N
     ps = [Process("sleep 1000").start() for _ in range(n)]
     time.sleep(0.5)
+    if WORKLOAD == "kill":
 
-    def body():
+        def body():
+            for p in ps:
+                p.kill()
+            for p in ps:
+                p.wait()
+
+        res = measure(n, body)
+    else:
+        marks = [(time.perf_counter(), machine(), threads())]
         for p in ps:
             p.kill()
+        marks.append((time.perf_counter(), machine(), threads()))
+        res = {"ended_in_loop": sum(1 for p in ps if p.ended)}
         for p in ps:
             p.wait()
-
-    res = measure(n, body)
-    assert all(p.ended and p.killed for p in ps)
-elif WORKLOAD == "killsplit":
-    n = 2000
-
-    def machine():
-        # (busy, all) clock ticks of every CPU since boot
-        with open("/proc/stat") as f:
-            ticks = [int(x) for x in f.readline().split()[1:8]]
-        return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
-
-    ps = [Process("sleep 1000").start() for _ in range(n)]
-    time.sleep(0.5)
-    marks = []
-
-    def mark():
         marks.append((time.perf_counter(), machine(), threads()))
-
-    mark()
-    for p in ps:
-        p.kill()
-    mark()
-    ended = sum(1 for p in ps if p.ended)
-    for p in ps:
-        p.wait()
-    mark()
+        for phase, (t0, (b0, a0), th0), (t1, (b1, a1), th1) in zip(("loop", "tail"), marks, marks[1:]):
+            res[phase + "_us"] = (t1 - t0) / n * 1e6
+            res[phase + "_idle_pct"] = 100.0 * (1 - (b1 - b0) / max(1, a1 - a0))
+            res.update(per_thread(th0, th1, n, phase + "_"))
     assert all(p.ended and p.killed for p in ps)
-    res = {"ended_in_loop": ended}
-    main = str(os.getpid())
-    for phase, (t0, (b0, a0), th0), (t1, (b1, a1), th1) in (("loop", marks[0], marks[1]), ("tail", marks[1], marks[2])):
-        res[phase + "_us"] = (t1 - t0) / n * 1e6
-        res[phase + "_idle_pct"] = 100.0 * (1 - (b1 - b0) / max(1, a1 - a0))
-        others = sorted((t for t in th1 if t != main), key=lambda t: th1[t][0], reverse=True)
-        for name, tid in (("main", main), ("reactor", others[0] if others else None)):
-            if tid is not None:
-                res["%s_%s_cpu_us" % (phase, name)] = (th1[tid][0] - th0.get(tid, (0.0, 0.0))[0]) / n * 1e6
 elif WORKLOAD == "rt":
     n = 5000
     p = Process("cat", ignore_exit_code=True, nolog_exit_code=True).start()
@@ -206,11 +202,11 @@ def main():
             results.update({c: [] for c in c_loops})
         for _ in range(args.runs):
             for c in c_loops:
-                out = subprocess.run([exe, c.split()[1], "2000", "1"], capture_output=True, text=True)
+                out = subprocess.run([exe, c.split()[1], str(KILL_N), "1"], capture_output=True, text=True)
                 phases = [x.split()[1:] for x in out.stderr.splitlines() if x.startswith("phases: ")]
                 if out.returncode or not phases:
                     sys.exit("%s failed:\n%s" % (c, out.stderr[-2000:]))
-                loop, tail = (float(x) / 2000 * 1e6 for x in phases[-1])
+                loop, tail = (float(x) / KILL_N * 1e6 for x in phases[-1])
                 results[c].append({"loop_us": loop, "tail_us": tail})
             for tree in args.trees:
                 code = (
@@ -218,6 +214,7 @@ def main():
                     .replace("HERE", repr(HERE))
                     .replace("WORKLOAD", repr(args.workload))
                     .replace("STUB", repr(stub))
+                    .replace("KILL_N", str(KILL_N))
                 )
                 out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp)
                 lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
