@@ -355,11 +355,12 @@ static void put_stack(void *s)
 }
 
 /* The files glibc's posix_spawnp tries for file: file itself if it holds
- * a '/' (or without search), else each PATH entry (PATH unset:
+ * a '/' (or without search), in the caller's one[] (no allocation),
+ * else each PATH entry (PATH unset:
  * /bin:/usr/bin) joined with it, an empty entry meaning the current
- * directory. One malloc'ed block (the strings after the array), or NULL
- * with *err set. */
-static char **exec_candidates(const char *file, int search, int *count, int *err)
+ * directory: one malloc'ed block (the strings after the array). NULL
+ * with *err set on failure. */
+static char **exec_candidates(const char *file, int search, char *one[1], int *count, int *err)
 {
     const char *path, *p, *end;
     size_t flen, plen, n = 1;
@@ -368,14 +369,9 @@ static char **exec_candidates(const char *file, int search, int *count, int *err
     int i = 0;
 
     if (!search || strchr(file, '/') != NULL) {
-        v = malloc(sizeof(char *));
-        if (v == NULL) {
-            *err = ENOMEM;
-            return NULL;
-        }
-        v[0] = (char *)file;
+        one[0] = (char *)file;
         *count = 1;
-        return v;
+        return one;
     }
     if (*file == '\0') {
         *err = ENOENT;
@@ -423,16 +419,18 @@ static int spawn_clone3(char *const argv[], int flags, int in_fd, int out_fd, in
     spawn_job j;
     struct exo_clone_args cl;
     int fd = -1, count = 0, rc = 0, st;
+    char *one[1];
     char **paths;
     void *stack;
     long r;
 
-    paths = exec_candidates(argv[0], (flags & EXO_SPAWN_PATH) != 0, &count, &rc);
+    paths = exec_candidates(argv[0], (flags & EXO_SPAWN_PATH) != 0, one, &count, &rc);
     if (paths == NULL)
         return rc;
     stack = take_stack();
     if (stack == NULL) {
-        free(paths);
+        if (paths != one)
+            free(paths);
         return ENOMEM;
     }
     memset(&j, 0, sizeof j);
@@ -470,7 +468,8 @@ static int spawn_clone3(char *const argv[], int flags, int in_fd, int out_fd, in
         r = clone3_call(&cl, spawn_child, &j);
     }
     put_stack(stack);
-    free(paths);
+    if (paths != one)
+        free(paths);
     if (r < 0) {
         if (r == -ENOSYS || r == -EPERM || r == -EINVAL || r == -E2BIG) {
             __atomic_store_n(&use_clone3, 0, __ATOMIC_RELAXED);
