@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from fixtures.reactor import running_reactor
+from fixtures.reactor import Sink, running_reactor
 
 from execo import _reactor
 
@@ -24,44 +24,6 @@ BACKENDS = [("epoll", "pidfd"), ("epoll", "sigchld"), ("poll", "pidfd"), ("poll"
 def reactor(request):
     with running_reactor(*request.param) as r:
         yield r
-
-
-class Sink(object):
-    """Records what the reactor reports; `done` when exit + both eofs."""
-
-    def __init__(self, expected_eofs=2):
-        self.data = {1: [], 2: []}
-        self.eofs = {}
-        self.exit = None
-        self.write_errors = []
-        self.expected = expected_eofs + 1
-        self.events = 0
-        self.done = threading.Event()
-        self.threads = set()
-
-    def _tick(self):
-        self.threads.add(threading.get_ident())
-        self.events += 1
-        if self.events == self.expected:
-            self.done.set()
-
-    def _on_data(self, stream, data):
-        self.threads.add(threading.get_ident())
-        self.data[stream].append(data)
-
-    def _on_eof(self, stream, err):
-        self.eofs[stream] = err
-        self._tick()
-
-    def _on_exit(self, code):
-        self.exit = code
-        self._tick()
-
-    def _on_write_error(self, stream, err):
-        self.write_errors.append((stream, err))
-
-    def out(self, stream=1):
-        return b"".join(self.data[stream])
 
 
 def sh(cmd):

@@ -15,7 +15,7 @@ import sys
 import threading
 
 import pytest
-from fixtures.reactor import running_reactor
+from fixtures.reactor import Sink, running_reactor
 
 import execo
 from execo import _reactor
@@ -47,32 +47,6 @@ def method(request):
 def reactor(request):
     with running_reactor("epoll", request.param) as r:
         yield r
-
-
-class Sink(object):
-    def __init__(self):
-        self.out = {1: b"", 2: b""}
-        self.exit = None
-        self.ends = 0
-        self.done = threading.Event()
-
-    def _on_data(self, stream, data):
-        self.out[stream] += data
-
-    def _on_eof(self, stream, err):
-        self._end()
-
-    def _on_exit(self, code):
-        self.exit = code
-        self._end()
-
-    def _on_write_error(self, stream, err):
-        pass
-
-    def _end(self):
-        self.ends += 1
-        if self.ends == 3:
-            self.done.set()
 
 
 def _run(reactor, argv, flags=_reactor.SPAWN_PATH | _reactor.SPAWN_NEW_PGROUP, **kw):
@@ -108,7 +82,7 @@ def test_exit_code_and_outputs(method, reactor):
     assert (child.pidfd >= 0) == (reactor.child_watcher == "pidfd")
     child.close_stdin()
     assert s.done.wait(10)
-    assert (s.exit, s.out[1], s.out[2]) == (3, b"out\n", b"err\n")
+    assert (s.exit, s.out(1), s.out(2)) == (3, b"out\n", b"err\n")
 
 
 def test_signal_dispositions_and_mask(method, reactor):
@@ -134,7 +108,7 @@ def test_signal_dispositions_and_mask(method, reactor):
             signal.signal(sig, handler)
     child, s = result["run"]
     assert s.exit == 0
-    masks = _status(s.out[1].decode())
+    masks = _status(s.out(1).decode())
     assert masks["SigBlk"] == 0
     # (SigCgt is the new program's own: exec resets handled signals, and
     # an LD_PRELOADed runtime, as the debug lane's ASan, catches some)
@@ -145,21 +119,21 @@ def test_signal_dispositions_and_mask(method, reactor):
 def test_sigpipe_kills_a_writer_to_a_closed_pipe(method, reactor):
     # (with SIGPIPE ignored, yes would get EPIPE and say "Broken pipe")
     child, s = _run(reactor, ["sh", "-c", "yes | head -c 1 > /dev/null"])
-    assert (s.exit, s.out[2]) == (0, b"")
+    assert (s.exit, s.out(2)) == (0, b"")
 
 
 def test_process_group_or_session(method, reactor):
     # fields 5-7 of /proc/PID/stat: pgrp, session, tty_nr
     child, s = _run(reactor, ["cat", "/proc/self/stat"])
-    fields = s.out[1].decode().rsplit(")", 1)[1].split()
+    fields = s.out(1).decode().rsplit(")", 1)[1].split()
     assert int(fields[2]) == child.pid and int(fields[3]) == os.getsid(0)
     child, s = _run(reactor, ["cat", "/proc/self/stat"], _reactor.SPAWN_PATH | _reactor.SPAWN_PTY)
-    fields = s.out[1].decode().rsplit(")", 1)[1].split()
+    fields = s.out(1).decode().rsplit(")", 1)[1].split()
     assert int(fields[2]) == child.pid and int(fields[3]) == child.pid and int(fields[4]) != 0
     child, s = _run(
         reactor, ["sh", "-c", "test -t 0 && test -t 1 && ! test -t 2 && tty"], _reactor.SPAWN_PATH | _reactor.SPAWN_PTY
     )
-    assert s.exit == 0 and s.out[1].strip().startswith(b"/dev/pts/")
+    assert s.exit == 0 and s.out(1).strip().startswith(b"/dev/pts/")
 
 
 def test_stdin_pipe_dev_null_and_merged_stderr(method, reactor):
@@ -167,15 +141,14 @@ def test_stdin_pipe_dev_null_and_merged_stderr(method, reactor):
     child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH | _reactor.SPAWN_NEW_PGROUP, s)
     assert child.write(b"through stdin\n") == 0
     child.close_stdin()
-    assert s.done.wait(10) and s.out[1] == b"through stdin\n"
+    assert s.done.wait(10) and s.out(1) == b"through stdin\n"
     child, s = _run(reactor, ["sh", "-c", "readlink /proc/self/fd/0; cat"], want_stdin=False)
-    assert s.exit == 0 and s.out[1] == b"/dev/null\n" and child.stdin_fd == -1
-    s = Sink()
-    s.ends = 1  # (no stderr pipe: one eof)
+    assert s.exit == 0 and s.out(1) == b"/dev/null\n" and child.stdin_fd == -1
+    s = Sink(expected_eofs=1)  # (no stderr pipe)
     reactor.spawn(
         [b"sh", b"-c", b"echo 1; echo 2 >&2"], _reactor.SPAWN_PATH | _reactor.SPAWN_MERGE_STDERR, s, want_stdin=False
     )
-    assert s.done.wait(10) and s.out[1] == b"1\n2\n" and s.out[2] == b""
+    assert s.done.wait(10) and s.out(1) == b"1\n2\n" and s.out(2) == b""
 
 
 def _exec_error(reactor, argv, flags=_reactor.SPAWN_PATH | _reactor.SPAWN_NEW_PGROUP):
@@ -210,17 +183,17 @@ def test_path_search(method, reactor, tmp_path, monkeypatch):
     (first / "only-here").write_text("x")  # not executable, and nowhere after: EACCES wins
     monkeypatch.setenv("PATH", "%s:/nonexistent:%s:%s" % (first, second, third))
     child, s = _run(reactor, ["prog"])
-    assert (s.exit, s.out[1]) == (0, b"second\n")
+    assert (s.exit, s.out(1)) == (0, b"second\n")
     assert _exec_error(reactor, ["only-here"]) == errno.EACCES
     # without SPAWN_PATH, or with a slash: no search
     assert _exec_error(reactor, ["prog"], _reactor.SPAWN_NEW_PGROUP) == errno.ENOENT
     child, s = _run(reactor, [str(third / "prog")])
-    assert s.out[1] == b"third\n"
+    assert s.out(1) == b"third\n"
     # an empty entry is the current directory
     monkeypatch.setenv("PATH", "/nonexistent::%s" % (first,))
     monkeypatch.chdir(third)
     child, s = _run(reactor, ["prog"])
-    assert s.out[1] == b"third\n"
+    assert s.out(1) == b"third\n"
     monkeypatch.delenv("PATH")  # unset: /bin:/usr/bin
     child, s = _run(reactor, ["true"])
     assert s.exit == 0
@@ -273,7 +246,7 @@ def test_no_fd_left_for_the_pidfd(method):
             assert child.pidfd == -1 and child.stdin_fd >= 0
             child.close_stdin()
             assert s.done.wait(10)
-            assert (s.exit, s.out[1]) == (0, b"out\n") and child.reaped
+            assert (s.exit, s.out(1)) == (0, b"out\n") and child.reaped
         finally:
             for fd in fillers:
                 os.close(fd)
@@ -283,7 +256,7 @@ def test_long_argv_and_environment(method, reactor, monkeypatch):
     monkeypatch.setenv("EXECO_TEST_BIG", "v" * 100000)
     args = ["a%d" % i for i in range(5000)]
     child, s = _run(reactor, ["sh", "-c", 'echo "$#" "${#EXECO_TEST_BIG}"', "sh"] + args)
-    assert s.out[1] == b"5000 100000\n"
+    assert s.out(1) == b"5000 100000\n"
 
 
 def test_threads_spawning_at_once(method):
