@@ -297,7 +297,14 @@ cdef class Collector:
     def add(self, data):
         """Append bytes (from the reactor thread: the reactor may be
         reading into this buffer)."""
-        cdef const unsigned char[:] view = memoryview(data).cast("B")
+        cdef const unsigned char[:] view
+        if type(data) is bytes:
+            # (every chunk the reactor delivers: no memoryview to make,
+            # which cost more than the rest of a small chunk's delivery)
+            if PyBytes_GET_SIZE(data):
+                self.append(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+            return
+        view = memoryview(data).cast("B")
         if view.shape[0]:
             self.append(<const char *>&view[0], view.shape[0])
 
