@@ -203,8 +203,15 @@ class OutputStream(object):
 
     def decode(self, data: bytes, final: bool) -> str:
         """data decoded incrementally (a character cut between two reads
-        is decoded whole)."""
+        is decoded whole).
+
+        In UTF-8, a chunk that ends with an ASCII byte ends on a whole
+        character: with nothing carried over from the previous chunk, it
+        is decoded at once, without the incremental decoder (written in
+        Python: one more call per chunk)."""
         decoder = self.decoder
+        if _UTF8 and (decoder is None or not getattr(decoder, "buffer", b"?")) and (not data or data[-1] < 0x80):
+            return data.decode("utf-8", "surrogateescape")
         if decoder is None:
             decoder = self.decoder = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
         return decoder.decode(data, final)

@@ -610,6 +610,29 @@ def test_named_temporary_file_binary_mode():
             assert g.read() == b"bin\xff"
 
 
+def test_chunks_decode_as_one_incremental_decoder_at_every_cut():
+    """What read() handlers get, chunk by chunk: the text an incremental
+    decoder of the locale's encoding gives for the same chunks (a
+    character cut between two reads decoded whole, in the later chunk;
+    bad bytes escaped), whether or not execo decodes a chunk without it
+    (it may when the chunk ends with an ASCII byte and nothing is carried
+    over)."""
+    import codecs
+
+    from execo.output_stream import ENCODING, OutputStream
+
+    data = "é€😀 ab\n".encode() + b"\xff\xc3(\n\xe2\x82" + "z€".encode() + b"\xf0\x9f"
+    for i in range(len(data) + 1):
+        for j in range(i, len(data) + 1):
+            out = OutputStream(STDOUT)
+            out.reset(True)
+            ref = codecs.getincrementaldecoder(ENCODING)("surrogateescape")
+            chunks = (data[:i], data[i:j], data[j:])
+            for k, chunk in enumerate(chunks):
+                final = k == len(chunks) - 1
+                assert out.decode(chunk, final) == ref.decode(chunk, final), (i, j, k)
+
+
 def test_text_file_object_gets_trailing_incomplete_bytes():
     """Output ending with an incomplete utf-8 sequence: every byte reaches a
     text file object (surrogateescape), as it does p.stdout."""
