@@ -51,7 +51,7 @@ def thread_expect_handler(process: ProcessBase, stream: int, start_from_current:
     handler: Optional[ExpectOutputHandler] = None if tls is None else getattr(tls, "expect_handler", None)
     if handler is None:
         handler = ExpectOutputHandler()
-        handler._execo_inline = True  # execo's own callbacks: never blocks
+        handler._allow_inline()  # execo's own callbacks: never block
         with process._io_lock:
             if out.tls is None:
                 out.tls = threading.local()
@@ -149,7 +149,9 @@ def expect_all(
             handler = thread_expect_handler(p, stream, start_from_current)
             handlers.append(handler)
             handler._expect(regexes, partial(done.record, i), None, backtrack_size, start_from_current, deadline)
-        if reading is not None:
+        if done.is_set():
+            pass  # (found in what was already read)
+        elif reading is not None:
             # parked after it unless a user handler waits for this stream's
             # output (it would get it a few milliseconds late)
             park = _all_inline(processes[0]._streams[stream].handlers)

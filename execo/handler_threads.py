@@ -227,7 +227,12 @@ class Strand(object):
             _log_internal_error(function)
         finally:
             self._owner = None
-            self._release()
+            with self._lock:  # (_release, written in)
+                queued = bool(self._calls)
+                if not queued:
+                    self._active = False
+            if queued:
+                _pool.schedule(self)
         return True
 
     def _post(
@@ -294,8 +299,8 @@ class Strand(object):
         self._release()
 
     def _release(self) -> None:
-        """After an inline call or a hold: hand what was queued meanwhile
-        to the pool."""
+        """After a hold (and, written in, after an inline call: see
+        :meth:`_run_here`): hand what was queued meanwhile to the pool."""
         with self._lock:
             if not self._calls:
                 self._active = False

@@ -258,6 +258,10 @@ def _compile_regexes(regexes: RegexesLike) -> List[Union[Pattern[str], LiteralPa
     match just themselves and are searched as such, uncompiled
     (:class:`execo.regex_search.LiteralPattern`); a bad regex or a bad type
     raises at the call (re.error / TypeError)."""
+    if type(regexes) is str and regexes:
+        # (most calls: one marker, searched as a literal when it is one)
+        literal = LiteralPattern.of(regexes)
+        return [literal if literal is not None else re.compile(regexes, re.MULTILINE)]
     if isinstance(regexes, (str, re.Pattern)):
         regexes = [regexes]
     elif isinstance(regexes, (list, tuple)):
@@ -337,6 +341,12 @@ def _at_read(process: Any, stream: int, data: bytes, final: bool, handlers: Sequ
     Returns :func:`_all_inline` of ``handlers``, found in the same pass."""
     inline = True
     for h in handlers:
+        if type(h) is ExpectOutputHandler:
+            # (most chunks: expect()'s own, which has no hook; a missing
+            # attribute of a class costs the formatting of an AttributeError)
+            if not h._execo_inline:
+                inline = False
+            continue
         if not getattr(h, "_execo_inline", False):
             inline = False
         at_read = getattr(type(h), "_execo_at_read", None)  # (not a handler's own __getattr__)
@@ -406,22 +416,22 @@ class ExpectOutputHandler(ProcessOutputHandler):
         self._bounded = True  # every current regex is searched by re
         self._gen = 0  # +1 at each expect() and cancel
         self._deadline: Optional[float] = None  # time.monotonic() the expect ends
-        self._inline_ok = False
+        self._inline_ok = False  # execo's own (_allow_inline)
+        # whether its calls may run inline, in the thread that read the
+        # output: only execo's own handlers, and only while their regexes
+        # are searched by re (short searches). A plain attribute, read at
+        # each chunk, set wherever _inline_ok or _bounded change.
+        self._execo_inline = False
         self._callback: Optional[ExpectCallback] = None
         self._condition: Optional[threading.Condition] = None
         self.backtrack_size: Optional[int] = 2000
         self.start_from_current = False
 
-    @property
-    def _execo_inline(self) -> bool:
-        """Whether its calls may run inline in the reactor thread: only
-        execo's own handlers (set True by Process.expect), and only while
-        their regexes are searched by re (short searches)."""
-        return self._inline_ok and self._bounded
-
-    @_execo_inline.setter
-    def _execo_inline(self, value: bool) -> None:
-        self._inline_ok = value
+    def _allow_inline(self) -> None:
+        """Mark it as execo's own (expect()'s): its callbacks never block."""
+        with self._lock:
+            self._inline_ok = True
+            self._execo_inline = self._bounded
 
     def expect(
         self,
@@ -490,6 +500,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             self._regexes = compiled
             self._searchers = found
             self._bounded = all(f.bounded for f in found)
+            self._execo_inline = self._inline_ok and self._bounded
             self._deadline = deadline
             self._callback = callback
             self._condition = condition
@@ -498,8 +509,10 @@ class ExpectOutputHandler(ProcessOutputHandler):
             for (process, stream), st in list(self._states.items()):
                 st.pending = True
                 self._scan(process, stream, st, notifications, later)
-        self._run_searches(later, notifications)
-        self._notify(notifications)
+        if later:
+            self._run_searches(later, notifications)
+        if notifications:
+            self._notify(notifications)
 
     def _cancel(self) -> None:
         """Stop the current expect (used by Process.expect on timeout).
@@ -510,6 +523,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             self._regexes = None
             self._searchers = None
             self._bounded = True
+            self._execo_inline = self._inline_ok
             self._deadline = None
             self._callback = None
             self._condition = None
@@ -527,8 +541,10 @@ class ExpectOutputHandler(ProcessOutputHandler):
             st.pending = self._regexes is not None
             self._states[(process, stream)] = st
             self._scan(process, stream, st, notifications, later)
-        self._run_searches(later, notifications)
-        self._notify(notifications)
+        if later:
+            self._run_searches(later, notifications)
+        if notifications:
+            self._notify(notifications)
 
     def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """When there is a match, the match position in the process stream
@@ -557,8 +573,10 @@ class ExpectOutputHandler(ProcessOutputHandler):
             if eof or error:
                 st.eof = True
             self._scan(process, stream, st, notifications, later)
-        self._run_searches(later, notifications)
-        self._notify(notifications)
+        if later:
+            self._run_searches(later, notifications)
+        if notifications:
+            self._notify(notifications)
 
     def _scan(
         self,
@@ -641,8 +659,10 @@ class ExpectOutputHandler(ProcessOutputHandler):
                 return
             st.job = False
             self._scan(process, stream, st, notifications, later)
-        self._run_searches(later, notifications)
-        self._notify(notifications)
+        if later:
+            self._run_searches(later, notifications)
+        if notifications:
+            self._notify(notifications)
 
     def _run_searches(self, searches: List[_Search], notifications: List[_Notification]) -> None:
         """Run the searches _scan left for later (``self._lock`` not held), each

@@ -51,6 +51,7 @@ from .handler_threads import Strand
 from .handlers import (
     STDERR,
     STDOUT,
+    ExpectOutputHandler,
     ProcessOutputHandler,
     _all_inline,
     _at_read,
@@ -609,8 +610,11 @@ class ProcessBase(object):
             if not handlers:
                 return
             handlers = tuple(handlers)
-        inline = _at_read(self, stream, data, False, handlers)
-        self._strand.post_output(self._dispatch_chunks, (stream, handlers), data, inline)
+        if _at_read(self, stream, data, False, handlers) and self._strand._run_here(
+            self._dispatch, (stream, handlers, data, False, False)
+        ):
+            return  # (inline, as post_output would run it: one call less a chunk)
+        self._strand.post_output(self._dispatch_chunks, (stream, handlers), data)
 
     def _on_fed_data(self, stream: int, data: bytes) -> None:
         """Output that reaches the process without the reactor reading it
@@ -687,7 +691,13 @@ class ProcessBase(object):
         lines = None
         for h in handlers:
             try:
-                if isinstance(h, ProcessOutputHandler):
+                if type(h) is ExpectOutputHandler:
+                    # (expect()'s: the general branch below, without its
+                    # look-ups: thread-safe by itself, five-argument read)
+                    if text is None:
+                        text = out.decode(data, eof or error)
+                    h.read(self, stream, text, eof, error)
+                elif isinstance(h, ProcessOutputHandler):
                     with _call_lock(h):  # a handler shared by processes: one at a time
                         if type(h).read is ProcessOutputHandler.read:
                             # line handler: lines split in C, no decoding of the chunk

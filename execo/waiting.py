@@ -31,6 +31,7 @@ thread waits for the event.
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
@@ -127,7 +128,7 @@ class _SigintGuard(object):
     def enter(self, waker: _reactor.Waker) -> bool:
         """Guard the calling thread's serving, if it is the main thread
         and SIGINT has the default handler (or already this guard)."""
-        if threading.current_thread() is not threading.main_thread() or self.waker is not None:
+        if self.waker is not None or _thread.get_ident() != threading.main_thread().ident:
             return False
         try:
             current = _getsignal(signal.SIGINT)

@@ -108,6 +108,92 @@ def test_handler_on_stderr():
     assert rec.calls[0][3].group(1) == "err"
 
 
+def test_users_handler_callback_runs_in_a_handler_thread_not_the_waiting_one():
+    """A user's ExpectOutputHandler may run user code (its callback): its
+    calls go to a handler thread, never inline in the thread that serves
+    the process in wait() (only expect()'s own handlers run there)."""
+    threads = []
+    h = ExpectOutputHandler()
+    h.expect("hello", callback=lambda *args: threads.append(threading.current_thread()))
+    p = finish(Process("echo hello", stdout_handlers=[h]).run(10))
+    assert p.ok and len(threads) == 1
+    assert threads[0] is not threading.current_thread()
+    # and so beside expect()'s own handler, which runs inline
+    h2 = ExpectOutputHandler()
+    p = Process("read x; echo got $x", shell=True, stdout_handlers=[h2]).start()
+    h2.expect("got", callback=lambda *args: threads.append(threading.current_thread()))
+    p.write("y\n")
+    assert p.expect("got y", timeout=10)[0] == 0
+    finish(p.wait(10))
+    assert len(threads) == 2 and threads[1] is not threading.current_thread()
+
+
+def test_expect_finds_the_reply_in_the_thread_that_waits(monkeypatch):
+    """An interactive round trip (write, then expect the reply) costs no
+    thread switch: the waiting thread reads the reply and searches it
+    itself (issue 18), as long as no user handler watches the stream.
+    expect()'s handler runs where the reply is read, never in a handler
+    thread: mostly the waiting thread, the reactor's when it wins a race
+    or on the poll() backend (which lends nothing)."""
+    from execo import configuration
+
+    readers = []
+    real_read = ExpectOutputHandler.read
+
+    def read(self, *args):
+        readers.append(threading.current_thread())
+        return real_read(self, *args)
+
+    monkeypatch.setattr(ExpectOutputHandler, "read", read)
+    p = Process("cat", ignore_exit_code=True, nolog_exit_code=True).start()
+    try:
+        for i in range(20):
+            p.write("q%dx\n" % i)
+            assert p.expect("q%dx" % i, timeout=10)[0] == 0
+    finally:
+        p.kill()
+        finish(p.wait(10))
+    me = threading.current_thread()
+    assert readers
+    assert all(t is me or t.name == "execo-reactor" for t in readers)
+    if configuration.get("poller", "epoll") != "poll":
+        assert readers.count(me) > len(readers) // 2
+
+
+def test_subclassed_handler_shared_by_processes_is_called_one_at_a_time():
+    """A subclass of ExpectOutputHandler is a user's handler: processes
+    sharing it call it one at a time, as any handler of the user's (only
+    execo's own class is thread-safe by itself), and its read() override
+    sees every chunk."""
+    seen, overlaps, active = [], [], [0]
+    lock = threading.Lock()
+
+    class Counting(ExpectOutputHandler):
+        def read(self, process, stream, string, eof, error):
+            with lock:
+                active[0] += 1
+                if active[0] > 1:
+                    overlaps.append(process)
+            time.sleep(0.002)
+            seen.append(string)
+            with lock:
+                active[0] -= 1
+            super(Counting, self).read(process, stream, string, eof, error)
+
+    h = Counting()
+    rec = Recorder()
+    h.expect("line 40", callback=rec)
+    script = "for i in $(seq 1 40); do echo line $i; sleep 0.001; done"
+    procs = [Process(script, shell=True, stdout_handlers=[h]) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        finish(p.wait(30))
+    assert overlaps == []
+    assert "".join(seen).count("line 40\n") == 4
+    assert rec.wait_n(1) and rec.calls[0][2] == 0
+
+
 def test_handler_condition_notified():
     cond = threading.Condition()
     h = ExpectOutputHandler()
