@@ -114,6 +114,9 @@ class OutputStream(object):
         self.stream = stream
         #: the user's handlers (``stdout_handlers`` / ``stderr_handlers``)
         self.handlers = _HandlerList(self)
+        # (set here, not left for reset() to find unset: reading an unset
+        # slot formats an AttributeError, two per process start)
+        self.expect_handlers: List[ExpectOutputHandler] = []
 
     def reset(self, keep: bool) -> None:
         """As for a new process (``keep``: collect the output for
@@ -132,10 +135,11 @@ class OutputStream(object):
         self.decoder: Optional[codecs.IncrementalDecoder] = None
         self.targets: Dict[Any, IO[bytes]] = {}  # file name among the handlers -> file
         # the thread-local expect handlers of every thread are dropped
-        for handler in getattr(self, "expect_handlers", ()):
-            if handler in self.handlers:
-                self.handlers.remove(handler)
-        self.expect_handlers: List[ExpectOutputHandler] = []
+        if self.expect_handlers:
+            for handler in self.expect_handlers:
+                if handler in self.handlers:
+                    self.handlers.remove(handler)
+            self.expect_handlers = []
         # .expect_handler: each thread's (execo.expect), made on the first
         # expect (a threading.local costs more than the rest of a reset)
         self.tls: Optional[threading.local] = None

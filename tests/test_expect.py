@@ -699,7 +699,10 @@ def test_expect_after_reset():
     p = Process(("sh", "-c", "echo first-run"))
     finish(p.run(10))
     assert p.expect("first-run", timeout=5)[0] == 0
+    assert any(isinstance(h, ExpectOutputHandler) for h in p.stdout_handlers)
     p.reset()
+    # expect()'s handler goes with the run it searched
+    assert not any(isinstance(h, ExpectOutputHandler) for h in p.stdout_handlers)
     p.cmd = ("sh", "-c", "echo second-run")
     finish(p.run(10))
     idx, mo = bounded(lambda: p.expect("(first|second)-run", timeout=5))
