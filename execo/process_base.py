@@ -692,8 +692,9 @@ class ProcessBase(object):
         for h in handlers:
             try:
                 if type(h) is ExpectOutputHandler:
-                    # (expect()'s: the general branch below, without its
-                    # look-ups: thread-safe by itself, five-argument read)
+                    # (execo's own class, expect()'s handler included: the
+                    # general branch below without its look-ups, the class
+                    # being thread-safe by itself with a five-argument read)
                     if text is None:
                         text = out.decode(data, eof or error)
                     h.read(self, stream, text, eof, error)
