@@ -227,12 +227,7 @@ class Strand(object):
             _log_internal_error(function)
         finally:
             self._owner = None
-            with self._lock:  # (_release, written in)
-                queued = bool(self._calls)
-                if not queued:
-                    self._active = False
-            if queued:
-                _pool.schedule(self)
+            self._release()
         return True
 
     def _post(
@@ -299,8 +294,8 @@ class Strand(object):
         self._release()
 
     def _release(self) -> None:
-        """After a hold (and, written in, after an inline call: see
-        :meth:`_run_here`): hand what was queued meanwhile to the pool."""
+        """After an inline call or a hold: hand what was queued meanwhile
+        to the pool."""
         with self._lock:
             if not self._calls:
                 self._active = False

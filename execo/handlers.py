@@ -94,8 +94,21 @@ class ProcessLifecycleHandler(object):
         pass
 
 
-_SHORT_BOUND: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-_SHORT_PLAIN: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+# _short_form's answers, by weak reference to the function (bound
+# methods: their __func__) or to the plain callable, an entry leaving with
+# its function. Plain dicts: looking up a weak reference is C all the
+# way, where a WeakKeyDictionary's __getitem__ is Python code, paid for
+# every handler at every chunk (issue 18).
+_SHORT_BOUND: Dict[Any, bool] = {}
+_SHORT_PLAIN: Dict[Any, bool] = {}
+
+
+def _forget_bound(ref: Any) -> None:
+    _SHORT_BOUND.pop(ref, None)
+
+
+def _forget_plain(ref: Any) -> None:
+    _SHORT_PLAIN.pop(ref, None)
 
 
 def _inspect_short_form(method: Callable[..., Any]) -> bool:
@@ -134,11 +147,13 @@ def _short_form(method: Callable[..., Any]) -> bool:
     per function (cached), not per call; a callable that takes five
     (or ``*args``), or whose signature cannot be read, gets five."""
     func = getattr(method, "__func__", None)
-    cache, key = (_SHORT_BOUND, func) if func is not None else (_SHORT_PLAIN, method)
+    cache, key, forget = (
+        (_SHORT_BOUND, func, _forget_bound) if func is not None else (_SHORT_PLAIN, method, _forget_plain)
+    )
     try:
-        return cache[key]
+        return cache[weakref.ref(key)]
     except KeyError:
-        short = cache[key] = _inspect_short_form(method)
+        short = cache[weakref.ref(key, forget)] = _inspect_short_form(method)
         return short
     except TypeError:  # not weakly referenceable or not hashable
         return _inspect_short_form(method)
@@ -194,6 +209,12 @@ class ProcessOutputHandler(object):
     called at eof with an empty string. The form is found once from the
     method's signature; a method taking ``*args``, or whose signature
     cannot be read, gets the five arguments."""
+
+    # (execo's own handlers that must see output as it is read set this to
+    # a function: see _at_read. None here, so that looking it up on a
+    # handler's class finds it: a class lacking an attribute formats an
+    # AttributeError for getattr to drop, at every chunk)
+    _execo_at_read: Optional[Callable[..., None]] = None
 
     def __init__(self) -> None:
         """ProcessOutputHandler constructor. Call it in inherited classes."""
@@ -251,6 +272,13 @@ class ProcessOutputHandler(object):
         pass
 
 
+def _compile_text(text: str) -> Union[Pattern[str], LiteralPattern]:
+    """A string given to expect(): itself if it is plain text, else
+    compiled with re.MULTILINE."""
+    literal = LiteralPattern.of(text)
+    return literal if literal is not None else re.compile(text, re.MULTILINE)
+
+
 def _compile_regexes(regexes: RegexesLike) -> List[Union[Pattern[str], LiteralPattern]]:
     """A list of compiled regexes from a regex or a list of them.
 
@@ -259,9 +287,7 @@ def _compile_regexes(regexes: RegexesLike) -> List[Union[Pattern[str], LiteralPa
     (:class:`execo.regex_search.LiteralPattern`); a bad regex or a bad type
     raises at the call (re.error / TypeError)."""
     if type(regexes) is str and regexes:
-        # (most calls: one marker, searched as a literal when it is one)
-        literal = LiteralPattern.of(regexes)
-        return [literal if literal is not None else re.compile(regexes, re.MULTILINE)]
+        return [_compile_text(regexes)]  # (most calls: one marker)
     if isinstance(regexes, (str, re.Pattern)):
         regexes = [regexes]
     elif isinstance(regexes, (list, tuple)):
@@ -277,8 +303,7 @@ def _compile_regexes(regexes: RegexesLike) -> List[Union[Pattern[str], LiteralPa
                 raise TypeError("expect() regexes work on text: %r is a bytes pattern" % (r,))
             compiled.append(r)
         elif isinstance(r, str):
-            literal = LiteralPattern.of(r)
-            compiled.append(literal if literal is not None else re.compile(r, re.MULTILINE))
+            compiled.append(_compile_text(r))
         else:
             raise TypeError("a regex must be a str or a compiled regex, not %r" % (type(r).__name__,))
     return compiled
@@ -341,12 +366,6 @@ def _at_read(process: Any, stream: int, data: bytes, final: bool, handlers: Sequ
     Returns :func:`_all_inline` of ``handlers``, found in the same pass."""
     inline = True
     for h in handlers:
-        if type(h) is ExpectOutputHandler:
-            # (most chunks: expect()'s own, which has no hook; a missing
-            # attribute of a class costs the formatting of an AttributeError)
-            if not h._execo_inline:
-                inline = False
-            continue
         if not getattr(h, "_execo_inline", False):
             inline = False
         at_read = getattr(type(h), "_execo_at_read", None)  # (not a handler's own __getattr__)
@@ -420,7 +439,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
         # whether its calls may run inline, in the thread that read the
         # output: only execo's own handlers, and only while their regexes
         # are searched by re (short searches). A plain attribute, read at
-        # each chunk, set wherever _inline_ok or _bounded change.
+        # each chunk, derived in _set_bounded.
         self._execo_inline = False
         self._callback: Optional[ExpectCallback] = None
         self._condition: Optional[threading.Condition] = None
@@ -431,7 +450,14 @@ class ExpectOutputHandler(ProcessOutputHandler):
         """Mark it as execo's own (expect()'s): its callbacks never block."""
         with self._lock:
             self._inline_ok = True
-            self._execo_inline = self._bounded
+            self._set_bounded(self._bounded)
+
+    def _set_bounded(self, bounded: bool) -> None:
+        """``self._lock`` held: whether every current regex is searched by
+        re, and so whether the calls may run inline (``_execo_inline``,
+        kept here, the one place it is derived)."""
+        self._bounded = bounded
+        self._execo_inline = self._inline_ok and bounded
 
     def expect(
         self,
@@ -499,8 +525,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             self._gen += 1
             self._regexes = compiled
             self._searchers = found
-            self._bounded = all(f.bounded for f in found)
-            self._execo_inline = self._inline_ok and self._bounded
+            self._set_bounded(all(f.bounded for f in found))
             self._deadline = deadline
             self._callback = callback
             self._condition = condition
@@ -509,10 +534,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             for (process, stream), st in list(self._states.items()):
                 st.pending = True
                 self._scan(process, stream, st, notifications, later)
-        if later:
-            self._run_searches(later, notifications)
-        if notifications:
-            self._notify(notifications)
+        self._conclude(later, notifications)
 
     def _cancel(self) -> None:
         """Stop the current expect (used by Process.expect on timeout).
@@ -522,8 +544,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             self._gen += 1
             self._regexes = None
             self._searchers = None
-            self._bounded = True
-            self._execo_inline = self._inline_ok
+            self._set_bounded(True)
             self._deadline = None
             self._callback = None
             self._condition = None
@@ -541,10 +562,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             st.pending = self._regexes is not None
             self._states[(process, stream)] = st
             self._scan(process, stream, st, notifications, later)
-        if later:
-            self._run_searches(later, notifications)
-        if notifications:
-            self._notify(notifications)
+        self._conclude(later, notifications)
 
     def read(self, process: ProcessBase, stream: int, string: str, eof: bool, error: bool) -> None:
         """When there is a match, the match position in the process stream
@@ -573,10 +591,7 @@ class ExpectOutputHandler(ProcessOutputHandler):
             if eof or error:
                 st.eof = True
             self._scan(process, stream, st, notifications, later)
-        if later:
-            self._run_searches(later, notifications)
-        if notifications:
-            self._notify(notifications)
+        self._conclude(later, notifications)
 
     def _scan(
         self,
@@ -659,6 +674,12 @@ class ExpectOutputHandler(ProcessOutputHandler):
                 return
             st.job = False
             self._scan(process, stream, st, notifications, later)
+        self._conclude(later, notifications)
+
+    def _conclude(self, later: List[_Search], notifications: List[_Notification]) -> None:
+        """After a scan, ``self._lock`` released: run the searches it left
+        for later, then the notifications (each only if there are some:
+        most scans have neither)."""
         if later:
             self._run_searches(later, notifications)
         if notifications:

@@ -417,6 +417,37 @@ def test_282_read_handler_gets_all_output_without_empty_eof_call(execo_log):
     _no_handler_error(execo_log)
 
 
+def test_282_form_is_found_per_function_and_forgotten_with_it(execo_log):
+    """The form of a handler's method is remembered per function, weakly:
+    handler classes made at run time do not pile up in the memory."""
+    import gc
+    import weakref
+
+    from execo.handlers import _SHORT_BOUND
+
+    def make():
+        class Made(ProcessOutputHandler):
+            def __init__(self):
+                super().__init__()
+                self.lines = []
+
+            def read_line(self, process, stream, line):
+                self.lines.append(line)
+
+        return Made()
+
+    for _ in range(3):
+        h = make()
+        finish(Process("echo x; echo y", shell=True, stdout_handlers=[h]).run(10))
+        assert h.lines == ["x", "y"]
+        gone = weakref.ref(type(h).read_line)
+        del h
+        gc.collect()
+        assert gone() is None
+    assert all(ref() is not None for ref in list(_SHORT_BOUND))
+    _no_handler_error(execo_log)
+
+
 def test_282_read_line_handler_behind_an_overridden_read(execo_log):
     """A read override that calls the base read (the line splitter) with a
     2.8.2 read_line."""
