@@ -921,6 +921,11 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
     elif name in ("kill2000", "kill_shell200"):
         n, shell = p["n"], p["shell"]
         jobs = {"execo": W(workload=name, impl="execo", **p), "subprocess": W(workload=name, impl="subprocess", **p)}
+        # execo's reactor alone, each end one short Python call: how much of
+        # the gap to C is the mechanism (two threads, pidfds, epoll), how
+        # much the Python of a process's kill and end (not a --baseline job)
+        floor_spec = dict(workload=name, impl="floor", **p)
+        jobs["floor"] = lambda: runner.worker(floor_spec)
         if cexe:
             jobs["c"] = lambda: runner.c_loop(cexe, "killsh" if shell else "kill", n, 1)
             if not shell:
@@ -939,6 +944,11 @@ def run_workload(name, runner, p, pref, cexe, ref_ok, with_ref):
                 ratio_x(med(raw["c_fd"]), med(raw.get("c"))),
             )
             ratio += "; %s C through pidfds+epoll" % ratio_x(med(raw["execo"]), med(raw["c_fd"]))
+        limit += "; execo's reactor alone %s (%s C)" % (
+            val(raw["floor"], r),
+            ratio_x(med(raw["floor"]), med(raw.get("c"))),
+        )
+        ratio += "; %s the reactor alone" % ratio_x(med(raw["execo"]), med(raw["floor"]))
         rows.append(
             {
                 "workload": name,

@@ -543,7 +543,8 @@ def _expect_roundtrip(spec):
 def kill_wait(spec):
     """N running `sleep 1000` (spec["shell"]: through /bin/sh, whose
     process group execo kills), started and settled outside the timing;
-    timed: kill() of all, then wait() of all (issue 18)."""
+    timed: kill() of all, then wait() of all (issue 18). impl "floor":
+    the same children through execo's reactor alone (see below)."""
     n, impl, shell = spec["n"], spec["impl"], spec["shell"]
     if impl == "execo":
         execo = import_execo()
@@ -565,6 +566,52 @@ def kill_wait(spec):
         secs, _ = timed(go)
         bad = [p for p in ps if not (p.ended and p.killed)]
         check = "ok" if not bad else "%d/%d not killed, e.g. %s" % (len(bad), n, bad[0])
+    elif impl == "floor":
+        # execo's mechanism without its Python policy: the children spawned,
+        # signalled and reaped by the reactor (pidfds, epoll, the eofs read
+        # into collectors, the pipes closed) as for Process, each child's
+        # end a single short Python call; the caller waits for the last one
+        execo = import_execo()
+        from execo import _reactor
+        from execo.conductor import get_reactor
+
+        execo.Process("true").run()
+        reactor = get_reactor()
+        all_ended = threading.Event()
+        left = [n]
+
+        class Sink(object):
+            __slots__ = ("child", "collectors")
+
+            def _on_data(self, stream, data):
+                pass
+
+            def _on_eof(self, stream, err):
+                self.collectors[stream - 1].shrink()  # (as a process does)
+
+            def _on_exit(self, code):
+                self.child.close_stdin()
+                left[0] -= 1  # (the reactor thread only)
+                if left[0] == 0:
+                    all_ended.set()
+
+        flags = _reactor.SPAWN_PATH | _reactor.SPAWN_NEW_PGROUP
+        argv = [b"sh", b"-c", b"sleep 1000"] if shell else [b"sleep", b"1000"]
+        children = []
+        for _ in range(n):
+            sink = Sink()
+            sink.collectors = (_reactor.Collector(), _reactor.Collector())
+            sink.child = reactor.spawn(argv, flags, sink, stdout=sink.collectors[0], stderr=sink.collectors[1])
+            children.append(sink.child)
+        time.sleep(0.5)
+
+        def go():
+            for c in children:
+                c.signal(signal.SIGTERM, shell)
+            all_ended.wait(600)
+
+        secs, _ = timed(go)
+        check = "ok" if all(c.reaped for c in children) else "%d/%d not reaped" % (left[0], n)
     elif impl == "subprocess":
         import subprocess
 
