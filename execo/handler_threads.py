@@ -195,7 +195,7 @@ class Strand(object):
         ``execo.handlers._all_inline``) and nothing queued, in the
         calling thread; else in a handler thread. ``nbytes``: the output
         the call delivers (backpressure)."""
-        if not (inline and self._run_here(function, args)):
+        if not (inline and self.run_inline(function, args)):
             self._post(function, args, nbytes, None)
 
     def post_output(
@@ -207,15 +207,18 @@ class Strand(object):
         ``key`` are merged into one call (up to :data:`MERGE_LIMIT`
         bytes): a slow handler gets fewer, bigger pieces, as it did when
         reading waited for it, instead of one call per small write."""
-        if not (inline and self._run_here(function, (key, [data]))):
+        if not (inline and self.run_inline(function, (key, [data]))):
             self._post(function, None, len(data), (key, data))
 
-    def _run_here(self, function: Callable[..., object], args: Sequence[Any]) -> bool:
+    def run_inline(self, function: Callable[..., object], args: Sequence[Any]) -> bool:
         """An inline call: ``function(*args)`` in this thread if nothing of
         the strand runs or waits (then True), else nothing (False: the
-        caller queues it). What was posted meanwhile goes to the pool
-        after (:meth:`_release`). (_call written in: most calls of a
-        short process come this way.)"""
+        caller queues it). What :meth:`post` and :meth:`post_output` do
+        with ``inline``, for a caller whose inline call differs from the
+        queued one (a process's chunk: its dispatch, not the merging
+        call). What was posted meanwhile goes to the pool after
+        (:meth:`_release`). (_call written in: most calls of a short
+        process come this way.)"""
         with self._lock:
             if self._active or self._calls:
                 return False
@@ -237,7 +240,7 @@ class Strand(object):
         nbytes: int,
         chunk: Optional[Tuple[object, bytes]],
     ) -> None:
-        """Queue a call (after _run_here declined it, or for a handler
+        """Queue a call (after run_inline declined it, or for a handler
         thread from the start)."""
         pause = False
         with self._lock:

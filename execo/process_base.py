@@ -610,7 +610,7 @@ class ProcessBase(object):
             if not handlers:
                 return
             handlers = tuple(handlers)
-        if _at_read(self, stream, data, False, handlers) and self._strand._run_here(
+        if _at_read(self, stream, data, False, handlers) and self._strand.run_inline(
             self._dispatch, (stream, handlers, data, False, False)
         ):
             return  # (inline, as post_output would run it: one call less a chunk)
