@@ -446,6 +446,18 @@ class ExecoJob(object):
         return ExecoJob(self.runner, self.spec, src)
 
 
+# what the baseline table compares of a workload whose runs time no
+# single "seconds" (procs: one run measures idle CPU, memory and kill+wait)
+BASELINE_METRICS = {
+    "procs": [
+        ("kill_wait_seconds", lambda v: fmt_secs(v)),
+        ("start_seconds", lambda v: fmt_secs(v)),
+        ("rss_per_proc_kib", lambda v: "%.1f KiB" % v),
+        ("idle_cpu_pct", lambda v: "%.4f%% of a core" % v),
+    ],
+}
+
+
 def baseline_table(raw):
     """Markdown: each execo measurement of this tree beside the same one on
     the --baseline tree (medians of the same interleaved runs)."""
@@ -456,17 +468,18 @@ def baseline_table(raw):
             if not k.startswith("baseline:"):
                 continue
             key = k[len("baseline:") :]
-            a, b = med(res.get(key)), med(res[k])
-            lines.append(
-                "| %s | %s | %s | %s | %s |"
-                % (
-                    name,
-                    key,
-                    fmt_secs(a) if a is not None else failed_text(res.get(key)),
-                    fmt_secs(b) if b is not None else failed_text(res[k]),
-                    "%.2fx" % (a / b) if a and b else "-",
+            for metric, fmt in BASELINE_METRICS.get(name, [("seconds", fmt_secs)]):
+                a, b = med(res.get(key), metric), med(res[k], metric)
+                lines.append(
+                    "| %s | %s | %s | %s | %s |"
+                    % (
+                        name,
+                        key if metric == "seconds" else "%s %s" % (key, metric),
+                        fmt(a) if a is not None else failed_text(res.get(key)),
+                        fmt(b) if b is not None else failed_text(res[k]),
+                        "%.2fx" % (a / b) if a and b else "-",
+                    )
                 )
-            )
     return "\n".join(lines)
 
 
