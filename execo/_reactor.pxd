@@ -90,7 +90,7 @@ cdef class FdWatch:
     cdef unsigned long borrower    # that caller's thread ident
     cdef int deferred              # DO_* of the loop's to run once it is given back
     cdef unsigned int ident        # unique among the watches (in the epoll data)
-    cdef bint parked               # borrowed, but nobody polls it (Child.give_back(park))
+    cdef bint parked               # borrowed, but nobody polls it (give_back(park), spawn(park))
     cdef double parked_at
 
 
@@ -167,6 +167,8 @@ cdef class Reactor:
     cdef int _next_timeout_ms(self)
     cdef _run_timers(self)
     cdef _register_child(self, Child child)
+    cdef _park_child(self, Child child)
+    cdef _unpark(self, Child child)
     cdef bint _try_reap(self, Child child, char *rbuf) except -1
     cdef _drain_at_exit(self, Child child, char *rbuf)
     cdef _on_sigchld(self)
@@ -183,6 +185,7 @@ cdef class Reactor:
     cdef int _read_all(self, FdWatch w, char *rbuf, int max_reads) except -1
     cdef _drain_and_close(self, FdWatch w)
     cdef int _lend(self, Child child, int streams, bint reap, int wake_fd) except -2
+    cdef int _lend_watches(self, Child child, int streams, bint reap, int wake_fd) except -2
     cdef int _return_wanted(self, Child child) except -1
     cdef int _serve(self, Child child, double timeout) except -2
     cdef _give_back_all(self, Child child, bint park)

@@ -446,6 +446,12 @@ cdef class Child:
         the reactor takes them back."""
         self.reactor._give_back_all(self, park)
 
+    def unpark(self):
+        """Hand to the reactor what of this child is still parked since
+        ``Reactor.spawn(park=True)``, nobody having lent it (a no-op
+        otherwise; what another thread has lent stays with it)."""
+        self.reactor._unpark(self)
+
     def signal(self, int sig, bint group=False):
         """Send ``sig`` to the child (to its process group when ``group``).
 
@@ -779,7 +785,7 @@ cdef class Reactor:
     # ------------------------------------------------------------- children
 
     def spawn(self, argv, int flags, sink, bint want_stdin=True, Collector stdout=None,
-              Collector stderr=None, farewell=None):
+              Collector stderr=None, farewell=None, bint park=False):
         """Start a child (callable from any thread) and watch it.
 
         ``argv`` is a sequence of bytes; ``flags`` the SPAWN_* constants.
@@ -789,7 +795,16 @@ cdef class Reactor:
         reports them to ``sink``.  ``stdout`` and ``stderr`` are optional
         :class:`Collector` objects for the two streams.  ``farewell``
         (bytes, for a child with a stdin pipe) is what the watchdog writes
-        to the child's stdin, if still open, when this process is gone."""
+        to the child's stdin, if still open, when this process is gone.
+        ``park``: the calling thread waits for the child at once
+        (``Process.run``): its stdout, stderr and exit start parked, out
+        of the poll set and unread, for that wait's :meth:`Child.lend` to
+        take them over without putting them in the poll set and taking
+        them out again (six ``epoll_ctl`` and the loop's bookkeeping a
+        run). Nobody polls them until the caller lends them or hands
+        them to the reactor with :meth:`Child.unpark` (a lend that fails
+        does that too): the caller must do one or the other. With the
+        poll() backend or no pidfd, ``park`` changes nothing."""
         cdef Py_ssize_t n = len(argv), i
         cdef char **cargv = <char **>malloc((n + 1) * sizeof(char *))
         cdef exo_child c
@@ -849,7 +864,10 @@ cdef class Reactor:
             # epoll, reaped through its pidfd: the epoll_ctl calls are made
             # here (the kernel allows it; the GIL orders the watches with
             # the loop), sparing the loop a wake-up per spawn
-            self._register_child(child)
+            if park:
+                self._park_child(child)
+            else:
+                self._register_child(child)
         else:
             self._in_loop_do(DO_REGISTER_CHILD, child, None)
         return child
@@ -893,6 +911,31 @@ cdef class Reactor:
             self.sigchld_children[child.pid] = child
             # it may have exited before SIGCHLD was watched
             self._try_reap(child, self.rbuf if self._in_loop() else NULL)
+
+    cdef _park_child(self, Child child):
+        """spawn(park=True) (epoll, a pidfd, the loop running): the child's
+        readers and pidfd watch parked, out of the poll set, for the
+        spawning thread's lend to take over (a paused reader stays out, as
+        _register_child leaves it). Not in ``self.parked``: no timer takes
+        them back (arming one woke the loop every PARKED of a run() loop,
+        and cost as much as the epoll_ctl calls saved); the caller's lend
+        or unpark does (spawn's docstring)."""
+        cdef FdWatch w
+        child.pidfd_watch = self._new_watch(child.pidfd, K_PIDFD, 0, child.sink, child)
+        for w in (child.stdout_watch, child.stderr_watch, child.pidfd_watch):
+            if w is None or w.paused:
+                continue
+            w.borrowed = True
+            w.parked = True
+
+    cdef _unpark(self, Child child):
+        """Child.unpark, and a lend that failed: what of ``child`` is
+        parked goes back to the poll set now, the reactor's again."""
+        cdef FdWatch w
+        for w in (child.stdout_watch, child.stderr_watch, child.pidfd_watch):
+            if w is not None and w.parked:
+                w.parked = False
+                self._give_back(w)
 
     cdef bint _try_reap(self, Child child, char *rbuf) except -1:
         """Reap ``child`` if it exited: its pipes drained first
@@ -1340,7 +1383,15 @@ cdef class Reactor:
         this thread, which the kernel allows). The GIL orders it with the
         loop: a reader the loop is in a read() of (``reading``) is not
         lent; a lent one is neither read nor closed by the loop
-        (``_defer_if_borrowed``), which wakes the borrower to get it back."""
+        (``_defer_if_borrowed``), which wakes the borrower to get it back.
+        Parked watches are taken over; when nothing can be lent, they go
+        back to the reactor at once (the caller waits for it)."""
+        cdef int n = self._lend_watches(child, streams, reap, wake_fd)
+        if n < 0:
+            self._unpark(child)
+        return n
+
+    cdef int _lend_watches(self, Child child, int streams, bint reap, int wake_fd) except -2:
         cdef FdWatch w
         cdef int k
         if self.epfd < 0 or not self.running or self._in_loop() or child.lent is not None:
@@ -1365,9 +1416,11 @@ cdef class Reactor:
         if reap and not child.reaped and child.pidfd_watch is not None:
             # (without a pidfd, the loop reaps it through SIGCHLD)
             w = child.pidfd_watch
-            if w.borrowed or not w.registered:
+            if w.parked:
+                lent.append(w)         # parked at spawn: taken over
+            elif w.borrowed or not w.registered:
                 return -1
-            if not w.closed:
+            elif not w.closed:
                 lent.append(w)
         if not lent:
             return -1

@@ -88,6 +88,9 @@ class Process(ProcessBase):
     process, in order.
     """
 
+    # True in run()'s start(): the caller waits for the child at once
+    _park_at_spawn: bool = False
+
     def __init__(
         self,
         cmd: CmdLike,
@@ -246,7 +249,13 @@ class Process(ProcessBase):
                     self._set_start_date()
                     try:
                         child = reactor.spawn(
-                            argv, flags, self, stdout=out, stderr=err, farewell=self._watchdog_farewell
+                            argv,
+                            flags,
+                            self,
+                            stdout=out,
+                            stderr=err,
+                            farewell=self._watchdog_farewell,
+                            park=self._park_at_spawn,
                         )
                     except OSError as e:
                         if e.errno in (errno.EMFILE, errno.ENFILE):
@@ -440,7 +449,17 @@ class Process(ProcessBase):
 
     def run(self: _PR, timeout: Optional[DurationLike] = None) -> _PR:
         """Start subprocess then wait for its end."""
-        return self.start().wait(timeout)
+        # this thread's wait() serves the child from its first moment: its
+        # fds never enter the reactor's poll set (Reactor.spawn's park)
+        self._park_at_spawn = True
+        try:
+            self.start()
+        finally:
+            self._park_at_spawn = False
+        try:
+            return self.wait(timeout)
+        finally:
+            self._unpark()  # (if wait() raised before its lend)
 
     def write(self, s: Union[str, bytes, bytearray, memoryview]) -> int:
         """Write on the Process standard input
@@ -470,6 +489,11 @@ class Process(ProcessBase):
         if child is None or child.lend(streams, reap, wake_fd) < 0:
             return None
         return child
+
+    def _unpark(self) -> None:
+        child = self._child
+        if child is not None:
+            child.unpark()
 
     def flush(self) -> None:
         """File-like no-op: write() hands data to the reactor at once."""

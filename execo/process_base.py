@@ -1052,6 +1052,11 @@ class ProcessBase(object):
         possible: wait for the reactor). Here: never."""
         return None
 
+    def _unpark(self) -> None:
+        """Hand to the reactor what of this process's child is still out of
+        its poll set, waiting for this thread to serve it (parked at spawn
+        by run(): see ``Reactor.spawn``'s ``park``). Here: nothing."""
+
     def _in_own_handler(self) -> bool:
         """Whether the calling thread runs one of this process's handlers
         (output, lifecycle, expect callback), or its start()."""

@@ -175,6 +175,7 @@ def wait_serving(
     try:
         waker = waiter.waker = _take_waker()
     except OSError:
+        process._unpark()  # the reactor serves it then
         return _wait_event(done, timeout)  # (EMFILE)
     waiter.polling = True
     lent: Optional[_reactor.Child] = None

@@ -1653,3 +1653,62 @@ def test_a_finished_process_is_freed_by_its_last_reference():
     finally:
         if enabled:
             gc.enable()
+
+
+# ------------------------------------- run(): the child parked at its spawn
+# run()'s wait() serves the child from its first moment: its fds never enter
+# the reactor's poll set (Reactor.spawn's park). Whatever keeps that wait
+# from taking them over hands them to the reactor instead.
+
+
+def _run_in_thread(p):
+    errors = []
+
+    def go():
+        try:
+            p.run()
+        except BaseException as e:  # (the test's own, re-raised below)
+            errors.append(e)
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    t.join(30)
+    assert not t.is_alive(), "run() hung"
+    return errors
+
+
+def test_run_serves_its_child_output_and_exit():
+    for i in range(20):
+        p = Process("echo out %d; echo err >&2; exit %d" % (i, i % 3), shell=True, ignore_exit_code=True)
+        p.run()
+        assert p.ended and p.exit_code == i % 3
+        assert p.stdout == "out %d\n" % i and p.stderr == "err\n"
+
+
+def test_run_without_a_fd_for_its_waker_leaves_the_child_to_the_reactor(monkeypatch):
+    from execo import waiting
+
+    def no_fd():
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(waiting, "_spare_wakers", [])
+    monkeypatch.setattr(waiting, "_take_waker", no_fd)
+    p = Process("echo hi")
+    assert _run_in_thread(p) == []
+    assert p.ended and p.ok and p.stdout == "hi\n"
+
+
+def test_run_whose_wait_raises_leaves_the_child_to_the_reactor(monkeypatch):
+    class Interrupted(Exception):
+        pass
+
+    def interrupted(self, timeout=None):
+        raise Interrupted()
+
+    p = Process("echo hi")
+    monkeypatch.setattr(p, "wait", interrupted.__get__(p))
+    errors = _run_in_thread(p)
+    assert len(errors) == 1 and isinstance(errors[0], Interrupted)
+    # nobody waits for it: the reactor reads and reaps it
+    assert p.ended_event.wait(10)
+    assert p.ok and p.stdout == "hi\n"

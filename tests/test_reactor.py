@@ -634,6 +634,64 @@ def test_parked_stream_taken_over_or_taken_back(reactor):
     assert s.eofs == {1: 0, 2: 0}
 
 
+def _parks(reactor):
+    # spawn(park=True) parks with epoll and a pidfd only
+    return reactor.poller == "epoll" and reactor.child_watcher == "pidfd"
+
+
+def test_spawn_parked_is_served_by_the_spawning_thread(reactor):
+    """spawn(park=True) (Process.run): with epoll and a pidfd, the child's
+    streams and exit are out of the poll set from the start (nobody
+    reads them until lent), lent at once to the thread that spawned it,
+    which serves everything itself; elsewhere park changes nothing."""
+    s = Sink()
+    child = reactor.spawn(sh("echo out; echo err >&2"), 0, s, want_stdin=False, park=True)
+    if _parks(reactor):
+        time.sleep(0.3)  # the child is done; its pipes and pidfd are ready
+        assert s.events == 0 and s.out() == b""  # ... and nobody polled them
+        assert child.lend(3, True, -1) == 3  # the two streams and the exit
+        deadline = time.time() + 10
+        while child.serve(1.0) >= 0:
+            assert time.time() < deadline
+        assert s.threads == {threading.get_ident()}  # the loop thread never saw it
+    assert s.done.wait(10)
+    assert s.out() == b"out\n" and s.out(2) == b"err\n" and s.eofs == {1: 0, 2: 0} and s.exit == 0
+    child.unpark()  # nothing parked any more: a no-op
+
+
+def test_spawn_parked_then_unparked_is_the_reactors(reactor):
+    """Child.unpark: what is parked since the spawn goes to the reactor,
+    which then reads and reaps the child as any other."""
+    s = Sink()
+    child = reactor.spawn(sh("echo out; echo err >&2; exit 3"), 0, s, want_stdin=False, park=True)
+    if _parks(reactor):
+        time.sleep(0.3)
+        assert s.events == 0  # parked: nobody polls it
+    child.unpark()
+    assert s.done.wait(10)
+    assert s.out() == b"out\n" and s.out(2) == b"err\n" and s.eofs == {1: 0, 2: 0} and s.exit == 3
+    assert threading.get_ident() not in s.threads
+    assert child.lend(3, True, -1) == -1  # nothing left
+
+
+def test_failed_lend_unparks(reactor):
+    """A lend that cannot be (here: asked from the loop thread) leaves a
+    parked child to the reactor at once: the caller waits for it then."""
+    s = Sink()
+    child = reactor.spawn([b"cat"], _reactor.SPAWN_PATH, s, park=True)
+    try:
+        results = []
+        lent = threading.Event()
+        reactor.call_soon(lambda: (results.append(child.lend(3, True, -1)), lent.set()))
+        assert lent.wait(10) and results == [-1]
+        assert child.write(b"hello\n") == 0
+        _loop_reads(s, b"hello\n")
+    finally:
+        child.close_stdin()
+        assert s.done.wait(10)
+    assert s.exit == 0 and s.eofs == {1: 0, 2: 0}
+
+
 def test_find_text_is_str_find():
     """find_text (memmem on one-byte strings, str.find otherwise) returns
     what str.find does, for ASCII, Latin-1 and wider text."""
