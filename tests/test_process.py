@@ -1667,7 +1667,7 @@ def _run_in_thread(p):
     def go():
         try:
             p.run()
-        except BaseException as e:  # (the test's own, re-raised below)
+        except BaseException as e:  # (returned to the test, which checks it)
             errors.append(e)
 
     t = threading.Thread(target=go, daemon=True)
