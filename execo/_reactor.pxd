@@ -166,8 +166,7 @@ cdef class Reactor:
     cdef _push_timer(self, TimerHandle t)
     cdef int _next_timeout_ms(self)
     cdef _run_timers(self)
-    cdef _register_child(self, Child child)
-    cdef _park_child(self, Child child)
+    cdef _register_child(self, Child child, bint park=*)
     cdef _unpark(self, Child child)
     cdef bint _try_reap(self, Child child, char *rbuf) except -1
     cdef _drain_at_exit(self, Child child, char *rbuf)

@@ -864,10 +864,7 @@ cdef class Reactor:
             # epoll, reaped through its pidfd: the epoll_ctl calls are made
             # here (the kernel allows it; the GIL orders the watches with
             # the loop), sparing the loop a wake-up per spawn
-            if park:
-                self._park_child(child)
-            else:
-                self._register_child(child)
+            self._register_child(child, park)
         else:
             self._in_loop_do(DO_REGISTER_CHILD, child, None)
         return child
@@ -897,36 +894,34 @@ cdef class Reactor:
             return False
         return <rlim_t>self.last_child_fd >= rl.rlim_cur // 4 * 3
 
-    cdef _register_child(self, Child child):
-        for w in (child.stdout_watch, child.stderr_watch):
-            if w is not None and not (<FdWatch>w).paused and not (<FdWatch>w).registered:
-                self._add_watch(<FdWatch>w, EPOLLIN)
+    cdef _register_child(self, Child child, bint park=False):
+        """Watch a new child: its readers (unless paused) and its pidfd in
+        the poll set, or its pid among those reaped through SIGCHLD. With
+        ``park`` (spawn(park=True): epoll, a pidfd, the loop running) the
+        readers and the pidfd watch are parked instead, out of the poll
+        set, for the spawning thread's lend to take over. Not in
+        ``self.parked``: no timer takes them back (arming one woke the loop
+        every PARKED of a run() loop, and cost as much as the epoll_ctl
+        calls saved); the caller's lend or unpark does (spawn's
+        docstring)."""
+        cdef FdWatch w
         if child.pidfd >= 0:
             child.pidfd_watch = self._new_watch(child.pidfd, K_PIDFD, 0, child.sink, child)
-            self._add_watch(child.pidfd_watch, EPOLLIN)
-        else:
+        for w in (child.stdout_watch, child.stderr_watch, child.pidfd_watch):
+            if w is None or w.paused or w.registered:
+                continue
+            if park:
+                w.borrowed = True
+                w.parked = True
+            else:
+                self._add_watch(w, EPOLLIN)
+        if child.pidfd < 0:
             # no pidfd (not supported, or the fd limit was hit opening it)
             if self.sigchld_rfd < 0:
                 self._install_sigchld()
             self.sigchld_children[child.pid] = child
             # it may have exited before SIGCHLD was watched
             self._try_reap(child, self.rbuf if self._in_loop() else NULL)
-
-    cdef _park_child(self, Child child):
-        """spawn(park=True) (epoll, a pidfd, the loop running): the child's
-        readers and pidfd watch parked, out of the poll set, for the
-        spawning thread's lend to take over (a paused reader stays out, as
-        _register_child leaves it). Not in ``self.parked``: no timer takes
-        them back (arming one woke the loop every PARKED of a run() loop,
-        and cost as much as the epoll_ctl calls saved); the caller's lend
-        or unpark does (spawn's docstring)."""
-        cdef FdWatch w
-        child.pidfd_watch = self._new_watch(child.pidfd, K_PIDFD, 0, child.sink, child)
-        for w in (child.stdout_watch, child.stderr_watch, child.pidfd_watch):
-            if w is None or w.paused:
-                continue
-            w.borrowed = True
-            w.parked = True
 
     cdef _unpark(self, Child child):
         """Child.unpark, and a lend that failed: what of ``child`` is
